@@ -1,0 +1,40 @@
+# l4sim: every target sets up what it needs.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+L4SIM   := $(BIN)/l4sim
+
+.PHONY: help venv figures sweep test lint bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv with l4sim installed editable (with dev extras)
+
+figures: $(STAMP)  ## run the paper's syscall benchmark sweep and draw its figures into results/
+	$(L4SIM) run scenarios/syscall_bench.toml
+	$(L4SIM) plot results/syscall_bench
+
+sweep: $(STAMP)  ## run any scenario: make sweep SCENARIO=scenarios/x.toml
+	@test -n "$(SCENARIO)" || (echo "usage: make sweep SCENARIO=scenarios/NAME.toml" >&2; exit 2)
+	$(L4SIM) run $(SCENARIO)
+
+test: $(STAMP)  ## run ruff and the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff only
+	$(BIN)/ruff check .
+
+bench: $(STAMP)  ## speed benchmark: kernel entries/s against a bare SimPy lock loop
+	$(BIN)/python benchmarks/bench_speed.py
+
+clean:  ## remove generated results (keeps .venv)
+	find results -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1,0 +1,83 @@
+"""Speed benchmark: simulated kernel entries per second vs a bare SimPy lock loop.
+
+The bare loop is the cheapest honest SimPy model of the same activity: per
+thread, think (timeout), request a lock (Resource), hold (timeout), release.
+The ratio (kernel entries per bare lock cycle) must be >= 0.5 on 2 CPUs with
+2 threads. Run with ``make bench``; prints a table and writes
+``results/bench_speed.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+from l4sim.runner import simulate
+from l4sim.scenario import point_from_dict
+
+
+def bare_simpy_rate(threads: int = 2, cycles_per_thread: int = 20_000) -> float:
+    """Lock cycles per second of the bare loop (think, request, hold, release)."""
+    env = simpy.Environment()
+    lock = simpy.Resource(env, capacity=1)
+    rng = np.random.default_rng(0)
+    thinks = rng.integers(0, 300, size=(threads, cycles_per_thread)).tolist()
+
+    def loop(index: int):
+        for think in thinks[index]:
+            yield env.timeout(think)
+            with lock.request() as request:
+                yield request
+                yield env.timeout(400)
+
+    for index in range(threads):
+        env.process(loop(index))
+    start = time.perf_counter()
+    env.run()
+    return threads * cycles_per_thread / (time.perf_counter() - start)
+
+
+def kernel_entry_rate(cpus: int, threads: int, wait_factor: float, events: int = 20_000) -> float:
+    """Simulated kernel entries (syscall exceptions and IPCs) per wall-clock second."""
+    point = point_from_dict({"workload": "syscall_bench", "cpus": cpus, "threads": threads,
+                             "wait_factor": wait_factor, "events": events,
+                             "fastpath_syscall": True})
+    start = time.perf_counter()
+    result = simulate(point, seed=1)
+    elapsed = time.perf_counter() - start
+    return result.total_entries / elapsed
+
+
+def best_of(repeats: int, measure, *args) -> float:
+    return max(measure(*args) for _ in range(repeats))
+
+
+def main() -> int:
+    repeats = 3
+    bare = best_of(repeats, bare_simpy_rate)
+    rows = []
+    for cpus, threads, wait_factor in [(2, 2, 100), (2, 2, 10_000), (2, 8, 100), (1, 1, 100)]:
+        rate = best_of(repeats, kernel_entry_rate, cpus, threads, wait_factor)
+        rows.append({"cpus": cpus, "threads": threads, "wait_factor": wait_factor,
+                     "entries_per_s": round(rate), "ratio_to_bare": round(rate / bare, 3)})
+    print(f"bare SimPy lock loop: {bare:,.0f} lock cycles/s (best of {repeats})")
+    print(f"{'cpus':>4} {'threads':>7} {'wait':>8} {'entries/s':>12} {'ratio':>7}")
+    for row in rows:
+        print(f"{row['cpus']:>4} {row['threads']:>7} {row['wait_factor']:>8} "
+              f"{row['entries_per_s']:>12,} {row['ratio_to_bare']:>7.3f}")
+    target = rows[0]["ratio_to_bare"]
+    verdict = "meets" if target >= 0.5 else "MISSES"
+    print(f"2 CPUs, 2 threads: ratio {target:.3f} {verdict} the >= 0.5 target")
+    out = Path("results") / "bench_speed.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"bare_lock_cycles_per_s": round(bare), "rows": rows}, indent=2))
+    return 0 if target >= 0.5 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""l4sim: a discrete-event simulator of the SMP fastpaths of an L4 microkernel.
+
+Layers, each importing only those below it::
+
+    cli        l4sim run / plot / validate
+    sweep      scenario file -> points x replications -> tables
+    workloads  user programs: syscall_bench, ...
+    sim        SimPy: CPUs, thread processes, lock spinning, trace buffer
+    kernel     plain Python: objects, locks, checks, fastpaths, slowpaths, costs
+"""
+
+__version__ = "0.1.0"

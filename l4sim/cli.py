@@ -1,0 +1,95 @@
+"""The ``l4sim`` command line: run, plot, validate.
+
+A user's mistake (bad scenario, missing folder) ends with one line on stderr
+and exit status 2, never a traceback, and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from l4sim.scenario import ScenarioError, load_scenario
+
+
+class UsageError(Exception):
+    """A user's mistake outside the scenario file (reported like a ScenarioError)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="l4sim", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a scenario's sweep into DIR/points.parquet "
+                                          "and DIR/events.parquet")
+    run.add_argument("scenario", help="scenario TOML file")
+    run.add_argument("--out", type=Path, help="output folder (default results/<name>)")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="worker processes (default: all cores)")
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE", help="override a key, TOML value syntax "
+                     "(e.g. events=500, sweep.threads=[1,2]); repeatable")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    plot = commands.add_parser("plot", help="draw the paper's figures from a run's folder")
+    plot.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
+
+    validate = commands.add_parser("validate", help="check a scenario and print its size")
+    validate.add_argument("scenario")
+    validate.add_argument("--set", dest="overrides", action="append", default=[],
+                          metavar="KEY=VALUE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ScenarioError, UsageError) as error:
+        print(f"l4sim: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("l4sim: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args) -> int:
+    from l4sim.sweep import run_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be >= 1")
+    out = args.out or Path("results") / scenario.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    points = run_scenario(scenario, out, jobs=args.jobs, progress=False if args.quiet else None)
+    print(f"{len(points)} rows -> {out / 'points.parquet'}, {out / 'events.parquet'}")
+    return 0
+
+
+def _plot(args) -> int:
+    from l4sim.plot import syscall_figures
+    from l4sim.sweep import load_points
+
+    if not (args.dir / "points.parquet").is_file():
+        raise UsageError(f"{args.dir}: no points.parquet here (run 'l4sim run' first)")
+    for path in syscall_figures(load_points(args.dir), args.dir):
+        print(path)
+    return 0
+
+
+def _validate(args) -> int:
+    scenario = load_scenario(args.scenario, args.overrides)
+    points = scenario.points()
+    runs = sum(p.replications for p in points)
+    entries = sum(p.replications * (p.events + p.warmup_events) for p in points)
+    print(f"{scenario.source}: ok: {len(points)} points x replications = {runs} runs, "
+          f"{entries:,} measured-kind kernel entries to simulate")
+    return 0
+
+
+COMMANDS = {"run": _run, "plot": _plot, "validate": _validate}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Effects: what a kernel path asks of whoever runs it.
+
+Kernel paths are generators. They change kernel state directly (plain Python)
+and yield these small values for the timing and concurrency that only a
+simulator can provide. Consecutive ``Spend`` effects fold into one delay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l4sim.kernel.locks import Lock
+
+
+@dataclass(slots=True)
+class Spend:
+    """Execute kernel code for ``cycles`` cycles."""
+
+    cycles: int
+
+
+@dataclass(slots=True)
+class Acquire:
+    """Take these spinlocks, one after the other, in the order given (spin for each)."""
+
+    locks: tuple[Lock, ...]
+
+
+@dataclass(slots=True)
+class Release:
+    """Release these held spinlocks, in the order given."""
+
+    locks: tuple[Lock, ...]
+
+
+@dataclass(slots=True)
+class Switch:
+    """The CPU continues with ``to`` (None: the CPU goes idle).
+
+    The current thread stops here; its kernel operation continues after this
+    effect when the thread is switched to again (a continuation).
+    """
+
+    to: object | None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Record which path the kernel entry took and where it left the fastpath."""
+
+    path: str  # "fast" or "slow"
+    exit_point: str
+
+
+@dataclass(slots=True)
+class Kick:
+    """Tell CPU ``cpu`` that it has a new ready thread (an IPI if it is another CPU)."""
+
+    cpu: int

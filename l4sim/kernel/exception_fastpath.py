@@ -1,0 +1,125 @@
+"""The system-call-exception fastpath, made SMP-safe as in the paper.
+
+Modelled on the OKL4 3.0 ARM exception-IPC fastpath (domain notes, section 2),
+reordered for SMP following the paper's rules:
+
+1. checks that need no lock first (failing early is cheap);
+2. then the global scheduler lock, since the scheduler decides what runs next
+   and on which CPU, and the checks that read scheduling state;
+3. then the thread locks of the faulting thread and its handler, in ascending
+   address order, and the checks that read the handler's IPC state;
+4. commit: copy the exception state and switch directly to the handler.
+
+Locks are never released and retaken inside the fastpath. A failure records
+the failing check as the exit point, releases what is held, and falls back to
+the slowpath, having paid for every check already run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l4sim.kernel.checks import Check, Stage, validate_order
+from l4sim.kernel.effects import Outcome, Spend, Switch
+from l4sim.kernel.objects import ANY, Thread, ThreadState
+from l4sim.kernel.syscalls import RaiseException
+
+
+@dataclass(slots=True)
+class ExceptionContext:
+    """What the exception fastpath's checks look at."""
+
+    kernel: object
+    cpu: int
+    current: Thread
+    exception: RaiseException
+    handler: Thread | None
+
+
+# The checks, in the order the SMP fastpath runs them. Read this next to the paper.
+SYSCALL_EXCEPTION_CHECKS: tuple[Check, ...] = validate_order((
+    # -- lock-free: the current thread's own state, owned by this CPU -------
+    Check("is_guest_syscall", Stage.LOCK_FREE, "check_load_compare",
+          lambda c: c.exception.kind == "syscall",
+          "only non-L4 system calls of a guest take this fastpath"),
+    Check("current_no_resource_bits", Stage.LOCK_FREE, "check_load_compare",
+          lambda c: c.current.resource_bits == 0,
+          "no extra saved state (FPU, debug, kernel IPC) on the faulting thread"),
+    Check("handler_present", Stage.LOCK_FREE, "check_load_compare",
+          lambda c: c.handler is not None,
+          "the faulting thread has an exception handler"),
+    # -- under the global scheduler lock: scheduling state ------------------
+    Check("handler_on_this_cpu", Stage.SCHEDULER, "check_pointer_chase",
+          lambda c: c.handler.cpu == c.cpu,
+          "SMP: a handler on another CPU needs an IPI, so the slowpath"),
+    Check("handler_waiting", Stage.SCHEDULER, "check_pointer_chase",
+          lambda c: c.handler.state is ThreadState.WAITING_TO_RECEIVE,
+          "the handler is idle, waiting for an IPC"),
+    Check("handler_priority", Stage.SCHEDULER, "check_bitmap",
+          lambda c: c.handler.priority >= c.current.priority
+          and c.handler.priority >= (c.kernel.scheduler.highest_ready(c.cpu) or 0),
+          "the handler may run now: not below the faulting thread nor any ready thread"),
+    Check("valid_domain", Stage.SCHEDULER, "check_load_compare",
+          lambda c: c.handler.domain == c.current.domain,
+          "same scheduling domain"),
+    # -- under the thread locks (address order): the handler's IPC state ----
+    Check("handler_partner", Stage.THREADS, "check_pointer_chase",
+          lambda c: c.handler.partner is ANY or c.handler.partner is c.current,
+          "the handler receives from anyone or from this thread"),
+    Check("handler_send_queue_empty", Stage.THREADS, "check_load_compare",
+          lambda c: not c.handler.send_queue,
+          "no earlier exception is queued: delivering now would overtake it"),
+    Check("handler_no_resource_bits", Stage.THREADS, "check_load_compare",
+          lambda c: c.handler.resource_bits == 0,
+          "no extra saved state to restore on the handler"),
+    Check("handler_space_valid", Stage.THREADS, "check_pointer_chase",
+          lambda c: c.handler.space is not None and c.handler.space.valid,
+          "the handler has a valid address space to switch to"),
+))
+
+FAST_EXIT = "fast_switch"
+FAST_OUTCOME = Outcome("fast", FAST_EXIT)
+FALLBACK_OUTCOMES = {check.name: Outcome("slow", check.name) for check in SYSCALL_EXCEPTION_CHECKS}
+
+
+def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: RaiseException,
+                               spent: int = 0):
+    """Try the fastpath. Returns True if the exception was delivered, False to fall back.
+
+    On success the handler runs in place of ``current`` and ``current`` blocks
+    waiting for the reply; the generator returns once ``current`` is resumed.
+    ``spent`` is kernel time already spent (the entry) to charge with the checks.
+    """
+    c = kernel.costs
+    ctx = ExceptionContext(kernel, cpu, current, exception, current.handler)
+    held: list = []
+    stage = Stage.LOCK_FREE
+    for check, cost in zip(SYSCALL_EXCEPTION_CHECKS, kernel.exception_check_costs, strict=True):
+        if check.stage > stage:  # take the next stage's locks before its first check
+            yield Spend(spent)
+            spent = 0
+            yield kernel.take_stage(check.stage, held, current, ctx.handler)
+            stage = check.stage
+        spent += cost
+        if not check.passes(ctx):
+            yield Spend(spent)
+            if held:
+                yield kernel.release_all(held)
+            yield FALLBACK_OUTCOMES[check.name]
+            return False
+    handler = ctx.handler
+    if stage < Stage.THREADS:
+        yield Spend(spent)
+        spent = 0
+        yield kernel.take_stage(Stage.THREADS, held, current, handler)
+    # commit: the point of no return; the fastpath returns straight to the handler
+    yield Spend(spent + c.fp_copy_exception_state + c.fp_switch + c.kernel_exit)
+    kernel.send_message(current, handler, kernel.exception_message(current, exception))
+    current.state = ThreadState.BLOCKED_ON_REPLY
+    current.reply_from = handler
+    handler.direct_return = True
+    kernel.scheduler.run(cpu, handler)
+    yield kernel.release_all(held)
+    yield FAST_OUTCOME
+    yield Switch(handler)
+    return True

@@ -1,0 +1,64 @@
+"""The generic exception slowpath: deliver if the handler waits, else queue.
+
+Save the full state, build the exception message, take the global scheduler
+lock and the two thread locks in address order, deliver to a waiting handler
+(waking it, with an IPI if it lives on another CPU) or queue the faulting
+thread on the handler's send queue, then go through the scheduler and switch.
+"""
+
+from __future__ import annotations
+
+from l4sim.kernel.checks import Stage
+from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
+from l4sim.kernel.objects import Thread, ThreadState
+from l4sim.kernel.syscalls import RaiseException
+
+DELIVERED = "slow_deliver"
+QUEUED = "slow_queue"
+NO_HANDLER = "slow_no_handler"
+
+
+def syscall_exception_slowpath(kernel, cpu: int, current: Thread, exception: RaiseException):
+    """Deliver or queue the exception; returns once ``current`` is resumed with the reply."""
+    c = kernel.costs
+    yield Spend(c.sp_save_state + c.sp_build_message)
+    handler = current.handler
+    held: list = []
+    if handler is None:
+        # nobody to tell: the kernel halts the faulting thread
+        yield kernel.take_stage(Stage.SCHEDULER, held, current, None)
+        current.state = ThreadState.INACTIVE
+        yield Spend(c.sched_pick)
+        following = kernel.scheduler.pick_next(cpu)
+        yield kernel.release_all(held)
+        yield Outcome("slow", NO_HANDLER)
+        yield Spend(c.context_switch)
+        yield Switch(following)
+        return
+    yield kernel.take_stage(Stage.THREADS, held, current, handler)
+    message = kernel.exception_message(current, exception)
+    kick = None
+    if kernel.can_receive_now(handler, current):
+        yield Spend(c.sp_transfer)
+        kernel.send_message(current, handler, message)
+        current.state = ThreadState.BLOCKED_ON_REPLY
+        current.reply_from = handler
+        handler.direct_return = False
+        kernel.scheduler.make_ready(handler)
+        kick = handler.cpu if handler.cpu != cpu else None
+        exit_point = DELIVERED
+    else:
+        yield Spend(c.sp_enqueue_sender)
+        current.outgoing = message
+        current.state = ThreadState.WAITING_TO_SEND
+        handler.send_queue.append(current)
+        exit_point = QUEUED
+    yield Spend(c.sched_pick)
+    following = kernel.scheduler.pick_next(cpu)
+    yield kernel.release_all(held)
+    if kick is not None:
+        yield Spend(c.ipi_send)
+        yield Kick(kick)
+    yield Outcome("slow", exit_point)
+    yield Spend(c.context_switch)
+    yield Switch(following)

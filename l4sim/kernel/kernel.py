@@ -1,0 +1,204 @@
+"""The kernel: its objects, its locks, and the entry points the simulator calls.
+
+Everything here is plain Python. Entry points return generators of effects
+(:mod:`l4sim.kernel.effects`); the decisions are made here, the time they
+take and the waiting for locks are the simulator's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l4sim.kernel.checks import Stage
+from l4sim.kernel.costs import Costs
+from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
+from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
+from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
+from l4sim.kernel.ipc_slowpath import ipc_slowpath
+from l4sim.kernel.locks import LOCK_KINDS, Lock, in_lock_order
+from l4sim.kernel.objects import ANY, Message, Space, Thread, ThreadState
+from l4sim.kernel.scheduler import Scheduler
+from l4sim.kernel.syscalls import RaiseException, ReplyWait, Wait
+
+TCB_SIZE = 0x200  # bytes per thread control block: consecutive TCBs, ascending addresses
+SPACE_BASE = 0x8000_0000
+TCB_BASE = 0xF000_0000
+
+# kinds of traced kernel entries
+SYSCALL_EXCEPTION = "syscall_exception"
+IPC = "ipc"
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """The kernel's build/boot options that a scenario can set."""
+
+    cpus: int = 2
+    lock: str = "ticket"
+    fastpath_syscall: bool = True
+    fastpath_ipc: bool = True
+
+    def __post_init__(self) -> None:
+        if self.lock not in LOCK_KINDS:
+            raise ValueError(f"unknown lock kind {self.lock!r} (known: {', '.join(LOCK_KINDS)})")
+        if self.cpus < 1:
+            raise ValueError("cpus must be >= 1")
+
+
+class Kernel:
+    """Kernel state (threads, spaces, scheduler, locks) and its entry points."""
+
+    def __init__(self, config: KernelConfig, costs: Costs) -> None:
+        self.config = config
+        self.costs = costs
+        self.scheduler = Scheduler(config.cpus)
+        self.scheduler_lock = Lock("scheduler", rank=0, lines=costs.sched_lock_lines)
+        self.thread_list_lock = Lock("thread_list", rank=1)
+        self.threads: list[Thread] = []
+        # the cycle cost of each exception-fastpath check, in list order
+        self.exception_check_costs = tuple(getattr(costs, check.cost)
+                                           for check in SYSCALL_EXCEPTION_CHECKS)
+        self.spaces: list[Space] = []
+
+    # -- construction -----------------------------------------------------
+    def create_space(self, name: str) -> Space:
+        space = Space(name, address=SPACE_BASE + 0x1000 * len(self.spaces))
+        self.spaces.append(space)
+        return space
+
+    def create_thread(self, name: str, cpu: int, priority: int, space: Space,
+                      handler: Thread | None = None) -> Thread:
+        """Create a thread, ready to run on ``cpu`` (TCBs get ascending addresses)."""
+        if not 0 <= cpu < self.config.cpus:
+            raise ValueError(f"thread {name}: cpu {cpu} out of range")
+        thread = Thread(name, address=TCB_BASE + TCB_SIZE * len(self.threads), cpu=cpu,
+                        priority=priority, space=space, handler=handler)
+        thread.lock.lines = self.costs.thread_lock_lines
+        self.threads.append(thread)
+        self.scheduler.make_ready(thread)
+        return thread
+
+    @property
+    def locks(self) -> list[Lock]:
+        """Every lock of the kernel (for the simulator to attach its state to)."""
+        objects = [t.lock for t in self.threads] + [s.lock for s in self.spaces]
+        return [self.scheduler_lock, self.thread_list_lock, *objects]
+
+    # -- entry points -------------------------------------------------------
+    def enter(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
+        """A user action that traps: (kind of kernel entry, path generator)."""
+        if isinstance(action, RaiseException):
+            return SYSCALL_EXCEPTION, self._syscall_exception(cpu, thread, action)
+        if isinstance(action, Wait | ReplyWait):
+            return IPC, self._ipc(cpu, thread, action)
+        raise TypeError(f"thread {thread.name}: unknown action {action!r}")
+
+    def _syscall_exception(self, cpu: int, thread: Thread, exception: RaiseException):
+        c = self.costs
+        delivered = False
+        if self.config.fastpath_syscall:
+            delivered = yield from syscall_exception_fastpath(self, cpu, thread, exception,
+                                                              spent=c.kernel_entry)
+        else:
+            yield Spend(c.kernel_entry)
+        if not delivered:
+            yield from syscall_exception_slowpath(self, cpu, thread, exception)
+        # continuation: the handler's reply has arrived and we run again
+        yield Spend(c.resume_after_reply + c.kernel_exit)
+        return thread.received
+
+    def _ipc(self, cpu: int, thread: Thread, op):
+        return (yield from ipc_slowpath(self, cpu, thread, op, spent=self.costs.kernel_entry))
+
+    def reschedule(self, cpu: int, thread: Thread, timeslice_expired: bool):
+        """Timer (timeslice end) or IPI: run a better ready thread if there is one.
+
+        At the end of a timeslice an equal-priority thread takes over (round
+        robin); on an IPI only a strictly higher priority preempts.
+        """
+        c = self.costs
+        yield Spend(c.timer_irq)
+        held: list = []
+        yield self.take_scheduler(held)
+        best = self.scheduler.highest_ready(cpu)
+        yield Spend(c.check_bitmap)
+        if best is not None and (best > thread.priority
+                                 or (timeslice_expired and best == thread.priority)):
+            self.scheduler.make_ready(thread)
+            yield Spend(c.sched_pick)
+            following = self.scheduler.pick_next(cpu)
+            yield self.release_all(held)
+            yield Spend(c.context_switch)
+            yield Switch(following)
+        else:
+            yield self.release_all(held)
+        yield Spend(c.kernel_exit)
+
+    def dispatch(self, cpu: int):
+        """An idle CPU was kicked: run its best ready thread, if any."""
+        c = self.costs
+        yield Spend(c.timer_irq)
+        held: list = []
+        yield self.take_scheduler(held)
+        yield Spend(c.sched_pick)
+        following = self.scheduler.pick_next(cpu)
+        yield self.release_all(held)
+        if following is not None:
+            yield Spend(c.context_switch)
+        yield Switch(following)
+
+    # -- helpers shared by the paths -----------------------------------------
+    def take_scheduler(self, held: list[Lock]) -> Acquire:
+        """The effect that takes the global scheduler lock (noted in ``held``)."""
+        held.append(self.scheduler_lock)
+        return Acquire((self.scheduler_lock,))
+
+    def take_thread_locks(self, held: list[Lock], *threads: Thread | None) -> Acquire:
+        """The effect that takes these threads' locks in address order (noted in ``held``)."""
+        locks = tuple(lock for lock in in_lock_order(*(t.lock for t in threads if t is not None))
+                      if lock not in held)
+        held.extend(locks)
+        return Acquire(locks)
+
+    def take_stage(self, stage: Stage, held: list[Lock], current: Thread,
+                   other: Thread | None) -> Acquire:
+        """The effect that takes what a check stage needs beyond ``held``."""
+        locks = []
+        if stage >= Stage.SCHEDULER and self.scheduler_lock not in held:
+            locks.append(self.scheduler_lock)
+        if stage >= Stage.THREADS:
+            locks.extend(lock for lock in in_lock_order(current.lock, other.lock)
+                         if lock not in held)
+        held.extend(locks)
+        return Acquire(tuple(locks))
+
+    def release_all(self, held: list[Lock]) -> Release:
+        """The effect that releases every held lock, last taken first."""
+        locks = tuple(reversed(held))
+        held.clear()
+        return Release(locks)
+
+    def exception_message(self, thread: Thread, exception: RaiseException) -> Message:
+        return Message("exception", thread, (exception.kind, *exception.payload), words=8)
+
+    def send_message(self, sender: Thread, receiver: Thread, message: Message) -> None:
+        receiver.received = message
+
+    def can_receive_now(self, receiver: Thread, sender: Thread) -> bool:
+        """The receiver waits for this sender (or anyone) and nobody is queued before it."""
+        return (receiver.state is ThreadState.WAITING_TO_RECEIVE
+                and (receiver.partner is ANY or receiver.partner is sender)
+                and not receiver.send_queue)
+
+    def awaits_reply_from(self, thread: Thread, replier: Thread) -> bool:
+        return thread.state is ThreadState.BLOCKED_ON_REPLY and thread.reply_from is replier
+
+    def first_sender(self, receiver: Thread, source: Thread | None) -> Thread | None:
+        """The queued sender a receive takes: the oldest, or the oldest from ``source``."""
+        for sender in receiver.send_queue:
+            if source is ANY or sender is source:
+                return sender
+        return None
+
+
+__all__ = ["Kernel", "KernelConfig", "SYSCALL_EXCEPTION", "IPC", "Outcome"]

@@ -1,0 +1,75 @@
+"""Kernel locks and the lock-order rule that prevents deadlock.
+
+The rule, from the paper: global locks first (in a fixed rank), then object
+locks in ascending order of the object's address. Any acquisition that breaks
+it raises :class:`LockOrderError` naming both locks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOCK_KINDS = ("ticket", "tas")
+
+
+class LockOrderError(RuntimeError):
+    """An acquisition that would break the global-then-address lock order."""
+
+
+@dataclass(eq=False)
+class Lock:
+    """A spinlock. ``rank`` marks a global lock, ``address`` an object lock.
+
+    ``lines`` is how many cache lines of data the lock protects: they migrate
+    with the lock when another CPU takes it next.
+    """
+
+    name: str
+    rank: int | None = None
+    address: int | None = None
+    lines: int = 1
+    holder: int | None = None  # CPU holding it, or None
+    sim: object = None  # the simulator's private spinning state
+
+    def __post_init__(self) -> None:
+        # sort key of the lock order: globals by rank, then objects by address
+        if self.rank is not None:
+            self.order_key = (0, self.rank)
+        else:
+            self.order_key = (1, self.address if self.address is not None else 0)
+
+    @property
+    def is_global(self) -> bool:
+        return self.rank is not None
+
+    def __repr__(self) -> str:
+        return f"<Lock {self.name}>"
+
+
+def check_order(held: list[Lock], new: Lock) -> None:
+    """Raise :class:`LockOrderError` if taking ``new`` while holding ``held`` breaks the order."""
+    for lock in held:
+        if lock is new:
+            raise LockOrderError(f"lock {new.name} acquired twice (already held)")
+        if lock.order_key >= new.order_key:
+            raise LockOrderError(
+                f"lock order violated: {new.name} {_describe(new)} acquired while holding "
+                f"{lock.name} {_describe(lock)}"
+            )
+
+
+def _describe(lock: Lock) -> str:
+    if lock.rank is not None:
+        return f"(global, rank {lock.rank})"
+    return f"(object, address {lock.address:#x})"
+
+
+def in_lock_order(*locks: Lock) -> list[Lock]:
+    """The distinct locks sorted into the order they must be taken."""
+    if len(locks) == 2:
+        first, second = locks
+        if first is second:
+            return [first]
+        return [first, second] if first.order_key < second.order_key else [second, first]
+    unique = {id(lock): lock for lock in locks}
+    return sorted(unique.values(), key=lambda lock: lock.order_key)

@@ -1,0 +1,42 @@
+"""The user-kernel interface: what a user program can ask of the kernel.
+
+User programs are generators that yield these actions; the simulator charges
+``Compute`` as user time and turns every other action into a kernel entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l4sim.kernel.objects import Thread
+
+
+@dataclass(slots=True)
+class Compute:
+    """Run in user mode for ``cycles`` cycles."""
+
+    cycles: int
+
+
+@dataclass(slots=True)
+class RaiseException:
+    """A guest system call (a non-L4 ``swi``): the kernel turns it into an IPC to the handler."""
+
+    kind: str = "syscall"
+    payload: tuple = ()
+
+
+@dataclass(slots=True)
+class Wait:
+    """Receive: from anyone (``source=None``, an open wait) or from one thread (closed)."""
+
+    source: Thread | None = None
+
+
+@dataclass(slots=True)
+class ReplyWait:
+    """Reply to ``reply_to`` (who is blocked on our reply), then wait as :class:`Wait`."""
+
+    reply_to: Thread
+    payload: tuple = ()
+    source: Thread | None = None

@@ -1,0 +1,74 @@
+"""The paper's figures for the syscall benchmark, drawn from ``points.parquet``.
+
+Figure 2a: contention (share of syscall exceptions that waited for a lock)
+vs wait factor. Figure 2b: mean syscall-exception duration vs wait factor.
+One line per thread count; fastpath on and off side by side; error bars are
+95% t-intervals over replications.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from l4sim.kernel.kernel import SYSCALL_EXCEPTION  # noqa: E402
+
+
+def mean_ci(values: pd.Series) -> tuple[float, float]:
+    """Mean and half-width of its 95% t-confidence interval (0 for one value)."""
+    n = len(values)
+    mean = float(values.mean())
+    if n < 2:
+        return mean, 0.0
+    half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
+    return mean, half
+
+
+def _panel(ax, data: pd.DataFrame, metric: str, scale: float) -> None:
+    for threads, group in data.groupby("threads"):
+        summary = group.groupby("wait_factor")[metric].apply(mean_ci)
+        x = summary.index.to_numpy()
+        y = np.array([m for m, _ in summary]) * scale
+        err = np.array([h for _, h in summary]) * scale
+        ax.errorbar(x, y, yerr=err, marker="o", markersize=3, capsize=2, label=f"{threads}")
+    ax.set_xscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def syscall_figures(points: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Write the contention and duration figures; returns their paths."""
+    data = points[points["kind"] == SYSCALL_EXCEPTION]
+    if data.empty:
+        raise ValueError("no syscall_exception rows in points.parquet")
+    written = []
+    figures = [("contention", "contended_fraction", 100.0,
+                "contention (% of syscall exceptions that waited for a lock)",
+                "Contention on the syscall-exception path (paper Fig. 2a)"),
+               ("duration", "duration_mean", 1.0,
+                "mean syscall-exception duration (cycles)",
+                "Syscall-exception duration (paper Fig. 2b)")]
+    settings = sorted(data["fastpath_syscall"].unique(), reverse=True)
+    for stem, metric, scale, ylabel, title in figures:
+        fig, axes = plt.subplots(1, len(settings), figsize=(5.5 * len(settings), 4.2),
+                                 sharey=True, squeeze=False)
+        for ax, fastpath in zip(axes[0], settings, strict=True):
+            _panel(ax, data[data["fastpath_syscall"] == fastpath], metric, scale)
+            ax.set_title(f"fastpath {'on' if fastpath else 'off'}")
+            ax.set_xlabel("wait factor (busy-loop iterations x uniform[0,1))")
+        axes[0][0].set_ylabel(ylabel)
+        axes[0][-1].legend(title="threads", fontsize=8, ncols=2)
+        cpus = ", ".join(str(c) for c in sorted(data["cpus"].unique()))
+        fig.suptitle(f"{title}; {cpus} CPUs")
+        fig.tight_layout()
+        path = out_dir / f"syscall_{stem}.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(path)
+    return written

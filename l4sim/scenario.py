@@ -1,0 +1,188 @@
+"""Scenario files: flat TOML, validated, expanded into a sweep of points.
+
+Every parameter is a top-level key. A ``[sweep]`` table gives lists of values
+for any of those keys; the sweep is their cartesian product. ``--set``
+overrides use TOML value syntax (``--set events=500``,
+``--set sweep.threads=[1,2]``); setting a plain key that is also swept pins it.
+
+Every problem is a :class:`ScenarioError` whose message is one line naming
+the file, the key and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from l4sim.kernel.costs import ProfileError, available_profiles, load_profile
+from l4sim.kernel.locks import LOCK_KINDS
+
+WORKLOADS = ("syscall_bench",)
+
+# Keys that change the kernel, not the workload: points that differ only in
+# these share their random streams (common random numbers), so fastpath on
+# and off see the same user behaviour.
+KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "lock", "profile"})
+# Keys that name or repeat a run rather than configure one point.
+RUN_KEYS = frozenset({"name", "seed", "replications"})
+
+
+class ScenarioError(ValueError):
+    """A bad scenario: the message is one line naming file, key and problem."""
+
+
+class Point(BaseModel):
+    """One fully specified simulation point (every key of a scenario file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    workload: Literal["syscall_bench"] = "syscall_bench"
+    profile: str = "vmxl4-pandaboard"
+    seed: int = Field(0, ge=0)
+    replications: int = Field(1, ge=1, le=10_000)
+    events: int = Field(3000, ge=1)
+    warmup_events: int = Field(300, ge=0)
+    cpus: int = Field(2, ge=1, le=64)
+    lock: Literal["ticket", "tas"] = "ticket"
+    fastpath_syscall: bool = True
+    fastpath_ipc: bool = False
+    threads: int = Field(1, ge=1, le=4096)
+    wait_factor: float = Field(100.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers(cls, data):
+        # TOML integers are fine where a float is expected (strict mode refuses them)
+        if isinstance(data, dict) and isinstance(data.get("wait_factor"), int) \
+                and not isinstance(data.get("wait_factor"), bool):
+            data = {**data, "wait_factor": float(data["wait_factor"])}
+        return data
+
+    @model_validator(mode="after")
+    def _known_profile(self) -> Point:
+        if self.profile not in available_profiles():
+            raise ValueError(f"unknown profile {self.profile!r} "
+                             f"(known: {', '.join(available_profiles())})")
+        return self
+
+    def seed_key(self) -> tuple[int, ...]:
+        """Spawn key of this point's random streams: a stable hash of its workload keys."""
+        workload = {k: v for k, v in self.model_dump().items()
+                    if k not in KERNEL_OPTION_KEYS | RUN_KEYS}
+        digest = hashlib.sha256(json.dumps(workload, sort_keys=True).encode()).digest()
+        return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
+
+    def costs(self):
+        return load_profile(self.profile)
+
+
+POINT_KEYS = tuple(Point.model_fields)
+assert set(LOCK_KINDS) == {"ticket", "tas"}
+
+
+class Scenario(BaseModel):
+    """A scenario: base values of every key plus the swept keys' value lists."""
+
+    base: dict
+    sweep: dict[str, list]
+    source: str = "<scenario>"
+
+    def points(self) -> list[Point]:
+        """The cartesian product of the sweep, each point validated."""
+        keys = list(self.sweep)
+        points = []
+        for values in itertools.product(*(self.sweep[k] for k in keys)):
+            data = {**self.base, **dict(zip(keys, values, strict=True))}
+            points.append(_validate_point(data, self.source))
+        return points
+
+    @property
+    def name(self) -> str:
+        return self.base["name"]
+
+
+def _validate_point(data: dict, source: str, where: str = "") -> Point:
+    try:
+        return Point.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(scenario)"
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        value = first.get("input")
+        shown = "" if first["type"] in ("extra_forbidden", "missing") else f" (got {value!r})"
+        raise ScenarioError(f"{source}: {where}key '{key}': {message}{shown}") from None
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with a TOML value; a bare word is taken as a string."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text}: expected KEY=VALUE")
+    key, raw = (part.strip() for part in text.split("=", 1))
+    if not key:
+        raise ScenarioError(f"--set {text}: empty key")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if raw and all(ch.isalnum() or ch in "_-." for ch in raw):
+            value = raw
+        else:
+            raise ScenarioError(f"--set {text}: value {raw!r} is not valid TOML") from None
+    return key, value
+
+
+def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
+    """Read, override and validate a scenario file (raises :class:`ScenarioError`)."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ScenarioError(f"{source}: file not found")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{source}: TOML syntax error: {error}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{source}: not a UTF-8 text file") from None
+    sweep = data.pop("sweep", {})
+    if not isinstance(sweep, dict):
+        raise ScenarioError(f"{source}: key 'sweep': must be a table of lists")
+    for text in overrides:
+        key, value = parse_override(text)
+        if key.startswith("sweep."):
+            sweep[key.removeprefix("sweep.")] = value
+        else:
+            data[key] = value
+            sweep.pop(key, None)
+    data.setdefault("name", path.stem)
+    for key, values in sweep.items():
+        if key not in POINT_KEYS:
+            raise ScenarioError(f"{source}: key 'sweep.{key}': unknown key")
+        if key in RUN_KEYS:
+            raise ScenarioError(f"{source}: key 'sweep.{key}': cannot be swept")
+        if not isinstance(values, list) or not values:
+            raise ScenarioError(f"{source}: key 'sweep.{key}': must be a non-empty list")
+        if len({json.dumps(v) for v in values}) != len(values):
+            raise ScenarioError(f"{source}: key 'sweep.{key}': repeated values")
+    _validate_point(data, source)
+    for key, values in sweep.items():
+        for value in values:
+            _validate_point({**data, key: value}, source, where="sweep ")
+    scenario = Scenario(base=data, sweep=sweep, source=source)
+    try:
+        load_profile(data.get("profile", "vmxl4-pandaboard"))
+    except ProfileError as error:
+        raise ScenarioError(f"{source}: key 'profile': {error}") from None
+    return scenario
+
+
+def point_from_dict(values: dict) -> Point:
+    """A point from keyword values (defaults for the rest): for notebooks and benchmarks."""
+    return _validate_point({"name": "adhoc", **values}, "<point>")

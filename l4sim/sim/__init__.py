@@ -1,0 +1,1 @@
+"""The simulator layer: the only place SimPy is used."""

@@ -1,0 +1,411 @@
+"""The SimPy engine: CPUs, thread processes, spinlocks, and the effect interpreter.
+
+Time is integer CPU cycles. Each user thread (exception handlers included) is
+a SimPy process running its user program; a kernel entry runs the kernel's
+path generator inside the thread's process, as a real kernel runs on the
+thread's kernel stack. Each CPU is a SimPy process that takes inter-processor
+interrupts (waking an idle CPU, or preempting its running thread).
+
+Speed comes from folding: consecutive ``Spend`` effects become one timeout,
+an uncontended ``Acquire`` is granted without an event, and a ``Release``
+nobody waits for is applied at the releaser's local time without an event.
+Spinning is never simulated by polling: a waiter waits on an event while its
+CPU stays busy, and the cache-line handoff is charged explicitly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Generator
+
+import numpy as np
+import simpy
+
+from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Spend, Switch
+from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.locks import Lock, check_order
+from l4sim.kernel.objects import Message, Thread
+from l4sim.kernel.syscalls import Compute
+from l4sim.sim.trace import TraceBuffer
+
+NEVER = 2**62  # a time no run reaches
+
+
+class SimulationStalled(RuntimeError):
+    """Simulated time cannot advance but the run has not reached its goal."""
+
+
+class SpinState:
+    """Simulator-side state of one spinlock."""
+
+    __slots__ = ("waiters", "last_cpu", "free_at")
+
+    def __init__(self) -> None:
+        self.waiters: deque = deque()  # (cpu, event), in arrival order
+        self.last_cpu: int | None = None
+        self.free_at = 0  # a lazily applied release: still held until this cycle
+
+
+class Runner:
+    """Simulator-side state of one thread: its process and where it stands."""
+
+    __slots__ = ("thread", "index", "program", "process", "wake", "in_user", "slice_left")
+
+    def __init__(self, thread: Thread, index: int, program: Generator, slice_left: int) -> None:
+        self.thread = thread
+        self.index = index
+        self.program = program
+        self.process: simpy.Process | None = None
+        self.wake: simpy.Event | None = None
+        self.in_user = False
+        self.slice_left = slice_left
+
+
+class Machine:
+    """One simulated SMP machine running a kernel and its user programs."""
+
+    def __init__(self, kernel: Kernel, programs: dict[Thread, Generator],
+                 rng: np.random.Generator, measure_kind: str, warmup: int, events: int,
+                 observe: bool = False, lookahead: bool = True) -> None:
+        self.env = simpy.Environment()
+        self.kernel = kernel
+        self.costs = kernel.costs
+        self.rng = rng
+        self.trace = TraceBuffer()
+        self.cpus = kernel.config.cpus
+        self.held: list[list[Lock]] = [[] for _ in range(self.cpus)]
+        self.resched = [False] * self.cpus
+        self.ipi: list[simpy.Event] = [self.env.event() for _ in range(self.cpus)]
+        self.fifo = kernel.config.lock != "tas"
+        # hardware timing noise on every kernel entry (the profile's entry_jitter)
+        self._noise = random.Random(int(rng.integers(2**63))).random
+        self._jitter_span = self.costs.entry_jitter + 1
+        self.lookahead = lookahead
+        # when each CPU may next touch shared kernel state (for lookahead)
+        self.next_act = [0] * self.cpus
+        self.ipi_due = [NEVER] * self.cpus
+        self.spinning_on: list[Lock | None] = [None] * self.cpus
+        for lock in kernel.locks:
+            lock.sim = SpinState()
+        self.runners: dict[Thread, Runner] = {}
+        for index, thread in enumerate(kernel.threads):
+            program = programs.get(thread)
+            if program is None:
+                raise ValueError(f"thread {thread.name} has no program")
+            self.runners[thread] = Runner(thread, index, program, self.costs.timeslice)
+        self.thread_names = [t.name for t in kernel.threads]
+        self.observations: dict[str, list] | None = (
+            {t.name: [] for t in kernel.threads} if observe else None)
+        # measurement: stop after `warmup + events` closed entries of `measure_kind`
+        self._measure_kind = measure_kind
+        self._warmup = warmup
+        self._events = events
+        self._warm = 0
+        self._measured = 0
+        self.measure_from = 0
+        self.done = self.env.event()
+
+    # -- running ------------------------------------------------------------
+    def run(self, max_cycles: int | None = None) -> None:
+        """Run until the measurement is complete (or ``max_cycles``)."""
+        for runner in self.runners.values():
+            runner.wake = self.env.event()
+            runner.process = self.env.process(self._thread_process(runner))
+        for cpu in range(self.cpus):
+            self.env.process(self._cpu_process(cpu))
+            self._ipi_arrive(cpu)  # boot: each CPU dispatches its first thread
+        until = self.done
+        if max_cycles is not None:
+            until = self.env.any_of([self.done, self.env.timeout(max_cycles)])
+        try:
+            self.env.run(until=until)
+        except RuntimeError as error:
+            if "No scheduled events left" not in str(error):
+                raise
+            raise SimulationStalled(
+                f"simulation stalled at cycle {self.env.now}: every thread is blocked "
+                f"({self._measured} of {self._events} measured entries done)") from None
+
+    def _on_close(self, record: int) -> None:
+        """Count closed entries of the measured kind; end the run when enough are measured."""
+        trace = self.trace
+        if trace.kind[record] != self._measure_kind:
+            return
+        if self._warm < self._warmup:
+            self._warm += 1
+            if self._warm == self._warmup:
+                self.measure_from = self.env.now
+            return
+        if trace.entry[record] >= self.measure_from:
+            self._measured += 1
+            if self._measured == self._events and not self.done.triggered:
+                self.done.succeed()
+
+    # -- processes --------------------------------------------------------------
+    def _thread_process(self, runner: Runner):
+        yield runner.wake  # dispatched for the first time
+        thread = runner.thread
+        program = runner.program
+        result = None
+        kernel = self.kernel
+        observations = self.observations
+        carry = 0  # kernel cycles already spent but not yet elapsed (see _run_path)
+        while True:
+            action = program.send(result)
+            if type(action) is Compute:
+                if action.cycles > 0 or carry:
+                    carry = yield from self._compute(runner, action.cycles, carry)
+                result = None
+                continue
+            kind, path = kernel.enter(thread.cpu, thread, action)
+            result, carry = yield from self._run_path(thread.cpu, runner, kind, path, carry)
+            if observations is not None and isinstance(result, Message):
+                observations[thread.name].append(result.observed())
+            if self.resched[thread.cpu]:
+                self.resched[thread.cpu] = False
+                _, carry = yield from self._run_path(
+                    thread.cpu, runner, None, kernel.reschedule(thread.cpu, thread, False), carry)
+
+    def _compute(self, runner: Runner, cycles: int, carry: int):
+        """User-mode work after ``carry`` kernel cycles, cut by the timeslice or an IPI."""
+        env = self.env
+        remaining = cycles
+        cpu = runner.thread.cpu
+        while True:
+            run = min(remaining, runner.slice_left)
+            user_start = env.now + carry
+            end = user_start + run
+            self.next_act[cpu] = end
+            runner.in_user = True
+            interrupted = False
+            try:
+                yield env.timeout(carry + run)
+            except simpy.Interrupt:
+                interrupted = True
+            runner.in_user = False
+            now = env.now
+            carry = max(0, user_start - now)  # an IPI can land before the kernel part ends
+            ran = max(0, now - user_start)
+            remaining -= ran
+            runner.slice_left -= ran
+            if runner.slice_left <= 0:
+                runner.slice_left = self.costs.timeslice
+                self.resched[cpu] = False
+                _, carry = yield from self._run_path(
+                    cpu, runner, None, self.kernel.reschedule(cpu, runner.thread, True), carry)
+            elif interrupted:
+                self.resched[cpu] = False
+                _, carry = yield from self._run_path(
+                    cpu, runner, None, self.kernel.reschedule(cpu, runner.thread, False), carry)
+            if remaining <= 0:
+                return carry
+
+    def _cpu_process(self, cpu: int):
+        """Take IPIs: an idle CPU dispatches, a busy one preempts or defers."""
+        while True:
+            yield self.ipi[cpu]
+            self.ipi[cpu] = self.env.event()
+            self.ipi_due[cpu] = NEVER
+            current = self.kernel.scheduler.current[cpu]
+            if current is None:
+                _, carry = yield from self._run_path(cpu, None, None, self.kernel.dispatch(cpu))
+                if carry:
+                    yield self.env.timeout(carry)
+                continue
+            runner = self.runners[current]
+            if runner.in_user:
+                runner.process.interrupt("ipi")
+            else:
+                self.resched[cpu] = True
+
+    def _ipi_arrive(self, cpu: int) -> None:
+        if not self.ipi[cpu].triggered:
+            self.ipi[cpu].succeed()
+
+    def _kick(self, target: int, source: int) -> None:
+        if target == source:
+            return
+        due = self.env.now + self.costs.ipi_latency
+        self.ipi_due[target] = min(self.ipi_due[target], due)
+        arrival = self.env.timeout(self.costs.ipi_latency)
+        arrival.callbacks.append(lambda _event: self._ipi_arrive(target))
+
+    def _others_quiet_until(self, cpu: int, time: int) -> bool:
+        """No other CPU can touch shared kernel state before ``time`` (strictly)."""
+        next_act = self.next_act
+        ipi_due = self.ipi_due
+        spinning = self.spinning_on
+        for other in range(self.cpus):
+            if other == cpu:
+                continue
+            if next_act[other] <= time:
+                lock = spinning[other]
+                if lock is None or lock.holder != cpu:
+                    return False
+            if ipi_due[other] <= time:
+                return False
+        return True
+
+    # -- the effect interpreter ---------------------------------------------------
+    def _run_path(self, cpu: int, runner: Runner | None, kind: str | None, path: Generator,
+                  pending: int = 0):
+        """Run one kernel path: charge its time, spin for its locks, switch threads.
+
+        ``pending`` counts cycles spent but not yet elapsed in simulated time: a
+        path only turns them into a timeout when another CPU could observe the
+        difference (a lock it could contend for, an IPI, a lock handoff). It
+        returns (the path's value, cycles still pending), and the caller folds
+        the latter into its next delay.
+        """
+        env = self.env
+        trace = self.trace
+        record = (trace.open(kind, cpu, runner.index, env.now + pending)
+                  if kind is not None else -1)
+        pending += int(self._noise() * self._jitter_span)
+        duration = 0
+        lock_wait = 0
+        lookahead = self.lookahead
+        try:
+            effect = next(path)
+            while True:
+                kind_of = type(effect)
+                if kind_of is Spend:
+                    pending += effect.cycles
+                elif kind_of is Acquire:
+                    for lock in effect.locks:
+                        spin = lock.sim
+                        at = env.now + pending
+                        if (lookahead and lock.holder is None and not spin.waiters
+                                and spin.free_at <= at and self._others_quiet_until(cpu, at)):
+                            check_order(self.held[cpu], lock)
+                            pending += self._grant(cpu, lock)
+                            continue
+                        if pending:
+                            self.next_act[cpu] = at
+                            yield env.timeout(pending)
+                            duration += pending
+                            pending = 0
+                        start = env.now
+                        cost = yield from self._acquire(cpu, lock)
+                        waited = env.now - start
+                        duration += waited
+                        if waited:
+                            lock_wait += waited + cost
+                        pending += cost
+                elif kind_of is Release:
+                    for lock in effect.locks:
+                        if lock.sim.waiters and pending:
+                            self.next_act[cpu] = env.now + pending
+                            yield env.timeout(pending)
+                            duration += pending
+                            pending = 0
+                        pending += self._release(cpu, lock, pending)
+                elif kind_of is Switch:
+                    if self.held[cpu]:
+                        raise RuntimeError(f"cpu{cpu} switches while holding {self.held[cpu]}")
+                    target = effect.to
+                    if runner is None or target is not runner.thread:
+                        duration += pending
+                        self.next_act[cpu] = env.now + pending if target is not None else NEVER
+                        if target is not None:
+                            self._resume(self.runners[target], pending)
+                        pending = 0
+                        if runner is not None:
+                            runner.wake = env.event()
+                            yield runner.wake  # paused: the count resumes on our return
+                            cpu = runner.thread.cpu
+                elif kind_of is Outcome:
+                    if record >= 0:
+                        trace.set_outcome(record, effect)
+                elif kind_of is Kick:
+                    if pending:
+                        self.next_act[cpu] = env.now + pending
+                        yield env.timeout(pending)
+                        duration += pending
+                        pending = 0
+                    self._kick(effect.cpu, cpu)
+                else:
+                    raise TypeError(f"unknown effect {effect!r}")
+                effect = next(path)
+        except StopIteration as stop:
+            if self.held[cpu]:
+                raise RuntimeError(f"kernel path left cpu{cpu} holding {self.held[cpu]}") from None
+            if record >= 0:
+                trace.close(record, duration + pending, lock_wait)
+                self._on_close(record)
+            if not self.lookahead and pending:
+                self.next_act[cpu] = env.now + pending
+                yield env.timeout(pending)
+                pending = 0
+            return stop.value, pending
+
+    def _resume(self, runner: Runner, delay: int) -> None:
+        """Wake a parked thread ``delay`` cycles from now (one event, no extra timeout)."""
+        wake = runner.wake
+        if wake is None or wake.triggered:
+            raise RuntimeError(f"thread {runner.thread.name} switched to but not parked")
+        wake._ok = True
+        wake._value = None
+        self.env.schedule(wake, delay=delay)
+
+    def _grant(self, cpu: int, lock: Lock) -> int:
+        """Make ``cpu`` the holder of a free lock; returns the acquisition's cost."""
+        lock.holder = cpu
+        self.held[cpu].append(lock)
+        spin: SpinState = lock.sim
+        costs = self.costs
+        if spin.last_cpu is not None and spin.last_cpu != cpu:
+            return costs.lock_acquire + lock.lines * costs.line_transfer
+        return costs.lock_acquire
+
+    def _acquire(self, cpu: int, lock: Lock):
+        """Spin until ``lock`` is ours; returns the cycles the acquisition costs."""
+        check_order(self.held[cpu], lock)
+        spin: SpinState = lock.sim
+        costs = self.costs
+        env = self.env
+        contended = False
+        while lock.holder is None and not spin.waiters:
+            if spin.free_at > env.now:  # released at the holder's local time, still ahead
+                contended = True
+                self.next_act[cpu] = spin.free_at
+                yield env.timeout(spin.free_at - env.now)
+                continue
+            cost = self._grant(cpu, lock)
+            if contended:
+                return costs.lock_handoff + lock.lines * costs.line_transfer
+            return cost
+        granted = env.event()
+        spin.waiters.append((cpu, granted))
+        self.next_act[cpu] = env.now
+        self.spinning_on[cpu] = lock
+        yield granted  # the releaser made us the holder
+        self.spinning_on[cpu] = None
+        self.held[cpu].append(lock)
+        return costs.lock_handoff + lock.lines * costs.line_transfer
+
+    def _release(self, cpu: int, lock: Lock, pending: int) -> int:
+        """Release ``lock``; returns the cycles the release costs."""
+        held = self.held[cpu]
+        if not held or held[-1] is not lock:
+            if lock not in held:
+                raise RuntimeError(f"cpu{cpu} releases {lock.name} it does not hold")
+        held.remove(lock)
+        spin: SpinState = lock.sim
+        spin.last_cpu = cpu
+        release = self.costs.lock_release
+        if spin.waiters:
+            if self.fifo:
+                waiter_cpu, granted = spin.waiters.popleft()
+            else:  # test-and-set: whichever spinning CPU wins the line
+                pick = int(self.rng.integers(len(spin.waiters)))
+                waiter_cpu, granted = spin.waiters[pick]
+                del spin.waiters[pick]
+            lock.holder = waiter_cpu
+            granted.succeed()
+        else:
+            lock.holder = None
+            spin.free_at = self.env.now + pending + release
+        return release
+

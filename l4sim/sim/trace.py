@@ -1,0 +1,72 @@
+"""The trace buffer: one record per kernel entry, stored column by column.
+
+Like the paper's in-kernel trace buffer: a record opens at kernel entry and
+closes at the return to user mode. Its ``duration`` counts only cycles the
+kernel executes for it (including spinning on locks): while the operation is
+blocked the count pauses, and it resumes when the operation continues.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+class TraceBuffer:
+    """Columnar kernel-entry records (lists of ints, strings interned to codes)."""
+
+    def __init__(self) -> None:
+        self.kind: list[str] = []
+        self.outcome: list = []  # the path's Outcome effect (path, exit point), or None
+        self.cpu: list[int] = []
+        self.thread: list[int] = []
+        self.entry: list[int] = []
+        self.duration: list[int] = []  # -1 while the entry is open
+        self.lock_wait: list[int] = []
+
+    def open(self, kind: str, cpu: int, thread: int, now: int) -> int:
+        self.kind.append(kind)
+        self.outcome.append(None)
+        self.cpu.append(cpu)
+        self.thread.append(thread)
+        self.entry.append(now)
+        self.duration.append(-1)
+        self.lock_wait.append(0)
+        return len(self.kind) - 1
+
+    def set_outcome(self, record: int, outcome) -> None:
+        """The first outcome wins: a fastpath fallback names the failed check."""
+        if self.outcome[record] is None:
+            self.outcome[record] = outcome
+
+    def close(self, record: int, duration: int, lock_wait: int) -> None:
+        self.duration[record] = duration
+        self.lock_wait[record] = lock_wait
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def to_frame(self, since: int = 0, threads: list[str] | None = None) -> pd.DataFrame:
+        """Closed records entered at or after cycle ``since``, as a DataFrame."""
+        entry = np.asarray(self.entry, dtype=np.int64)
+        duration = np.asarray(self.duration, dtype=np.int64)
+        keep = (duration >= 0) & (entry >= since)
+        outcomes = [o for o, k in zip(self.outcome, keep, strict=True) if k]
+
+        def categorical(values) -> pd.Categorical:
+            return pd.Categorical(np.asarray(values, dtype=object))
+
+        frame = pd.DataFrame({
+            "kind": categorical(np.asarray(self.kind, dtype=object)[keep]),
+            "path": categorical([o.path if o else "none" for o in outcomes]),
+            "exit_point": categorical([o.exit_point if o else "none" for o in outcomes]),
+            "cpu": np.asarray(self.cpu, dtype=np.int16)[keep],
+            "thread": np.asarray(self.thread, dtype=np.int32)[keep],
+            "entry": entry[keep],
+            "duration": duration[keep],
+            "lock_wait": np.asarray(self.lock_wait, dtype=np.int64)[keep],
+        })
+        if threads is not None:
+            names = np.asarray(threads, dtype=object)
+            frame["thread_name"] = pd.Categorical(names[frame["thread"].to_numpy()])
+        return frame

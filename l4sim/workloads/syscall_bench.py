@@ -1,0 +1,64 @@
+"""The paper's syscall-exception benchmark (its experiments E3 and E4).
+
+``threads`` user threads are pinned round-robin on the CPUs; each CPU runs one
+exception handler, as the paravirtualized Linux does, so ``threads = 1``
+loads a single CPU. Each thread loops: a user-mode busy loop of
+``uniform[0, 1) x wait_factor`` iterations (its own random stream), then a
+guest system call, which the kernel turns into an exception IPC to the
+handler of its CPU. The handler runs at a higher priority, serves it for a
+fixed ``handler_service`` cycles and replies with ReplyWait.
+
+A point measures ``events`` syscall exceptions (all CPUs together) after
+``warmup_events`` that are simulated and discarded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from l4sim.kernel.costs import Costs
+from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
+from l4sim.kernel.objects import Thread
+from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
+from l4sim.workloads import Setup
+
+HANDLER_PRIORITY = 200
+WORKER_PRIORITY = 100
+
+
+def worker(rng: np.random.Generator, wait_factor: float, iteration: int):
+    """Busy-wait a random number of loop iterations, raise a syscall, repeat."""
+    number = 0
+    while True:
+        iterations = int(rng.random() * wait_factor)
+        yield Compute(iterations * iteration)
+        number += 1
+        yield RaiseException("syscall", (number,))
+
+
+def handler(service: int):
+    """Serve each exception for ``service`` cycles and reply to its sender."""
+    message = yield Wait()
+    while True:
+        yield Compute(service)
+        message = yield ReplyWait(message.sender, ("ok", *message.payload[1:]))
+
+
+def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
+    """Kernel, threads and programs for one point of the benchmark."""
+    kernel = Kernel(KernelConfig(cpus=params.cpus, lock=params.lock,
+                                 fastpath_syscall=params.fastpath_syscall,
+                                 fastpath_ipc=params.fastpath_ipc), costs)
+    server = kernel.create_space("exception-server")
+    handlers = [kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server)
+                for c in range(params.cpus)]
+    programs: dict[Thread, object] = {h: handler(costs.handler_service) for h in handlers}
+    streams = seeds.spawn(params.threads)
+    for index in range(params.threads):
+        cpu = index % params.cpus
+        space = kernel.create_space(f"task{index}")
+        thread = kernel.create_thread(f"worker{index}", cpu, WORKER_PRIORITY, space,
+                                      handler=handlers[cpu])
+        programs[thread] = worker(np.random.default_rng(streams[index]), params.wait_factor,
+                                  costs.wait_loop_iteration)
+    return Setup(kernel, programs, SYSCALL_EXCEPTION, params.warmup_events, params.events)
