@@ -17,6 +17,9 @@ from l4sim.workloads import syscall_bench
 
 BUILDERS = {"syscall_bench": syscall_bench.build}
 
+# the engine folds delays when no other CPU can observe them; False flushes every effect
+LOOKAHEAD = True
+
 METRICS = ("entries", "duration_mean", "duration_p50", "duration_p99", "fast_fraction",
            "lock_wait_mean", "contended_fraction", "entries_per_mcycle")
 
@@ -50,7 +53,8 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     workload_seeds, machine_seeds = seed_sequence(point, replication).spawn(2)
     setup = BUILDERS[point.workload](point, point.costs(), workload_seeds)
     machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
-                      setup.measure_kind, setup.warmup, setup.events, observe=observe)
+                      setup.measure_kind, setup.warmup, setup.events, observe=observe,
+                      lookahead=LOOKAHEAD)
     machine.run()
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names)
     measured = machine.env.now - machine.measure_from

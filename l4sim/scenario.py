@@ -14,16 +14,21 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from l4sim.kernel.costs import ProfileError, available_profiles, load_profile
-from l4sim.kernel.locks import LOCK_KINDS
-
-WORKLOADS = ("syscall_bench",)
 
 # Keys that change the kernel, not the workload: points that differ only in
 # these share their random streams (common random numbers), so fastpath on
@@ -38,12 +43,12 @@ class ScenarioError(ValueError):
 
 
 class Point(BaseModel):
-    """One fully specified simulation point (every key of a scenario file)."""
+    """Keys every workload has. Each workload subclasses it with its own keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    workload: Literal["syscall_bench"] = "syscall_bench"
+    workload: str = "syscall_bench"
     profile: str = "vmxl4-pandaboard"
     seed: int = Field(0, ge=0)
     replications: int = Field(1, ge=1, le=10_000)
@@ -53,24 +58,23 @@ class Point(BaseModel):
     lock: Literal["ticket", "tas"] = "ticket"
     fastpath_syscall: bool = True
     fastpath_ipc: bool = False
-    threads: int = Field(1, ge=1, le=4096)
-    wait_factor: float = Field(100.0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
     def _numbers(cls, data):
         # TOML integers are fine where a float is expected (strict mode refuses them)
-        if isinstance(data, dict) and isinstance(data.get("wait_factor"), int) \
-                and not isinstance(data.get("wait_factor"), bool):
-            data = {**data, "wait_factor": float(data["wait_factor"])}
+        if isinstance(data, dict):
+            floats = [k for k, f in cls.model_fields.items() if f.annotation is float]
+            data = {k: (float(v) if k in floats and type(v) is int else v)
+                    for k, v in data.items()}
         return data
 
-    @model_validator(mode="after")
-    def _known_profile(self) -> Point:
-        if self.profile not in available_profiles():
-            raise ValueError(f"unknown profile {self.profile!r} "
-                             f"(known: {', '.join(available_profiles())})")
-        return self
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, profile: str) -> str:
+        if profile not in available_profiles():
+            raise ValueError(f"unknown profile (known: {', '.join(available_profiles())})")
+        return profile
 
     def seed_key(self) -> tuple[int, ...]:
         """Spawn key of this point's random streams: a stable hash of its workload keys."""
@@ -83,8 +87,22 @@ class Point(BaseModel):
         return load_profile(self.profile)
 
 
-POINT_KEYS = tuple(Point.model_fields)
-assert set(LOCK_KINDS) == {"ticket", "tas"}
+class SyscallBenchPoint(Point):
+    """The paper's syscall-exception benchmark (E3, E4)."""
+
+    workload: Literal["syscall_bench"] = "syscall_bench"
+    threads: int = Field(1, ge=1, le=4096)
+    wait_factor: float = Field(100.0, ge=0)
+
+
+# workload name -> its point model; a new workload adds one line here
+POINT_MODELS: dict[str, type[Point]] = {"syscall_bench": SyscallBenchPoint}
+WORKLOADS = tuple(POINT_MODELS)
+
+
+def point_model(workload) -> type[Point]:
+    """The point model of a workload name (the base model for an unknown one)."""
+    return POINT_MODELS.get(workload, Point) if isinstance(workload, str) else Point
 
 
 class Scenario(BaseModel):
@@ -109,12 +127,16 @@ class Scenario(BaseModel):
 
 
 def _validate_point(data: dict, source: str, where: str = "") -> Point:
+    workload = data.get("workload", "syscall_bench")
+    if workload not in POINT_MODELS:
+        raise ScenarioError(f"{source}: key 'workload': unknown workload {workload!r} "
+                            f"(known: {', '.join(WORKLOADS)})")
     try:
-        return Point.model_validate(data)
+        return POINT_MODELS[workload].model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(scenario)"
-        message = first["msg"]
+        message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "unknown key"
         value = first.get("input")
@@ -146,9 +168,10 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     if not path.is_file():
         raise ScenarioError(f"{source}: file not found")
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{source}: TOML syntax error: {error}") from None
+        raise ScenarioError(f"{source}: {_syntax_error(error, text)}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{source}: not a UTF-8 text file") from None
     sweep = data.pop("sweep", {})
@@ -162,10 +185,11 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
             data[key] = value
             sweep.pop(key, None)
     data.setdefault("name", path.stem)
+    keys = point_model(data.get("workload", "syscall_bench")).model_fields
     for key, values in sweep.items():
-        if key not in POINT_KEYS:
+        if key not in keys:
             raise ScenarioError(f"{source}: key 'sweep.{key}': unknown key")
-        if key in RUN_KEYS:
+        if key in RUN_KEYS | {"workload"}:
             raise ScenarioError(f"{source}: key 'sweep.{key}': cannot be swept")
         if not isinstance(values, list) or not values:
             raise ScenarioError(f"{source}: key 'sweep.{key}': must be a non-empty list")
@@ -183,6 +207,23 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     return scenario
 
 
+def _syntax_error(error: tomllib.TOMLDecodeError, text: str) -> str:
+    """'TOML syntax error at line N: problem' (tomllib omits the line at end of file)."""
+    message = str(error)
+    found = re.search(r"\(at line (\d+), column \d+\)", message)
+    line = int(found.group(1)) if found else max(1, len(text.splitlines()))
+    problem = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+    return f"TOML syntax error at line {line}: {problem}"
+
+
 def point_from_dict(values: dict) -> Point:
     """A point from keyword values (defaults for the rest): for notebooks and benchmarks."""
     return _validate_point({"name": "adhoc", **values}, "<point>")
+
+
+def point_keys(points: list[Point]) -> list[str]:
+    """The keys of these points' models, in declaration order (table columns)."""
+    keys: list[str] = []
+    for point in points:
+        keys.extend(k for k in type(point).model_fields if k not in keys)
+    return keys

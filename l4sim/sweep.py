@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from l4sim.runner import simulate
-from l4sim.scenario import POINT_KEYS, Point, Scenario
+from l4sim.scenario import Point, Scenario, point_keys
 
 
 def run_task(point: Point, replication: int) -> tuple[list[dict], pd.DataFrame]:
@@ -73,7 +73,7 @@ def run_scenario(scenario: Scenario, out_dir: Path, jobs: int | None = None,
         if writer is not None:
             writer.close()
         frame = pd.DataFrame(rows)
-        ordered = [*POINT_KEYS, "replication"]
+        ordered = [*point_keys(points), "replication"]
         frame = frame[ordered + [c for c in frame.columns if c not in ordered]]
         frame.to_parquet(scratch / "points.parquet", index=False)
         for name in ("points.parquet", "events.parquet"):

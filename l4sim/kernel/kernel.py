@@ -55,6 +55,9 @@ class Kernel:
         self.scheduler_lock = Lock("scheduler", rank=0, lines=costs.sched_lock_lines)
         self.thread_list_lock = Lock("thread_list", rank=1)
         self.threads: list[Thread] = []
+        self._take_scheduler = Acquire((self.scheduler_lock,))
+        # the lock effects of each fastpath stage, per (stage, thread pair, locks held)
+        self._stage_effects: dict[tuple, Acquire] = {}
         # the cycle cost of each exception-fastpath check, in list order
         self.exception_check_costs = tuple(getattr(costs, check.cost)
                                            for check in SYSCALL_EXCEPTION_CHECKS)
@@ -151,7 +154,7 @@ class Kernel:
     def take_scheduler(self, held: list[Lock]) -> Acquire:
         """The effect that takes the global scheduler lock (noted in ``held``)."""
         held.append(self.scheduler_lock)
-        return Acquire((self.scheduler_lock,))
+        return self._take_scheduler
 
     def take_thread_locks(self, held: list[Lock], *threads: Thread | None) -> Acquire:
         """The effect that takes these threads' locks in address order (noted in ``held``)."""
@@ -163,14 +166,18 @@ class Kernel:
     def take_stage(self, stage: Stage, held: list[Lock], current: Thread,
                    other: Thread | None) -> Acquire:
         """The effect that takes what a check stage needs beyond ``held``."""
-        locks = []
-        if stage >= Stage.SCHEDULER and self.scheduler_lock not in held:
-            locks.append(self.scheduler_lock)
-        if stage >= Stage.THREADS:
-            locks.extend(lock for lock in in_lock_order(current.lock, other.lock)
-                         if lock not in held)
-        held.extend(locks)
-        return Acquire(tuple(locks))
+        key = (stage, current, other, len(held))
+        effect = self._stage_effects.get(key)
+        if effect is None:
+            locks = []
+            if stage >= Stage.SCHEDULER and self.scheduler_lock not in held:
+                locks.append(self.scheduler_lock)
+            if stage >= Stage.THREADS:
+                locks.extend(lock for lock in in_lock_order(current.lock, other.lock)
+                             if lock not in held)
+            effect = self._stage_effects[key] = Acquire(tuple(locks))
+        held.extend(effect.locks)
+        return effect
 
     def release_all(self, held: list[Lock]) -> Release:
         """The effect that releases every held lock, last taken first."""

@@ -22,7 +22,7 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
-from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Spend, Switch
+from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch
 from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.locks import Lock, check_order
 from l4sim.kernel.objects import Message, Thread
@@ -266,20 +266,30 @@ class Machine:
         duration = 0
         lock_wait = 0
         lookahead = self.lookahead
+        acquire_cost = self.costs.lock_acquire
+        release_cost = self.costs.lock_release
+        line_transfer = self.costs.line_transfer
         try:
             effect = next(path)
             while True:
                 kind_of = type(effect)
-                if kind_of is Spend:
-                    pending += effect.cycles
+                if kind_of is int:  # Spend
+                    pending += effect
                 elif kind_of is Acquire:
+                    held = self.held[cpu]
                     for lock in effect.locks:
                         spin = lock.sim
                         at = env.now + pending
                         if (lookahead and lock.holder is None and not spin.waiters
                                 and spin.free_at <= at and self._others_quiet_until(cpu, at)):
-                            check_order(self.held[cpu], lock)
-                            pending += self._grant(cpu, lock)
+                            # granted at our local time: nobody else can act before it
+                            if held and held[-1].order_key >= lock.order_key:
+                                check_order(held, lock)  # raises, naming both locks
+                            lock.holder = cpu
+                            held.append(lock)
+                            last = spin.last_cpu
+                            pending += acquire_cost if last is None or last == cpu else \
+                                acquire_cost + lock.lines * line_transfer
                             continue
                         if pending:
                             self.next_act[cpu] = at
@@ -294,13 +304,26 @@ class Machine:
                             lock_wait += waited + cost
                         pending += cost
                 elif kind_of is Release:
+                    held = self.held[cpu]
                     for lock in effect.locks:
-                        if lock.sim.waiters and pending:
-                            self.next_act[cpu] = env.now + pending
-                            yield env.timeout(pending)
-                            duration += pending
-                            pending = 0
-                        pending += self._release(cpu, lock, pending)
+                        spin = lock.sim
+                        if spin.waiters:
+                            if pending:
+                                self.next_act[cpu] = env.now + pending
+                                yield env.timeout(pending)
+                                duration += pending
+                                pending = 0
+                            pending += self._release(cpu, lock, pending)
+                            continue
+                        if held[-1] is lock:
+                            held.pop()
+                        else:
+                            held.remove(lock)
+                        # nobody waits: released at our local time, without an event
+                        spin.last_cpu = cpu
+                        lock.holder = None
+                        pending += release_cost
+                        spin.free_at = env.now + pending
                 elif kind_of is Switch:
                     if self.held[cpu]:
                         raise RuntimeError(f"cpu{cpu} switches while holding {self.held[cpu]}")
