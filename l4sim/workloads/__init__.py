@@ -22,3 +22,4 @@ class Setup:
     measure_kind: str  # the kernel-entry kind whose count ends the run
     warmup: int  # entries of that kind before measuring starts
     events: int  # entries of that kind measured
+    timers: tuple = ()  # periodic interrupts: (cpu, period in cycles, name)
