@@ -95,7 +95,7 @@ FALLBACK_OUTCOMES = {check.name: Outcome("slow", check.name) for check in IPC_CH
 
 
 def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
-    """Try the fastpath for ``op``. Returns (True, received) on success, (False, None) to fall back."""
+    """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back."""
     c = kernel.costs
     is_call = isinstance(op, Call)
     dest = op.dest if is_call else getattr(op, "reply_to", None)
