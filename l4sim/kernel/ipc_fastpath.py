@@ -98,7 +98,7 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back."""
     c = kernel.costs
     is_call = isinstance(op, Call)
-    dest = op.dest if is_call else getattr(op, "reply_to", None)
+    dest = op.reply_to if isinstance(op, ReplyWait) else getattr(op, "dest", None)
     ctx = IpcContext(kernel, cpu, current, op, dest, is_call)
     held: list = []
     stage = Stage.LOCK_FREE
