@@ -33,7 +33,8 @@ from l4sim.kernel.costs import ProfileError, available_profiles, load_profile
 # Keys that change the kernel, not the workload: points that differ only in
 # these share their random streams (common random numbers), so fastpath on
 # and off see the same user behaviour.
-KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "lock", "profile"})
+KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "lock", "profile",
+                                "check_order", "check_order_file", "check_profile"})
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
 
@@ -58,6 +59,9 @@ class Point(BaseModel):
     lock: Literal["ticket", "tas"] = "ticket"
     fastpath_syscall: bool = True
     fastpath_ipc: bool = False
+    check_order: Literal["paper", "optimized"] = "paper"
+    check_order_file: str = ""  # JSON from `l4sim checks DIR --optimize`; empty: profile first
+    check_profile: bool = False  # record which checks pass at every fastpath decision
 
     @model_validator(mode="before")
     @classmethod

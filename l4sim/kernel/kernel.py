@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l4sim.kernel.checks import Stage
+from l4sim.kernel.checks import Stage, reorder
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
@@ -42,6 +42,10 @@ class KernelConfig:
     lock: str = "ticket"
     fastpath_syscall: bool = True
     fastpath_ipc: bool = True
+    # the order each fastpath runs its checks in (check names); None: the paper's
+    check_order: dict | None = None
+    # record which checks pass at every fastpath decision (the check profile)
+    profile_checks: bool = False
 
     def __post_init__(self) -> None:
         if self.lock not in LOCK_KINDS:
@@ -64,9 +68,13 @@ class Kernel:
         # the lock effects of each fastpath stage, per (stage, thread pair, locks held)
         self._stage_effects: dict[tuple, Acquire] = {}
         # the cycle cost of each exception-fastpath check, in list order
+        order = config.check_order or {}
+        self.exception_checks = (reorder(SYSCALL_EXCEPTION_CHECKS, order[SYSCALL_EXCEPTION])
+                                 if SYSCALL_EXCEPTION in order else SYSCALL_EXCEPTION_CHECKS)
+        self.ipc_checks = (reorder(IPC_CHECKS, order[IPC]) if IPC in order else IPC_CHECKS)
         self.exception_check_costs = tuple(getattr(costs, check.cost)
-                                           for check in SYSCALL_EXCEPTION_CHECKS)
-        self.ipc_check_costs = tuple(getattr(costs, check.cost) for check in IPC_CHECKS)
+                                           for check in self.exception_checks)
+        self.ipc_check_costs = tuple(getattr(costs, check.cost) for check in self.ipc_checks)
         # the thread each CPU's interrupts are delivered to (as IPC), if any
         self.irq_threads: dict[int, Thread] = {}
         self.spaces: list[Space] = []

@@ -78,6 +78,7 @@ class Machine:
         self.held: list[list[Lock]] = [[] for _ in range(self.cpus)]
         self.resched = [False] * self.cpus
         self.pending_irqs: list[deque] = [deque() for _ in range(self.cpus)]
+        self.busy = [False] * self.cpus  # a kernel path is executing on the CPU
         self._interrupting = [False] * self.cpus
         self.ipi: list[simpy.Event] = [self.env.event() for _ in range(self.cpus)]
         self.fifo = kernel.config.lock != "tas"
@@ -232,6 +233,11 @@ class Machine:
             self.ipi[cpu] = self.env.event()
             self.ipi_due[cpu] = NEVER
             current = self.kernel.scheduler.current[cpu]
+            if self.busy[cpu]:
+                # a kernel path runs here (perhaps on its way to idle): it looks at
+                # the flags when it leaves, and kicks us again if it goes idle
+                self.resched[cpu] = True
+                continue
             if current is None:
                 if self.pending_irqs[cpu]:
                     payload = self.pending_irqs[cpu].popleft()
@@ -324,6 +330,7 @@ class Machine:
         duration = 0
         lock_wait = 0
         lookahead = self.lookahead
+        self.busy[cpu] = True
         acquire_cost = self.costs.lock_acquire
         release_cost = self.costs.lock_release
         line_transfer = self.costs.line_transfer
@@ -389,16 +396,20 @@ class Machine:
                     if runner is None or target is not runner.thread:
                         duration += pending
                         self.next_act[cpu] = env.now + pending if target is not None else NEVER
+                        self.busy[cpu] = False
                         if target is not None:
                             self._resume(self.runners[target], pending)
+                        elif self.pending_irqs[cpu] or self.resched[cpu]:
+                            self._ipi_arrive(cpu)  # idle, with an interrupt waiting
                         pending = 0
                         if runner is not None:
                             runner.wake = env.event()
                             yield runner.wake  # paused: the count resumes on our return
                             cpu = runner.thread.cpu
+                            self.busy[cpu] = True
                 elif kind_of is Outcome:
                     if record >= 0:
-                        trace.set_outcome(record, effect)
+                        trace.set_outcome(record, effect, duration + pending)
                 elif kind_of is Kick:
                     if pending:
                         self.next_act[cpu] = env.now + pending
@@ -410,6 +421,7 @@ class Machine:
                     raise TypeError(f"unknown effect {effect!r}")
                 effect = next(path)
         except StopIteration as stop:
+            self.busy[cpu] = False
             if self.held[cpu]:
                 raise RuntimeError(f"kernel path left cpu{cpu} holding {self.held[cpu]}") from None
             if record >= 0:

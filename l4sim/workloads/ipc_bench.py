@@ -41,10 +41,8 @@ def server(service: int):
         message = yield ReplyWait(message.sender, ("ok", *message.payload))
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
-    kernel = Kernel(KernelConfig(cpus=params.cpus, lock=params.lock,
-                                 fastpath_syscall=params.fastpath_syscall,
-                                 fastpath_ipc=params.fastpath_ipc), costs)
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+    kernel = Kernel(config, costs)
     space = kernel.create_space("server")
     the_server = kernel.create_thread("server", 0, SERVER_PRIORITY, space)
     programs = {the_server: server(costs.handler_service)}

@@ -131,10 +131,8 @@ def irq_leaf(server: Thread, decode: int):
         message = yield Wait()
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
-    kernel = Kernel(KernelConfig(cpus=params.cpus, lock=params.lock,
-                                 fastpath_syscall=params.fastpath_syscall,
-                                 fastpath_ipc=params.fastpath_ipc), costs)
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+    kernel = Kernel(config, costs)
     linux_space = kernel.create_space("linux")
     irq_threads = [kernel.create_thread(f"irq{c}", c, IRQ_PRIORITY, linux_space)
                    for c in range(params.cpus)]

@@ -44,11 +44,9 @@ def handler(service: int):
         message = yield ReplyWait(message.sender, ("ok", *message.payload[1:]))
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
     """Kernel, threads and programs for one point of the benchmark."""
-    kernel = Kernel(KernelConfig(cpus=params.cpus, lock=params.lock,
-                                 fastpath_syscall=params.fastpath_syscall,
-                                 fastpath_ipc=params.fastpath_ipc), costs)
+    kernel = Kernel(config, costs)
     server = kernel.create_space("exception-server")
     handlers = [kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server)
                 for c in range(params.cpus)]
