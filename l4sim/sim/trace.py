@@ -70,9 +70,9 @@ class TraceBuffer:
             "lock_wait": np.asarray(self.lock_wait, dtype=np.int64)[keep],
             "outcome_cycles": np.asarray(self.outcome_at, dtype=np.int64)[keep],
         })
+        # the check profile's pass mask (-1: not profiled, or not a fastpath attempt)
         masks = [o.mask if o is not None and o.mask is not None else -1 for o in outcomes]
-        if any(m >= 0 for m in masks):
-            frame["check_mask"] = np.asarray(masks, dtype=np.int64)
+        frame["check_mask"] = np.asarray(masks, dtype=np.int64)
         if threads is not None:
             names = np.asarray(threads, dtype=object)
             frame["thread_name"] = pd.Categorical(names[frame["thread"].to_numpy()])
