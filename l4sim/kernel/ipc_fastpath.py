@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
-from l4sim.kernel.effects import Outcome, Spend, Switch
+from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
 from l4sim.kernel.objects import ANY, Message, Thread, ThreadState
 from l4sim.kernel.syscalls import Call, ReplyWait
 
@@ -154,3 +154,66 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     else:
         yield Spend(c.receive_resume + c.kernel_exit)
     return True, current.received
+
+
+# Notifications through the IPC fastpath (the paper's future work): a signal
+# needs no message copy and no switch, so a waiting receiver on any CPU can be
+# woken cheaply; a receiver that is not waiting gets the bits in the slowpath.
+_BY_NAME = {check.name: check for check in IPC_CHECKS}
+NOTIFY_CHECKS: tuple[Check, ...] = validate_order((
+    _BY_NAME["valid_destination"],
+    Check("destination_waiting_open", Stage.SCHEDULER, "check_pointer_chase",
+          lambda c: c.dest.state is ThreadState.WAITING_TO_RECEIVE and c.dest.partner is ANY,
+          "the receiver waits for anyone: the notification is delivered now",
+          needs=("valid_destination",), reads=("state", "partner")),
+    _BY_NAME["no_pending_notification"],
+    _BY_NAME["valid_space"],
+))
+FAST_NOTIFY = Outcome("fast", "fast_notify")
+NOTIFY_FALLBACKS = {check.name: Outcome("slow", check.name) for check in NOTIFY_CHECKS}
+
+
+def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
+    """Deliver a notification to a waiting receiver; False to fall back to the slowpath."""
+    c = kernel.costs
+    ctx = IpcContext(kernel, cpu, current, op, op.dest, False)
+    held: list = []
+    stage = Stage.LOCK_FREE
+    for check in NOTIFY_CHECKS:
+        if check.stage > stage:
+            yield Spend(spent)
+            spent = 0
+            yield kernel.take_stage(check.stage, held, current, op.dest)
+            stage = check.stage
+        spent += getattr(c, check.cost)
+        if not check.passes(ctx):
+            yield Spend(spent)
+            if held:
+                yield kernel.release_all(held)
+            yield NOTIFY_FALLBACKS[check.name]
+            return False
+    if stage < Stage.THREADS:
+        yield Spend(spent)
+        spent = 0
+        yield kernel.take_stage(Stage.THREADS, held, current, op.dest)
+    dest = op.dest
+    yield Spend(spent + c.fp_ipc_transfer)
+    kernel.notify(current, dest, op.bits)
+    sched = kernel.scheduler
+    best = sched.highest_ready(cpu)
+    if dest.cpu == cpu and best is not None and best > current.priority:
+        sched.make_ready(current)  # the woken receiver outranks us: switch to it
+        following = sched.pick_next(cpu)
+        yield Spend(c.fp_switch + c.kernel_exit)
+        yield kernel.release_all(held)
+        yield FAST_NOTIFY
+        yield Switch(following)
+        yield Spend(c.kernel_exit)  # continuation: scheduled again
+        return True
+    yield kernel.release_all(held)
+    if dest.cpu != cpu:
+        yield Spend(c.ipi_send)
+        yield Kick(dest.cpu)
+    yield FAST_NOTIFY
+    yield Spend(c.kernel_exit)
+    return True

@@ -14,12 +14,12 @@ from l4sim.kernel.costs import Costs
 from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS, ipc_fastpath
+from l4sim.kernel.ipc_fastpath import IPC_CHECKS, ipc_fastpath, notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import LOCK_KINDS, Lock, in_lock_order
 from l4sim.kernel.objects import ANY, Message, Space, Thread, ThreadState
 from l4sim.kernel.scheduler import Scheduler
-from l4sim.kernel.syscalls import IPC_OPERATIONS, Call, RaiseException, ReplyWait
+from l4sim.kernel.syscalls import IPC_OPERATIONS, Call, Notify, RaiseException, ReplyWait
 
 IRQ_DELIVERED = Outcome("slow", "irq_deliver")
 IRQ_PENDING = Outcome("slow", "irq_pending")
@@ -46,6 +46,8 @@ class KernelConfig:
     check_order: dict | None = None
     # record which checks pass at every fastpath decision (the check profile)
     profile_checks: bool = False
+    # the IPC fastpath also delivers notifications (the paper's future work)
+    fastpath_notify: bool = False
 
     def __post_init__(self) -> None:
         if self.lock not in LOCK_KINDS:
@@ -136,6 +138,10 @@ class Kernel:
             done, received = yield from ipc_fastpath(self, cpu, thread, op, spent)
             if done:
                 return received
+            spent = 0
+        elif self.config.fastpath_notify and isinstance(op, Notify):
+            if (yield from notify_fastpath(self, cpu, thread, op, spent)):
+                return None
             spent = 0
         return (yield from ipc_slowpath(self, cpu, thread, op, spent))
 
@@ -257,6 +263,17 @@ class Kernel:
 
     def send_message(self, sender: Thread, receiver: Thread, message: Message) -> None:
         receiver.received = message
+
+    def notify(self, sender: Thread, receiver: Thread, bits: int) -> bool:
+        """OR ``bits`` into the receiver's word; deliver now if it waits. True if delivered."""
+        receiver.notify_bits |= bits
+        if receiver.state is ThreadState.WAITING_TO_RECEIVE and receiver.partner is ANY:
+            receiver.received = Message("notify", None, (receiver.notify_bits,))
+            receiver.notify_bits = 0
+            receiver.direct_return = False
+            self.scheduler.make_ready(receiver)
+            return True
+        return False
 
     def can_receive_now(self, receiver: Thread, sender: Thread) -> bool:
         """The receiver waits for this sender (or anyone) and nobody is queued before it."""
