@@ -21,8 +21,7 @@ CHECK_NAMES = {check.name for checks in FASTPATHS.values() for check in checks}
 def compare(directory: Path) -> pd.DataFrame:
     """One row per (point, kind): fallback cycles and durations, paper vs optimized."""
     points = pd.read_parquet(directory / "points.parquet")
-    events = pd.read_parquet(directory / "events.parquet",
-                             columns=None)
+    events = pd.read_parquet(directory / "events.parquet")
     if "check_order" not in events.columns or set(events["check_order"]) != {"paper",
                                                                               "optimized"}:
         raise ValueError("the run does not sweep check_order over paper and optimized")
@@ -33,7 +32,7 @@ def compare(directory: Path) -> pd.DataFrame:
                                   observed=True)["outcome_cycles"].mean().rename("fallback"))
     duration = points.set_index([*swept, "kind", "check_order", "replication"])["duration_mean"]
     rows = []
-    for key, group in duration.groupby(level=[*swept, "kind"]):
+    for key, _ in duration.groupby(level=[*swept, "kind"]):
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip([*swept, "kind"], key, strict=True))
         for metric, series in (("duration", duration), ("fallback_cycles", fallback)):

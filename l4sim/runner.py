@@ -61,11 +61,13 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     setup = BUILDERS[point.workload](point, costs, workload_seeds, kernel_config(point))
     machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
                       setup.measure_kind, setup.warmup, setup.events, observe=observe,
-                      lookahead=LOOKAHEAD, timers=setup.timers)
+                      lookahead=LOOKAHEAD, timers=setup.timers, probe=setup.probe)
     machine.run()
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names)
     measured = machine.env.now - machine.measure_from
     rows = summarize_entries(events, measured)
+    if setup.probe is not None:
+        rows += setup.probe.rows(machine.measure_from, measured)
     return Result(point, replication, events, rows, measured, machine.observations)
 
 
@@ -75,7 +77,8 @@ def kernel_config(point: Point) -> KernelConfig:
                         fastpath_syscall=point.fastpath_syscall,
                         fastpath_ipc=point.fastpath_ipc,
                         check_order=resolve_check_order(point),
-                        profile_checks=point.check_profile)
+                        profile_checks=point.check_profile,
+                        fastpath_notify=point.fastpath_notify)
 
 
 def summarize_entries(events: pd.DataFrame, measured_cycles: int) -> list[dict]:

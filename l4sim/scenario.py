@@ -34,7 +34,8 @@ from l4sim.kernel.costs import ProfileError, available_profiles, load_profile
 # these share their random streams (common random numbers), so fastpath on
 # and off see the same user behaviour.
 KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "lock", "profile",
-                                "check_order", "check_order_file", "check_profile"})
+                                "check_order", "check_order_file", "check_profile",
+                                "fastpath_notify"})
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
 
@@ -62,6 +63,7 @@ class Point(BaseModel):
     check_order: Literal["paper", "optimized"] = "paper"
     check_order_file: str = ""  # JSON from `l4sim checks DIR --optimize`; empty: profile first
     check_profile: bool = False  # record which checks pass at every fastpath decision
+    fastpath_notify: bool = False  # the IPC fastpath also delivers notifications
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +123,7 @@ class LinuxPoint(Point):
     irq_service: int = Field(1_000, ge=0)  # Linux server work per interrupt
     irq_decode: int = Field(200, ge=0)  # interrupt thread work per interrupt
     tick: int = Field(10_000_000, ge=1000)  # guest timer period (HZ = 100 at 1 GHz)
+    irq_forward: Literal["send", "notify"] = "send"  # how irq0 forwards to other CPUs
 
     @model_validator(mode="after")
     def _some_process(self) -> LinuxPoint:

@@ -68,7 +68,7 @@ class Machine:
     def __init__(self, kernel: Kernel, programs: dict[Thread, Generator],
                  rng: np.random.Generator, measure_kind: str, warmup: int, events: int,
                  observe: bool = False, lookahead: bool = True,
-                 timers: tuple = ()) -> None:
+                 timers: tuple = (), probe=None) -> None:
         self.env = simpy.Environment()
         self.kernel = kernel
         self.costs = kernel.costs
@@ -87,6 +87,7 @@ class Machine:
         self._jitter_span = self.costs.entry_jitter + 1
         self.lookahead = lookahead
         self.timers = tuple(timers)
+        self.probe = probe  # a workload's own measurements (see workloads.Setup)
         # when each CPU may next touch shared kernel state (for lookahead)
         self.next_act = [0] * self.cpus
         self.ipi_due = [NEVER] * self.cpus
@@ -174,8 +175,11 @@ class Machine:
                 continue
             kind, path = kernel.enter(cpu, thread, action)
             result, carry = yield from self._run_path(cpu, runner, kind, path, carry)
-            if observations is not None and isinstance(result, Message):
-                observations[thread.name].append(result.observed())
+            if isinstance(result, Message):
+                if observations is not None:
+                    observations[thread.name].append(result.observed())
+                if self.probe is not None:
+                    self.probe.received(thread, result, self.env.now + carry)
             if self.resched[cpu] or self.pending_irqs[cpu]:
                 carry = yield from self._service_interrupts(runner, carry)
 
@@ -258,6 +262,8 @@ class Machine:
 
     def raise_irq(self, cpu: int, payload: tuple) -> None:
         """A device or timer interrupt on ``cpu`` (delivered as IPC by the kernel)."""
+        if self.probe is not None:
+            self.probe.irq_raised(payload, self.env.now)
         self.pending_irqs[cpu].append(payload)
         current = self.kernel.scheduler.current[cpu]
         if current is None:

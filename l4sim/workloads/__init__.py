@@ -23,3 +23,4 @@ class Setup:
     warmup: int  # entries of that kind before measuring starts
     events: int  # entries of that kind measured
     timers: tuple = ()  # periodic interrupts: (cpu, period in cycles, name)
+    probe: object = None  # optional: irq_raised(payload, now), received(thread, msg, now), rows()
