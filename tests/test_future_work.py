@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,8 @@ from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import Notify, Wait
 from l4sim.runner import simulate
 from l4sim.scenario import point_from_dict
+
+from .behaviour import same_behaviour
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
@@ -69,24 +70,6 @@ def test_optimize_needs_a_profiled_run(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def _by_pair(observations):
-    """Per (receiver, sender): the sequence of messages (interleavings legitimately differ)."""
-    pairs = defaultdict(list)
-    for receiver, seen in observations.items():
-        for message in seen:
-            pairs[(receiver, message[1])].append(message)
-    return pairs
-
-
-def _same_behaviour(first, second):
-    a, b = _by_pair(first), _by_pair(second)
-    assert set(a) == set(b)
-    for key in a:
-        shorter = min(len(a[key]), len(b[key]))
-        assert a[key][:shorter] == b[key][:shorter], key
-        assert shorter > 0
-
-
 @pytest.mark.parametrize("workload", [
     {"workload": "ipc_bench", "clients": 4, "wait_factor": 10.0, "fastpath_ipc": True},
     {"workload": "ipc_bench", "clients": 3, "wait_factor": 1000.0, "fastpath_ipc": True},
@@ -104,7 +87,7 @@ def test_optimized_order_keeps_observable_behaviour(tmp_path, workload):
     first = simulate(paper, 0, observe=True)
     second = simulate(reordered, 0, observe=True)
     assert (second.events["path"] == "fast").any()
-    _same_behaviour(first.observations, second.observations)
+    same_behaviour(first.observations, second.observations)
 
 
 def test_dependencies_refuse_a_null_dereference_order(tmp_path):
