@@ -86,6 +86,10 @@ class Point(BaseModel):
     def costs(self):
         return load_profile(self.profile)
 
+    def kernel_entries(self) -> int:
+        """Kernel entries one replication simulates (warm-up included), for sizing."""
+        return self.events + self.warmup_events
+
 
 class SyscallBenchPoint(Point):
     """The paper's syscall-exception benchmark (E3, E4)."""
@@ -93,6 +97,10 @@ class SyscallBenchPoint(Point):
     workload: Literal["syscall_bench"] = "syscall_bench"
     threads: int = Field(1, ge=1, le=4096)
     wait_factor: float = Field(100.0, ge=0)
+
+    def kernel_entries(self) -> int:
+        # each syscall exception is followed by its handler's reply (an ipc entry)
+        return 2 * (self.events + self.warmup_events)
 
 
 # workload name -> its point model; a new workload adds one line here
