@@ -11,7 +11,9 @@ its replication number go to a worker, and only plain records come back
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -20,6 +22,7 @@ from l4sim.runner import run_record
 Task = tuple[str, dict, int]  # cache key, point configuration, replication
 
 # how long to wait for a Dask scheduler before giving up
+PROBE_TIMEOUT = 5.0
 CONNECT_TIMEOUT = "10s"
 
 
@@ -63,26 +66,46 @@ def run_local(tasks: list[Task], jobs: int) -> Iterator[tuple[str, dict]]:
 
 
 def connect(address: str):
-    """A Dask client of the scheduler at ``address`` (raises :class:`BackendError`)."""
-    from distributed import Client
+    """A Dask client of the scheduler at ``address`` (raises :class:`BackendError`).
+
+    A TCP/TLS address is checked with a plain socket first: a half-built Client
+    on a bad address hangs in its destructor and prints a traceback.
+    """
+    from distributed.comm import get_address_host_port
+    from distributed.comm.addressing import normalize_address
 
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError, ValueError, TypeError) as error:
+        address = normalize_address(address)
+        if address.startswith(("tcp://", "tls://")):
+            host, port = get_address_host_port(address)
+            socket.create_connection((host, port), timeout=PROBE_TIMEOUT).close()
+        return _client_class()(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except Exception as error:  # whatever a wrong address answers, it is one line
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise BackendError(f"--scheduler {address}: cannot connect ({reason})") from None
+
+
+def _client_class():
+    from distributed import Client
+
+    class QuietClient(Client):
+        """A Client whose failed construction does not print a traceback at exit."""
+
+        def __del__(self):
+            with contextlib.suppress(Exception):
+                super().__del__()
+
+    return QuietClient
 
 
 def run_dask(tasks: list[Task], client) -> Iterator[tuple[str, dict]]:
     """Every run as a Dask task; results are fetched and released as they finish."""
     from distributed import as_completed
 
-    futures = {client.submit(run_record, config, replication, key=f"l4sim-run-{key}",
-                             pure=False): key
+    futures = {client.submit(run_record, config, replication, key=f"l4sim-run-{key}"): key
                for key, config, replication in tasks}
     try:
-        for future in as_completed(futures):
-            record = future.result()
+        for future, record in as_completed(futures, loop=client.loop, with_results=True):
             key = futures.pop(future)
             future.release()
             yield key, record

@@ -201,12 +201,13 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
             raise ScenarioError(f"{source}: key 'sweep.{key}': cannot be swept")
         if not isinstance(values, list) or not values:
             raise ScenarioError(f"{source}: key 'sweep.{key}': must be a non-empty list")
-        if len({json.dumps(v) for v in values}) != len(values):
-            raise ScenarioError(f"{source}: key 'sweep.{key}': repeated values")
     _validate_point(data, source)
     for key, values in sweep.items():
-        for value in values:
-            _validate_point({**data, key: value}, source, where="sweep ")
+        # compared once validated: 10 and 10.0 are the same wait_factor
+        seen = [getattr(_validate_point({**data, key: value}, source, where="sweep "), key)
+                for value in values]
+        if len({json.dumps(v) for v in seen}) != len(seen):
+            raise ScenarioError(f"{source}: key 'sweep.{key}': repeated values")
     scenario = Scenario(base=data, sweep=sweep, source=source)
     try:
         load_profile(data.get("profile", "vmxl4-pandaboard"))
