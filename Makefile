@@ -4,8 +4,11 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 L4SIM   := $(BIN)/l4sim
+# extra options for 'make sweep' and 'make figures', e.g. ARGS="--jobs 2" or
+# ARGS="--scheduler tcp://host:8786" or ARGS="--force"
+ARGS    ?=
 
-.PHONY: help venv figures sweep test lint bench clean
+.PHONY: help venv figures sweep report notebooks test lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,15 +21,21 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv with l4sim installed editable (with dev extras)
 
-figures: $(STAMP)  ## run the paper's syscall benchmark sweep and draw its figures into results/
-	$(L4SIM) run scenarios/syscall_bench.toml
+figures: $(STAMP)  ## run (or resume) the paper's syscall sweep, draw its figures into results/
+	$(L4SIM) run scenarios/syscall_bench.toml $(ARGS)
 	$(L4SIM) plot results/syscall_bench
 
-sweep: $(STAMP)  ## run any scenario: make sweep SCENARIO=scenarios/x.toml
+sweep: $(STAMP)  ## run any scenario: make sweep SCENARIO=scenarios/x.toml [ARGS="--jobs 2"]
 	@test -n "$(SCENARIO)" || (echo "usage: make sweep SCENARIO=scenarios/NAME.toml" >&2; exit 2)
-	$(L4SIM) run $(SCENARIO)
+	$(L4SIM) run $(SCENARIO) $(ARGS)
 
-test: $(STAMP)  ## run ruff and the whole test suite
+report: $(STAMP)  ## write the report of the results (l4sim report)
+	$(L4SIM) report
+
+notebooks: $(STAMP)  ## execute notebooks/*.ipynb; executed copies go to results/notebooks/
+	$(BIN)/python notebooks/execute.py
+
+test: $(STAMP)  ## run ruff and the whole test suite (notebooks included)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -36,5 +45,5 @@ lint: $(STAMP)  ## ruff only
 bench: $(STAMP)  ## speed benchmark: kernel entries/s against a bare SimPy lock loop
 	$(BIN)/python benchmarks/bench_speed.py
 
-clean:  ## remove generated results (keeps .venv)
+clean:  ## remove generated results and their caches (keeps .venv)
 	find results -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
