@@ -23,8 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="l4sim", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run a scenario's sweep into DIR/points.parquet "
-                                          "and DIR/events.parquet")
+    run = commands.add_parser("run", help="run a scenario's sweep (what DIR/cache lacks) into "
+                                          "DIR/points.parquet, events.parquet, summary.parquet")
     run.add_argument("scenario", help="scenario TOML file")
     run.add_argument("--out", type=Path, help="output folder (default results/<name>)")
     run.add_argument("--jobs", type=int, default=None,

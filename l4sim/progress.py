@@ -7,6 +7,7 @@ or every 30 seconds, whichever comes first.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 
@@ -25,8 +26,11 @@ class Progress:
         self.done = 0
         self.start = self.last_line = time.monotonic()
         self.next_step = 1
+        # a terminal that reports 0 rows makes tqdm hide the bar; shutil falls back to 80x24
+        size = shutil.get_terminal_size()
         self.bar = (tqdm(total=total, desc=label, unit="run", file=self.stream,
-                         dynamic_ncols=True) if mode == "bar" and total else None)
+                         ncols=size.columns, nrows=size.lines)
+                    if mode == "bar" and total else None)
 
     @staticmethod
     def choose(enabled: bool | None, stream=None) -> str:

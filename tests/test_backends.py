@@ -27,11 +27,31 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         dask = run_sweep(scenario, tmp_path / "dask", scheduler=cluster.scheduler_address,
                          progress=False)
+        command = subprocess.run([sys.executable, "-m", "l4sim.cli", "run", str(SCENARIO),
+                                  *[f"--set={s}" for s in SMALL], "--quiet",
+                                  "--scheduler", cluster.scheduler_address,
+                                  "--out", str(tmp_path / "cli")],
+                                 capture_output=True, text=True, timeout=300)
+    assert command.returncode == 0, command.stderr
     assert one.computed == two.computed == dask.computed == 16
+    assert "16 computed" in command.stdout
     for name in ("points.parquet", "events.parquet", "summary.parquet"):
         reference = (tmp_path / "one" / name).read_bytes()
-        assert (tmp_path / "two" / name).read_bytes() == reference, name
-        assert (tmp_path / "dask" / name).read_bytes() == reference, name
+        for other in ("two", "dask", "cli"):
+            assert (tmp_path / other / name).read_bytes() == reference, (other, name)
+
+
+def test_a_worker_running_other_code_is_refused(tmp_path, monkeypatch):
+    from l4sim import backends
+
+    def stale(config, replication):
+        return {**run_record(config, replication), "model": "0123456789abcdef"}
+
+    monkeypatch.setattr(backends, "run_record", stale)
+    scenario = load_scenario(SCENARIO, [*SMALL, "sweep.threads=[1]"])
+    with pytest.raises(BackendError, match="another version of l4sim"):
+        run_sweep(scenario, tmp_path / "out", jobs=1, progress=False)
+    assert not list((tmp_path / "out").rglob("*.parquet"))
 
 
 def test_worker_gets_a_config_and_returns_plain_records():
