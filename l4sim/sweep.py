@@ -13,6 +13,7 @@ interrupted.
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,12 +73,14 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
                     results = run_dask(missing, client)
                 else:
                     results = run_local(missing, jobs or default_jobs())
-                for key, record in results:
-                    if record["model"] != cache.model:
-                        raise BackendError(f"a worker runs another version of l4sim "
-                                           f"(model {record['model']}, here {cache.model})")
-                    cache.put(key, record)
-                    bar.update()
+                with closing(results):  # stops the workers at once if this loop fails
+                    for key, record in results:
+                        if record["model"] != cache.model:
+                            raise BackendError(f"a worker runs another version of l4sim "
+                                               f"(model {record['model']}, "
+                                               f"here {cache.model})")
+                        cache.put(key, record)
+                        bar.update()
             frame = _assemble(points, tasks, keys, cache, list(scenario.sweep), out_dir)
             write_summary(out_dir, frame)
     finally:
