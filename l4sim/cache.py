@@ -121,7 +121,7 @@ class FolderLock:
         self.handle = None
 
     def __enter__(self) -> FolderLock:
-        self.handle = open(self.path, "a")  # noqa: SIM115 (held until __exit__)
+        self.handle = open(self.path, "a")  # held until __exit__
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
