@@ -81,6 +81,28 @@ def kernel_config(point: Point) -> KernelConfig:
                         fastpath_notify=point.fastpath_notify)
 
 
+def run_record(config: dict, replication: int) -> dict:
+    """One (point, replication) as plain data: what a worker receives and returns.
+
+    A worker gets only the point's configuration (a dict) and the replication
+    number and sends back the summary rows, the measured cycles, the events as
+    plain arrays (categories as strings) and the model version it ran, which
+    the caller checks against its own so a stale worker cannot pass its
+    results off as current ones.
+    """
+    from l4sim.cache import model_version
+    from l4sim.scenario import POINT_MODELS
+
+    point = POINT_MODELS[config["workload"]].model_validate(config)
+    result = simulate(point, replication)
+    events = {name: (column.astype(str).to_numpy(dtype=object)
+                     if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy())
+              for name, column in result.events.items()}
+    return {"config": config, "replication": replication, "rows": result.rows,
+            "measured_cycles": int(result.measured_cycles), "events": events,
+            "model": model_version()}
+
+
 def summarize_entries(events: pd.DataFrame, measured_cycles: int) -> list[dict]:
     """One row of metrics per kernel-entry kind present in ``events``."""
     rows = []

@@ -92,6 +92,10 @@ class Point(BaseModel):
     def costs(self):
         return load_profile(self.profile)
 
+    def kernel_entries(self) -> int:
+        """Kernel entries one replication simulates (warm-up included), for sizing."""
+        return self.events + self.warmup_events
+
 
 class SyscallBenchPoint(Point):
     """The paper's syscall-exception benchmark (E3, E4)."""
@@ -99,6 +103,10 @@ class SyscallBenchPoint(Point):
     workload: Literal["syscall_bench"] = "syscall_bench"
     threads: int = Field(1, ge=1, le=4096)
     wait_factor: float = Field(100.0, ge=0)
+
+    def kernel_entries(self) -> int:
+        # each syscall exception is followed by its handler's reply (an ipc entry)
+        return 2 * (self.events + self.warmup_events)
 
 
 class IpcBenchPoint(Point):
@@ -231,12 +239,13 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
             raise ScenarioError(f"{source}: key 'sweep.{key}': cannot be swept")
         if not isinstance(values, list) or not values:
             raise ScenarioError(f"{source}: key 'sweep.{key}': must be a non-empty list")
-        if len({json.dumps(v) for v in values}) != len(values):
-            raise ScenarioError(f"{source}: key 'sweep.{key}': repeated values")
     _validate_point(data, source)
     for key, values in sweep.items():
-        for value in values:
-            _validate_point({**data, key: value}, source, where="sweep ")
+        # compared once validated: 10 and 10.0 are the same wait_factor
+        seen = [getattr(_validate_point({**data, key: value}, source, where="sweep "), key)
+                for value in values]
+        if len({json.dumps(v) for v in seen}) != len(seen):
+            raise ScenarioError(f"{source}: key 'sweep.{key}': repeated values")
     scenario = Scenario(base=data, sweep=sweep, source=source)
     try:
         load_profile(data.get("profile", "vmxl4-pandaboard"))
