@@ -17,6 +17,24 @@ class UsageError(Exception):
     """A user's mistake outside the scenario file (reported like a ScenarioError)."""
 
 
+class RunFailure(Exception):
+    """The simulated kernel broke an invariant or stopped: exit status 3 (issue 5)."""
+
+
+def _raise_run_failure(error: Exception) -> None:
+    """Turn a simulated kernel's failure into a RunFailure (other errors pass through)."""
+    from l4sim.check.invariants import InvariantViolation
+    from l4sim.kernel.locks import LockOrderError
+    from l4sim.sim.engine import SimulationStalled
+
+    if isinstance(error, InvariantViolation):
+        raise RunFailure(str(error)) from None
+    if isinstance(error, LockOrderError):
+        raise RunFailure(f"invariant violated: lock-order: {error}") from None
+    if isinstance(error, SimulationStalled):
+        raise RunFailure(f"run failed: {error}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="l4sim", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -31,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                      metavar="KEY=VALUE", help="override a key, TOML value syntax "
                      "(e.g. events=500, sweep.threads=[1,2]); repeatable")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--check-invariants", action="store_true",
+                     help="run the SMP invariant checker; a violation ends with exit status 3")
 
     plot = commands.add_parser("plot", help="draw the paper's figures from a run's folder")
     plot.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
@@ -45,10 +65,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        try:
+            return COMMANDS[args.command](args)
+        except Exception as error:
+            _raise_run_failure(error)
+            raise
     except (ScenarioError, UsageError) as error:
         print(f"l4sim: error: {error}", file=sys.stderr)
         return 2
+    except RunFailure as error:  # issue 5: a broken invariant, a deadlock, a stall
+        print(f"l4sim: {error}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("l4sim: interrupted", file=sys.stderr)
         return 130
@@ -63,7 +90,8 @@ def _run(args) -> int:
     out = args.out or Path("results") / scenario.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder")
-    points = run_scenario(scenario, out, jobs=args.jobs, progress=False if args.quiet else None)
+    points = run_scenario(scenario, out, jobs=args.jobs, progress=False if args.quiet else None,
+                          check=True if args.check_invariants else None)
     print(f"{len(points)} rows -> {out / 'points.parquet'}, {out / 'events.parquet'}")
     return 0
 

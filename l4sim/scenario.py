@@ -33,7 +33,10 @@ from l4sim.kernel.costs import ProfileError, available_profiles, load_profile
 # Keys that change the kernel, not the workload: points that differ only in
 # these share their random streams (common random numbers), so fastpath on
 # and off see the same user behaviour.
-KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "lock", "profile"})
+KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "lock", "profile",
+                                # issue 5: fastpath variant, lock order and checker options
+                                "fastpath_variant", "lock_order", "lock_order_check",
+                                "stress_jitter"})
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
 
@@ -58,6 +61,12 @@ class Point(BaseModel):
     lock: Literal["ticket", "tas"] = "ticket"
     fastpath_syscall: bool = True
     fastpath_ipc: bool = False
+    # issue 5: the pre-paper unlocked fastpath, a deliberately wrong lock order,
+    # whether lock order is enforced, and the checker's stress jitter (cycles)
+    fastpath_variant: Literal["smp", "uniprocessor"] = "smp"
+    lock_order: Literal["ascending", "descending"] = "ascending"
+    lock_order_check: bool = True
+    stress_jitter: int = Field(0, ge=0, le=100_000)
 
     @model_validator(mode="before")
     @classmethod

@@ -25,9 +25,10 @@ from l4sim.runner import simulate
 from l4sim.scenario import Point, Scenario, point_keys
 
 
-def run_task(point: Point, replication: int) -> tuple[list[dict], pd.DataFrame]:
+def run_task(point: Point, replication: int,
+             check: bool | None = None) -> tuple[list[dict], pd.DataFrame]:
     """Simulate one (point, replication); plain rows and an events frame, nothing else."""
-    result = simulate(point, replication)
+    result = simulate(point, replication, check=check)
     config = point.model_dump()
     rows = [{**config, "replication": replication, "measured_cycles": result.measured_cycles,
              **row} for row in result.rows]
@@ -45,10 +46,13 @@ def default_jobs() -> int:
 
 
 def run_scenario(scenario: Scenario, out_dir: Path, jobs: int | None = None,
-                 progress: bool | None = None) -> pd.DataFrame:
-    """Run every (point, replication); write ``points.parquet`` and ``events.parquet``."""
+                 progress: bool | None = None, check: bool | None = None) -> pd.DataFrame:
+    """Run every (point, replication); write ``points.parquet`` and ``events.parquet``.
+
+    ``check`` runs the invariant checker on every task (issue 5).
+    """
     points = scenario.points()
-    tasks = [(point, rep) for point in points for rep in range(point.replications)]
+    tasks = [(point, rep, check) for point in points for rep in range(point.replications)]
     swept = list(scenario.sweep)
     jobs = jobs or default_jobs()
     show = sys.stderr.isatty() if progress is None else progress

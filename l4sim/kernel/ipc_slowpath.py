@@ -40,6 +40,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op: Wait | ReplyWait, spent: int 
     if sender is not None:
         yield Spend(spent + c.ipc_transfer)
         me.send_queue.remove(sender)
+        kernel.wrote_ipc_state(me)
         kernel.send_message(sender, me, sender.outgoing)
         sender.outgoing = None
         sender.state = ThreadState.BLOCKED_ON_REPLY
@@ -51,6 +52,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op: Wait | ReplyWait, spent: int 
         return me.received
     me.state = ThreadState.WAITING_TO_RECEIVE
     me.partner = op.source
+    kernel.wrote_ipc_state(me)
     yield Spend(spent + c.sched_pick)
     following = kernel.scheduler.pick_next(cpu)
     yield kernel.release_all(held)

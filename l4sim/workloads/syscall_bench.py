@@ -48,7 +48,9 @@ def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
     """Kernel, threads and programs for one point of the benchmark."""
     kernel = Kernel(KernelConfig(cpus=params.cpus, lock=params.lock,
                                  fastpath_syscall=params.fastpath_syscall,
-                                 fastpath_ipc=params.fastpath_ipc), costs)
+                                 fastpath_ipc=params.fastpath_ipc,
+                                 fastpath_variant=params.fastpath_variant,
+                                 lock_order=params.lock_order), costs)
     server = kernel.create_space("exception-server")
     handlers = [kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server)
                 for c in range(params.cpus)]
