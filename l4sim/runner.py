@@ -77,10 +77,14 @@ def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
     """Run; a stall with CPUs spinning in a wait-for cycle is reported as a deadlock."""
     try:
         machine.run(max_cycles)
+        if machine.monitor is not None and not machine.done.triggered:
+            machine.monitor.on_stall(bounded=True)  # stopped by max_cycles
     except SimulationStalled:
         deadlock = deadlock_report(machine)
         if deadlock is not None:
             raise deadlock from None
+        if machine.monitor is not None:
+            machine.monitor.on_stall()
         raise
 
 

@@ -64,7 +64,7 @@ class Point(BaseModel):
     # issue 5: the pre-paper unlocked fastpath, a deliberately wrong lock order,
     # whether lock order is enforced, and the checker's stress jitter (cycles)
     fastpath_variant: Literal["smp", "uniprocessor"] = "smp"
-    lock_order: Literal["ascending", "descending"] = "ascending"
+    lock_order: Literal["ascending", "descending", "objects_first"] = "ascending"
     lock_order_check: bool = True
     stress_jitter: int = Field(0, ge=0, le=100_000)
 

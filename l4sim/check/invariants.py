@@ -41,12 +41,15 @@ class InvariantViolation(RuntimeError):
     """A broken invariant; ``str()`` is the full report. Picklable (crosses processes)."""
 
     def __init__(self, report: str, check: str = "", cycle: int = 0) -> None:
-        super().__init__(report)
+        # everything in args: SimPy re-raises a failed process's exception as
+        # type(error)(*error.args), and pickling between processes does the same
+        super().__init__(report, check, cycle)
+        self.report = report
         self.check = check
         self.cycle = cycle
 
-    def __reduce__(self):
-        return (type(self), (str(self), self.check, self.cycle))
+    def __str__(self) -> str:
+        return self.report
 
 
 def order_problem(held: list[Lock], new: Lock) -> str | None:
@@ -290,6 +293,12 @@ class Monitor:
                 self.violate("one-cpu", f"{thread.name} runs on cpu{cpu} and cpu{other}",
                              cpu, thread)
         self.in_user[cpu] = thread
+        self._check_wakeups()
+
+    def on_stall(self, bounded: bool = False) -> None:
+        """The run can no longer advance (or hit its cycle limit, ``bounded``): a receiver
+        left waiting with a sender queued is a lost wake-up (past the bound, if bounded)."""
+        self._check_wakeups(bound=None if bounded else 0)
 
     # -- messages ---------------------------------------------------------------------
     def on_send(self, sender, receiver, message) -> None:
@@ -323,15 +332,18 @@ class Monitor:
         if self.recorder is not None:
             self.recorder.receive(thread.cpu, self.env.now, message)
 
-    def _check_wakeups(self) -> None:
+    def _check_wakeups(self, bound: int | None = None) -> None:
+        bound = self.wakeup_bound if bound is None else bound
         now = self.env.now
-        kernel = self.kernel
-        for thread in kernel.threads:
-            if (thread.state is ThreadState.WAITING_TO_RECEIVE and thread.send_queue
-                    and kernel.first_sender(thread, thread.partner) is not None):
+        for thread in self.kernel.threads:
+            sender = None
+            if thread.state is ThreadState.WAITING_TO_RECEIVE and thread.send_queue:
+                # the monitor's own reading of the rule, not the kernel's first_sender
+                sender = next((s for s in thread.send_queue
+                               if thread.partner is None or s is thread.partner), None)
+            if sender is not None:
                 since = self.stuck_since.setdefault(thread, now)
-                if now - since > self.wakeup_bound:
-                    sender = kernel.first_sender(thread, thread.partner)
+                if now - since >= bound:
                     self.violate("lost-wakeup", f"{thread.name} has waited to receive since "
                                  f"cycle {since} while {sender.name} is queued to send to it",
                                  thread.cpu, thread)

@@ -29,7 +29,9 @@ SYSCALL_EXCEPTION = "syscall_exception"
 IPC = "ipc"
 
 FASTPATH_VARIANTS = ("smp", "uniprocessor")
-LOCK_ORDERS = ("ascending", "descending")
+# "descending" thread locks, or "objects_first": the slowpaths take the thread
+# locks before the global scheduler lock; both are deliberate bugs (issue 5)
+LOCK_ORDERS = ("ascending", "descending", "objects_first")
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,8 @@ class Kernel:
             if stage >= Stage.THREADS:
                 locks.extend(lock for lock in self.thread_lock_order(current.lock, other.lock)
                              if lock not in held)
+                if self.config.lock_order == "objects_first" and locks[0] is self.scheduler_lock:
+                    locks.append(locks.pop(0))  # the bug: the global lock last
             effect = self._stage_effects[key] = Acquire(tuple(locks))
         held.extend(effect.locks)
         return effect
