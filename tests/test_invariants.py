@@ -166,3 +166,18 @@ def test_monitor_takes_no_simpy_and_no_variant_names():
     assert "uniprocessor" not in source and "fastpath_variant" not in source
     assert "import simpy" not in source
     assert isinstance(Monitor(), Monitor) and np is not None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_uniprocessor_race_is_real_it_loses_exceptions(seed):
+    """A cross-CPU partner: with the race checks off, the consequence shows up on its own."""
+    k, programs = shared_handler(seed=seed, workers=4, fastpath_variant="uniprocessor")
+    m = machine(k, programs, 5000, seed=seed, check=False)
+    Monitor(exact_time=True, races=False).attach(m)
+    with pytest.raises(InvariantViolation, match="overwrote"):
+        run_machine(m)
+    k, programs = shared_handler(seed=seed, workers=4, fastpath_variant="uniprocessor")
+    with pytest.raises(InvariantViolation, match="stale-read|unlocked-write"):
+        run_machine(machine(k, programs, 5000, seed=seed))
+    k, programs = shared_handler(seed=seed, workers=4)  # the paper's SMP fastpath
+    run_machine(machine(k, programs, 5000, seed=seed))
