@@ -142,10 +142,10 @@ class Monitor:
         exact = self.exact_time
         stress = self.stress
         recorder = self.recorder
+        start = self.env.now  # the entry: what is pending now is this path's own time
         if exact:
             yield SYNC
         self.note(cpu, thread, f"enter {kind or 'scheduler'}")
-        start = self.env.now
         name = kind or "scheduler"
         while True:
             self.cpu = cpu
