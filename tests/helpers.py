@@ -15,14 +15,16 @@ def kernel(cpus=2, **options):
 
 
 def worker(rng, wait, count=None):
-    """Compute a random while (0..wait cycles), raise a syscall numbered 1, 2, ..."""
+    """Compute a random while (0..wait cycles), raise a syscall numbered 1, 2, ...
+
+    After ``count`` syscalls (if given) it blocks for good in a receive nobody answers.
+    """
     number = 0
     while count is None or number < count:
         yield Compute(int(rng.random() * wait))
         number += 1
         yield RaiseException("syscall", (number,))
-    while True:
-        yield Compute(10_000)
+    yield Wait()
 
 
 def server(service=200):
