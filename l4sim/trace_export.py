@@ -70,7 +70,9 @@ class Timeline:
     # -- derived ------------------------------------------------------------------
     def segments(self, end: int | None = None) -> list[Segment]:
         """Kernel segments plus the user and idle gaps between them, per CPU."""
-        end = end if end is not None else max((s.end for s in self.kernel_segments), default=0)
+        if end is None:
+            end = max([s.end for s in self.kernel_segments] + [m[0] for m in self.marks],
+                      default=0)
         result: list[Segment] = []
         by_cpu: dict[int, list] = {cpu: [] for cpu in range(self.cpus)}
         for segment, (_, _, following) in zip(self.kernel_segments, self.after, strict=True):
@@ -163,7 +165,7 @@ class Timeline:
         ax.invert_yaxis()
         ax.set_xlim(start, stop)
         ax.set_xlabel("cycle")
-        ax.set_title("l4sim timeline (arrows: IPC hand-offs, bars under a row: lock spinning)",
+        ax.set_title("l4sim timeline (arrows: IPC hand-offs, thin bars over a row: lock spinning)",
                      fontsize=9)
         fig.tight_layout()
         fig.savefig(path, dpi=150)

@@ -112,6 +112,7 @@ class Monitor:
         self.sent: dict = {}  # (sender, receiver) -> messages sent so far
         self.got: dict = {}  # (sender, receiver) -> messages received so far
         self.stuck_since: dict = {}
+        self.open_paths: list = [None] * cpus  # per CPU: [start, name, thread] of its path
         return self
 
     # -- reporting ------------------------------------------------------------
@@ -131,6 +132,9 @@ class Monitor:
                  f"  last {len(self.history)} events:"]
         lines += [f"    {t:>10} cpu{c} {n:<10} {text}" for t, c, n, text in self.history]
         if self.recorder is not None:
+            for other, path in enumerate(self.open_paths):  # close what runs right now
+                if path is not None:
+                    self.recorder.kernel(other, path[0], now, path[1], path[2])
             self.recorder.violation(now, cpu, f"{check}: {what}")
         raise InvariantViolation("\n".join(lines), check, now)
 
@@ -147,11 +151,13 @@ class Monitor:
             yield SYNC
         self.note(cpu, thread, f"enter {kind or 'scheduler'}")
         name = kind or "scheduler"
+        self.open_paths[cpu] = open_path = [start, name, thread]
         while True:
             self.cpu = cpu
             try:
                 effect = next(path)
             except StopIteration as stop:
+                self.open_paths[cpu] = None
                 self._end_path(cpu, thread)
                 if recorder is not None:
                     recorder.kernel(cpu, start, self.env.now, name, thread)
@@ -185,15 +191,17 @@ class Monitor:
                 self.note(cpu, thread, f"switch to {to.name if to is not None else 'idle'}")
                 if recorder is not None:
                     recorder.kernel(cpu, start, self.env.now, name, thread, to)
+                self.open_paths[cpu] = None
                 yield effect
                 if runner is not None:
                     cpu = runner.thread.cpu
                 self.in_user[cpu] = None
-                start = self.env.now
+                start = open_path[0] = self.env.now
+                self.open_paths[cpu] = open_path
             elif kind_of is Outcome:
                 self.note(cpu, thread, f"{effect.path}path exit {effect.exit_point}")
-                if kind is not None:
-                    name = f"{kind} {effect.path}:{effect.exit_point}"
+                if kind is not None and open_path[1] == kind:  # the first outcome names it
+                    name = open_path[1] = f"{kind} {effect.path}:{effect.exit_point}"
                 yield effect
             else:
                 yield effect
