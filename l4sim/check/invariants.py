@@ -112,6 +112,7 @@ class Monitor:
         self.sent: dict = {}  # (sender, receiver) -> messages sent so far
         self.got: dict = {}  # (sender, receiver) -> messages received so far
         self.stuck_since: dict = {}
+        self._singles: dict = {}
         self.open_paths: list = [None] * cpus  # per CPU: [start, name, thread] of its path
         return self
 
@@ -170,17 +171,21 @@ class Monitor:
                 if exact:
                     yield SYNC
             elif kind_of is Acquire:
-                if stress:
-                    yield int(self._jitter() * (stress + 1))
-                    yield SYNC
                 self._before_acquire(cpu, thread, effect.locks)
-                asked = self.env.now
-                yield effect
-                self._after_acquire(cpu, thread, effect.locks)
+                # one lock at a time, time caught up: the deadlock check and the
+                # engine's spinning for that lock then happen at the same instant
+                for lock in effect.locks:
+                    if stress:
+                        yield int(self._jitter() * (stress + 1))
+                    yield SYNC
+                    self._check_deadlock(cpu, thread, lock)
+                    asked = self.env.now
+                    yield self._single(lock)
+                    self._after_acquire(cpu, thread, (lock,))
+                    if recorder is not None and self.env.now > asked:
+                        recorder.spin(cpu, asked, self.env.now, (lock,))
                 if exact:
                     yield SYNC
-                if recorder is not None and self.env.now > asked:
-                    recorder.spin(cpu, asked, self.env.now, effect.locks)
             elif kind_of is Release:
                 yield effect
                 self._after_release(cpu, thread, effect.locks)
@@ -215,6 +220,37 @@ class Monitor:
                     self.violate("lock-order", problem, cpu, thread, lock.name)
             held.append(lock)
         self.note(cpu, thread, "acquire " + " ".join(lock.name for lock in locks))
+
+    def _single(self, lock: Lock) -> Acquire:
+        effect = self._singles.get(lock)
+        if effect is None:
+            effect = self._singles[lock] = Acquire((lock,))
+        return effect
+
+    def _check_deadlock(self, cpu: int, thread, lock: Lock) -> None:
+        """Spinning for ``lock`` now would close a cycle of spinning CPUs: a deadlock.
+
+        A CPU spinning for a lock we hold cannot release what we are about to
+        wait for; caught at once, even while other CPUs keep running.
+        """
+        spinning = self.machine.spinning_on
+        other = lock.holder
+        if other is None or other == cpu:
+            return
+        chain = [(cpu, lock)]
+        seen = {cpu}
+        while other is not None and other not in seen:
+            seen.add(other)
+            wanted = spinning[other]
+            if wanted is None:
+                return
+            chain.append((other, wanted))
+            if wanted.holder == cpu:
+                text = " -> ".join(f"cpu{c} (waits for {held.name}, held by cpu{held.holder})"
+                                   for c, held in chain)
+                self.violate("deadlock", f"wait-for cycle {text} -> cpu{cpu}", cpu, thread,
+                             lock.name)
+            other = wanted.holder
 
     def _after_acquire(self, cpu, thread, locks) -> None:
         for lock in locks:
