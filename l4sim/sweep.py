@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from l4sim.check.invariants import InvariantViolation
 from l4sim.runner import simulate
 from l4sim.scenario import Point, Scenario, point_keys
 
@@ -28,7 +29,14 @@ from l4sim.scenario import Point, Scenario, point_keys
 def run_task(point: Point, replication: int,
              check: bool | None = None) -> tuple[list[dict], pd.DataFrame]:
     """Simulate one (point, replication); plain rows and an events frame, nothing else."""
-    result = simulate(point, replication, check=check)
+    try:
+        result = simulate(point, replication, check=check)
+    except InvariantViolation as error:  # issue 5: say which run broke the invariant
+        first, _, rest = error.report.partition("\n")
+        where = ", ".join(f"{k}={v}" for k, v in point.model_dump().items()
+                          if k not in ("name", "profile"))
+        raise InvariantViolation(f"{first}\n  in the run {where}, replication {replication}"
+                                 f"\n{rest}", error.check, error.cycle) from None
     config = point.model_dump()
     rows = [{**config, "replication": replication, "measured_cycles": result.measured_cycles,
              **row} for row in result.rows]

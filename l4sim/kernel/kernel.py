@@ -45,7 +45,7 @@ class KernelConfig:
     # issue 5: "smp" (the paper's locked fastpath) or "uniprocessor" (the same
     # checks reading the handler's and the scheduler's state without locks)
     fastpath_variant: str = "smp"
-    # issue 5: "ascending" (the rule) or "descending" thread-lock addresses (a bug)
+    # issue 5: "ascending" (the rule); "descending", "objects_first" are bugs
     lock_order: str = "ascending"
 
     def __post_init__(self) -> None:
