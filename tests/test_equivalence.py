@@ -102,3 +102,31 @@ def test_the_comparison_catches_a_reordering():
     with pytest.raises(AssertionError, match="h0 from w0: message 1"):
         assert_equivalent(fast, slow)
     assert_equivalent(fast, {"h0": fast["h0"][:1]})  # a prefix is fine
+
+
+def test_a_broken_fastpath_shrinks_to_a_readable_counterexample(monkeypatch):
+    """A fastpath that loses the syscall number: hypothesis finds it and shrinks it small."""
+    from hypothesis import find
+
+    from l4sim.kernel import kernel as kernel_module
+
+    original = kernel_module.syscall_exception_fastpath
+
+    def broken(kernel, cpu, current, exception, spent=0):
+        exception = type(exception)(exception.kind, ())  # the bug: drops the payload
+        return (yield from original(kernel, cpu, current, exception, spent))
+
+    monkeypatch.setattr(kernel_module, "syscall_exception_fastpath", broken)
+
+    def differs(workload):
+        try:
+            assert_equivalent(workload.run(True), workload.run(False))
+        except AssertionError:
+            return True
+        return False
+
+    smallest = find(workloads(), differs, settings=settings(max_examples=100, deadline=None,
+                                                              database=None))
+    assert repr(smallest).startswith("Workload(1 cpus, 1 workers")
+    with pytest.raises(AssertionError, match="h0 from w0: message 1"):
+        assert_equivalent(smallest.run(True), smallest.run(False))
