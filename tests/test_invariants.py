@@ -27,9 +27,11 @@ def _violation(point, **kwargs) -> InvariantViolation:
     return caught.value
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_uniprocessor_fastpath_races_on_two_cpus(seed):
-    error = _violation(point_from_dict({**LOADED, "fastpath_variant": "uniprocessor"}), seed=seed)
+@pytest.mark.parametrize("cpus,seed", [(2, 1), (2, 2), (2, 3), (3, 1), (4, 1)])
+def test_uniprocessor_fastpath_races_on_two_or_more_cpus(cpus, seed):
+    point = point_from_dict({**LOADED, "cpus": cpus, "threads": 2 * cpus,
+                             "fastpath_variant": "uniprocessor"})
+    error = _violation(point, seed=seed)
     assert error.check in ("stale-read", "unlocked-write"), error
     assert "scheduler" in str(error) or "ipc:" in str(error)
 
