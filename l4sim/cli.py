@@ -175,9 +175,9 @@ def _trace(args) -> int:
 
 
 def _timeline(args) -> int:
-    timeline, machine, failure = _traced_run(args)
     if args.cycles < 1:
         raise UsageError(f"--cycles {args.cycles}: must be >= 1")
+    timeline, machine, failure = _traced_run(args)
     timeline.draw(args.out, args.start, args.cycles)
     print(f"{args.out}: cycles {args.start}..{args.start + args.cycles} of {machine.env.now}")
     if failure is not None:
