@@ -34,15 +34,16 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def run_inline(tasks: list[Task]) -> Iterator[tuple[str, dict]]:
+def run_inline(tasks: list[Task], check: bool | None = None) -> Iterator[tuple[str, dict]]:
     for key, config, replication in tasks:
-        yield key, run_record(config, replication)
+        yield key, run_record(config, replication, check)
 
 
-def run_local(tasks: list[Task], jobs: int) -> Iterator[tuple[str, dict]]:
+def run_local(tasks: list[Task], jobs: int,
+              check: bool | None = None) -> Iterator[tuple[str, dict]]:
     """``jobs`` worker processes; pending runs are cancelled if the caller stops."""
     if jobs <= 1 or len(tasks) <= 1:
-        yield from run_inline(tasks)
+        yield from run_inline(tasks, check)
         return
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)))
     try:
@@ -50,7 +51,7 @@ def run_local(tasks: list[Task], jobs: int) -> Iterator[tuple[str, dict]]:
         pending = iter(tasks)
         running = {}
         for key, config, replication in pending:
-            running[pool.submit(run_record, config, replication)] = key
+            running[pool.submit(run_record, config, replication, check)] = key
             if len(running) >= 2 * jobs:
                 break
         while running:
@@ -60,7 +61,7 @@ def run_local(tasks: list[Task], jobs: int) -> Iterator[tuple[str, dict]]:
                 yield key, future.result()
                 task = next(pending, None)
                 if task is not None:
-                    running[pool.submit(run_record, task[1], task[2])] = task[0]
+                    running[pool.submit(run_record, task[1], task[2], check)] = task[0]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -98,11 +99,11 @@ def _client_class():
     return QuietClient
 
 
-def run_dask(tasks: list[Task], client) -> Iterator[tuple[str, dict]]:
+def run_dask(tasks: list[Task], client, check: bool | None = None) -> Iterator[tuple[str, dict]]:
     """Every run as a Dask task; results are fetched and released as they finish."""
     from distributed import as_completed
 
-    futures = {client.submit(run_record, config, replication, key=f"l4sim-run-{key}"): key
+    futures = {client.submit(run_record, config, replication, check, key=f"l4sim-run-{key}"): key
                for key, config, replication in tasks}
     try:
         for future, record in as_completed(futures, loop=client.loop, with_results=True):

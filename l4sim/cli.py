@@ -19,6 +19,24 @@ class UsageError(Exception):
     """A user's mistake outside the scenario file (reported like a ScenarioError)."""
 
 
+class RunFailure(Exception):
+    """The simulated kernel broke an invariant or stopped: exit status 3 (issue 5)."""
+
+
+def _raise_run_failure(error: Exception) -> None:
+    """Turn a simulated kernel's failure into a RunFailure (other errors pass through)."""
+    from l4sim.check.invariants import InvariantViolation
+    from l4sim.kernel.locks import LockOrderError
+    from l4sim.sim.engine import SimulationStalled
+
+    if isinstance(error, InvariantViolation):
+        raise RunFailure(str(error)) from None
+    if isinstance(error, LockOrderError):
+        raise RunFailure(f"invariant violated: lock-order: {error}") from None
+    if isinstance(error, SimulationStalled):
+        raise RunFailure(f"run failed: {error}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="l4sim", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
                      metavar="KEY=VALUE", help="override a key, TOML value syntax "
                      "(e.g. events=500, sweep.threads=[1,2]); repeatable")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--check-invariants", action="store_true",
+                     help="run the SMP invariant checker; a violation ends with exit status 3")
 
     summarize = commands.add_parser("summarize", help="write DIR/summary.parquet: mean, std "
                                     "and 95%% t-interval across replications")
@@ -67,16 +87,42 @@ def _parser() -> argparse.ArgumentParser:
     checks.add_argument("--optimize", action="store_true",
                         help="compute the order minimising expected cycles per attempt and "
                         "write DIR/check_order.json (needs a run with check_profile = true)")
+    _trace_parsers(commands)
     return parser
+
+
+def _trace_parsers(commands) -> None:
+    """Issue 5: 'trace' (Chrome trace JSON) and 'timeline' (PNG) of one short run."""
+    for name, what, suffix in (("trace", "write a run's timeline as a Chrome trace (Perfetto)",
+                                "trace.json"),
+                               ("timeline", "draw a run's timeline as a PNG", "timeline.png")):
+        command = commands.add_parser(name, help=what)
+        command.add_argument("scenario")
+        command.add_argument("--set", dest="overrides", action="append", default=[],
+                             metavar="KEY=VALUE")
+        command.add_argument("--out", type=Path, default=Path(suffix), help=f"default {suffix}")
+        command.add_argument("--events", type=int, default=100,
+                             help="measured-kind kernel entries to simulate (default 100)")
+        command.add_argument("--replication", type=int, default=0)
+        if name == "timeline":
+            command.add_argument("--start", type=int, default=0, help="first cycle drawn")
+            command.add_argument("--cycles", type=int, default=5000, help="cycles drawn")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        try:
+            return COMMANDS[args.command](args)
+        except Exception as error:
+            _raise_run_failure(error)
+            raise
     except (ScenarioError, UsageError, CacheError, BackendError) as error:
         print(f"l4sim: error: {error}", file=sys.stderr)
         return 2
+    except RunFailure as error:  # issue 5: a broken invariant, a deadlock, a stall
+        print(f"l4sim: {error}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("l4sim: interrupted", file=sys.stderr)
         return 130
@@ -94,7 +140,8 @@ def _run(args) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder")
     run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
-                    progress=False if args.quiet else None)
+                    progress=False if args.quiet else None,
+                    check=True if args.check_invariants else None)
     print(describe(run))
     return 0
 
@@ -188,8 +235,57 @@ def _checks(args) -> int:
     return 0
 
 
+def _traced_run(args):
+    """Run the scenario's first point briefly under the monitor; returns its Timeline.
+
+    A violation still writes the timeline (marked) before ending with status 3.
+    """
+    from l4sim.check.invariants import InvariantViolation
+    from l4sim.runner import build_machine, run_machine
+    from l4sim.trace_export import Timeline
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    if args.events < 1:
+        raise UsageError(f"--events {args.events}: must be >= 1")
+    points = scenario.points()
+    point = points[0].model_copy(update={"events": args.events, "warmup_events": 0})
+    if len(points) > 1:
+        swept = ", ".join(f"{k}={getattr(point, k)}" for k in scenario.sweep)
+        print(f"l4sim: {len(points)} points in the sweep; tracing the first ({swept})",
+              file=sys.stderr)
+    timeline = Timeline(point.cpus, point.costs().clock_hz)
+    machine = build_machine(point, args.replication, check=True, recorder=timeline)
+    failure = None
+    try:
+        run_machine(machine)
+    except InvariantViolation as error:
+        failure = error
+    return timeline, machine, failure
+
+
+def _trace(args) -> int:
+    timeline, machine, failure = _traced_run(args)
+    timeline.write_chrome(args.out)
+    print(f"{args.out}: {machine.env.now} cycles, {len(timeline.kernel_segments)} kernel "
+          f"segments, {len(timeline.flows)} IPC hand-offs")
+    if failure is not None:
+        raise failure
+    return 0
+
+
+def _timeline(args) -> int:
+    if args.cycles < 1:
+        raise UsageError(f"--cycles {args.cycles}: must be >= 1")
+    timeline, machine, failure = _traced_run(args)
+    timeline.draw(args.out, args.start, args.cycles)
+    print(f"{args.out}: cycles {args.start}..{args.start + args.cycles} of {machine.env.now}")
+    if failure is not None:
+        raise failure
+    return 0
+
+
 COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "summarize": _summarize,
-            "report": _report, "checks": _checks}
+            "report": _report, "checks": _checks, "trace": _trace, "timeline": _timeline}
 
 if __name__ == "__main__":
     sys.exit(main())

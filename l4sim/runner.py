@@ -6,15 +6,17 @@ kernel-entry records plus summary rows, safe to send between processes.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from l4sim.check.invariants import InvariantViolation, Monitor, deadlock_report
 from l4sim.check_order import resolve_check_order
 from l4sim.kernel.kernel import KernelConfig
 from l4sim.scenario import Point
-from l4sim.sim.engine import Machine
+from l4sim.sim.engine import Machine, SimulationStalled
 from l4sim.workloads import ipc_bench, linux, syscall_bench
 
 BUILDERS = {"syscall_bench": syscall_bench.build, "ipc_bench": ipc_bench.build,
@@ -22,6 +24,10 @@ BUILDERS = {"syscall_bench": syscall_bench.build, "ipc_bench": ipc_bench.build,
 
 # the engine folds delays when no other CPU can observe them; False flushes every effect
 LOOKAHEAD = True
+
+# issue 5: the invariant checker is on in every simulate() when this is set
+# (the test suite sets it; it reaches worker processes through the environment)
+CHECK_ENV = "L4SIM_CHECK_INVARIANTS"
 
 METRICS = ("entries", "duration_mean", "duration_p50", "duration_p99", "fast_fraction",
            "lock_wait_mean", "contended_fraction", "entries_per_mcycle")
@@ -48,21 +54,60 @@ def seed_sequence(point: Point, replication: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(point.seed, spawn_key=(*point.seed_key(), replication))
 
 
-def simulate(point: Point, replication: int = 0, seed: int | None = None,
-             observe: bool = False, costs=None) -> Result:
-    """Simulate one point; ``seed`` (if given) replaces the point's root seed.
+def checking_by_default() -> bool:
+    """Whether simulate() checks invariants when not told (the tests turn it on)."""
+    return os.environ.get(CHECK_ENV, "") not in ("", "0")
 
-    ``costs`` replaces the point's profile (calibration scripts use it).
-    """
-    if seed is not None:
-        point = point.model_copy(update={"seed": seed})
-    workload_seeds, machine_seeds = seed_sequence(point, replication).spawn(2)
+
+def build_machine(point: Point, replication: int = 0, observe: bool = False,
+                  check: bool = False, recorder=None, costs=None) -> Machine:
+    """The machine of one (point, replication), with the invariant checker if asked."""
+    workload_seeds, machine_seeds, check_seeds = seed_sequence(point, replication).spawn(3)
     costs = costs or point.costs()
     setup = BUILDERS[point.workload](point, costs, workload_seeds, kernel_config(point))
     machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
                       setup.measure_kind, setup.warmup, setup.events, observe=observe,
                       lookahead=LOOKAHEAD, timers=setup.timers, probe=setup.probe)
-    machine.run()
+    machine.check_lock_order = point.lock_order_check
+    if check or recorder is not None:
+        # unlocked reads are only truthful if kernel code runs at its true cycle
+        Monitor(exact_time=setup.kernel.unlocked_fastpath or recorder is not None,
+                order=point.lock_order_check, stress=point.stress_jitter,
+                seed=int(check_seeds.generate_state(1)[0]), recorder=recorder).attach(machine)
+    machine.setup = setup
+    return machine
+
+
+def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
+    """Run; a stall with CPUs spinning in a wait-for cycle is reported as a deadlock."""
+    try:
+        machine.run(max_cycles)
+        if machine.monitor is not None and not machine.done.triggered:
+            machine.monitor.on_stall(bounded=True)  # stopped by max_cycles
+    except SimulationStalled:
+        deadlock = deadlock_report(machine)
+        if deadlock is not None:
+            raise deadlock from None
+        if machine.monitor is not None:
+            machine.monitor.on_stall()
+        raise
+
+
+def simulate(point: Point, replication: int = 0, seed: int | None = None,
+             observe: bool = False, check: bool | None = None, costs=None) -> Result:
+    """Simulate one point; ``seed`` (if given) replaces the point's root seed.
+
+    ``check`` runs the invariant checker (default: on if ``L4SIM_CHECK_INVARIANTS``
+    is set); a violation raises :class:`l4sim.check.invariants.InvariantViolation`.
+    ``costs`` replaces the point's profile (calibration scripts use it).
+    """
+    if seed is not None:
+        point = point.model_copy(update={"seed": seed})
+    if check is None:
+        check = checking_by_default()
+    machine = build_machine(point, replication, observe, check, costs=costs)
+    setup = machine.setup
+    run_machine(machine)
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names)
     measured = machine.env.now - machine.measure_from
     rows = summarize_entries(events, measured)
@@ -78,10 +123,12 @@ def kernel_config(point: Point) -> KernelConfig:
                         fastpath_ipc=point.fastpath_ipc,
                         check_order=resolve_check_order(point),
                         profile_checks=point.check_profile,
-                        fastpath_notify=point.fastpath_notify)
+                        fastpath_notify=point.fastpath_notify,
+                        fastpath_variant=point.fastpath_variant,
+                        lock_order=point.lock_order)
 
 
-def run_record(config: dict, replication: int) -> dict:
+def run_record(config: dict, replication: int, check: bool | None = None) -> dict:
     """One (point, replication) as plain data: what a worker receives and returns.
 
     A worker gets only the point's configuration (a dict) and the replication
@@ -94,7 +141,13 @@ def run_record(config: dict, replication: int) -> dict:
     from l4sim.scenario import POINT_MODELS
 
     point = POINT_MODELS[config["workload"]].model_validate(config)
-    result = simulate(point, replication)
+    try:
+        result = simulate(point, replication, check=check)
+    except InvariantViolation as error:  # issue 5: say which run broke the invariant
+        first, _, rest = error.report.partition("\n")
+        where = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("name", "profile"))
+        raise InvariantViolation(f"{first}\n  in the run {where}, replication {replication}"
+                                 f"\n{rest}", error.check, error.cycle) from None
     events = {name: (column.astype(str).to_numpy(dtype=object)
                      if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy())
               for name, column in result.events.items()}

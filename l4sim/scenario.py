@@ -35,7 +35,10 @@ from l4sim.kernel.costs import ProfileError, available_profiles, load_profile
 # and off see the same user behaviour.
 KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "lock", "profile",
                                 "check_order", "check_order_file", "check_profile",
-                                "fastpath_notify"})
+                                "fastpath_notify",
+                                # issue 5: fastpath variant, lock order and checker options
+                                "fastpath_variant", "lock_order", "lock_order_check",
+                                "stress_jitter"})
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
 
@@ -64,6 +67,12 @@ class Point(BaseModel):
     check_order_file: str = ""  # JSON from `l4sim checks DIR --optimize`; empty: profile first
     check_profile: bool = False  # record which checks pass at every fastpath decision
     fastpath_notify: bool = False  # the IPC fastpath also delivers notifications
+    # issue 5: the pre-paper unlocked fastpath, a deliberately wrong lock order,
+    # whether lock order is enforced, and the checker's stress jitter (cycles)
+    fastpath_variant: Literal["smp", "uniprocessor"] = "smp"
+    lock_order: Literal["ascending", "descending", "objects_first"] = "ascending"
+    lock_order_check: bool = True
+    stress_jitter: int = Field(0, ge=0, le=100_000)
 
     @model_validator(mode="before")
     @classmethod

@@ -43,13 +43,17 @@ class SweepRun:
 
 def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
               scheduler: str | None = None, force: bool = False,
-              progress: bool | None = None, client=None) -> SweepRun:
+              progress: bool | None = None, client=None,
+              check: bool | None = None) -> SweepRun:
     """Run what is missing from the cache, then write the tables into ``out_dir``.
 
     ``scheduler`` is a Dask scheduler address and ``client`` an existing Dask
     client (either replaces local processes); ``force`` recomputes every run.
+    ``check`` runs the invariant checker on every run (issue 5), so it
+    recomputes them all: a cached result was not necessarily checked.
     Writes ``points.parquet``, ``events.parquet`` and ``summary.parquet``.
     """
+    force = force or bool(check)
     points = scenario.points()
     tasks = [(point, rep) for point in points for rep in range(point.replications)]
     owned = None
@@ -70,9 +74,9 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
             mode = Progress.choose(progress)
             with Progress(len(missing), scenario.name, mode) as bar:
                 if client is not None:
-                    results = run_dask(missing, client)
+                    results = run_dask(missing, client, check)
                 else:
-                    results = run_local(missing, jobs or default_jobs())
+                    results = run_local(missing, jobs or default_jobs(), check)
                 with closing(results):  # stops the workers at once if this loop fails
                     for key, record in results:
                         if record["model"] != cache.model:

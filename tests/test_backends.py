@@ -44,8 +44,8 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
 def test_a_worker_running_other_code_is_refused(tmp_path, monkeypatch):
     from l4sim import backends
 
-    def stale(config, replication):
-        return {**run_record(config, replication), "model": "0123456789abcdef"}
+    def stale(config, replication, check=None):
+        return {**run_record(config, replication, check), "model": "0123456789abcdef"}
 
     monkeypatch.setattr(backends, "run_record", stale)
     scenario = load_scenario(SCENARIO, [*SMALL, "sweep.threads=[1]"])

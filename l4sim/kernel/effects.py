@@ -58,3 +58,13 @@ class Kick:
     """Tell CPU ``cpu`` that it has a new ready thread (an IPI if it is another CPU)."""
 
     cpu: int
+
+
+@dataclass(slots=True)
+class Sync:
+    """Let simulated time catch up with the cycles spent so far (issue 5).
+
+    A path yields it before reading or committing shared state without a lock:
+    other CPUs must see that access at its true cycle, not at the start of a
+    folded delay. Under locks it is never needed (the lock orders accesses).
+    """

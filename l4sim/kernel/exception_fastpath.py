@@ -13,6 +13,12 @@ reordered for SMP following the paper's rules:
 Locks are never released and retaken inside the fastpath. A failure records
 the failing check as the exit point, releases what is held, and falls back to
 the slowpath, having paid for every check already run.
+
+The ``uniprocessor`` variant (``KernelConfig.fastpath_variant``, issue 5) is
+the fastpath before the paper's work: the same checks in the same order, but
+the scheduler and thread stages read shared state without taking any lock,
+and the commit writes it unlocked. Correct on one CPU; on several, another
+CPU can change what was read before the commit uses it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
-from l4sim.kernel.effects import Outcome, Spend, Switch
+from l4sim.kernel.effects import Outcome, Spend, Switch, Sync
 from l4sim.kernel.objects import ANY, Thread, ThreadState
 from l4sim.kernel.syscalls import RaiseException
 
@@ -86,6 +92,7 @@ SYSCALL_EXCEPTION_CHECKS: tuple[Check, ...] = validate_order((
 ))
 
 FAST_EXIT = "fast_switch"
+SYNC = Sync()
 FAST_OUTCOME = Outcome("fast", FAST_EXIT)
 FALLBACK_OUTCOMES = {check.name: Outcome("slow", check.name) for check in SYSCALL_EXCEPTION_CHECKS}
 
@@ -102,11 +109,17 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     ctx = ExceptionContext(kernel, cpu, current, exception, current.handler)
     held: list = []
     stage = Stage.LOCK_FREE
+    unlocked = kernel.unlocked_fastpath
     for check, cost in zip(kernel.exception_checks, kernel.exception_check_costs, strict=True):
         if check.stage > stage:  # take the next stage's locks before its first check
             yield Spend(spent)
             spent = 0
-            yield kernel.take_stage(check.stage, held, current, ctx.handler)
+            if unlocked:  # uniprocessor: read the stage's shared state as it is now
+                yield SYNC
+                if kernel.monitor is not None:  # issue 5 hook: an unlocked read
+                    kernel.monitor.read_unlocked(cpu, _stage_cell(kernel, check.stage, ctx))
+            else:
+                yield kernel.take_stage(check.stage, held, current, ctx.handler)
             stage = check.stage
         spent += cost
         if not check.passes(ctx):
@@ -122,7 +135,13 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     outcome = FAST_OUTCOME
     if kernel.config.profile_checks:
         outcome = Outcome("fast", FAST_EXIT, pass_mask(SYSCALL_EXCEPTION_CHECKS, ctx))
-    if stage < Stage.THREADS:
+    if unlocked:  # commit now, on what the unlocked reads saw
+        yield Spend(spent)
+        spent = 0
+        yield SYNC
+        if kernel.monitor is not None:  # issue 5 hook: the reads are used here
+            kernel.monitor.use_reads(cpu, "exception fastpath commit")
+    elif stage < Stage.THREADS:
         yield Spend(spent)
         spent = 0
         yield kernel.take_stage(Stage.THREADS, held, current, handler)
@@ -137,3 +156,10 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     yield outcome
     yield Switch(handler)
     return True
+
+
+def _stage_cell(kernel, stage: Stage, ctx: ExceptionContext) -> tuple:
+    """The shared state a check stage reads, and the lock that protects it."""
+    if stage is Stage.SCHEDULER:
+        return ("scheduler", kernel.scheduler_lock)
+    return (f"ipc:{ctx.handler.name}", ctx.handler.lock)

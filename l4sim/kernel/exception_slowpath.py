@@ -53,6 +53,7 @@ def syscall_exception_slowpath(kernel, cpu: int, current: Thread, exception: Rai
         current.expects_reply = True
         current.state = ThreadState.WAITING_TO_SEND
         handler.send_queue.append(current)
+        kernel.wrote_ipc_state(handler)
         exit_point = QUEUED
     yield Spend(c.sched_pick)
     following = kernel.scheduler.pick_next(cpu)

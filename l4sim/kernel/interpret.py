@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Spend, Switch
+from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Spend, Switch, Sync
 from l4sim.kernel.locks import Lock, check_order
 
 
@@ -52,6 +52,8 @@ def run_sync(path, cpu: int = 0) -> SyncRun:
             elif isinstance(effect, Outcome):
                 if run.outcome is None:
                     run.outcome = effect
+            elif isinstance(effect, Sync):
+                pass  # no clock here: nothing to catch up
             elif isinstance(effect, Kick):
                 run.kicks.append(effect.cpu)
             elif isinstance(effect, Switch):

@@ -87,6 +87,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
             me.expects_reply = is_call
             me.state = ThreadState.WAITING_TO_SEND
             dest.send_queue.append(me)
+            kernel.wrote_ipc_state(dest)
             exit_point = QUEUED
         if me.state is ThreadState.RUNNING:  # a Send that was delivered: go on running
             yield from _finish(kernel, cpu, me, held, kicks, spent, exit_point)
@@ -121,6 +122,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
     if sender is not None:
         spent += c.ipc_transfer
         me.send_queue.remove(sender)
+        kernel.wrote_ipc_state(me)
         kernel.send_message(sender, me, sender.outgoing)
         sender.outgoing = None
         if sender.expects_reply:
@@ -135,6 +137,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
         return me.received
     me.state = ThreadState.WAITING_TO_RECEIVE
     me.partner = op.source
+    kernel.wrote_ipc_state(me)
     yield from _block(kernel, cpu, held, kicks, spent, BLOCKED)
     return (yield from _resume(kernel, me))
 

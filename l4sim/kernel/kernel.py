@@ -33,6 +33,11 @@ SYSCALL_EXCEPTION = "syscall_exception"
 IPC = "ipc"
 IRQ = "irq"  # kernel-originated IPC: an interrupt delivered to its handler thread
 
+FASTPATH_VARIANTS = ("smp", "uniprocessor")
+# "descending" thread locks, or "objects_first": the slowpaths take the thread
+# locks before the global scheduler lock; both are deliberate bugs (issue 5)
+LOCK_ORDERS = ("ascending", "descending", "objects_first")
+
 
 @dataclass(frozen=True)
 class KernelConfig:
@@ -48,8 +53,17 @@ class KernelConfig:
     profile_checks: bool = False
     # the IPC fastpath also delivers notifications (the paper's future work)
     fastpath_notify: bool = False
+    # issue 5: "smp" (the paper's locked fastpath) or "uniprocessor" (the same
+    # checks reading the handler's and the scheduler's state without locks)
+    fastpath_variant: str = "smp"
+    # issue 5: "ascending" (the rule); "descending", "objects_first" are bugs
+    lock_order: str = "ascending"
 
     def __post_init__(self) -> None:
+        if self.fastpath_variant not in FASTPATH_VARIANTS:
+            raise ValueError(f"unknown fastpath variant {self.fastpath_variant!r}")
+        if self.lock_order not in LOCK_ORDERS:
+            raise ValueError(f"unknown lock order {self.lock_order!r}")
         if self.lock not in LOCK_KINDS:
             raise ValueError(f"unknown lock kind {self.lock!r} (known: {', '.join(LOCK_KINDS)})")
         if self.cpus < 1:
@@ -80,6 +94,10 @@ class Kernel:
         # the thread each CPU's interrupts are delivered to (as IPC), if any
         self.irq_threads: dict[int, Thread] = {}
         self.spaces: list[Space] = []
+        # issue 5: an invariant monitor (l4sim.check.invariants) told of shared-state
+        # reads and writes; None in ordinary runs
+        self.monitor = None
+        self.unlocked_fastpath = config.fastpath_variant == "uniprocessor"
 
     # -- construction -----------------------------------------------------
     def create_space(self, name: str) -> Space:
@@ -231,7 +249,8 @@ class Kernel:
 
     def take_thread_locks(self, held: list[Lock], *threads: Thread | None) -> Acquire:
         """The effect that takes these threads' locks in address order (noted in ``held``)."""
-        locks = tuple(lock for lock in in_lock_order(*(t.lock for t in threads if t is not None))
+        locks = tuple(lock for lock in self.thread_lock_order(*(t.lock for t in threads
+                                                                 if t is not None))
                       if lock not in held)
         held.extend(locks)
         return Acquire(locks)
@@ -246,11 +265,20 @@ class Kernel:
             if stage >= Stage.SCHEDULER and self.scheduler_lock not in held:
                 locks.append(self.scheduler_lock)
             if stage >= Stage.THREADS:
-                locks.extend(lock for lock in in_lock_order(current.lock, other.lock)
+                locks.extend(lock for lock in self.thread_lock_order(current.lock, other.lock)
                              if lock not in held)
+                if self.config.lock_order == "objects_first" and locks[0] is self.scheduler_lock:
+                    locks.append(locks.pop(0))  # the bug: the global lock last
             effect = self._stage_effects[key] = Acquire(tuple(locks))
         held.extend(effect.locks)
         return effect
+
+    def thread_lock_order(self, *locks: Lock) -> list[Lock]:
+        """Thread locks in the order this kernel takes them (descending: a deliberate bug)."""
+        ordered = in_lock_order(*locks)
+        if self.config.lock_order == "descending":
+            ordered.reverse()
+        return ordered
 
     def release_all(self, held: list[Lock]) -> Release:
         """The effect that releases every held lock, last taken first."""
@@ -261,12 +289,21 @@ class Kernel:
     def exception_message(self, thread: Thread, exception: RaiseException) -> Message:
         return Message("exception", thread, (exception.kind, *exception.payload), words=8)
 
+    def wrote_ipc_state(self, thread: Thread) -> None:
+        """Issue 5 hook: ``thread``'s IPC state (queue, partner, registers) changed."""
+        if self.monitor is not None:
+            self.monitor.write_cell(f"ipc:{thread.name}", thread.lock)
+
     def send_message(self, sender: Thread, receiver: Thread, message: Message) -> None:
         receiver.received = message
+        if self.monitor is not None:  # issue 5 hook: delivery exactly once, in order
+            self.monitor.write_cell(f"ipc:{receiver.name}", receiver.lock)
+            self.monitor.on_send(sender, receiver, message)
 
     def notify(self, sender: Thread, receiver: Thread, bits: int) -> bool:
         """OR ``bits`` into the receiver's word; deliver now if it waits. True if delivered."""
         receiver.notify_bits |= bits
+        self.wrote_ipc_state(receiver)
         if receiver.state is ThreadState.WAITING_TO_RECEIVE and receiver.partner is ANY:
             receiver.received = Message("notify", None, (receiver.notify_bits,))
             receiver.notify_bits = 0

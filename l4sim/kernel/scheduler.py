@@ -18,10 +18,14 @@ class Scheduler:
         self.cpus = cpus
         self.current: list[Thread | None] = [None] * cpus
         self._ready: list[dict[int, deque[Thread]]] = [{} for _ in range(cpus)]
+        # issue 5: told of every change to the scheduler's (global, shared) state
+        self.monitor = None
 
     def make_ready(self, thread: Thread) -> None:
         """Put ``thread`` at the tail of its CPU's queue for its priority."""
         thread.state = ThreadState.READY
+        if self.monitor is not None:  # issue 5 hook
+            self.monitor.write_scheduler()
         self._ready[thread.cpu].setdefault(thread.priority, deque()).append(thread)
 
     def highest_ready(self, cpu: int) -> int | None:
@@ -35,6 +39,8 @@ class Scheduler:
     def pick_next(self, cpu: int) -> Thread | None:
         """Dequeue the best ready thread of ``cpu`` and make it current (None: idle)."""
         best = self.highest_ready(cpu)
+        if self.monitor is not None:  # issue 5 hook
+            self.monitor.write_scheduler()
         if best is None:
             self.current[cpu] = None
             return None
@@ -44,6 +50,8 @@ class Scheduler:
 
     def run(self, cpu: int, thread: Thread) -> None:
         """Make ``thread`` the running thread of ``cpu`` (it must not be queued)."""
+        if self.monitor is not None:  # issue 5 hook
+            self.monitor.write_scheduler()
         thread.state = ThreadState.RUNNING
         self.current[cpu] = thread
 

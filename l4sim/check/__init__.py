@@ -1,0 +1,1 @@
+"""Correctness checking of simulated runs (issue 5): the SMP invariant checker."""

@@ -1,0 +1,215 @@
+"""The SMP invariant checker: it finds real races and bugs, and stays quiet on a correct kernel."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from l4sim.check.invariants import InvariantViolation, Monitor
+from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.objects import ThreadState
+from l4sim.runner import simulate
+from l4sim.scenario import point_from_dict
+
+from .helpers import kernel, machine, run_machine, server, shared_handler
+
+# the syscall benchmark under load: several threads per CPU, short waits
+LOADED = {"threads": 4, "wait_factor": 10.0, "events": 1500, "warmup_events": 0}
+
+
+def _fast(result) -> float:
+    return next(r for r in result.rows if r["kind"] == "syscall_exception")["fast_fraction"]
+
+
+def _violation(point, **kwargs) -> InvariantViolation:
+    with pytest.raises(InvariantViolation) as caught:
+        simulate(point, check=True, **kwargs)
+    return caught.value
+
+
+@pytest.mark.parametrize("cpus,seed", [(2, 1), (2, 2), (2, 3), (3, 1), (4, 1)])
+def test_uniprocessor_fastpath_races_on_two_or_more_cpus(cpus, seed):
+    point = point_from_dict({**LOADED, "cpus": cpus, "threads": 2 * cpus,
+                             "fastpath_variant": "uniprocessor"})
+    error = _violation(point, seed=seed)
+    assert error.check in ("stale-read", "unlocked-write"), error
+    assert "scheduler" in str(error) or "ipc:" in str(error)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_smp_fastpath_runs_clean_on_the_same_load(seed):
+    result = simulate(point_from_dict(LOADED), seed=seed, check=True)
+    assert _fast(result) > 0.2  # the fastpath is really exercised
+
+
+def test_uniprocessor_fastpath_is_correct_on_one_cpu():
+    point = point_from_dict({**LOADED, "cpus": 1, "fastpath_variant": "uniprocessor"})
+    result = simulate(point, check=True, observe=True)
+    assert _fast(result) > 0.2
+    smp = simulate(point.model_copy(update={"fastpath_variant": "smp"}), observe=True)
+    # same behaviour as the locked fastpath (one CPU: no interleaving inside the kernel)
+    assert result.observations == smp.observations
+
+
+def test_report_says_what_when_where_and_what_led_to_it():
+    text = str(_violation(point_from_dict({**LOADED, "fastpath_variant": "uniprocessor"})))
+    first, where, events = text.splitlines()[:3]
+    assert first.startswith("invariant violated: ")
+    for part in ("cycle ", "cpu ", "thread ", "lock ", "check "):
+        assert part in where
+    assert events.strip().startswith("last ") and len(text.splitlines()) > 10
+
+
+def test_cli_exits_3_without_traceback(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('name = "s"\nthreads = 4\nwait_factor = 10\nevents = 500\n'
+                        'warmup_events = 0\nfastpath_variant = "uniprocessor"\n')
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "l4sim.cli", "run", str(scenario), "--out",
+                             str(out), "--jobs", "1", "--quiet", "--check-invariants"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "invariant violated" in result.stderr and "last " in result.stderr
+    assert not (out / "points.parquet").exists()
+
+
+def test_descending_thread_locks_are_an_order_violation():
+    point = point_from_dict({**LOADED, "lock_order": "descending"})
+    error = _violation(point)
+    assert error.check == "lock-order" and "thread:" in str(error)
+
+
+def test_descending_thread_locks_cannot_deadlock_under_the_scheduler_lock():
+    """Every thread-lock acquisition happens under the global lock: any order is safe here."""
+    point = point_from_dict({**LOADED, "lock_order": "descending", "lock_order_check": False})
+    simulate(point, check=True)
+
+
+def test_objects_before_the_global_lock_deadlock_is_reported_with_its_cycle():
+    k, programs = shared_handler(workers=4, lock_order="objects_first")
+    with pytest.raises(InvariantViolation) as caught:
+        run_machine(machine(k, programs, 3000, order=False))
+    error = caught.value
+    assert error.check == "deadlock"
+    text = str(error)
+    assert "wait-for cycle" in text and "held by cpu" in text and "waits for" in text
+    k, programs = shared_handler(workers=4, lock_order="objects_first")
+    with pytest.raises(InvariantViolation, match="lock-order"):
+        run_machine(machine(k, programs, 3000, order=True))
+
+
+def test_mutual_exclusion_is_checked_independently_of_the_engine(monkeypatch):
+    from l4sim.sim.engine import Machine
+
+    def broken_acquire(self, cpu, lock):  # grants a held lock: a broken spinlock
+        lock.holder = cpu
+        self.held[cpu].append(lock)
+        return self.costs.lock_acquire
+        yield
+
+    monkeypatch.setattr(Machine, "_acquire", broken_acquire)
+    with pytest.raises(InvariantViolation, match="mutual-exclusion"):
+        simulate(point_from_dict(LOADED), check=True)
+
+
+def test_a_duplicated_delivery_is_caught(monkeypatch):
+    original = Kernel.send_message
+
+    def twice(self, sender, receiver, message):
+        original(self, sender, receiver, message)
+        original(self, sender, receiver, message)
+
+    monkeypatch.setattr(Kernel, "send_message", twice)
+    with pytest.raises(InvariantViolation, match="message"):
+        simulate(point_from_dict(LOADED), check=True)
+
+
+def test_a_lost_wakeup_is_caught(monkeypatch):
+    monkeypatch.setattr(Kernel, "first_sender", lambda self, receiver, source: None)
+    k, programs = shared_handler(cpus=2, workers=4, wait=10)
+    m = machine(k, programs, 200)
+    m.monitor.wakeup_bound = 50_000
+    with pytest.raises(InvariantViolation, match="lost-wakeup"):
+        run_machine(m, max_cycles=2_000_000)  # time runs on (timeout), nothing else happens
+    k, programs = shared_handler(cpus=2, workers=4, wait=10)
+    with pytest.raises(InvariantViolation, match="lost-wakeup"):
+        run_machine(machine(k, programs, 200))  # the run stalls
+
+
+def test_a_thread_running_while_waiting_is_caught():
+    k = kernel(cpus=1)
+    handler = k.create_thread("h", 0, 200, k.create_space("s"))
+    programs = {handler: server()}
+    m = machine(k, programs, 10)
+    handler.state = ThreadState.WAITING_TO_RECEIVE
+    k.scheduler.current[0] = handler
+    with pytest.raises(InvariantViolation, match="one-cpu"):
+        m.monitor.on_user(0, handler, 0)
+
+
+def test_stress_jitter_is_seeded():
+    k1, p1 = shared_handler(seed=3)
+    k2, p2 = shared_handler(seed=3)
+    m1, m2 = machine(k1, p1, 300, stress=50), machine(k2, p2, 300, stress=50)
+    run_machine(m1)
+    run_machine(m2)
+    assert m1.env.now == m2.env.now
+    assert m1.observations == m2.observations
+
+
+def test_monitor_takes_no_simpy_and_no_variant_names():
+    """The detector reads accesses, not configuration: it never looks at the variant."""
+    import inspect
+
+    from l4sim.check import invariants
+
+    source = inspect.getsource(invariants)
+    assert "uniprocessor" not in source and "fastpath_variant" not in source
+    assert "import simpy" not in source
+    assert isinstance(Monitor(), Monitor) and np is not None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_uniprocessor_race_is_real_it_loses_exceptions(seed):
+    """A cross-CPU partner: with the race checks off, the consequence shows up on its own."""
+    k, programs = shared_handler(seed=seed, workers=4, fastpath_variant="uniprocessor")
+    m = machine(k, programs, 5000, seed=seed, check=False)
+    Monitor(exact_time=True, races=False).attach(m)
+    with pytest.raises(InvariantViolation, match="overwrote"):
+        run_machine(m)
+    k, programs = shared_handler(seed=seed, workers=4, fastpath_variant="uniprocessor")
+    with pytest.raises(InvariantViolation, match="stale-read|unlocked-write"):
+        run_machine(machine(k, programs, 5000, seed=seed))
+    k, programs = shared_handler(seed=seed, workers=4)  # the paper's SMP fastpath
+    run_machine(machine(k, programs, 5000, seed=seed))
+
+
+@pytest.mark.parametrize("variant", ["smp", "uniprocessor"])
+def test_the_checker_does_not_change_the_timeline(variant):
+    """Watching (and catching time up for exact accesses) changes no record."""
+    import pandas as pd
+
+    point = point_from_dict({"threads": 3, "wait_factor": 100.0, "events": 400,
+                             "warmup_events": 20, "cpus": 1 if variant != "smp" else 2,
+                             "fastpath_variant": variant})
+    plain = simulate(point, check=False)
+    watched = simulate(point, check=True)
+    pd.testing.assert_frame_equal(plain.events, watched.events)
+
+
+def test_a_deadlock_is_caught_while_other_cpus_keep_running():
+    """cpu0 and cpu1 deadlock while cpu2 computes forever: caught without a stall."""
+    from l4sim.kernel.syscalls import Compute
+
+    def forever():
+        while True:
+            yield Compute(1000)
+
+    k, programs = shared_handler(cpus=3, workers=4, lock_order="objects_first")
+    loner = k.create_thread("loner", 2, 250, k.create_space("alone"))
+    programs[loner] = forever()  # the highest priority on cpu2: it never stops
+    with pytest.raises(InvariantViolation) as caught:
+        run_machine(machine(k, programs, 5000, order=False))
+    assert caught.value.check == "deadlock"
