@@ -13,9 +13,9 @@ import pandas as pd
 
 from l4sim.scenario import Point
 from l4sim.sim.engine import Machine
-from l4sim.workloads import syscall_bench
+from l4sim.workloads import lock_microbench, syscall_bench
 
-BUILDERS = {"syscall_bench": syscall_bench.build}
+BUILDERS = {"syscall_bench": syscall_bench.build, "lock_microbench": lock_microbench.build}
 
 # the engine folds delays when no other CPU can observe them; False flushes every effect
 LOOKAHEAD = True
@@ -59,6 +59,11 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names)
     measured = machine.env.now - machine.measure_from
     rows = summarize_entries(events, measured)
+    if setup.metrics is not None:
+        extra = setup.metrics(machine, events, measured)
+        for row in rows:
+            if row["kind"] == setup.measure_kind:
+                row.update(extra)
     return Result(point, replication, events, rows, measured, machine.observations)
 
 

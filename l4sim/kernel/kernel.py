@@ -37,10 +37,13 @@ class KernelConfig:
     lock: str = "ticket"
     fastpath_syscall: bool = True
     fastpath_ipc: bool = True
+    kernel_lock: str = "fine"  # "fine" (the paper's) or "big" (seL4's, l4sim.kernel.big_lock)
 
     def __post_init__(self) -> None:
         if self.lock not in LOCK_KINDS:
             raise ValueError(f"unknown lock kind {self.lock!r} (known: {', '.join(LOCK_KINDS)})")
+        if self.kernel_lock not in ("fine", "big"):
+            raise ValueError(f"unknown kernel_lock {self.kernel_lock!r} (known: fine, big)")
         if self.cpus < 1:
             raise ValueError("cpus must be >= 1")
 

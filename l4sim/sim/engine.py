@@ -16,17 +16,19 @@ CPU stays busy, and the cache-line handoff is charged explicitly.
 from __future__ import annotations
 
 import random
-from collections import deque
 from collections.abc import Generator
 
 import numpy as np
 import simpy
 
+from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch
 from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.locks import Lock, check_order
 from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import Compute
+from l4sim.sim.lookahead import ActTimes
+from l4sim.sim.spinlock import SpinState, handoff_cost, is_fifo
 from l4sim.sim.trace import TraceBuffer
 
 NEVER = 2**62  # a time no run reaches
@@ -34,17 +36,6 @@ NEVER = 2**62  # a time no run reaches
 
 class SimulationStalled(RuntimeError):
     """Simulated time cannot advance but the run has not reached its goal."""
-
-
-class SpinState:
-    """Simulator-side state of one spinlock."""
-
-    __slots__ = ("waiters", "last_cpu", "free_at")
-
-    def __init__(self) -> None:
-        self.waiters: deque = deque()  # (cpu, event), in arrival order
-        self.last_cpu: int | None = None
-        self.free_at = 0  # a lazily applied release: still held until this cycle
 
 
 class Runner:
@@ -69,6 +60,7 @@ class Machine:
                  rng: np.random.Generator, measure_kind: str, warmup: int, events: int,
                  observe: bool = False, lookahead: bool = True) -> None:
         self.env = simpy.Environment()
+        kernel = with_kernel_lock(kernel)  # kernel_lock = "big": one lock around every path
         self.kernel = kernel
         self.costs = kernel.costs
         self.rng = rng
@@ -77,14 +69,15 @@ class Machine:
         self.held: list[list[Lock]] = [[] for _ in range(self.cpus)]
         self.resched = [False] * self.cpus
         self.ipi: list[simpy.Event] = [self.env.event() for _ in range(self.cpus)]
-        self.fifo = kernel.config.lock != "tas"
+        self.design = kernel.config.lock  # spinlock design (l4sim.sim.spinlock)
+        self.fifo = is_fifo(self.design)
         # hardware timing noise on every kernel entry (the profile's entry_jitter)
         self._noise = random.Random(int(rng.integers(2**63))).random
         self._jitter_span = self.costs.entry_jitter + 1
         self.lookahead = lookahead
         # when each CPU may next touch shared kernel state (for lookahead)
-        self.next_act = [0] * self.cpus
-        self.ipi_due = [NEVER] * self.cpus
+        self.next_act = ActTimes(self.cpus, NEVER)
+        self.ipi_due = ActTimes(self.cpus, NEVER, initial=NEVER)
         self.spinning_on: list[Lock | None] = [None] * self.cpus
         for lock in kernel.locks:
             lock.sim = SpinState()
@@ -136,6 +129,8 @@ class Machine:
             self._warm += 1
             if self._warm == self._warmup:
                 self.measure_from = self.env.now
+                for lock in self.kernel.locks:
+                    lock.sim.mark()
             return
         if trace.entry[record] >= self.measure_from:
             self._measured += 1
@@ -232,20 +227,13 @@ class Machine:
         arrival.callbacks.append(lambda _event: self._ipi_arrive(target))
 
     def _others_quiet_until(self, cpu: int, time: int) -> bool:
-        """No other CPU can touch shared kernel state before ``time`` (strictly)."""
-        next_act = self.next_act
-        ipi_due = self.ipi_due
-        spinning = self.spinning_on
-        for other in range(self.cpus):
-            if other == cpu:
-                continue
-            if next_act[other] <= time:
-                lock = spinning[other]
-                if lock is None or lock.holder != cpu:
-                    return False
-            if ipi_due[other] <= time:
-                return False
-        return True
+        """No other CPU can touch shared kernel state before ``time`` (strictly).
+
+        A spinning CPU's next action is NEVER: it acts only once granted, after
+        its lock's holder acts, and the holder's own next action is checked.
+        """
+        return (self.next_act.others_after(cpu, time)
+                and self.ipi_due.others_after(cpu, time))
 
     # -- the effect interpreter ---------------------------------------------------
     def _run_path(self, cpu: int, runner: Runner | None, kind: str | None, path: Generator,
@@ -287,6 +275,7 @@ class Machine:
                                 check_order(held, lock)  # raises, naming both locks
                             lock.holder = cpu
                             held.append(lock)
+                            spin.held_from = at
                             last = spin.last_cpu
                             pending += acquire_cost if last is None or last == cpu else \
                                 acquire_cost + lock.lines * line_transfer
@@ -324,6 +313,7 @@ class Machine:
                         lock.holder = None
                         pending += release_cost
                         spin.free_at = env.now + pending
+                        spin.busy += spin.free_at - spin.held_from
                 elif kind_of is Switch:
                     if self.held[cpu]:
                         raise RuntimeError(f"cpu{cpu} switches while holding {self.held[cpu]}")
@@ -377,6 +367,7 @@ class Machine:
         lock.holder = cpu
         self.held[cpu].append(lock)
         spin: SpinState = lock.sim
+        spin.held_from = self.env.now
         costs = self.costs
         if spin.last_cpu is not None and spin.last_cpu != cpu:
             return costs.lock_acquire + lock.lines * costs.line_transfer
@@ -388,25 +379,38 @@ class Machine:
         spin: SpinState = lock.sim
         costs = self.costs
         env = self.env
-        contended = False
-        while lock.holder is None and not spin.waiters:
-            if spin.free_at > env.now:  # released at the holder's local time, still ahead
-                contended = True
-                self.next_act[cpu] = spin.free_at
-                yield env.timeout(spin.free_at - env.now)
-                continue
-            cost = self._grant(cpu, lock)
-            if contended:
-                return costs.lock_handoff + lock.lines * costs.line_transfer
-            return cost
+        if lock.holder is None and not spin.waiters:
+            if spin.free_at <= env.now:
+                return self._grant(cpu, lock)
+            # released at the holder's local time, still ahead: it changes hands then
+            handover = env.timeout(spin.free_at - env.now)
+            handover.callbacks.append(lambda _event: self._hand_over(lock))
         granted = env.event()
         spin.waiters.append((cpu, granted))
-        self.next_act[cpu] = env.now
+        # a waiter acts only once granted: after its lock's holder acts (or at free_at)
+        self.next_act[cpu] = spin.free_at if lock.holder is None else NEVER
         self.spinning_on[cpu] = lock
-        yield granted  # the releaser made us the holder
+        contenders = yield granted  # the releaser made us the holder
         self.spinning_on[cpu] = None
         self.held[cpu].append(lock)
-        return costs.lock_handoff + lock.lines * costs.line_transfer
+        return (handoff_cost(self.design, costs.lock_handoff, contenders)
+                + lock.lines * costs.line_transfer)
+
+    def _hand_over(self, lock: Lock) -> None:
+        """Give a released lock to the waiter its design picks."""
+        spin: SpinState = lock.sim
+        contenders = 1 + len(spin.waiters)  # holding or waiting, for the handoff cost
+        if self.fifo:
+            waiter_cpu, granted = spin.waiters.popleft()
+        else:  # test-and-set: whichever spinning CPU wins the line
+            pick = int(self.rng.integers(len(spin.waiters)))
+            waiter_cpu, granted = spin.waiters[pick]
+            del spin.waiters[pick]
+        if lock.holder is None:  # released lazily at free_at: a new run of holders
+            spin.held_from = self.env.now
+        lock.holder = waiter_cpu
+        self.next_act[waiter_cpu] = self.env.now
+        granted.succeed(contenders)
 
     def _release(self, cpu: int, lock: Lock, pending: int) -> int:
         """Release ``lock``; returns the cycles the release costs."""
@@ -419,16 +423,10 @@ class Machine:
         spin.last_cpu = cpu
         release = self.costs.lock_release
         if spin.waiters:
-            if self.fifo:
-                waiter_cpu, granted = spin.waiters.popleft()
-            else:  # test-and-set: whichever spinning CPU wins the line
-                pick = int(self.rng.integers(len(spin.waiters)))
-                waiter_cpu, granted = spin.waiters[pick]
-                del spin.waiters[pick]
-            lock.holder = waiter_cpu
-            granted.succeed()
+            self._hand_over(lock)
         else:
             lock.holder = None
             spin.free_at = self.env.now + pending + release
+            spin.busy += spin.free_at - spin.held_from
         return release
 
