@@ -57,7 +57,8 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
                       lookahead=LOOKAHEAD)
     machine.run()
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names)
-    measured = machine.env.now - machine.measure_from
+    end = machine.env.now if machine.measure_to is None else machine.measure_to
+    measured = end - machine.measure_from
     rows = summarize_entries(events, measured)
     if setup.metrics is not None:
         extra = setup.metrics(machine, events, measured)

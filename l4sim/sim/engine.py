@@ -97,6 +97,7 @@ class Machine:
         self._warm = 0
         self._measured = 0
         self.measure_from = 0
+        self.measure_to: int | None = None  # when the last measured entry closed
         self.done = self.env.event()
 
     # -- running ------------------------------------------------------------
@@ -120,21 +121,25 @@ class Machine:
                 f"simulation stalled at cycle {self.env.now}: every thread is blocked "
                 f"({self._measured} of {self._events} measured entries done)") from None
 
-    def _on_close(self, record: int) -> None:
-        """Count closed entries of the measured kind; end the run when enough are measured."""
+    def _on_close(self, record: int, at: int) -> None:
+        """Count closed entries of the measured kind; end the run when enough are measured.
+
+        ``at`` is the entry's local close time (lookahead may close it before the clock).
+        """
         trace = self.trace
         if trace.kind[record] != self._measure_kind:
             return
         if self._warm < self._warmup:
             self._warm += 1
             if self._warm == self._warmup:
-                self.measure_from = self.env.now
+                self.measure_from = at
                 for lock in self.kernel.locks:
                     lock.sim.mark()
             return
         if trace.entry[record] >= self.measure_from:
             self._measured += 1
             if self._measured == self._events and not self.done.triggered:
+                self.measure_to = at
                 self.done.succeed()
 
     # -- processes --------------------------------------------------------------
@@ -346,7 +351,7 @@ class Machine:
                 raise RuntimeError(f"kernel path left cpu{cpu} holding {self.held[cpu]}") from None
             if record >= 0:
                 trace.close(record, duration + pending, lock_wait)
-                self._on_close(record)
+                self._on_close(record, env.now + pending)
             if not self.lookahead and pending:
                 self.next_act[cpu] = env.now + pending
                 yield env.timeout(pending)
