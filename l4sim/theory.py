@@ -65,3 +65,21 @@ def queue_lock(n: int, a: float, s: float, c: float) -> float:
         weights.append(weights[-1] * ((n - k + 1) / a) * (s + (c if k > 1 else 0.0)))
     total = fsum(weights)
     return fsum(w * (n - k) / a for k, w in enumerate(weights)) / total
+
+
+def fifo_wait_moments(n: int, z: float, s: float) -> tuple[float, float]:
+    """First and second moment of the FIFO wait in M/M/1//N.
+
+    By the arrival theorem a request finds the lock as the same system with
+    ``n - 1`` threads sees it in steady state; with ``j`` ahead of it (the
+    holder's residual hold is exponential too) it waits an Erlang(j, s):
+    mean ``j s``, second moment ``j (j + 1) s^2``.
+    """
+    r = s / z
+    terms = [1.0]
+    for k in range(1, n):
+        terms.append(terms[-1] * (n - k) * r)  # (n-1)!/(n-1-k)! r^k
+    total = fsum(terms)
+    first = fsum(p * j * s for j, p in enumerate(terms)) / total
+    second = fsum(p * j * (j + 1) * s * s for j, p in enumerate(terms)) / total
+    return first, second
