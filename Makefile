@@ -18,9 +18,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv with l4sim installed editable (with dev extras)
 
-figures: $(STAMP)  ## run the paper's syscall benchmark sweep and draw its figures into results/
-	$(L4SIM) run scenarios/syscall_bench.toml
-	$(L4SIM) plot results/syscall_bench
+figures: $(STAMP)  ## main job: run the paper's scenarios, draw the figures, write results/report.md
+	$(L4SIM) report
 
 sweep: $(STAMP)  ## run any scenario: make sweep SCENARIO=scenarios/x.toml
 	@test -n "$(SCENARIO)" || (echo "usage: make sweep SCENARIO=scenarios/NAME.toml" >&2; exit 2)

@@ -40,6 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("scenario")
     validate.add_argument("--set", dest="overrides", action="append", default=[],
                           metavar="KEY=VALUE")
+    report = commands.add_parser("report", help="run the paper's scenarios and write "
+                                 "RESULTS/report.md: every claim, simulated value, band, verdict")
+    report.add_argument("--results", type=Path, default=Path("results"),
+                        help="results folder (default results/)")
+    report.add_argument("--scenarios", type=Path, default=Path("scenarios"),
+                        help="folder with syscall_bench.toml, linux.toml, ipc_bench.toml")
+    report.add_argument("--jobs", type=int, default=None)
+    report.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a key in every scenario "
+                        "(e.g. replications=3 for a quick report)")
+    report.add_argument("--quiet", action="store_true")
     return parser
 
 
@@ -97,7 +108,18 @@ def _validate(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "plot": _plot, "validate": _validate}
+def _report(args) -> int:
+    from l4sim.report import build_report
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be >= 1")
+    path = build_report(args.scenarios, args.results, args.overrides, jobs=args.jobs,
+                        progress=False if args.quiet else None)
+    print(path.read_text())
+    return 0
+
+
+COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "report": _report}
 
 if __name__ == "__main__":
     sys.exit(main())

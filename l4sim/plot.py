@@ -76,3 +76,60 @@ def syscall_figures(points: pd.DataFrame, out_dir: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def _cdf(ax, values: np.ndarray, label: str, style: str) -> None:
+    ordered = np.sort(values)
+    ax.plot(ordered, np.arange(1, len(ordered) + 1) / len(ordered), style, label=label)
+
+
+def linux_figure(events: pd.DataFrame, out_dir: Path) -> Path:
+    """E1/E2: distribution of cycles per kernel entry, fastpaths on vs off (Linux load)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, kind, title in ((axes[0], "syscall_exception", "Syscall exceptions (paper Fig. 1a)"),
+                            (axes[1], "ipc", "IPC (paper Fig. 1b)")):
+        for on, label, style in ((True, "fastpaths on", "-"), (False, "fastpaths off", "--")):
+            chosen = events[(events["kind"] == kind) & (events["fastpath_syscall"] == on)
+                            & (events["fastpath_ipc"] == on)]
+            if len(chosen):
+                _cdf(ax, chosen["duration"].to_numpy(), f"{label} (mean "
+                     f"{chosen['duration'].mean():.0f})", style)
+        ax.set_title(title)
+        ax.set_xlabel("cycles per kernel entry")
+        ax.set_ylabel("cumulative share of entries")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Paravirtualized Linux load: cycles per kernel entry")
+    fig.tight_layout()
+    path = out_dir / "linux_durations.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def ipc_bench_figure(points: pd.DataFrame, out_dir: Path) -> Path:
+    """E5: mean IPC duration vs wait factor per client count, IPC fastpath on and off."""
+    data = points[points["kind"] == "ipc"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (clients, group) in enumerate(data.groupby("clients")):
+        for on, style in ((True, "-"), (False, "--")):
+            sub = group[group["fastpath_ipc"] == on]
+            summary = sub.groupby("wait_factor")["duration_mean"].apply(mean_ci)
+            x = summary.index.to_numpy()
+            ax.errorbar(x, [m for m, _ in summary], yerr=[h for _, h in summary],
+                        linestyle=style, marker="o", markersize=3, capsize=2,
+                        color=colors[index % len(colors)],
+                        label=f"{clients} client{'s' if clients > 1 else ''}, "
+                              f"fastpath {'on' if on else 'off'}")
+    ax.set_xscale("log")
+    ax.set_xlabel("wait factor (busy-loop iterations x uniform[0,1))")
+    ax.set_ylabel("mean IPC duration (cycles)")
+    ax.set_title("IPC benchmark (paper E5)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncols=2)
+    fig.tight_layout()
+    path = out_dir / "ipc_bench_duration.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

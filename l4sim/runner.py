@@ -13,9 +13,10 @@ import pandas as pd
 
 from l4sim.scenario import Point
 from l4sim.sim.engine import Machine
-from l4sim.workloads import lock_microbench, syscall_bench
+from l4sim.workloads import ipc_bench, linux, lock_microbench, syscall_bench
 
-BUILDERS = {"syscall_bench": syscall_bench.build, "lock_microbench": lock_microbench.build}
+BUILDERS = {"syscall_bench": syscall_bench.build, "ipc_bench": ipc_bench.build,
+            "linux": linux.build, "lock_microbench": lock_microbench.build}
 
 # the engine folds delays when no other CPU can observe them; False flushes every effect
 LOOKAHEAD = True
@@ -46,15 +47,18 @@ def seed_sequence(point: Point, replication: int) -> np.random.SeedSequence:
 
 
 def simulate(point: Point, replication: int = 0, seed: int | None = None,
-             observe: bool = False) -> Result:
-    """Simulate one point; ``seed`` (if given) replaces the point's root seed."""
+             observe: bool = False, costs=None) -> Result:
+    """Simulate one point; ``seed`` (if given) replaces the point's root seed.
+
+    ``costs`` replaces the point's profile (calibration scripts use it).
+    """
     if seed is not None:
         point = point.model_copy(update={"seed": seed})
     workload_seeds, machine_seeds = seed_sequence(point, replication).spawn(2)
-    setup = BUILDERS[point.workload](point, point.costs(), workload_seeds)
+    setup = BUILDERS[point.workload](point, costs or point.costs(), workload_seeds)
     machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
                       setup.measure_kind, setup.warmup, setup.events, observe=observe,
-                      lookahead=LOOKAHEAD)
+                      lookahead=LOOKAHEAD, timers=setup.timers)
     machine.run()
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names)
     end = machine.env.now if machine.measure_to is None else machine.measure_to

@@ -147,8 +147,39 @@ class LockMicrobenchPoint(Point):
         return costs
 
 
+class IpcBenchPoint(Point):
+    """The paper's IPC benchmark (E5): clients Call one server."""
+
+    workload: Literal["ipc_bench"] = "ipc_bench"
+    clients: int = Field(1, ge=1, le=4096)
+    wait_factor: float = Field(100.0, ge=0)
+
+
+class LinuxPoint(Point):
+    """A paravirtualized Linux under load (E1, E2). Times are in cycles, means of exponentials."""
+
+    workload: Literal["linux"] = "linux"
+    io_procs: int = Field(3, ge=0, le=64)
+    cpu_procs: int = Field(3, ge=0, le=64)
+    io_gap: float = Field(20_000.0, gt=0)  # user burst of an I/O-heavy process
+    cpu_gap: float = Field(2_000_000.0, gt=0)  # user burst of a CPU-intensive process
+    io_block_fraction: float = Field(0.3, ge=0, le=1)  # syscalls that wait for the device
+    device_latency: float = Field(100_000.0, gt=0)  # device transfer time
+    syscall_service: float = Field(2_000.0, gt=0)  # Linux server work per system call
+    irq_service: int = Field(1_000, ge=0)  # Linux server work per interrupt
+    irq_decode: int = Field(200, ge=0)  # interrupt thread work per interrupt
+    tick: int = Field(10_000_000, ge=1000)  # guest timer period (HZ = 100 at 1 GHz)
+
+    @model_validator(mode="after")
+    def _some_process(self) -> LinuxPoint:
+        if self.io_procs + self.cpu_procs < 1:
+            raise ValueError("io_procs + cpu_procs must be >= 1")
+        return self
+
+
 # workload name -> its point model; a new workload adds one line here
 POINT_MODELS: dict[str, type[Point]] = {"syscall_bench": SyscallBenchPoint,
+                                        "ipc_bench": IpcBenchPoint, "linux": LinuxPoint,
                                         "lock_microbench": LockMicrobenchPoint}
 WORKLOADS = tuple(POINT_MODELS)
 

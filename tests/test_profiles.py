@@ -32,3 +32,11 @@ def test_sel4_sabre_runs_the_syscall_benchmark_under_its_big_lock():
     rows = {row["kind"]: row for row in simulate(point).rows}
     assert rows["syscall_exception"]["fast_fraction"] == 0.0
     assert rows["syscall_exception"]["entries"] == 300
+
+
+def test_sel4_sabre_fastpath_call_adds_up_to_sel4bench():
+    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+
+    c = load_profile("sel4-sabre")
+    checks = sum(getattr(c, check.cost) for check in IPC_CHECKS)
+    assert c.kernel_entry + checks + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit == 368

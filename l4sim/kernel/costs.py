@@ -32,6 +32,7 @@ class Costs:
     thread_lock_lines: int
     fp_copy_exception_state: int
     fp_switch: int
+    fp_ipc_transfer: int
     sp_save_state: int
     sp_build_message: int
     sp_transfer: int

@@ -50,6 +50,7 @@ def syscall_exception_slowpath(kernel, cpu: int, current: Thread, exception: Rai
     else:
         yield Spend(c.sp_enqueue_sender)
         current.outgoing = message
+        current.expects_reply = True
         current.state = ThreadState.WAITING_TO_SEND
         handler.send_queue.append(current)
         exit_point = QUEUED

@@ -1,72 +1,169 @@
-"""The generic IPC slowpath for Wait and ReplyWait (reply, then open or closed receive).
+"""The generic IPC slowpath: Call, Send, Reply, Wait and ReplyWait.
 
 One locking phase, in order: the global scheduler lock, then (knowing under
-it who the partners are) the thread locks of the caller, the thread it
-replies to and the sender it receives from, in ascending address order.
+it who the partners are) the thread locks of the caller, its destination or
+reply target, and the queued sender it receives from, in ascending address
+order. A partner on another CPU is made ready there and woken with an IPI.
+
+Phases, as in L4: send (Call/Send) or reply (Reply/ReplyWait), then receive
+(Wait/ReplyWait, or the closed wait for the reply of a Call).
 """
 
 from __future__ import annotations
 
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
 from l4sim.kernel.objects import Message, Thread, ThreadState
-from l4sim.kernel.syscalls import ReplyWait, Wait
+from l4sim.kernel.syscalls import Call, Reply, ReplyWait, Send, Wait
 
-RECEIVED_QUEUED = "slow_receive_queued"
-BLOCKED = "slow_wait"
+DELIVERED = "slow_deliver"  # a send that found its receiver waiting
+QUEUED = "slow_queue"  # a send that queued on the receiver
+REPLIED = "slow_reply"  # a reply without a wait
+RECEIVED_QUEUED = "slow_receive_queued"  # a receive that took a queued sender or IRQ
+BLOCKED = "slow_wait"  # a receive that blocked
+BAD_DESTINATION = "slow_bad_destination"
+
+_OUTCOMES = {name: Outcome("slow", name) for name in
+             (DELIVERED, QUEUED, REPLIED, RECEIVED_QUEUED, BLOCKED, BAD_DESTINATION)}
 
 
-def ipc_slowpath(kernel, cpu: int, me: Thread, op: Wait | ReplyWait, spent: int = 0):
-    """Reply (if asked) and receive; returns the received message once ``me`` has it."""
+def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
+    """Run ``op`` for ``me``; returns what ``me`` receives (None if nothing)."""
     c = kernel.costs
+    sched = kernel.scheduler
     yield Spend(spent + c.ipc_decode)
     held: list = []
     yield kernel.take_scheduler(held)
-    reply_to = op.reply_to if isinstance(op, ReplyWait) else None
+    # -- who are the partners? (read under the scheduler lock) ----------------
+    dest = op.dest if isinstance(op, Call | Send) else None
+    if dest is not None and dest.state is ThreadState.INACTIVE:
+        dest = None
+    reply_to = op.reply_to if isinstance(op, Reply | ReplyWait) else None
     if reply_to is not None and not kernel.awaits_reply_from(reply_to, me):
         reply_to = None  # L4 semantics: a reply to a thread not waiting for it is dropped
-    sender = kernel.first_sender(me, op.source)
-    yield kernel.take_thread_locks(held, me, reply_to, sender)
-    kicks = []
+    receives = isinstance(op, Wait | ReplyWait)
+    sender = kernel.first_sender(me, op.source) if receives and not me.pending_irqs else None
+    yield kernel.take_thread_locks(held, me, dest, reply_to, sender)
+    kicks: list[int] = []
+    spent = 0
+    if isinstance(op, Call | Send) and dest is None:
+        yield kernel.release_all(held)
+        yield _OUTCOMES[BAD_DESTINATION]
+        yield Spend(c.kernel_exit)
+        return Message("error", None, ("bad destination",))
+    # -- send phase ----------------------------------------------------------------
+    if dest is not None:
+        message = Message(op.__class__.__name__.lower(), me, op.payload, op.words,
+                          op.typed_items)
+        is_call = isinstance(op, Call)
+        if kernel.can_receive_now(dest, me):
+            spent += c.ipc_transfer
+            kernel.send_message(me, dest, message)
+            dest.direct_return = False
+            sched.make_ready(dest)
+            if dest.cpu != cpu:
+                kicks.append(dest.cpu)
+            exit_point = DELIVERED
+            if is_call:
+                me.state = ThreadState.BLOCKED_ON_REPLY
+                me.reply_from = dest
+        else:
+            spent += c.sp_enqueue_sender
+            me.outgoing = message
+            me.expects_reply = is_call
+            me.state = ThreadState.WAITING_TO_SEND
+            dest.send_queue.append(me)
+            exit_point = QUEUED
+        if me.state is ThreadState.RUNNING:  # a Send that was delivered: go on running
+            yield from _finish(kernel, cpu, me, held, kicks, spent, exit_point)
+            return None
+        yield from _block(kernel, cpu, held, kicks, spent, exit_point)
+        received = yield from _resume(kernel, me)
+        return received if is_call else None
+    # -- reply phase -----------------------------------------------------------------
     if reply_to is not None:
-        spent = c.ipc_transfer
+        spent += c.ipc_transfer
         kernel.send_message(me, reply_to, Message("reply", me, op.payload))
         reply_to.reply_from = None
         reply_to.direct_return = False
-        kernel.scheduler.make_ready(reply_to)
+        sched.make_ready(reply_to)
         if reply_to.cpu != cpu:
             kicks.append(reply_to.cpu)
-    else:
-        spent = 0
+    if not receives:
+        yield from _finish(kernel, cpu, me, held, kicks, spent, REPLIED)
+        return None
+    # -- receive phase -----------------------------------------------------------------
+    if me.pending_irqs:
+        spent += c.ipc_transfer
+        me.received = Message("irq", None, me.pending_irqs.popleft())
+        yield from _finish(kernel, cpu, me, held, kicks, spent, RECEIVED_QUEUED)
+        return me.received
     if sender is not None:
-        yield Spend(spent + c.ipc_transfer)
+        spent += c.ipc_transfer
         me.send_queue.remove(sender)
         kernel.send_message(sender, me, sender.outgoing)
         sender.outgoing = None
-        sender.state = ThreadState.BLOCKED_ON_REPLY
-        sender.reply_from = me
-        yield kernel.release_all(held)
-        yield from _kick_all(c, kicks)
-        yield Outcome("slow", RECEIVED_QUEUED)
-        yield Spend(c.kernel_exit)
+        if sender.expects_reply:
+            sender.state = ThreadState.BLOCKED_ON_REPLY
+            sender.reply_from = me
+        else:
+            sender.direct_return = False
+            sched.make_ready(sender)
+            if sender.cpu != cpu:
+                kicks.append(sender.cpu)
+        yield from _finish(kernel, cpu, me, held, kicks, spent, RECEIVED_QUEUED)
         return me.received
     me.state = ThreadState.WAITING_TO_RECEIVE
     me.partner = op.source
+    yield from _block(kernel, cpu, held, kicks, spent, BLOCKED)
+    return (yield from _resume(kernel, me))
+
+
+def _finish(kernel, cpu: int, me: Thread, held: list, kicks: list[int], spent: int,
+            exit_point: str):
+    """Return to user: ``me`` keeps the CPU unless a woken thread outranks it."""
+    c = kernel.costs
+    sched = kernel.scheduler
+    best = sched.highest_ready(cpu)
+    if best is not None and best > me.priority:
+        sched.make_ready(me)
+        yield Spend(spent + c.sched_pick)
+        following = sched.pick_next(cpu)
+        yield kernel.release_all(held)
+        yield from _kick_all(c, kicks)
+        yield Spend(c.context_switch)
+        yield _OUTCOMES[exit_point]
+        yield Switch(following)
+        yield Spend(c.kernel_exit)  # continuation: scheduled again
+        return
+    yield Spend(spent)
+    yield kernel.release_all(held)
+    yield from _kick_all(c, kicks)
+    yield _OUTCOMES[exit_point]
+    yield Spend(c.kernel_exit)
+
+
+def _block(kernel, cpu: int, held: list, kicks: list[int], spent: int, exit_point: str):
+    """The caller blocks: go through the scheduler and switch to the next thread."""
+    c = kernel.costs
     yield Spend(spent + c.sched_pick)
     following = kernel.scheduler.pick_next(cpu)
     yield kernel.release_all(held)
     yield from _kick_all(c, kicks)
     yield Spend(c.context_switch)
-    yield Outcome("slow", BLOCKED)
+    yield _OUTCOMES[exit_point]
     yield Switch(following)
-    # continuation: a sender delivered to us and we were switched to
+
+
+def _resume(kernel, me: Thread):
+    """Continuation of a blocked IPC: the partner delivered and we were switched to."""
     if me.direct_return:
-        me.direct_return = False  # the fastpath already returned us to user mode
+        me.direct_return = False  # a fastpath already returned us to user mode
     else:
-        yield Spend(c.receive_resume + c.kernel_exit)
+        yield Spend(kernel.costs.receive_resume + kernel.costs.kernel_exit)
     return me.received
 
 
-def _kick_all(c, cpus):
+def _kick_all(c, cpus: list[int]):
     for target in cpus:
         yield Spend(c.ipi_send)
         yield Kick(target)

@@ -14,11 +14,15 @@ from l4sim.kernel.costs import Costs
 from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
+from l4sim.kernel.ipc_fastpath import IPC_CHECKS, ipc_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import LOCK_KINDS, Lock, in_lock_order
 from l4sim.kernel.objects import ANY, Message, Space, Thread, ThreadState
 from l4sim.kernel.scheduler import Scheduler
-from l4sim.kernel.syscalls import RaiseException, ReplyWait, Wait
+from l4sim.kernel.syscalls import IPC_OPERATIONS, Call, RaiseException, ReplyWait
+
+IRQ_DELIVERED = Outcome("slow", "irq_deliver")
+IRQ_PENDING = Outcome("slow", "irq_pending")
 
 TCB_SIZE = 0x200  # bytes per thread control block: consecutive TCBs, ascending addresses
 SPACE_BASE = 0x8000_0000
@@ -27,6 +31,7 @@ TCB_BASE = 0xF000_0000
 # kinds of traced kernel entries
 SYSCALL_EXCEPTION = "syscall_exception"
 IPC = "ipc"
+IRQ = "irq"  # kernel-originated IPC: an interrupt delivered to its handler thread
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,9 @@ class Kernel:
         # the cycle cost of each exception-fastpath check, in list order
         self.exception_check_costs = tuple(getattr(costs, check.cost)
                                            for check in SYSCALL_EXCEPTION_CHECKS)
+        self.ipc_check_costs = tuple(getattr(costs, check.cost) for check in IPC_CHECKS)
+        # the thread each CPU's interrupts are delivered to (as IPC), if any
+        self.irq_threads: dict[int, Thread] = {}
         self.spaces: list[Space] = []
 
     # -- construction -----------------------------------------------------
@@ -95,7 +103,7 @@ class Kernel:
         """A user action that traps: (kind of kernel entry, path generator)."""
         if isinstance(action, RaiseException):
             return SYSCALL_EXCEPTION, self._syscall_exception(cpu, thread, action)
-        if isinstance(action, Wait | ReplyWait):
+        if isinstance(action, IPC_OPERATIONS):
             return IPC, self._ipc(cpu, thread, action)
         raise TypeError(f"thread {thread.name}: unknown action {action!r}")
 
@@ -110,11 +118,62 @@ class Kernel:
         if not delivered:
             yield from syscall_exception_slowpath(self, cpu, thread, exception)
         # continuation: the handler's reply has arrived and we run again
-        yield Spend(c.resume_after_reply + c.kernel_exit)
+        if thread.direct_return:  # an IPC fastpath already returned us to user mode
+            thread.direct_return = False
+            yield Spend(c.resume_after_reply)
+        else:
+            yield Spend(c.resume_after_reply + c.kernel_exit)
         return thread.received
 
     def _ipc(self, cpu: int, thread: Thread, op):
-        return (yield from ipc_slowpath(self, cpu, thread, op, spent=self.costs.kernel_entry))
+        spent = self.costs.kernel_entry
+        if self.config.fastpath_ipc and isinstance(op, Call | ReplyWait):
+            done, received = yield from ipc_fastpath(self, cpu, thread, op, spent)
+            if done:
+                return received
+            spent = 0
+        return (yield from ipc_slowpath(self, cpu, thread, op, spent))
+
+    def deliver_irq(self, cpu: int, current: Thread | None, payload: tuple):
+        """An interrupt on ``cpu``: kernel-originated IPC to the CPU's interrupt thread.
+
+        Delivered at once if the thread waits, else left pending for its next
+        receive. A woken thread that outranks the interrupted one preempts it.
+        """
+        c = self.costs
+        sched = self.scheduler
+        yield Spend(c.timer_irq)
+        target = self.irq_threads[cpu]
+        held: list = []
+        yield self.take_scheduler(held)
+        yield self.take_thread_locks(held, target)
+        if target.state is ThreadState.WAITING_TO_RECEIVE and target.partner is ANY:
+            yield Spend(c.ipc_transfer)
+            target.received = Message("irq", None, payload)
+            target.direct_return = False
+            sched.make_ready(target)
+            outcome = IRQ_DELIVERED
+        else:
+            yield Spend(c.sp_enqueue_sender)
+            target.pending_irqs.append(payload)
+            outcome = IRQ_PENDING
+        best = sched.highest_ready(cpu)
+        if current is None or (best is not None and best > current.priority):
+            if current is not None:
+                sched.make_ready(current)
+            yield Spend(c.sched_pick)
+            following = sched.pick_next(cpu)
+            yield self.release_all(held)
+            yield outcome
+            if following is not None:
+                yield Spend(c.context_switch)
+            yield Switch(following)
+            if current is not None:
+                yield Spend(c.kernel_exit)  # continuation: scheduled again
+            return
+        yield self.release_all(held)
+        yield outcome
+        yield Spend(c.kernel_exit)
 
     def reschedule(self, cpu: int, thread: Thread, timeslice_expired: bool):
         """Timer (timeslice end) or IPI: run a better ready thread if there is one.
@@ -211,4 +270,4 @@ class Kernel:
         return None
 
 
-__all__ = ["Kernel", "KernelConfig", "SYSCALL_EXCEPTION", "IPC", "Outcome"]
+__all__ = ["Kernel", "KernelConfig", "SYSCALL_EXCEPTION", "IPC", "IRQ"]

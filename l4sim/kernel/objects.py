@@ -45,14 +45,14 @@ class Message:
     """
 
     label: str
-    sender: Thread
+    sender: Thread | None  # None: the kernel (an interrupt)
     payload: tuple = ()
     words: int = 2
     typed_items: bool = False
 
     def observed(self) -> tuple:
         """What a user program sees of the message: compared across fastpath settings."""
-        return (self.label, self.sender.name, self.payload)
+        return (self.label, self.sender.name if self.sender else "kernel", self.payload)
 
 
 @dataclass(eq=False)
@@ -82,6 +82,12 @@ class Thread:
     received: Message | None = None
     # who this thread waits for a reply from (when BLOCKED_ON_REPLY)
     reply_from: Thread | None = None
+    # while WAITING_TO_SEND: whether the queued message is a Call (or exception)
+    expects_reply: bool = False
+    # interrupts delivered while the thread was not waiting (kernel-originated IPC)
+    pending_irqs: deque = field(default_factory=deque)
+    # pending asynchronous notification bits
+    notify_bits: int = 0
     # set when a fastpath switched to this blocked receiver and already returned
     # it to user mode: its own continuation then has nothing left to do
     direct_return: bool = False

@@ -27,6 +27,46 @@ class RaiseException:
 
 
 @dataclass(slots=True)
+class Call:
+    """Send to ``dest`` and wait for its reply (a closed receive from ``dest``)."""
+
+    dest: Thread
+    payload: tuple = ()
+    words: int = 2
+    typed_items: bool = False
+
+
+@dataclass(slots=True)
+class Send:
+    """Send to ``dest``; block only until it receives (no reply)."""
+
+    dest: Thread
+    payload: tuple = ()
+    words: int = 2
+    typed_items: bool = False
+
+
+@dataclass(slots=True)
+class Reply:
+    """Reply to ``reply_to`` (blocked on our reply) without waiting afterwards."""
+
+    reply_to: Thread
+    payload: tuple = ()
+
+
+@dataclass(slots=True)
+class StartIO:
+    """Program a device (an MMIO write): it raises ``irq`` on CPU 0 after ``latency`` cycles.
+
+    Not a kernel entry: the store costs ``cycles`` of user time.
+    """
+
+    latency: int
+    irq: tuple
+    cycles: int = 20
+
+
+@dataclass(slots=True)
 class Wait:
     """Receive: from anyone (``source=None``, an open wait) or from one thread (closed)."""
 
@@ -40,3 +80,8 @@ class ReplyWait:
     reply_to: Thread
     payload: tuple = ()
     source: Thread | None = None
+    words: int = 2
+    typed_items: bool = False
+
+
+IPC_OPERATIONS = (Call, Send, Reply, Wait, ReplyWait)

@@ -16,6 +16,7 @@ CPU stays busy, and the cache-line handoff is charged explicitly.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Generator
 
 import numpy as np
@@ -23,10 +24,10 @@ import simpy
 
 from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch
-from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.kernel import IRQ, Kernel
 from l4sim.kernel.locks import Lock, check_order
 from l4sim.kernel.objects import Message, Thread
-from l4sim.kernel.syscalls import Compute
+from l4sim.kernel.syscalls import Compute, StartIO
 from l4sim.sim.lookahead import ActTimes
 from l4sim.sim.spinlock import SpinState, handoff_cost, is_fifo
 from l4sim.sim.trace import TraceBuffer
@@ -58,7 +59,8 @@ class Machine:
 
     def __init__(self, kernel: Kernel, programs: dict[Thread, Generator],
                  rng: np.random.Generator, measure_kind: str, warmup: int, events: int,
-                 observe: bool = False, lookahead: bool = True) -> None:
+                 observe: bool = False, lookahead: bool = True,
+                 timers: tuple = ()) -> None:
         self.env = simpy.Environment()
         kernel = with_kernel_lock(kernel)  # kernel_lock = "big": one lock around every path
         self.kernel = kernel
@@ -68,6 +70,8 @@ class Machine:
         self.cpus = kernel.config.cpus
         self.held: list[list[Lock]] = [[] for _ in range(self.cpus)]
         self.resched = [False] * self.cpus
+        self.pending_irqs: list[deque] = [deque() for _ in range(self.cpus)]
+        self._interrupting = [False] * self.cpus
         self.ipi: list[simpy.Event] = [self.env.event() for _ in range(self.cpus)]
         self.design = kernel.config.lock  # spinlock design (l4sim.sim.spinlock)
         self.fifo = is_fifo(self.design)
@@ -75,6 +79,7 @@ class Machine:
         self._noise = random.Random(int(rng.integers(2**63))).random
         self._jitter_span = self.costs.entry_jitter + 1
         self.lookahead = lookahead
+        self.timers = tuple(timers)
         # when each CPU may next touch shared kernel state (for lookahead)
         self.next_act = ActTimes(self.cpus, NEVER)
         self.ipi_due = ActTimes(self.cpus, NEVER, initial=NEVER)
@@ -106,6 +111,8 @@ class Machine:
         for runner in self.runners.values():
             runner.wake = self.env.event()
             runner.process = self.env.process(self._thread_process(runner))
+        for cpu, period, name in self.timers:
+            self.env.process(self._timer_process(cpu, period, name))
         for cpu in range(self.cpus):
             self.env.process(self._cpu_process(cpu))
             self._ipi_arrive(cpu)  # boot: each CPU dispatches its first thread
@@ -146,6 +153,7 @@ class Machine:
     def _thread_process(self, runner: Runner):
         yield runner.wake  # dispatched for the first time
         thread = runner.thread
+        cpu = thread.cpu
         program = runner.program
         result = None
         kernel = self.kernel
@@ -153,39 +161,44 @@ class Machine:
         carry = 0  # kernel cycles already spent but not yet elapsed (see _run_path)
         while True:
             action = program.send(result)
-            if type(action) is Compute:
+            kind_of = type(action)
+            if kind_of is Compute:
                 if action.cycles > 0 or carry:
                     carry = yield from self._compute(runner, action.cycles, carry)
                 result = None
                 continue
-            kind, path = kernel.enter(thread.cpu, thread, action)
-            result, carry = yield from self._run_path(thread.cpu, runner, kind, path, carry)
+            if kind_of is StartIO:
+                self._start_io(action.latency + carry + action.cycles, action.irq)
+                carry = yield from self._compute(runner, action.cycles, carry)
+                result = None
+                continue
+            kind, path = kernel.enter(cpu, thread, action)
+            result, carry = yield from self._run_path(cpu, runner, kind, path, carry)
             if observations is not None and isinstance(result, Message):
                 observations[thread.name].append(result.observed())
-            if self.resched[thread.cpu]:
-                self.resched[thread.cpu] = False
-                _, carry = yield from self._run_path(
-                    thread.cpu, runner, None, kernel.reschedule(thread.cpu, thread, False), carry)
+            if self.resched[cpu] or self.pending_irqs[cpu]:
+                carry = yield from self._service_interrupts(runner, carry)
 
     def _compute(self, runner: Runner, cycles: int, carry: int):
-        """User-mode work after ``carry`` kernel cycles, cut by the timeslice or an IPI."""
+        """User-mode work after ``carry`` kernel cycles, cut by the timeslice or an interrupt."""
         env = self.env
         remaining = cycles
         cpu = runner.thread.cpu
         while True:
+            if self.resched[cpu] or self.pending_irqs[cpu]:
+                carry = yield from self._service_interrupts(runner, carry)
             run = min(remaining, runner.slice_left)
             user_start = env.now + carry
             end = user_start + run
             self.next_act[cpu] = end
             runner.in_user = True
-            interrupted = False
             try:
                 yield env.timeout(carry + run)
             except simpy.Interrupt:
-                interrupted = True
+                self._interrupting[cpu] = False
             runner.in_user = False
             now = env.now
-            carry = max(0, user_start - now)  # an IPI can land before the kernel part ends
+            carry = max(0, user_start - now)  # an interrupt can land before the kernel part ends
             ran = max(0, now - user_start)
             remaining -= ran
             runner.slice_left -= ran
@@ -194,30 +207,76 @@ class Machine:
                 self.resched[cpu] = False
                 _, carry = yield from self._run_path(
                     cpu, runner, None, self.kernel.reschedule(cpu, runner.thread, True), carry)
-            elif interrupted:
-                self.resched[cpu] = False
-                _, carry = yield from self._run_path(
-                    cpu, runner, None, self.kernel.reschedule(cpu, runner.thread, False), carry)
             if remaining <= 0:
                 return carry
 
+    def _service_interrupts(self, runner: Runner, carry: int):
+        """Deliver this CPU's pending interrupts, then reschedule if an IPI asked to."""
+        cpu = runner.thread.cpu
+        kernel = self.kernel
+        while True:
+            if self.pending_irqs[cpu]:
+                payload = self.pending_irqs[cpu].popleft()
+                _, carry = yield from self._run_path(
+                    cpu, runner, IRQ, kernel.deliver_irq(cpu, runner.thread, payload), carry)
+            elif self.resched[cpu]:
+                self.resched[cpu] = False
+                _, carry = yield from self._run_path(
+                    cpu, runner, None, kernel.reschedule(cpu, runner.thread, False), carry)
+            else:
+                return carry
+
     def _cpu_process(self, cpu: int):
-        """Take IPIs: an idle CPU dispatches, a busy one preempts or defers."""
+        """Take IPIs and interrupts: an idle CPU dispatches, a busy one is interrupted."""
         while True:
             yield self.ipi[cpu]
             self.ipi[cpu] = self.env.event()
             self.ipi_due[cpu] = NEVER
             current = self.kernel.scheduler.current[cpu]
             if current is None:
-                _, carry = yield from self._run_path(cpu, None, None, self.kernel.dispatch(cpu))
+                if self.pending_irqs[cpu]:
+                    payload = self.pending_irqs[cpu].popleft()
+                    path = self.kernel.deliver_irq(cpu, None, payload)
+                    kind = IRQ
+                else:
+                    self.resched[cpu] = False
+                    path = self.kernel.dispatch(cpu)
+                    kind = None
+                _, carry = yield from self._run_path(cpu, None, kind, path)
                 if carry:
                     yield self.env.timeout(carry)
+                if self.pending_irqs[cpu] and self.kernel.scheduler.current[cpu] is None:
+                    self._ipi_arrive(cpu)  # more interrupts for a CPU still idle
                 continue
-            runner = self.runners[current]
-            if runner.in_user:
-                runner.process.interrupt("ipi")
-            else:
-                self.resched[cpu] = True
+            self.resched[cpu] = True
+            self._interrupt(cpu, self.runners[current])
+
+    def raise_irq(self, cpu: int, payload: tuple) -> None:
+        """A device or timer interrupt on ``cpu`` (delivered as IPC by the kernel)."""
+        self.pending_irqs[cpu].append(payload)
+        current = self.kernel.scheduler.current[cpu]
+        if current is None:
+            self._ipi_arrive(cpu)
+        else:
+            self._interrupt(cpu, self.runners[current])
+
+    def _interrupt(self, cpu: int, runner: Runner) -> None:
+        """Interrupt a thread in user mode; one in the kernel checks on its way out."""
+        if runner.in_user and not self._interrupting[cpu]:
+            self._interrupting[cpu] = True
+            runner.process.interrupt()
+
+    def _start_io(self, delay: int, payload: tuple) -> None:
+        arrival = self.env.timeout(delay)
+        arrival.callbacks.append(lambda _event: self.raise_irq(0, payload))
+
+    def _timer_process(self, cpu: int, period: int, name: str):
+        """A periodic interrupt (the guest's tick) on ``cpu``."""
+        count = 0
+        while True:
+            yield self.env.timeout(period)
+            count += 1
+            self.raise_irq(cpu, (name, count))
 
     def _ipi_arrive(self, cpu: int) -> None:
         if not self.ipi[cpu].triggered:

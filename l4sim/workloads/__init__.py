@@ -24,3 +24,4 @@ class Setup:
     events: int  # entries of that kind measured
     # extra metrics of the measured kind: (machine, events, measured cycles) -> {name: value}
     metrics: Callable | None = None
+    timers: tuple = ()  # periodic interrupts: (cpu, period in cycles, name)

@@ -1,0 +1,139 @@
+"""The IPC fastpath for Call and ReplyWait, made SMP-safe like the exception fastpath.
+
+Modelled on the OKL4 3.0 IPC fastpath and seL4's ``fastpath_call`` /
+``fastpath_reply_recv`` (domain notes, section 2), ordered by the paper's SMP
+rules: lock-free checks first, then the global scheduler lock and the checks
+on scheduling state, then the thread locks of caller and destination in
+ascending address order and the checks on the destination's IPC state.
+
+The destination is the callee of a Call, or the thread a ReplyWait replies
+to. A failure releases whatever is held and falls back to the slowpath, which
+starts again from the beginning (the price of a late failure). Cross-CPU IPC
+fails ``destination_on_this_cpu``: the slowpath delivers it and sends an IPI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l4sim.kernel.checks import Check, Stage, validate_order
+from l4sim.kernel.effects import Outcome, Spend, Switch
+from l4sim.kernel.objects import ANY, Message, Thread, ThreadState
+from l4sim.kernel.syscalls import Call, ReplyWait
+
+MAX_REGISTER_WORDS = 4  # untyped words that fit in ARM registers (seL4: 4 on 32-bit ARM)
+
+
+@dataclass(slots=True)
+class IpcContext:
+    """What the IPC fastpath's checks look at."""
+
+    kernel: object
+    cpu: int
+    current: Thread
+    op: object
+    dest: Thread | None
+    is_call: bool
+
+
+def _destination_waiting(c: IpcContext) -> bool:
+    if c.is_call:  # the callee waits to receive
+        return c.dest.state is ThreadState.WAITING_TO_RECEIVE
+    # the replied-to thread waits for our reply
+    return c.dest.state is ThreadState.BLOCKED_ON_REPLY and c.dest.reply_from is c.current
+
+
+def _partner_ok(c: IpcContext) -> bool:
+    if c.is_call:
+        return c.dest.partner is ANY or c.dest.partner is c.current
+    return True  # a reply goes to whoever called us; its closed wait names us
+
+
+# The checks, in the order the SMP fastpath runs them. Read this next to the paper.
+IPC_CHECKS: tuple[Check, ...] = validate_order((
+    # -- lock-free: the operation and the caller's own registers --------------
+    Check("simple_message", Stage.LOCK_FREE, "check_load_compare",
+          lambda c: c.op.words <= MAX_REGISTER_WORDS and not c.op.typed_items,
+          "untyped words fit in registers; no map, grant or string items"),
+    Check("valid_destination", Stage.LOCK_FREE, "check_pointer_chase",
+          lambda c: c.dest is not None,
+          "the destination thread id / capability names a thread"),
+    Check("call_or_reply_wait", Stage.LOCK_FREE, "check_load_compare",
+          lambda c: isinstance(c.op, Call) or (isinstance(c.op, ReplyWait)
+                                                and c.op.source is ANY),
+          "only a Call, or a ReplyWait with an open receive, has a fast case"),
+    # -- under the global scheduler lock: scheduling state ---------------------
+    Check("destination_on_this_cpu", Stage.SCHEDULER, "check_pointer_chase",
+          lambda c: c.dest.cpu == c.cpu,
+          "SMP: cross-CPU IPC needs the slowpath and an IPI (seL4 does the same)"),
+    Check("no_sender_queued", Stage.SCHEDULER, "check_load_compare",
+          lambda c: not c.current.send_queue and (c.is_call or not c.current.pending_irqs),
+          "nobody is queued on us (nor an interrupt): our receive would have to take them"),
+    Check("destination_waiting", Stage.SCHEDULER, "check_pointer_chase",
+          _destination_waiting,
+          "the callee waits to receive, or the replied-to thread waits for our reply"),
+    Check("priority_and_domain", Stage.SCHEDULER, "check_bitmap",
+          lambda c: c.dest.priority >= (c.kernel.scheduler.highest_ready(c.cpu) or 0)
+          and c.dest.domain == c.current.domain,
+          "the destination may run now: not below any ready thread; same domain"),
+    # -- under the thread locks (address order): the destination's IPC state ---
+    Check("destination_partner", Stage.THREADS, "check_pointer_chase",
+          _partner_ok,
+          "the callee receives from anyone or from us"),
+    Check("no_pending_notification", Stage.THREADS, "check_load_compare",
+          lambda c: c.dest.notify_bits == 0 and not c.dest.pending_irqs,
+          "no notification or interrupt is pending for the destination"),
+    Check("valid_space", Stage.THREADS, "check_pointer_chase",
+          lambda c: c.dest.space is not None and c.dest.space.valid,
+          "the destination has a valid address space to switch to"),
+))
+
+FAST_CALL = "fast_call"
+FAST_REPLY_WAIT = "fast_reply_wait"
+_FAST = {True: Outcome("fast", FAST_CALL), False: Outcome("fast", FAST_REPLY_WAIT)}
+FALLBACK_OUTCOMES = {check.name: Outcome("slow", check.name) for check in IPC_CHECKS}
+
+
+def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
+    """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back."""
+    c = kernel.costs
+    is_call = isinstance(op, Call)
+    dest = op.reply_to if isinstance(op, ReplyWait) else getattr(op, "dest", None)
+    ctx = IpcContext(kernel, cpu, current, op, dest, is_call)
+    held: list = []
+    stage = Stage.LOCK_FREE
+    for check, cost in zip(IPC_CHECKS, kernel.ipc_check_costs, strict=True):
+        if check.stage > stage:  # take the next stage's locks before its first check
+            yield Spend(spent)
+            spent = 0
+            yield kernel.take_stage(check.stage, held, current, dest)
+            stage = check.stage
+        spent += cost
+        if not check.passes(ctx):
+            yield Spend(spent)
+            if held:
+                yield kernel.release_all(held)
+            yield FALLBACK_OUTCOMES[check.name]
+            return False, None
+    # commit: the point of no return; the fastpath returns straight to the destination
+    yield Spend(spent + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit)
+    if is_call:
+        kernel.send_message(current, dest, Message("call", current, op.payload, op.words))
+        current.state = ThreadState.BLOCKED_ON_REPLY
+        current.reply_from = dest
+    else:
+        kernel.send_message(current, dest, Message("reply", current, op.payload))
+        dest.reply_from = None
+        current.state = ThreadState.WAITING_TO_RECEIVE
+        current.partner = ANY
+    dest.direct_return = True
+    kernel.scheduler.run(cpu, dest)
+    yield kernel.release_all(held)
+    yield _FAST[is_call]
+    yield Switch(dest)
+    # continuation: our reply (Call) or a message (ReplyWait) has arrived
+    if current.direct_return:
+        current.direct_return = False
+    else:
+        yield Spend(c.receive_resume + c.kernel_exit)
+    return True, current.received

@@ -1,0 +1,168 @@
+"""A paravirtualized Linux under load (the paper's experiments E1 and E2).
+
+Per CPU ``c``:
+
+- a Linux server thread ``linux<c>``: the exception handler of that CPU's guest
+  processes, and their scheduler. A guest process runs only while the server
+  has replied to its last system call; the server replies to one process at a
+  time, so only one guest process per CPU is active and the server is
+  normally waiting when an exception arrives (why E1's fastpath is taken);
+- ``io_procs`` I/O-heavy guest processes: short user bursts, frequent system
+  calls, a share of which start a device transfer and block until its
+  interrupt; ``cpu_procs`` CPU-intensive ones: long bursts, few system calls;
+- an interrupt thread ``irq<c>``. Device and timer interrupts all arrive on
+  CPU 0; the kernel delivers them as IPC to ``irq0``, which forwards them
+  (``Send``) to the interrupt thread of the CPU they concern (the periodic
+  timer to every CPU): these IPCs cross CPUs. Each interrupt thread then
+  Calls its Linux server, which replies.
+
+The Linux server rotates its runnable processes at the first system call
+after a timer tick (guest round robin). A point measures ``events`` syscall
+exceptions after ``warmup_events``; every IPC in the same window is measured.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from l4sim.kernel.costs import Costs
+from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel
+from l4sim.kernel.objects import Thread
+from l4sim.kernel.syscalls import (
+    Call,
+    Compute,
+    RaiseException,
+    Reply,
+    ReplyWait,
+    Send,
+    StartIO,
+    Wait,
+)
+from l4sim.workloads import Setup
+
+IRQ_PRIORITY = 250
+SERVER_PRIORITY = 150
+GUEST_PRIORITY = 100
+
+
+def guest(rng: np.random.Generator, gap_mean: float):
+    """A guest process: exponential user bursts, each ended by a system call."""
+    number = 0
+    yield RaiseException("syscall", (0,))  # exec: register with the Linux server
+    while True:
+        yield Compute(int(rng.exponential(gap_mean)))
+        number += 1
+        yield RaiseException("syscall", (number,))
+
+
+def linux_server(cpu: int, rng: np.random.Generator, io_names: set[str],
+                 processes: dict[str, Thread], params):
+    """The Linux server of one CPU: serve system calls and schedule the guest processes."""
+    runnable: deque[Thread] = deque()
+    active: Thread | None = None
+    need_resched = False
+    transfers = 0
+    message = yield Wait()
+    while True:
+        if message.label == "exception":
+            process = message.sender
+            if active is not None and process is not active:
+                runnable.append(process)  # a process registering: it waits its turn
+                message = yield Wait()
+                continue
+            yield Compute(int(rng.exponential(params.syscall_service)))
+            active = process
+            if process.name in io_names and rng.random() < params.io_block_fraction:
+                transfers += 1
+                latency = int(rng.exponential(params.device_latency))
+                yield StartIO(latency, ("io", cpu, process.name, transfers))
+                active = None  # blocked on the device until its interrupt
+            elif need_resched and runnable:
+                runnable.append(process)
+                active = None
+            need_resched = False
+            if active is None and runnable:
+                active = runnable.popleft()
+            if active is None:
+                message = yield Wait()  # nothing to run on this CPU
+            else:
+                message = yield ReplyWait(active, ("ret", *message.payload[1:]))
+            continue
+        # an interrupt, Called to us by this CPU's interrupt thread
+        caller = message.sender
+        yield Compute(params.irq_service)
+        kind = message.payload[0]
+        if kind == "timer":
+            need_resched = True
+        else:  # ("io", cpu, process name, transfer number): the process may run again
+            runnable.append(processes[message.payload[2]])
+        resume = None
+        if active is None and runnable:
+            active = runnable.popleft()
+            resume = active
+        if resume is not None:
+            yield Reply(resume, ("ret",))
+        message = yield ReplyWait(caller, ("irq-done",))
+
+
+def irq_root(servers: list[Thread], irq_threads: list[Thread], decode: int):
+    """CPU 0's interrupt thread: receive kernel IRQ IPCs and forward them."""
+    message = yield Wait()
+    while True:
+        yield Compute(decode)
+        payload = message.payload
+        targets = range(len(servers)) if payload[0] == "timer" else [payload[1]]
+        for cpu in targets:
+            if cpu == 0:
+                yield Call(servers[0], payload)
+            else:
+                yield Send(irq_threads[cpu], payload)
+        message = yield Wait()
+
+
+def irq_leaf(server: Thread, decode: int):
+    """Another CPU's interrupt thread: take forwarded interrupts to its Linux server."""
+    message = yield Wait()
+    while True:
+        yield Compute(decode)
+        yield Call(server, message.payload)
+        message = yield Wait()
+
+
+def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
+    kernel = Kernel(params.kernel_config(), costs)
+    linux_space = kernel.create_space("linux")
+    irq_threads = [kernel.create_thread(f"irq{c}", c, IRQ_PRIORITY, linux_space)
+                   for c in range(params.cpus)]
+    servers = [kernel.create_thread(f"linux{c}", c, SERVER_PRIORITY, linux_space)
+               for c in range(params.cpus)]
+    kernel.irq_threads[0] = irq_threads[0]
+    server_seeds, guest_seeds = seeds.spawn(2)
+    programs: dict[Thread, object] = {
+        irq_threads[0]: irq_root(servers, irq_threads, params.irq_decode)}
+    for c in range(1, params.cpus):
+        programs[irq_threads[c]] = irq_leaf(servers[c], params.irq_decode)
+    known: dict[str, Thread] = {}
+    per_cpu = params.io_procs + params.cpu_procs
+    streams = guest_seeds.spawn(params.cpus * per_cpu)
+    io_names: set[str] = set()
+    for c in range(params.cpus):
+        for index in range(per_cpu):
+            io = index < params.io_procs
+            name = f"{'io' if io else 'cpu'}{c}.{index}"
+            thread = kernel.create_thread(name, c, GUEST_PRIORITY,
+                                          kernel.create_space(f"proc-{name}"),
+                                          handler=servers[c])
+            known[name] = thread
+            if io:
+                io_names.add(name)
+            gap = params.io_gap if io else params.cpu_gap
+            programs[thread] = guest(np.random.default_rng(streams[c * per_cpu + index]), gap)
+    for c, stream in enumerate(server_seeds.spawn(params.cpus)):
+        programs[servers[c]] = linux_server(c, np.random.default_rng(stream), io_names, known,
+                                            params)
+    timers = ((0, params.tick, "timer"),)
+    return Setup(kernel, programs, SYSCALL_EXCEPTION, params.warmup_events, params.events,
+                 timers=timers)
