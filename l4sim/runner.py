@@ -13,10 +13,11 @@ import pandas as pd
 
 from l4sim.scenario import Point
 from l4sim.sim.engine import Machine
-from l4sim.workloads import ipc_bench, linux, lock_microbench, syscall_bench
+from l4sim.workloads import ipc_bench, linux, lock_microbench, smp_pingpong, syscall_bench
 
 BUILDERS = {"syscall_bench": syscall_bench.build, "ipc_bench": ipc_bench.build,
-            "linux": linux.build, "lock_microbench": lock_microbench.build}
+            "linux": linux.build, "lock_microbench": lock_microbench.build,
+            "smp_pingpong": smp_pingpong.build}
 
 # the engine folds delays when no other CPU can observe them; False flushes every effect
 LOOKAHEAD = True

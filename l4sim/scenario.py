@@ -177,10 +177,18 @@ class LinuxPoint(Point):
         return self
 
 
+class SmpPingPongPoint(Point):
+    """sel4bench's SMP benchmark: a ping and a pong thread per CPU (l4sim.workloads)."""
+
+    workload: Literal["smp_pingpong"] = "smp_pingpong"
+    delay_cycles: int = Field(0, ge=0)
+
+
 # workload name -> its point model; a new workload adds one line here
 POINT_MODELS: dict[str, type[Point]] = {"syscall_bench": SyscallBenchPoint,
                                         "ipc_bench": IpcBenchPoint, "linux": LinuxPoint,
-                                        "lock_microbench": LockMicrobenchPoint}
+                                        "lock_microbench": LockMicrobenchPoint,
+                                        "smp_pingpong": SmpPingPongPoint}
 WORKLOADS = tuple(POINT_MODELS)
 
 
