@@ -42,3 +42,16 @@ def test_big_lock_serialises_more_than_fine_locks():
     wait = {r["kind"]: r["lock_wait_mean"] for r in fine}
     wait_big = {r["kind"]: r["lock_wait_mean"] for r in big}
     assert wait_big["ipc"] > wait["ipc"]
+
+
+def test_every_entry_point_of_the_kernel_is_wrapped():
+    """A new entry point on Kernel must be wrapped too, or it would bypass the big lock."""
+    from l4sim.kernel.kernel import Kernel
+
+    entry_points = {"enter", "reschedule", "dispatch", "deliver_irq"}
+    generators = {name for name, value in vars(Kernel).items()
+                  if callable(value) and not name.startswith("_")
+                  and getattr(value, "__code__", None) is not None
+                  and value.__code__.co_flags & 0x20}  # generator functions: kernel paths
+    assert generators <= entry_points, generators - entry_points
+    assert all(name in vars(BigLockKernel) for name in entry_points)

@@ -34,7 +34,8 @@ def with_kernel_lock(kernel):
 class BigLockKernel:
     """A kernel whose every entry point runs under one big lock.
 
-    Everything but the entry points is the wrapped kernel's. The lock guards
+    Everything but the entry points (``enter``, ``reschedule``, ``dispatch``,
+    ``deliver_irq``) is the wrapped kernel's. The lock guards
     the scheduler's shared state: its ``sched_lock_lines`` follow it between CPUs.
     """
 
@@ -60,6 +61,9 @@ class BigLockKernel:
 
     def dispatch(self, cpu):
         return self.locked(self._kernel.dispatch(cpu))
+
+    def deliver_irq(self, cpu, current, payload):
+        return self.locked(self._kernel.deliver_irq(cpu, current, payload))
 
     def locked(self, path):
         """Run ``path`` under the big lock: taken first, dropped at switches and at the end."""
