@@ -20,6 +20,8 @@ from l4sim.kernel.kernel import SYSCALL_EXCEPTION  # noqa: E402
 from l4sim.plot import mean_ci  # noqa: E402
 
 COLOURS = {"tas": "tab:red", "ticket": "tab:blue", "mcs": "tab:green", "clh": "tab:purple"}
+# tas and the queue locks nearly coincide (both have a constant handoff): markers tell them apart
+MARKERS = {"tas": "x", "ticket": "o", "mcs": "^", "clh": "s"}
 STYLES = {"fine": "-", "big": "--"}
 
 
@@ -55,7 +57,8 @@ def scaling_figure(points: pd.DataFrame, out_dir: Path) -> Path:
                 y = np.array([m for m, _ in summary])
                 err = np.array([h for _, h in summary])
                 axes[row][column].errorbar(
-                    x, y, yerr=err, marker="o", markersize=3, capsize=2,
+                    x, y, yerr=err, marker=MARKERS.get(design, "o"), markersize=5,
+                    markerfacecolor="none", capsize=2,
                     color=COLOURS.get(design), linestyle=STYLES.get(strategy, ":"),
                     label=f"{strategy} / {design}")
         axes[0][column].set_title(f"wait factor {factor:g}")
