@@ -28,7 +28,6 @@ from l4sim.kernel.kernel import IRQ, Kernel
 from l4sim.kernel.locks import Lock, check_order
 from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import Compute, StartIO
-from l4sim.sim.lookahead import ActTimes
 from l4sim.sim.spinlock import SpinState, handoff_cost, is_fifo
 from l4sim.sim.trace import TraceBuffer
 
@@ -81,8 +80,8 @@ class Machine:
         self.lookahead = lookahead
         self.timers = tuple(timers)
         # when each CPU may next touch shared kernel state (for lookahead)
-        self.next_act = ActTimes(self.cpus, NEVER)
-        self.ipi_due = ActTimes(self.cpus, NEVER, initial=NEVER)
+        self.next_act = [0] * self.cpus
+        self.ipi_due = [NEVER] * self.cpus
         self.spinning_on: list[Lock | None] = [None] * self.cpus
         for lock in kernel.locks:
             lock.sim = SpinState()
@@ -295,9 +294,15 @@ class Machine:
 
         A spinning CPU's next action is NEVER: it acts only once granted, after
         its lock's holder acts, and the holder's own next action is checked.
+        The scan stops at the first CPU that may act; on many busy CPUs that is
+        early (a min-heap of next actions measured slower, see README, Speed).
         """
-        return (self.next_act.others_after(cpu, time)
-                and self.ipi_due.others_after(cpu, time))
+        next_act = self.next_act
+        ipi_due = self.ipi_due
+        for other in range(self.cpus):
+            if other != cpu and (next_act[other] <= time or ipi_due[other] <= time):
+                return False
+        return True
 
     # -- the effect interpreter ---------------------------------------------------
     def _run_path(self, cpu: int, runner: Runner | None, kind: str | None, path: Generator,
