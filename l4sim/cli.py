@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
                         metavar="KEY=VALUE", help="override a key in every scenario "
                         "(e.g. replications=3 for a quick report)")
     report.add_argument("--quiet", action="store_true")
+    checks = commands.add_parser("checks", help="which fastpath checks fail, implied checks, "
+                                 "and (with --optimize) the optimal check order of a run")
+    checks.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
+    checks.add_argument("--optimize", action="store_true",
+                        help="compute the order minimising expected cycles per attempt and "
+                        "write DIR/check_order.json (needs a run with check_profile = true)")
     return parser
 
 
@@ -119,7 +125,55 @@ def _report(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "report": _report}
+def _checks(args) -> int:
+    import pandas as pd
+
+    from l4sim.checks_report import build
+
+    for name in ("points.parquet", "events.parquet"):
+        if not (args.dir / name).is_file():
+            raise UsageError(f"{args.dir}: no {name} here (run 'l4sim run' first)")
+    try:
+        result = build(args.dir, args.optimize)
+    except ValueError as error:
+        raise UsageError(f"{args.dir}: {error}") from None
+    table = result["table"]
+    summary = (table.groupby(["fastpath", "position", "check", "stage",
+                              "locks_held_at_failure"], sort=True)
+               .agg(reached=("reached", "sum"), failed=("failed", "sum"),
+                    cycles_before_failure=("cycles_before_failure", "mean"))
+               .reset_index())
+    summary["fail_rate"] = summary["failed"] / summary["reached"].clip(lower=1)
+    with pd.option_context("display.width", 160, "display.max_columns", 20,
+                           "display.max_rows", 200):
+        print("Check profile (all points; per point in checks.parquet):")
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        if "pairs" in result:
+            pairs = result["pairs"]
+            nontrivial = pairs[pairs["then_ever_failed"]]
+            print(f"\nImplied pairs: {len(pairs)} (A passed => B passed in every attempt); "
+                  f"{len(nontrivial)} where B failed at least once:")
+            if len(nontrivial):
+                print(nontrivial.drop_duplicates(["fastpath", "if_passes", "then_passes"])
+                      [["fastpath", "if_passes", "then_passes", "support", "basis"]]
+                      .to_string(index=False))
+            never = pairs[~pairs["then_ever_failed"]].drop_duplicates(
+                ["fastpath", "then_passes"])[["fastpath", "then_passes", "basis"]]
+            print("\nChecks that never failed in this run:")
+            print(never.to_string(index=False))
+    for kind, entry in result.get("orders", {}).items():
+        gain = entry["expected_cycles_paper"] - entry["expected_cycles_optimized"]
+        print(f"\n{kind}: optimal order ({entry['attempts']} attempts): "
+              f"{', '.join(entry['order'])}\n  expected cycles per attempt: paper "
+              f"{entry['expected_cycles_paper']:.1f}, optimized "
+              f"{entry['expected_cycles_optimized']:.1f} (saves {gain:.1f})")
+    print(f"\n-> {args.dir / 'checks.parquet'}, {result['figure']}"
+          + (f", {result['order_file']}" if "order_file" in result else ""))
+    return 0
+
+
+COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "report": _report,
+            "checks": _checks}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,13 +17,15 @@ from l4sim.scenario import load_scenario
 from l4sim.sweep import run_scenario
 
 SCENARIOS = ("syscall_bench", "linux", "ipc_bench")
+# the paper's future work, answered in simulation
+BEYOND = ("check_order", "check_order_linux", "notify")
 
 
 def build_report(scenario_dir: Path, results: Path, overrides: list[str] = (),
                  jobs: int | None = None, progress: bool | None = None) -> Path:
     """Run (or rerun) the scenarios, evaluate the claims, write the report; returns its path."""
     scenarios = {name: load_scenario(scenario_dir / f"{name}.toml", overrides)
-                 for name in SCENARIOS}  # validate all before running any
+                 for name in SCENARIOS + BEYOND}  # validate all before running any
     points = {}
     figures: list[Path] = []
     for name, scenario in scenarios.items():
@@ -39,8 +41,9 @@ def build_report(scenario_dir: Path, results: Path, overrides: list[str] = (),
     claims = (claims_module.linux_claims(points["linux"])
               + claims_module.syscall_claims(points["syscall_bench"])
               + claims_module.ipc_bench_claims(points["ipc_bench"]))
+    beyond = beyond_the_paper({name: results / scenarios[name].name for name in BEYOND})
     report = results / "report.md"
-    report.write_text(_markdown(claims, figures, results, overrides))
+    report.write_text(_markdown(claims, figures, results, overrides) + beyond)
     return report
 
 
@@ -66,3 +69,91 @@ def _markdown(claims, figures: list[Path], results: Path, overrides) -> str:
     ]
     lines += [f"- [{path.name}]({path.relative_to(results)})" for path in figures]
     return "\n".join(lines) + "\n"
+
+
+def beyond_the_paper(folders: dict[str, Path]) -> str:
+    """The future-work sections: check profile, implied checks, optimal order, notifications."""
+    from l4sim.check_order import FASTPATHS, resolve_check_order
+    from l4sim.check_order_effect import compare
+    from l4sim.check_profile import check_table, implied_pairs
+    from l4sim.checks_report import point_groups
+
+    lines = ["", "## Beyond the paper: its future work, in simulation", ""]
+    # which checks fail: the IPC benchmark at its heaviest contention, paper order
+    groups = [(p, k, e) for p, k, e in point_groups(folders["check_order"])
+              if p.check_order == "paper"]
+    point, _, events = min(groups, key=lambda g: g[0].wait_factor)
+    table = check_table(events, "ipc", FASTPATHS["ipc"])
+    lines += [f"### Which IPC-fastpath checks fail ({point.clients} clients, wait factor "
+              f"{point.wait_factor:g}, paper order)", "",
+              _frame_markdown(table[["position", "check", "stage", "reached", "failed",
+                                     "fail_rate", "cycles_before_failure",
+                                     "locks_held_at_failure"]]), ""]
+    pooled = pd.concat([e for _, _, e in groups], ignore_index=True)
+    pairs = implied_pairs(pooled, "ipc")
+    never = pairs[~pairs["then_ever_failed"].astype(bool)].drop_duplicates("then_passes")
+    real = pairs[pairs["then_ever_failed"].astype(bool)]
+    lines += ["### Implied checks (IPC fastpath, all points of the check-order scenario)", "",
+              f"{len(real)} pairs where passing A always meant passing B and B failed at "
+              "least once" + (":" if len(real) else "."), ""]
+    if len(real):
+        lines += [_frame_markdown(real[["if_passes", "then_passes", "support", "basis"]]), ""]
+    lines += ["Checks that never failed in these runs (removal candidates for this load):", "",
+              _frame_markdown(never[["then_passes", "basis"]]), ""]
+    # optimal order, measured
+    lines += ["### Optimized check order, measured (paired replications)", ""]
+    for name in ("check_order", "check_order_linux"):
+        effect = compare(folders[name])
+        effect = effect[effect["kind"].isin(["ipc", "syscall_exception"])]
+        lines += [f"`scenarios/{name}.toml`:", "", _frame_markdown(effect), ""]
+        for point, keys, _ in point_groups(folders[name]):
+            if point.check_order == "optimized":
+                order = resolve_check_order(point)
+                described = "; ".join(f"{kind}: {', '.join(names)}"
+                                      for kind, names in order.items())
+                where = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                                  for k, v in keys.items() if k != "check_order")
+                lines.append(f"- optimized order ({where or 'the point'}): {described}")
+        lines.append("")
+    # notifications
+    points = pd.read_parquet(folders["notify"] / "points.parquet")
+    events = pd.read_parquet(folders["notify"] / "events.parquet",
+                             columns=["irq_forward", "fastpath_notify", "replication",
+                                      "thread_name", "kind", "exit_point", "duration"])
+    forwards = events[(events["thread_name"] == "irq0") & (events["kind"] == "ipc")
+                      & events["exit_point"].isin(FORWARD_EXITS)]
+    cost = forwards.groupby(["irq_forward", "fastpath_notify"])["duration"].mean()
+    latency = (points[points["kind"] == "irq_latency"]
+               .groupby(["irq_forward", "fastpath_notify"])["duration_mean"].apply(_ci_text))
+    rows = pd.DataFrame({"forward_cycles_mean": cost.round(1),
+                         "irq_to_server_latency_cycles (95% CI)": latency}).reset_index()
+    lines += ["### Notifications through the IPC fastpath (Linux load, IRQ forwarding)", "",
+              "Forwarding from CPU 0's interrupt thread to the other CPU: a Send IPC, or a "
+              "mailbox write plus a notification; the notification fastpath on or off. "
+              "`forward_cycles_mean`: kernel cycles per forwarding operation; latency: from "
+              "the interrupt to its Linux server receiving it.", "",
+              _frame_markdown(rows), ""]
+    return "\n".join(lines) + "\n"
+
+
+FORWARD_EXITS = {"slow_deliver", "slow_queue", "slow_notify", "slow_notify_pending",
+                 "fast_notify", "destination_waiting_open", "no_pending_notification",
+                 "valid_space", "valid_destination"}
+
+
+def _ci_text(values: pd.Series) -> str:
+    from l4sim.claims import mean_ci
+
+    mean, (low, high) = mean_ci(values)
+    return f"{mean:.0f} ({low:.0f} .. {high:.0f})"
+
+
+def _frame_markdown(frame: pd.DataFrame) -> str:
+    """A small DataFrame as a Markdown table (numbers rounded for reading)."""
+    columns = list(frame.columns)
+    lines = ["| " + " | ".join(map(str, columns)) + " |",
+             "|" + "---|" * len(columns)]
+    for _, row in frame.iterrows():
+        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from l4sim.check_order import resolve_check_order
+from l4sim.kernel.kernel import KernelConfig
 from l4sim.scenario import Point
 from l4sim.sim.engine import Machine
 from l4sim.workloads import ipc_bench, linux, lock_microbench, smp_pingpong, syscall_bench
@@ -56,10 +58,11 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     if seed is not None:
         point = point.model_copy(update={"seed": seed})
     workload_seeds, machine_seeds = seed_sequence(point, replication).spawn(2)
-    setup = BUILDERS[point.workload](point, costs or point.costs(), workload_seeds)
+    costs = costs or point.costs()
+    setup = BUILDERS[point.workload](point, costs, workload_seeds, kernel_config(point))
     machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
                       setup.measure_kind, setup.warmup, setup.events, observe=observe,
-                      lookahead=LOOKAHEAD, timers=setup.timers)
+                      lookahead=LOOKAHEAD, timers=setup.timers, probe=setup.probe)
     machine.run()
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names)
     end = machine.env.now if machine.measure_to is None else machine.measure_to
@@ -70,7 +73,19 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
         for row in rows:
             if row["kind"] == setup.measure_kind:
                 row.update(extra)
+    if setup.probe is not None:
+        rows += setup.probe.rows(machine.measure_from, measured)
     return Result(point, replication, events, rows, measured, machine.observations)
+
+
+def kernel_config(point: Point) -> KernelConfig:
+    """The kernel options of a point (the keys every workload shares)."""
+    return KernelConfig(cpus=point.cpus, lock=point.lock, kernel_lock=point.kernel_lock,
+                        fastpath_syscall=point.fastpath_syscall,
+                        fastpath_ipc=point.fastpath_ipc,
+                        check_order=resolve_check_order(point),
+                        profile_checks=point.check_profile,
+                        fastpath_notify=point.fastpath_notify)
 
 
 def summarize_entries(events: pd.DataFrame, measured_cycles: int) -> list[dict]:

@@ -34,8 +34,9 @@ from l4sim.kernel.costs import ProfileError, available_profiles, load_profile
 # these share their random streams (common random numbers), so fastpath on
 # and off see the same user behaviour.
 KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "lock", "profile",
-                                "kernel_lock", "handoff_cycles", "acquire_cycles",
-                                "release_cycles"})
+                                "check_order", "check_order_file", "check_profile",
+                                "fastpath_notify", "kernel_lock", "handoff_cycles",
+                                "acquire_cycles", "release_cycles"})
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
 
@@ -62,6 +63,10 @@ class Point(BaseModel):
     handoff_cycles: int | None = Field(None, ge=0)  # None: the profile's lock_handoff
     fastpath_syscall: bool = True
     fastpath_ipc: bool = False
+    check_order: Literal["paper", "optimized"] = "paper"
+    check_order_file: str = ""  # JSON from `l4sim checks DIR --optimize`; empty: profile first
+    check_profile: bool = False  # record which checks pass at every fastpath decision
+    fastpath_notify: bool = False  # the IPC fastpath also delivers notifications
 
     @model_validator(mode="before")
     @classmethod
@@ -94,13 +99,6 @@ class Point(BaseModel):
             costs = costs.replace(lock_handoff=self.handoff_cycles)
         return costs
 
-    def kernel_config(self):
-        """The kernel build options of this point."""
-        from l4sim.kernel.kernel import KernelConfig
-
-        return KernelConfig(cpus=self.cpus, lock=self.lock, kernel_lock=self.kernel_lock,
-                            fastpath_syscall=self.fastpath_syscall,
-                            fastpath_ipc=self.fastpath_ipc)
 
 
 class SyscallBenchPoint(Point):
@@ -169,6 +167,7 @@ class LinuxPoint(Point):
     irq_service: int = Field(1_000, ge=0)  # Linux server work per interrupt
     irq_decode: int = Field(200, ge=0)  # interrupt thread work per interrupt
     tick: int = Field(10_000_000, ge=1000)  # guest timer period (HZ = 100 at 1 GHz)
+    irq_forward: Literal["send", "notify"] = "send"  # how irq0 forwards to other CPUs
 
     @model_validator(mode="after")
     def _some_process(self) -> LinuxPoint:

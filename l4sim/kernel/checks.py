@@ -2,9 +2,12 @@
 
 A fastpath is an ordered tuple of :class:`Check`. Each check declares the
 lock stage it needs; the fastpath takes a stage's locks just before the first
-check that needs them, so the list must be sorted by stage (lock-free checks
-first, then those under the global scheduler lock, then those under the
-thread locks). :func:`validate_order` enforces that at import time.
+check that needs them (the thread stage takes the scheduler lock too if it is
+not held, so locks are always taken in the global-then-address order). The
+paper's lists are sorted by stage (lock-free checks first, then those under
+the global scheduler lock, then those under the thread locks), which
+:func:`validate_order` enforces at import time; a reordered list (see
+:mod:`l4sim.check_order`) only has to respect the checks' data dependencies.
 """
 
 from __future__ import annotations
@@ -31,6 +34,45 @@ class Check:
     cost: str  # key of the cycle cost in the profile
     passes: Callable[[object], bool]
     why: str  # what the check guards, in the paper's terms
+    needs: tuple[str, ...] = ()  # checks that must pass first (data dependencies)
+    reads: tuple[str, ...] = ()  # thread/space fields it reads (for static analysis)
+
+
+def validate_dependencies(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+    """Refuse an order that runs a check before one it depends on (e.g. a null deref)."""
+    seen: set[str] = set()
+    for check in checks:
+        missing = [name for name in check.needs if name not in seen]
+        if missing:
+            raise ValueError(f"check {check.name} runs before {', '.join(missing)}, "
+                             "which it depends on")
+        seen.add(check.name)
+    return checks
+
+
+def reorder(checks: tuple[Check, ...], names: list[str]) -> tuple[Check, ...]:
+    """The same checks in the order ``names`` gives (every check exactly once)."""
+    by_name = {check.name: check for check in checks}
+    if sorted(names) != sorted(by_name):
+        raise ValueError(f"an order must name each check once: got {names}, "
+                         f"expected the checks {sorted(by_name)}")
+    return validate_dependencies(tuple(by_name[name] for name in names))
+
+
+def pass_mask(checks: tuple[Check, ...], context) -> int:
+    """Bit i set if ``checks[i]`` passes now (checks that cannot be evaluated fail).
+
+    For the check profile only: evaluates every check, including those after
+    the first failure, at the moment the fastpath decided.
+    """
+    mask = 0
+    for index, check in enumerate(checks):
+        try:
+            if check.passes(context):
+                mask |= 1 << index
+        except (AttributeError, TypeError):
+            pass  # e.g. no handler: the check cannot pass
+    return mask
 
 
 def validate_order(checks: tuple[Check, ...]) -> tuple[Check, ...]:
@@ -44,4 +86,4 @@ def validate_order(checks: tuple[Check, ...]) -> tuple[Check, ...]:
                 f"check {after.name} ({after.stage.name}) comes after {before.name} "
                 f"({before.stage.name}): locks would have to be released and retaken"
             )
-    return checks
+    return validate_dependencies(checks)

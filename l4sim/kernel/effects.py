@@ -50,6 +50,7 @@ class Outcome:
 
     path: str  # "fast" or "slow"
     exit_point: str
+    mask: int | None = None  # check profile: which checks passed (bit per paper-list check)
 
 
 @dataclass(slots=True)

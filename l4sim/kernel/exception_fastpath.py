@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l4sim.kernel.checks import Check, Stage, validate_order
+from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
 from l4sim.kernel.effects import Outcome, Spend, Switch
 from l4sim.kernel.objects import ANY, Thread, ThreadState
 from l4sim.kernel.syscalls import RaiseException
@@ -44,37 +44,45 @@ SYSCALL_EXCEPTION_CHECKS: tuple[Check, ...] = validate_order((
           "only non-L4 system calls of a guest take this fastpath"),
     Check("current_no_resource_bits", Stage.LOCK_FREE, "check_load_compare",
           lambda c: c.current.resource_bits == 0,
-          "no extra saved state (FPU, debug, kernel IPC) on the faulting thread"),
+          "no extra saved state (FPU, debug, kernel IPC) on the faulting thread",
+          reads=("resource_bits",)),
     Check("handler_present", Stage.LOCK_FREE, "check_load_compare",
           lambda c: c.handler is not None,
-          "the faulting thread has an exception handler"),
+          "the faulting thread has an exception handler", reads=("handler",)),
     # -- under the global scheduler lock: scheduling state ------------------
     Check("handler_on_this_cpu", Stage.SCHEDULER, "check_pointer_chase",
           lambda c: c.handler.cpu == c.cpu,
-          "SMP: a handler on another CPU needs an IPI, so the slowpath"),
+          "SMP: a handler on another CPU needs an IPI, so the slowpath",
+          needs=("handler_present",), reads=("cpu",)),
     Check("handler_waiting", Stage.SCHEDULER, "check_pointer_chase",
           lambda c: c.handler.state is ThreadState.WAITING_TO_RECEIVE,
-          "the handler is idle, waiting for an IPC"),
+          "the handler is idle, waiting for an IPC", needs=("handler_present",),
+          reads=("state",)),
     Check("handler_priority", Stage.SCHEDULER, "check_bitmap",
           lambda c: c.handler.priority >= c.current.priority
           and c.handler.priority >= (c.kernel.scheduler.highest_ready(c.cpu) or 0),
-          "the handler may run now: not below the faulting thread nor any ready thread"),
+          "the handler may run now: not below the faulting thread nor any ready thread",
+          needs=("handler_present",), reads=("priority", "_ready")),
     Check("valid_domain", Stage.SCHEDULER, "check_load_compare",
           lambda c: c.handler.domain == c.current.domain,
-          "same scheduling domain"),
+          "same scheduling domain", needs=("handler_present",), reads=("domain",)),
     # -- under the thread locks (address order): the handler's IPC state ----
     Check("handler_partner", Stage.THREADS, "check_pointer_chase",
           lambda c: c.handler.partner is ANY or c.handler.partner is c.current,
-          "the handler receives from anyone or from this thread"),
+          "the handler receives from anyone or from this thread",
+          needs=("handler_present",), reads=("partner",)),
     Check("handler_send_queue_empty", Stage.THREADS, "check_load_compare",
           lambda c: not c.handler.send_queue,
-          "no earlier exception is queued: delivering now would overtake it"),
+          "no earlier exception is queued: delivering now would overtake it",
+          needs=("handler_present",), reads=("send_queue",)),
     Check("handler_no_resource_bits", Stage.THREADS, "check_load_compare",
           lambda c: c.handler.resource_bits == 0,
-          "no extra saved state to restore on the handler"),
+          "no extra saved state to restore on the handler", needs=("handler_present",),
+          reads=("resource_bits",)),
     Check("handler_space_valid", Stage.THREADS, "check_pointer_chase",
           lambda c: c.handler.space is not None and c.handler.space.valid,
-          "the handler has a valid address space to switch to"),
+          "the handler has a valid address space to switch to",
+          needs=("handler_present",), reads=("space", "valid")),
 ))
 
 FAST_EXIT = "fast_switch"
@@ -94,7 +102,7 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     ctx = ExceptionContext(kernel, cpu, current, exception, current.handler)
     held: list = []
     stage = Stage.LOCK_FREE
-    for check, cost in zip(SYSCALL_EXCEPTION_CHECKS, kernel.exception_check_costs, strict=True):
+    for check, cost in zip(kernel.exception_checks, kernel.exception_check_costs, strict=True):
         if check.stage > stage:  # take the next stage's locks before its first check
             yield Spend(spent)
             spent = 0
@@ -103,11 +111,17 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
         spent += cost
         if not check.passes(ctx):
             yield Spend(spent)
+            outcome = FALLBACK_OUTCOMES[check.name]
+            if kernel.config.profile_checks:
+                outcome = Outcome("slow", check.name, pass_mask(SYSCALL_EXCEPTION_CHECKS, ctx))
             if held:
                 yield kernel.release_all(held)
-            yield FALLBACK_OUTCOMES[check.name]
+            yield outcome
             return False
     handler = ctx.handler
+    outcome = FAST_OUTCOME
+    if kernel.config.profile_checks:
+        outcome = Outcome("fast", FAST_EXIT, pass_mask(SYSCALL_EXCEPTION_CHECKS, ctx))
     if stage < Stage.THREADS:
         yield Spend(spent)
         spent = 0
@@ -120,6 +134,6 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     handler.direct_return = True
     kernel.scheduler.run(cpu, handler)
     yield kernel.release_all(held)
-    yield FAST_OUTCOME
+    yield outcome
     yield Switch(handler)
     return True

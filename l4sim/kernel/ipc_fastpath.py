@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l4sim.kernel.checks import Check, Stage, validate_order
-from l4sim.kernel.effects import Outcome, Spend, Switch
+from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
+from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
 from l4sim.kernel.objects import ANY, Message, Thread, ThreadState
 from l4sim.kernel.syscalls import Call, ReplyWait
 
@@ -65,27 +65,34 @@ IPC_CHECKS: tuple[Check, ...] = validate_order((
     # -- under the global scheduler lock: scheduling state ---------------------
     Check("destination_on_this_cpu", Stage.SCHEDULER, "check_pointer_chase",
           lambda c: c.dest.cpu == c.cpu,
-          "SMP: cross-CPU IPC needs the slowpath and an IPI (seL4 does the same)"),
+          "SMP: cross-CPU IPC needs the slowpath and an IPI (seL4 does the same)",
+          needs=("valid_destination",), reads=("cpu",)),
     Check("no_sender_queued", Stage.SCHEDULER, "check_load_compare",
           lambda c: not c.current.send_queue and (c.is_call or not c.current.pending_irqs),
-          "nobody is queued on us (nor an interrupt): our receive would have to take them"),
+          "nobody is queued on us (nor an interrupt): our receive would have to take them",
+          reads=("send_queue", "pending_irqs")),
     Check("destination_waiting", Stage.SCHEDULER, "check_pointer_chase",
           _destination_waiting,
-          "the callee waits to receive, or the replied-to thread waits for our reply"),
+          "the callee waits to receive, or the replied-to thread waits for our reply",
+          needs=("valid_destination",), reads=("state", "reply_from")),
     Check("priority_and_domain", Stage.SCHEDULER, "check_bitmap",
           lambda c: c.dest.priority >= (c.kernel.scheduler.highest_ready(c.cpu) or 0)
           and c.dest.domain == c.current.domain,
-          "the destination may run now: not below any ready thread; same domain"),
+          "the destination may run now: not below any ready thread; same domain",
+          needs=("valid_destination",), reads=("priority", "domain", "_ready")),
     # -- under the thread locks (address order): the destination's IPC state ---
     Check("destination_partner", Stage.THREADS, "check_pointer_chase",
           _partner_ok,
-          "the callee receives from anyone or from us"),
+          "the callee receives from anyone or from us", needs=("valid_destination",),
+          reads=("partner",)),
     Check("no_pending_notification", Stage.THREADS, "check_load_compare",
           lambda c: c.dest.notify_bits == 0 and not c.dest.pending_irqs,
-          "no notification or interrupt is pending for the destination"),
+          "no notification or interrupt is pending for the destination",
+          needs=("valid_destination",), reads=("notify_bits", "pending_irqs")),
     Check("valid_space", Stage.THREADS, "check_pointer_chase",
           lambda c: c.dest.space is not None and c.dest.space.valid,
-          "the destination has a valid address space to switch to"),
+          "the destination has a valid address space to switch to",
+          needs=("valid_destination",), reads=("space", "valid")),
 ))
 
 FAST_CALL = "fast_call"
@@ -102,7 +109,7 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     ctx = IpcContext(kernel, cpu, current, op, dest, is_call)
     held: list = []
     stage = Stage.LOCK_FREE
-    for check, cost in zip(IPC_CHECKS, kernel.ipc_check_costs, strict=True):
+    for check, cost in zip(kernel.ipc_checks, kernel.ipc_check_costs, strict=True):
         if check.stage > stage:  # take the next stage's locks before its first check
             yield Spend(spent)
             spent = 0
@@ -111,10 +118,20 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
         spent += cost
         if not check.passes(ctx):
             yield Spend(spent)
+            outcome = FALLBACK_OUTCOMES[check.name]
+            if kernel.config.profile_checks:
+                outcome = Outcome("slow", check.name, pass_mask(IPC_CHECKS, ctx))
             if held:
                 yield kernel.release_all(held)
-            yield FALLBACK_OUTCOMES[check.name]
+            yield outcome
             return False, None
+    outcome = _FAST[is_call]
+    if kernel.config.profile_checks:
+        outcome = Outcome("fast", outcome.exit_point, pass_mask(IPC_CHECKS, ctx))
+    if stage < Stage.THREADS:  # a reordered list may end before the thread stage
+        yield Spend(spent)
+        spent = 0
+        yield kernel.take_stage(Stage.THREADS, held, current, dest)
     # commit: the point of no return; the fastpath returns straight to the destination
     yield Spend(spent + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit)
     if is_call:
@@ -129,7 +146,7 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     dest.direct_return = True
     kernel.scheduler.run(cpu, dest)
     yield kernel.release_all(held)
-    yield _FAST[is_call]
+    yield outcome
     yield Switch(dest)
     # continuation: our reply (Call) or a message (ReplyWait) has arrived
     if current.direct_return:
@@ -137,3 +154,66 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     else:
         yield Spend(c.receive_resume + c.kernel_exit)
     return True, current.received
+
+
+# Notifications through the IPC fastpath (the paper's future work): a signal
+# needs no message copy and no switch, so a waiting receiver on any CPU can be
+# woken cheaply; a receiver that is not waiting gets the bits in the slowpath.
+_BY_NAME = {check.name: check for check in IPC_CHECKS}
+NOTIFY_CHECKS: tuple[Check, ...] = validate_order((
+    _BY_NAME["valid_destination"],
+    Check("destination_waiting_open", Stage.SCHEDULER, "check_pointer_chase",
+          lambda c: c.dest.state is ThreadState.WAITING_TO_RECEIVE and c.dest.partner is ANY,
+          "the receiver waits for anyone: the notification is delivered now",
+          needs=("valid_destination",), reads=("state", "partner")),
+    _BY_NAME["no_pending_notification"],
+    _BY_NAME["valid_space"],
+))
+FAST_NOTIFY = Outcome("fast", "fast_notify")
+NOTIFY_FALLBACKS = {check.name: Outcome("slow", check.name) for check in NOTIFY_CHECKS}
+
+
+def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
+    """Deliver a notification to a waiting receiver; False to fall back to the slowpath."""
+    c = kernel.costs
+    ctx = IpcContext(kernel, cpu, current, op, op.dest, False)
+    held: list = []
+    stage = Stage.LOCK_FREE
+    for check in NOTIFY_CHECKS:
+        if check.stage > stage:
+            yield Spend(spent)
+            spent = 0
+            yield kernel.take_stage(check.stage, held, current, op.dest)
+            stage = check.stage
+        spent += getattr(c, check.cost)
+        if not check.passes(ctx):
+            yield Spend(spent)
+            if held:
+                yield kernel.release_all(held)
+            yield NOTIFY_FALLBACKS[check.name]
+            return False
+    if stage < Stage.THREADS:
+        yield Spend(spent)
+        spent = 0
+        yield kernel.take_stage(Stage.THREADS, held, current, op.dest)
+    dest = op.dest
+    yield Spend(spent + c.fp_ipc_transfer)
+    kernel.notify(current, dest, op.bits)
+    sched = kernel.scheduler
+    best = sched.highest_ready(cpu)
+    if dest.cpu == cpu and best is not None and best > current.priority:
+        sched.make_ready(current)  # the woken receiver outranks us: switch to it
+        following = sched.pick_next(cpu)
+        yield Spend(c.fp_switch + c.kernel_exit)
+        yield kernel.release_all(held)
+        yield FAST_NOTIFY
+        yield Switch(following)
+        yield Spend(c.kernel_exit)  # continuation: scheduled again
+        return True
+    yield kernel.release_all(held)
+    if dest.cpu != cpu:
+        yield Spend(c.ipi_send)
+        yield Kick(dest.cpu)
+    yield FAST_NOTIFY
+    yield Spend(c.kernel_exit)
+    return True

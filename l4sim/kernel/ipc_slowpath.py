@@ -13,17 +13,20 @@ from __future__ import annotations
 
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
 from l4sim.kernel.objects import Message, Thread, ThreadState
-from l4sim.kernel.syscalls import Call, Reply, ReplyWait, Send, Wait
+from l4sim.kernel.syscalls import Call, Notify, Reply, ReplyWait, Send, Wait
 
 DELIVERED = "slow_deliver"  # a send that found its receiver waiting
 QUEUED = "slow_queue"  # a send that queued on the receiver
 REPLIED = "slow_reply"  # a reply without a wait
 RECEIVED_QUEUED = "slow_receive_queued"  # a receive that took a queued sender or IRQ
+NOTIFIED = "slow_notify"  # a notification delivered to a waiting thread
+NOTIFY_PENDING = "slow_notify_pending"  # a notification left pending
 BLOCKED = "slow_wait"  # a receive that blocked
 BAD_DESTINATION = "slow_bad_destination"
 
 _OUTCOMES = {name: Outcome("slow", name) for name in
-             (DELIVERED, QUEUED, REPLIED, RECEIVED_QUEUED, BLOCKED, BAD_DESTINATION)}
+             (DELIVERED, QUEUED, REPLIED, RECEIVED_QUEUED, BLOCKED, BAD_DESTINATION,
+              NOTIFIED, NOTIFY_PENDING)}
 
 
 def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
@@ -34,22 +37,34 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
     held: list = []
     yield kernel.take_scheduler(held)
     # -- who are the partners? (read under the scheduler lock) ----------------
-    dest = op.dest if isinstance(op, Call | Send) else None
+    dest = op.dest if isinstance(op, Call | Send | Notify) else None
     if dest is not None and dest.state is ThreadState.INACTIVE:
         dest = None
     reply_to = op.reply_to if isinstance(op, Reply | ReplyWait) else None
     if reply_to is not None and not kernel.awaits_reply_from(reply_to, me):
         reply_to = None  # L4 semantics: a reply to a thread not waiting for it is dropped
     receives = isinstance(op, Wait | ReplyWait)
-    sender = kernel.first_sender(me, op.source) if receives and not me.pending_irqs else None
+    sender = (kernel.first_sender(me, op.source)
+              if receives and not me.pending_irqs and not me.notify_bits else None)
     yield kernel.take_thread_locks(held, me, dest, reply_to, sender)
     kicks: list[int] = []
     spent = 0
-    if isinstance(op, Call | Send) and dest is None:
+    if isinstance(op, Call | Send | Notify) and dest is None:
         yield kernel.release_all(held)
         yield _OUTCOMES[BAD_DESTINATION]
         yield Spend(c.kernel_exit)
         return Message("error", None, ("bad destination",))
+    # -- notification: set the bits, wake a waiting receiver, never block -----------
+    if isinstance(op, Notify):
+        spent += c.ipc_transfer
+        if kernel.notify(me, dest, op.bits):
+            if dest.cpu != cpu:
+                kicks.append(dest.cpu)
+            exit_point = NOTIFIED
+        else:
+            exit_point = NOTIFY_PENDING
+        yield from _finish(kernel, cpu, me, held, kicks, spent, exit_point)
+        return None
     # -- send phase ----------------------------------------------------------------
     if dest is not None:
         message = Message(op.__class__.__name__.lower(), me, op.payload, op.words,
@@ -92,6 +107,12 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
         yield from _finish(kernel, cpu, me, held, kicks, spent, REPLIED)
         return None
     # -- receive phase -----------------------------------------------------------------
+    if me.notify_bits and op.source is None:
+        spent += c.ipc_transfer
+        me.received = Message("notify", None, (me.notify_bits,))
+        me.notify_bits = 0
+        yield from _finish(kernel, cpu, me, held, kicks, spent, RECEIVED_QUEUED)
+        return me.received
     if me.pending_irqs:
         spent += c.ipc_transfer
         me.received = Message("irq", None, me.pending_irqs.popleft())

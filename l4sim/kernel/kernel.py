@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l4sim.kernel.checks import Stage
+from l4sim.kernel.checks import Stage, reorder
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS, ipc_fastpath
+from l4sim.kernel.ipc_fastpath import IPC_CHECKS, ipc_fastpath, notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import LOCK_KINDS, Lock, in_lock_order
 from l4sim.kernel.objects import ANY, Message, Space, Thread, ThreadState
 from l4sim.kernel.scheduler import Scheduler
-from l4sim.kernel.syscalls import IPC_OPERATIONS, Call, RaiseException, ReplyWait
+from l4sim.kernel.syscalls import IPC_OPERATIONS, Call, Notify, RaiseException, ReplyWait
 
 IRQ_DELIVERED = Outcome("slow", "irq_deliver")
 IRQ_PENDING = Outcome("slow", "irq_pending")
@@ -42,6 +42,12 @@ class KernelConfig:
     lock: str = "ticket"
     fastpath_syscall: bool = True
     fastpath_ipc: bool = True
+    # the order each fastpath runs its checks in (check names); None: the paper's
+    check_order: dict | None = None
+    # record which checks pass at every fastpath decision (the check profile)
+    profile_checks: bool = False
+    # the IPC fastpath also delivers notifications (the paper's future work)
+    fastpath_notify: bool = False
     kernel_lock: str = "fine"  # "fine" (the paper's) or "big" (seL4's, l4sim.kernel.big_lock)
 
     def __post_init__(self) -> None:
@@ -67,9 +73,13 @@ class Kernel:
         # the lock effects of each fastpath stage, per (stage, thread pair, locks held)
         self._stage_effects: dict[tuple, Acquire] = {}
         # the cycle cost of each exception-fastpath check, in list order
+        order = config.check_order or {}
+        self.exception_checks = (reorder(SYSCALL_EXCEPTION_CHECKS, order[SYSCALL_EXCEPTION])
+                                 if SYSCALL_EXCEPTION in order else SYSCALL_EXCEPTION_CHECKS)
+        self.ipc_checks = (reorder(IPC_CHECKS, order[IPC]) if IPC in order else IPC_CHECKS)
         self.exception_check_costs = tuple(getattr(costs, check.cost)
-                                           for check in SYSCALL_EXCEPTION_CHECKS)
-        self.ipc_check_costs = tuple(getattr(costs, check.cost) for check in IPC_CHECKS)
+                                           for check in self.exception_checks)
+        self.ipc_check_costs = tuple(getattr(costs, check.cost) for check in self.ipc_checks)
         # the thread each CPU's interrupts are delivered to (as IPC), if any
         self.irq_threads: dict[int, Thread] = {}
         self.spaces: list[Space] = []
@@ -131,6 +141,10 @@ class Kernel:
             done, received = yield from ipc_fastpath(self, cpu, thread, op, spent)
             if done:
                 return received
+            spent = 0
+        elif self.config.fastpath_notify and isinstance(op, Notify):
+            if (yield from notify_fastpath(self, cpu, thread, op, spent)):
+                return None
             spent = 0
         return (yield from ipc_slowpath(self, cpu, thread, op, spent))
 
@@ -252,6 +266,17 @@ class Kernel:
 
     def send_message(self, sender: Thread, receiver: Thread, message: Message) -> None:
         receiver.received = message
+
+    def notify(self, sender: Thread, receiver: Thread, bits: int) -> bool:
+        """OR ``bits`` into the receiver's word; deliver now if it waits. True if delivered."""
+        receiver.notify_bits |= bits
+        if receiver.state is ThreadState.WAITING_TO_RECEIVE and receiver.partner is ANY:
+            receiver.received = Message("notify", None, (receiver.notify_bits,))
+            receiver.notify_bits = 0
+            receiver.direct_return = False
+            self.scheduler.make_ready(receiver)
+            return True
+        return False
 
     def can_receive_now(self, receiver: Thread, sender: Thread) -> bool:
         """The receiver waits for this sender (or anyone) and nobody is queued before it."""

@@ -47,6 +47,20 @@ class Send:
 
 
 @dataclass(slots=True)
+class Notify:
+    """Signal ``dest``: OR ``bits`` into its notification word; never blocks, no reply.
+
+    A waiting receiver gets them at once as a ``notify`` message, else at its
+    next receive.
+    """
+
+    dest: Thread
+    bits: int = 1
+    words: int = 1
+    typed_items: bool = False
+
+
+@dataclass(slots=True)
 class Reply:
     """Reply to ``reply_to`` (blocked on our reply) without waiting afterwards."""
 
@@ -84,4 +98,4 @@ class ReplyWait:
     typed_items: bool = False
 
 
-IPC_OPERATIONS = (Call, Send, Reply, Wait, ReplyWait)
+IPC_OPERATIONS = (Call, Send, Notify, Reply, Wait, ReplyWait)

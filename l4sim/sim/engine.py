@@ -59,7 +59,7 @@ class Machine:
     def __init__(self, kernel: Kernel, programs: dict[Thread, Generator],
                  rng: np.random.Generator, measure_kind: str, warmup: int, events: int,
                  observe: bool = False, lookahead: bool = True,
-                 timers: tuple = ()) -> None:
+                 timers: tuple = (), probe=None) -> None:
         self.env = simpy.Environment()
         kernel = with_kernel_lock(kernel)  # kernel_lock = "big": one lock around every path
         self.kernel = kernel
@@ -70,6 +70,7 @@ class Machine:
         self.held: list[list[Lock]] = [[] for _ in range(self.cpus)]
         self.resched = [False] * self.cpus
         self.pending_irqs: list[deque] = [deque() for _ in range(self.cpus)]
+        self.busy = [False] * self.cpus  # a kernel path is executing on the CPU
         self._interrupting = [False] * self.cpus
         self.ipi: list[simpy.Event] = [self.env.event() for _ in range(self.cpus)]
         self.design = kernel.config.lock  # spinlock design (l4sim.sim.spinlock)
@@ -79,6 +80,7 @@ class Machine:
         self._jitter_span = self.costs.entry_jitter + 1
         self.lookahead = lookahead
         self.timers = tuple(timers)
+        self.probe = probe  # a workload's own measurements (see workloads.Setup)
         # when each CPU may next touch shared kernel state (for lookahead)
         self.next_act = [0] * self.cpus
         self.ipi_due = [NEVER] * self.cpus
@@ -173,8 +175,11 @@ class Machine:
                 continue
             kind, path = kernel.enter(cpu, thread, action)
             result, carry = yield from self._run_path(cpu, runner, kind, path, carry)
-            if observations is not None and isinstance(result, Message):
-                observations[thread.name].append(result.observed())
+            if isinstance(result, Message):
+                if observations is not None:
+                    observations[thread.name].append(result.observed())
+                if self.probe is not None:
+                    self.probe.received(thread, result, self.env.now + carry)
             if self.resched[cpu] or self.pending_irqs[cpu]:
                 carry = yield from self._service_interrupts(runner, carry)
 
@@ -232,6 +237,11 @@ class Machine:
             self.ipi[cpu] = self.env.event()
             self.ipi_due[cpu] = NEVER
             current = self.kernel.scheduler.current[cpu]
+            if self.busy[cpu]:
+                # a kernel path runs here (perhaps on its way to idle): it looks at
+                # the flags when it leaves, and kicks us again if it goes idle
+                self.resched[cpu] = True
+                continue
             if current is None:
                 if self.pending_irqs[cpu]:
                     payload = self.pending_irqs[cpu].popleft()
@@ -252,6 +262,8 @@ class Machine:
 
     def raise_irq(self, cpu: int, payload: tuple) -> None:
         """A device or timer interrupt on ``cpu`` (delivered as IPC by the kernel)."""
+        if self.probe is not None:
+            self.probe.irq_raised(payload, self.env.now)
         self.pending_irqs[cpu].append(payload)
         current = self.kernel.scheduler.current[cpu]
         if current is None:
@@ -323,6 +335,7 @@ class Machine:
         duration = 0
         lock_wait = 0
         lookahead = self.lookahead
+        self.busy[cpu] = True
         acquire_cost = self.costs.lock_acquire
         release_cost = self.costs.lock_release
         line_transfer = self.costs.line_transfer
@@ -390,16 +403,20 @@ class Machine:
                     if runner is None or target is not runner.thread:
                         duration += pending
                         self.next_act[cpu] = env.now + pending if target is not None else NEVER
+                        self.busy[cpu] = False
                         if target is not None:
                             self._resume(self.runners[target], pending)
+                        elif self.pending_irqs[cpu] or self.resched[cpu]:
+                            self._ipi_arrive(cpu)  # idle, with an interrupt waiting
                         pending = 0
                         if runner is not None:
                             runner.wake = env.event()
                             yield runner.wake  # paused: the count resumes on our return
                             cpu = runner.thread.cpu
+                            self.busy[cpu] = True
                 elif kind_of is Outcome:
                     if record >= 0:
-                        trace.set_outcome(record, effect)
+                        trace.set_outcome(record, effect, duration + pending)
                 elif kind_of is Kick:
                     if pending:
                         self.next_act[cpu] = env.now + pending
@@ -411,6 +428,7 @@ class Machine:
                     raise TypeError(f"unknown effect {effect!r}")
                 effect = next(path)
         except StopIteration as stop:
+            self.busy[cpu] = False
             if self.held[cpu]:
                 raise RuntimeError(f"kernel path left cpu{cpu} holding {self.held[cpu]}") from None
             if record >= 0:

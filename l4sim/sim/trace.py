@@ -18,6 +18,7 @@ class TraceBuffer:
     def __init__(self) -> None:
         self.kind: list[str] = []
         self.outcome: list = []  # the path's Outcome effect (path, exit point), or None
+        self.outcome_at: list[int] = []  # kernel cycles spent when the outcome was decided
         self.cpu: list[int] = []
         self.thread: list[int] = []
         self.entry: list[int] = []
@@ -27,6 +28,7 @@ class TraceBuffer:
     def open(self, kind: str, cpu: int, thread: int, now: int) -> int:
         self.kind.append(kind)
         self.outcome.append(None)
+        self.outcome_at.append(-1)
         self.cpu.append(cpu)
         self.thread.append(thread)
         self.entry.append(now)
@@ -34,10 +36,11 @@ class TraceBuffer:
         self.lock_wait.append(0)
         return len(self.kind) - 1
 
-    def set_outcome(self, record: int, outcome) -> None:
+    def set_outcome(self, record: int, outcome, cycles: int) -> None:
         """The first outcome wins: a fastpath fallback names the failed check."""
         if self.outcome[record] is None:
             self.outcome[record] = outcome
+            self.outcome_at[record] = cycles
 
     def close(self, record: int, duration: int, lock_wait: int) -> None:
         self.duration[record] = duration
@@ -65,7 +68,11 @@ class TraceBuffer:
             "entry": entry[keep],
             "duration": duration[keep],
             "lock_wait": np.asarray(self.lock_wait, dtype=np.int64)[keep],
+            "outcome_cycles": np.asarray(self.outcome_at, dtype=np.int64)[keep],
         })
+        # the check profile's pass mask (-1: not profiled, or not a fastpath attempt)
+        masks = [o.mask if o is not None and o.mask is not None else -1 for o in outcomes]
+        frame["check_mask"] = np.asarray(masks, dtype=np.int64)
         if threads is not None:
             names = np.asarray(threads, dtype=object)
             frame["thread_name"] = pd.Categorical(names[frame["thread"].to_numpy()])

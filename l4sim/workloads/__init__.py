@@ -25,3 +25,4 @@ class Setup:
     # extra metrics of the measured kind: (machine, events, measured cycles) -> {name: value}
     metrics: Callable | None = None
     timers: tuple = ()  # periodic interrupts: (cpu, period in cycles, name)
+    probe: object = None  # optional: irq_raised(payload, now), received(thread, msg, now), rows()

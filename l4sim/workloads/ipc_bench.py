@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import IPC, Kernel
+from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
 from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
 from l4sim.workloads import Setup
 
@@ -41,8 +41,8 @@ def server(service: int):
         message = yield ReplyWait(message.sender, ("ok", *message.payload))
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
-    kernel = Kernel(params.kernel_config(), costs)
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+    kernel = Kernel(config, costs)
     space = kernel.create_space("server")
     the_server = kernel.create_thread("server", 0, SERVER_PRIORITY, space)
     programs = {the_server: server(costs.handler_service)}

@@ -17,8 +17,12 @@ Per CPU ``c``:
   Calls its Linux server, which replies.
 
 The Linux server rotates its runnable processes at the first system call
-after a timer tick (guest round robin). A point measures ``events`` syscall
-exceptions after ``warmup_events``; every IPC in the same window is measured.
+after a timer tick (guest round robin). ``irq_forward = "notify"`` forwards
+interrupts to other CPUs through a shared mailbox and a notification instead
+of a Send IPC. A probe measures each interrupt's latency until its Linux
+server receives it (``kind = "irq_latency"`` rows in points.parquet). A point
+measures ``events`` syscall exceptions after ``warmup_events``; every IPC in
+the same window is measured.
 """
 
 from __future__ import annotations
@@ -28,11 +32,12 @@ from collections import deque
 import numpy as np
 
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel
+from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import (
     Call,
     Compute,
+    Notify,
     RaiseException,
     Reply,
     ReplyWait,
@@ -107,8 +112,15 @@ def linux_server(cpu: int, rng: np.random.Generator, io_names: set[str],
         message = yield ReplyWait(caller, ("irq-done",))
 
 
-def irq_root(servers: list[Thread], irq_threads: list[Thread], decode: int):
-    """CPU 0's interrupt thread: receive kernel IRQ IPCs and forward them."""
+def irq_root(servers: list[Thread], irq_threads: list[Thread], decode: int,
+             forward: str, mailboxes: list[deque]):
+    """CPU 0's interrupt thread: receive kernel IRQ IPCs and forward them.
+
+    ``forward = "send"``: a Send IPC carrying the interrupt (blocks until the
+    other CPU's interrupt thread receives it). ``"notify"``: write the
+    interrupt into that CPU's mailbox (shared memory of the Linux space) and
+    signal its interrupt thread with a notification (never blocks).
+    """
     message = yield Wait()
     while True:
         yield Compute(decode)
@@ -117,22 +129,59 @@ def irq_root(servers: list[Thread], irq_threads: list[Thread], decode: int):
         for cpu in targets:
             if cpu == 0:
                 yield Call(servers[0], payload)
+            elif forward == "notify":
+                mailboxes[cpu].append(payload)
+                yield Notify(irq_threads[cpu], 1)
             else:
                 yield Send(irq_threads[cpu], payload)
         message = yield Wait()
 
 
-def irq_leaf(server: Thread, decode: int):
+def irq_leaf(server: Thread, decode: int, mailbox: deque):
     """Another CPU's interrupt thread: take forwarded interrupts to its Linux server."""
     message = yield Wait()
     while True:
-        yield Compute(decode)
-        yield Call(server, message.payload)
+        if message.label == "notify":  # drain the mailbox the notification points at
+            while mailbox:
+                yield Compute(decode)
+                yield Call(server, mailbox.popleft())
+        else:
+            yield Compute(decode)
+            yield Call(server, message.payload)
         message = yield Wait()
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
-    kernel = Kernel(params.kernel_config(), costs)
+class IrqLatency:
+    """Probe: cycles from an interrupt to its Linux server receiving it (per CPU)."""
+
+    def __init__(self, servers: list[Thread]) -> None:
+        self.servers = {server: cpu for cpu, server in enumerate(servers)}
+        self.raised: dict[tuple, int] = {}
+        self.samples: list[tuple[int, int]] = []  # (raised at, latency)
+
+    def irq_raised(self, payload: tuple, now: int) -> None:
+        self.raised[payload] = now
+
+    def received(self, thread: Thread, message, now: int) -> None:
+        if thread in self.servers and message.label == "call" and message.payload in self.raised:
+            raised = self.raised[message.payload]
+            self.samples.append((raised, now - raised))
+
+    def rows(self, since: int, measured_cycles: int) -> list[dict]:
+        latencies = np.array([lat for at, lat in self.samples if at >= since], dtype=float)
+        if latencies.size == 0:
+            return []
+        return [{"kind": "irq_latency", "entries": int(latencies.size),
+                 "duration_mean": float(latencies.mean()),
+                 "duration_p50": float(np.percentile(latencies, 50)),
+                 "duration_p99": float(np.percentile(latencies, 99)),
+                 "fast_fraction": float("nan"), "lock_wait_mean": float("nan"),
+                 "contended_fraction": float("nan"),
+                 "entries_per_mcycle": float(latencies.size * 1e6 / max(measured_cycles, 1))}]
+
+
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+    kernel = Kernel(config, costs)
     linux_space = kernel.create_space("linux")
     irq_threads = [kernel.create_thread(f"irq{c}", c, IRQ_PRIORITY, linux_space)
                    for c in range(params.cpus)]
@@ -140,10 +189,12 @@ def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
                for c in range(params.cpus)]
     kernel.irq_threads[0] = irq_threads[0]
     server_seeds, guest_seeds = seeds.spawn(2)
+    mailboxes = [deque() for _ in range(params.cpus)]
     programs: dict[Thread, object] = {
-        irq_threads[0]: irq_root(servers, irq_threads, params.irq_decode)}
+        irq_threads[0]: irq_root(servers, irq_threads, params.irq_decode, params.irq_forward,
+                                 mailboxes)}
     for c in range(1, params.cpus):
-        programs[irq_threads[c]] = irq_leaf(servers[c], params.irq_decode)
+        programs[irq_threads[c]] = irq_leaf(servers[c], params.irq_decode, mailboxes[c])
     known: dict[str, Thread] = {}
     per_cpu = params.io_procs + params.cpu_procs
     streams = guest_seeds.spawn(params.cpus * per_cpu)
@@ -165,4 +216,4 @@ def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
                                             params)
     timers = ((0, params.tick, "timer"),)
     return Setup(kernel, programs, SYSCALL_EXCEPTION, params.warmup_events, params.events,
-                 timers=timers)
+                 timers=timers, probe=IrqLatency(servers))

@@ -19,6 +19,7 @@ import numpy as np
 
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.critical_section import LOCK, CriticalSection, LockBenchKernel
+from l4sim.kernel.kernel import KernelConfig
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import Compute
 from l4sim.workloads import Setup
@@ -62,9 +63,9 @@ def metrics(machine, events, measured_cycles: int) -> dict:
     }
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
     """Kernel, one thread per CPU (CPUs 0..threads-1) and their programs."""
-    kernel = LockBenchKernel(params.kernel_config(), costs)
+    kernel = LockBenchKernel(config, costs)
     programs: dict[Thread, object] = {}
     for index, (think_seed, hold_seed) in enumerate(s.spawn(2) for s in
                                                      seeds.spawn(params.threads)):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import IPC, Kernel
+from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
 from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
 from l4sim.workloads import Setup
 
@@ -40,9 +40,9 @@ def pong(delay: int):
         message = yield ReplyWait(message.sender, message.payload)
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
     """A ping and a pong thread per CPU."""
-    kernel = Kernel(params.kernel_config(), costs)
+    kernel = Kernel(config, costs)
     programs = {}
     for cpu in range(params.cpus):
         space = kernel.create_space(f"pair{cpu}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel
+from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
 from l4sim.workloads import Setup
@@ -45,9 +45,9 @@ def handler(service: int):
         message = yield ReplyWait(message.sender, ("ok", *message.payload[1:]))
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence) -> Setup:
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
     """Kernel, threads and programs for one point of the benchmark."""
-    kernel = Kernel(params.kernel_config(), costs)
+    kernel = Kernel(config, costs)
     server = kernel.create_space("exception-server")
     handlers = [kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server)
                 for c in range(params.cpus)]
