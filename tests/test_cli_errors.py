@@ -18,6 +18,11 @@ BAD = {
     "unknown_profile": ('name = "x"\nprofile = "nope"\n', "profile", "unknown profile"),
     "unknown_lock": ('name = "x"\nlock = "spin"\n', "lock", "ticket"),
     "float_for_int": ('name = "x"\nevents = 1.5\n', "events", "integer"),
+    "unknown_kernel_lock": ('name = "x"\nkernel_lock = "giant"\n', "kernel_lock", "fine"),
+    "unknown_distribution": ('name = "x"\nworkload = "lock_microbench"\nthink_dist = "normal"\n',
+                             "think_dist", "exponential"),
+    "more_threads_than_cpus": ('name = "x"\nworkload = "lock_microbench"\ncpus = 2\nthreads = 4\n',
+                               "threads", "must not exceed cpus"),
 }
 
 
