@@ -4,8 +4,11 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 L4SIM   := $(BIN)/l4sim
+# extra options for 'make sweep' and 'make figures', e.g. ARGS="--jobs 2" or
+# ARGS="--scheduler tcp://host:8786" or ARGS="--force"
+ARGS    ?=
 
-.PHONY: help venv figures sweep test lint bench scaling validation clean
+.PHONY: help venv figures sweep report notebooks test lint bench scaling validation clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,14 +21,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv with l4sim installed editable (with dev extras)
 
-figures: $(STAMP)  ## main job: run the paper's scenarios, draw the figures, write results/report.md
-	$(L4SIM) report
+figures: $(STAMP)  ## main job: run (or resume) the paper's scenarios, draw the figures, write results/report.md
+	$(L4SIM) report $(ARGS)
 
-sweep: $(STAMP)  ## run any scenario: make sweep SCENARIO=scenarios/x.toml
+sweep: $(STAMP)  ## run any scenario: make sweep SCENARIO=scenarios/x.toml [ARGS="--jobs 2"]
 	@test -n "$(SCENARIO)" || (echo "usage: make sweep SCENARIO=scenarios/NAME.toml" >&2; exit 2)
-	$(L4SIM) run $(SCENARIO)
+	$(L4SIM) run $(SCENARIO) $(ARGS)
 
-test: $(STAMP)  ## run ruff and the whole test suite
+report: $(STAMP)  ## the claims report alone: l4sim report (reuses cached results; same job as figures)
+	$(L4SIM) report $(ARGS)
+
+notebooks: $(STAMP)  ## execute notebooks/*.ipynb; executed copies go to results/notebooks/
+	$(BIN)/python notebooks/execute.py
+
+test: $(STAMP)  ## run ruff and the whole test suite (notebooks included)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -42,5 +51,5 @@ scaling: $(STAMP)  ## CPU-count sweep (1..64) per lock design and kernel_lock, a
 validation: $(STAMP)  ## print the lock model's validation table (analytic vs simulated)
 	$(BIN)/python -m l4sim.validation
 
-clean:  ## remove generated results (keeps .venv)
+clean:  ## remove generated results and their caches (keeps .venv)
 	find results -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -2,8 +2,8 @@
 
 Layers, each importing only those below it::
 
-    cli        l4sim run / plot / validate
-    sweep      scenario file -> points x replications -> tables
+    cli        l4sim run / validate / summarize / plot
+    sweep      scenario file -> points x replications -> cache -> tables
     workloads  user programs: syscall_bench, ...
     sim        SimPy: CPUs, thread processes, lock spinning, trace buffer
     kernel     plain Python: objects, locks, checks, fastpaths, slowpaths, costs

@@ -1,4 +1,4 @@
-"""The ``l4sim`` command line: run, plot, validate.
+"""The ``l4sim`` command line: run, validate, summarize, plot.
 
 A user's mistake (bad scenario, missing folder) ends with one line on stderr
 and exit status 2, never a traceback, and nothing written.
@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from l4sim.backends import BackendError
+from l4sim.cache import CacheError
 from l4sim.scenario import ScenarioError, load_scenario
 
 
@@ -21,16 +23,25 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="l4sim", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run a scenario's sweep into DIR/points.parquet "
-                                          "and DIR/events.parquet")
+    run = commands.add_parser("run", help="run a scenario's sweep (what DIR/cache lacks) into "
+                                          "DIR/points.parquet, events.parquet, summary.parquet")
     run.add_argument("scenario", help="scenario TOML file")
     run.add_argument("--out", type=Path, help="output folder (default results/<name>)")
     run.add_argument("--jobs", type=int, default=None,
-                     help="worker processes (default: all cores)")
+                     help="local worker processes (default: all cores)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run on the Dask distributed scheduler at ADDRESS "
+                          "(e.g. tcp://host:8786) instead of local processes")
+    run.add_argument("--force", action="store_true",
+                     help="recompute every run, ignoring DIR/cache")
     run.add_argument("--set", dest="overrides", action="append", default=[],
                      metavar="KEY=VALUE", help="override a key, TOML value syntax "
                      "(e.g. events=500, sweep.threads=[1,2]); repeatable")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    summarize = commands.add_parser("summarize", help="write DIR/summary.parquet: mean, std "
+                                    "and 95%% t-interval across replications")
+    summarize.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
 
     plot = commands.add_parser("plot", help="draw the figures of a run's folder (the paper's, "
                                             "or the scaling figure for a CPU-count sweep)")
@@ -64,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ScenarioError, UsageError) as error:
+    except (ScenarioError, UsageError, CacheError, BackendError) as error:
         print(f"l4sim: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -73,16 +84,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from l4sim.sweep import run_scenario
+    from l4sim.sweep import describe, run_sweep
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be >= 1")
+    if args.jobs is not None and args.scheduler:
+        raise UsageError("--jobs and --scheduler: give one (Dask workers set the parallelism)")
     out = args.out or Path("results") / scenario.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder")
-    points = run_scenario(scenario, out, jobs=args.jobs, progress=False if args.quiet else None)
-    print(f"{len(points)} rows -> {out / 'points.parquet'}, {out / 'events.parquet'}")
+    run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
+                    progress=False if args.quiet else None)
+    print(describe(run))
+    return 0
+
+
+def _summarize(args) -> int:
+    from l4sim.stats import write_summary
+
+    if not (args.dir / "points.parquet").is_file():
+        raise UsageError(f"{args.dir}: no points.parquet here (run 'l4sim run' first)")
+    print(write_summary(args.dir))
     return 0
 
 
@@ -107,10 +130,11 @@ def _plot(args) -> int:
 def _validate(args) -> int:
     scenario = load_scenario(args.scenario, args.overrides)
     points = scenario.points()
-    runs = sum(p.replications for p in points)
-    entries = sum(p.replications * (p.events + p.warmup_events) for p in points)
-    print(f"{scenario.source}: ok: {len(points)} points x replications = {runs} runs, "
-          f"{entries:,} measured-kind kernel entries to simulate")
+    replications = points[0].replications  # not sweepable: the same for every point
+    entries = sum(p.replications * p.kernel_entries() for p in points)
+    print(f"{scenario.source}: ok: {len(points)} points x {replications} replications = "
+          f"{len(points) * replications} runs, about {entries:,} kernel entries to simulate "
+          f"(warm-up included)")
     return 0
 
 
@@ -172,8 +196,8 @@ def _checks(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "report": _report,
-            "checks": _checks}
+COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "summarize": _summarize,
+            "report": _report, "checks": _checks}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,8 +24,11 @@ BUILDERS = {"syscall_bench": syscall_bench.build, "ipc_bench": ipc_bench.build,
 # the engine folds delays when no other CPU can observe them; False flushes every effect
 LOOKAHEAD = True
 
+# metrics some workloads add to their measured kind's rows (Setup.metrics)
+WORKLOAD_METRICS = ("acquisitions_per_mcycle", "wait_mean", "wait_m2", "utilization",
+                    "calls_per_second")
 METRICS = ("entries", "duration_mean", "duration_p50", "duration_p99", "fast_fraction",
-           "lock_wait_mean", "contended_fraction", "entries_per_mcycle")
+           "lock_wait_mean", "contended_fraction", "entries_per_mcycle", *WORKLOAD_METRICS)
 
 
 @dataclass
@@ -86,6 +89,28 @@ def kernel_config(point: Point) -> KernelConfig:
                         check_order=resolve_check_order(point),
                         profile_checks=point.check_profile,
                         fastpath_notify=point.fastpath_notify)
+
+
+def run_record(config: dict, replication: int) -> dict:
+    """One (point, replication) as plain data: what a worker receives and returns.
+
+    A worker gets only the point's configuration (a dict) and the replication
+    number and sends back the summary rows, the measured cycles, the events as
+    plain arrays (categories as strings) and the model version it ran, which
+    the caller checks against its own so a stale worker cannot pass its
+    results off as current ones.
+    """
+    from l4sim.cache import model_version
+    from l4sim.scenario import POINT_MODELS
+
+    point = POINT_MODELS[config["workload"]].model_validate(config)
+    result = simulate(point, replication)
+    events = {name: (column.astype(str).to_numpy(dtype=object)
+                     if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy())
+              for name, column in result.events.items()}
+    return {"config": config, "replication": replication, "rows": result.rows,
+            "measured_cycles": int(result.measured_cycles), "events": events,
+            "model": model_version()}
 
 
 def summarize_entries(events: pd.DataFrame, measured_cycles: int) -> list[dict]:

@@ -99,6 +99,9 @@ class Point(BaseModel):
             costs = costs.replace(lock_handoff=self.handoff_cycles)
         return costs
 
+    def kernel_entries(self) -> int:
+        """Kernel entries one replication simulates (warm-up included), for sizing."""
+        return self.events + self.warmup_events
 
 
 class SyscallBenchPoint(Point):
@@ -112,6 +115,10 @@ class SyscallBenchPoint(Point):
     @property
     def worker_threads(self) -> int:
         return self.threads if self.threads_per_cpu is None else self.threads_per_cpu * self.cpus
+
+    def kernel_entries(self) -> int:
+        # each syscall exception is followed by its handler's reply (an ipc entry)
+        return 2 * (self.events + self.warmup_events)
 
 
 Distribution = Literal["exponential", "deterministic", "uniform"]
@@ -181,6 +188,10 @@ class SmpPingPongPoint(Point):
 
     workload: Literal["smp_pingpong"] = "smp_pingpong"
     delay_cycles: int = Field(0, ge=0)
+
+    def kernel_entries(self) -> int:
+        # each Call is followed by its pong's ReplyWait (two ipc entries)
+        return 2 * (self.events + self.warmup_events)
 
 
 # workload name -> its point model; a new workload adds one line here
@@ -284,12 +295,13 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
             raise ScenarioError(f"{source}: key 'sweep.{key}': cannot be swept")
         if not isinstance(values, list) or not values:
             raise ScenarioError(f"{source}: key 'sweep.{key}': must be a non-empty list")
-        if len({json.dumps(v) for v in values}) != len(values):
-            raise ScenarioError(f"{source}: key 'sweep.{key}': repeated values")
     _validate_point(data, source)
     for key, values in sweep.items():
-        for value in values:
-            _validate_point({**data, key: value}, source, where="sweep ")
+        # compared once validated: 10 and 10.0 are the same wait_factor
+        seen = [getattr(_validate_point({**data, key: value}, source, where="sweep "), key)
+                for value in values]
+        if len({json.dumps(v) for v in seen}) != len(seen):
+            raise ScenarioError(f"{source}: key 'sweep.{key}': repeated values")
     scenario = Scenario(base=data, sweep=sweep, source=source)
     try:
         load_profile(data.get("profile", "vmxl4-pandaboard"))
