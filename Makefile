@@ -8,7 +8,7 @@ L4SIM   := $(BIN)/l4sim
 # ARGS="--scheduler tcp://host:8786" or ARGS="--force"
 ARGS    ?=
 
-.PHONY: help venv figures sweep report notebooks test lint bench clean
+.PHONY: help venv figures sweep report notebooks test lint bench scaling validation clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,8 +41,15 @@ test: $(STAMP)  ## run ruff and the whole test suite (notebooks included)
 lint: $(STAMP)  ## ruff only
 	$(BIN)/ruff check .
 
-bench: $(STAMP)  ## speed benchmark: kernel entries/s against a bare SimPy lock loop
+bench: $(STAMP)  ## speed: kernel entries/s vs a bare SimPy lock loop; cost per entry, 64 vs 2 CPUs
 	$(BIN)/python benchmarks/bench_speed.py
+
+scaling: $(STAMP)  ## CPU-count sweep (1..64) per lock design and kernel_lock, and its figure
+	$(L4SIM) run scenarios/scaling.toml
+	$(L4SIM) plot results/scaling
+
+validation: $(STAMP)  ## print the lock model's validation table (analytic vs simulated)
+	$(BIN)/python -m l4sim.validation
 
 clean:  ## remove generated results and their caches (keeps .venv)
 	find results -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

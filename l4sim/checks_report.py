@@ -29,14 +29,19 @@ METRIC_COLUMNS = {"replication", "kind", "entries", "duration_mean", "duration_p
                   "entries_per_mcycle", "measured_cycles"}
 
 
+def _missing(value) -> bool:
+    """A key left unset (None in the scenario, NaN or None in the table)."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def point_groups(directory: Path):
     """(point, its key values, its events) for each scenario point of a run folder."""
     points = pd.read_parquet(directory / "points.parquet")
     events = pd.read_parquet(directory / "events.parquet")
     keys = [c for c in points.columns if c not in METRIC_COLUMNS]
     swept = [k for k in keys if k in events.columns]
-    for values, _ in points.groupby(keys, sort=False):
-        config = dict(zip(keys, values, strict=True))
+    for values, _ in points.groupby(keys, sort=False, dropna=False):  # keys may be None
+        config = {k: (None if _missing(v) else v) for k, v in zip(keys, values, strict=True)}
         model = point_model(config["workload"])
         point = model.model_validate({k: (v.item() if hasattr(v, "item") else v)
                                       for k, v in config.items() if k in model.model_fields})

@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                                     "and 95%% t-interval across replications")
     summarize.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
 
-    plot = commands.add_parser("plot", help="draw the paper's figures from a run's folder")
+    plot = commands.add_parser("plot", help="draw the figures of a run's folder (the paper's, "
+                                            "or the scaling figure for a CPU-count sweep)")
     plot.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
 
     validate = commands.add_parser("validate", help="check a scenario and print its size")
@@ -157,11 +158,18 @@ def _summarize(args) -> int:
 
 def _plot(args) -> int:
     from l4sim.plot import syscall_figures
+    from l4sim.plot_scaling import scaling_figure
     from l4sim.sweep import load_points
 
     if not (args.dir / "points.parquet").is_file():
         raise UsageError(f"{args.dir}: no points.parquet here (run 'l4sim run' first)")
-    for path in syscall_figures(load_points(args.dir), args.dir):
+    points = load_points(args.dir)
+    if points["workload"].iloc[0] != "syscall_bench":
+        raise UsageError(f"{args.dir}: no figures for workload {points['workload'].iloc[0]}")
+    if points["cpus"].nunique() > 1:  # a CPU-count sweep: the scaling figure
+        print(scaling_figure(points, args.dir))
+        return 0
+    for path in syscall_figures(points, args.dir):
         print(path)
     return 0
 

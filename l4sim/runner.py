@@ -17,10 +17,11 @@ from l4sim.check_order import resolve_check_order
 from l4sim.kernel.kernel import KernelConfig
 from l4sim.scenario import Point
 from l4sim.sim.engine import Machine, SimulationStalled
-from l4sim.workloads import ipc_bench, linux, syscall_bench
+from l4sim.workloads import ipc_bench, linux, lock_microbench, smp_pingpong, syscall_bench
 
 BUILDERS = {"syscall_bench": syscall_bench.build, "ipc_bench": ipc_bench.build,
-            "linux": linux.build}
+            "linux": linux.build, "lock_microbench": lock_microbench.build,
+            "smp_pingpong": smp_pingpong.build}
 
 # the engine folds delays when no other CPU can observe them; False flushes every effect
 LOOKAHEAD = True
@@ -29,8 +30,12 @@ LOOKAHEAD = True
 # (the test suite sets it; it reaches worker processes through the environment)
 CHECK_ENV = "L4SIM_CHECK_INVARIANTS"
 
+
+# metrics some workloads add to their measured kind's rows (Setup.metrics)
+WORKLOAD_METRICS = ("acquisitions_per_mcycle", "wait_mean", "wait_m2", "utilization",
+                    "calls_per_second")
 METRICS = ("entries", "duration_mean", "duration_p50", "duration_p99", "fast_fraction",
-           "lock_wait_mean", "contended_fraction", "entries_per_mcycle")
+           "lock_wait_mean", "contended_fraction", "entries_per_mcycle", *WORKLOAD_METRICS)
 
 
 @dataclass
@@ -109,8 +114,14 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     setup = machine.setup
     run_machine(machine)
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names)
-    measured = machine.env.now - machine.measure_from
+    end = machine.env.now if machine.measure_to is None else machine.measure_to
+    measured = end - machine.measure_from
     rows = summarize_entries(events, measured)
+    if setup.metrics is not None:
+        extra = setup.metrics(machine, events, measured)
+        for row in rows:
+            if row["kind"] == setup.measure_kind:
+                row.update(extra)
     if setup.probe is not None:
         rows += setup.probe.rows(machine.measure_from, measured)
     return Result(point, replication, events, rows, measured, machine.observations)
@@ -118,7 +129,7 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
 
 def kernel_config(point: Point) -> KernelConfig:
     """The kernel options of a point (the keys every workload shares)."""
-    return KernelConfig(cpus=point.cpus, lock=point.lock,
+    return KernelConfig(cpus=point.cpus, lock=point.lock, kernel_lock=point.kernel_lock,
                         fastpath_syscall=point.fastpath_syscall,
                         fastpath_ipc=point.fastpath_ipc,
                         check_order=resolve_check_order(point),

@@ -35,7 +35,8 @@ from l4sim.kernel.costs import ProfileError, available_profiles, load_profile
 # and off see the same user behaviour.
 KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "lock", "profile",
                                 "check_order", "check_order_file", "check_profile",
-                                "fastpath_notify",
+                                "fastpath_notify", "kernel_lock", "handoff_cycles",
+                                "acquire_cycles", "release_cycles",
                                 # issue 5: fastpath variant, lock order and checker options
                                 "fastpath_variant", "lock_order", "lock_order_check",
                                 "stress_jitter"})
@@ -60,7 +61,9 @@ class Point(BaseModel):
     events: int = Field(3000, ge=1)
     warmup_events: int = Field(300, ge=0)
     cpus: int = Field(2, ge=1, le=64)
-    lock: Literal["ticket", "tas"] = "ticket"
+    lock: Literal["ticket", "tas", "mcs", "clh"] = "ticket"
+    kernel_lock: Literal["fine", "big"] = "fine"
+    handoff_cycles: int | None = Field(None, ge=0)  # None: the profile's lock_handoff
     fastpath_syscall: bool = True
     fastpath_ipc: bool = False
     check_order: Literal["paper", "optimized"] = "paper"
@@ -99,7 +102,11 @@ class Point(BaseModel):
         return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
 
     def costs(self):
-        return load_profile(self.profile)
+        """The profile's costs with this point's overrides."""
+        costs = load_profile(self.profile)
+        if self.handoff_cycles is not None:
+            costs = costs.replace(lock_handoff=self.handoff_cycles)
+        return costs
 
     def kernel_entries(self) -> int:
         """Kernel entries one replication simulates (warm-up included), for sizing."""
@@ -111,11 +118,47 @@ class SyscallBenchPoint(Point):
 
     workload: Literal["syscall_bench"] = "syscall_bench"
     threads: int = Field(1, ge=1, le=4096)
+    threads_per_cpu: int | None = Field(None, ge=1, le=64)  # if set, replaces threads
     wait_factor: float = Field(100.0, ge=0)
+
+    @property
+    def worker_threads(self) -> int:
+        return self.threads if self.threads_per_cpu is None else self.threads_per_cpu * self.cpus
 
     def kernel_entries(self) -> int:
         # each syscall exception is followed by its handler's reply (an ipc entry)
         return 2 * (self.events + self.warmup_events)
+
+
+Distribution = Literal["exponential", "deterministic", "uniform"]
+
+
+class LockMicrobenchPoint(Point):
+    """One lock, one thread per CPU: think, acquire, hold, release (l4sim.workloads)."""
+
+    workload: Literal["lock_microbench"] = "lock_microbench"
+    threads: int = Field(2, ge=1, le=64)
+    think_dist: Distribution = "exponential"
+    think_mean: float = Field(3000.0, ge=0)
+    hold_dist: Distribution = "exponential"
+    hold_mean: float = Field(1000.0, ge=0)
+    acquire_cycles: int | None = Field(None, ge=0)  # None: the profile's lock_acquire
+    release_cycles: int | None = Field(None, ge=0)  # None: the profile's lock_release
+
+    @model_validator(mode="after")
+    def _one_thread_per_cpu(self):
+        if self.threads > self.cpus:
+            raise ValueError(f"threads ({self.threads}) must not exceed cpus ({self.cpus}): "
+                             "one thread per CPU")
+        return self
+
+    def costs(self):
+        costs = super().costs()
+        if self.acquire_cycles is not None:
+            costs = costs.replace(lock_acquire=self.acquire_cycles)
+        if self.release_cycles is not None:
+            costs = costs.replace(lock_release=self.release_cycles)
+        return costs
 
 
 class IpcBenchPoint(Point):
@@ -149,9 +192,22 @@ class LinuxPoint(Point):
         return self
 
 
+class SmpPingPongPoint(Point):
+    """sel4bench's SMP benchmark: a ping and a pong thread per CPU (l4sim.workloads)."""
+
+    workload: Literal["smp_pingpong"] = "smp_pingpong"
+    delay_cycles: int = Field(0, ge=0)
+
+    def kernel_entries(self) -> int:
+        # each Call is followed by its pong's ReplyWait (two ipc entries)
+        return 2 * (self.events + self.warmup_events)
+
+
 # workload name -> its point model; a new workload adds one line here
 POINT_MODELS: dict[str, type[Point]] = {"syscall_bench": SyscallBenchPoint,
-                                        "ipc_bench": IpcBenchPoint, "linux": LinuxPoint}
+                                        "ipc_bench": IpcBenchPoint, "linux": LinuxPoint,
+                                        "lock_microbench": LockMicrobenchPoint,
+                                        "smp_pingpong": SmpPingPongPoint}
 WORKLOADS = tuple(POINT_MODELS)
 
 

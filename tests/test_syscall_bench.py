@@ -73,12 +73,25 @@ def test_tables_do_not_depend_on_worker_count(tmp_path):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
 
-def test_lookahead_gives_the_same_timeline_as_flushing_every_effect():
+@pytest.mark.parametrize("keys", [
+    {},
+    *({"lock": lock, "kernel_lock": strategy, "cpus": 4, "threads": 8}
+      for strategy in ("fine", "big") for lock in ("tas", "ticket", "mcs", "clh")),
+    {"workload": "lock_microbench", "cpus": 8, "threads": 8, "handoff_cycles": 200},
+    {"workload": "lock_microbench", "cpus": 8, "threads": 8, "lock": "tas"},
+    *({"workload": "smp_pingpong", "cpus": 4, "delay_cycles": 300, "fastpath_ipc": True,
+       "kernel_lock": strategy} for strategy in ("fine", "big")),
+])
+def test_lookahead_gives_the_same_timeline_as_flushing_every_effect(keys):
     """The engine's folding of delays is an optimisation only: same records either way."""
     from l4sim import runner
 
-    point = point_from_dict({"threads": 4, "wait_factor": 100.0, "events": 500,
-                             "warmup_events": 50})
+    values = {"threads": 4, "wait_factor": 100.0, "events": 500, "warmup_events": 50, **keys}
+    if values.get("workload") in ("lock_microbench", "smp_pingpong"):
+        del values["wait_factor"]
+        if values["workload"] == "smp_pingpong":
+            del values["threads"]
+    point = point_from_dict(values)
     fast = simulate(point, 0)
     original = runner.LOOKAHEAD
     runner.LOOKAHEAD = False

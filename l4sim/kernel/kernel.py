@@ -58,6 +58,7 @@ class KernelConfig:
     fastpath_variant: str = "smp"
     # issue 5: "ascending" (the rule); "descending", "objects_first" are bugs
     lock_order: str = "ascending"
+    kernel_lock: str = "fine"  # "fine" (the paper's) or "big" (seL4's, l4sim.kernel.big_lock)
 
     def __post_init__(self) -> None:
         if self.fastpath_variant not in FASTPATH_VARIANTS:
@@ -66,6 +67,8 @@ class KernelConfig:
             raise ValueError(f"unknown lock order {self.lock_order!r}")
         if self.lock not in LOCK_KINDS:
             raise ValueError(f"unknown lock kind {self.lock!r} (known: {', '.join(LOCK_KINDS)})")
+        if self.kernel_lock not in ("fine", "big"):
+            raise ValueError(f"unknown kernel_lock {self.kernel_lock!r} (known: fine, big)")
         if self.cpus < 1:
             raise ValueError("cpus must be >= 1")
 

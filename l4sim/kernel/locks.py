@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LOCK_KINDS = ("ticket", "tas")
+LOCK_KINDS = ("ticket", "tas", "mcs", "clh")  # how waiters are served: l4sim.sim.spinlock
 
 
 class LockOrderError(RuntimeError):

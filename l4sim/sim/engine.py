@@ -22,11 +22,13 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
+from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
 from l4sim.kernel.kernel import IRQ, Kernel
 from l4sim.kernel.locks import Lock, check_order
 from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import Compute, StartIO
+from l4sim.sim.spinlock import SpinState, handoff_cost, is_fifo
 from l4sim.sim.trace import TraceBuffer
 
 NEVER = 2**62  # a time no run reaches
@@ -34,17 +36,6 @@ NEVER = 2**62  # a time no run reaches
 
 class SimulationStalled(RuntimeError):
     """Simulated time cannot advance but the run has not reached its goal."""
-
-
-class SpinState:
-    """Simulator-side state of one spinlock."""
-
-    __slots__ = ("waiters", "last_cpu", "free_at")
-
-    def __init__(self) -> None:
-        self.waiters: deque = deque()  # (cpu, event), in arrival order
-        self.last_cpu: int | None = None
-        self.free_at = 0  # a lazily applied release: still held until this cycle
 
 
 class Runner:
@@ -70,6 +61,7 @@ class Machine:
                  observe: bool = False, lookahead: bool = True,
                  timers: tuple = (), probe=None) -> None:
         self.env = simpy.Environment()
+        kernel = with_kernel_lock(kernel)  # kernel_lock = "big": one lock around every path
         self.kernel = kernel
         self.costs = kernel.costs
         self.rng = rng
@@ -81,7 +73,8 @@ class Machine:
         self.busy = [False] * self.cpus  # a kernel path is executing on the CPU
         self._interrupting = [False] * self.cpus
         self.ipi: list[simpy.Event] = [self.env.event() for _ in range(self.cpus)]
-        self.fifo = kernel.config.lock != "tas"
+        self.design = kernel.config.lock  # spinlock design (l4sim.sim.spinlock)
+        self.fifo = is_fifo(self.design)
         # hardware timing noise on every kernel entry (the profile's entry_jitter)
         self._noise = random.Random(int(rng.integers(2**63))).random
         self._jitter_span = self.costs.entry_jitter + 1
@@ -110,6 +103,7 @@ class Machine:
         self._warm = 0
         self._measured = 0
         self.measure_from = 0
+        self.measure_to: int | None = None  # when the last measured entry closed
         self.done = self.env.event()
         # issue 5: an invariant monitor (l4sim.check.invariants.Monitor.attach) and
         # whether the engine itself refuses a lock-order violation
@@ -139,19 +133,25 @@ class Machine:
                 f"simulation stalled at cycle {self.env.now}: every thread is blocked "
                 f"({self._measured} of {self._events} measured entries done)") from None
 
-    def _on_close(self, record: int) -> None:
-        """Count closed entries of the measured kind; end the run when enough are measured."""
+    def _on_close(self, record: int, at: int) -> None:
+        """Count closed entries of the measured kind; end the run when enough are measured.
+
+        ``at`` is the entry's local close time (lookahead may close it before the clock).
+        """
         trace = self.trace
         if trace.kind[record] != self._measure_kind:
             return
         if self._warm < self._warmup:
             self._warm += 1
             if self._warm == self._warmup:
-                self.measure_from = self.env.now
+                self.measure_from = at
+                for lock in self.kernel.locks:
+                    lock.sim.mark()
             return
         if trace.entry[record] >= self.measure_from:
             self._measured += 1
             if self._measured == self._events and not self.done.triggered:
+                self.measure_to = at
                 self.done.succeed()
 
     # -- processes --------------------------------------------------------------
@@ -310,18 +310,17 @@ class Machine:
         arrival.callbacks.append(lambda _event: self._ipi_arrive(target))
 
     def _others_quiet_until(self, cpu: int, time: int) -> bool:
-        """No other CPU can touch shared kernel state before ``time`` (strictly)."""
+        """No other CPU can touch shared kernel state before ``time`` (strictly).
+
+        A spinning CPU's next action is NEVER: it acts only once granted, after
+        its lock's holder acts, and the holder's own next action is checked.
+        The scan stops at the first CPU that may act; on many busy CPUs that is
+        early (a min-heap of next actions measured slower, see README, Speed).
+        """
         next_act = self.next_act
         ipi_due = self.ipi_due
-        spinning = self.spinning_on
         for other in range(self.cpus):
-            if other == cpu:
-                continue
-            if next_act[other] <= time:
-                lock = spinning[other]
-                if lock is None or lock.holder != cpu:
-                    return False
-            if ipi_due[other] <= time:
+            if other != cpu and (next_act[other] <= time or ipi_due[other] <= time):
                 return False
         return True
 
@@ -369,6 +368,7 @@ class Machine:
                                 check_order(held, lock)  # raises, naming both locks
                             lock.holder = cpu
                             held.append(lock)
+                            spin.held_from = at
                             last = spin.last_cpu
                             pending += acquire_cost if last is None or last == cpu else \
                                 acquire_cost + lock.lines * line_transfer
@@ -406,6 +406,7 @@ class Machine:
                         lock.holder = None
                         pending += release_cost
                         spin.free_at = env.now + pending
+                        spin.busy += spin.free_at - spin.held_from
                 elif kind_of is Switch:
                     if self.held[cpu]:
                         raise RuntimeError(f"cpu{cpu} switches while holding {self.held[cpu]}")
@@ -449,7 +450,7 @@ class Machine:
                 raise RuntimeError(f"kernel path left cpu{cpu} holding {self.held[cpu]}") from None
             if record >= 0:
                 trace.close(record, duration + pending, lock_wait)
-                self._on_close(record)
+                self._on_close(record, env.now + pending)
             if not self.lookahead and pending:
                 self.next_act[cpu] = env.now + pending
                 yield env.timeout(pending)
@@ -470,6 +471,7 @@ class Machine:
         lock.holder = cpu
         self.held[cpu].append(lock)
         spin: SpinState = lock.sim
+        spin.held_from = self.env.now
         costs = self.costs
         if spin.last_cpu is not None and spin.last_cpu != cpu:
             return costs.lock_acquire + lock.lines * costs.line_transfer
@@ -482,25 +484,38 @@ class Machine:
         spin: SpinState = lock.sim
         costs = self.costs
         env = self.env
-        contended = False
-        while lock.holder is None and not spin.waiters:
-            if spin.free_at > env.now:  # released at the holder's local time, still ahead
-                contended = True
-                self.next_act[cpu] = spin.free_at
-                yield env.timeout(spin.free_at - env.now)
-                continue
-            cost = self._grant(cpu, lock)
-            if contended:
-                return costs.lock_handoff + lock.lines * costs.line_transfer
-            return cost
+        if lock.holder is None and not spin.waiters:
+            if spin.free_at <= env.now:
+                return self._grant(cpu, lock)
+            # released at the holder's local time, still ahead: it changes hands then
+            handover = env.timeout(spin.free_at - env.now)
+            handover.callbacks.append(lambda _event: self._hand_over(lock))
         granted = env.event()
         spin.waiters.append((cpu, granted))
-        self.next_act[cpu] = env.now
+        # a waiter acts only once granted: after its lock's holder acts (or at free_at)
+        self.next_act[cpu] = spin.free_at if lock.holder is None else NEVER
         self.spinning_on[cpu] = lock
-        yield granted  # the releaser made us the holder
+        contenders = yield granted  # the releaser made us the holder
         self.spinning_on[cpu] = None
         self.held[cpu].append(lock)
-        return costs.lock_handoff + lock.lines * costs.line_transfer
+        return (handoff_cost(self.design, costs.lock_handoff, contenders)
+                + lock.lines * costs.line_transfer)
+
+    def _hand_over(self, lock: Lock) -> None:
+        """Give a released lock to the waiter its design picks."""
+        spin: SpinState = lock.sim
+        contenders = 1 + len(spin.waiters)  # holding or waiting, for the handoff cost
+        if self.fifo:
+            waiter_cpu, granted = spin.waiters.popleft()
+        else:  # test-and-set: whichever spinning CPU wins the line
+            pick = int(self.rng.integers(len(spin.waiters)))
+            waiter_cpu, granted = spin.waiters[pick]
+            del spin.waiters[pick]
+        if lock.holder is None:  # released lazily at free_at: a new run of holders
+            spin.held_from = self.env.now
+        lock.holder = waiter_cpu
+        self.next_act[waiter_cpu] = self.env.now
+        granted.succeed(contenders)
 
     def _release(self, cpu: int, lock: Lock, pending: int) -> int:
         """Release ``lock``; returns the cycles the release costs."""
@@ -513,16 +528,10 @@ class Machine:
         spin.last_cpu = cpu
         release = self.costs.lock_release
         if spin.waiters:
-            if self.fifo:
-                waiter_cpu, granted = spin.waiters.popleft()
-            else:  # test-and-set: whichever spinning CPU wins the line
-                pick = int(self.rng.integers(len(spin.waiters)))
-                waiter_cpu, granted = spin.waiters[pick]
-                del spin.waiters[pick]
-            lock.holder = waiter_cpu
-            granted.succeed()
+            self._hand_over(lock)
         else:
             lock.holder = None
             spin.free_at = self.env.now + pending + release
+            spin.busy += spin.free_at - spin.held_from
         return release
 

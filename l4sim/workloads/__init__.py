@@ -6,7 +6,7 @@ with its threads, one user program per thread, and what to measure.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from l4sim.kernel.kernel import Kernel
@@ -22,5 +22,7 @@ class Setup:
     measure_kind: str  # the kernel-entry kind whose count ends the run
     warmup: int  # entries of that kind before measuring starts
     events: int  # entries of that kind measured
+    # extra metrics of the measured kind: (machine, events, measured cycles) -> {name: value}
+    metrics: Callable | None = None
     timers: tuple = ()  # periodic interrupts: (cpu, period in cycles, name)
     probe: object = None  # optional: irq_raised(payload, now), received(thread, msg, now), rows()

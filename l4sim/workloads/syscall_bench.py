@@ -1,6 +1,7 @@
 """The paper's syscall-exception benchmark (its experiments E3 and E4).
 
-``threads`` user threads are pinned round-robin on the CPUs; each CPU runs one
+``threads`` user threads are pinned round-robin on the CPUs (``threads_per_cpu``,
+if set, makes it that many per CPU, for CPU-count sweeps); each CPU runs one
 exception handler, as the paravirtualized Linux does, so ``threads = 1``
 loads a single CPU. Each thread loops: a user-mode busy loop of
 ``uniform[0, 1) x wait_factor`` iterations (its own random stream), then a
@@ -51,8 +52,9 @@ def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelCon
     handlers = [kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server)
                 for c in range(params.cpus)]
     programs: dict[Thread, object] = {h: handler(costs.handler_service) for h in handlers}
-    streams = seeds.spawn(params.threads)
-    for index in range(params.threads):
+    threads = params.worker_threads
+    streams = seeds.spawn(threads)
+    for index in range(threads):
         cpu = index % params.cpus
         space = kernel.create_space(f"task{index}")
         thread = kernel.create_thread(f"worker{index}", cpu, WORKER_PRIORITY, space,

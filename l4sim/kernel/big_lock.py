@@ -1,0 +1,102 @@
+"""The big-kernel-lock strategy (seL4's SMP kernel) as a wrapper around kernel paths.
+
+With ``kernel_lock = "big"`` every kernel path takes one kernel lock at entry,
+before any fastpath check, and releases it at exit; the fine-grained lock
+effects of the paths underneath become no-ops (the one lock already
+serialises the kernel). Cross-CPU wake-ups stay what the paths make them: the
+slowpath and an IPI.
+
+A path that blocks (``Switch``) releases the lock before switching and takes
+it again when its continuation next runs kernel code. seL4 instead exits to
+the next thread still holding it; the difference is one uncontended, local
+acquire and release per continuation, and a short window where another CPU
+may take the lock in between.
+"""
+
+from __future__ import annotations
+
+from l4sim.kernel.effects import Acquire, Release, Switch
+from l4sim.kernel.locks import Lock
+
+KERNEL_LOCKS = ("fine", "big")
+
+
+def with_kernel_lock(kernel):
+    """``kernel`` itself (fine-grained locking) or wrapped in a big kernel lock."""
+    strategy = getattr(kernel.config, "kernel_lock", "fine")
+    if strategy == "fine":
+        return kernel
+    if strategy == "big":
+        return BigLockKernel(kernel)
+    raise ValueError(f"unknown kernel_lock {strategy!r} (known: {', '.join(KERNEL_LOCKS)})")
+
+
+class BigLockKernel:
+    """A kernel whose every entry point runs under one big lock.
+
+    Everything but the entry points (``enter``, ``reschedule``, ``dispatch``,
+    ``deliver_irq``) is the wrapped kernel's. The lock guards
+    the scheduler's shared state: its ``sched_lock_lines`` follow it between CPUs.
+    """
+
+    def __init__(self, kernel) -> None:
+        self._kernel = kernel
+        self.big_lock = Lock("big_kernel", rank=-1, lines=kernel.costs.sched_lock_lines)
+        self._take = Acquire((self.big_lock,))
+        self._drop = Release((self.big_lock,))
+
+    _OWN = frozenset({"_kernel", "big_lock", "_take", "_drop"})
+
+    def __getattr__(self, name: str):
+        return getattr(self._kernel, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        # the wrapped kernel's state (e.g. an invariant monitor) is set on it, so
+        # the paths underneath see it too
+        if name in self._OWN:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._kernel, name, value)
+
+    @property
+    def locks(self) -> list[Lock]:
+        return [self.big_lock, *self._kernel.locks]
+
+    def enter(self, cpu, thread, action):
+        kind, path = self._kernel.enter(cpu, thread, action)
+        return kind, self.locked(path)
+
+    def reschedule(self, cpu, thread, timeslice_expired):
+        return self.locked(self._kernel.reschedule(cpu, thread, timeslice_expired))
+
+    def dispatch(self, cpu):
+        return self.locked(self._kernel.dispatch(cpu))
+
+    def deliver_irq(self, cpu, current, payload):
+        return self.locked(self._kernel.deliver_irq(cpu, current, payload))
+
+    def locked(self, path):
+        """Run ``path`` under the big lock: taken first, dropped at switches and at the end."""
+        yield self._take
+        held = True
+        try:
+            effect = next(path)
+            while True:
+                kind = type(effect)
+                if kind is Acquire or kind is Release:
+                    pass  # the big lock already covers it
+                elif kind is Switch:
+                    if held:
+                        yield self._drop
+                        held = False
+                    yield effect
+                else:
+                    if not held and kind is int:  # the continuation runs kernel code again
+                        yield self._take
+                        held = True
+                    yield effect
+                effect = next(path)
+        except StopIteration as stop:
+            if held:
+                yield self._drop
+            return stop.value

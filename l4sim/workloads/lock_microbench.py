@@ -1,0 +1,77 @@
+"""The lock microbenchmark: N threads, one per CPU, contending for one lock.
+
+Each thread loops: think (user mode, ``think_dist`` with mean ``think_mean``),
+acquire the lock, hold it (``hold_dist``, mean ``hold_mean``), release. With
+exponential think and hold and no lock overheads it is the machine-repairman
+queue (M/M/1//N), which the tests use as an oracle (domain notes, section 4).
+
+Distributions: ``exponential``, ``deterministic`` (always the mean),
+``uniform`` (on [0, 2 x mean]); draws are rounded to whole cycles. The kernel
+adds its entry jitter (uniform 0..``entry_jitter``) before the acquisition:
+it lengthens the think time by ``entry_jitter / 2`` on average.
+
+A point measures ``events`` acquisitions (all threads) after ``warmup_events``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from l4sim.kernel.costs import Costs
+from l4sim.kernel.critical_section import LOCK, CriticalSection, LockBenchKernel
+from l4sim.kernel.kernel import KernelConfig
+from l4sim.kernel.objects import Thread
+from l4sim.kernel.syscalls import Compute
+from l4sim.workloads import Setup
+
+PRIORITY = 100
+BATCH = 1024  # draws per numpy call
+
+
+def draws(rng: np.random.Generator, dist: str, mean: float):
+    """An endless stream of whole-cycle draws with this distribution and mean."""
+    if dist == "deterministic":
+        value = int(round(mean))
+        while True:
+            yield value
+    while True:
+        if dist == "exponential":
+            batch = rng.exponential(mean, BATCH) if mean > 0 else np.zeros(BATCH)
+        elif dist == "uniform":
+            batch = rng.uniform(0.0, 2.0 * mean, BATCH)
+        else:
+            raise ValueError(f"unknown distribution {dist!r}")
+        yield from np.rint(batch).astype(np.int64).tolist()
+
+
+def contender(thinks, holds):
+    """Think, then hold the lock; forever."""
+    for think, hold in zip(thinks, holds, strict=False):
+        yield Compute(think)
+        yield CriticalSection(hold)
+
+
+def metrics(machine, events, measured_cycles: int) -> dict:
+    """The lock's metrics over the measured window."""
+    wait = events.loc[events["kind"] == LOCK, "lock_wait"].to_numpy(dtype=np.float64)
+    lock = machine.kernel.bench_lock
+    return {
+        "acquisitions_per_mcycle": float(len(wait) * 1e6 / max(measured_cycles, 1)),
+        "wait_mean": float(wait.mean()) if len(wait) else 0.0,
+        "wait_m2": float((wait ** 2).mean()) if len(wait) else 0.0,
+        "utilization": float(lock.sim.busy_measured / max(measured_cycles, 1)),
+    }
+
+
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+    """Kernel, one thread per CPU (CPUs 0..threads-1) and their programs."""
+    kernel = LockBenchKernel(config, costs)
+    programs: dict[Thread, object] = {}
+    for index, (think_seed, hold_seed) in enumerate(s.spawn(2) for s in
+                                                     seeds.spawn(params.threads)):
+        space = kernel.create_space(f"task{index}")
+        thread = kernel.create_thread(f"contender{index}", index, PRIORITY, space)
+        thinks = draws(np.random.default_rng(think_seed), params.think_dist, params.think_mean)
+        holds = draws(np.random.default_rng(hold_seed), params.hold_dist, params.hold_mean)
+        programs[thread] = contender(thinks, holds)
+    return Setup(kernel, programs, LOCK, params.warmup_events, params.events, metrics=metrics)

@@ -1,0 +1,59 @@
+"""sel4bench's SMP benchmark: a ping and a pong thread on every CPU, pinned to it.
+
+On each CPU, ping spins ``delay_cycles`` and Calls its pong; pong answers
+with ReplyWait (ReplyRecv) and, once the next Call has arrived, spins
+``delay_cycles`` before answering it. The CPUs share nothing but the kernel
+and its locks, so what does not scale is the kernel's locking (the global
+scheduler lock, or the big kernel lock). This kernel has no endpoint objects:
+each ping Calls its pong thread directly.
+
+Metric: ``calls_per_second``, completed Calls per second, all CPUs together,
+at the profile's clock. A point measures ``events`` Calls after
+``warmup_events`` (each Call and its ReplyWait are two IPC entries).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from l4sim.kernel.costs import Costs
+from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
+from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
+from l4sim.workloads import Setup
+
+PONG_PRIORITY = 200
+PING_PRIORITY = 100
+
+
+def ping(pong, delay: int):
+    number = 0
+    while True:
+        yield Compute(delay)
+        number += 1
+        yield Call(pong, (number,))
+
+
+def pong(delay: int):
+    message = yield Wait()
+    while True:
+        yield Compute(delay)
+        message = yield ReplyWait(message.sender, message.payload)
+
+
+def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+    """A ping and a pong thread per CPU."""
+    kernel = Kernel(config, costs)
+    programs = {}
+    for cpu in range(params.cpus):
+        space = kernel.create_space(f"pair{cpu}")
+        answer = kernel.create_thread(f"pong{cpu}", cpu, PONG_PRIORITY, space)
+        caller = kernel.create_thread(f"ping{cpu}", cpu, PING_PRIORITY, space)
+        programs[answer] = pong(params.delay_cycles)
+        programs[caller] = ping(answer, params.delay_cycles)
+
+    def metrics(machine, events, measured_cycles: int) -> dict:
+        calls = int(events["thread_name"].str.startswith("ping").sum())
+        return {"calls_per_second": calls * costs.clock_hz / max(measured_cycles, 1)}
+
+    return Setup(kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events,
+                 metrics=metrics)
