@@ -81,12 +81,20 @@ def test_tables_do_not_depend_on_worker_count(tmp_path):
     {"workload": "lock_microbench", "cpus": 8, "threads": 8, "lock": "tas"},
     *({"workload": "smp_pingpong", "cpus": 4, "delay_cycles": 300, "fastpath_ipc": True,
        "kernel_lock": strategy} for strategy in ("fine", "big")),
+    {"workload": "linux", "fastpath_ipc": True},
+    {"workload": "linux", "fastpath_ipc": True, "irq_forward": "notify", "fastpath_notify": True,
+     "tick": 1_000_000, "device_latency": 20_000.0},
+    {"workload": "ipc_bench", "clients": 4, "fastpath_ipc": True},
 ])
 def test_lookahead_gives_the_same_timeline_as_flushing_every_effect(keys):
     """The engine's folding of delays is an optimisation only: same records either way."""
     from l4sim import runner
 
     values = {"threads": 4, "wait_factor": 100.0, "events": 500, "warmup_events": 50, **keys}
+    if values.get("workload") in ("linux", "ipc_bench"):
+        del values["threads"]
+        if values["workload"] == "linux":
+            del values["wait_factor"]
     if values.get("workload") in ("lock_microbench", "smp_pingpong"):
         del values["wait_factor"]
         if values["workload"] == "smp_pingpong":

@@ -15,6 +15,7 @@ CPU stays busy, and the cache-line handoff is charged explicitly.
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import deque
 from collections.abc import Generator
@@ -70,13 +71,18 @@ class Machine:
         self.held: list[list[Lock]] = [[] for _ in range(self.cpus)]
         self.resched = [False] * self.cpus
         self.pending_irqs: list[deque] = [deque() for _ in range(self.cpus)]
+        # when device and timer interrupts are due on each CPU (heaps), for lookahead
+        self.irq_due: list[list[int]] = [[] for _ in range(self.cpus)]
         self.busy = [False] * self.cpus  # a kernel path is executing on the CPU
         self._interrupting = [False] * self.cpus
         self.ipi: list[simpy.Event] = [self.env.event() for _ in range(self.cpus)]
         self.design = kernel.config.lock  # spinlock design (l4sim.sim.spinlock)
         self.fifo = is_fifo(self.design)
         # hardware timing noise on every kernel entry (the profile's entry_jitter)
-        self._noise = random.Random(int(rng.integers(2**63))).random
+        # one stream per CPU: a CPU's noise must not depend on the order in which
+        # the simulator happens to process different CPUs' events
+        self._noise = [random.Random(int(seed)).random
+                       for seed in rng.integers(2**63, size=self.cpus)]
         self._jitter_span = self.costs.entry_jitter + 1
         self.lookahead = lookahead
         self.timers = tuple(timers)
@@ -272,6 +278,9 @@ class Machine:
         """A device or timer interrupt on ``cpu`` (delivered as IPC by the kernel)."""
         if self.probe is not None:
             self.probe.irq_raised(payload, self.env.now)
+        due = self.irq_due[cpu]
+        while due and due[0] <= self.env.now:
+            heapq.heappop(due)
         self.pending_irqs[cpu].append(payload)
         current = self.kernel.scheduler.current[cpu]
         if current is None:
@@ -286,6 +295,7 @@ class Machine:
             runner.process.interrupt()
 
     def _start_io(self, delay: int, payload: tuple) -> None:
+        heapq.heappush(self.irq_due[0], self.env.now + delay)  # CPU 0 acts then
         arrival = self.env.timeout(delay)
         arrival.callbacks.append(lambda _event: self.raise_irq(0, payload))
 
@@ -293,6 +303,7 @@ class Machine:
         """A periodic interrupt (the guest's tick) on ``cpu``."""
         count = 0
         while True:
+            heapq.heappush(self.irq_due[cpu], self.env.now + period)  # the CPU acts then
             yield self.env.timeout(period)
             count += 1
             self.raise_irq(cpu, (name, count))
@@ -319,8 +330,10 @@ class Machine:
         """
         next_act = self.next_act
         ipi_due = self.ipi_due
+        irq_due = self.irq_due
         for other in range(self.cpus):
-            if other != cpu and (next_act[other] <= time or ipi_due[other] <= time):
+            if other != cpu and (next_act[other] <= time or ipi_due[other] <= time
+                                 or (irq_due[other] and irq_due[other][0] <= time)):
                 return False
         return True
 
@@ -341,8 +354,10 @@ class Machine:
             path = self.monitor.wrap(cpu, runner, kind, path)
         record = (trace.open(kind, cpu, runner.index, env.now + pending)
                   if kind is not None else -1)
-        pending += int(self._noise() * self._jitter_span)
-        duration = 0
+        # the pending cycles handed in belong to the previous path (already in its
+        # record): count this path's duration from where they end
+        duration = -pending
+        pending += int(self._noise[cpu]() * self._jitter_span)
         lock_wait = 0
         lookahead = self.lookahead
         self.busy[cpu] = True

@@ -76,4 +76,7 @@ class TraceBuffer:
         if threads is not None:
             names = np.asarray(threads, dtype=object)
             frame["thread_name"] = pd.Categorical(names[frame["thread"].to_numpy()])
-        return frame
+        # a canonical order (by entry cycle, then CPU), not the order in which the
+        # simulator happened to open the records: lookahead may open a CPU's later
+        # entry before another CPU's earlier one
+        return frame.sort_values(["entry", "cpu"], kind="stable", ignore_index=True)
