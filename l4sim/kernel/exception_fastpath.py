@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
 from l4sim.kernel.effects import Outcome, Spend, Switch, Sync
+from l4sim.kernel.fastpath import run_checks
 from l4sim.kernel.objects import ANY, Thread, ThreadState
 from l4sim.kernel.syscalls import RaiseException
 
@@ -94,7 +95,6 @@ SYSCALL_EXCEPTION_CHECKS: tuple[Check, ...] = validate_order((
 FAST_EXIT = "fast_switch"
 SYNC = Sync()
 FAST_OUTCOME = Outcome("fast", FAST_EXIT)
-FALLBACK_OUTCOMES = {check.name: Outcome("slow", check.name) for check in SYSCALL_EXCEPTION_CHECKS}
 
 
 def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: RaiseException,
@@ -108,29 +108,13 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     c = kernel.costs
     ctx = ExceptionContext(kernel, cpu, current, exception, current.handler)
     held: list = []
-    stage = Stage.LOCK_FREE
     unlocked = kernel.unlocked_fastpath
-    for check, cost in zip(kernel.exception_checks, kernel.exception_check_costs, strict=True):
-        if check.stage > stage:  # take the next stage's locks before its first check
-            yield Spend(spent)
-            spent = 0
-            if unlocked:  # uniprocessor: read the stage's shared state as it is now
-                yield SYNC
-                if kernel.monitor is not None:  # issue 5 hook: an unlocked read
-                    kernel.monitor.read_unlocked(cpu, _stage_cell(kernel, check.stage, ctx))
-            else:
-                yield kernel.take_stage(check.stage, held, current, ctx.handler)
-            stage = check.stage
-        spent += cost
-        if not check.passes(ctx):
-            yield Spend(spent)
-            outcome = FALLBACK_OUTCOMES[check.name]
-            if kernel.config.profile_checks:
-                outcome = Outcome("slow", check.name, pass_mask(SYSCALL_EXCEPTION_CHECKS, ctx))
-            if held:
-                yield kernel.release_all(held)
-            yield outcome
-            return False
+    read = (lambda stage: _read_unlocked(kernel, cpu, ctx, stage)) if unlocked else None
+    passed, stage, spent = yield from run_checks(
+        kernel, kernel.exception_checks, kernel.exception_check_costs, SYSCALL_EXCEPTION_CHECKS,
+        ctx, current, ctx.handler, held, spent, read)
+    if not passed:
+        return False
     handler = ctx.handler
     outcome = FAST_OUTCOME
     if kernel.config.profile_checks:
@@ -156,6 +140,13 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     yield outcome
     yield Switch(handler)
     return True
+
+
+def _read_unlocked(kernel, cpu: int, ctx: ExceptionContext, stage: Stage):
+    """Uniprocessor variant: read the stage's shared state as it is now, without its lock."""
+    yield SYNC
+    if kernel.monitor is not None:  # issue 5 hook: an unlocked read
+        kernel.monitor.read_unlocked(cpu, _stage_cell(kernel, stage, ctx))
 
 
 def _stage_cell(kernel, stage: Stage, ctx: ExceptionContext) -> tuple:

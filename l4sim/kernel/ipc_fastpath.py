@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
+from l4sim.kernel.fastpath import run_checks
 from l4sim.kernel.objects import ANY, Message, Thread, ThreadState
 from l4sim.kernel.syscalls import Call, ReplyWait
 
@@ -98,7 +99,6 @@ IPC_CHECKS: tuple[Check, ...] = validate_order((
 FAST_CALL = "fast_call"
 FAST_REPLY_WAIT = "fast_reply_wait"
 _FAST = {True: Outcome("fast", FAST_CALL), False: Outcome("fast", FAST_REPLY_WAIT)}
-FALLBACK_OUTCOMES = {check.name: Outcome("slow", check.name) for check in IPC_CHECKS}
 
 
 def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
@@ -108,23 +108,11 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     dest = op.reply_to if isinstance(op, ReplyWait) else getattr(op, "dest", None)
     ctx = IpcContext(kernel, cpu, current, op, dest, is_call)
     held: list = []
-    stage = Stage.LOCK_FREE
-    for check, cost in zip(kernel.ipc_checks, kernel.ipc_check_costs, strict=True):
-        if check.stage > stage:  # take the next stage's locks before its first check
-            yield Spend(spent)
-            spent = 0
-            yield kernel.take_stage(check.stage, held, current, dest)
-            stage = check.stage
-        spent += cost
-        if not check.passes(ctx):
-            yield Spend(spent)
-            outcome = FALLBACK_OUTCOMES[check.name]
-            if kernel.config.profile_checks:
-                outcome = Outcome("slow", check.name, pass_mask(IPC_CHECKS, ctx))
-            if held:
-                yield kernel.release_all(held)
-            yield outcome
-            return False, None
+    passed, stage, spent = yield from run_checks(
+        kernel, kernel.ipc_checks, kernel.ipc_check_costs, IPC_CHECKS, ctx, current, dest, held,
+        spent)
+    if not passed:
+        return False, None
     outcome = _FAST[is_call]
     if kernel.config.profile_checks:
         outcome = Outcome("fast", outcome.exit_point, pass_mask(IPC_CHECKS, ctx))
@@ -170,7 +158,11 @@ NOTIFY_CHECKS: tuple[Check, ...] = validate_order((
     _BY_NAME["valid_space"],
 ))
 FAST_NOTIFY = Outcome("fast", "fast_notify")
-NOTIFY_FALLBACKS = {check.name: Outcome("slow", check.name) for check in NOTIFY_CHECKS}
+
+
+def notify_check_costs(costs) -> tuple[int, ...]:
+    """The cycle cost of each notification-fastpath check, in list order."""
+    return tuple(getattr(costs, check.cost) for check in NOTIFY_CHECKS)
 
 
 def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
@@ -178,20 +170,11 @@ def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     c = kernel.costs
     ctx = IpcContext(kernel, cpu, current, op, op.dest, False)
     held: list = []
-    stage = Stage.LOCK_FREE
-    for check in NOTIFY_CHECKS:
-        if check.stage > stage:
-            yield Spend(spent)
-            spent = 0
-            yield kernel.take_stage(check.stage, held, current, op.dest)
-            stage = check.stage
-        spent += getattr(c, check.cost)
-        if not check.passes(ctx):
-            yield Spend(spent)
-            if held:
-                yield kernel.release_all(held)
-            yield NOTIFY_FALLBACKS[check.name]
-            return False
+    passed, stage, spent = yield from run_checks(
+        kernel, NOTIFY_CHECKS, notify_check_costs(c), NOTIFY_CHECKS, ctx, current, op.dest, held,
+        spent)
+    if not passed:
+        return False
     if stage < Stage.THREADS:
         yield Spend(spent)
         spent = 0
