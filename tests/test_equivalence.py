@@ -34,8 +34,10 @@ class Workload:
                 f"{list(self.worker_priorities)}, {handlers} at priority "
                 f"{self.handler_priority}, waits 0..{self.wait} cycles, seed {self.seed})")
 
-    def run(self, fastpath: bool, variant: str = "smp", events: int = 120) -> dict:
-        k = kernel(self.cpus, fastpath_syscall=fastpath, fastpath_variant=variant)
+    def run(self, fastpath: bool, variant: str = "smp", events: int = 120,
+            check_order: dict | None = None, fastpath_ipc: bool = False) -> dict:
+        k = kernel(self.cpus, fastpath_syscall=fastpath, fastpath_variant=variant,
+                   check_order=check_order, fastpath_ipc=fastpath_ipc)
         count = 1 if self.shared_handler else self.cpus
         handlers = [k.create_thread(f"h{c}", c, self.handler_priority, k.create_space(f"s{c}"))
                     for c in range(count)]
@@ -86,6 +88,42 @@ def assert_equivalent(fast: dict, slow: dict) -> None:
 def test_fastpath_on_and_off_are_indistinguishable(workload):
     RUNS["examples"] += 1
     fast, slow = workload.run(True), workload.run(False)
+    assert_equivalent(fast, slow)
+    assert sum(map(len, fast.values())) > 0
+
+
+def orders(checks, root: str):
+    """Random check orders that keep the data dependencies (``root`` before its users)."""
+    names = [check.name for check in checks]
+    return st.permutations(names).map(lambda o: _root_first_needed(list(o), root))
+
+
+def _root_first_needed(order: list, root: str) -> list:
+    """Move ``root`` just before the first check that needs it, if it comes later."""
+    from l4sim.kernel.checks import reorder
+    from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS
+    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+
+    checks = {c.name: c for c in (*SYSCALL_EXCEPTION_CHECKS, *IPC_CHECKS)}
+    order.remove(root)
+    first = next((i for i, name in enumerate(order) if root in checks[name].needs), len(order))
+    order.insert(first, root)
+    reorder(tuple(checks[name] for name in order), order)  # raises if still invalid
+    return order
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(workloads(), st.data())
+def test_any_check_order_keeps_the_behaviour(workload, data):
+    """Issue 7: the equivalence holds with a reordered check list (both fastpaths on)."""
+    from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS
+    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+
+    RUNS["examples"] += 1
+    order = {"syscall_exception": data.draw(orders(SYSCALL_EXCEPTION_CHECKS, "handler_present")),
+             "ipc": data.draw(orders(IPC_CHECKS, "valid_destination"))}
+    fast = workload.run(True, check_order=order, fastpath_ipc=True)
+    slow = workload.run(False)
     assert_equivalent(fast, slow)
     assert sum(map(len, fast.values())) > 0
 
