@@ -57,6 +57,10 @@ def model_version() -> str:
 def task_key(config: dict, replication: int, model: str) -> str:
     """Stable name of one (point, replication) result under one model version."""
     keyed = {k: v for k, v in config.items() if k not in UNKEYED}
+    if config.get("check_order_file"):  # the file's contents, not only its name
+        from l4sim.check_order import order_file_digest
+
+        keyed["check_order_file_contents"] = order_file_digest(config["check_order_file"])
     text = json.dumps({"model": model, "point": keyed, "replication": replication},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]

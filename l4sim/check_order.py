@@ -148,6 +148,30 @@ def optimize(events: pd.DataFrame, costs: Costs) -> dict:
     return result
 
 
+def validate_order_file(path: str | Path) -> None:
+    """Raise ValueError (one line) unless ``path`` holds valid orders for known fastpaths."""
+    from l4sim.kernel.checks import reorder
+
+    try:
+        orders = load_order_file(path)
+    except FileNotFoundError:
+        raise ValueError(f"no such file {str(path)!r}") from None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ValueError(f"{path}: not a check-order file ({error})") from None
+    for kind, names in orders.items():
+        try:
+            reorder(FASTPATHS[kind], list(names))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path}: {kind}: {error}") from None
+
+
+def order_file_digest(path: str | Path) -> str:
+    """A hash of an order file's contents (part of a cached result's key)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
 def load_order_file(path: str | Path) -> dict[str, list[str]]:
     """``{"syscall_exception": [...], "ipc": [...]}`` from a file written by ``l4sim checks``."""
     data = json.loads(Path(path).read_text())

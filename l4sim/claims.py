@@ -35,7 +35,16 @@ class Claim:
 
     @property
     def holds(self) -> bool:
+        """The simulated value lies in the band."""
         return self.band[0] <= self.value <= self.band[1]
+
+    @property
+    def verdict(self) -> str:
+        """holds (whole 95% interval in the band), inconclusive (only the mean), or not."""
+        inside = self.band[0] <= self.ci[0] and self.ci[1] <= self.band[1]
+        if self.holds and inside:
+            return "holds"
+        return "inconclusive (interval leaves the band)" if self.holds else "**does not hold**"
 
     def band_text(self) -> str:
         if self.band_label:
@@ -158,12 +167,12 @@ def ipc_bench_claims(points: pd.DataFrame) -> list[Claim]:
 
 def claims_table(claims: list[Claim]) -> str:
     """The claims as a Markdown table."""
-    lines = ["| # | claim | paper | band | simulated (95% CI) | holds |",
+    lines = ["| # | claim | paper | band | simulated (95% CI) | verdict |",
              "|---|---|---|---|---|---|"]
     for c in claims:
         digits = 4 if c.id == "E3" and c.unit == "" else 3
         value = f"{c.value:.{digits}f} ({c.ci[0]:.{digits}f} .. {c.ci[1]:.{digits}f})"
-        verdict = "holds" if c.holds else "**does not hold**"
+        verdict = c.verdict
         if c.fitted:
             verdict += " (fitted)"
         lines.append(f"| {c.id} | {c.text} | {c.paper} | {c.band_text()} | {value} | {verdict} |")

@@ -76,8 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder (default results/)")
     report.add_argument("--scenarios", type=Path, default=Path("scenarios"),
-                        help="folder with syscall_bench.toml, linux.toml, ipc_bench.toml")
+                        help="folder with the report's six scenarios (syscall_bench, linux, "
+                        "ipc_bench, check_order, check_order_linux, notify)")
     report.add_argument("--jobs", type=int, default=None)
+    report.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run on an existing Dask scheduler instead of local processes")
+    report.add_argument("--force", action="store_true", help="recompute every run")
     report.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a key in every scenario "
                         "(e.g. replications=3 for a quick report)")
@@ -157,19 +161,32 @@ def _summarize(args) -> int:
 
 
 def _plot(args) -> int:
-    from l4sim.plot import syscall_figures
+    from l4sim.plot import ipc_bench_figure, linux_figure, syscall_figures
     from l4sim.plot_scaling import scaling_figure
     from l4sim.sweep import load_points
 
     if not (args.dir / "points.parquet").is_file():
         raise UsageError(f"{args.dir}: no points.parquet here (run 'l4sim run' first)")
     points = load_points(args.dir)
-    if points["workload"].iloc[0] != "syscall_bench":
-        raise UsageError(f"{args.dir}: no figures for workload {points['workload'].iloc[0]}")
-    if points["cpus"].nunique() > 1:  # a CPU-count sweep: the scaling figure
+    workload = points["workload"].iloc[0]
+    if workload == "syscall_bench" and points["cpus"].nunique() > 1:  # a CPU-count sweep
         print(scaling_figure(points, args.dir))
         return 0
-    for path in syscall_figures(points, args.dir):
+    if workload == "syscall_bench":
+        paths = syscall_figures(points, args.dir)
+    elif workload == "ipc_bench" and points["wait_factor"].nunique() > 1:
+        paths = [ipc_bench_figure(points, args.dir)]
+    elif workload == "linux" and (args.dir / "events.parquet").is_file():
+        import pandas as pd
+
+        events = pd.read_parquet(args.dir / "events.parquet")
+        for key in ("fastpath_syscall", "fastpath_ipc"):  # unswept keys: from the points
+            if key not in events:
+                events[key] = points[key].iloc[0]
+        paths = [linux_figure(events, args.dir)]
+    else:
+        raise UsageError(f"{args.dir}: no figures for workload {workload} with this sweep")
+    for path in paths:
         print(path)
     return 0
 
@@ -190,8 +207,11 @@ def _report(args) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be >= 1")
+    if args.jobs is not None and args.scheduler:
+        raise UsageError("--jobs and --scheduler: give one (Dask workers set the parallelism)")
     path = build_report(args.scenarios, args.results, args.overrides, jobs=args.jobs,
-                        progress=False if args.quiet else None)
+                        progress=False if args.quiet else None, force=args.force,
+                        scheduler=args.scheduler)
     print(path.read_text())
     return 0
 
@@ -223,7 +243,8 @@ def _checks(args) -> int:
             pairs = result["pairs"]
             nontrivial = pairs[pairs["then_ever_failed"]]
             print(f"\nImplied pairs: {len(pairs)} (A passed => B passed in every attempt); "
-                  f"{len(nontrivial)} where B failed at least once:")
+                  f"{len(nontrivial)} where B failed at least once"
+                  + (":" if len(nontrivial) else "."))
             if len(nontrivial):
                 print(nontrivial.drop_duplicates(["fastpath", "if_passes", "then_passes"])
                       [["fastpath", "if_passes", "then_passes", "support", "basis"]]
@@ -231,15 +252,19 @@ def _checks(args) -> int:
             never = pairs[~pairs["then_ever_failed"]].drop_duplicates(
                 ["fastpath", "then_passes"])[["fastpath", "then_passes", "basis"]]
             print("\nChecks that never failed in this run:")
-            print(never.to_string(index=False))
+            print(never.rename(columns={"then_passes": "check"}).to_string(index=False))
     for kind, entry in result.get("orders", {}).items():
         gain = entry["expected_cycles_paper"] - entry["expected_cycles_optimized"]
         print(f"\n{kind}: optimal order ({entry['attempts']} attempts): "
               f"{', '.join(entry['order'])}\n  expected cycles per attempt: paper "
               f"{entry['expected_cycles_paper']:.1f}, optimized "
               f"{entry['expected_cycles_optimized']:.1f} (saves {gain:.1f})")
-    print(f"\n-> {args.dir / 'checks.parquet'}, {result['figure']}"
-          + (f", {result['order_file']}" if "order_file" in result else ""))
+    written = [args.dir / "checks.parquet", result["figure"]]
+    if "pairs" in result:
+        written.append(args.dir / "implied_checks.parquet")
+    if "order_file" in result:
+        written.append(result["order_file"])
+    print("\n-> " + ", ".join(map(str, written)))
     return 0
 
 
@@ -253,6 +278,8 @@ def _traced_run(args):
     from l4sim.trace_export import Timeline
 
     scenario = load_scenario(args.scenario, args.overrides)
+    if not args.out.parent.is_dir():
+        raise UsageError(f"{args.out}: folder {args.out.parent} does not exist")
     if args.events < 1:
         raise UsageError(f"--events {args.events}: must be >= 1")
     points = scenario.points()

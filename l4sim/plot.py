@@ -113,12 +113,12 @@ def ipc_bench_figure(points: pd.DataFrame, out_dir: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4.4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for index, (clients, group) in enumerate(data.groupby("clients")):
-        for on, style in ((True, "-"), (False, "--")):
+        for on, style, marker in ((True, "-", "o"), (False, "--", "x")):
             sub = group[group["fastpath_ipc"] == on]
             summary = sub.groupby("wait_factor")["duration_mean"].apply(mean_ci)
             x = summary.index.to_numpy()
             ax.errorbar(x, [m for m, _ in summary], yerr=[h for _, h in summary],
-                        linestyle=style, marker="o", markersize=3, capsize=2,
+                        linestyle=style, marker=marker, markersize=4, capsize=2,
                         color=colors[index % len(colors)],
                         label=f"{clients} client{'s' if clients > 1 else ''}, "
                               f"fastpath {'on' if on else 'off'}")

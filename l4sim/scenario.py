@@ -87,6 +87,15 @@ class Point(BaseModel):
                     for k, v in data.items()}
         return data
 
+    @field_validator("check_order_file")
+    @classmethod
+    def _valid_order_file(cls, path: str) -> str:
+        if path:
+            from l4sim.check_order import validate_order_file
+
+            validate_order_file(path)  # raises ValueError with a one-line reason
+        return path
+
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, profile: str) -> str:
@@ -265,10 +274,11 @@ def parse_override(text: str) -> tuple[str, object]:
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
-        if raw and all(ch.isalnum() or ch in "_-." for ch in raw):
+        if raw and all(ch.isalnum() or ch in "_-./" for ch in raw):
             value = raw
         else:
-            raise ScenarioError(f"--set {text}: value {raw!r} is not valid TOML") from None
+            raise ScenarioError(f"--set {text}: value {raw!r} is not valid TOML "
+                                "(quote strings: KEY='\"...\"')") from None
     return key, value
 
 

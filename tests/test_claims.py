@@ -51,3 +51,12 @@ def test_e5_directions(ipc_bench):
 def test_claims_table_marks_fitted_rows(linux):
     table = claims.claims_table(list(linux.values()))
     assert table.count("(fitted)") == 2
+
+
+def test_verdict_needs_the_whole_interval_inside_the_band():
+    inside = claims.Claim("E", "x", "", (1.0, 2.0), 1.5, (1.4, 1.6))
+    straddling = claims.Claim("E", "x", "", (1.0, 2.0), 1.9, (1.7, 2.1))
+    outside = claims.Claim("E", "x", "", (1.0, 2.0), 2.5, (2.4, 2.6))
+    assert inside.verdict == "holds"
+    assert straddling.verdict.startswith("inconclusive")
+    assert outside.verdict == "**does not hold**"

@@ -16,7 +16,7 @@ from l4sim.kernel.kernel import Kernel, KernelConfig
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import Notify, Wait
 from l4sim.runner import simulate
-from l4sim.scenario import point_from_dict
+from l4sim.scenario import ScenarioError, point_from_dict
 
 from .behaviour import same_behaviour
 
@@ -99,10 +99,9 @@ def test_dependencies_refuse_a_null_dereference_order(tmp_path):
                                         "destination_on_this_cpu", "no_sender_queued",
                                         "priority_and_domain", "destination_partner",
                                         "no_pending_notification", "valid_space"]}))
-    point = point_from_dict({"workload": "ipc_bench", "fastpath_ipc": True, "events": 50,
-                             "check_order": "optimized", "check_order_file": str(path)})
-    with pytest.raises(ValueError, match="depends on"):
-        simulate(point, 0)
+    with pytest.raises(ScenarioError, match="depends on"):  # refused when the point is made
+        point_from_dict({"workload": "ipc_bench", "fastpath_ipc": True, "events": 50,
+                         "check_order": "optimized", "check_order_file": str(path)})
 
 
 @pytest.fixture
@@ -152,3 +151,30 @@ def test_notification_forwarding_delivers_every_interrupt_once_in_order():
             assert payloads and len(payloads) == len(set(payloads))  # each exactly once
             ticks = [p[1] for p in payloads if p[0] == "timer"]
             assert ticks == sorted(ticks)
+
+
+def test_a_bad_check_order_file_is_a_one_line_error(tmp_path):
+    scenario = SCENARIOS / "check_order.toml"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"ipc": {"order": ["bogus"]}}))
+    for value, problem in (("nowhere.json", "no such file"), (str(bad), "each check once")):
+        for command in ("validate", "run"):
+            extra = ["--out", str(tmp_path / "out")] if command == "run" else []
+            result = _l4sim(command, str(scenario), "--set", "check_order=optimized",
+                            "--set", f"check_order_file={value}", *extra)
+            assert result.returncode == 2, result.stderr
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "check_order_file" in lines[0] and problem in lines[0]
+            assert not (tmp_path / "out").exists()
+
+
+def test_the_cache_key_follows_the_order_file_contents(tmp_path):
+    from l4sim.cache import task_key
+
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps({"ipc": ["valid_destination", "simple_message"]}))
+    config = {"workload": "ipc_bench", "check_order": "optimized",
+              "check_order_file": str(path)}
+    first = task_key(config, 0, "model")
+    path.write_text(json.dumps({"ipc": ["simple_message", "valid_destination"]}))
+    assert task_key(config, 0, "model") != first
