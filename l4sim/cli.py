@@ -196,9 +196,12 @@ def _validate(args) -> int:
     points = scenario.points()
     replications = points[0].replications  # not sweepable: the same for every point
     entries = sum(p.replications * p.kernel_entries() for p in points)
-    print(f"{scenario.source}: ok: {len(points)} points x {replications} replications = "
-          f"{len(points) * replications} runs, about {entries:,} kernel entries to simulate "
-          f"(warm-up included)")
+    def count(n: int, what: str) -> str:
+        return f"{n} {what}" + ("" if n == 1 else "s")
+
+    print(f"{scenario.source}: ok: {count(len(points), 'point')} x "
+          f"{count(replications, 'replication')} = {count(len(points) * replications, 'run')}, "
+          f"about {entries:,} kernel entries to simulate (warm-up included)")
     return 0
 
 
@@ -312,6 +315,8 @@ def _timeline(args) -> int:
     if args.cycles < 1:
         raise UsageError(f"--cycles {args.cycles}: must be >= 1")
     timeline, machine, failure = _traced_run(args)
+    if failure is None and args.start >= machine.env.now:
+        raise UsageError(f"--start {args.start}: the run ends at cycle {machine.env.now}")
     timeline.draw(args.out, args.start, args.cycles)
     print(f"{args.out}: cycles {args.start}..{args.start + args.cycles} of {machine.env.now}")
     if failure is not None:

@@ -255,12 +255,17 @@ def _validate_point(data: dict, source: str, where: str = "") -> Point:
         return POINT_MODELS[workload].model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(scenario)"
         message = first["msg"].removeprefix("Value error, ")
+        key = ".".join(str(part) for part in first["loc"])
+        if not key:  # a rule across keys: name the key its message starts with
+            named = re.match(r"\w+", message)
+            fields = POINT_MODELS[workload].model_fields
+            key = named.group(0) if named and named.group(0) in fields else "(scenario)"
         if first["type"] == "extra_forbidden":
             message = "unknown key"
         value = first.get("input")
-        shown = "" if first["type"] in ("extra_forbidden", "missing") else f" (got {value!r})"
+        quiet = first["type"] in ("extra_forbidden", "missing") or not first["loc"]
+        shown = "" if quiet else f" (got {value!r})"  # a cross-key rule: no scenario dump
         raise ScenarioError(f"{source}: {where}key '{key}': {message}{shown}") from None
 
 
