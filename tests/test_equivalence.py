@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .behaviour import by_pair
 from .helpers import kernel, machine, run_machine, server, worker
 
 RUNS = {"examples": 0}
@@ -63,18 +64,9 @@ def workloads(cpus=None):
         st.sampled_from([0, 50, 500, 5000]), st.integers(0, 2**16))
 
 
-def per_pair(observations: dict) -> dict:
-    """(receiver, sender) -> the messages the receiver got from that sender, in order."""
-    pairs: dict = {}
-    for receiver, messages in observations.items():
-        for label, sender, payload in messages:
-            pairs.setdefault((receiver, sender), []).append((label, payload))
-    return pairs
-
-
 def assert_equivalent(fast: dict, slow: dict) -> None:
     """Every (receiver, sender) sequence of one run is a prefix of the other's."""
-    a, b = per_pair(fast), per_pair(slow)
+    a, b = by_pair(fast), by_pair(slow)
     for pair in sorted(set(a) | set(b)):
         x, y = a.get(pair, []), b.get(pair, [])
         shorter = min(len(x), len(y))

@@ -49,11 +49,7 @@ def syscall_exception_slowpath(kernel, cpu: int, current: Thread, exception: Rai
         exit_point = DELIVERED
     else:
         yield Spend(c.sp_enqueue_sender)
-        current.outgoing = message
-        current.expects_reply = True
-        current.state = ThreadState.WAITING_TO_SEND
-        handler.send_queue.append(current)
-        kernel.wrote_ipc_state(handler)
+        kernel.enqueue_sender(current, handler, message, expects_reply=True)
         exit_point = QUEUED
     yield Spend(c.sched_pick)
     following = kernel.scheduler.pick_next(cpu)

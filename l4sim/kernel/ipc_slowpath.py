@@ -83,11 +83,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
                 me.reply_from = dest
         else:
             spent += c.sp_enqueue_sender
-            me.outgoing = message
-            me.expects_reply = is_call
-            me.state = ThreadState.WAITING_TO_SEND
-            dest.send_queue.append(me)
-            kernel.wrote_ipc_state(dest)
+            kernel.enqueue_sender(me, dest, message, expects_reply=is_call)
             exit_point = QUEUED
         if me.state is ThreadState.RUNNING:  # a Send that was delivered: go on running
             yield from _finish(kernel, cpu, me, held, kicks, spent, exit_point)

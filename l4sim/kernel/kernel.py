@@ -315,6 +315,15 @@ class Kernel:
             return True
         return False
 
+    def enqueue_sender(self, sender: Thread, receiver: Thread, message: Message,
+                       expects_reply: bool) -> None:
+        """``sender`` waits on ``receiver``'s send queue with ``message`` (the slowpaths' queue)."""
+        sender.outgoing = message
+        sender.expects_reply = expects_reply
+        sender.state = ThreadState.WAITING_TO_SEND
+        receiver.send_queue.append(sender)
+        self.wrote_ipc_state(receiver)
+
     def can_receive_now(self, receiver: Thread, sender: Thread) -> bool:
         """The receiver waits for this sender (or anyone) and nobody is queued before it."""
         return (receiver.state is ThreadState.WAITING_TO_RECEIVE
