@@ -9,6 +9,7 @@ import pytest
 from l4sim.check.invariants import InvariantViolation, Monitor
 from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
+from l4sim import runner
 from l4sim.runner import simulate
 from l4sim.scenario import point_from_dict
 
@@ -110,6 +111,8 @@ def test_mutual_exclusion_is_checked_independently_of_the_engine(monkeypatch):
         yield
 
     monkeypatch.setattr(Machine, "_acquire", broken_acquire)
+    # every acquisition through _acquire (lookahead grants free locks inline)
+    monkeypatch.setattr(runner, "LOOKAHEAD", False)
     with pytest.raises(InvariantViolation, match="mutual-exclusion"):
         simulate(point_from_dict(LOADED), check=True)
 

@@ -111,8 +111,8 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     unlocked = kernel.unlocked_fastpath
     read = (lambda stage: _read_unlocked(kernel, cpu, ctx, stage)) if unlocked else None
     passed, stage, spent = yield from run_checks(
-        kernel, kernel.exception_checks, kernel.exception_check_costs, SYSCALL_EXCEPTION_CHECKS,
-        ctx, current, ctx.handler, held, spent, read)
+        kernel, kernel.exception_plan, SYSCALL_EXCEPTION_CHECKS, ctx, current, ctx.handler, held,
+        spent, read)
     if not passed:
         return False
     handler = ctx.handler

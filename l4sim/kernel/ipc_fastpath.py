@@ -109,8 +109,7 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     ctx = IpcContext(kernel, cpu, current, op, dest, is_call)
     held: list = []
     passed, stage, spent = yield from run_checks(
-        kernel, kernel.ipc_checks, kernel.ipc_check_costs, IPC_CHECKS, ctx, current, dest, held,
-        spent)
+        kernel, kernel.ipc_plan, IPC_CHECKS, ctx, current, dest, held, spent)
     if not passed:
         return False, None
     outcome = _FAST[is_call]
@@ -160,19 +159,13 @@ NOTIFY_CHECKS: tuple[Check, ...] = validate_order((
 FAST_NOTIFY = Outcome("fast", "fast_notify")
 
 
-def notify_check_costs(costs) -> tuple[int, ...]:
-    """The cycle cost of each notification-fastpath check, in list order."""
-    return tuple(getattr(costs, check.cost) for check in NOTIFY_CHECKS)
-
-
 def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     """Deliver a notification to a waiting receiver; False to fall back to the slowpath."""
     c = kernel.costs
     ctx = IpcContext(kernel, cpu, current, op, op.dest, False)
     held: list = []
     passed, stage, spent = yield from run_checks(
-        kernel, NOTIFY_CHECKS, notify_check_costs(c), NOTIFY_CHECKS, ctx, current, op.dest, held,
-        spent)
+        kernel, kernel.notify_plan, NOTIFY_CHECKS, ctx, current, op.dest, held, spent)
     if not passed:
         return False
     if stage < Stage.THREADS:

@@ -29,6 +29,12 @@ _OUTCOMES = {name: Outcome("slow", name) for name in
               NOTIFIED, NOTIFY_PENDING)}
 
 
+# which phases an operation has (tuples: isinstance on a tuple is the fast form)
+SENDING = (Call, Send, Notify)
+REPLYING = (Reply, ReplyWait)
+RECEIVING = (Wait, ReplyWait)
+
+
 def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
     """Run ``op`` for ``me``; returns what ``me`` receives (None if nothing)."""
     c = kernel.costs
@@ -37,19 +43,19 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
     held: list = []
     yield kernel.take_scheduler(held)
     # -- who are the partners? (read under the scheduler lock) ----------------
-    dest = op.dest if isinstance(op, Call | Send | Notify) else None
+    dest = op.dest if isinstance(op, SENDING) else None
     if dest is not None and dest.state is ThreadState.INACTIVE:
         dest = None
-    reply_to = op.reply_to if isinstance(op, Reply | ReplyWait) else None
+    reply_to = op.reply_to if isinstance(op, REPLYING) else None
     if reply_to is not None and not kernel.awaits_reply_from(reply_to, me):
         reply_to = None  # L4 semantics: a reply to a thread not waiting for it is dropped
-    receives = isinstance(op, Wait | ReplyWait)
+    receives = isinstance(op, RECEIVING)
     sender = (kernel.first_sender(me, op.source)
               if receives and not me.pending_irqs and not me.notify_bits else None)
     yield kernel.take_thread_locks(held, me, dest, reply_to, sender)
     kicks: list[int] = []
     spent = 0
-    if isinstance(op, Call | Send | Notify) and dest is None:
+    if isinstance(op, SENDING) and dest is None:
         yield kernel.release_all(held)
         yield _OUTCOMES[BAD_DESTINATION]
         yield Spend(c.kernel_exit)
@@ -149,7 +155,8 @@ def _finish(kernel, cpu: int, me: Thread, held: list, kicks: list[int], spent: i
         yield Spend(spent + c.sched_pick)
         following = sched.pick_next(cpu)
         yield kernel.release_all(held)
-        yield from _kick_all(c, kicks)
+        if kicks:
+            yield from _kick_all(c, kicks)
         yield Spend(c.context_switch)
         yield _OUTCOMES[exit_point]
         yield Switch(following)
@@ -157,7 +164,8 @@ def _finish(kernel, cpu: int, me: Thread, held: list, kicks: list[int], spent: i
         return
     yield Spend(spent)
     yield kernel.release_all(held)
-    yield from _kick_all(c, kicks)
+    if kicks:
+        yield from _kick_all(c, kicks)
     yield _OUTCOMES[exit_point]
     yield Spend(c.kernel_exit)
 
@@ -168,7 +176,8 @@ def _block(kernel, cpu: int, held: list, kicks: list[int], spent: int, exit_poin
     yield Spend(spent + c.sched_pick)
     following = kernel.scheduler.pick_next(cpu)
     yield kernel.release_all(held)
-    yield from _kick_all(c, kicks)
+    if kicks:
+        yield from _kick_all(c, kicks)
     yield Spend(c.context_switch)
     yield _OUTCOMES[exit_point]
     yield Switch(following)

@@ -14,7 +14,8 @@ from l4sim.kernel.costs import Costs
 from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS, ipc_fastpath, notify_fastpath
+from l4sim.kernel.fastpath import plan_checks
+from l4sim.kernel.ipc_fastpath import IPC_CHECKS, NOTIFY_CHECKS, ipc_fastpath, notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import LOCK_KINDS, Lock, in_lock_order
 from l4sim.kernel.objects import ANY, Message, Space, Thread, ThreadState
@@ -32,6 +33,8 @@ TCB_BASE = 0xF000_0000
 SYSCALL_EXCEPTION = "syscall_exception"
 IPC = "ipc"
 IRQ = "irq"  # kernel-originated IPC: an interrupt delivered to its handler thread
+
+FASTPATH_IPC = (Call, ReplyWait)  # the operations the IPC fastpath handles
 
 FASTPATH_VARIANTS = ("smp", "uniprocessor")
 # "descending" thread locks, or "objects_first": the slowpaths take the thread
@@ -86,6 +89,8 @@ class Kernel:
         self._take_scheduler = Acquire((self.scheduler_lock,))
         # the lock effects of each fastpath stage, per (stage, thread pair, locks held)
         self._stage_effects: dict[tuple, Acquire] = {}
+        # the same for take_thread_locks, per (threads, locks held)
+        self._thread_lock_effects: dict[tuple, Acquire] = {}
         # the cycle cost of each exception-fastpath check, in list order
         order = config.check_order or {}
         self.exception_checks = (reorder(SYSCALL_EXCEPTION_CHECKS, order[SYSCALL_EXCEPTION])
@@ -94,6 +99,10 @@ class Kernel:
         self.exception_check_costs = tuple(getattr(costs, check.cost)
                                            for check in self.exception_checks)
         self.ipc_check_costs = tuple(getattr(costs, check.cost) for check in self.ipc_checks)
+        self.exception_plan = plan_checks(self.exception_checks, self.exception_check_costs)
+        self.ipc_plan = plan_checks(self.ipc_checks, self.ipc_check_costs)
+        self.notify_plan = plan_checks(NOTIFY_CHECKS, tuple(getattr(costs, check.cost)
+                                                            for check in NOTIFY_CHECKS))
         # the thread each CPU's interrupts are delivered to (as IPC), if any
         self.irq_threads: dict[int, Thread] = {}
         self.spaces: list[Space] = []
@@ -155,7 +164,7 @@ class Kernel:
 
     def _ipc(self, cpu: int, thread: Thread, op):
         spent = self.costs.kernel_entry
-        if self.config.fastpath_ipc and isinstance(op, Call | ReplyWait):
+        if self.config.fastpath_ipc and isinstance(op, FASTPATH_IPC):
             done, received = yield from ipc_fastpath(self, cpu, thread, op, spent)
             if done:
                 return received
@@ -252,11 +261,15 @@ class Kernel:
 
     def take_thread_locks(self, held: list[Lock], *threads: Thread | None) -> Acquire:
         """The effect that takes these threads' locks in address order (noted in ``held``)."""
-        locks = tuple(lock for lock in self.thread_lock_order(*(t.lock for t in threads
-                                                                 if t is not None))
-                      if lock not in held)
-        held.extend(locks)
-        return Acquire(locks)
+        key = (threads, *held)
+        effect = self._thread_lock_effects.get(key)
+        if effect is None:
+            locks = tuple(lock for lock in self.thread_lock_order(*(t.lock for t in threads
+                                                                     if t is not None))
+                          if lock not in held)
+            effect = self._thread_lock_effects[key] = Acquire(locks)
+        held.extend(effect.locks)
+        return effect
 
     def take_stage(self, stage: Stage, held: list[Lock], current: Thread,
                    other: Thread | None) -> Acquire:

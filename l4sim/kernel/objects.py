@@ -36,7 +36,7 @@ class Space:
         self.lock = Lock(f"space:{self.name}", address=self.address)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Message:
     """An IPC message: a tag, untyped words and an optional typed-item flag.
 

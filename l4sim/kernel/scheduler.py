@@ -26,7 +26,11 @@ class Scheduler:
         thread.state = ThreadState.READY
         if self.monitor is not None:  # issue 5 hook
             self.monitor.write_scheduler()
-        self._ready[thread.cpu].setdefault(thread.priority, deque()).append(thread)
+        queues = self._ready[thread.cpu]
+        queue = queues.get(thread.priority)
+        if queue is None:
+            queue = queues[thread.priority] = deque()
+        queue.append(thread)
 
     def highest_ready(self, cpu: int) -> int | None:
         """Priority of the best ready thread on ``cpu``, or None if none is ready."""

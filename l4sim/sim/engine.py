@@ -22,6 +22,7 @@ from collections.abc import Generator
 
 import numpy as np
 import simpy
+from simpy.events import Event, Timeout
 
 from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
@@ -42,7 +43,8 @@ class SimulationStalled(RuntimeError):
 class Runner:
     """Simulator-side state of one thread: its process and where it stands."""
 
-    __slots__ = ("thread", "index", "program", "process", "wake", "in_user", "slice_left")
+    __slots__ = ("thread", "index", "program", "process", "wake", "in_user", "slice_left",
+                 "carry")
 
     def __init__(self, thread: Thread, index: int, program: Generator, slice_left: int) -> None:
         self.thread = thread
@@ -52,6 +54,9 @@ class Runner:
         self.wake: simpy.Event | None = None
         self.in_user = False
         self.slice_left = slice_left
+        # cycles the CPU still owes the thread that switched to this one when it
+        # is woken early (see Machine._resume): its first delay includes them
+        self.carry = 0
 
 
 class Machine:
@@ -84,6 +89,9 @@ class Machine:
         self._noise = [random.Random(int(seed)).random
                        for seed in rng.integers(2**63, size=self.cpus)]
         self._jitter_span = self.costs.entry_jitter + 1
+        self._others = [tuple(o for o in range(self.cpus) if o != cpu) for cpu in range(self.cpus)]
+        self._lock_costs = (self.costs.lock_acquire, self.costs.lock_release,
+                            self.costs.line_transfer)
         self.lookahead = lookahead
         self.timers = tuple(timers)
         self.probe = probe  # a workload's own measurements (see workloads.Setup)
@@ -115,6 +123,7 @@ class Machine:
         # whether the engine itself refuses a lock-order violation
         self.monitor = None
         self.check_lock_order = True
+        self.eager_resume = lookahead  # decided again in run(), once a monitor is attached
 
     # -- running ------------------------------------------------------------
     def run(self, max_cycles: int | None = None) -> None:
@@ -127,6 +136,9 @@ class Machine:
         for cpu in range(self.cpus):
             self.env.process(self._cpu_process(cpu))
             self._ipi_arrive(cpu)  # boot: each CPU dispatches its first thread
+        # the invariant monitor's exact time needs each thread to start at its cycle
+        self.eager_resume = self.lookahead and not (self.monitor is not None
+                                                    and self.monitor.exact_time)
         until = self.done
         if max_cycles is not None:
             until = self.env.any_of([self.done, self.env.timeout(max_cycles)])
@@ -139,14 +151,12 @@ class Machine:
                 f"simulation stalled at cycle {self.env.now}: every thread is blocked "
                 f"({self._measured} of {self._events} measured entries done)") from None
 
-    def _on_close(self, record: int, at: int) -> None:
-        """Count closed entries of the measured kind; end the run when enough are measured.
+    def _on_close(self, entry: int, at: int) -> None:
+        """An entry of the measured kind closed: end the run when enough are measured.
 
-        ``at`` is the entry's local close time (lookahead may close it before the clock).
+        ``entry`` is its entry cycle, ``at`` its local close time (lookahead may
+        close it before the clock).
         """
-        trace = self.trace
-        if trace.kind[record] != self._measure_kind:
-            return
         if self._warm < self._warmup:
             self._warm += 1
             if self._warm == self._warmup:
@@ -154,7 +164,7 @@ class Machine:
                 for lock in self.kernel.locks:
                     lock.sim.mark()
             return
-        if trace.entry[record] >= self.measure_from:
+        if entry >= self.measure_from:
             self._measured += 1
             if self._measured == self._events and not self.done.triggered:
                 self.measure_to = at
@@ -169,14 +179,43 @@ class Machine:
         result = None
         kernel = self.kernel
         observations = self.observations
-        carry = 0  # kernel cycles already spent but not yet elapsed (see _run_path)
+        carry = runner.carry  # kernel cycles already spent but not yet elapsed (see _run_path)
+        runner.carry = 0
+        env = self.env
+        resched = self.resched
+        pending_irqs = self.pending_irqs
+        next_act = self.next_act
         while True:
             action = program.send(result)
             kind_of = type(action)
             if kind_of is Compute:
-                if action.cycles > 0 or carry:
-                    carry = yield from self._compute(runner, action.cycles, carry)
                 result = None
+                cycles = action.cycles
+                if (cycles >= runner.slice_left or resched[cpu] or pending_irqs[cpu]
+                        or self.monitor is not None):
+                    carry = yield from self._compute(runner, cycles, carry)
+                    continue
+                # the common case of _compute, inline: no interrupt waiting, and the
+                # work ends within the timeslice
+                if cycles > 0 or carry:
+                    user_start = env._now + carry
+                    next_act[cpu] = user_start + cycles
+                    runner.in_user = True
+                    try:
+                        yield Timeout(env, carry + cycles)
+                    except simpy.Interrupt:  # the rest as _compute does it
+                        runner.in_user = False
+                        self._interrupting[cpu] = False
+                        now = env._now
+                        carry = max(0, user_start - now)
+                        ran = max(0, now - user_start)
+                        runner.slice_left -= ran
+                        if cycles > ran:
+                            carry = yield from self._compute(runner, cycles - ran, carry)
+                        continue
+                    runner.in_user = False
+                    runner.slice_left -= cycles
+                    carry = 0
                 continue
             if kind_of is StartIO:
                 self._start_io(action.latency + carry + action.cycles, action.irq)
@@ -206,7 +245,7 @@ class Machine:
             if self.monitor is not None:  # issue 5 hook: who runs user code where
                 self.monitor.on_user(cpu, runner.thread, carry)
             run = min(remaining, runner.slice_left)
-            user_start = env.now + carry
+            user_start = env._now + carry
             end = user_start + run
             self.next_act[cpu] = end
             runner.in_user = True
@@ -215,7 +254,7 @@ class Machine:
             except simpy.Interrupt:
                 self._interrupting[cpu] = False
             runner.in_user = False
-            now = env.now
+            now = env._now
             carry = max(0, user_start - now)  # an interrupt can land before the kernel part ends
             ran = max(0, now - user_start)
             remaining -= ran
@@ -320,23 +359,6 @@ class Machine:
         arrival = self.env.timeout(self.costs.ipi_latency)
         arrival.callbacks.append(lambda _event: self._ipi_arrive(target))
 
-    def _others_quiet_until(self, cpu: int, time: int) -> bool:
-        """No other CPU can touch shared kernel state before ``time`` (strictly).
-
-        A spinning CPU's next action is NEVER: it acts only once granted, after
-        its lock's holder acts, and the holder's own next action is checked.
-        The scan stops at the first CPU that may act; on many busy CPUs that is
-        early (a min-heap of next actions measured slower, see README, Speed).
-        """
-        next_act = self.next_act
-        ipi_due = self.ipi_due
-        irq_due = self.irq_due
-        for other in range(self.cpus):
-            if other != cpu and (next_act[other] <= time or ipi_due[other] <= time
-                                 or (irq_due[other] and irq_due[other][0] <= time)):
-                return False
-        return True
-
     # -- the effect interpreter ---------------------------------------------------
     def _run_path(self, cpu: int, runner: Runner | None, kind: str | None, path: Generator,
                   pending: int = 0):
@@ -347,23 +369,34 @@ class Machine:
         difference (a lock it could contend for, an IPI, a lock handoff). It
         returns (the path's value, cycles still pending), and the caller folds
         the latter into its next delay.
+
+        A free lock is granted without an event when no other CPU can act
+        before we have it: every other CPU's next action (``next_act``; NEVER
+        while it spins, since it acts only once its lock's holder does), IPI
+        and interrupt lie strictly later. The scan stops at the first CPU that
+        may act; on many busy CPUs that is early (a min-heap of next actions
+        measured slower, see README, Speed).
         """
         env = self.env
-        trace = self.trace
         if self.monitor is not None:  # issue 5 hook: the monitor watches every effect
             path = self.monitor.wrap(cpu, runner, kind, path)
-        record = (trace.open(kind, cpu, runner.index, env.now + pending)
-                  if kind is not None else -1)
+        entry = env._now + pending  # the record's entry cycle (written when it closes)
+        outcome = None
+        outcome_at = -1
         # the pending cycles handed in belong to the previous path (already in its
         # record): count this path's duration from where they end
         duration = -pending
         pending += int(self._noise[cpu]() * self._jitter_span)
         lock_wait = 0
         lookahead = self.lookahead
-        self.busy[cpu] = True
-        acquire_cost = self.costs.lock_acquire
-        release_cost = self.costs.lock_release
-        line_transfer = self.costs.line_transfer
+        busy = self.busy
+        busy[cpu] = True
+        held = self.held[cpu]
+        others = self._others[cpu]
+        next_act = self.next_act
+        ipi_due = self.ipi_due
+        irq_due = self.irq_due
+        acquire_cost, release_cost, line_transfer = self._lock_costs
         try:
             effect = next(path)
             while True:
@@ -371,43 +404,62 @@ class Machine:
                 if kind_of is int:  # Spend
                     pending += effect
                 elif kind_of is Acquire:
-                    held = self.held[cpu]
                     for lock in effect.locks:
                         spin = lock.sim
-                        at = env.now + pending
-                        if (lookahead and lock.holder is None and not spin.waiters
-                                and spin.free_at <= at and self._others_quiet_until(cpu, at)):
-                            # granted at our local time: nobody else can act before it
-                            if (held and held[-1].order_key >= lock.order_key
-                                    and self.check_lock_order):
-                                check_order(held, lock)  # raises, naming both locks
-                            lock.holder = cpu
-                            held.append(lock)
-                            spin.held_from = at
-                            last = spin.last_cpu
-                            pending += acquire_cost if last is None or last == cpu else \
-                                acquire_cost + lock.lines * line_transfer
-                            continue
+                        if lookahead and lock.holder is None and not spin.waiters:
+                            at = env._now + pending
+                            free_at = spin.free_at
+                            until = at if free_at <= at else free_at
+                            for other in others:  # may another CPU act before `until`?
+                                if next_act[other] <= until or ipi_due[other] <= until:
+                                    break
+                                due = irq_due[other]
+                                if due and due[0] <= until:
+                                    break
+                            else:
+                                # nobody else can act before we have it: granted at our
+                                # local time, or, if its last holder released it later
+                                # (at its own local time), handed over to us then
+                                if (held and held[-1].order_key >= lock.order_key
+                                        and self.check_lock_order):
+                                    check_order(held, lock)  # raises, naming both locks
+                                lock.holder = cpu
+                                held.append(lock)
+                                if free_at <= at:
+                                    spin.held_from = at
+                                    last = spin.last_cpu
+                                    pending += (acquire_cost if last is None or last == cpu
+                                                else acquire_cost + lock.lines * line_transfer)
+                                    continue
+                                # as _hand_over would at free_at, with us the only waiter
+                                spin.held_from = free_at
+                                if not self.fifo:
+                                    self.rng.integers(1)  # the same draw as a one-waiter pick
+                                cost = (handoff_cost(self.design, self.costs.lock_handoff, 2)
+                                        + lock.lines * line_transfer)
+                                waited = free_at - at
+                                lock_wait += waited + cost
+                                pending += waited + cost
+                                continue
                         if pending:
-                            self.next_act[cpu] = at
-                            yield env.timeout(pending)
+                            next_act[cpu] = env._now + pending
+                            yield Timeout(env, pending)
                             duration += pending
                             pending = 0
-                        start = env.now
+                        start = env._now
                         cost = yield from self._acquire(cpu, lock)
-                        waited = env.now - start
+                        waited = env._now - start
                         duration += waited
                         if waited:
                             lock_wait += waited + cost
                         pending += cost
                 elif kind_of is Release:
-                    held = self.held[cpu]
                     for lock in effect.locks:
                         spin = lock.sim
                         if spin.waiters:
                             if pending:
-                                self.next_act[cpu] = env.now + pending
-                                yield env.timeout(pending)
+                                next_act[cpu] = env._now + pending
+                                yield Timeout(env, pending)
                                 duration += pending
                                 pending = 0
                             pending += self._release(cpu, lock, pending)
@@ -420,39 +472,47 @@ class Machine:
                         spin.last_cpu = cpu
                         lock.holder = None
                         pending += release_cost
-                        spin.free_at = env.now + pending
-                        spin.busy += spin.free_at - spin.held_from
+                        free_at = spin.free_at = env._now + pending
+                        spin.busy += free_at - spin.held_from
+                elif kind_of is Outcome:
+                    if outcome is None:  # the first outcome wins: a fallback names its check
+                        outcome = effect
+                        outcome_at = duration + pending
                 elif kind_of is Switch:
-                    if self.held[cpu]:
-                        raise RuntimeError(f"cpu{cpu} switches while holding {self.held[cpu]}")
+                    if held:
+                        raise RuntimeError(f"cpu{cpu} switches while holding {held}")
                     target = effect.to
                     if runner is None or target is not runner.thread:
                         duration += pending
-                        self.next_act[cpu] = env.now + pending if target is not None else NEVER
-                        self.busy[cpu] = False
+                        next_act[cpu] = env._now + pending if target is not None else NEVER
+                        busy[cpu] = False
                         if target is not None:
                             self._resume(self.runners[target], pending)
                         elif self.pending_irqs[cpu] or self.resched[cpu]:
                             self._ipi_arrive(cpu)  # idle, with an interrupt waiting
                         pending = 0
                         if runner is not None:
-                            runner.wake = env.event()
-                            yield runner.wake  # paused: the count resumes on our return
+                            runner.wake = wake = Event(env)
+                            yield wake  # paused: the count resumes on our return
                             cpu = runner.thread.cpu
-                            self.busy[cpu] = True
-                elif kind_of is Outcome:
-                    if record >= 0:
-                        trace.set_outcome(record, effect, duration + pending)
+                            busy[cpu] = True
+                            held = self.held[cpu]
+                            others = self._others[cpu]
+                            # woken early: the cycles of the path that switched to us
+                            # have not elapsed yet; they are not ours to count
+                            pending = runner.carry
+                            runner.carry = 0
+                            duration -= pending
                 elif kind_of is Sync:  # issue 5: let time catch up before a shared access
                     if pending:
-                        self.next_act[cpu] = env.now + pending
-                        yield env.timeout(pending)
+                        next_act[cpu] = env._now + pending
+                        yield Timeout(env, pending)
                         duration += pending
                         pending = 0
                 elif kind_of is Kick:
                     if pending:
-                        self.next_act[cpu] = env.now + pending
-                        yield env.timeout(pending)
+                        next_act[cpu] = env._now + pending
+                        yield Timeout(env, pending)
                         duration += pending
                         pending = 0
                     self._kick(effect.cpu, cpu)
@@ -460,25 +520,36 @@ class Machine:
                     raise TypeError(f"unknown effect {effect!r}")
                 effect = next(path)
         except StopIteration as stop:
-            self.busy[cpu] = False
-            if self.held[cpu]:
-                raise RuntimeError(f"kernel path left cpu{cpu} holding {self.held[cpu]}") from None
-            if record >= 0:
-                trace.close(record, duration + pending, lock_wait)
-                self._on_close(record, env.now + pending)
-            if not self.lookahead and pending:
-                self.next_act[cpu] = env.now + pending
-                yield env.timeout(pending)
+            busy[cpu] = False
+            if held:
+                raise RuntimeError(f"kernel path left cpu{cpu} holding {held}") from None
+            if kind is not None:
+                self.trace.add(kind, outcome, outcome_at, cpu, runner.index, entry,
+                               duration + pending, lock_wait)
+                if kind == self._measure_kind:
+                    self._on_close(entry, env._now + pending)
+            if not lookahead and pending:
+                next_act[cpu] = env._now + pending
+                yield Timeout(env, pending)
                 pending = 0
             return stop.value, pending
 
     def _resume(self, runner: Runner, delay: int) -> None:
-        """Wake a parked thread ``delay`` cycles from now (one event, no extra timeout)."""
+        """Continue a parked thread ``delay`` cycles from now (one event).
+
+        With lookahead it is woken now and starts ``delay`` cycles in debt (its
+        ``carry``): its kernel continuation and user code fold them into their
+        first delay, and its CPU's next action is known at once, so other CPUs
+        need not stop to wait for the switch to elapse.
+        """
         wake = runner.wake
         if wake is None or wake.triggered:
             raise RuntimeError(f"thread {runner.thread.name} switched to but not parked")
         wake._ok = True
         wake._value = None
+        if self.eager_resume:
+            runner.carry = delay
+            delay = 0
         self.env.schedule(wake, delay=delay)
 
     def _grant(self, cpu: int, lock: Lock) -> int:
@@ -500,10 +571,10 @@ class Machine:
         costs = self.costs
         env = self.env
         if lock.holder is None and not spin.waiters:
-            if spin.free_at <= env.now:
+            if spin.free_at <= env._now:
                 return self._grant(cpu, lock)
             # released at the holder's local time, still ahead: it changes hands then
-            handover = env.timeout(spin.free_at - env.now)
+            handover = env.timeout(spin.free_at - env._now)
             handover.callbacks.append(lambda _event: self._hand_over(lock))
         granted = env.event()
         spin.waiters.append((cpu, granted))

@@ -1,7 +1,8 @@
 """The trace buffer: one record per kernel entry, stored column by column.
 
 Like the paper's in-kernel trace buffer: a record opens at kernel entry and
-closes at the return to user mode. Its ``duration`` counts only cycles the
+closes at the return to user mode (it is written then; entries still open
+when a run ends are not in the buffer). Its ``duration`` counts only cycles the
 kernel executes for it (including spinning on locks): while the operation is
 blocked the count pauses, and it resumes when the operation continues.
 """
@@ -19,32 +20,24 @@ class TraceBuffer:
         self.kind: list[str] = []
         self.outcome: list = []  # the path's Outcome effect (path, exit point), or None
         self.outcome_at: list[int] = []  # kernel cycles spent when the outcome was decided
+        # (-1: none)
         self.cpu: list[int] = []
         self.thread: list[int] = []
         self.entry: list[int] = []
-        self.duration: list[int] = []  # -1 while the entry is open
+        self.duration: list[int] = []
         self.lock_wait: list[int] = []
 
-    def open(self, kind: str, cpu: int, thread: int, now: int) -> int:
+    def add(self, kind: str, outcome, outcome_at: int, cpu: int, thread: int, entry: int,
+            duration: int, lock_wait: int) -> None:
+        """Append one closed record (an entry is written when it returns to user mode)."""
         self.kind.append(kind)
-        self.outcome.append(None)
-        self.outcome_at.append(-1)
+        self.outcome.append(outcome)
+        self.outcome_at.append(outcome_at)
         self.cpu.append(cpu)
         self.thread.append(thread)
-        self.entry.append(now)
-        self.duration.append(-1)
-        self.lock_wait.append(0)
-        return len(self.kind) - 1
-
-    def set_outcome(self, record: int, outcome, cycles: int) -> None:
-        """The first outcome wins: a fastpath fallback names the failed check."""
-        if self.outcome[record] is None:
-            self.outcome[record] = outcome
-            self.outcome_at[record] = cycles
-
-    def close(self, record: int, duration: int, lock_wait: int) -> None:
-        self.duration[record] = duration
-        self.lock_wait[record] = lock_wait
+        self.entry.append(entry)
+        self.duration.append(duration)
+        self.lock_wait.append(lock_wait)
 
     def __len__(self) -> int:
         return len(self.kind)

@@ -25,16 +25,18 @@ from l4sim.workloads import Setup
 
 HANDLER_PRIORITY = 200
 WORKER_PRIORITY = 100
+DRAW_BLOCK = 256  # uniform draws taken from a worker's stream at a time
 
 
 def worker(rng: np.random.Generator, wait_factor: float, iteration: int):
     """Busy-wait a random number of loop iterations, raise a syscall, repeat."""
     number = 0
     while True:
-        iterations = int(rng.random() * wait_factor)
-        yield Compute(iterations * iteration)
-        number += 1
-        yield RaiseException("syscall", (number,))
+        # drawn in blocks: the same numbers, in the same order, as one at a time
+        for draw in rng.random(DRAW_BLOCK).tolist():
+            yield Compute(int(draw * wait_factor) * iteration)
+            number += 1
+            yield RaiseException("syscall", (number,))
 
 
 def handler(service: int):
