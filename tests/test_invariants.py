@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
+from l4sim import runner
 from l4sim.check.invariants import InvariantViolation, Monitor
 from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
-from l4sim import runner
 from l4sim.runner import simulate
 from l4sim.scenario import point_from_dict
 
