@@ -91,6 +91,8 @@ class Kernel:
         self._stage_effects: dict[tuple, Acquire] = {}
         # the same for take_thread_locks, per (threads, locks held)
         self._thread_lock_effects: dict[tuple, Acquire] = {}
+        # and the effect releasing each set of held locks
+        self._release_effects: dict[tuple, Release] = {}
         # the cycle cost of each exception-fastpath check, in list order
         order = config.check_order or {}
         self.exception_checks = (reorder(SYSCALL_EXCEPTION_CHECKS, order[SYSCALL_EXCEPTION])
@@ -298,9 +300,12 @@ class Kernel:
 
     def release_all(self, held: list[Lock]) -> Release:
         """The effect that releases every held lock, last taken first."""
-        locks = tuple(reversed(held))
+        key = tuple(held)
+        effect = self._release_effects.get(key)
+        if effect is None:
+            effect = self._release_effects[key] = Release(key[::-1])
         held.clear()
-        return Release(locks)
+        return effect
 
     def exception_message(self, thread: Thread, exception: RaiseException) -> Message:
         return Message("exception", thread, (exception.kind, *exception.payload), words=8)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LOCK_KINDS = ("ticket", "tas", "mcs", "clh")  # how waiters are served: l4sim.sim.spinlock
+LOCK_KINDS = ("ticket", "tas", "mcs", "clh")
+GLOBAL_RANKS = 1 << 16  # global lock ranks lie below this; they order before every object  # how waiters are served: l4sim.sim.spinlock
 
 
 class LockOrderError(RuntimeError):
@@ -33,10 +34,11 @@ class Lock:
 
     def __post_init__(self) -> None:
         # sort key of the lock order: globals by rank, then objects by address
+        # (one int: compared on every acquisition)
         if self.rank is not None:
-            self.order_key = (0, self.rank)
+            self.order_key = self.rank - GLOBAL_RANKS
         else:
-            self.order_key = (1, self.address if self.address is not None else 0)
+            self.order_key = self.address if self.address is not None else 0
 
     @property
     def is_global(self) -> bool:

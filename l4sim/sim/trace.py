@@ -13,63 +13,110 @@ import numpy as np
 import pandas as pd
 
 
+INT_COLUMNS = ("outcome_at", "cpu", "thread", "entry", "duration", "lock_wait")
+ROW = ("kind", "outcome", *INT_COLUMNS)  # the order of a staged record's fields
+
+
 class TraceBuffer:
-    """Columnar kernel-entry records (lists of ints, strings interned to codes)."""
+    """Columnar kernel-entry records: int64 arrays, and the shared kind/outcome objects.
+
+    The simulator stages each closed record as a row in ``rows`` (one append,
+    the cheapest thing on its hot path); every ``CHUNK`` rows move into the
+    columns, so at most one chunk of rows exists at a time. Columns:
+    ``kind``, ``outcome`` (the path's Outcome effect: path, exit point, check
+    mask; None if it had none), ``outcome_at`` (kernel cycles spent when the
+    outcome was decided; -1: none), ``cpu``, ``thread``, ``entry``,
+    ``duration``, ``lock_wait``.
+    """
+
+    CHUNK = 4096
 
     def __init__(self) -> None:
-        self.kind: list[str] = []
-        self.outcome: list = []  # the path's Outcome effect (path, exit point), or None
-        self.outcome_at: list[int] = []  # kernel cycles spent when the outcome was decided
-        # (-1: none)
-        self.cpu: list[int] = []
-        self.thread: list[int] = []
-        self.entry: list[int] = []
-        self.duration: list[int] = []
-        self.lock_wait: list[int] = []
+        self.rows: list[tuple] = []  # staged records, fields in ROW order
+        self._objects: dict[str, list] = {"kind": [], "outcome": []}
+        self._chunks: dict[str, list[np.ndarray]] = {name: [] for name in INT_COLUMNS}
 
-    def add(self, kind: str, outcome, outcome_at: int, cpu: int, thread: int, entry: int,
-            duration: int, lock_wait: int) -> None:
-        """Append one closed record (an entry is written when it returns to user mode)."""
-        self.kind.append(kind)
-        self.outcome.append(outcome)
-        self.outcome_at.append(outcome_at)
-        self.cpu.append(cpu)
-        self.thread.append(thread)
-        self.entry.append(entry)
-        self.duration.append(duration)
-        self.lock_wait.append(lock_wait)
+    def flush(self) -> None:
+        """Move the staged rows into the columns."""
+        if not self.rows:
+            return
+        fields = list(zip(*self.rows, strict=True))
+        self._objects["kind"].extend(fields[0])
+        self._objects["outcome"].extend(fields[1])
+        for name, values in zip(INT_COLUMNS, fields[2:], strict=True):
+            self._chunks[name].append(np.asarray(values, dtype=np.int64))
+        self.rows.clear()
+
+    def column(self, name: str):
+        """One column: an int64 array, or a list of shared objects (kind, outcome)."""
+        self.flush()
+        if name in self._objects:
+            return self._objects[name]
+        chunks = self._chunks[name]
+        if len(chunks) > 1:  # keep one array: later calls need not concatenate again
+            chunks[:] = [np.concatenate(chunks)]
+        return chunks[0] if chunks else np.zeros(0, dtype=np.int64)
+
+    kind = property(lambda self: self.column("kind"))
+    outcome = property(lambda self: self.column("outcome"))
+    outcome_at = property(lambda self: self.column("outcome_at"))
+    cpu = property(lambda self: self.column("cpu"))
+    thread = property(lambda self: self.column("thread"))
+    entry = property(lambda self: self.column("entry"))
+    duration = property(lambda self: self.column("duration"))
+    lock_wait = property(lambda self: self.column("lock_wait"))
 
     def __len__(self) -> int:
-        return len(self.kind)
+        return len(self._objects["kind"]) + len(self.rows)
 
     def to_frame(self, since: int = 0, threads: list[str] | None = None) -> pd.DataFrame:
-        """Closed records entered at or after cycle ``since``, as a DataFrame."""
-        entry = np.asarray(self.entry, dtype=np.int64)
-        duration = np.asarray(self.duration, dtype=np.int64)
-        keep = (duration >= 0) & (entry >= since)
-        outcomes = [o for o, k in zip(self.outcome, keep, strict=True) if k]
+        """Records entered at or after cycle ``since``, as a DataFrame."""
+        entry = self.entry
+        keep = entry >= since
+        # kinds and outcomes are a few shared objects: group them by identity and
+        # look at each distinct one once
+        outcomes, outcome_codes = _distinct(self.outcome, keep)
 
-        def categorical(values) -> pd.Categorical:
-            return pd.Categorical(np.asarray(values, dtype=object))
+        def per_outcome(value, empty) -> np.ndarray:
+            table = [value(o) if o is not None else empty for o in outcomes]
+            return np.asarray(table or [empty], dtype=object)[outcome_codes]
 
         frame = pd.DataFrame({
-            "kind": categorical(np.asarray(self.kind, dtype=object)[keep]),
-            "path": categorical([o.path if o else "none" for o in outcomes]),
-            "exit_point": categorical([o.exit_point if o else "none" for o in outcomes]),
-            "cpu": np.asarray(self.cpu, dtype=np.int16)[keep],
-            "thread": np.asarray(self.thread, dtype=np.int32)[keep],
+            "kind": _categorical(*_distinct(self.kind, keep)),
+            "path": _categorical([o.path if o else "none" for o in outcomes], outcome_codes),
+            "exit_point": _categorical([o.exit_point if o else "none" for o in outcomes],
+                                       outcome_codes),
+            "cpu": self.cpu[keep].astype(np.int16),
+            "thread": self.thread[keep].astype(np.int32),
             "entry": entry[keep],
-            "duration": duration[keep],
-            "lock_wait": np.asarray(self.lock_wait, dtype=np.int64)[keep],
-            "outcome_cycles": np.asarray(self.outcome_at, dtype=np.int64)[keep],
+            "duration": self.duration[keep],
+            "lock_wait": self.lock_wait[keep],
+            "outcome_cycles": self.outcome_at[keep],
         })
         # the check profile's pass mask (-1: not profiled, or not a fastpath attempt)
-        masks = [o.mask if o is not None and o.mask is not None else -1 for o in outcomes]
-        frame["check_mask"] = np.asarray(masks, dtype=np.int64)
+        masks = per_outcome(lambda o: o.mask if o.mask is not None else -1, -1)
+        frame["check_mask"] = masks.astype(np.int64)
         if threads is not None:
             names = np.asarray(threads, dtype=object)
             frame["thread_name"] = pd.Categorical(names[frame["thread"].to_numpy()])
         # a canonical order (by entry cycle, then CPU), not the order in which the
-        # simulator happened to open the records: lookahead may open a CPU's later
+        # simulator happened to close the records: lookahead may run a CPU's later
         # entry before another CPU's earlier one
         return frame.sort_values(["entry", "cpu"], kind="stable", ignore_index=True)
+
+
+def _distinct(objects: list, keep: np.ndarray) -> tuple[list, np.ndarray]:
+    """The distinct objects of ``objects`` (by identity) and, for each kept one, its index."""
+    ids = np.fromiter(map(id, objects), dtype=np.int64, count=len(objects))
+    _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
+    return [objects[index] for index in first], codes.reshape(-1)[keep]
+
+
+def _categorical(labels: list[str], codes: np.ndarray) -> pd.Categorical:
+    """A categorical of ``labels[codes]`` whose categories are the sorted labels used."""
+    if not labels:
+        return pd.Categorical(np.asarray([], dtype=object))
+    categories = sorted({labels[code] for code in np.unique(codes)})
+    position = {label: index for index, label in enumerate(categories)}
+    table = np.asarray([position.get(label, -1) for label in labels], dtype=np.int64)
+    return pd.Categorical.from_codes(table[codes], categories=categories)

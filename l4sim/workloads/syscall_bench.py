@@ -41,9 +41,10 @@ def worker(rng: np.random.Generator, wait_factor: float, iteration: int):
 
 def handler(service: int):
     """Serve each exception for ``service`` cycles and reply to its sender."""
+    serve = Compute(service)  # the same work every time
     message = yield Wait()
     while True:
-        yield Compute(service)
+        yield serve
         message = yield ReplyWait(message.sender, ("ok", *message.payload[1:]))
 
 
