@@ -53,9 +53,7 @@ def _raise(k, w, number=1):
 
 def _make_current(k, thread):
     """Put ``thread`` on its CPU, out of the ready queue (as a switch to it would)."""
-    queue = k.scheduler._ready[thread.cpu].get(thread.priority, [])
-    if thread in queue:
-        queue.remove(thread)
+    k.scheduler.dequeue(thread)
     k.scheduler.run(thread.cpu, thread)
 
 

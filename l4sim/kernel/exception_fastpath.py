@@ -69,7 +69,7 @@ SYSCALL_EXCEPTION_CHECKS: tuple[Check, ...] = validate_order((
           lambda c: c.handler.priority >= c.current.priority
           and c.handler.priority >= (c.kernel.scheduler.highest_ready(c.cpu) or 0),
           "the handler may run now: not below the faulting thread nor any ready thread",
-          needs=("handler_present",), reads=("priority", "_ready")),
+          needs=("handler_present",), reads=("priority", "_ready", "_ready_bitmap")),
     Check("valid_domain", Stage.SCHEDULER, "check_load_compare",
           lambda c: c.handler.domain == c.current.domain,
           "same scheduling domain", needs=("handler_present",), reads=("domain",)),

@@ -80,7 +80,7 @@ IPC_CHECKS: tuple[Check, ...] = validate_order((
           lambda c: c.dest.priority >= (c.kernel.scheduler.highest_ready(c.cpu) or 0)
           and c.dest.domain == c.current.domain,
           "the destination may run now: not below any ready thread; same domain",
-          needs=("valid_destination",), reads=("priority", "domain", "_ready")),
+          needs=("valid_destination",), reads=("priority", "domain", "_ready", "_ready_bitmap")),
     # -- under the thread locks (address order): the destination's IPC state ---
     Check("destination_partner", Stage.THREADS, "check_pointer_chase",
           _partner_ok,

@@ -165,6 +165,14 @@ class Kernel:
         return thread.received
 
     def _ipc(self, cpu: int, thread: Thread, op):
+        """An IPC system call's path: the slowpath, unless a fastpath is built in for it."""
+        config = self.config
+        if ((config.fastpath_ipc and isinstance(op, FASTPATH_IPC))
+                or (config.fastpath_notify and isinstance(op, Notify))):
+            return self._ipc_fastpath_first(cpu, thread, op)
+        return ipc_slowpath(self, cpu, thread, op, self.costs.kernel_entry)
+
+    def _ipc_fastpath_first(self, cpu: int, thread: Thread, op):
         spent = self.costs.kernel_entry
         if self.config.fastpath_ipc and isinstance(op, FASTPATH_IPC):
             done, received = yield from ipc_fastpath(self, cpu, thread, op, spent)

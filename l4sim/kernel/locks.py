@@ -7,17 +7,17 @@ it raises :class:`LockOrderError` naming both locks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-LOCK_KINDS = ("ticket", "tas", "mcs", "clh")
-GLOBAL_RANKS = 1 << 16  # global lock ranks lie below this; they order before every object  # how waiters are served: l4sim.sim.spinlock
+LOCK_KINDS = ("ticket", "tas", "mcs", "clh")  # how waiters are served: l4sim.sim.spinlock
+GLOBAL_RANKS = 1 << 16  # global lock ranks lie below this; they order before every object
 
 
 class LockOrderError(RuntimeError):
     """An acquisition that would break the global-then-address lock order."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Lock:
     """A spinlock. ``rank`` marks a global lock, ``address`` an object lock.
 
@@ -31,6 +31,7 @@ class Lock:
     lines: int = 1
     holder: int | None = None  # CPU holding it, or None
     sim: object = None  # the simulator's private spinning state
+    order_key: int = field(init=False)  # set below: compared on every acquisition
 
     def __post_init__(self) -> None:
         # sort key of the lock order: globals by rank, then objects by address

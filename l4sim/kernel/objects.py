@@ -23,7 +23,7 @@ class ThreadState(Enum):
 ANY = None  # an open receive: the expected partner is "any thread"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Space:
     """An address space. Its lock orders by its address like any object lock."""
 
@@ -55,7 +55,7 @@ class Message:
         return (self.label, self.sender.name if self.sender else "kernel", self.payload)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Thread:
     """A thread control block.
 

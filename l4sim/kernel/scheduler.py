@@ -18,6 +18,9 @@ class Scheduler:
         self.cpus = cpus
         self.current: list[Thread | None] = [None] * cpus
         self._ready: list[dict[int, deque[Thread]]] = [{} for _ in range(cpus)]
+        # bit p set: a thread of priority p is ready on that CPU (the ready bitmap
+        # of OKL4 and seL4: the best priority is its highest set bit)
+        self._ready_bitmap: list[int] = [0] * cpus
         # issue 5: told of every change to the scheduler's (global, shared) state
         self.monitor = None
 
@@ -26,19 +29,18 @@ class Scheduler:
         thread.state = ThreadState.READY
         if self.monitor is not None:  # issue 5 hook
             self.monitor.write_scheduler()
-        queues = self._ready[thread.cpu]
-        queue = queues.get(thread.priority)
+        queue = self._ready[thread.cpu].get(thread.priority)
         if queue is None:
-            queue = queues[thread.priority] = deque()
+            if thread.priority < 0:
+                raise ValueError(f"thread {thread.name}: negative priority {thread.priority}")
+            queue = self._ready[thread.cpu][thread.priority] = deque()
         queue.append(thread)
+        self._ready_bitmap[thread.cpu] |= 1 << thread.priority
 
     def highest_ready(self, cpu: int) -> int | None:
         """Priority of the best ready thread on ``cpu``, or None if none is ready."""
-        best = None
-        for priority, queue in self._ready[cpu].items():
-            if queue and (best is None or priority > best):
-                best = priority
-        return best
+        bits = self._ready_bitmap[cpu]
+        return bits.bit_length() - 1 if bits else None
 
     def pick_next(self, cpu: int) -> Thread | None:
         """Dequeue the best ready thread of ``cpu`` and make it current (None: idle)."""
@@ -49,8 +51,21 @@ class Scheduler:
             self.current[cpu] = None
             return None
         thread = self._ready[cpu][best].popleft()
+        if not self._ready[cpu][best]:
+            self._ready_bitmap[cpu] &= ~(1 << best)
         self.run(cpu, thread)
         return thread
+
+    def dequeue(self, thread: Thread) -> None:
+        """Take a ready ``thread`` out of its queue (e.g. to run it directly); no-op if not queued."""
+        queue = self._ready[thread.cpu].get(thread.priority)
+        if queue is None or thread not in queue:
+            return
+        if self.monitor is not None:  # issue 5 hook
+            self.monitor.write_scheduler()
+        self._ready[thread.cpu][thread.priority].remove(thread)
+        if not self._ready[thread.cpu][thread.priority]:
+            self._ready_bitmap[thread.cpu] &= ~(1 << thread.priority)
 
     def run(self, cpu: int, thread: Thread) -> None:
         """Make ``thread`` the running thread of ``cpu`` (it must not be queued)."""

@@ -22,7 +22,7 @@ from collections.abc import Generator
 
 import numpy as np
 import simpy
-from simpy.events import Event, Timeout
+from simpy.events import PENDING, Event, Timeout
 
 from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
@@ -181,6 +181,8 @@ class Machine:
         result = None
         kernel = self.kernel
         observations = self.observations
+        # somebody looks at what the thread receives
+        watched = observations is not None or self.probe is not None or self.monitor is not None
         carry = runner.carry  # kernel cycles already spent but not yet elapsed (see _run_path)
         runner.carry = 0
         env = self.env
@@ -226,7 +228,7 @@ class Machine:
                 continue
             kind, path = kernel.enter(cpu, thread, action)
             result, carry = yield from self._run_path(cpu, runner, kind, path, carry)
-            if isinstance(result, Message):
+            if watched and isinstance(result, Message):
                 if observations is not None:
                     observations[thread.name].append(result.observed())
                 if self.probe is not None:
@@ -549,7 +551,7 @@ class Machine:
         need not stop to wait for the switch to elapse.
         """
         wake = runner.wake
-        if wake is None or wake.triggered:
+        if wake is None or wake._value is not PENDING:  # not parked, or already woken
             raise RuntimeError(f"thread {runner.thread.name} switched to but not parked")
         wake._ok = True
         wake._value = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
 INT_COLUMNS = ("outcome_at", "cpu", "thread", "entry", "duration", "lock_wait")
 ROW = ("kind", "outcome", *INT_COLUMNS)  # the order of a staged record's fields
 
@@ -44,7 +43,7 @@ class TraceBuffer:
         self._objects["kind"].extend(fields[0])
         self._objects["outcome"].extend(fields[1])
         for name, values in zip(INT_COLUMNS, fields[2:], strict=True):
-            self._chunks[name].append(np.asarray(values, dtype=np.int64))
+            self._chunks[name].append(np.fromiter(values, dtype=np.int64, count=len(values)))
         self.rows.clear()
 
     def column(self, name: str):
