@@ -57,7 +57,7 @@ class Scheduler:
         return thread
 
     def dequeue(self, thread: Thread) -> None:
-        """Take a ready ``thread`` out of its queue (e.g. to run it directly); no-op if not queued."""
+        """Take a ready ``thread`` out of its queue (to run it directly); no-op if not queued."""
         queue = self._ready[thread.cpu].get(thread.priority)
         if queue is None or thread not in queue:
             return
