@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
 from l4sim.kernel.effects import Outcome, Spend, Switch, Sync
 from l4sim.kernel.fastpath import run_checks
-from l4sim.kernel.objects import ANY, Thread, ThreadState
+from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Thread
 from l4sim.kernel.syscalls import RaiseException
 
 
@@ -62,7 +62,7 @@ SYSCALL_EXCEPTION_CHECKS: tuple[Check, ...] = validate_order((
           "SMP: a handler on another CPU needs an IPI, so the slowpath",
           needs=("handler_present",), reads=("cpu",)),
     Check("handler_waiting", Stage.SCHEDULER, "check_pointer_chase",
-          lambda c: c.handler.state is ThreadState.WAITING_TO_RECEIVE,
+          lambda c: c.handler.state is WAITING_TO_RECEIVE,
           "the handler is idle, waiting for an IPC", needs=("handler_present",),
           reads=("state",)),
     Check("handler_priority", Stage.SCHEDULER, "check_bitmap",
@@ -132,7 +132,7 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     # commit: the point of no return; the fastpath returns straight to the handler
     yield Spend(spent + c.fp_copy_exception_state + c.fp_switch + c.kernel_exit)
     kernel.send_message(current, handler, kernel.exception_message(current, exception))
-    current.state = ThreadState.BLOCKED_ON_REPLY
+    current.state = BLOCKED_ON_REPLY
     current.reply_from = handler
     handler.direct_return = True
     kernel.scheduler.run(cpu, handler)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from l4sim.kernel.checks import Stage
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
-from l4sim.kernel.objects import Thread, ThreadState
+from l4sim.kernel.objects import BLOCKED_ON_REPLY, INACTIVE, Thread
 from l4sim.kernel.syscalls import RaiseException
 
 DELIVERED = "slow_deliver"
@@ -27,7 +27,7 @@ def syscall_exception_slowpath(kernel, cpu: int, current: Thread, exception: Rai
     if handler is None:
         # nobody to tell: the kernel halts the faulting thread
         yield kernel.take_stage(Stage.SCHEDULER, held, current, None)
-        current.state = ThreadState.INACTIVE
+        current.state = INACTIVE
         yield Spend(c.sched_pick)
         following = kernel.scheduler.pick_next(cpu)
         yield kernel.release_all(held)
@@ -41,7 +41,7 @@ def syscall_exception_slowpath(kernel, cpu: int, current: Thread, exception: Rai
     if kernel.can_receive_now(handler, current):
         yield Spend(c.sp_transfer)
         kernel.send_message(current, handler, message)
-        current.state = ThreadState.BLOCKED_ON_REPLY
+        current.state = BLOCKED_ON_REPLY
         current.reply_from = handler
         handler.direct_return = False
         kernel.scheduler.make_ready(handler)

@@ -8,8 +8,10 @@ caller falls back to its slowpath.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 
 from l4sim.kernel.checks import Check, Stage, pass_mask
 from l4sim.kernel.effects import Outcome, Spend
@@ -22,30 +24,50 @@ def fallback(check_name: str) -> Outcome:
 
 
 @dataclass(frozen=True)
+class CheckRun:
+    """Consecutive checks that run under the same locks (``stage``).
+
+    ``tests`` are the checks' predicates and ``paid[i]`` the cycles of the run
+    up to and including check ``i``: the loop below then only calls predicates.
+    """
+
+    stage: Stage
+    checks: tuple[Check, ...]
+    tests: tuple[Callable[[object], bool], ...]
+    paid: tuple[int, ...]
+
+    @property
+    def cost(self) -> int:
+        """Cycles of the whole run, when every check passes."""
+        return self.paid[-1]
+
+
+@dataclass(frozen=True)
 class CheckPlan:
     """A fastpath's checks in running order, cut where new locks must be taken.
 
-    ``runs`` holds (stage, ((check, cost), ...)): each run starts with the
-    check that needs a stage beyond what is held, and the stage's locks are
-    taken just before it. Built once per kernel, so the loop below does no
-    bookkeeping a list of checks does not need.
+    Each run starts with the check that needs a stage beyond what is held;
+    the stage's locks are taken just before it. Built once per kernel.
     """
 
     checks: tuple[Check, ...]
     costs: tuple[int, ...]
-    runs: tuple[tuple[Stage, tuple[tuple[Check, int], ...]], ...]
+    runs: tuple[CheckRun, ...]
 
 
 def plan_checks(checks: tuple[Check, ...], costs: tuple[int, ...]) -> CheckPlan:
     """Group ``checks`` (with their cycle ``costs``) into runs under the same locks."""
-    runs: list[tuple[Stage, list]] = []
+    groups: list[tuple[Stage, list]] = []
     stage = Stage.LOCK_FREE
     for check, cost in zip(checks, costs, strict=True):
-        if not runs or check.stage > stage:
+        if not groups or check.stage > stage:
             stage = max(stage, check.stage)
-            runs.append((stage, []))
-        runs[-1][1].append((check, cost))
-    return CheckPlan(checks, costs, tuple((s, tuple(group)) for s, group in runs))
+            groups.append((stage, []))
+        groups[-1][1].append((check, cost))
+    runs = tuple(CheckRun(stage, tuple(c for c, _ in group), tuple(c.passes for c, _ in group),
+                          tuple(accumulate(cost for _, cost in group)))
+                 for stage, group in groups)
+    return CheckPlan(checks, costs, runs)
 
 
 def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, other,
@@ -57,19 +79,21 @@ def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, 
     uniprocessor fastpath reads shared state without them).
     """
     reached = Stage.LOCK_FREE
-    for stage, run in plan.runs:
-        if stage > reached:  # take the next stage's locks before its first check
+    for run in plan.runs:
+        if run.stage > reached:  # take the next stage's locks before its first check
             yield Spend(spent)
             spent = 0
             if unlocked_read is not None:
-                yield from unlocked_read(stage)
+                yield from unlocked_read(run.stage)
             else:
-                yield kernel.take_stage(stage, held, current, other)
-            reached = stage
-        for check, cost in run:
-            spent += cost
-            if not check.passes(ctx):
-                yield Spend(spent)
+                yield kernel.take_stage(run.stage, held, current, other)
+            reached = run.stage
+        for passes in run.tests:
+            if not passes(ctx):
+                # the first check with this predicate: an earlier one would have failed first
+                index = run.tests.index(passes)
+                check = run.checks[index]
+                yield Spend(spent + run.paid[index])
                 outcome = fallback(check.name)
                 if kernel.config.profile_checks:
                     outcome = Outcome("slow", check.name, pass_mask(paper, ctx))
@@ -77,4 +101,5 @@ def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, 
                     yield kernel.release_all(held)
                 yield outcome
                 return False, reached, 0
+        spent += run.paid[-1]
     return True, reached, spent

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
 from l4sim.kernel.fastpath import run_checks
-from l4sim.kernel.objects import ANY, Message, Thread, ThreadState
+from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Message, Thread
 from l4sim.kernel.syscalls import Call, ReplyWait
 
 MAX_REGISTER_WORDS = 4  # untyped words that fit in ARM registers (seL4: 4 on 32-bit ARM)
@@ -39,9 +39,9 @@ class IpcContext:
 
 def _destination_waiting(c: IpcContext) -> bool:
     if c.is_call:  # the callee waits to receive
-        return c.dest.state is ThreadState.WAITING_TO_RECEIVE
+        return c.dest.state is WAITING_TO_RECEIVE
     # the replied-to thread waits for our reply
-    return c.dest.state is ThreadState.BLOCKED_ON_REPLY and c.dest.reply_from is c.current
+    return c.dest.state is BLOCKED_ON_REPLY and c.dest.reply_from is c.current
 
 
 def _partner_ok(c: IpcContext) -> bool:
@@ -123,12 +123,12 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     yield Spend(spent + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit)
     if is_call:
         kernel.send_message(current, dest, Message("call", current, op.payload, op.words))
-        current.state = ThreadState.BLOCKED_ON_REPLY
+        current.state = BLOCKED_ON_REPLY
         current.reply_from = dest
     else:
         kernel.send_message(current, dest, Message("reply", current, op.payload))
         dest.reply_from = None
-        current.state = ThreadState.WAITING_TO_RECEIVE
+        current.state = WAITING_TO_RECEIVE
         current.partner = ANY
     dest.direct_return = True
     kernel.scheduler.run(cpu, dest)
@@ -150,7 +150,7 @@ _BY_NAME = {check.name: check for check in IPC_CHECKS}
 NOTIFY_CHECKS: tuple[Check, ...] = validate_order((
     _BY_NAME["valid_destination"],
     Check("destination_waiting_open", Stage.SCHEDULER, "check_pointer_chase",
-          lambda c: c.dest.state is ThreadState.WAITING_TO_RECEIVE and c.dest.partner is ANY,
+          lambda c: c.dest.state is WAITING_TO_RECEIVE and c.dest.partner is ANY,
           "the receiver waits for anyone: the notification is delivered now",
           needs=("valid_destination",), reads=("state", "partner")),
     _BY_NAME["no_pending_notification"],

@@ -12,7 +12,14 @@ Phases, as in L4: send (Call/Send) or reply (Reply/ReplyWait), then receive
 from __future__ import annotations
 
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
-from l4sim.kernel.objects import Message, Thread, ThreadState
+from l4sim.kernel.objects import (
+    BLOCKED_ON_REPLY,
+    INACTIVE,
+    RUNNING,
+    WAITING_TO_RECEIVE,
+    Message,
+    Thread,
+)
 from l4sim.kernel.syscalls import Call, Notify, Reply, ReplyWait, Send, Wait
 
 DELIVERED = "slow_deliver"  # a send that found its receiver waiting
@@ -44,7 +51,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
     yield kernel.take_scheduler(held)
     # -- who are the partners? (read under the scheduler lock) ----------------
     dest = op.dest if isinstance(op, SENDING) else None
-    if dest is not None and dest.state is ThreadState.INACTIVE:
+    if dest is not None and dest.state is INACTIVE:
         dest = None
     reply_to = op.reply_to if isinstance(op, REPLYING) else None
     if reply_to is not None and not kernel.awaits_reply_from(reply_to, me):
@@ -85,13 +92,13 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
                 kicks.append(dest.cpu)
             exit_point = DELIVERED
             if is_call:
-                me.state = ThreadState.BLOCKED_ON_REPLY
+                me.state = BLOCKED_ON_REPLY
                 me.reply_from = dest
         else:
             spent += c.sp_enqueue_sender
             kernel.enqueue_sender(me, dest, message, expects_reply=is_call)
             exit_point = QUEUED
-        if me.state is ThreadState.RUNNING:  # a Send that was delivered: go on running
+        if me.state is RUNNING:  # a Send that was delivered: go on running
             yield from _finish(kernel, cpu, me, held, kicks, spent, exit_point)
             return None
         yield from _block(kernel, cpu, held, kicks, spent, exit_point)
@@ -128,7 +135,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
         kernel.send_message(sender, me, sender.outgoing)
         sender.outgoing = None
         if sender.expects_reply:
-            sender.state = ThreadState.BLOCKED_ON_REPLY
+            sender.state = BLOCKED_ON_REPLY
             sender.reply_from = me
         else:
             sender.direct_return = False
@@ -137,7 +144,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
                 kicks.append(sender.cpu)
         yield from _finish(kernel, cpu, me, held, kicks, spent, RECEIVED_QUEUED)
         return me.received
-    me.state = ThreadState.WAITING_TO_RECEIVE
+    me.state = WAITING_TO_RECEIVE
     me.partner = op.source
     kernel.wrote_ipc_state(me)
     yield from _block(kernel, cpu, held, kicks, spent, BLOCKED)

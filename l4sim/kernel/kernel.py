@@ -18,7 +18,15 @@ from l4sim.kernel.fastpath import plan_checks
 from l4sim.kernel.ipc_fastpath import IPC_CHECKS, NOTIFY_CHECKS, ipc_fastpath, notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import LOCK_KINDS, Lock, in_lock_order
-from l4sim.kernel.objects import ANY, Message, Space, Thread, ThreadState
+from l4sim.kernel.objects import (
+    ANY,
+    BLOCKED_ON_REPLY,
+    WAITING_TO_RECEIVE,
+    WAITING_TO_SEND,
+    Message,
+    Space,
+    Thread,
+)
 from l4sim.kernel.scheduler import Scheduler
 from l4sim.kernel.syscalls import IPC_OPERATIONS, Call, Notify, RaiseException, ReplyWait
 
@@ -198,7 +206,7 @@ class Kernel:
         held: list = []
         yield self.take_scheduler(held)
         yield self.take_thread_locks(held, target)
-        if target.state is ThreadState.WAITING_TO_RECEIVE and target.partner is ANY:
+        if target.state is WAITING_TO_RECEIVE and target.partner is ANY:
             yield Spend(c.ipc_transfer)
             target.received = Message("irq", None, payload)
             target.direct_return = False
@@ -333,7 +341,7 @@ class Kernel:
         """OR ``bits`` into the receiver's word; deliver now if it waits. True if delivered."""
         receiver.notify_bits |= bits
         self.wrote_ipc_state(receiver)
-        if receiver.state is ThreadState.WAITING_TO_RECEIVE and receiver.partner is ANY:
+        if receiver.state is WAITING_TO_RECEIVE and receiver.partner is ANY:
             receiver.received = Message("notify", None, (receiver.notify_bits,))
             receiver.notify_bits = 0
             receiver.direct_return = False
@@ -346,18 +354,18 @@ class Kernel:
         """``sender`` waits on ``receiver``'s send queue with ``message`` (the slowpaths' queue)."""
         sender.outgoing = message
         sender.expects_reply = expects_reply
-        sender.state = ThreadState.WAITING_TO_SEND
+        sender.state = WAITING_TO_SEND
         receiver.send_queue.append(sender)
         self.wrote_ipc_state(receiver)
 
     def can_receive_now(self, receiver: Thread, sender: Thread) -> bool:
         """The receiver waits for this sender (or anyone) and nobody is queued before it."""
-        return (receiver.state is ThreadState.WAITING_TO_RECEIVE
+        return (receiver.state is WAITING_TO_RECEIVE
                 and (receiver.partner is ANY or receiver.partner is sender)
                 and not receiver.send_queue)
 
     def awaits_reply_from(self, thread: Thread, replier: Thread) -> bool:
-        return thread.state is ThreadState.BLOCKED_ON_REPLY and thread.reply_from is replier
+        return thread.state is BLOCKED_ON_REPLY and thread.reply_from is replier
 
     def first_sender(self, receiver: Thread, source: Thread | None) -> Thread | None:
         """The queued sender a receive takes: the oldest, or the oldest from ``source``."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from l4sim.kernel.objects import Thread, ThreadState
+from l4sim.kernel.objects import READY, RUNNING, Thread
 
 
 class Scheduler:
@@ -26,7 +26,7 @@ class Scheduler:
 
     def make_ready(self, thread: Thread) -> None:
         """Put ``thread`` at the tail of its CPU's queue for its priority."""
-        thread.state = ThreadState.READY
+        thread.state = READY
         if self.monitor is not None:  # issue 5 hook
             self.monitor.write_scheduler()
         queue = self._ready[thread.cpu].get(thread.priority)
@@ -71,7 +71,7 @@ class Scheduler:
         """Make ``thread`` the running thread of ``cpu`` (it must not be queued)."""
         if self.monitor is not None:  # issue 5 hook
             self.monitor.write_scheduler()
-        thread.state = ThreadState.RUNNING
+        thread.state = RUNNING
         self.current[cpu] = thread
 
     def ready_threads(self, cpu: int) -> list[Thread]:
