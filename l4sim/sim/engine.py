@@ -491,7 +491,11 @@ class Machine:
                         next_act[cpu] = env._now + pending if target is not None else NEVER
                         busy[cpu] = False
                         if runner is not None:  # parked from here (a switch back finds us so)
-                            runner.wake = wake = Event(env)
+                            # one wake event per thread, made pending again at each park:
+                            # its last use is over (it was processed or run directly)
+                            wake = runner.wake
+                            wake.callbacks = []
+                            wake._value = PENDING
                         if target is not None:
                             self._resume(self.runners[target], pending)
                         elif self.pending_irqs[cpu] or self.resched[cpu]:
