@@ -62,3 +62,29 @@ def test_timeline_png(tmp_path):
     assert main(["timeline", SCENARIO, "--set", "threads=2", "--out", str(out),
                  "--cycles", "3000", "--events", "30"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_interrupt_on_an_idle_cpu_is_recorded_as_the_idle_thread():
+    """A tick that finds its CPU idle is a kernel entry of no thread (it used to crash)."""
+    from l4sim.kernel.costs import load_profile
+    from l4sim.kernel.kernel import IRQ, Kernel, KernelConfig
+    from l4sim.kernel.syscalls import Compute, Wait
+    from l4sim.sim.engine import Machine
+
+    kernel = Kernel(KernelConfig(cpus=1), load_profile("vmxl4-pandaboard"))
+    irq_thread = kernel.create_thread("irq", 0, 250, kernel.create_space("s"))
+    kernel.irq_threads[0] = irq_thread
+
+    def serve():
+        while True:
+            yield Wait()
+            yield Compute(100)  # far shorter than the tick: the CPU idles in between
+
+    machine = Machine(kernel, {irq_thread: serve()}, np.random.default_rng(0), IRQ, 0, 10,
+                      timers=((0, 5000, "tick"),))
+    machine.run()
+    frame = machine.trace.to_frame(threads=machine.thread_names)
+    ticks = frame[frame["kind"] == IRQ]
+    assert len(ticks) >= 10
+    assert set(ticks["thread_name"]) == {"idle"}
+    assert set(ticks["exit_point"]) == {"irq_deliver"}

@@ -31,7 +31,7 @@ from l4sim.kernel.locks import Lock, check_order
 from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import Compute, StartIO
 from l4sim.sim.spinlock import SpinState, handoff_cost, is_fifo
-from l4sim.sim.trace import TraceBuffer
+from l4sim.sim.trace import IDLE, TraceBuffer
 
 NEVER = 2**62  # a time no run reaches
 TRACE_CHUNK = TraceBuffer.CHUNK
@@ -534,7 +534,8 @@ class Machine:
                 raise RuntimeError(f"kernel path left cpu{cpu} holding {held}") from None
             if kind is not None:
                 rows = self.trace.rows  # one record, in trace.ROW order
-                rows.append((kind, outcome, outcome_at, cpu, runner.index, entry,
+                rows.append((kind, outcome, outcome_at, cpu,
+                             runner.index if runner is not None else IDLE, entry,
                              duration + pending, lock_wait))
                 if len(rows) == TRACE_CHUNK:
                     self.trace.flush()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+IDLE = -1  # the thread of an entry taken on an idle CPU (an interrupt): none
 INT_COLUMNS = ("outcome_at", "cpu", "thread", "entry", "duration", "lock_wait")
 ROW = ("kind", "outcome", *INT_COLUMNS)  # the order of a staged record's fields
 
@@ -24,7 +25,8 @@ class TraceBuffer:
     columns, so at most one chunk of rows exists at a time. Columns:
     ``kind``, ``outcome`` (the path's Outcome effect: path, exit point, check
     mask; None if it had none), ``outcome_at`` (kernel cycles spent when the
-    outcome was decided; -1: none), ``cpu``, ``thread``, ``entry``,
+    outcome was decided; -1: none), ``cpu``, ``thread`` (an index; ``IDLE``
+    for an interrupt taken on an idle CPU), ``entry``,
     ``duration``, ``lock_wait``.
     """
 
@@ -96,7 +98,7 @@ class TraceBuffer:
         masks = per_outcome(lambda o: o.mask if o.mask is not None else -1, -1)
         frame["check_mask"] = masks.astype(np.int64)
         if threads is not None:
-            names = np.asarray(threads, dtype=object)
+            names = np.asarray([*threads, "idle"], dtype=object)  # IDLE (-1): the last
             frame["thread_name"] = pd.Categorical(names[frame["thread"].to_numpy()])
         # a canonical order (by entry cycle, then CPU), not the order in which the
         # simulator happened to close the records: lookahead may run a CPU's later
