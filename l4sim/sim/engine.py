@@ -22,7 +22,7 @@ from collections.abc import Generator
 
 import numpy as np
 import simpy
-from simpy.events import PENDING, Event, Timeout
+from simpy.events import PENDING, Timeout
 
 from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
