@@ -3,10 +3,11 @@
 The bare loop is the cheapest honest SimPy model of the same activity: per
 thread, think (timeout), request a lock (Resource), hold (timeout), release.
 The ratio (kernel entries per bare lock cycle) must be >= 0.5 on 2 CPUs with
-2 threads. A second table gives the wall-clock cost of one simulated kernel
-entry on 64 CPUs against 2 CPUs (syscall_bench, one worker per CPU), which
-must stay within 2x. Run with ``make bench``; prints both tables and writes
-``results/bench_speed.json``.
+2 threads. It also times the kernel's paths alone, with no simulator, which
+bounds what any engine around this kernel can reach. A second table gives the
+wall-clock cost of one simulated kernel entry on 64 CPUs against 2 CPUs
+(syscall_bench, one worker per CPU), which must stay within 2x. Run with
+``make bench``; prints both tables and writes ``results/bench_speed.json``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from pathlib import Path
 import numpy as np
 import simpy
 
+from l4sim.kernel.costs import load_profile
+from l4sim.kernel.interpret import run_sync
+from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.syscalls import RaiseException, ReplyWait, Wait
 from l4sim.runner import simulate
 from l4sim.scenario import point_from_dict
 
@@ -53,6 +58,33 @@ def kernel_entry_rate(cpus: int, threads: int, wait_factor: float, events: int =
     result = simulate(point, seed=1)
     elapsed = time.perf_counter() - start
     return result.total_entries / elapsed
+
+
+def kernel_logic_rate(pairs: int = 20_000) -> float:
+    """Kernel entries per second of the benchmark's kernel paths with no simulator at all.
+
+    A worker's syscall exception (its fastpath, then its continuation) and
+    its handler's ReplyWait (the IPC slowpath) on one CPU, driven by the
+    synchronous interpreter the kernel tests use: what the kernel's own
+    Python costs, the part of an entry no engine can remove.
+    """
+    costs = load_profile("vmxl4-pandaboard")
+    kernel = Kernel(KernelConfig(cpus=1, fastpath_ipc=False), costs)
+    handler = kernel.create_thread("handler", 0, 200, kernel.create_space("server"))
+    worker = kernel.create_thread("worker", 0, 100, kernel.create_space("task"),
+                                  handler=handler)
+    kernel.scheduler.pick_next(0)  # the handler runs first and waits
+    serving = kernel.enter(0, handler, Wait())[1]
+    run_sync(serving)
+    start = time.perf_counter()
+    for number in range(pairs):
+        raising = kernel.enter(0, worker, RaiseException("syscall", (number,)))[1]
+        run_sync(raising)  # fastpath: switches to the handler
+        run_sync(serving)  # the handler's receive completes
+        serving = kernel.enter(0, handler, ReplyWait(worker, ("ok",)))[1]
+        run_sync(serving)  # reply, and wait again: switches to the worker
+        run_sync(raising)  # the worker's continuation
+    return 2 * pairs / (time.perf_counter() - start)
 
 
 CASES = [(2, 2, 100), (2, 2, 10_000), (2, 8, 100), (1, 1, 100)]
@@ -98,11 +130,13 @@ def main() -> int:
     # interleave the bare loop with the model so that machine noise hits both alike;
     # keep the best of each (the least disturbed run)
     bare = 0.0
+    logic = 0.0
     best = dict.fromkeys(CASES, 0.0)
     for _ in range(repeats):
         for case in CASES:
             bare = max(bare, bare_simpy_rate())
             best[case] = max(best[case], kernel_entry_rate(*case))
+        logic = max(logic, kernel_logic_rate())
     rows = [{"cpus": cpus, "threads": threads, "wait_factor": wait_factor,
              "entries_per_s": round(rate), "ratio_to_bare": round(rate / bare, 3)}
             for (cpus, threads, wait_factor), rate in best.items()]
@@ -111,6 +145,8 @@ def main() -> int:
     for row in rows:
         print(f"{row['cpus']:>4} {row['threads']:>7} {row['wait_factor']:>8} "
               f"{row['entries_per_s']:>12,} {row['ratio_to_bare']:>7.3f}")
+    print(f"kernel paths alone, no simulator: {logic:,.0f} entries/s "
+          f"(ratio {logic / bare:.3f}: the ceiling of any engine around this kernel)")
     target = rows[0]["ratio_to_bare"]
     verdict = "meets" if target >= 0.5 else "MISSES"
     print(f"2 CPUs, 2 threads: ratio {target:.3f} {verdict} the >= 0.5 target")
@@ -125,7 +161,8 @@ def main() -> int:
           "the <= 2x target")
     out = Path("results") / "bench_speed.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"bare_lock_cycles_per_s": round(bare), "rows": rows,
+    out.write_text(json.dumps({"bare_lock_cycles_per_s": round(bare),
+                               "kernel_logic_entries_per_s": round(logic), "rows": rows,
                                "cpu_scaling": scaling}, indent=2))
     return 0 if target >= 0.5 else 1
 
