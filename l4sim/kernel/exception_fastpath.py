@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
+from l4sim.kernel.checks import THREADS, Check, Stage, pass_mask, validate_order
 from l4sim.kernel.effects import Outcome, Spend, Switch, Sync
 from l4sim.kernel.fastpath import run_checks
 from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Thread
@@ -125,7 +125,7 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
         yield SYNC
         if kernel.monitor is not None:  # issue 5 hook: the reads are used here
             kernel.monitor.use_reads(cpu, "exception fastpath commit")
-    elif stage < Stage.THREADS:
+    elif stage < THREADS:
         yield Spend(spent)
         spent = 0
         yield kernel.take_stage(Stage.THREADS, held, current, handler)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
 
-from l4sim.kernel.checks import Check, Stage, pass_mask
+from l4sim.kernel.checks import LOCK_FREE, Check, Stage, pass_mask
 from l4sim.kernel.effects import Outcome, Spend
 
 
@@ -78,7 +78,7 @@ def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, 
     ``unlocked_read(stage)``, if given, replaces taking a stage's locks (the
     uniprocessor fastpath reads shared state without them).
     """
-    reached = Stage.LOCK_FREE
+    reached = LOCK_FREE
     for run in plan.runs:
         if run.stage > reached:  # take the next stage's locks before its first check
             yield Spend(spent)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l4sim.kernel.checks import Check, Stage, pass_mask, validate_order
+from l4sim.kernel.checks import THREADS, Check, Stage, pass_mask, validate_order
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
 from l4sim.kernel.fastpath import run_checks
 from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Message, Thread
@@ -115,7 +115,7 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     outcome = _FAST[is_call]
     if kernel.config.profile_checks:
         outcome = Outcome("fast", outcome.exit_point, pass_mask(IPC_CHECKS, ctx))
-    if stage < Stage.THREADS:  # a reordered list may end before the thread stage
+    if stage < THREADS:  # a reordered list may end before the thread stage
         yield Spend(spent)
         spent = 0
         yield kernel.take_stage(Stage.THREADS, held, current, dest)
@@ -168,7 +168,7 @@ def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
         kernel, kernel.notify_plan, NOTIFY_CHECKS, ctx, current, op.dest, held, spent)
     if not passed:
         return False
-    if stage < Stage.THREADS:
+    if stage < THREADS:
         yield Spend(spent)
         spent = 0
         yield kernel.take_stage(Stage.THREADS, held, current, op.dest)

@@ -159,7 +159,7 @@ class Kernel:
         delivered = False
         if self.config.fastpath_syscall:
             delivered = yield from syscall_exception_fastpath(self, cpu, thread, exception,
-                                                              spent=c.kernel_entry)
+                                                              c.kernel_entry)
         else:
             yield Spend(c.kernel_entry)
         if not delivered:
@@ -324,7 +324,7 @@ class Kernel:
         return effect
 
     def exception_message(self, thread: Thread, exception: RaiseException) -> Message:
-        return Message("exception", thread, (exception.kind, *exception.payload), words=8)
+        return Message("exception", thread, (exception.kind, *exception.payload), 8)  # 8 words
 
     def wrote_ipc_state(self, thread: Thread) -> None:
         """Issue 5 hook: ``thread``'s IPC state (queue, partner, registers) changed."""

@@ -9,12 +9,18 @@ blocked the count pauses, and it resumes when the operation continues.
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import itemgetter
+
 import numpy as np
 import pandas as pd
 
 IDLE = -1  # the thread of an entry taken on an idle CPU (an interrupt): none
 INT_COLUMNS = ("outcome_at", "cpu", "thread", "entry", "duration", "lock_wait")
 ROW = ("kind", "outcome", *INT_COLUMNS)  # the order of a staged record's fields
+
+_KIND, _OUTCOME = itemgetter(0), itemgetter(1)
+_INTS = itemgetter(*range(2, len(ROW)))
 
 
 class TraceBuffer:
@@ -41,12 +47,16 @@ class TraceBuffer:
         """Move the staged rows into the columns."""
         if not self.rows:
             return
-        fields = list(zip(*self.rows, strict=True))
-        self._objects["kind"].extend(fields[0])
-        self._objects["outcome"].extend(fields[1])
-        for name, values in zip(INT_COLUMNS, fields[2:], strict=True):
-            self._chunks[name].append(np.fromiter(values, dtype=np.int64, count=len(values)))
-        self.rows.clear()
+        rows = self.rows
+        self._objects["kind"].extend(map(_KIND, rows))
+        self._objects["outcome"].extend(map(_OUTCOME, rows))
+        # the int fields of every row, row after row, into one (rows x columns) array
+        width = len(INT_COLUMNS)
+        ints = np.fromiter(chain.from_iterable(map(_INTS, rows)), dtype=np.int64,
+                           count=width * len(rows)).reshape(len(rows), width)
+        for index, name in enumerate(INT_COLUMNS):
+            self._chunks[name].append(ints[:, index])
+        rows.clear()
 
     def column(self, name: str):
         """One column: an int64 array, or a list of shared objects (kind, outcome)."""
