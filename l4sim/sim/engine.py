@@ -221,6 +221,15 @@ class Machine:
                     runner.slice_left -= cycles
                     carry = 0
                 continue
+            # a trap or a device access, at our local time: an interrupt arriving
+            # before then is taken first, so let the cycles still pending elapse
+            # if one could (user work above is interruptible: it needs no such stop)
+            if carry and self._interruptible_before(cpu, env._now + carry):
+                next_act[cpu] = env._now + carry
+                yield Timeout(env, carry)
+                carry = 0
+            if resched[cpu] or pending_irqs[cpu]:
+                carry = yield from self._service_interrupts(runner, carry)
             if kind_of is StartIO:
                 self._start_io(action.latency + carry + action.cycles, action.irq)
                 carry = yield from self._compute(runner, action.cycles, carry)
@@ -235,8 +244,6 @@ class Machine:
                     self.probe.received(thread, result, self.env.now + carry)
                 if self.monitor is not None:  # issue 5 hook
                     self.monitor.on_receive(thread, result)
-            if self.resched[cpu] or self.pending_irqs[cpu]:
-                carry = yield from self._service_interrupts(runner, carry)
 
     def _compute(self, runner: Runner, cycles: int, carry: int):
         """User-mode work after ``carry`` kernel cycles, cut by the timeslice or an interrupt."""
@@ -362,6 +369,26 @@ class Machine:
         self.ipi_due[target] = min(self.ipi_due[target], due)
         arrival = self.env.timeout(self.costs.ipi_latency)
         arrival.callbacks.append(lambda _event: self._ipi_arrive(target))
+
+    def _interruptible_before(self, cpu: int, time: int) -> bool:
+        """An interrupt or IPI may reach ``cpu`` at or before ``time``.
+
+        Those already on their way are due then; any other CPU that may act by
+        then could still send one (or start a device) before it.
+        """
+        if self.ipi_due[cpu] <= time:
+            return True
+        irq_due = self.irq_due
+        if irq_due[cpu] and irq_due[cpu][0] <= time:
+            return True
+        next_act = self.next_act
+        ipi_due = self.ipi_due
+        for other in self._others[cpu]:
+            if next_act[other] <= time or ipi_due[other] <= time:
+                return True
+            if irq_due[other] and irq_due[other][0] <= time:
+                return True
+        return False
 
     # -- the effect interpreter ---------------------------------------------------
     def _run_path(self, cpu: int, runner: Runner | None, kind: str | None, path: Generator,
