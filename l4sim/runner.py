@@ -113,7 +113,8 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     machine = build_machine(point, replication, observe, check, costs=costs)
     setup = machine.setup
     run_machine(machine)
-    events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names)
+    events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names,
+                                    until=machine.measure_to)
     end = machine.env.now if machine.measure_to is None else machine.measure_to
     measured = end - machine.measure_from
     rows = summarize_entries(events, measured)

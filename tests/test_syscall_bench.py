@@ -85,6 +85,10 @@ def test_tables_do_not_depend_on_worker_count(tmp_path):
     {"workload": "linux", "fastpath_ipc": True, "irq_forward": "notify", "fastpath_notify": True,
      "tick": 1_000_000, "device_latency": 20_000.0},
     {"workload": "ipc_bench", "clients": 4, "fastpath_ipc": True},
+    # long enough for CPUs running ahead to matter: user code sharing a mailbox
+    # across CPUs, and the measurement window's end (both once differed)
+    {"workload": "linux", "fastpath_ipc": True, "irq_forward": "notify", "fastpath_notify": True,
+     "tick": 1_000_000, "device_latency": 20_000.0, "events": 1500, "warmup_events": 100},
 ])
 def test_lookahead_gives_the_same_timeline_as_flushing_every_effect(keys):
     """The engine's folding of delays is an optimisation only: same records either way."""

@@ -81,6 +81,17 @@ class StartIO:
 
 
 @dataclass(slots=True)
+class SharedAccess:
+    """About to read or write memory that user code on another CPU also uses.
+
+    Not a kernel entry and no cost of its own: the simulator lets the clock
+    catch up with the thread first, so the access happens at its true cycle
+    relative to the other CPUs (it may otherwise run user code ahead of the
+    clock, which only code touching its own memory can afford).
+    """
+
+
+@dataclass(slots=True)
 class Wait:
     """Receive: from anyone (``source=None``, an open wait) or from one thread (closed)."""
 

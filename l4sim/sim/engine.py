@@ -22,18 +22,19 @@ from collections.abc import Generator
 
 import numpy as np
 import simpy
-from simpy.events import PENDING, Timeout
+from simpy.events import PENDING, Event, Timeout
 
 from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
 from l4sim.kernel.kernel import IRQ, Kernel
 from l4sim.kernel.locks import Lock, check_order
 from l4sim.kernel.objects import Message, Thread
-from l4sim.kernel.syscalls import Compute, StartIO
+from l4sim.kernel.syscalls import Compute, SharedAccess, StartIO
 from l4sim.sim.spinlock import SpinState, handoff_cost, is_fifo
 from l4sim.sim.trace import IDLE, TraceBuffer
 
 NEVER = 2**62  # a time no run reaches
+AFTER_ALL = 2  # event priority after SimPy's NORMAL (1): last of its cycle
 TRACE_CHUNK = TraceBuffer.CHUNK
 
 
@@ -111,12 +112,13 @@ class Machine:
         self.thread_names = [t.name for t in kernel.threads]
         self.observations: dict[str, list] | None = (
             {t.name: [] for t in kernel.threads} if observe else None)
-        # measurement: stop after `warmup + events` closed entries of `measure_kind`
+        # measurement: `warmup` entries of `measure_kind`, then `events` more that
+        # entered after the warm-up ended, in the order they close (see _on_close)
         self._measure_kind = measure_kind
         self._warmup = warmup
         self._events = events
-        self._warm = 0
-        self._measured = 0
+        self._closes: list[tuple[int, int]] = []  # (close, entry) of each measured-kind entry
+        self._settle_at: int | None = None  # when the window's end is checked next
         self.measure_from = 0
         self.measure_to: int | None = None  # when the last measured entry closed
         self.done = self.env.event()
@@ -145,32 +147,77 @@ class Machine:
         if max_cycles is not None:
             until = self.env.any_of([self.done, self.env.timeout(max_cycles)])
         try:
+            self._run(until)
+        finally:
+            if not self.done.triggered:  # cut short: the window as far as it got
+                self.measure_from = self.window()[0]
+
+    def _run(self, until) -> None:
+        try:
             self.env.run(until=until)
         except RuntimeError as error:
             if "No scheduled events left" not in str(error):
                 raise
             raise SimulationStalled(
                 f"simulation stalled at cycle {self.env.now}: every thread is blocked "
-                f"({self._measured} of {self._events} measured entries done)") from None
+                f"({len(self._closes)} of {self._warmup + self._events} measured-kind entries "
+                "closed)") from None
 
     def _on_close(self, entry: int, at: int) -> None:
-        """An entry of the measured kind closed: end the run when enough are measured.
+        """An entry of the measured kind closed at local cycle ``at`` (entered at ``entry``).
 
-        ``entry`` is its entry cycle, ``at`` its local close time (lookahead may
-        close it before the clock).
+        The window is defined in the order entries close in simulated time:
+        it starts when the ``warmup``-th closes and ends when the ``events``-th
+        of those that entered after that closes. With lookahead, entries close
+        in the simulator slightly out of that order (a CPU runs ahead of the
+        clock), so once enough have closed the run goes on until the clock
+        passes the window's end: then every entry that closes inside it is
+        recorded, exactly as without lookahead.
         """
-        if self._warm < self._warmup:
-            self._warm += 1
-            if self._warm == self._warmup:
-                self.measure_from = at
-                for lock in self.kernel.locks:
-                    lock.sim.mark()
+        closes = self._closes
+        closes.append((at, entry))
+        if len(closes) == self._warmup:
+            # lock busy time counts from here: the warm-up's end in the order the
+            # simulator closed entries (with lookahead, within a few entries of it)
+            for lock in self.kernel.locks:
+                lock.sim.mark()
+        if len(closes) >= self._warmup + self._events and not self.done.triggered:
+            self._settle_after(self.window()[1])
+
+    def window(self) -> tuple[int, int | None]:
+        """(start, end) of the measurement from the entries closed so far (end None: not yet)."""
+        closes = sorted(self._closes)
+        warmup = self._warmup
+        if len(closes) < warmup:
+            return 0, None
+        start = closes[warmup - 1][0] if warmup else 0
+        measured = [close for close, entry in closes[warmup:] if entry >= start]
+        if len(measured) < self._events:
+            return start, None
+        return start, measured[self._events - 1]
+
+    def _settle_after(self, end: int | None) -> None:
+        """End the run once every event up to cycle ``end`` has happened."""
+        if end is None or (self._settle_at is not None and self._settle_at <= end):
             return
-        if entry >= self.measure_from:
-            self._measured += 1
-            if self._measured == self._events and not self.done.triggered:
-                self.measure_to = at
-                self.done.succeed()
+        self._settle_at = end
+        check = Event(self.env)
+        check._ok = True
+        check._value = None
+        check.callbacks.append(self._settle)
+        # after every other event of that cycle, or now if the clock is past it
+        self.env.schedule(check, AFTER_ALL, max(0, end - self.env._now))
+
+    def _settle(self, _event) -> None:
+        self._settle_at = None
+        if self.done.triggered:
+            return
+        start, end = self.window()
+        if end is None or end > self.env._now:  # cannot happen: the end only moves earlier
+            self._settle_after(end)
+            return
+        self.measure_from, self.measure_to = start, end
+        self.done.succeed()
 
     # -- processes --------------------------------------------------------------
     def _thread_process(self, runner: Runner):
@@ -219,6 +266,13 @@ class Machine:
                         continue
                     runner.in_user = False
                     runner.slice_left -= cycles
+                    carry = 0
+                continue
+            if kind_of is SharedAccess:  # user memory another CPU uses: at our true cycle
+                result = None
+                if carry:
+                    next_act[cpu] = env._now + carry
+                    yield Timeout(env, carry)
                     carry = 0
                 continue
             # a trap or a device access, at our local time: an interrupt arriving
@@ -563,7 +617,7 @@ class Machine:
                 rows = self.trace.rows  # one record, in trace.ROW order
                 rows.append((kind, outcome, outcome_at, cpu,
                              runner.index if runner is not None else IDLE, entry,
-                             duration + pending, lock_wait))
+                             env._now + pending, duration + pending, lock_wait))
                 if len(rows) == TRACE_CHUNK:
                     self.trace.flush()
                 if kind == self._measure_kind:

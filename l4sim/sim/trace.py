@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 IDLE = -1  # the thread of an entry taken on an idle CPU (an interrupt): none
-INT_COLUMNS = ("outcome_at", "cpu", "thread", "entry", "duration", "lock_wait")
+INT_COLUMNS = ("outcome_at", "cpu", "thread", "entry", "closed", "duration", "lock_wait")
 ROW = ("kind", "outcome", *INT_COLUMNS)  # the order of a staged record's fields
 
 _KIND, _OUTCOME = itemgetter(0), itemgetter(1)
@@ -32,8 +32,8 @@ class TraceBuffer:
     ``kind``, ``outcome`` (the path's Outcome effect: path, exit point, check
     mask; None if it had none), ``outcome_at`` (kernel cycles spent when the
     outcome was decided; -1: none), ``cpu``, ``thread`` (an index; ``IDLE``
-    for an interrupt taken on an idle CPU), ``entry``,
-    ``duration``, ``lock_wait``.
+    for an interrupt taken on an idle CPU), ``entry``, ``closed`` (the cycle
+    it returned to user mode), ``duration``, ``lock_wait``.
     """
 
     CHUNK = 4096
@@ -76,14 +76,18 @@ class TraceBuffer:
     entry = property(lambda self: self.column("entry"))
     duration = property(lambda self: self.column("duration"))
     lock_wait = property(lambda self: self.column("lock_wait"))
+    closed = property(lambda self: self.column("closed"))
 
     def __len__(self) -> int:
         return len(self._objects["kind"]) + len(self.rows)
 
-    def to_frame(self, since: int = 0, threads: list[str] | None = None) -> pd.DataFrame:
-        """Records entered at or after cycle ``since``, as a DataFrame."""
+    def to_frame(self, since: int = 0, threads: list[str] | None = None,
+                 until: int | None = None) -> pd.DataFrame:
+        """Records entered at or after cycle ``since`` (and closed by ``until``), as a DataFrame."""
         entry = self.entry
         keep = entry >= since
+        if until is not None:
+            keep &= self.closed <= until
         # kinds and outcomes are a few shared objects: group them by identity and
         # look at each distinct one once
         outcomes, outcome_codes = _distinct(self.outcome, keep)

@@ -42,6 +42,7 @@ from l4sim.kernel.syscalls import (
     Reply,
     ReplyWait,
     Send,
+    SharedAccess,
     StartIO,
     Wait,
 )
@@ -130,6 +131,7 @@ def irq_root(servers: list[Thread], irq_threads: list[Thread], decode: int,
             if cpu == 0:
                 yield Call(servers[0], payload)
             elif forward == "notify":
+                yield SharedAccess()  # the mailbox is shared with that CPU's thread
                 mailboxes[cpu].append(payload)
                 yield Notify(irq_threads[cpu], 1)
             else:
@@ -142,9 +144,12 @@ def irq_leaf(server: Thread, decode: int, mailbox: deque):
     message = yield Wait()
     while True:
         if message.label == "notify":  # drain the mailbox the notification points at
-            while mailbox:
+            while True:
+                yield SharedAccess()  # the mailbox is shared with CPU 0's thread
+                if not mailbox:
+                    break
                 yield Compute(decode)
-                yield Call(server, mailbox.popleft())
+                yield Call(server, mailbox.popleft())  # only this thread takes from it
         else:
             yield Compute(decode)
             yield Call(server, message.payload)
@@ -168,7 +173,9 @@ class IrqLatency:
             self.samples.append((raised, now - raised))
 
     def rows(self, since: int, measured_cycles: int) -> list[dict]:
-        latencies = np.array([lat for at, lat in self.samples if at >= since], dtype=float)
+        until = since + measured_cycles  # received inside the window (lookahead may run past it)
+        latencies = np.array([lat for at, lat in self.samples if at >= since and at + lat <= until],
+                             dtype=float)
         if latencies.size == 0:
             return []
         return [{"kind": "irq_latency", "entries": int(latencies.size),
