@@ -34,6 +34,7 @@ from l4sim.sim.spinlock import SpinState, handoff_cost, is_fifo
 from l4sim.sim.trace import IDLE, TraceBuffer
 
 NEVER = 2**62  # a time no run reaches
+SCAN_CPUS = 8  # up to this many CPUs, "may another CPU act?" scans them one by one
 AFTER_ALL = 2  # event priority after SimPy's NORMAL (1): last of its cycle
 TRACE_CHUNK = TraceBuffer.CHUNK
 
@@ -91,7 +92,12 @@ class Machine:
         self._noise = [random.Random(int(seed)).random
                        for seed in rng.integers(2**63, size=self.cpus)]
         self._jitter_span = self.costs.entry_jitter + 1
-        self._others = [tuple(o for o in range(self.cpus) if o != cpu) for cpu in range(self.cpus)]
+        # the other CPUs, scanned one by one up to SCAN_CPUS; beyond, None: the
+        # minimum over all of them is taken in C (_quiet_by_minimum)
+        self._others = [tuple(o for o in range(self.cpus) if o != cpu)
+                        if self.cpus <= SCAN_CPUS else None for cpu in range(self.cpus)]
+        self._irq_next = NEVER  # the earliest interrupt due on any CPU
+        self._ipi_next = NEVER  # the earliest IPI due on any CPU
         self._lock_costs = (self.costs.lock_acquire, self.costs.lock_release,
                             self.costs.line_transfer)
         self.lookahead = lookahead
@@ -119,6 +125,7 @@ class Machine:
         self._events = events
         self._closes: list[tuple[int, int]] = []  # (close, entry) of each measured-kind entry
         self._settle_at: int | None = None  # when the window's end is checked next
+        self._window_check = warmup + events  # closes before the window is worked out again
         self.measure_from = 0
         self.measure_to: int | None = None  # when the last measured entry closed
         self.done = self.env.event()
@@ -181,8 +188,16 @@ class Machine:
             # simulator closed entries (with lookahead, within a few entries of it)
             for lock in self.kernel.locks:
                 lock.sim.mark()
-        if len(closes) >= self._warmup + self._events and not self.done.triggered:
-            self._settle_after(self.window()[1])
+        if (len(closes) >= self._window_check and self._settle_at is None
+                and not self.done.triggered):
+            # the end can only move earlier as more entries close: one check at
+            # the end found now is enough (then it recomputes)
+            start, end = self.window()
+            if end is None:  # some entered before the warm-up ended: wait for more
+                measured = sum(1 for close, entry in self._closes if entry >= start
+                               and close > start)
+                self._window_check = len(closes) + max(1, self._events - measured)
+            self._settle_after(end)
 
     def window(self) -> tuple[int, int | None]:
         """(start, end) of the measurement from the entries closed so far (end None: not yet)."""
@@ -354,6 +369,7 @@ class Machine:
             yield self.ipi[cpu]
             self.ipi[cpu] = self.env.event()
             self.ipi_due[cpu] = NEVER
+            self._ipi_next = min(self.ipi_due)
             current = self.kernel.scheduler.current[cpu]
             if self.busy[cpu]:
                 # a kernel path runs here (perhaps on its way to idle): it looks at
@@ -385,6 +401,7 @@ class Machine:
         due = self.irq_due[cpu]
         while due and due[0] <= self.env.now:
             heapq.heappop(due)
+        self._irq_next = min((heap[0] for heap in self.irq_due if heap), default=NEVER)
         self.pending_irqs[cpu].append(payload)
         current = self.kernel.scheduler.current[cpu]
         if current is None:
@@ -400,6 +417,7 @@ class Machine:
 
     def _start_io(self, delay: int, payload: tuple) -> None:
         heapq.heappush(self.irq_due[0], self.env.now + delay)  # CPU 0 acts then
+        self._irq_next = min(self._irq_next, self.env.now + delay)
         arrival = self.env.timeout(delay)
         arrival.callbacks.append(lambda _event: self.raise_irq(0, payload))
 
@@ -408,6 +426,7 @@ class Machine:
         count = 0
         while True:
             heapq.heappush(self.irq_due[cpu], self.env.now + period)  # the CPU acts then
+            self._irq_next = min(self._irq_next, self.env.now + period)
             yield self.env.timeout(period)
             count += 1
             self.raise_irq(cpu, (name, count))
@@ -421,6 +440,7 @@ class Machine:
             return
         due = self.env.now + self.costs.ipi_latency
         self.ipi_due[target] = min(self.ipi_due[target], due)
+        self._ipi_next = min(self._ipi_next, due)
         arrival = self.env.timeout(self.costs.ipi_latency)
         arrival.callbacks.append(lambda _event: self._ipi_arrive(target))
 
@@ -435,14 +455,35 @@ class Machine:
         irq_due = self.irq_due
         if irq_due[cpu] and irq_due[cpu][0] <= time:
             return True
+        others = self._others[cpu]
+        if others is None:
+            return not self._quiet_by_minimum(cpu, time)
         next_act = self.next_act
         ipi_due = self.ipi_due
-        for other in self._others[cpu]:
+        for other in others:
             if next_act[other] <= time or ipi_due[other] <= time:
                 return True
             if irq_due[other] and irq_due[other][0] <= time:
                 return True
         return False
+
+    def _earliest_other_action(self, cpu: int) -> int:
+        """The earliest next action of any CPU but ``cpu`` (a minimum taken in C)."""
+        next_act = self.next_act
+        own = next_act[cpu]
+        next_act[cpu] = NEVER
+        earliest = min(next_act)
+        next_act[cpu] = own
+        return earliest
+
+    def _quiet_by_minimum(self, cpu: int, time: int) -> bool:
+        """No other CPU can act before ``time``, for many CPUs: minima instead of a scan.
+
+        Conservative where a scan is exact: this CPU's own IPIs and interrupts
+        count too (a needless stop of the clock changes no result).
+        """
+        return (self._ipi_next > time and self._irq_next > time
+                and self._earliest_other_action(cpu) > time)
 
     # -- the effect interpreter ---------------------------------------------------
     def _run_path(self, cpu: int, runner: Runner | None, kind: str | None, path: Generator,
@@ -482,6 +523,7 @@ class Machine:
         ipi_due = self.ipi_due
         irq_due = self.irq_due
         acquire_cost, release_cost, line_transfer = self._lock_costs
+        others_min = None  # many CPUs: the others' earliest next action, while it holds
         try:
             effect = next(path)
             while True:
@@ -495,13 +537,22 @@ class Machine:
                             at = env._now + pending
                             free_at = spin.free_at
                             until = at if free_at <= at else free_at
-                            for other in others:  # may another CPU act before `until`?
-                                if next_act[other] <= until or ipi_due[other] <= until:
-                                    break
-                                due = irq_due[other]
-                                if due and due[0] <= until:
-                                    break
+                            quiet = True  # no other CPU can act before `until`
+                            if others is None:  # many CPUs: their earliest action, in C
+                                if others_min is None:  # (fixed while only we run)
+                                    others_min = self._earliest_other_action(cpu)
+                                quiet = (others_min > until and self._ipi_next > until
+                                         and self._irq_next > until)
                             else:
+                                for other in others:
+                                    if next_act[other] <= until or ipi_due[other] <= until:
+                                        quiet = False
+                                        break
+                                    due = irq_due[other]
+                                    if due and due[0] <= until:
+                                        quiet = False
+                                        break
+                            if quiet:
                                 # nobody else can act before we have it: granted at our
                                 # local time, or, if its last holder released it later
                                 # (at its own local time), handed over to us then
@@ -533,6 +584,7 @@ class Machine:
                             pending = 0
                         start = env._now
                         cost = yield from self._acquire(cpu, lock)
+                        others_min = None  # other CPUs ran meanwhile
                         waited = env._now - start
                         duration += waited
                         if waited:
@@ -548,6 +600,7 @@ class Machine:
                                 duration += pending
                                 pending = 0
                             pending += self._release(cpu, lock, pending)
+                            others_min = None  # other CPUs ran meanwhile; a waiter acts now
                             continue
                         if held[-1] is lock:
                             held.pop()
@@ -579,11 +632,13 @@ class Machine:
                             wake._value = PENDING
                         if target is not None:
                             self._resume(self.runners[target], pending)
+                            others_min = None  # it may have run, and handed locks over
                         elif self.pending_irqs[cpu] or self.resched[cpu]:
                             self._ipi_arrive(cpu)  # idle, with an interrupt waiting
                         pending = 0
                         if runner is not None:
                             yield wake  # paused: the count resumes on our return
+                            others_min = None
                             cpu = runner.thread.cpu
                             busy[cpu] = True
                             held = self.held[cpu]
@@ -599,12 +654,14 @@ class Machine:
                         yield Timeout(env, pending)
                         duration += pending
                         pending = 0
+                        others_min = None
                 elif kind_of is Kick:
                     if pending:
                         next_act[cpu] = env._now + pending
                         yield Timeout(env, pending)
                         duration += pending
                         pending = 0
+                        others_min = None
                     self._kick(effect.cpu, cpu)
                 else:
                     raise TypeError(f"unknown effect {effect!r}")
