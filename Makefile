@@ -41,7 +41,8 @@ test: $(STAMP)  ## run ruff and the whole test suite (notebooks included)
 lint: $(STAMP)  ## ruff only
 	$(BIN)/ruff check .
 
-bench: $(STAMP)  ## speed: kernel entries/s vs a bare SimPy lock loop; cost per entry, 64 vs 2 CPUs
+bench: $(STAMP)  ## speed: kernel entries/s vs a bare SimPy lock loop; the floor; 64 vs 2 CPUs
+	$(BIN)/python benchmarks/engine_floor.py
 	$(BIN)/python benchmarks/bench_speed.py
 
 scaling: $(STAMP)  ## CPU-count sweep (1..64) per lock design and kernel_lock, and its figure
