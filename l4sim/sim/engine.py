@@ -452,20 +452,29 @@ class Machine:
         """
         if self.ipi_due[cpu] <= time:
             return True
-        irq_due = self.irq_due
-        if irq_due[cpu] and irq_due[cpu][0] <= time:
+        due = self.irq_due[cpu]
+        if due and due[0] <= time:
             return True
+        return not self._others_quiet(cpu, time)
+
+    def _others_quiet(self, cpu: int, time: int) -> bool:
+        """No other CPU can act before ``time`` (strictly); _run_path has it inline.
+
+        Up to SCAN_CPUS a scan that stops at the first CPU that may act, beyond
+        that the minima of _quiet_by_minimum.
+        """
         others = self._others[cpu]
         if others is None:
-            return not self._quiet_by_minimum(cpu, time)
+            return self._quiet_by_minimum(cpu, time)
         next_act = self.next_act
         ipi_due = self.ipi_due
+        irq_due = self.irq_due
         for other in others:
             if next_act[other] <= time or ipi_due[other] <= time:
-                return True
+                return False
             if irq_due[other] and irq_due[other][0] <= time:
-                return True
-        return False
+                return False
+        return True
 
     def _earliest_other_action(self, cpu: int) -> int:
         """The earliest next action of any CPU but ``cpu`` (a minimum taken in C)."""
@@ -537,7 +546,8 @@ class Machine:
                             at = env._now + pending
                             free_at = spin.free_at
                             until = at if free_at <= at else free_at
-                            quiet = True  # no other CPU can act before `until`
+                            # _others_quiet(cpu, until), inline: the hottest test of all
+                            quiet = True
                             if others is None:  # many CPUs: their earliest action, in C
                                 if others_min is None:  # (fixed while only we run)
                                     others_min = self._earliest_other_action(cpu)
