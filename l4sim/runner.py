@@ -72,7 +72,8 @@ def build_machine(point: Point, replication: int = 0, observe: bool = False,
     setup = BUILDERS[point.workload](point, costs, workload_seeds, kernel_config(point))
     machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
                       setup.measure_kind, setup.warmup, setup.events, observe=observe,
-                      lookahead=LOOKAHEAD, timers=setup.timers, probe=setup.probe)
+                      lookahead=LOOKAHEAD, timers=setup.timers, probe=setup.probe,
+                      timed_locks=setup.timed_locks)
     machine.check_lock_order = point.lock_order_check
     if check or recorder is not None:
         # unlocked reads are only truthful if kernel code runs at its true cycle

@@ -128,7 +128,7 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     elif stage < THREADS:
         yield Spend(spent)
         spent = 0
-        yield kernel.take_stage(Stage.THREADS, held, current, handler)
+        yield kernel.take_stage(THREADS, held, current, handler)
     # commit: the point of no return; the fastpath returns straight to the handler
     yield Spend(spent + c.fp_copy_exception_state + c.fp_switch + c.kernel_exit)
     kernel.send_message(current, handler, kernel.exception_message(current, exception))

@@ -36,11 +36,6 @@ class CheckRun:
     tests: tuple[Callable[[object], bool], ...]
     paid: tuple[int, ...]
 
-    @property
-    def cost(self) -> int:
-        """Cycles of the whole run, when every check passes."""
-        return self.paid[-1]
-
 
 @dataclass(frozen=True)
 class CheckPlan:
@@ -50,8 +45,6 @@ class CheckPlan:
     the stage's locks are taken just before it. Built once per kernel.
     """
 
-    checks: tuple[Check, ...]
-    costs: tuple[int, ...]
     runs: tuple[CheckRun, ...]
 
 
@@ -67,7 +60,7 @@ def plan_checks(checks: tuple[Check, ...], costs: tuple[int, ...]) -> CheckPlan:
     runs = tuple(CheckRun(stage, tuple(c for c, _ in group), tuple(c.passes for c, _ in group),
                           tuple(accumulate(cost for _, cost in group)))
                  for stage, group in groups)
-    return CheckPlan(checks, costs, runs)
+    return CheckPlan(runs)
 
 
 def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, other,

@@ -118,7 +118,7 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     if stage < THREADS:  # a reordered list may end before the thread stage
         yield Spend(spent)
         spent = 0
-        yield kernel.take_stage(Stage.THREADS, held, current, dest)
+        yield kernel.take_stage(THREADS, held, current, dest)
     # commit: the point of no return; the fastpath returns straight to the destination
     yield Spend(spent + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit)
     if is_call:
@@ -171,7 +171,7 @@ def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     if stage < THREADS:
         yield Spend(spent)
         spent = 0
-        yield kernel.take_stage(Stage.THREADS, held, current, op.dest)
+        yield kernel.take_stage(THREADS, held, current, op.dest)
     dest = op.dest
     yield Spend(spent + c.fp_ipc_transfer)
     kernel.notify(current, dest, op.bits)

@@ -159,7 +159,7 @@ class Kernel:
         delivered = False
         if self.config.fastpath_syscall:
             delivered = yield from syscall_exception_fastpath(self, cpu, thread, exception,
-                                                              c.kernel_entry)
+                                                              spent=c.kernel_entry)
         else:
             yield Spend(c.kernel_entry)
         if not delivered:
@@ -173,25 +173,25 @@ class Kernel:
         return thread.received
 
     def _ipc(self, cpu: int, thread: Thread, op):
-        """An IPC system call's path: the slowpath, unless a fastpath is built in for it."""
+        """An IPC system call's path: its fastpath if one is built in (a fallback starts
+        the slowpath from the beginning), else the slowpath itself."""
         config = self.config
-        if ((config.fastpath_ipc and isinstance(op, FASTPATH_IPC))
-                or (config.fastpath_notify and isinstance(op, Notify))):
-            return self._ipc_fastpath_first(cpu, thread, op)
+        if config.fastpath_ipc and isinstance(op, FASTPATH_IPC):
+            return self._ipc_fast_or_slow(cpu, thread, op)
+        if config.fastpath_notify and isinstance(op, Notify):
+            return self._notify_fast_or_slow(cpu, thread, op)
         return ipc_slowpath(self, cpu, thread, op, self.costs.kernel_entry)
 
-    def _ipc_fastpath_first(self, cpu: int, thread: Thread, op):
-        spent = self.costs.kernel_entry
-        if self.config.fastpath_ipc and isinstance(op, FASTPATH_IPC):
-            done, received = yield from ipc_fastpath(self, cpu, thread, op, spent)
-            if done:
-                return received
-            spent = 0
-        elif self.config.fastpath_notify and isinstance(op, Notify):
-            if (yield from notify_fastpath(self, cpu, thread, op, spent)):
-                return None
-            spent = 0
-        return (yield from ipc_slowpath(self, cpu, thread, op, spent))
+    def _ipc_fast_or_slow(self, cpu: int, thread: Thread, op):
+        done, received = yield from ipc_fastpath(self, cpu, thread, op, self.costs.kernel_entry)
+        if done:
+            return received
+        return (yield from ipc_slowpath(self, cpu, thread, op))
+
+    def _notify_fast_or_slow(self, cpu: int, thread: Thread, op):
+        if (yield from notify_fastpath(self, cpu, thread, op, self.costs.kernel_entry)):
+            return None
+        return (yield from ipc_slowpath(self, cpu, thread, op))
 
     def deliver_irq(self, cpu: int, current: Thread | None, payload: tuple):
         """An interrupt on ``cpu``: kernel-originated IPC to the CPU's interrupt thread.
@@ -324,7 +324,7 @@ class Kernel:
         return effect
 
     def exception_message(self, thread: Thread, exception: RaiseException) -> Message:
-        return Message("exception", thread, (exception.kind, *exception.payload), 8)  # 8 words
+        return Message("exception", thread, (exception.kind, *exception.payload), words=8)
 
     def wrote_ipc_state(self, thread: Thread) -> None:
         """Issue 5 hook: ``thread``'s IPC state (queue, partner, registers) changed."""

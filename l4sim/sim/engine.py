@@ -6,9 +6,14 @@ path generator inside the thread's process, as a real kernel runs on the
 thread's kernel stack. Each CPU is a SimPy process that takes inter-processor
 interrupts (waking an idle CPU, or preempting its running thread).
 
-Speed comes from folding: consecutive ``Spend`` effects become one timeout,
-an uncontended ``Acquire`` is granted without an event, and a ``Release``
-nobody waits for is applied at the releaser's local time without an event.
+Speed comes from letting a CPU run ahead of the clock while no other CPU
+could observe it (lookahead): consecutive ``Spend`` effects become one delay,
+an uncontended ``Acquire`` is granted without an event (and a lock released
+ahead of the clock is handed over without one when nobody else can act
+first), a ``Release`` nobody waits for is applied at the releaser's local
+time, and a thread switched to on the same CPU runs at once, inside the
+switch, owing the switcher's cycles. Every rule is exact: the records equal
+those of flushing every effect to the clock (``lookahead=False``, tested).
 Spinning is never simulated by polling: a waiter waits on an event while its
 CPU stays busy, and the cache-line handoff is charged explicitly.
 """
@@ -68,7 +73,7 @@ class Machine:
     def __init__(self, kernel: Kernel, programs: dict[Thread, Generator],
                  rng: np.random.Generator, measure_kind: str, warmup: int, events: int,
                  observe: bool = False, lookahead: bool = True,
-                 timers: tuple = (), probe=None) -> None:
+                 timers: tuple = (), probe=None, timed_locks: tuple = ()) -> None:
         self.env = simpy.Environment()
         kernel = with_kernel_lock(kernel)  # kernel_lock = "big": one lock around every path
         self.kernel = kernel
@@ -105,10 +110,13 @@ class Machine:
         self.probe = probe  # a workload's own measurements (see workloads.Setup)
         # when each CPU may next touch shared kernel state (for lookahead)
         self.next_act = [0] * self.cpus
-        self.ipi_due = [NEVER] * self.cpus
+        self.ipi_due = [NEVER] * self.cpus  # the next IPI due on each CPU (head of _ipis)
+        self._ipis: list[list[int]] = [[] for _ in range(self.cpus)]  # IPIs in flight (heaps)
         self.spinning_on: list[Lock | None] = [None] * self.cpus
         for lock in kernel.locks:
             lock.sim = SpinState()
+        for lock in timed_locks:  # a workload's metrics need their hold times
+            lock.sim.holds = []
         self.runners: dict[Thread, Runner] = {}
         for index, thread in enumerate(kernel.threads):
             program = programs.get(thread)
@@ -183,11 +191,6 @@ class Machine:
         """
         closes = self._closes
         closes.append((at, entry))
-        if len(closes) == self._warmup:
-            # lock busy time counts from here: the warm-up's end in the order the
-            # simulator closed entries (with lookahead, within a few entries of it)
-            for lock in self.kernel.locks:
-                lock.sim.mark()
         if (len(closes) >= self._window_check and self._settle_at is None
                 and not self.done.triggered):
             # the end can only move earlier as more entries close: one check at
@@ -368,7 +371,10 @@ class Machine:
         while True:
             yield self.ipi[cpu]
             self.ipi[cpu] = self.env.event()
-            self.ipi_due[cpu] = NEVER
+            due = self._ipis[cpu]  # those arrived now; another may still be on its way
+            while due and due[0] <= self.env.now:
+                heapq.heappop(due)
+            self.ipi_due[cpu] = due[0] if due else NEVER
             self._ipi_next = min(self.ipi_due)
             current = self.kernel.scheduler.current[cpu]
             if self.busy[cpu]:
@@ -439,7 +445,8 @@ class Machine:
         if target == source:
             return
         due = self.env.now + self.costs.ipi_latency
-        self.ipi_due[target] = min(self.ipi_due[target], due)
+        heapq.heappush(self._ipis[target], due)
+        self.ipi_due[target] = self._ipis[target][0]
         self._ipi_next = min(self._ipi_next, due)
         arrival = self.env.timeout(self.costs.ipi_latency)
         arrival.callbacks.append(lambda _event: self._ipi_arrive(target))
@@ -508,9 +515,7 @@ class Machine:
         A free lock is granted without an event when no other CPU can act
         before we have it: every other CPU's next action (``next_act``; NEVER
         while it spins, since it acts only once its lock's holder does), IPI
-        and interrupt lie strictly later. The scan stops at the first CPU that
-        may act; on many busy CPUs that is early (a min-heap of next actions
-        measured slower, see README, Speed).
+        and interrupt lie strictly later (_others_quiet, inline here).
         """
         env = self.env
         if self.monitor is not None:  # issue 5 hook: the monitor watches every effect
@@ -578,9 +583,7 @@ class Machine:
                                                 else acquire_cost + lock.lines * line_transfer)
                                     continue
                                 # as _hand_over would at free_at, with us the only waiter
-                                spin.held_from = free_at
-                                if not self.fifo:
-                                    self.rng.integers(1)  # the same draw as a one-waiter pick
+                                spin.held_from = free_at  # (a one-waiter pick draws nothing)
                                 cost = (handoff_cost(self.design, self.costs.lock_handoff, 2)
                                         + lock.lines * line_transfer)
                                 waited = free_at - at
@@ -621,7 +624,8 @@ class Machine:
                         lock.holder = None
                         pending += release_cost
                         free_at = spin.free_at = env._now + pending
-                        spin.busy += free_at - spin.held_from
+                        if spin.holds is not None:
+                            spin.holds.append((spin.held_from, free_at))
                 elif kind_of is Outcome:
                     if outcome is None:  # the first outcome wins: a fallback names its check
                         outcome = effect
@@ -631,6 +635,14 @@ class Machine:
                         raise RuntimeError(f"cpu{cpu} switches while holding {held}")
                     target = effect.to
                     if runner is None or target is not runner.thread:
+                        if target is None and pending:
+                            # idle only once the path's last cycles have elapsed: an IPI
+                            # must not make this CPU dispatch before its path has ended
+                            next_act[cpu] = env._now + pending
+                            yield Timeout(env, pending)
+                            duration += pending
+                            pending = 0
+                            others_min = None
                         duration += pending
                         next_act[cpu] = env._now + pending if target is not None else NEVER
                         busy[cpu] = False
@@ -696,12 +708,13 @@ class Machine:
             return stop.value, pending
 
     def _resume(self, runner: Runner, delay: int) -> None:
-        """Continue a parked thread ``delay`` cycles from now (one event).
+        """Continue a parked thread ``delay`` cycles from now.
 
-        With lookahead it is woken now and starts ``delay`` cycles in debt (its
-        ``carry``): its kernel continuation and user code fold them into their
-        first delay, and its CPU's next action is known at once, so other CPUs
-        need not stop to wait for the switch to elapse.
+        Without lookahead: one event, ``delay`` cycles from now. With it, the
+        thread runs now, ``delay`` cycles in debt (its ``carry``): its kernel
+        continuation and user code fold them into their first delay, and its
+        CPU's next action is known at once, so other CPUs need not stop to
+        wait for the switch to elapse.
         """
         wake = runner.wake
         if wake is None or wake._value is not PENDING:  # not parked, or already woken
@@ -796,6 +809,7 @@ class Machine:
         else:
             lock.holder = None
             spin.free_at = self.env.now + pending + release
-            spin.busy += spin.free_at - spin.held_from
+            if spin.holds is not None:
+                spin.holds.append((spin.held_from, spin.free_at))
         return release
 

@@ -11,7 +11,8 @@ protects migrates, which the engine charges on top):
 - ``mcs``, ``clh``: FIFO queue locks; each waiter spins on its own line, so
   the handoff is constant whatever the queue length.
 
-It also keeps each lock's busy time, for the lock microbenchmark's utilisation.
+It also records a lock's hold times when a workload asks (the lock
+microbenchmark's utilisation).
 """
 
 from __future__ import annotations
@@ -39,21 +40,24 @@ def handoff_cost(design: str, handoff: int, contenders: int) -> int:
 class SpinState:
     """Simulator-side state of one spinlock."""
 
-    __slots__ = ("waiters", "last_cpu", "free_at", "held_from", "busy", "busy_mark")
+    __slots__ = ("waiters", "last_cpu", "free_at", "held_from", "holds")
 
     def __init__(self) -> None:
         self.waiters: deque = deque()  # (cpu, event), in arrival order
         self.last_cpu: int | None = None
         self.free_at = 0  # a lazily applied release: still held until this cycle
         self.held_from = 0  # when the current run of holders began
-        self.busy = 0  # cycles held, summed over runs of holders that ended
-        self.busy_mark = 0  # ``busy`` when the measurement began
+        # (from, to) of every run of holders that ended, if a workload asked
+        # for this lock's hold times (None: not recorded)
+        self.holds: list[tuple[int, int]] | None = None
 
-    def mark(self) -> None:
-        """The measurement begins: busy time counts from here."""
-        self.busy_mark = self.busy
+    def held_between(self, start: int, end: int, held_now: bool) -> int:
+        """Cycles the lock was held within [start, end] (``held_now``: a run still going on).
 
-    @property
-    def busy_measured(self) -> int:
-        """Cycles held since the measurement began (runs counted when they end)."""
-        return self.busy - self.busy_mark
+        Exact with lookahead too: a run is clipped to the window whenever the
+        simulator happened to process its release.
+        """
+        runs = list(self.holds or ())
+        if held_now:
+            runs.append((self.held_from, end))
+        return sum(max(0, min(end, to) - max(start, since)) for since, to in runs)

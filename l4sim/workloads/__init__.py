@@ -26,3 +26,4 @@ class Setup:
     metrics: Callable | None = None
     timers: tuple = ()  # periodic interrupts: (cpu, period in cycles, name)
     probe: object = None  # optional: irq_raised(payload, now), received(thread, msg, now), rows()
+    timed_locks: tuple = ()  # locks whose hold times the metrics need (SpinState.held_between)

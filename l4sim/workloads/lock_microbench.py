@@ -59,7 +59,10 @@ def metrics(machine, events, measured_cycles: int) -> dict:
         "acquisitions_per_mcycle": float(len(wait) * 1e6 / max(measured_cycles, 1)),
         "wait_mean": float(wait.mean()) if len(wait) else 0.0,
         "wait_m2": float((wait ** 2).mean()) if len(wait) else 0.0,
-        "utilization": float(lock.sim.busy_measured / max(measured_cycles, 1)),
+        "utilization": float(lock.sim.held_between(machine.measure_from,
+                                                   machine.measure_from + measured_cycles,
+                                                   lock.holder is not None)
+                             / max(measured_cycles, 1)),
     }
 
 
@@ -74,4 +77,5 @@ def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelCon
         thinks = draws(np.random.default_rng(think_seed), params.think_dist, params.think_mean)
         holds = draws(np.random.default_rng(hold_seed), params.hold_dist, params.hold_mean)
         programs[thread] = contender(thinks, holds)
-    return Setup(kernel, programs, LOCK, params.warmup_events, params.events, metrics=metrics)
+    return Setup(kernel, programs, LOCK, params.warmup_events, params.events, metrics=metrics,
+                 timed_locks=(kernel.bench_lock,))
