@@ -85,6 +85,8 @@ def test_tables_do_not_depend_on_worker_count(tmp_path):
     {"workload": "linux", "fastpath_ipc": True, "irq_forward": "notify", "fastpath_notify": True,
      "tick": 1_000_000, "device_latency": 20_000.0},
     {"workload": "ipc_bench", "clients": 4, "fastpath_ipc": True},
+    # CPUs go idle often: an idle CPU must not dispatch before its last path ended
+    {"workload": "ipc_bench", "clients": 6, "fastpath_ipc": True, "wait_factor": 10.0},
     # long enough for CPUs running ahead to matter: user code sharing a mailbox
     # across CPUs, and the measurement window's end (both once differed)
     {"workload": "linux", "fastpath_ipc": True, "irq_forward": "notify", "fastpath_notify": True,
@@ -110,11 +112,13 @@ def test_lookahead_gives_the_same_timeline_as_flushing_every_effect(keys):
         if values["workload"] == "smp_pingpong":
             del values["threads"]
     point = point_from_dict(values)
-    fast = simulate(point, 0)
+    # without the invariant checker: it stops the clock before every lock
+    # acquisition, which would leave most of the lookahead untested
+    fast = simulate(point, 0, check=False)
     original = runner.LOOKAHEAD
     runner.LOOKAHEAD = False
     try:
-        exact = simulate(point, 0)
+        exact = simulate(point, 0, check=False)
     finally:
         runner.LOOKAHEAD = original
     pd.testing.assert_frame_equal(fast.events, exact.events)
