@@ -195,24 +195,25 @@ class Machine:
                 and not self.done.triggered):
             # the end can only move earlier as more entries close: one check at
             # the end found now is enough (then it recomputes)
-            start, end = self.window()
-            if end is None:  # some entered before the warm-up ended: wait for more
-                measured = sum(1 for close, entry in self._closes if entry >= start
-                               and close > start)
-                self._window_check = len(closes) + max(1, self._events - measured)
-            self._settle_after(end)
+            _, measured = self._measured_closes()
+            if len(measured) < self._events:  # some entered before the warm-up ended
+                self._window_check = len(closes) + self._events - len(measured)
+            else:
+                self._settle_after(measured[self._events - 1])
 
-    def window(self) -> tuple[int, int | None]:
-        """(start, end) of the measurement from the entries closed so far (end None: not yet)."""
+    def _measured_closes(self) -> tuple[int, list[int]]:
+        """The window's start, and the close cycles of the entries measured so far, in order."""
         closes = sorted(self._closes)
         warmup = self._warmup
         if len(closes) < warmup:
-            return 0, None
+            return 0, []
         start = closes[warmup - 1][0] if warmup else 0
-        measured = [close for close, entry in closes[warmup:] if entry >= start]
-        if len(measured) < self._events:
-            return start, None
-        return start, measured[self._events - 1]
+        return start, [close for close, entry in closes[warmup:] if entry >= start]
+
+    def window(self) -> tuple[int, int | None]:
+        """(start, end) of the measurement from the entries closed so far (end None: not yet)."""
+        start, measured = self._measured_closes()
+        return start, measured[self._events - 1] if len(measured) >= self._events else None
 
     def _settle_after(self, end: int | None) -> None:
         """End the run once every event up to cycle ``end`` has happened."""
@@ -670,21 +671,17 @@ class Machine:
                             pending = runner.carry
                             runner.carry = 0
                             duration -= pending
-                elif kind_of is Sync:  # issue 5: let time catch up before a shared access
+                elif kind_of is Sync or kind_of is Kick:
+                    # time catches up first: before an unlocked shared access (Sync,
+                    # issue 5), and before an IPI leaves (another CPU acts on it)
                     if pending:
                         next_act[cpu] = env._now + pending
                         yield Timeout(env, pending)
                         duration += pending
                         pending = 0
                         others_min = None
-                elif kind_of is Kick:
-                    if pending:
-                        next_act[cpu] = env._now + pending
-                        yield Timeout(env, pending)
-                        duration += pending
-                        pending = 0
-                        others_min = None
-                    self._kick(effect.cpu, cpu)
+                    if kind_of is Kick:
+                        self._kick(effect.cpu, cpu)
                 else:
                     raise TypeError(f"unknown effect {effect!r}")
                 effect = next(path)

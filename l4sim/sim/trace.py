@@ -91,11 +91,6 @@ class TraceBuffer:
         # kinds and outcomes are a few shared objects: group them by identity and
         # look at each distinct one once
         outcomes, outcome_codes = _distinct(self.outcome, keep)
-
-        def per_outcome(value, empty) -> np.ndarray:
-            table = [value(o) if o is not None else empty for o in outcomes]
-            return np.asarray(table or [empty], dtype=object)[outcome_codes]
-
         frame = pd.DataFrame({
             "kind": _categorical(*_distinct(self.kind, keep)),
             "path": _categorical([o.path if o else "none" for o in outcomes], outcome_codes),
@@ -109,8 +104,8 @@ class TraceBuffer:
             "outcome_cycles": self.outcome_at[keep],
         })
         # the check profile's pass mask (-1: not profiled, or not a fastpath attempt)
-        masks = per_outcome(lambda o: o.mask if o.mask is not None else -1, -1)
-        frame["check_mask"] = masks.astype(np.int64)
+        masks = [o.mask if o is not None and o.mask is not None else -1 for o in outcomes]
+        frame["check_mask"] = np.asarray(masks or [-1], dtype=np.int64)[outcome_codes]
         if threads is not None:
             names = np.asarray([*threads, "idle"], dtype=object)  # IDLE (-1): the last
             frame["thread_name"] = pd.Categorical(names[frame["thread"].to_numpy()])
