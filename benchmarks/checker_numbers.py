@@ -71,35 +71,36 @@ def race_rate(wait_factor, events=3000, seed=1):
             "stale_read_share": round(monitor.counts.get("stale-read", 0) / max(fast, 1), 3)}
 
 
-def deadlock(seeds, stress):
+def _violation_cycles(machines, seeds, stress) -> dict:
+    """Run ``machines(seed)`` for each seed; the median cycle of the first violation."""
     cycles = []
     for seed in seeds:
-        k, programs = shared_handler(seed=seed, workers=4, lock_order="objects_first")
-        m = machine(k, programs, 5000, seed=seed, order=False, stress=stress)
         try:
-            run_machine(m)
+            run_machine(machines(seed))
         except InvariantViolation as error:
             cycles.append(error.cycle)
     return {"stress_jitter": stress, "seeds": len(seeds), "found": len(cycles),
             "median_cycles": statistics.median(cycles) if cycles else None}
+
+
+def deadlock(seeds, stress):
+    def machines(seed):
+        k, programs = shared_handler(seed=seed, workers=4, lock_order="objects_first")
+        return machine(k, programs, 5000, seed=seed, order=False, stress=stress)
+    return _violation_cycles(machines, seeds, stress)
 
 
 def lost_exception(seeds, stress):
     """The race's consequence with a cross-CPU partner, race checks off: a lost exception."""
     from l4sim.check.invariants import Monitor
 
-    cycles = []
-    for seed in seeds:
+    def machines(seed):
         k, programs = shared_handler(seed=seed, workers=4, wait=3000,
                                      fastpath_variant="uniprocessor")
         m = machine(k, programs, BOUND, seed=seed, check=False)
         Monitor(exact_time=True, races=False, stress=stress, seed=seed).attach(m)
-        try:
-            run_machine(m)
-        except InvariantViolation as error:
-            cycles.append(error.cycle)
-    return {"stress_jitter": stress, "seeds": len(seeds), "found": len(cycles),
-            "median_cycles": statistics.median(cycles) if cycles else None}
+        return m
+    return _violation_cycles(machines, seeds, stress)
 
 
 def slowdown(repeats=3):
