@@ -19,37 +19,46 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP)  ## create .venv with l4sim installed editable (with dev extras)
+# the hot modules compiled with Cython (l4sim/build.py); again whenever one changes.
+# A failed build leaves pure Python, which gives the same results, only slower.
+HOT     := $(wildcard l4sim/kernel/*.py l4sim/sim/*.py l4sim/workloads/*.py) l4sim/build.py \
+           l4sim/compiled.py
+READY   := $(VENV)/.compiled
+$(READY): $(STAMP) $(HOT)
+	$(BIN)/python -m l4sim.build
+	touch $(READY)
 
-figures: $(STAMP)  ## main job: run (or resume) the paper's scenarios, draw the figures, write results/report.md
+venv: $(READY)  ## create .venv with l4sim installed editable (dev extras), hot modules compiled
+
+figures: $(READY)  ## main job: run (or resume) the paper's scenarios, draw the figures, write results/report.md
 	$(L4SIM) report $(ARGS)
 
-sweep: $(STAMP)  ## run any scenario: make sweep SCENARIO=scenarios/x.toml [ARGS="--jobs 2"]
+sweep: $(READY)  ## run any scenario: make sweep SCENARIO=scenarios/x.toml [ARGS="--jobs 2"]
 	@test -n "$(SCENARIO)" || (echo "usage: make sweep SCENARIO=scenarios/NAME.toml" >&2; exit 2)
 	$(L4SIM) run $(SCENARIO) $(ARGS)
 
-report: $(STAMP)  ## the claims report alone: l4sim report (reuses cached results; same job as figures)
+report: $(READY)  ## the claims report alone: l4sim report (reuses cached results; same job as figures)
 	$(L4SIM) report $(ARGS)
 
-notebooks: $(STAMP)  ## execute notebooks/*.ipynb; executed copies go to results/notebooks/
+notebooks: $(READY)  ## execute notebooks/*.ipynb; executed copies go to results/notebooks/
 	$(BIN)/python notebooks/execute.py
 
-test: $(STAMP)  ## run ruff and the whole test suite (notebooks included)
+test: $(READY)  ## run ruff and the whole test suite (notebooks included)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff only
 	$(BIN)/ruff check .
 
-bench: $(STAMP)  ## speed: kernel entries/s vs a bare SimPy lock loop; the floor; 64 vs 2 CPUs
+bench: $(READY)  ## speed: kernel entries/s vs a bare SimPy lock loop; the floor; 64 vs 2 CPUs
 	$(BIN)/python benchmarks/engine_floor.py
 	$(BIN)/python benchmarks/bench_speed.py
 
-scaling: $(STAMP)  ## CPU-count sweep (1..64) per lock design and kernel_lock, and its figure
+scaling: $(READY)  ## CPU-count sweep (1..64) per lock design and kernel_lock, and its figure
 	$(L4SIM) run scenarios/scaling.toml
 	$(L4SIM) plot results/scaling
 
-validation: $(STAMP)  ## print the lock model's validation table (analytic vs simulated)
+validation: $(READY)  ## print the lock model's validation table (analytic vs simulated)
 	$(BIN)/python -m l4sim.validation
 
 clean:  ## remove generated results and their caches (keeps .venv)

@@ -10,3 +10,7 @@ Layers, each importing only those below it::
 """
 
 __version__ = "0.1.0"
+
+from l4sim import compiled as _compiled
+
+_compiled.install()  # the hot modules' compiled builds, where they match their source
