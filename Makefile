@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml
 
 # the hot modules compiled with Cython (l4sim/build.py); again whenever one changes.
 # A failed build leaves pure Python, which gives the same results, only slower.
-HOT     := $(wildcard l4sim/kernel/*.py l4sim/sim/*.py l4sim/workloads/*.py) l4sim/build.py \
-           l4sim/compiled.py
+HOTDIRS := l4sim/kernel l4sim/sim l4sim/workloads
+HOT     := $(wildcard $(addsuffix /*.py,$(HOTDIRS)) $(addsuffix /*.pxd,$(HOTDIRS))) \
+           l4sim/build.py l4sim/compiled.py
 READY   := $(VENV)/.compiled
 $(READY): $(STAMP) $(HOT)
 	$(BIN)/python -m l4sim.build

@@ -37,7 +37,12 @@ def hot_modules(package: Path = PACKAGE) -> dict[str, Path]:
 
 
 def source_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """What a build was made from: the module's source and its Cython declarations (.pxd)."""
+    digest = hashlib.sha256(path.read_bytes())
+    declarations = path.with_suffix(".pxd")
+    if declarations.is_file():
+        digest.update(declarations.read_bytes())
+    return digest.hexdigest()
 
 
 def _manifest(directory: Path) -> dict:

@@ -104,13 +104,14 @@ def test_objects_before_the_global_lock_deadlock_is_reported_with_its_cycle():
 def test_mutual_exclusion_is_checked_independently_of_the_engine(monkeypatch):
     from l4sim.sim.engine import Machine
 
-    def broken_acquire(self, cpu, lock):  # grants a held lock: a broken spinlock
-        lock.holder = cpu
-        self.held[cpu].append(lock)
-        return self.costs.lock_acquire
-        yield
+    class BrokenMachine(Machine):  # (a subclass: the compiled Machine cannot be patched)
+        def _acquire(self, cpu, lock):  # grants a held lock: a broken spinlock
+            lock.holder = cpu
+            self.held[cpu].append(lock)
+            return self.costs.lock_acquire
+            yield
 
-    monkeypatch.setattr(Machine, "_acquire", broken_acquire)
+    monkeypatch.setattr(runner, "Machine", BrokenMachine)
     # every acquisition through _acquire (lookahead grants free locks inline)
     monkeypatch.setattr(runner, "LOOKAHEAD", False)
     with pytest.raises(InvariantViolation, match="mutual-exclusion"):

@@ -28,7 +28,7 @@ from collections.abc import Generator
 
 import numpy as np
 import simpy
-from simpy.events import PENDING, Event, Timeout
+from simpy.events import NORMAL, PENDING, Event, Timeout
 
 from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
@@ -264,6 +264,10 @@ class Machine:
         resched = self.resched
         pending_irqs = self.pending_irqs
         next_act = self.next_act
+        # one event for every stretch of user work, made pending again each time (no
+        # Timeout to build); an interrupted stretch leaves it in SimPy's queue, so
+        # then it is replaced. The same queue entries as a Timeout: same results.
+        worked = Event(env)
         while True:
             action = program.send(result)
             kind_of = type(action)
@@ -280,9 +284,14 @@ class Machine:
                     user_start = env._now + carry
                     next_act[cpu] = user_start + cycles
                     runner.in_user = True
+                    worked.callbacks = []
+                    worked._ok = True
+                    worked._value = None
+                    env.schedule(worked, NORMAL, carry + cycles)
                     try:
-                        yield Timeout(env, carry + cycles)
+                        yield worked
                     except simpy.Interrupt:  # the rest as _compute does it
+                        worked = Event(env)  # the old one is still queued
                         runner.in_user = False
                         self._interrupting[cpu] = False
                         now = env._now
