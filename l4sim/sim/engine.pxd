@@ -10,7 +10,7 @@ cdef class Machine:
     cdef public object thread_names, observations, done, monitor, measure_from, measure_to
     cdef public object _settle_at, _measure_kind, _noise, _lock_costs
     cdef public list held, resched, pending_irqs, irq_due, busy, _interrupting, ipi
-    cdef public list _others, next_act, ipi_due, _ipis, spinning_on, _closes
+    cdef public list _others, next_act, ipi_due, _ipis, spinning_on, _closes, _waits
     cdef public object cpus, fifo, _jitter_span, _irq_next, _ipi_next
     cdef public object lookahead, check_lock_order, eager_resume, _resuming
     cdef public object _warmup, _events, _window_check

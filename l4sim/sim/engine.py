@@ -25,10 +25,11 @@ import heapq
 import random
 from collections import deque
 from collections.abc import Generator
+from heapq import heappush
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, PENDING, Event, Timeout
+from simpy.events import NORMAL, PENDING, Event
 
 from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
@@ -95,6 +96,9 @@ class Machine:
         self.busy = [False] * self.cpus  # a kernel path is executing on the CPU
         self._interrupting = [False] * self.cpus
         self.ipi: list[simpy.Event] = [self.env.event() for _ in range(self.cpus)]
+        self._waits = [Event(self.env) for _ in range(self.cpus)]  # see _wait
+        for wait in self._waits:
+            wait.callbacks = None  # as if processed: free for the first wait
         self.design = kernel.config.lock  # spinlock design (l4sim.sim.spinlock)
         self.fifo = is_fifo(self.design)
         # hardware timing noise on every kernel entry (the profile's entry_jitter)
@@ -287,7 +291,8 @@ class Machine:
                     worked.callbacks = []
                     worked._ok = True
                     worked._value = None
-                    env.schedule(worked, NORMAL, carry + cycles)
+                    # env.schedule(worked, NORMAL, carry + cycles), without the call
+                    heappush(env._queue, (user_start + cycles, NORMAL, next(env._eid), worked))
                     try:
                         yield worked
                     except simpy.Interrupt:  # the rest as _compute does it
@@ -309,7 +314,7 @@ class Machine:
                 result = None
                 if carry:
                     next_act[cpu] = env._now + carry
-                    yield Timeout(env, carry)
+                    yield self._wait(cpu, carry)
                     carry = 0
                 continue
             # a trap or a device access, at our local time: an interrupt arriving
@@ -317,7 +322,7 @@ class Machine:
             # if one could (user work above is interruptible: it needs no such stop)
             if carry and self._interruptible_before(cpu, env._now + carry):
                 next_act[cpu] = env._now + carry
-                yield Timeout(env, carry)
+                yield self._wait(cpu, carry)
                 carry = 0
             if resched[cpu] or pending_irqs[cpu]:
                 carry = yield from self._service_interrupts(runner, carry)
@@ -611,7 +616,7 @@ class Machine:
                                 continue
                         if pending:
                             next_act[cpu] = env._now + pending
-                            yield Timeout(env, pending)
+                            yield self._wait(cpu, pending)
                             duration += pending
                             pending = 0
                         start = env._now
@@ -628,7 +633,7 @@ class Machine:
                         if spin.waiters:
                             if pending:
                                 next_act[cpu] = env._now + pending
-                                yield Timeout(env, pending)
+                                yield self._wait(cpu, pending)
                                 duration += pending
                                 pending = 0
                             pending += self._release(cpu, lock, pending)
@@ -658,7 +663,7 @@ class Machine:
                             # idle only once the path's last cycles have elapsed: an IPI
                             # must not make this CPU dispatch before its path has ended
                             next_act[cpu] = env._now + pending
-                            yield Timeout(env, pending)
+                            yield self._wait(cpu, pending)
                             duration += pending
                             pending = 0
                             others_min = None
@@ -694,7 +699,7 @@ class Machine:
                     # issue 5), and before an IPI leaves (another CPU acts on it)
                     if pending:
                         next_act[cpu] = env._now + pending
-                        yield Timeout(env, pending)
+                        yield self._wait(cpu, pending)
                         duration += pending
                         pending = 0
                         others_min = None
@@ -718,9 +723,27 @@ class Machine:
                     self._on_close(entry, env._now + pending)
             if not lookahead and pending:
                 next_act[cpu] = env._now + pending
-                yield Timeout(env, pending)
+                yield self._wait(cpu, pending)
                 pending = 0
             return stop.value, pending
+
+    def _wait(self, cpu: int, delay: int) -> Event:
+        """A wait of ``delay`` cycles in kernel mode (or at a trap) on ``cpu``.
+
+        A Timeout without building one: the CPU's one event, made pending again
+        (the same queue entry as a Timeout, so the same results). Kernel mode is
+        not interruptible and a CPU runs one kernel path at a time, so its last
+        wait has always been processed by then.
+        """
+        wait = self._waits[cpu]
+        if wait.callbacks is not None:
+            raise RuntimeError(f"cpu{cpu} waits in kernel mode twice at once")
+        wait.callbacks = []
+        wait._ok = True
+        wait._value = None
+        env = self.env
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), wait))
+        return wait
 
     def _resume(self, runner: Runner, delay: int) -> None:
         """Continue a parked thread ``delay`` cycles from now.
@@ -753,7 +776,15 @@ class Machine:
         active = env._active_proc
         self._resuming = True
         try:
-            process._resume(wake)
+            # what Process._resume(wake) does, for a thread process (which never
+            # ends, and always waits next on an event not yet processed)
+            env._active_proc = process
+            target = process._generator.send(None)
+            if target.callbacks is None:  # (processed already: SimPy's own loop)
+                process._resume(target)
+            else:
+                target.callbacks.append(process._resume)
+                process._target = target
         finally:
             self._resuming = False
             env._active_proc = active
