@@ -9,7 +9,9 @@ of the next thread's process, and every effect handled in the cheapest way
 that keeps the kernel running: costs summed, locks marked taken and free,
 outcomes kept, one trace tuple per entry. Nothing else is modelled: no
 contention (a lock is never waited for), no lookahead, no timing noise, no
-interrupts, no measurement window. It is a reference, not a simulator.
+interrupts, no measurement window. It is a reference, not a simulator. Its
+driver here is interpreted; the kernel it drives runs compiled when l4sim's
+hot modules are built (l4sim.compiled), as it does under the real engine.
 
 Run: ``.venv/bin/python benchmarks/engine_floor.py`` (prints entries per
 second, the bare SimPy lock loop's rate from bench_speed.py, and their ratio).

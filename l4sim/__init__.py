@@ -7,6 +7,9 @@ Layers, each importing only those below it::
     workloads  user programs: syscall_bench, ...
     sim        SimPy: CPUs, thread processes, lock spinning, trace buffer
     kernel     plain Python: objects, locks, checks, fastpaths, slowpaths, costs
+
+The last three run compiled by Cython when built (``python -m l4sim.build``,
+done by ``make venv``); see :mod:`l4sim.compiled`.
 """
 
 __version__ = "0.1.0"
