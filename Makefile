@@ -20,14 +20,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # the hot modules compiled with Cython (l4sim/build.py); again whenever one changes.
-# A failed build leaves pure Python, which gives the same results, only slower.
+# The build always leaves a manifest: a failed one says why (python -m l4sim.build
+# --status) and leaves pure Python, which gives the same results, only slower.
 HOTDIRS := l4sim/kernel l4sim/sim l4sim/workloads
 HOT     := $(wildcard $(addsuffix /*.py,$(HOTDIRS)) $(addsuffix /*.pxd,$(HOTDIRS))) \
            l4sim/build.py l4sim/compiled.py
-READY   := $(VENV)/.compiled
+READY   := l4sim/_compiled/manifest.json
 $(READY): $(STAMP) $(HOT)
 	$(BIN)/python -m l4sim.build
-	touch $(READY)
 
 venv: $(READY)  ## create .venv with l4sim installed editable (dev extras), hot modules compiled
 

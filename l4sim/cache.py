@@ -47,7 +47,7 @@ def model_version() -> str:
 
     root = Path(l4sim.__file__).parent
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".toml")):
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".pxd", ".toml")):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     digest.update(f"numpy {numpy.__version__} simpy {simpy.__version__}".encode())

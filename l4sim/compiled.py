@@ -1,12 +1,14 @@
 """Compiled builds of the hot modules: the same Python source, compiled by Cython.
 
 The kernel, the engine and the workload programs run once per simulated
-kernel entry; compiled (plain Cython, no type declarations, so the same
-semantics as the interpreter) they run about 1.4x faster. ``make venv``
+kernel entry; compiled (plain Cython, annotations not used as C types, so the
+same semantics as the interpreter; two .pxd files make the engine's Machine
+and the Scheduler extension types) they run about 1.5x faster. ``make venv``
 builds them into ``l4sim/_compiled/`` (``python -m l4sim.build``); the
 import finder below loads a compiled module only if it was built from the
-source file as it is now (its SHA-256 is in the build's manifest), so an
-edited module runs as Python until the next build. Nothing else changes:
+source file as it is now (its SHA-256 is in the build's manifest, with the
+file's size and the interpreter's extension suffix), so an edited module runs
+as Python until the next build. Nothing else changes:
 results are bit-identical either way (tested). ``L4SIM_PURE_PYTHON=1``
 turns the compiled modules off.
 """
@@ -52,13 +54,22 @@ def _manifest(directory: Path) -> dict:
         return {}
 
 
+def extension_suffix() -> str:
+    """The file suffix of this interpreter's extension modules (its ABI)."""
+    return importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
 class CompiledFinder(importlib.abc.MetaPathFinder):
     """Finds the compiled build of a hot module, if it matches the module's source."""
 
     def __init__(self, directory: Path = DIRECTORY, package: Path = PACKAGE) -> None:
         self.directory = directory
         self.sources = hot_modules(package)
-        self.built = _manifest(directory).get("modules", {})
+        manifest = _manifest(directory)
+        # a build for another interpreter (another venv, tox, a worker) is not ours
+        ours = manifest.get("suffix") == extension_suffix()
+        self.built = manifest.get("modules", {}) if ours else {}
+        self.failed = manifest.get("failed")
 
     def binary(self, name: str) -> Path | None:
         """The compiled file of module ``name``, or None (not built, stale, other Python)."""
@@ -67,8 +78,12 @@ class CompiledFinder(importlib.abc.MetaPathFinder):
         if entry is None or source is None:
             return None
         path = self.directory / entry["file"]
-        if not path.is_file() or entry["source_sha256"] != source_hash(source):
+        try:
+            size = path.stat().st_size
+        except OSError:
             return None
+        if size != entry["size"] or entry["source_sha256"] != source_hash(source):
+            return None  # cut short, or built from another version of the source
         return path
 
     def find_spec(self, name, path=None, target=None):
@@ -112,8 +127,12 @@ def summary() -> str:
     if compiled == len(state):
         return f"all {compiled} hot modules compiled (Cython)"
     if compiled == 0:
-        why = (f"{PURE_ENV} is set" if os.environ.get(PURE_ENV, "") not in ("", "0")
-               else "not built: python -m l4sim.build")
+        if os.environ.get(PURE_ENV, "") not in ("", "0"):
+            why = f"{PURE_ENV} is set"
+        elif CompiledFinder().failed:
+            why = f"the last build failed: {CompiledFinder().failed}"
+        else:
+            why = "not built for this Python: python -m l4sim.build"
         return f"pure Python ({why})"
     return (f"{compiled} of {len(state)} hot modules compiled; the others changed since "
             "the build (python -m l4sim.build)")

@@ -11,12 +11,21 @@ import sys
 import pandas as pd
 import pytest
 
-from l4sim.compiled import MANIFEST, PURE_ENV, CompiledFinder, hot_modules, source_hash, status
+from l4sim.build import record_failure
+from l4sim.compiled import (
+    MANIFEST,
+    PURE_ENV,
+    CompiledFinder,
+    extension_suffix,
+    hot_modules,
+    source_hash,
+    status,
+)
 from l4sim.runner import simulate
 from l4sim.scenario import point_from_dict
 
 
-def _fake_build(tmp_path):
+def _fake_build(tmp_path, suffix=None):
     """A package with one hot module and a 'build' of it (any file stands for the binary)."""
     package = tmp_path / "pkg"
     (package / "kernel").mkdir(parents=True)
@@ -25,8 +34,11 @@ def _fake_build(tmp_path):
     built = tmp_path / "built"
     built.mkdir()
     (built / "l4sim.kernel.objects.so").write_bytes(b"binary")
-    (built / MANIFEST).write_text(json.dumps({"modules": {"l4sim.kernel.objects": {
-        "file": "l4sim.kernel.objects.so", "source_sha256": source_hash(source)}}}))
+    (built / MANIFEST).write_text(json.dumps({
+        "suffix": suffix or extension_suffix(),
+        "modules": {"l4sim.kernel.objects": {
+            "file": "l4sim.kernel.objects.so", "size": 6,
+            "source_sha256": source_hash(source)}}}))
     return package, source, built
 
 
@@ -40,14 +52,36 @@ def test_a_build_is_used_only_while_its_source_is_unchanged(tmp_path):
     assert finder.find_spec("l4sim.kernel.objects") is None
 
 
-def test_a_build_whose_binary_is_gone_is_not_used(tmp_path):
+def test_its_declarations_are_part_of_its_source(tmp_path):
+    package, source, built = _fake_build(tmp_path)
+    source.with_suffix(".pxd").write_text("cdef class X:\n    pass\n")
+    assert CompiledFinder(built, package).binary("l4sim.kernel.objects") is None
+
+
+def test_a_build_whose_binary_is_gone_or_cut_short_is_not_used(tmp_path):
     package, _, built = _fake_build(tmp_path)
+    (built / "l4sim.kernel.objects.so").write_bytes(b"bin")  # a copy cut short
+    assert CompiledFinder(built, package).binary("l4sim.kernel.objects") is None
     (built / "l4sim.kernel.objects.so").unlink()
+    assert CompiledFinder(built, package).binary("l4sim.kernel.objects") is None
+
+
+def test_a_build_for_another_python_is_not_used(tmp_path):
+    package, _, built = _fake_build(tmp_path, suffix=".cpython-399-other.so")
     assert CompiledFinder(built, package).binary("l4sim.kernel.objects") is None
 
 
 def test_no_manifest_means_nothing_compiled(tmp_path):
     assert CompiledFinder(tmp_path, tmp_path).built == {}
+
+
+def test_a_failed_build_replaces_the_old_one_and_says_why(tmp_path):
+    package, _, built = _fake_build(tmp_path)
+    record_failure("no C compiler", built)
+    finder = CompiledFinder(built, package)
+    assert finder.built == {} and finder.failed == "no C compiler"
+    assert not (built / "l4sim.kernel.objects.so").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["built", "pkg"]  # no leftovers
 
 
 def test_the_hot_modules_are_the_kernel_the_engine_and_the_workloads():

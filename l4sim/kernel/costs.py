@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -57,7 +58,8 @@ class Costs:
         return Costs(**values)
 
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
+# the package folder, not this file's (compiled, it is in l4sim/_compiled/)
+PROFILE_DIR = Path(importlib.util.find_spec("l4sim").origin).resolve().parent / "profiles"
 
 COST_KEYS = tuple(f.name for f in fields(Costs) if f.name not in ("name", "description"))
 

@@ -278,6 +278,8 @@ class Machine:
             if kind_of is Compute:
                 result = None
                 cycles = action.cycles
+                if cycles < 0:  # (a Timeout refused it; the queue below would not)
+                    raise ValueError(f"thread {thread.name}: Compute({cycles}) is negative")
                 if (cycles >= runner.slice_left or resched[cpu] or pending_irqs[cpu]
                         or self.monitor is not None):
                     carry = yield from self._compute(runner, cycles, carry)
@@ -735,6 +737,8 @@ class Machine:
         not interruptible and a CPU runs one kernel path at a time, so its last
         wait has always been processed by then.
         """
+        if delay < 0:
+            raise ValueError(f"cpu{cpu}: a wait of {delay} cycles")
         wait = self._waits[cpu]
         if wait.callbacks is not None:
             raise RuntimeError(f"cpu{cpu} waits in kernel mode twice at once")
