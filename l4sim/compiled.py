@@ -96,9 +96,14 @@ class CompiledFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(name, binary, loader=loader)
 
 
+def pure_python_requested() -> bool:
+    """Whether ``L4SIM_PURE_PYTHON`` turns the compiled modules off."""
+    return os.environ.get(PURE_ENV, "") not in ("", "0")
+
+
 def install() -> None:
     """Put the finder first on the import path (unless turned off, or already there)."""
-    if os.environ.get(PURE_ENV, "") not in ("", "0"):
+    if pure_python_requested():
         return
     if any(isinstance(finder, CompiledFinder) for finder in sys.meta_path):
         return
@@ -127,10 +132,11 @@ def summary() -> str:
     if compiled == len(state):
         return f"all {compiled} hot modules compiled (Cython)"
     if compiled == 0:
-        if os.environ.get(PURE_ENV, "") not in ("", "0"):
+        failed = CompiledFinder().failed
+        if pure_python_requested():
             why = f"{PURE_ENV} is set"
-        elif CompiledFinder().failed:
-            why = f"the last build failed: {CompiledFinder().failed}"
+        elif failed:
+            why = f"the last build failed: {failed}"
         else:
             why = "not built for this Python: python -m l4sim.build"
         return f"pure Python ({why})"

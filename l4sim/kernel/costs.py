@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+import l4sim
 
 
 class ProfileError(ValueError):
@@ -59,7 +60,7 @@ class Costs:
 
 
 # the package folder, not this file's (compiled, it is in l4sim/_compiled/)
-PROFILE_DIR = Path(importlib.util.find_spec("l4sim").origin).resolve().parent / "profiles"
+PROFILE_DIR = Path(l4sim.__file__).resolve().parent / "profiles"
 
 COST_KEYS = tuple(f.name for f in fields(Costs) if f.name not in ("name", "description"))
 
