@@ -27,7 +27,7 @@ def _raise_run_failure(error: Exception) -> None:
     """Turn a simulated kernel's failure into a RunFailure (other errors pass through)."""
     from l4sim.check.invariants import InvariantViolation
     from l4sim.kernel.locks import LockOrderError
-    from l4sim.sim.engine import SimulationStalled
+    from l4sim.sim.machine import SimulationStalled
 
     if isinstance(error, InvariantViolation):
         raise RunFailure(str(error)) from None

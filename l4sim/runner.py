@@ -16,15 +16,12 @@ from l4sim.check.invariants import InvariantViolation, Monitor, deadlock_report
 from l4sim.check_order import resolve_check_order
 from l4sim.kernel.kernel import KernelConfig
 from l4sim.scenario import Point
-from l4sim.sim.engine import Machine, SimulationStalled
+from l4sim.sim.machine import Machine, SimulationStalled
 from l4sim.workloads import ipc_bench, linux, lock_microbench, smp_pingpong, syscall_bench
 
 BUILDERS = {"syscall_bench": syscall_bench.build, "ipc_bench": ipc_bench.build,
             "linux": linux.build, "lock_microbench": lock_microbench.build,
             "smp_pingpong": smp_pingpong.build}
-
-# the engine folds delays when no other CPU can observe them; False flushes every effect
-LOOKAHEAD = True
 
 # issue 5: the invariant checker is on in every simulate() when this is set
 # (the test suite sets it; it reaches worker processes through the environment)
@@ -65,14 +62,20 @@ def checking_by_default() -> bool:
 
 
 def build_machine(point: Point, replication: int = 0, observe: bool = False,
-                  check: bool = False, recorder=None, costs=None) -> Machine:
-    """The machine of one (point, replication), with the invariant checker if asked."""
+                  check: bool = False, recorder=None, costs=None,
+                  lookahead: bool = True) -> Machine:
+    """The machine of one (point, replication), with the invariant checker if asked.
+
+    ``lookahead=False`` flushes every effect to the clock instead of folding
+    delays no other CPU can observe (the same records, slower: the reference
+    the lookahead rules are tested against).
+    """
     workload_seeds, machine_seeds, check_seeds = seed_sequence(point, replication).spawn(3)
     costs = costs or point.costs()
     setup = BUILDERS[point.workload](point, costs, workload_seeds, kernel_config(point))
     machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
                       setup.measure_kind, setup.warmup, setup.events, observe=observe,
-                      lookahead=LOOKAHEAD, timers=setup.timers, probe=setup.probe,
+                      lookahead=lookahead, timers=setup.timers, probe=setup.probe,
                       timed_locks=setup.timed_locks)
     machine.check_lock_order = point.lock_order_check
     if check or recorder is not None:
@@ -100,18 +103,21 @@ def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
 
 
 def simulate(point: Point, replication: int = 0, seed: int | None = None,
-             observe: bool = False, check: bool | None = None, costs=None) -> Result:
+             observe: bool = False, check: bool | None = None, costs=None,
+             lookahead: bool = True) -> Result:
     """Simulate one point; ``seed`` (if given) replaces the point's root seed.
 
     ``check`` runs the invariant checker (default: on if ``L4SIM_CHECK_INVARIANTS``
     is set); a violation raises :class:`l4sim.check.invariants.InvariantViolation`.
-    ``costs`` replaces the point's profile (calibration scripts use it).
+    ``costs`` replaces the point's profile (calibration scripts use it);
+    ``lookahead`` as for :func:`build_machine`.
     """
     if seed is not None:
         point = point.model_copy(update={"seed": seed})
     if check is None:
         check = checking_by_default()
-    machine = build_machine(point, replication, observe, check, costs=costs)
+    machine = build_machine(point, replication, observe, check, costs=costs,
+                            lookahead=lookahead)
     setup = machine.setup
     run_machine(machine)
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names,

@@ -7,7 +7,7 @@ from l4sim.kernel.costs import load_profile
 from l4sim.kernel.kernel import Kernel, KernelConfig
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
 from l4sim.runner import run_machine
-from l4sim.sim.engine import Machine
+from l4sim.sim.machine import Machine
 
 
 def kernel(cpus=2, **options):

@@ -86,7 +86,7 @@ def test_a_failed_build_replaces_the_old_one_and_says_why(tmp_path):
 
 def test_the_hot_modules_are_the_kernel_the_engine_and_the_workloads():
     names = hot_modules()
-    assert "l4sim.sim.engine" in names and "l4sim.kernel.exception_fastpath" in names
+    assert "l4sim.sim.interpreter" in names and "l4sim.kernel.exception_fastpath" in names
     assert "l4sim.workloads.syscall_bench" in names
     assert all(name.split(".")[1] in ("kernel", "sim", "workloads") for name in names)
 

@@ -101,21 +101,24 @@ def test_objects_before_the_global_lock_deadlock_is_reported_with_its_cycle():
         run_machine(machine(k, programs, 3000, order=True))
 
 
-def test_mutual_exclusion_is_checked_independently_of_the_engine(monkeypatch):
-    from l4sim.sim.engine import Machine
+def test_mutual_exclusion_is_checked_independently_of_the_engine():
+    from l4sim.sim.spinlock import SpinLocks
 
-    class BrokenMachine(Machine):  # (a subclass: the compiled Machine cannot be patched)
-        def _acquire(self, cpu, lock):  # grants a held lock: a broken spinlock
+    class BrokenSpinLocks(SpinLocks):  # (a subclass: the compiled class cannot be patched)
+        def acquire(self, cpu, lock):  # grants a held lock: a broken spinlock
             lock.holder = cpu
             self.held[cpu].append(lock)
             return self.costs.lock_acquire
             yield
 
-    monkeypatch.setattr(runner, "Machine", BrokenMachine)
-    # every acquisition through _acquire (lookahead grants free locks inline)
-    monkeypatch.setattr(runner, "LOOKAHEAD", False)
+    # every acquisition through acquire() (lookahead grants free locks inline)
+    machine = runner.build_machine(point_from_dict(LOADED), check=True, lookahead=False)
+    locks = machine.locks
+    machine.locks = machine.interpreter.locks = BrokenSpinLocks(
+        machine.env, machine.costs, locks.design, locks.rng, machine.held, machine.next_act,
+        machine.spinning_on)
     with pytest.raises(InvariantViolation, match="mutual-exclusion"):
-        simulate(point_from_dict(LOADED), check=True)
+        runner.run_machine(machine)
 
 
 def test_a_duplicated_delivery_is_caught(monkeypatch):

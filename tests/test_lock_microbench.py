@@ -33,19 +33,12 @@ def test_same_seed_same_results_bit_for_bit():
 
 def test_utilization_is_the_same_with_and_without_lookahead():
     """Hold times are clipped to the measurement window, whenever a release was processed."""
-    from l4sim import runner
-
     point = point_from_dict({"workload": "lock_microbench", "cpus": 4, "threads": 4,
                              "think_mean": 2000, "hold_mean": 500, "events": 400,
                              "warmup_events": 40})
     for seed in range(6):
         fast = simulate(point, 0, seed=seed, check=False)
-        original = runner.LOOKAHEAD
-        runner.LOOKAHEAD = False
-        try:
-            exact = simulate(point, 0, seed=seed, check=False)
-        finally:
-            runner.LOOKAHEAD = original
+        exact = simulate(point, 0, seed=seed, check=False, lookahead=False)
         assert [row["utilization"] for row in fast.rows] == \
             [row["utilization"] for row in exact.rows], seed
         assert 0.5 < fast.rows[0]["utilization"] < 1.0

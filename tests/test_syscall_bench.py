@@ -99,7 +99,6 @@ def test_tables_do_not_depend_on_worker_count(tmp_path):
 ])
 def test_lookahead_gives_the_same_timeline_as_flushing_every_effect(keys):
     """The engine's folding of delays is an optimisation only: same records either way."""
-    from l4sim import runner
 
     values = {"threads": 4, "wait_factor": 100.0, "events": 500, "warmup_events": 50, **keys}
     values = {key: value for key, value in values.items() if value is not None}  # None: unset
@@ -115,10 +114,5 @@ def test_lookahead_gives_the_same_timeline_as_flushing_every_effect(keys):
     # without the invariant checker: it stops the clock before every lock
     # acquisition, which would leave most of the lookahead untested
     fast = simulate(point, 0, check=False)
-    original = runner.LOOKAHEAD
-    runner.LOOKAHEAD = False
-    try:
-        exact = simulate(point, 0, check=False)
-    finally:
-        runner.LOOKAHEAD = original
+    exact = simulate(point, 0, check=False, lookahead=False)
     pd.testing.assert_frame_equal(fast.events, exact.events)

@@ -69,7 +69,7 @@ def test_an_interrupt_on_an_idle_cpu_is_recorded_as_the_idle_thread():
     from l4sim.kernel.costs import load_profile
     from l4sim.kernel.kernel import IRQ, Kernel, KernelConfig
     from l4sim.kernel.syscalls import Compute, Wait
-    from l4sim.sim.engine import Machine
+    from l4sim.sim.machine import Machine
 
     kernel = Kernel(KernelConfig(cpus=1), load_profile("vmxl4-pandaboard"))
     irq_thread = kernel.create_thread("irq", 0, 250, kernel.create_space("s"))

@@ -67,7 +67,7 @@ def _where(lock: Lock) -> str:
 
 
 class Monitor:
-    """Checks a :class:`~l4sim.sim.engine.Machine` run as it goes.
+    """Checks a :class:`~l4sim.sim.machine.Machine` run as it goes.
 
     ``exact_time`` makes kernel code run at its true cycle (time catches up
     after every cost): needed when paths read shared state without locks,

@@ -16,9 +16,7 @@ may take the lock in between.
 from __future__ import annotations
 
 from l4sim.kernel.effects import Acquire, Release, Switch
-from l4sim.kernel.locks import Lock
-
-KERNEL_LOCKS = ("fine", "big")
+from l4sim.kernel.locks import KERNEL_LOCKING, Lock
 
 
 def with_kernel_lock(kernel):
@@ -28,7 +26,7 @@ def with_kernel_lock(kernel):
         return kernel
     if strategy == "big":
         return BigLockKernel(kernel)
-    raise ValueError(f"unknown kernel_lock {strategy!r} (known: {', '.join(KERNEL_LOCKS)})")
+    raise ValueError(f"unknown kernel_lock {strategy!r} (known: {', '.join(KERNEL_LOCKING)})")
 
 
 class BigLockKernel:

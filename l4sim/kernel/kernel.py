@@ -17,7 +17,7 @@ from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
 from l4sim.kernel.fastpath import plan_checks
 from l4sim.kernel.ipc_fastpath import IPC_CHECKS, NOTIFY_CHECKS, ipc_fastpath, notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
-from l4sim.kernel.locks import LOCK_KINDS, Lock, in_lock_order
+from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS, Lock, in_lock_order
 from l4sim.kernel.objects import (
     ANY,
     BLOCKED_ON_REPLY,
@@ -76,10 +76,12 @@ class KernelConfig:
             raise ValueError(f"unknown fastpath variant {self.fastpath_variant!r}")
         if self.lock_order not in LOCK_ORDERS:
             raise ValueError(f"unknown lock order {self.lock_order!r}")
-        if self.lock not in LOCK_KINDS:
-            raise ValueError(f"unknown lock kind {self.lock!r} (known: {', '.join(LOCK_KINDS)})")
-        if self.kernel_lock not in ("fine", "big"):
-            raise ValueError(f"unknown kernel_lock {self.kernel_lock!r} (known: fine, big)")
+        if self.lock not in LOCK_DESIGNS:
+            raise ValueError(f"unknown lock design {self.lock!r} "
+                             f"(known: {', '.join(LOCK_DESIGNS)})")
+        if self.kernel_lock not in KERNEL_LOCKING:
+            raise ValueError(f"unknown kernel_lock {self.kernel_lock!r} "
+                             f"(known: {', '.join(KERNEL_LOCKING)})")
         if self.cpus < 1:
             raise ValueError("cpus must be >= 1")
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-LOCK_KINDS = ("ticket", "tas", "mcs", "clh")  # how waiters are served: l4sim.sim.spinlock
+# The spinlock designs a kernel can be built with (``lock``): how waiters are
+# served and what a contended handoff costs (charged by l4sim.sim.spinlock).
+# ticket: FIFO, every waiter re-reads the ticket word; tas: test-and-set, a
+# random waiter wins; mcs, clh: FIFO queue locks, each waiter on its own line.
+LOCK_DESIGNS = ("ticket", "tas", "mcs", "clh")
+FIFO_DESIGNS = frozenset({"ticket", "mcs", "clh"})
+# How the kernel is locked (``kernel_lock``): "fine", the paper's global
+# scheduler lock plus per-object locks; "big", seL4's one lock around every
+# kernel path (l4sim.kernel.big_lock).
+KERNEL_LOCKING = ("fine", "big")
 GLOBAL_RANKS = 1 << 16  # global lock ranks lie below this; they order before every object
 
 
@@ -40,10 +49,6 @@ class Lock:
             self.order_key = self.rank - GLOBAL_RANKS
         else:
             self.order_key = self.address if self.address is not None else 0
-
-    @property
-    def is_global(self) -> bool:
-        return self.rank is not None
 
     def __repr__(self) -> str:
         return f"<Lock {self.name}>"

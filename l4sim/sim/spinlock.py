@@ -1,8 +1,9 @@
-"""Spinlock designs: who gets a contended lock next, and what the handoff costs.
+"""The spinlock protocol: granting, spinning, handing over, releasing; and the designs.
 
-The engine spins by waiting on events; a design only decides the order of
-service and the cycles a contended grant costs (before the data the lock
-protects migrates, which the engine charges on top):
+A CPU spins by waiting on an event while it stays busy (never by polling);
+the cache-line handoff is charged explicitly. A design (the kernel's
+``LOCK_DESIGNS``) decides the order of service and the cycles a contended
+grant costs, before the data the lock protects migrates (charged on top):
 
 - ``tas``: test-and-set; a random spinning CPU wins; constant handoff.
 - ``ticket``: FIFO; every waiter re-reads the shared ticket word, so with
@@ -13,14 +14,18 @@ protects migrates, which the engine charges on top):
 
 It also records a lock's hold times when a workload asks (the lock
 microbenchmark's utilisation).
+
+An uncontended acquisition or release that no other CPU could observe is
+applied without an event by the effect interpreter itself
+(:mod:`l4sim.sim.interpreter`, the lookahead fast path); everything else comes here.
 """
 
 from __future__ import annotations
 
 from collections import deque
 
-LOCK_DESIGNS = ("tas", "ticket", "mcs", "clh")
-FIFO_DESIGNS = frozenset({"ticket", "mcs", "clh"})
+from l4sim.kernel.locks import FIFO_DESIGNS, LOCK_DESIGNS, Lock, check_order
+from l4sim.sim.lookahead import NEVER
 
 
 def is_fifo(design: str) -> bool:
@@ -61,3 +66,96 @@ class SpinState:
         if held_now:
             runs.append((self.held_from, end))
         return sum(max(0, min(end, to) - max(start, since)) for since, to in runs)
+
+
+class SpinLocks:
+    """The contended side of the spinlock protocol for one machine.
+
+    ``held[cpu]`` are the locks each CPU holds, in the order taken;
+    ``spinning_on[cpu]`` the lock it waits for; ``next_act[cpu]`` when it may
+    next touch shared state (NEVER while it waits: it acts only once granted).
+    """
+
+    def __init__(self, env, costs, design: str, rng, held: list, next_act: list,
+                 spinning_on: list) -> None:
+        self.env = env
+        self.costs = costs
+        self.design = design
+        self.fifo = is_fifo(design)
+        self.rng = rng  # test-and-set: which spinning CPU wins the line
+        self.held = held
+        self.next_act = next_act
+        self.spinning_on = spinning_on
+        self.check_lock_order = True  # refuse an acquisition that breaks the lock order
+
+    def grant(self, cpu: int, lock: Lock) -> int:
+        """Make ``cpu`` the holder of a free lock; returns the acquisition's cost."""
+        lock.holder = cpu
+        self.held[cpu].append(lock)
+        spin: SpinState = lock.sim
+        spin.held_from = self.env.now
+        costs = self.costs
+        if spin.last_cpu is not None and spin.last_cpu != cpu:
+            return costs.lock_acquire + lock.lines * costs.line_transfer
+        return costs.lock_acquire
+
+    def acquire(self, cpu: int, lock: Lock):
+        """Spin until ``lock`` is ours; returns the cycles the acquisition costs."""
+        if self.check_lock_order:
+            check_order(self.held[cpu], lock)
+        spin: SpinState = lock.sim
+        costs = self.costs
+        env = self.env
+        now = env.now
+        if lock.holder is None and not spin.waiters:
+            if spin.free_at <= now:
+                return self.grant(cpu, lock)
+            # released at the holder's local time, still ahead: it changes hands then
+            handover = env.timeout(spin.free_at - now)
+            handover.callbacks.append(lambda _event: self.hand_over(lock))
+        granted = env.event()
+        spin.waiters.append((cpu, granted))
+        # a waiter acts only once granted: after its lock's holder acts (or at free_at)
+        self.next_act[cpu] = spin.free_at if lock.holder is None else NEVER
+        self.spinning_on[cpu] = lock
+        contenders = yield granted  # the releaser made us the holder
+        self.spinning_on[cpu] = None
+        self.held[cpu].append(lock)
+        return (handoff_cost(self.design, costs.lock_handoff, contenders)
+                + lock.lines * costs.line_transfer)
+
+    def hand_over(self, lock: Lock) -> None:
+        """Give a released lock to the waiter its design picks."""
+        spin: SpinState = lock.sim
+        contenders = 1 + len(spin.waiters)  # holding or waiting, for the handoff cost
+        if self.fifo:
+            waiter_cpu, granted = spin.waiters.popleft()
+        else:  # test-and-set: whichever spinning CPU wins the line
+            pick = int(self.rng.integers(len(spin.waiters)))
+            waiter_cpu, granted = spin.waiters[pick]
+            del spin.waiters[pick]
+        now = self.env.now
+        if lock.holder is None:  # released lazily at free_at: a new run of holders
+            spin.held_from = now
+        lock.holder = waiter_cpu
+        self.next_act[waiter_cpu] = now
+        granted.succeed(contenders)
+
+    def release(self, cpu: int, lock: Lock, pending: int) -> int:
+        """Release ``lock`` ``pending`` cycles from now; returns the cycles the release costs."""
+        held = self.held[cpu]
+        if not held or held[-1] is not lock:
+            if lock not in held:
+                raise RuntimeError(f"cpu{cpu} releases {lock.name} it does not hold")
+        held.remove(lock)
+        spin: SpinState = lock.sim
+        spin.last_cpu = cpu
+        release = self.costs.lock_release
+        if spin.waiters:
+            self.hand_over(lock)
+        else:
+            lock.holder = None
+            spin.free_at = self.env.now + pending + release
+            if spin.holds is not None:
+                spin.holds.append((spin.held_from, spin.free_at))
+        return release

@@ -1,0 +1,80 @@
+"""This checkout's speed against another checkout's, interleaved in one run.
+
+``make bench``'s figure (kernel entries per bare SimPy lock cycle, syscall
+benchmark, 2 CPUs, 2 threads, wait factor 100) measured alternately in this
+tree and in another one (for example a ``git worktree`` of an earlier
+revision, compiled with ``python -m l4sim.build`` there), each measurement
+in a fresh interpreter whose ``l4sim`` is that tree's. The ratio normalises
+each measurement by the bare loop timed in the same process, and the rounds
+alternate, so machine noise hits both trees alike.
+
+Run: ``.venv/bin/python benchmarks/compare_trees.py OTHER_TREE [--rounds N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+
+MEASURE = r"""
+import sys, time
+sys.path.insert(0, "benchmarks")
+from bench_speed import bare_simpy_rate
+try:
+    from l4sim.sweep.runner import simulate
+    from l4sim.sweep.scenario import point_from_dict
+except ImportError:
+    from l4sim.runner import simulate
+    from l4sim.scenario import point_from_dict
+point = point_from_dict({"workload": "syscall_bench", "cpus": 2, "threads": 2,
+                         "wait_factor": CASE, "events": 20000, "fastpath_syscall": True})
+best = 0.0
+for _ in range(REPEATS):
+    bare = bare_simpy_rate()
+    start = time.perf_counter()
+    result = simulate(point, seed=1, check=False)
+    entries = result.total_entries / (time.perf_counter() - start)
+    best = max(best, entries / bare)
+print(best)
+"""
+
+
+def measure(tree: Path, case: float, repeats: int) -> float:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env.pop("L4SIM_CHECK_INVARIANTS", None)
+    code = MEASURE.replace("CASE", repr(case)).replace("REPEATS", str(repeats))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("other", type=Path, help="the other checkout (compiled there)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=2, help="best of N per measurement")
+    parser.add_argument("--wait-factor", type=float, default=100.0)
+    args = parser.parse_args()
+    trees = {"this": HERE, "other": args.other.resolve()}
+    ratios: dict[str, list[float]] = {name: [] for name in trees}
+    for round_ in range(args.rounds):
+        order = list(trees) if round_ % 2 == 0 else list(trees)[::-1]
+        for name in order:
+            ratios[name].append(measure(trees[name], args.wait_factor, args.repeats))
+        print(f"round {round_ + 1}: " + ", ".join(f"{n} {ratios[n][-1]:.3f}" for n in trees),
+              flush=True)
+    for name, values in ratios.items():
+        print(f"{name:5} ({trees[name]}): median {statistics.median(values):.3f}, "
+              f"best {max(values):.3f} entries per bare lock cycle")
+    change = statistics.median(ratios["this"]) / statistics.median(ratios["other"]) - 1
+    print(f"this vs other (medians): {change:+.1%}")
+
+
+if __name__ == "__main__":
+    main()

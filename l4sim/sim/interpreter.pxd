@@ -1,0 +1,13 @@
+# Cython declarations for the compiled build of interpreter.py (l4sim.build);
+# plain Python ignores this file. The interpreter becomes an extension type
+# whose attributes are C struct fields: every ``self.x`` in run_path is a
+# pointer load instead of a dictionary lookup. An attribute not declared here
+# still works (it goes to ``__dict__``); the class cannot be patched, but it
+# can be subclassed.
+cdef class PathInterpreter:
+    cdef dict __dict__
+    cdef public object env, costs, interrupts, lookahead, locks, design, lock_costs
+    cdef public object threads, runners, trace, window, measure_kind, monitor, jitter_span
+    cdef public object lookahead_on, check_lock_order
+    cdef public list held, next_act, busy, resched, pending_irqs, ipi_due, irq_due, others
+    cdef public list noise, waits

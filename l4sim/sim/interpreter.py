@@ -1,0 +1,288 @@
+"""The effect interpreter: runs one kernel path, turning its effects into time and contention.
+
+Kernel paths are generators of effects (:mod:`l4sim.kernel.effects`): an int
+is cycles spent; ``Acquire``/``Release`` take and drop spinlocks; ``Switch``
+parks the running thread and resumes another; ``Outcome`` names the path and
+its exit point for the record; ``Sync`` and ``Kick`` make time catch up
+before an unlocked shared access or an IPI. The interpreter keeps the cycles
+spent but not yet elapsed (``pending``) and turns them into a wait only when
+another CPU could observe the difference (lookahead, :mod:`l4sim.sim.lookahead`):
+every rule is exact, the records equal those of flushing every effect to the
+clock (``lookahead=False``, tested). At the end of a path it writes the
+kernel entry's record.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Generator
+
+from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
+from l4sim.kernel.locks import check_order
+from l4sim.sim.lookahead import NEVER
+from l4sim.sim.simpy_internals import Event, park, processed_event, schedule_rearmed
+from l4sim.sim.spinlock import handoff_cost
+from l4sim.sim.threads import ThreadRunner
+from l4sim.sim.trace import IDLE, TraceBuffer
+
+TRACE_CHUNK = TraceBuffer.CHUNK
+
+
+class PathInterpreter:
+    """Runs the kernel paths of one machine's CPUs (one at a time per CPU)."""
+
+    def __init__(self, machine, rng) -> None:
+        self.env = machine.env
+        costs = self.costs = machine.costs
+        cpus = machine.cpus
+        self.held = machine.held
+        self.next_act = machine.next_act
+        interrupts = self.interrupts = machine.interrupts
+        self.busy = interrupts.busy
+        self.resched = interrupts.resched
+        self.pending_irqs = interrupts.pending_irqs
+        self.ipi_due = interrupts.ipi_due
+        self.irq_due = interrupts.irq_due
+        self.lookahead = machine.lookahead
+        self.others = self.lookahead.others
+        self.lookahead_on = machine.lookahead_enabled
+        self.locks = machine.locks  # the contended side of the spinlock protocol
+        self.design = machine.locks.design
+        self.lock_costs = (costs.lock_acquire, costs.lock_release, costs.line_transfer)
+        self.check_lock_order = True
+        self.threads = machine.threads
+        self.runners = machine.runners
+        self.trace = machine.trace
+        self.window = machine.window
+        self.measure_kind = machine.window.kind
+        self.monitor = None  # the invariant monitor, if one watches the run
+        # hardware timing noise on every kernel entry (the profile's entry_jitter),
+        # one stream per CPU: a CPU's noise must not depend on the order in which
+        # the simulator happens to process different CPUs' events
+        self.noise = [random.Random(int(seed)).random for seed in rng.integers(2**63, size=cpus)]
+        self.jitter_span = costs.entry_jitter + 1
+        self.waits = [processed_event(self.env) for _ in range(cpus)]  # see wait()
+
+    def run_path(self, cpu: int, runner: ThreadRunner | None, kind: str | None, path: Generator,
+                  pending: int = 0):
+        """Run one kernel path: charge its time, spin for its locks, switch threads.
+
+        ``pending`` counts cycles spent but not yet elapsed in simulated time: a
+        path only turns them into a timeout when another CPU could observe the
+        difference (a lock it could contend for, an IPI, a lock handoff). It
+        returns (the path's value, cycles still pending), and the caller folds
+        the latter into its next delay.
+
+        A free lock is granted without an event when no other CPU can act
+        before we have it: every other CPU's next action (``next_act``; NEVER
+        while it spins, since it acts only once its lock's holder does), IPI
+        and interrupt lie strictly later (``Lookahead.others_quiet``, inline here).
+        """
+        env = self.env
+        if self.monitor is not None:  # the invariant monitor watches every effect
+            path = self.monitor.wrap(cpu, runner, kind, path)
+        # the clock moves only while this path waits (at its yields): read it after each
+        now = env.now
+        entry = now + pending  # the record's entry cycle (written when it closes)
+        outcome = None
+        outcome_at = -1
+        # the pending cycles handed in belong to the previous path (already in its
+        # record): count this path's duration from where they end
+        duration = -pending
+        pending += int(self.noise[cpu]() * self.jitter_span)
+        lock_wait = 0
+        lookahead = self.lookahead_on
+        busy = self.busy
+        busy[cpu] = True
+        held = self.held[cpu]
+        others = self.others[cpu]
+        next_act = self.next_act
+        ipi_due = self.ipi_due
+        irq_due = self.irq_due
+        acquire_cost, release_cost, line_transfer = self.lock_costs
+        others_min = None  # many CPUs: the others' earliest next action, while it holds
+        try:
+            effect = next(path)
+            while True:
+                kind_of = type(effect)
+                if kind_of is int:  # Spend
+                    pending += effect
+                elif kind_of is Acquire:
+                    for lock in effect.locks:
+                        spin = lock.sim
+                        if lookahead and lock.holder is None and not spin.waiters:
+                            at = now + pending
+                            free_at = spin.free_at
+                            until = at if free_at <= at else free_at
+                            # others_quiet(cpu, until), inline: the hottest test of all
+                            quiet = True
+                            if others is None:  # many CPUs: their earliest action, in C
+                                if others_min is None:  # (fixed while only we run)
+                                    others_min = self.lookahead.earliest_other_action(cpu)
+                                interrupts = self.interrupts
+                                quiet = (others_min > until and interrupts.ipi_next > until
+                                         and interrupts.irq_next > until)
+                            else:
+                                for other in others:
+                                    if next_act[other] <= until or ipi_due[other] <= until:
+                                        quiet = False
+                                        break
+                                    due = irq_due[other]
+                                    if due and due[0] <= until:
+                                        quiet = False
+                                        break
+                            if quiet:
+                                # nobody else can act before we have it: granted at our
+                                # local time, or, if its last holder released it later
+                                # (at its own local time), handed over to us then
+                                if (held and held[-1].order_key >= lock.order_key
+                                        and self.check_lock_order):
+                                    check_order(held, lock)  # raises, naming both locks
+                                lock.holder = cpu
+                                held.append(lock)
+                                if free_at <= at:
+                                    spin.held_from = at
+                                    last = spin.last_cpu
+                                    pending += (acquire_cost if last is None or last == cpu
+                                                else acquire_cost + lock.lines * line_transfer)
+                                    continue
+                                # as hand_over would at free_at, with us the only waiter
+                                spin.held_from = free_at  # (a one-waiter pick draws nothing)
+                                cost = (handoff_cost(self.design, self.costs.lock_handoff, 2)
+                                        + lock.lines * line_transfer)
+                                waited = free_at - at
+                                lock_wait += waited + cost
+                                pending += waited + cost
+                                continue
+                        if pending:
+                            next_act[cpu] = now + pending
+                            yield self.wait(cpu, pending)
+                            now = env.now
+                            duration += pending
+                            pending = 0
+                        start = now
+                        cost = yield from self.locks.acquire(cpu, lock)
+                        now = env.now
+                        others_min = None  # other CPUs ran meanwhile
+                        waited = now - start
+                        duration += waited
+                        if waited:
+                            lock_wait += waited + cost
+                        pending += cost
+                elif kind_of is Release:
+                    for lock in effect.locks:
+                        spin = lock.sim
+                        if spin.waiters:
+                            if pending:
+                                next_act[cpu] = now + pending
+                                yield self.wait(cpu, pending)
+                                now = env.now
+                                duration += pending
+                                pending = 0
+                            pending += self.locks.release(cpu, lock, pending)
+                            others_min = None  # other CPUs ran meanwhile; a waiter acts now
+                            continue
+                        if held[-1] is lock:
+                            held.pop()
+                        else:
+                            held.remove(lock)
+                        # nobody waits: released at our local time, without an event
+                        spin.last_cpu = cpu
+                        lock.holder = None
+                        pending += release_cost
+                        free_at = spin.free_at = now + pending
+                        if spin.holds is not None:
+                            spin.holds.append((spin.held_from, free_at))
+                elif kind_of is Outcome:
+                    if outcome is None:  # the first outcome wins: a fallback names its check
+                        outcome = effect
+                        outcome_at = duration + pending
+                elif kind_of is Switch:
+                    if held:
+                        raise RuntimeError(f"cpu{cpu} switches while holding {held}")
+                    target = effect.to
+                    if runner is None or target is not runner.thread:
+                        if target is None and pending:
+                            # idle only once the path's last cycles have elapsed: an IPI
+                            # must not make this CPU dispatch before its path has ended
+                            next_act[cpu] = now + pending
+                            yield self.wait(cpu, pending)
+                            now = env.now
+                            duration += pending
+                            pending = 0
+                            others_min = None
+                        duration += pending
+                        next_act[cpu] = now + pending if target is not None else NEVER
+                        busy[cpu] = False
+                        if runner is not None:  # parked from here (a switch back finds us so)
+                            # one wake event per thread, made pending again at each park:
+                            # its last use is over (it was processed or run directly)
+                            park(runner.wake)
+                        if target is not None:
+                            self.threads.resume(self.runners[target], pending)
+                            others_min = None  # it may have run, and handed locks over
+                        elif self.pending_irqs[cpu] or self.resched[cpu]:
+                            self.interrupts.ipi_arrive(cpu)  # idle, with an interrupt waiting
+                        pending = 0
+                        if runner is not None:
+                            yield runner.wake  # paused: the count resumes on our return
+                            now = env.now
+                            others_min = None
+                            cpu = runner.thread.cpu
+                            busy[cpu] = True
+                            held = self.held[cpu]
+                            others = self.others[cpu]
+                            # woken early: the cycles of the path that switched to us
+                            # have not elapsed yet; they are not ours to count
+                            pending = runner.carry
+                            runner.carry = 0
+                            duration -= pending
+                elif kind_of is Sync or kind_of is Kick:
+                    # time catches up first: before an unlocked shared access (Sync),
+                    # and before an IPI leaves (another CPU acts on it)
+                    if pending:
+                        next_act[cpu] = now + pending
+                        yield self.wait(cpu, pending)
+                        now = env.now
+                        duration += pending
+                        pending = 0
+                        others_min = None
+                    if kind_of is Kick:
+                        self.interrupts.kick(effect.cpu, cpu)
+                else:
+                    raise TypeError(f"unknown effect {effect!r}")
+                effect = next(path)
+        except StopIteration as stop:
+            busy[cpu] = False
+            if held:
+                raise RuntimeError(f"kernel path left cpu{cpu} holding {held}") from None
+            if kind is not None:
+                rows = self.trace.rows  # one record, in trace.ROW order
+                rows.append((kind, outcome, outcome_at, cpu,
+                             runner.index if runner is not None else IDLE, entry,
+                             now + pending, duration + pending, lock_wait))
+                if len(rows) == TRACE_CHUNK:
+                    self.trace.flush()
+                if kind == self.measure_kind:
+                    self.window.on_close(entry, now + pending)
+            if not lookahead and pending:
+                next_act[cpu] = now + pending
+                yield self.wait(cpu, pending)
+                pending = 0
+            return stop.value, pending
+
+
+    def wait(self, cpu: int, delay: int) -> Event:
+        """A wait of ``delay`` cycles in kernel mode (or at a trap) on ``cpu``.
+
+        A Timeout without building one: the CPU's one wait event, rearmed (the
+        same queue entry as a Timeout, so the same results). Kernel mode is not
+        interruptible and a CPU runs one kernel path at a time, so its last
+        wait has always been processed by then.
+        """
+        if delay < 0:
+            raise ValueError(f"cpu{cpu}: a wait of {delay} cycles")
+        wait = self.waits[cpu]
+        if wait.callbacks is not None:
+            raise RuntimeError(f"cpu{cpu} waits in kernel mode twice at once")
+        return schedule_rearmed(self.env, wait, delay)

@@ -1,0 +1,177 @@
+"""One simulated SMP machine: a kernel, its CPUs and threads, run by SimPy.
+
+Time is integer CPU cycles. Each user thread (exception handlers included) is
+a SimPy process running its user program (:mod:`l4sim.sim.threads`); a
+kernel entry runs the kernel's path inside the thread's process
+(:mod:`l4sim.sim.interpreter`). Each CPU is a SimPy process that takes
+inter-processor interrupts (:mod:`l4sim.sim.interrupts`). Spinning is never
+simulated by polling (:mod:`l4sim.sim.spinlock`). A CPU runs ahead of the
+clock while no other CPU could observe it (:mod:`l4sim.sim.lookahead`), and
+the run ends once its measurement window is complete (:mod:`l4sim.sim.window`).
+
+The machine builds those parts, gives them the per-CPU state they share, and
+runs them.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Generator
+
+import numpy as np
+
+from l4sim.kernel.big_lock import with_kernel_lock
+from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.locks import Lock
+from l4sim.kernel.objects import Thread
+from l4sim.sim.interpreter import PathInterpreter
+from l4sim.sim.interrupts import InterruptSources
+from l4sim.sim.lookahead import Lookahead
+from l4sim.sim.simpy_internals import Clock
+from l4sim.sim.spinlock import SpinLocks, SpinState
+from l4sim.sim.threads import ThreadRunner, UserThreads
+from l4sim.sim.trace import TraceBuffer
+from l4sim.sim.window import MeasurementWindow
+
+# Allocations between two passes of the cyclic garbage collector during a run. A
+# run allocates about ten container objects per kernel entry (events, generators,
+# tuples), all freed by reference counting: the default pass every 700
+# allocations finds (almost) nothing in them and cost ~8% of a compiled run.
+GC_THRESHOLD = 100_000
+
+
+class SimulationStalled(RuntimeError):
+    """Simulated time cannot advance but the run has not reached its goal."""
+
+
+class Machine:
+    """One simulated SMP machine running a kernel and its user programs.
+
+    ``measure_kind``, ``warmup`` and ``events`` define the measurement window;
+    ``lookahead=False`` flushes every effect to the clock (the reference the
+    lookahead rules are tested against); ``observe`` keeps every message each
+    thread receives; ``timers`` are periodic interrupts ``(cpu, period, name)``;
+    ``probe`` and ``timed_locks`` are a workload's own measurements.
+    """
+
+    def __init__(self, kernel: Kernel, programs: dict[Thread, Generator],
+                 rng: np.random.Generator, measure_kind: str, warmup: int, events: int,
+                 observe: bool = False, lookahead: bool = True,
+                 timers: tuple = (), probe=None, timed_locks: tuple = ()) -> None:
+        self.env = Clock()
+        kernel = with_kernel_lock(kernel)  # kernel_lock = "big": one lock around every path
+        self.kernel = kernel
+        self.costs = kernel.costs
+        self.cpus = kernel.config.cpus
+        self.trace = TraceBuffer()
+        self.timers = tuple(timers)
+        self.probe = probe
+        self.lookahead_enabled = lookahead
+        # when each CPU may next touch shared kernel state (for lookahead)
+        self.next_act = [0] * self.cpus
+        self.held: list[list[Lock]] = [[] for _ in range(self.cpus)]  # locks held, in order
+        self.spinning_on: list[Lock | None] = [None] * self.cpus
+        for lock in kernel.locks:
+            lock.sim = SpinState()
+        for lock in timed_locks:  # a workload's metrics need their hold times
+            lock.sim.holds = []
+        self.runners: dict[Thread, ThreadRunner] = {}
+        for index, thread in enumerate(kernel.threads):
+            program = programs.get(thread)
+            if program is None:
+                raise ValueError(f"thread {thread.name} has no program")
+            self.runners[thread] = ThreadRunner(thread, index, program, self.costs.timeslice)
+        self.thread_names = [t.name for t in kernel.threads]
+        self.observations: dict[str, list] | None = (
+            {t.name: [] for t in kernel.threads} if observe else None)
+        self.window = MeasurementWindow(self.env, measure_kind, warmup, events)
+        self.interrupts = InterruptSources(self.env, kernel, self.cpus, probe)
+        self.interrupts.runners = self.runners
+        self.lookahead = Lookahead(self.cpus, self.next_act, self.interrupts)
+        self.locks = SpinLocks(self.env, self.costs, kernel.config.lock, rng, self.held,
+                               self.next_act, self.spinning_on)
+        self.threads = UserThreads(self)
+        self.interpreter = PathInterpreter(self, rng)  # draws the per-CPU noise seeds
+        self.threads.interpreter = self.interpreter
+        self.interrupts.interpreter = self.interpreter
+        self._monitor = None
+        self._check_lock_order = True
+
+    # -- what a run's users read and set ----------------------------------------
+    @property
+    def monitor(self):
+        """The invariant monitor watching the run (None: none)."""
+        return self._monitor
+
+    @monitor.setter
+    def monitor(self, monitor) -> None:
+        self._monitor = monitor
+        self.threads.monitor = monitor
+        self.interpreter.monitor = monitor
+
+    @property
+    def check_lock_order(self) -> bool:
+        """Whether the engine itself refuses an acquisition that breaks the lock order."""
+        return self._check_lock_order
+
+    @check_lock_order.setter
+    def check_lock_order(self, check: bool) -> None:
+        self._check_lock_order = check
+        self.locks.check_lock_order = check
+        self.interpreter.check_lock_order = check
+
+    @property
+    def done(self):
+        """Triggered once the measurement window is complete."""
+        return self.window.done
+
+    @property
+    def measure_from(self) -> int:
+        """The cycle the measurement window starts."""
+        return self.window.start
+
+    @property
+    def measure_to(self) -> int | None:
+        """The cycle the last measured entry closed (None: the run was cut short)."""
+        return self.window.end
+
+    # -- running ------------------------------------------------------------
+    def run(self, max_cycles: int | None = None) -> None:
+        """Run until the measurement is complete (or ``max_cycles``)."""
+        env = self.env
+        threads = self.threads
+        for runner in self.runners.values():
+            runner.wake = env.event()
+            runner.process = env.process(threads.process(runner))
+        interrupts = self.interrupts
+        for cpu, period, name in self.timers:
+            env.process(interrupts.timer_process(cpu, period, name))
+        for cpu in range(self.cpus):
+            env.process(interrupts.cpu_process(cpu))
+            interrupts.ipi_arrive(cpu)  # boot: each CPU dispatches its first thread
+        # the invariant monitor's exact time needs each thread to start at its cycle
+        threads.eager_resume = self.lookahead_enabled and not (
+            self.monitor is not None and self.monitor.exact_time)
+        until = self.done
+        if max_cycles is not None:
+            until = env.any_of([self.done, env.timeout(max_cycles)])
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(GC_THRESHOLD, thresholds[0]), *thresholds[1:])
+        try:
+            self._run(until)
+        finally:
+            gc.set_threshold(*thresholds)
+            if not self.done.triggered:  # cut short: the window as far as it got
+                self.window.cut_short()
+
+    def _run(self, until) -> None:
+        try:
+            self.env.run(until=until)
+        except RuntimeError as error:
+            if "No scheduled events left" not in str(error):
+                raise
+            window = self.window
+            raise SimulationStalled(
+                f"simulation stalled at cycle {self.env.now}: every thread is blocked "
+                f"({len(window.closes)} of {window.warmup + window.events} measured-kind "
+                "entries closed)") from None

@@ -1,0 +1,6 @@
+# Cython declarations for the compiled build of spinlock.py (l4sim.build); plain
+# Python ignores this file (see interpreter.pxd).
+cdef class SpinLocks:
+    cdef dict __dict__
+    cdef public object env, costs, design, fifo, rng, check_lock_order
+    cdef public list held, next_act, spinning_on

@@ -1,0 +1,8 @@
+# Cython declarations for the compiled build of threads.py (l4sim.build); plain
+# Python ignores this file. The thread processes' shared state as C struct
+# fields (see interpreter.pxd).
+cdef class UserThreads:
+    cdef dict __dict__
+    cdef public object env, kernel, timeslice, interrupts, lookahead, observations, probe
+    cdef public object monitor, interpreter, eager_resume, resuming
+    cdef public list resched, pending_irqs, interrupting, next_act

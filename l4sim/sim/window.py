@@ -1,0 +1,87 @@
+"""The measurement window: which kernel entries a run records, and when the run ends.
+
+A run measures one kind of kernel entry (the workload's ``measure_kind``).
+The window is defined in the order those entries close in simulated time: it
+starts when the ``warmup``-th closes and ends when the ``events``-th of those
+that entered after that closes. A point's records are the entries that
+entered after the start and closed by the end.
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from l4sim.sim.simpy_internals import call_after_all
+
+
+class MeasurementWindow:
+    """Counts closed entries of the measured kind and ends the run once the window is full."""
+
+    def __init__(self, env: simpy.Environment, kind: str, warmup: int, events: int) -> None:
+        self.env = env
+        self.kind = kind  # the kernel-entry kind whose count ends the run
+        self.warmup = warmup
+        self.events = events
+        self.closes: list[tuple[int, int]] = []  # (close, entry) of each measured-kind entry
+        self.settle_at: int | None = None  # when the window's end is checked next
+        self.next_check = warmup + events  # closes before the window is worked out again
+        self.start = 0
+        self.end: int | None = None  # when the last measured entry closed
+        self.done = env.event()  # triggered once the window is complete
+
+    def on_close(self, entry: int, at: int) -> None:
+        """An entry of the measured kind closed at local cycle ``at`` (entered at ``entry``).
+
+        With lookahead, entries close in the simulator slightly out of the
+        order of simulated time (a CPU runs ahead of the clock), so once enough
+        have closed the run goes on until the clock passes the window's end:
+        then every entry that closes inside it is recorded, exactly as without
+        lookahead.
+        """
+        closes = self.closes
+        closes.append((at, entry))
+        if (len(closes) >= self.next_check and self.settle_at is None
+                and not self.done.triggered):
+            # the end can only move earlier as more entries close: one check at
+            # the end found now is enough (then it recomputes)
+            _, measured = self.measured_closes()
+            if len(measured) < self.events:  # some entered before the warm-up ended
+                self.next_check = len(closes) + self.events - len(measured)
+            else:
+                self._settle_after(measured[self.events - 1])
+
+    def measured_closes(self) -> tuple[int, list[int]]:
+        """The window's start, and the close cycles of the entries measured so far, in order."""
+        closes = sorted(self.closes)
+        warmup = self.warmup
+        if len(closes) < warmup:
+            return 0, []
+        start = closes[warmup - 1][0] if warmup else 0
+        return start, [close for close, entry in closes[warmup:] if entry >= start]
+
+    def bounds(self) -> tuple[int, int | None]:
+        """(start, end) from the entries closed so far (end None: not reached yet)."""
+        start, measured = self.measured_closes()
+        return start, measured[self.events - 1] if len(measured) >= self.events else None
+
+    def cut_short(self) -> None:
+        """The run stopped before the window was complete: it starts where it got to."""
+        self.start = self.bounds()[0]
+
+    def _settle_after(self, end: int | None) -> None:
+        """End the run once every event up to cycle ``end`` has happened."""
+        if end is None or (self.settle_at is not None and self.settle_at <= end):
+            return
+        self.settle_at = end
+        call_after_all(self.env, end, self._settle)
+
+    def _settle(self, _event) -> None:
+        self.settle_at = None
+        if self.done.triggered:
+            return
+        start, end = self.bounds()
+        if end is None or end > self.env.now:  # cannot happen: the end only moves earlier
+            self._settle_after(end)
+            return
+        self.start, self.end = start, end
+        self.done.succeed()
