@@ -44,12 +44,14 @@ report: $(READY)  ## the claims report alone: l4sim report (reuses cached result
 notebooks: $(READY)  ## execute notebooks/*.ipynb; executed copies go to results/notebooks/
 	$(BIN)/python notebooks/execute.py
 
-test: $(READY)  ## run ruff and the whole test suite (notebooks included)
+test: $(READY)  ## ruff, the layers (lint-imports) and the whole test suite (notebooks, examples)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-lint: $(STAMP)  ## ruff only
+lint: $(STAMP)  ## ruff and the layers' contracts only
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(READY)  ## speed: kernel entries/s vs a bare SimPy lock loop; the floor; 64 vs 2 CPUs
 	$(BIN)/python benchmarks/engine_floor.py
@@ -60,7 +62,7 @@ scaling: $(READY)  ## CPU-count sweep (1..64) per lock design and kernel_lock, a
 	$(L4SIM) plot results/scaling
 
 validation: $(READY)  ## print the lock model's validation table (analytic vs simulated)
-	$(BIN)/python -m l4sim.validation
+	$(BIN)/python -m l4sim.analysis.validation
 
 clean:  ## remove generated results and their caches (keeps .venv)
 	find results -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

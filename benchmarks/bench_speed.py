@@ -27,8 +27,8 @@ from l4sim.kernel.costs import load_profile
 from l4sim.kernel.interpret import run_sync
 from l4sim.kernel.kernel import Kernel, KernelConfig
 from l4sim.kernel.syscalls import RaiseException, ReplyWait, Wait
-from l4sim.runner import simulate
-from l4sim.scenario import point_from_dict
+from l4sim.sweep.runner import simulate
+from l4sim.sweep.scenario import point_from_dict
 
 
 def bare_simpy_rate(threads: int = 2, cycles_per_thread: int = 20_000) -> float:

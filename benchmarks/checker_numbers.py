@@ -1,4 +1,4 @@
-"""Numbers for issue 5: how fast the checker finds the uniprocessor fastpath's race, what
+"""The invariant checker's numbers: how fast it finds the uniprocessor fastpath's race, what
 stress jitter changes, and what the checker costs. Writes results/checker_numbers.json.
 
     .venv/bin/python benchmarks/checker_numbers.py [--seeds 20]
@@ -17,16 +17,16 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from helpers import machine, shared_handler  # noqa: E402
 
-from l4sim.check.invariants import InvariantViolation, Monitor  # noqa: E402
-from l4sim.runner import build_machine, run_machine, simulate  # noqa: E402
-from l4sim.scenario import point_from_dict  # noqa: E402
+from l4sim.sim.invariants import InvariantViolation, Monitor  # noqa: E402
+from l4sim.sweep.runner import build_machine, run_machine, simulate  # noqa: E402
+from l4sim.sweep.scenario import point_from_dict  # noqa: E402
 
 BOUND = 20_000  # syscall exceptions: the bounded run
 
 
 def first_violation(point, seed):
     """(cycle, kernel entries, wall seconds, check) of the first violation, or None."""
-    m = build_machine(point.model_copy(update={"seed": seed}), 0, check=True)
+    m = build_machine(point.model_copy(update={"seed": seed}), 0, invariants=True)
     start = time.perf_counter()
     try:
         run_machine(m)
@@ -92,7 +92,7 @@ def deadlock(seeds, stress):
 
 def lost_exception(seeds, stress):
     """The race's consequence with a cross-CPU partner, race checks off: a lost exception."""
-    from l4sim.check.invariants import Monitor
+    from l4sim.sim.invariants import Monitor
 
     def machines(seed):
         k, programs = shared_handler(seed=seed, workers=4, wait=3000,
@@ -111,11 +111,11 @@ def slowdown(repeats=3):
         for mode in times:
             start = time.perf_counter()
             if mode == "off":
-                simulate(point, check=False)
+                simulate(point, invariants=False)
             elif mode == "on":
-                simulate(point, check=True)
+                simulate(point, invariants=True)
             else:
-                from l4sim.check.invariants import Monitor
+                from l4sim.sim.invariants import Monitor
                 m = build_machine(point, 0)
                 Monitor(exact_time=True).attach(m)
                 run_machine(m)

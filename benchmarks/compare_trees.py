@@ -30,15 +30,15 @@ try:
     from l4sim.sweep.runner import simulate
     from l4sim.sweep.scenario import point_from_dict
 except ImportError:
-    from l4sim.runner import simulate
-    from l4sim.scenario import point_from_dict
+    from l4sim.sweep.runner import simulate
+    from l4sim.sweep.scenario import point_from_dict
 point = point_from_dict({"workload": "syscall_bench", "cpus": 2, "threads": 2,
                          "wait_factor": CASE, "events": 20000, "fastpath_syscall": True})
 best = 0.0
 for _ in range(REPEATS):
     bare = bare_simpy_rate()
     start = time.perf_counter()
-    result = simulate(point, seed=1, check=False)
+    result = simulate(point, seed=1, invariants=False)
     entries = result.total_entries / (time.perf_counter() - start)
     best = max(best, entries / bare)
 print(best)

@@ -1,7 +1,8 @@
-"""The ``l4sim`` command line: run, validate, summarize, plot.
+"""The ``l4sim`` command line: run, validate, summarize, plot, report, checks, trace, timeline.
 
 A user's mistake (bad scenario, missing folder) ends with one line on stderr
-and exit status 2, never a traceback, and nothing written.
+and exit status 2, never a traceback, and nothing written. A simulated
+kernel that breaks an invariant, deadlocks or stalls ends with exit status 3.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from l4sim.backends import BackendError
-from l4sim.cache import CacheError
-from l4sim.scenario import ScenarioError, load_scenario
+from l4sim.sweep.backends import BackendError
+from l4sim.sweep.cache import CacheError
+from l4sim.sweep.scenario import ScenarioError, load_scenario
 
 
 class UsageError(Exception):
@@ -20,13 +21,13 @@ class UsageError(Exception):
 
 
 class RunFailure(Exception):
-    """The simulated kernel broke an invariant or stopped: exit status 3 (issue 5)."""
+    """The simulated kernel broke an invariant, deadlocked or stalled: exit status 3."""
 
 
 def _raise_run_failure(error: Exception) -> None:
     """Turn a simulated kernel's failure into a RunFailure (other errors pass through)."""
-    from l4sim.check.invariants import InvariantViolation
     from l4sim.kernel.locks import LockOrderError
+    from l4sim.sim.invariants import InvariantViolation
     from l4sim.sim.machine import SimulationStalled
 
     if isinstance(error, InvariantViolation):
@@ -38,7 +39,8 @@ def _raise_run_failure(error: Exception) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="l4sim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="l4sim", description="A discrete-event simulator "
+                                     "of the SMP fastpaths of an L4 microkernel.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run a scenario's sweep (what DIR/cache lacks) into "
@@ -97,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _trace_parsers(commands) -> None:
-    """Issue 5: 'trace' (Chrome trace JSON) and 'timeline' (PNG) of one short run."""
+    """'trace' (Chrome trace JSON) and 'timeline' (PNG): one short run, to look at."""
     for name, what, suffix in (("trace", "write a run's timeline as a Chrome trace (Perfetto)",
                                 "trace.json"),
                                ("timeline", "draw a run's timeline as a PNG", "timeline.png")):
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, UsageError, CacheError, BackendError) as error:
         print(f"l4sim: error: {error}", file=sys.stderr)
         return 2
-    except RunFailure as error:  # issue 5: a broken invariant, a deadlock, a stall
+    except RunFailure as error:  # a broken invariant, a deadlock, a stall
         print(f"l4sim: {error}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from l4sim.sweep import describe, run_sweep
+    from l4sim.sweep.run import describe, run_sweep
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.jobs is not None and args.jobs < 1:
@@ -146,13 +148,13 @@ def _run(args) -> int:
         raise UsageError(f"{out}: exists and is not a folder")
     run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
                     progress=False if args.quiet else None,
-                    check=True if args.check_invariants else None)
+                    invariants=True if args.check_invariants else None)
     print(describe(run))
     return 0
 
 
 def _summarize(args) -> int:
-    from l4sim.stats import write_summary
+    from l4sim.sweep.stats import write_summary
 
     if not (args.dir / "points.parquet").is_file():
         raise UsageError(f"{args.dir}: no points.parquet here (run 'l4sim run' first)")
@@ -161,9 +163,9 @@ def _summarize(args) -> int:
 
 
 def _plot(args) -> int:
-    from l4sim.plot import ipc_bench_figure, linux_figure, syscall_figures
-    from l4sim.plot_scaling import scaling_figure
-    from l4sim.sweep import load_points
+    from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figures
+    from l4sim.analysis.scaling_figure import scaling_figure
+    from l4sim.sweep.run import load_points
 
     if not (args.dir / "points.parquet").is_file():
         raise UsageError(f"{args.dir}: no points.parquet here (run 'l4sim run' first)")
@@ -206,7 +208,7 @@ def _validate(args) -> int:
 
 
 def _report(args) -> int:
-    from l4sim.report import build_report
+    from l4sim.analysis.report import build_report
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be >= 1")
@@ -222,7 +224,7 @@ def _report(args) -> int:
 def _checks(args) -> int:
     import pandas as pd
 
-    from l4sim.checks_report import build
+    from l4sim.analysis.checks_report import build
 
     for name in ("points.parquet", "events.parquet"):
         if not (args.dir / name).is_file():
@@ -276,9 +278,9 @@ def _traced_run(args):
 
     A violation still writes the timeline (marked) before ending with status 3.
     """
-    from l4sim.check.invariants import InvariantViolation
-    from l4sim.runner import build_machine, run_machine
-    from l4sim.trace_export import Timeline
+    from l4sim.analysis.timeline import Timeline
+    from l4sim.sim.invariants import InvariantViolation
+    from l4sim.sweep.runner import build_machine, run_machine
 
     scenario = load_scenario(args.scenario, args.overrides)
     if not args.out.parent.is_dir():
@@ -291,8 +293,8 @@ def _traced_run(args):
         swept = ", ".join(f"{k}={getattr(point, k)}" for k in scenario.sweep)
         print(f"l4sim: {len(points)} points in the sweep; tracing the first ({swept})",
               file=sys.stderr)
-    timeline = Timeline(point.cpus, point.costs().clock_hz)
-    machine = build_machine(point, args.replication, check=True, recorder=timeline)
+    timeline = Timeline(point.cpus, point.cost_profile().clock_hz)
+    machine = build_machine(point, args.replication, invariants=True, recorder=timeline)
     failure = None
     try:
         run_machine(machine)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from l4sim.runner import simulate
-from l4sim.scenario import load_scenario
+from l4sim.sweep.runner import simulate
+from l4sim.sweep.scenario import load_scenario
 
 REPLICATIONS = 4
 
@@ -53,7 +53,7 @@ def bisect(costs, key: str, index: int, target: float, low: int, high: int):
 
 
 def main() -> None:
-    costs = load_scenario("scenarios/linux.toml").points()[0].costs()
+    costs = load_scenario("scenarios/linux.toml").points()[0].cost_profile()
     print("before:", np.round(speedups(costs), 3))
     best_ipc = bisect(costs, "fp_ipc_transfer", 1, 1.30, 0, 400)
     costs = costs.replace(fp_ipc_transfer=best_ipc)

@@ -5,11 +5,11 @@ import pytest
 from l4sim.kernel.costs import load_profile
 from l4sim.kernel.kernel import Kernel, KernelConfig
 from l4sim.kernel.objects import ThreadState
-from l4sim.runner import CHECK_ENV
+from l4sim.sweep.runner import INVARIANTS_ENV
 
-# issue 5: every simulation in the tests runs under the invariant checker
+# every simulation in the tests runs under the invariant checker
 # (worker processes inherit it through the environment)
-os.environ[CHECK_ENV] = "1"
+os.environ[INVARIANTS_ENV] = "1"
 
 
 @pytest.fixture

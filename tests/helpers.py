@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from l4sim.check.invariants import Monitor
 from l4sim.kernel.costs import load_profile
 from l4sim.kernel.kernel import Kernel, KernelConfig
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
-from l4sim.runner import run_machine
+from l4sim.sim.invariants import Monitor
 from l4sim.sim.machine import Machine
+from l4sim.sweep.runner import run_machine
 
 
 def kernel(cpus=2, **options):
@@ -42,7 +42,7 @@ def machine(k, programs, events, kind="syscall_exception", seed=0, check=True, o
             stress=0, observe=True, lookahead=True):
     m = Machine(k, programs, np.random.default_rng(seed), kind, 0, events, observe=observe,
                 lookahead=lookahead)
-    m.check_lock_order = order
+    m.enforce_lock_order = order
     if check:
         Monitor(exact_time=k.unlocked_fastpath, order=order, stress=stress,
                 seed=seed).attach(m)

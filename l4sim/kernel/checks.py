@@ -7,7 +7,7 @@ not held, so locks are always taken in the global-then-address order). The
 paper's lists are sorted by stage (lock-free checks first, then those under
 the global scheduler lock, then those under the thread locks), which
 :func:`validate_order` enforces at import time; a reordered list (see
-:mod:`l4sim.check_order`) only has to respect the checks' data dependencies.
+:mod:`l4sim.kernel.check_order`) only has to respect the checks' data dependencies.
 """
 
 from __future__ import annotations
@@ -28,6 +28,13 @@ class Stage(IntEnum):
 # the stages as plain names, for the hot paths: looking a member up on its Enum
 # class costs ten times a global lookup (CPython 3.11)
 LOCK_FREE, SCHEDULER, THREADS = Stage
+
+THREAD_LOCKS = 2  # a fastpath takes the current thread's and its partner's lock
+
+
+def locks_held(stage: Stage) -> int:
+    """How many locks a fastpath holds once it has taken a stage's locks."""
+    return {Stage.LOCK_FREE: 0, Stage.SCHEDULER: 1, Stage.THREADS: 1 + THREAD_LOCKS}[stage]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,16 @@
-"""Cycle costs: a profile file (``l4sim/profiles/NAME.toml``) read into a frozen table."""
+"""Cycle costs: a profile file read into a frozen table.
+
+A profile is a TOML file of costs in cycles, each with the source it comes
+from in a comment. The built-in ones are ``l4sim/profiles/NAME.toml``,
+named by ``NAME``; a user's is named by its path. A profile may start from
+another, ``base = "sel4-sabre"`` (a built-in name, or a path relative to the
+profile file), and change only some costs; ``name`` defaults to the file's
+stem and ``description`` to the base's.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -63,6 +72,7 @@ class Costs:
 PROFILE_DIR = Path(l4sim.__file__).resolve().parent / "profiles"
 
 COST_KEYS = tuple(f.name for f in fields(Costs) if f.name not in ("name", "description"))
+PROFILE_KEYS = frozenset(f.name for f in fields(Costs)) | {"base"}
 
 
 def available_profiles() -> list[str]:
@@ -70,18 +80,89 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
 
 
-def load_profile(name: str) -> Costs:
-    """Read a shipped profile by name; raise :class:`ProfileError` on any problem."""
-    path = PROFILE_DIR / f"{name}.toml"
+def profile_path(profile: str | Path, relative_to: Path | None = None) -> Path:
+    """The file of a profile: a built-in name, or a path (relative to ``relative_to``)."""
+    text = str(profile)
+    if "/" not in text and not text.endswith(".toml"):
+        path = PROFILE_DIR / f"{text}.toml"
+        if not path.is_file():
+            raise ProfileError(f"unknown profile {text!r} (known: "
+                               f"{', '.join(available_profiles())}; or a path to a .toml file)")
+        return path
+    path = Path(text).expanduser()
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to / path
     if not path.is_file():
-        raise ProfileError(f"unknown profile {name!r} (known: {', '.join(available_profiles())})")
-    data = tomllib.loads(path.read_text())
-    expected = {f.name for f in fields(Costs)}
-    unknown = sorted(set(data) - expected)
-    missing = sorted(expected - set(data))
-    if unknown or missing:
-        raise ProfileError(f"profile {name}: unknown keys {unknown}, missing keys {missing}")
+        raise ProfileError(f"{path}: profile file not found")
+    return path
+
+
+# path -> (the files it was read from with a hash of their contents, its costs)
+_LOADED: dict[Path, tuple[tuple, Costs]] = {}
+
+
+def load_profile(profile: str | Path) -> Costs:
+    """Read a profile by built-in name or path; raise :class:`ProfileError` on any problem.
+
+    Read again whenever the file or a base it starts from has changed.
+    """
+    path = profile_path(profile).resolve()
+    cached = _LOADED.get(path)
+    if cached is not None and all(_stamp(file) == stamp for file, stamp in cached[0]):
+        return cached[1]
+    read: list[Path] = []
+    values = _values(path, (), read)
+    missing = [key for key in COST_KEYS if key not in values]
+    if missing:
+        raise ProfileError(f"{path}: missing costs {', '.join(missing)} "
+                           "(give them, or start from a profile with base = \"NAME\")")
+    values.setdefault("description", "")
+    costs = Costs(**values)
+    _LOADED[path] = (tuple((file, _stamp(file)) for file in read), costs)
+    return costs
+
+
+def _stamp(path: Path) -> bytes | None:
+    """What a file holds now (a hash: two edits in one clock tick differ too)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError:
+        return None
+
+
+def _values(path: Path, seen: tuple[Path, ...], read: list[Path]) -> dict:
+    """The keys of a profile file, on top of its base's (``read`` collects the files)."""
+    read.append(path)
+    if path in seen:
+        raise ProfileError(f"{path}: key 'base': profiles start from each other in a circle")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as error:
+        raise ProfileError(f"{path}: TOML syntax error ({error})") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"{path}: not a UTF-8 text file") from None
+    except OSError as error:
+        raise ProfileError(f"{path}: cannot read ({error.strerror})") from None
+    unknown = sorted(set(data) - PROFILE_KEYS)
+    if unknown:
+        raise ProfileError(f"{path}: key '{unknown[0]}': unknown key (a cost profile has "
+                           f"name, description, base and the costs {', '.join(COST_KEYS)})")
     for key in COST_KEYS:
-        if not isinstance(data[key], int) or data[key] < 0:
-            raise ProfileError(f"profile {name}: {key} must be a non-negative integer")
-    return Costs(**data)
+        if key in data and (type(data[key]) is not int or data[key] < 0):
+            raise ProfileError(f"{path}: key '{key}': must be a non-negative integer "
+                               f"(got {data[key]!r})")
+    for key in ("name", "description", "base"):
+        if key in data and not isinstance(data[key], str):
+            raise ProfileError(f"{path}: key '{key}': must be a string")
+    values: dict = {}
+    if "base" in data:
+        try:
+            base = profile_path(data["base"], relative_to=path.parent).resolve()
+        except ProfileError as error:
+            raise ProfileError(f"{path}: key 'base': {error}") from None
+        values = _values(base, (*seen, path), read)
+    values.update({k: v for k, v in data.items() if k != "base"})
+    values.setdefault("name", path.stem)
+    if "base" in data and "name" not in data:
+        values["name"] = path.stem
+    return values

@@ -62,7 +62,7 @@ class Kick:
 
 @dataclass(slots=True)
 class Sync:
-    """Let simulated time catch up with the cycles spent so far (issue 5).
+    """Let simulated time catch up with the cycles spent so far.
 
     A path yields it before reading or committing shared state without a lock:
     other CPUs must see that access at its true cycle, not at the start of a

@@ -14,7 +14,7 @@ Locks are never released and retaken inside the fastpath. A failure records
 the failing check as the exit point, releases what is held, and falls back to
 the slowpath, having paid for every check already run.
 
-The ``uniprocessor`` variant (``KernelConfig.fastpath_variant``, issue 5) is
+The ``uniprocessor`` variant (``KernelConfig.fastpath_variant``) is
 the fastpath before the paper's work: the same checks in the same order, but
 the scheduler and thread stages read shared state without taking any lock,
 and the commit writes it unlocked. Correct on one CPU; on several, another
@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from l4sim.kernel.check_plan import run_checks
 from l4sim.kernel.checks import THREADS, Check, Stage, pass_mask, validate_order
 from l4sim.kernel.effects import Outcome, Spend, Switch, Sync
-from l4sim.kernel.fastpath import run_checks
 from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Thread
 from l4sim.kernel.syscalls import RaiseException
 
@@ -111,19 +111,19 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     unlocked = kernel.unlocked_fastpath
     read = (lambda stage: _read_unlocked(kernel, cpu, ctx, stage)) if unlocked else None
     passed, stage, spent = yield from run_checks(
-        kernel, kernel.exception_plan, SYSCALL_EXCEPTION_CHECKS, ctx, current, ctx.handler, held,
-        spent, read)
+        kernel, kernel.exception_plan, kernel.exception_base_checks, ctx, current, ctx.handler,
+        held, spent, read)
     if not passed:
         return False
     handler = ctx.handler
     outcome = FAST_OUTCOME
     if kernel.config.profile_checks:
-        outcome = Outcome("fast", FAST_EXIT, pass_mask(SYSCALL_EXCEPTION_CHECKS, ctx))
+        outcome = Outcome("fast", FAST_EXIT, pass_mask(kernel.exception_base_checks, ctx))
     if unlocked:  # commit now, on what the unlocked reads saw
         yield Spend(spent)
         spent = 0
         yield SYNC
-        if kernel.monitor is not None:  # issue 5 hook: the reads are used here
+        if kernel.monitor is not None:  # the unlocked reads are used here
             kernel.monitor.use_reads(cpu, "exception fastpath commit")
     elif stage < THREADS:
         yield Spend(spent)
@@ -145,7 +145,7 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
 def _read_unlocked(kernel, cpu: int, ctx: ExceptionContext, stage: Stage):
     """Uniprocessor variant: read the stage's shared state as it is now, without its lock."""
     yield SYNC
-    if kernel.monitor is not None:  # issue 5 hook: an unlocked read
+    if kernel.monitor is not None:  # the monitor notes an unlocked read
         kernel.monitor.read_unlocked(cpu, _stage_cell(kernel, stage, ctx))
 
 

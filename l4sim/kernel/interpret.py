@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Spend, Switch, Sync
-from l4sim.kernel.locks import Lock, check_order
+from l4sim.kernel.locks import Lock, ensure_lock_order
 
 
 @dataclass
@@ -38,7 +38,7 @@ def run_sync(path, cpu: int = 0) -> SyncRun:
                 run.cycles += effect
             elif isinstance(effect, Acquire):
                 for lock in effect.locks:
-                    check_order(held, lock)
+                    ensure_lock_order(held, lock)
                     if lock.holder is not None and lock.holder != cpu:
                         raise RuntimeError(f"{lock.name} is held by cpu{lock.holder}")
                     lock.holder = cpu

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from l4sim.kernel.check_plan import run_checks
 from l4sim.kernel.checks import THREADS, Check, Stage, pass_mask, validate_order
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
-from l4sim.kernel.fastpath import run_checks
 from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Message, Thread
 from l4sim.kernel.syscalls import Call, ReplyWait
 
@@ -109,12 +109,12 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     ctx = IpcContext(kernel, cpu, current, op, dest, is_call)
     held: list = []
     passed, stage, spent = yield from run_checks(
-        kernel, kernel.ipc_plan, IPC_CHECKS, ctx, current, dest, held, spent)
+        kernel, kernel.ipc_plan, kernel.ipc_base_checks, ctx, current, dest, held, spent)
     if not passed:
         return False, None
     outcome = _FAST[is_call]
     if kernel.config.profile_checks:
-        outcome = Outcome("fast", outcome.exit_point, pass_mask(IPC_CHECKS, ctx))
+        outcome = Outcome("fast", outcome.exit_point, pass_mask(kernel.ipc_base_checks, ctx))
     if stage < THREADS:  # a reordered list may end before the thread stage
         yield Spend(spent)
         spent = 0

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from l4sim.kernel.check_plan import plan_checks
 from l4sim.kernel.checks import Stage, reorder
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
-from l4sim.kernel.fastpath import plan_checks
 from l4sim.kernel.ipc_fastpath import IPC_CHECKS, NOTIFY_CHECKS, ipc_fastpath, notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS, Lock, in_lock_order
@@ -44,9 +44,18 @@ IRQ = "irq"  # kernel-originated IPC: an interrupt delivered to its handler thre
 
 FASTPATH_IPC = (Call, ReplyWait)  # the operations the IPC fastpath handles
 
+# The fastpaths whose checks a scenario can reorder (``check_order``) or replace
+# (a fastpath variant, ``fastpath_checks``), by kernel-entry kind.
+PAPER_FASTPATHS = {SYSCALL_EXCEPTION: SYSCALL_EXCEPTION_CHECKS, IPC: IPC_CHECKS}
+
+# How the fastpaths read shared state: "smp", under the locks as the paper
+# makes them; "uniprocessor", the same checks before the paper's work, reading
+# the scheduler's and the partner's state without locks (correct on one CPU).
 FASTPATH_VARIANTS = ("smp", "uniprocessor")
-# "descending" thread locks, or "objects_first": the slowpaths take the thread
-# locks before the global scheduler lock; both are deliberate bugs (issue 5)
+# The order locks are taken in: "ascending" is the rule (globals by rank, then
+# objects by address); "descending" thread locks, or "objects_first" (the
+# slowpaths take the thread locks before the global scheduler lock) are
+# deliberate bugs, to show what the invariant checker catches.
 LOCK_ORDERS = ("ascending", "descending", "objects_first")
 
 
@@ -58,17 +67,17 @@ class KernelConfig:
     lock: str = "ticket"
     fastpath_syscall: bool = True
     fastpath_ipc: bool = True
-    # the order each fastpath runs its checks in (check names); None: the paper's
+    # the order each fastpath runs its checks in (check names); None: as listed
     check_order: dict | None = None
+    # kind -> the checks replacing the paper's list for that fastpath (a fastpath
+    # variant); None: the paper's lists (PAPER_FASTPATHS)
+    fastpath_checks: dict | None = None
     # record which checks pass at every fastpath decision (the check profile)
     profile_checks: bool = False
     # the IPC fastpath also delivers notifications (the paper's future work)
     fastpath_notify: bool = False
-    # issue 5: "smp" (the paper's locked fastpath) or "uniprocessor" (the same
-    # checks reading the handler's and the scheduler's state without locks)
-    fastpath_variant: str = "smp"
-    # issue 5: "ascending" (the rule); "descending", "objects_first" are bugs
-    lock_order: str = "ascending"
+    fastpath_variant: str = "smp"  # one of FASTPATH_VARIANTS
+    lock_order: str = "ascending"  # one of LOCK_ORDERS
     kernel_lock: str = "fine"  # "fine" (the paper's) or "big" (seL4's, l4sim.kernel.big_lock)
 
     def __post_init__(self) -> None:
@@ -103,11 +112,16 @@ class Kernel:
         self._thread_lock_effects: dict[tuple, Acquire] = {}
         # and the effect releasing each set of held locks
         self._release_effects: dict[tuple, Release] = {}
-        # the cycle cost of each exception-fastpath check, in list order
+        # each fastpath's checks as listed (what a check profile's mask bits refer
+        # to), then in the order run, with the cycle cost of each
+        self.fastpaths = {**PAPER_FASTPATHS, **(config.fastpath_checks or {})}
+        self.exception_base_checks = self.fastpaths[SYSCALL_EXCEPTION]
+        self.ipc_base_checks = self.fastpaths[IPC]
         order = config.check_order or {}
-        self.exception_checks = (reorder(SYSCALL_EXCEPTION_CHECKS, order[SYSCALL_EXCEPTION])
-                                 if SYSCALL_EXCEPTION in order else SYSCALL_EXCEPTION_CHECKS)
-        self.ipc_checks = (reorder(IPC_CHECKS, order[IPC]) if IPC in order else IPC_CHECKS)
+        self.exception_checks = (reorder(self.exception_base_checks, order[SYSCALL_EXCEPTION])
+                                 if SYSCALL_EXCEPTION in order else self.exception_base_checks)
+        self.ipc_checks = (reorder(self.ipc_base_checks, order[IPC]) if IPC in order
+                           else self.ipc_base_checks)
         self.exception_check_costs = tuple(getattr(costs, check.cost)
                                            for check in self.exception_checks)
         self.ipc_check_costs = tuple(getattr(costs, check.cost) for check in self.ipc_checks)
@@ -118,8 +132,8 @@ class Kernel:
         # the thread each CPU's interrupts are delivered to (as IPC), if any
         self.irq_threads: dict[int, Thread] = {}
         self.spaces: list[Space] = []
-        # issue 5: an invariant monitor (l4sim.check.invariants) told of shared-state
-        # reads and writes; None in ordinary runs
+        # the invariant monitor (l4sim.sim.invariants), told of shared-state reads
+        # and writes; None in ordinary runs
         self.monitor = None
         self.unlocked_fastpath = config.fastpath_variant == "uniprocessor"
 
@@ -329,13 +343,13 @@ class Kernel:
         return Message("exception", thread, (exception.kind, *exception.payload), words=8)
 
     def wrote_ipc_state(self, thread: Thread) -> None:
-        """Issue 5 hook: ``thread``'s IPC state (queue, partner, registers) changed."""
+        """``thread``'s IPC state (queue, partner, registers) changed: tell the monitor."""
         if self.monitor is not None:
             self.monitor.write_cell(f"ipc:{thread.name}", thread.lock)
 
     def send_message(self, sender: Thread, receiver: Thread, message: Message) -> None:
         receiver.received = message
-        if self.monitor is not None:  # issue 5 hook: delivery exactly once, in order
+        if self.monitor is not None:  # the monitor checks delivery: exactly once, in order
             self.monitor.write_cell(f"ipc:{receiver.name}", receiver.lock)
             self.monitor.on_send(sender, receiver, message)
 

@@ -54,7 +54,7 @@ class Lock:
         return f"<Lock {self.name}>"
 
 
-def check_order(held: list[Lock], new: Lock) -> None:
+def ensure_lock_order(held: list[Lock], new: Lock) -> None:
     """Raise :class:`LockOrderError` if taking ``new`` while holding ``held`` breaks the order."""
     for lock in held:
         if lock is new:

@@ -21,13 +21,13 @@ class Scheduler:
         # bit p set: a thread of priority p is ready on that CPU (the ready bitmap
         # of OKL4 and seL4: the best priority is its highest set bit)
         self._ready_bitmap: list[int] = [0] * cpus
-        # issue 5: told of every change to the scheduler's (global, shared) state
+        # the invariant monitor, told of every change to the scheduler's shared state
         self.monitor = None
 
     def make_ready(self, thread: Thread) -> None:
         """Put ``thread`` at the tail of its CPU's queue for its priority."""
         thread.state = READY
-        if self.monitor is not None:  # issue 5 hook
+        if self.monitor is not None:  # the scheduler's shared state changes
             self.monitor.write_scheduler()
         queue = self._ready[thread.cpu].get(thread.priority)
         if queue is None:
@@ -45,7 +45,7 @@ class Scheduler:
     def pick_next(self, cpu: int) -> Thread | None:
         """Dequeue the best ready thread of ``cpu`` and make it current (None: idle)."""
         best = self.highest_ready(cpu)
-        if self.monitor is not None:  # issue 5 hook
+        if self.monitor is not None:  # the scheduler's shared state changes
             self.monitor.write_scheduler()
         if best is None:
             self.current[cpu] = None
@@ -61,7 +61,7 @@ class Scheduler:
         queue = self._ready[thread.cpu].get(thread.priority)
         if queue is None or thread not in queue:
             return
-        if self.monitor is not None:  # issue 5 hook
+        if self.monitor is not None:  # the scheduler's shared state changes
             self.monitor.write_scheduler()
         self._ready[thread.cpu][thread.priority].remove(thread)
         if not self._ready[thread.cpu][thread.priority]:
@@ -69,11 +69,7 @@ class Scheduler:
 
     def run(self, cpu: int, thread: Thread) -> None:
         """Make ``thread`` the running thread of ``cpu`` (it must not be queued)."""
-        if self.monitor is not None:  # issue 5 hook
+        if self.monitor is not None:  # the scheduler's shared state changes
             self.monitor.write_scheduler()
         thread.state = RUNNING
         self.current[cpu] = thread
-
-    def ready_threads(self, cpu: int) -> list[Thread]:
-        """The ready threads of ``cpu``, best priority first (for inspection)."""
-        return [t for p in sorted(self._ready[cpu], reverse=True) for t in self._ready[cpu][p]]

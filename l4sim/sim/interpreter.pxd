@@ -8,6 +8,6 @@ cdef class PathInterpreter:
     cdef dict __dict__
     cdef public object env, costs, interrupts, lookahead, locks, design, lock_costs
     cdef public object threads, runners, trace, window, measure_kind, monitor, jitter_span
-    cdef public object lookahead_on, check_lock_order
+    cdef public object lookahead_on, enforce_lock_order
     cdef public list held, next_act, busy, resched, pending_irqs, ipi_due, irq_due, others
     cdef public list noise, waits

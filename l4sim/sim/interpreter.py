@@ -18,7 +18,7 @@ import random
 from collections.abc import Generator
 
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
-from l4sim.kernel.locks import check_order
+from l4sim.kernel.locks import ensure_lock_order
 from l4sim.sim.lookahead import NEVER
 from l4sim.sim.simpy_internals import Event, park, processed_event, schedule_rearmed
 from l4sim.sim.spinlock import handoff_cost
@@ -49,7 +49,7 @@ class PathInterpreter:
         self.locks = machine.locks  # the contended side of the spinlock protocol
         self.design = machine.locks.design
         self.lock_costs = (costs.lock_acquire, costs.lock_release, costs.line_transfer)
-        self.check_lock_order = True
+        self.enforce_lock_order = True
         self.threads = machine.threads
         self.runners = machine.runners
         self.trace = machine.trace
@@ -136,8 +136,8 @@ class PathInterpreter:
                                 # local time, or, if its last holder released it later
                                 # (at its own local time), handed over to us then
                                 if (held and held[-1].order_key >= lock.order_key
-                                        and self.check_lock_order):
-                                    check_order(held, lock)  # raises, naming both locks
+                                        and self.enforce_lock_order):
+                                    ensure_lock_order(held, lock)  # raises, naming both locks
                                 lock.holder = cpu
                                 held.append(lock)
                                 if free_at <= at:

@@ -95,7 +95,7 @@ class Machine:
         self.threads.interpreter = self.interpreter
         self.interrupts.interpreter = self.interpreter
         self._monitor = None
-        self._check_lock_order = True
+        self._enforce_lock_order = True
 
     # -- what a run's users read and set ----------------------------------------
     @property
@@ -110,15 +110,15 @@ class Machine:
         self.interpreter.monitor = monitor
 
     @property
-    def check_lock_order(self) -> bool:
+    def enforce_lock_order(self) -> bool:
         """Whether the engine itself refuses an acquisition that breaks the lock order."""
-        return self._check_lock_order
+        return self._enforce_lock_order
 
-    @check_lock_order.setter
-    def check_lock_order(self, check: bool) -> None:
-        self._check_lock_order = check
-        self.locks.check_lock_order = check
-        self.interpreter.check_lock_order = check
+    @enforce_lock_order.setter
+    def enforce_lock_order(self, check: bool) -> None:
+        self._enforce_lock_order = check
+        self.locks.enforce_lock_order = check
+        self.interpreter.enforce_lock_order = check
 
     @property
     def done(self):

@@ -2,5 +2,5 @@
 # Python ignores this file (see interpreter.pxd).
 cdef class SpinLocks:
     cdef dict __dict__
-    cdef public object env, costs, design, fifo, rng, check_lock_order
+    cdef public object env, costs, design, fifo, rng, enforce_lock_order
     cdef public list held, next_act, spinning_on

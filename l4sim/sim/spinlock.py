@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from l4sim.kernel.locks import FIFO_DESIGNS, LOCK_DESIGNS, Lock, check_order
+from l4sim.kernel.locks import FIFO_DESIGNS, LOCK_DESIGNS, Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
 
 
@@ -86,7 +86,7 @@ class SpinLocks:
         self.held = held
         self.next_act = next_act
         self.spinning_on = spinning_on
-        self.check_lock_order = True  # refuse an acquisition that breaks the lock order
+        self.enforce_lock_order = True  # refuse an acquisition that breaks the lock order
 
     def grant(self, cpu: int, lock: Lock) -> int:
         """Make ``cpu`` the holder of a free lock; returns the acquisition's cost."""
@@ -101,8 +101,8 @@ class SpinLocks:
 
     def acquire(self, cpu: int, lock: Lock):
         """Spin until ``lock`` is ours; returns the cycles the acquisition costs."""
-        if self.check_lock_order:
-            check_order(self.held[cpu], lock)
+        if self.enforce_lock_order:
+            ensure_lock_order(self.held[cpu], lock)
         spin: SpinState = lock.sim
         costs = self.costs
         env = self.env

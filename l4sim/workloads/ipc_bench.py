@@ -13,12 +13,15 @@ A point measures ``events`` Calls (all clients together) after
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
 from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
-from l4sim.workloads import Setup
+from l4sim.workloads.base import Point, Setup
 
 SERVER_PRIORITY = 200
 CLIENT_PRIORITY = 100
@@ -41,7 +44,16 @@ def server(service: int):
         message = yield ReplyWait(message.sender, ("ok", *message.payload))
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+class Params(Point):
+    """The keys of the IPC benchmark (on top of those every workload has)."""
+
+    workload: Literal["ipc_bench"] = "ipc_bench"
+    clients: int = Field(1, ge=1, le=4096)  # client threads
+    wait_factor: float = Field(100.0, ge=0)  # scale of the random busy loop between Calls
+
+
+def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
+          config: KernelConfig) -> Setup:
     kernel = Kernel(config, costs)
     space = kernel.create_space("server")
     the_server = kernel.create_thread("server", 0, SERVER_PRIORITY, space)

@@ -28,8 +28,10 @@ the same window is measured.
 from __future__ import annotations
 
 from collections import deque
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
@@ -46,7 +48,7 @@ from l4sim.kernel.syscalls import (
     StartIO,
     Wait,
 )
-from l4sim.workloads import Setup
+from l4sim.workloads.base import Point, Setup
 
 IRQ_PRIORITY = 250
 SERVER_PRIORITY = 150
@@ -187,7 +189,31 @@ class IrqLatency:
                  "entries_per_mcycle": float(latencies.size * 1e6 / max(measured_cycles, 1))}]
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+class Params(Point):
+    """The keys of the Linux load. Times are in cycles, means of exponentials."""
+
+    workload: Literal["linux"] = "linux"
+    io_procs: int = Field(3, ge=0, le=64)
+    cpu_procs: int = Field(3, ge=0, le=64)
+    io_gap: float = Field(20_000.0, gt=0)  # user burst of an I/O-heavy process
+    cpu_gap: float = Field(2_000_000.0, gt=0)  # user burst of a CPU-intensive process
+    io_block_fraction: float = Field(0.3, ge=0, le=1)  # syscalls that wait for the device
+    device_latency: float = Field(100_000.0, gt=0)  # device transfer time
+    syscall_service: float = Field(2_000.0, gt=0)  # Linux server work per system call
+    irq_service: int = Field(1_000, ge=0)  # Linux server work per interrupt
+    irq_decode: int = Field(200, ge=0)  # interrupt thread work per interrupt
+    tick: int = Field(10_000_000, ge=1000)  # guest timer period (HZ = 100 at 1 GHz)
+    irq_forward: Literal["send", "notify"] = "send"  # how irq0 forwards to other CPUs
+
+    @model_validator(mode="after")
+    def _some_process(self) -> Params:
+        if self.io_procs + self.cpu_procs < 1:
+            raise ValueError("io_procs + cpu_procs must be >= 1")
+        return self
+
+
+def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
+          config: KernelConfig) -> Setup:
     kernel = Kernel(config, costs)
     linux_space = kernel.create_space("linux")
     irq_threads = [kernel.create_thread(f"irq{c}", c, IRQ_PRIORITY, linux_space)

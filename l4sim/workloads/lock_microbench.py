@@ -15,14 +15,17 @@ A point measures ``events`` acquisitions (all threads) after ``warmup_events``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field, model_validator
 
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.critical_section import LOCK, CriticalSection, LockBenchKernel
 from l4sim.kernel.kernel import KernelConfig
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import Compute
-from l4sim.workloads import Setup
+from l4sim.workloads.base import Point, Setup
 
 PRIORITY = 100
 BATCH = 1024  # draws per numpy call
@@ -66,7 +69,29 @@ def metrics(machine, events, measured_cycles: int) -> dict:
     }
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+Distribution = Literal["exponential", "deterministic", "uniform"]
+
+
+class Params(Point):
+    """The keys of the lock microbenchmark (on top of those every workload has)."""
+
+    workload: Literal["lock_microbench"] = "lock_microbench"
+    threads: int = Field(2, ge=1, le=64)  # one per CPU
+    think_dist: Distribution = "exponential"
+    think_mean: float = Field(3000.0, ge=0)
+    hold_dist: Distribution = "exponential"
+    hold_mean: float = Field(1000.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_thread_per_cpu(self):
+        if self.threads > self.cpus:
+            raise ValueError(f"threads ({self.threads}) must not exceed cpus ({self.cpus}): "
+                             "one thread per CPU")
+        return self
+
+
+def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
+          config: KernelConfig) -> Setup:
     """Kernel, one thread per CPU (CPUs 0..threads-1) and their programs."""
     kernel = LockBenchKernel(config, costs)
     programs: dict[Thread, object] = {}

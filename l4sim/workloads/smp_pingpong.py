@@ -14,12 +14,15 @@ at the profile's clock. A point measures ``events`` Calls after
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
 from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
-from l4sim.workloads import Setup
+from l4sim.workloads.base import Point, Setup
 
 PONG_PRIORITY = 200
 PING_PRIORITY = 100
@@ -40,7 +43,19 @@ def pong(delay: int):
         message = yield ReplyWait(message.sender, message.payload)
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+class Params(Point):
+    """The keys of sel4bench's SMP benchmark (on top of those every workload has)."""
+
+    workload: Literal["smp_pingpong"] = "smp_pingpong"
+    delay_cycles: int = Field(0, ge=0)  # user work of each ping between Calls
+
+    def kernel_entries(self) -> int:
+        # each Call is followed by its pong's ReplyWait (two ipc entries)
+        return 2 * (self.events + self.warmup_events)
+
+
+def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
+          config: KernelConfig) -> Setup:
     """A ping and a pong thread per CPU."""
     kernel = Kernel(config, costs)
     programs = {}

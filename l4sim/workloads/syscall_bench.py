@@ -15,13 +15,16 @@ A point measures ``events`` syscall exceptions (all CPUs together) after
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
-from l4sim.workloads import Setup
+from l4sim.workloads.base import Point, Setup
 
 HANDLER_PRIORITY = 200
 WORKER_PRIORITY = 100
@@ -48,7 +51,25 @@ def handler(service: int):
         message = yield ReplyWait(message.sender, ("ok", *message.payload[1:]))
 
 
-def build(params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig) -> Setup:
+class Params(Point):
+    """The keys of the syscall benchmark (on top of those every workload has)."""
+
+    workload: Literal["syscall_bench"] = "syscall_bench"
+    threads: int = Field(1, ge=1, le=4096)  # user threads in all
+    threads_per_cpu: int | None = Field(None, ge=1, le=64)  # if set, replaces threads
+    wait_factor: float = Field(100.0, ge=0)  # scale of the random busy loop
+
+    @property
+    def worker_threads(self) -> int:
+        return self.threads if self.threads_per_cpu is None else self.threads_per_cpu * self.cpus
+
+    def kernel_entries(self) -> int:
+        # each syscall exception is followed by its handler's reply (an ipc entry)
+        return 2 * (self.events + self.warmup_events)
+
+
+def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
+          config: KernelConfig) -> Setup:
     """Kernel, threads and programs for one point of the benchmark."""
     kernel = Kernel(config, costs)
     server = kernel.create_space("exception-server")

@@ -1,1 +1,0 @@
-"""Correctness checking of simulated runs (issue 5): the SMP invariant checker."""

@@ -1,0 +1,117 @@
+"""Where runs execute: in this process, in local worker processes, or on Dask.
+
+Each backend takes (key, config, replication) tasks and yields (key, record)
+pairs as runs finish, in whatever order they finish: the caller files each
+record in the cache at once, so an interrupted sweep keeps every finished
+run, and it assembles the tables in task order afterwards, so the order of
+completion never shows in them. Only a point's configuration (a dict) and
+its replication number go to a worker, and only plain records come back
+(:func:`l4sim.sweep.runner.run_record`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+from l4sim.sweep.runner import run_record
+
+Task = tuple[str, dict, int]  # cache key, point configuration, replication
+
+# how long to wait for a Dask scheduler before giving up
+PROBE_TIMEOUT = 5.0
+CONNECT_TIMEOUT = "10s"
+
+
+class BackendError(Exception):
+    """The scheduler cannot be reached or a worker runs other code (one line, exit 2)."""
+
+
+def default_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def run_inline(tasks: list[Task], invariants: bool | None = None) -> Iterator[tuple[str, dict]]:
+    for key, config, replication in tasks:
+        yield key, run_record(config, replication, invariants)
+
+
+def run_local(tasks: list[Task], jobs: int,
+              invariants: bool | None = None) -> Iterator[tuple[str, dict]]:
+    """``jobs`` worker processes; pending runs are cancelled if the caller stops."""
+    if jobs <= 1 or len(tasks) <= 1:
+        yield from run_inline(tasks, invariants)
+        return
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)))
+    try:
+        # keep a bounded window in flight so cancelling an interrupted sweep is quick
+        pending = iter(tasks)
+        running = {}
+        for key, config, replication in pending:
+            running[pool.submit(run_record, config, replication, invariants)] = key
+            if len(running) >= 2 * jobs:
+                break
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                key = running.pop(future)
+                yield key, future.result()
+                task = next(pending, None)
+                if task is not None:
+                    running[pool.submit(run_record, task[1], task[2], invariants)] = task[0]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def connect(address: str):
+    """A Dask client of the scheduler at ``address`` (raises :class:`BackendError`).
+
+    A TCP/TLS address is checked with a plain socket first: a half-built Client
+    on a bad address hangs in its destructor and prints a traceback.
+    """
+    from distributed.comm import get_address_host_port
+    from distributed.comm.addressing import normalize_address
+
+    try:
+        address = normalize_address(address)
+        if address.startswith(("tcp://", "tls://")):
+            host, port = get_address_host_port(address)
+            socket.create_connection((host, port), timeout=PROBE_TIMEOUT).close()
+        return _client_class()(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except Exception as error:  # whatever a wrong address answers, it is one line
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BackendError(f"--scheduler {address}: cannot connect ({reason})") from None
+
+
+def _client_class():
+    from distributed import Client
+
+    class QuietClient(Client):
+        """A Client whose failed construction does not print a traceback at exit."""
+
+        def __del__(self):
+            with contextlib.suppress(Exception):
+                super().__del__()
+
+    return QuietClient
+
+
+def run_dask(tasks: list[Task], client,
+             invariants: bool | None = None) -> Iterator[tuple[str, dict]]:
+    """Every run as a Dask task; results are fetched and released as they finish."""
+    from distributed import as_completed
+
+    futures = {client.submit(run_record, config, replication, invariants,
+                             key=f"l4sim-run-{key}"): key
+               for key, config, replication in tasks}
+    try:
+        for future, record in as_completed(futures, loop=client.loop, with_results=True):
+            key = futures.pop(future)
+            future.release()
+            yield key, record
+    finally:
+        if futures:
+            client.cancel(list(futures))

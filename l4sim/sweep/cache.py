@@ -1,0 +1,176 @@
+"""The result cache: one file per (point, replication), so a sweep can resume.
+
+A result is filed under ``DIR/cache/<model>/<key>.parquet``. ``<model>`` is the
+model version: a hash of the source of exactly the code a run executes (the
+kernel, the simulator, the workloads, the runner; see :data:`SIMULATION_CODE`)
+and of the versions of the libraries that shape a result (numpy and SimPy
+draw the random streams and run the clock; pydantic validates the keys), so
+a change to that code leaves old results unused, while editing the analysis,
+the figures, the command line or the documentation reuses them. ``<key>``
+hashes the point's full configuration, its replication and the model
+version, and the contents of every file the point names: a user's workload
+or fastpath-variant file, its check-order file, and the profile as resolved
+(every cost, base profiles included). ``name`` and ``replications`` are left
+out: they label or repeat a run but do not change one result, so renaming a
+scenario or adding replications reuses what is there.
+
+A file is the events table of the run, with the per-kind summary rows and the
+run's measured cycles as JSON in the Parquet metadata (JSON floats round-trip
+exactly). Files are written to a temporary name and renamed, so a killed run
+leaves either a whole result or none.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import l4sim
+from l4sim.kernel.costs import load_profile
+from l4sim.workloads.base import Point, is_path
+from l4sim.workloads.user_files import file_digest
+
+PACKAGE = Path(l4sim.__file__).resolve().parent
+# keys that do not change the result of one (point, replication)
+UNKEYED = frozenset({"name", "replications"})
+META = b"l4sim"
+# the package's code a run executes, relative to the package: its sources are the model
+SIMULATION_CODE = ("kernel", "sim", "workloads", "sweep/runner.py")
+LIBRARIES = ("numpy", "simpy", "pydantic")
+
+
+class CacheError(Exception):
+    """An unusable output folder or cache file (reported as one line, exit 2)."""
+
+
+@functools.lru_cache(maxsize=1)
+def model_version() -> str:
+    """Hash of the simulation code's sources and of the libraries that shape results."""
+    return source_digest(PACKAGE)
+
+
+def source_digest(package: Path) -> str:
+    """The model version of the package at ``package`` (its simulation code, the libraries)."""
+    digest = hashlib.sha256()
+    for path in simulation_sources(package):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    digest.update(" ".join(f"{name} {version(name)}" for name in LIBRARIES).encode())
+    return digest.hexdigest()[:16]
+
+
+def simulation_sources(package: Path = PACKAGE) -> list[Path]:
+    """The source files (.py, and the .pxd declarations of compiled builds) a run executes."""
+    files: list[Path] = []
+    for part in SIMULATION_CODE:
+        path = package / part
+        if path.is_dir():
+            files.extend(p for p in path.rglob("*") if p.suffix in (".py", ".pxd"))
+        else:
+            files.append(path)
+    return sorted(files)
+
+
+def task_key(config: dict, replication: int, model: str) -> str:
+    """Stable name of one (point, replication) result under one model version."""
+    keyed = {k: v for k, v in config.items() if k not in UNKEYED}
+    keyed["files"] = file_contents(config)
+    text = json.dumps({"model": model, "point": keyed, "replication": replication},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def file_contents(config: dict) -> dict:
+    """What the files a point names contain: hashes of user code, the resolved costs."""
+    defaults = Point.model_fields
+    profile = config.get("profile", defaults["profile"].default)
+    workload = config.get("workload", defaults["workload"].default)
+    contents = {"profile": asdict(load_profile(profile))}
+    if is_path(workload):
+        contents["workload"] = file_digest(workload)
+    for key in ("fastpath_checks", "check_order_file"):
+        if config.get(key):
+            contents[key] = file_digest(config[key])
+    return contents
+
+
+@dataclass
+class Record:
+    """One cached result: summary rows per kind, measured cycles, events table."""
+
+    rows: list[dict]
+    measured_cycles: int
+    events: pa.Table
+
+
+class ResultCache:
+    """The results of one model version under an output folder."""
+
+    def __init__(self, out_dir: Path, model: str | None = None):
+        self.model = model or model_version()
+        self.folder = Path(out_dir) / "cache" / self.model
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.parquet"
+
+    def has(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def put(self, key: str, record: dict) -> None:
+        """File a worker's record atomically (temporary file, then rename)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        meta = {"rows": record["rows"], "measured_cycles": record["measured_cycles"],
+                "config": record.get("config"), "replication": record.get("replication")}
+        table = pa.table(record["events"])
+        table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
+        final = self.path(key)
+        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        pq.write_table(table, temporary)
+        os.replace(temporary, final)
+
+    def get(self, key: str) -> Record:
+        path = self.path(key)
+        try:
+            table = pq.read_table(path)
+            meta = json.loads(table.schema.metadata[META])
+        except (OSError, KeyError, ValueError, pa.ArrowException) as error:
+            raise CacheError(f"{path}: unreadable cached result ({error}); "
+                             f"delete it or rerun with --force") from None
+        return Record(meta["rows"], meta["measured_cycles"], table.replace_schema_metadata())
+
+    def remove_stale_temporaries(self) -> None:
+        """Temporary files left by a killed run (call while holding the folder lock)."""
+        if self.folder.is_dir():
+            for leftover in self.folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
+
+
+class FolderLock:
+    """Exclusive use of an output folder by one run; the OS drops it if the run dies."""
+
+    def __init__(self, out_dir: Path):
+        self.path = Path(out_dir) / ".lock"
+        self.handle = None
+
+    def __enter__(self) -> FolderLock:
+        self.handle = open(self.path, "a")  # held until __exit__
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise CacheError(f"{self.path.parent}: another l4sim run is writing "
+                             f"this folder") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()

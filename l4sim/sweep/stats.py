@@ -1,0 +1,81 @@
+"""Statistics across replications: ``summary.parquet``.
+
+``points.parquet`` keeps every replication; the summary gives, per point (every
+key column but ``replication``) and kernel-entry kind, the mean, standard
+deviation and 95% Student-t confidence interval of each metric across the
+replications. One row per point, kind and metric (a long table: pivot
+``metric`` to get one column per metric).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from l4sim.sweep.runner import METRICS
+
+CONFIDENCE = 0.95  # of every interval l4sim reports, unless a caller asks otherwise
+SUMMARY_METRICS = (*METRICS, "measured_cycles")
+SUMMARY_COLUMNS = ["metric", "n", "mean", "std", "ci_low", "ci_high"]
+
+
+def t_interval(mean, std, n, confidence: float = CONFIDENCE):
+    """Two-sided Student-t interval of a mean from ``n`` values with sample std ``std``.
+
+    Works on arrays; NaN where ``n < 2`` (one value says nothing about the spread).
+    """
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(n > 1, np.asarray(std, dtype=float) / np.sqrt(n), np.nan)
+        # (the quantile times the scale: scipy's t.interval refuses a zero spread)
+        half = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * scale
+    return mean - half, mean + half
+
+
+def mean_ci(values, confidence: float = CONFIDENCE) -> tuple[float, tuple[float, float]]:
+    """Mean of per-replication values and its t-interval.
+
+    With fewer than two values, or values all equal, the interval is the mean
+    itself: no spread was seen.
+    """
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2 or np.allclose(values, values[0]):
+        return mean, (mean, mean)
+    low, high = t_interval(mean, values.std(ddof=1), len(values), confidence)
+    return mean, (float(low), float(high))
+
+
+def summarize(points: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Mean, std (ddof 1) and t-interval per point, kind and metric.
+
+    With a single replication the standard deviation and interval are NaN:
+    one run says nothing about the spread.
+    """
+    metrics = [m for m in SUMMARY_METRICS if m in points.columns]
+    keys = [c for c in points.columns if c not in metrics and c != "replication"]
+    grouped = points.groupby(keys, sort=False, dropna=False)[metrics]
+    table = pd.concat({"n": grouped.count().stack(), "mean": grouped.mean().stack(),
+                       "std": grouped.std().stack()}, axis=1)
+    table.index.names = [*keys, "metric"]
+    table = table.reset_index()
+    low, high = t_interval(table["mean"].to_numpy(), table["std"].to_numpy(),
+                           table["n"].to_numpy(), confidence)
+    table["ci_low"] = low
+    table["ci_high"] = high
+    return table[[*keys, *SUMMARY_COLUMNS]]
+
+
+def write_summary(out_dir: Path, points: pd.DataFrame | None = None) -> Path:
+    """Write ``out_dir/summary.parquet`` from ``points`` (read from the folder if None)."""
+    out_dir = Path(out_dir)
+    if points is None:
+        points = pd.read_parquet(out_dir / "points.parquet")
+    path = out_dir / "summary.parquet"
+    temporary = out_dir / ".summary.parquet.tmp"
+    summarize(points).to_parquet(temporary, index=False)
+    temporary.replace(path)
+    return path

@@ -1,0 +1,60 @@
+"""Loading a user's Python file (a workload or a fastpath variant) as a module.
+
+Each file is imported once per process under a name derived from its path,
+so two files of the same name do not clash, and a file that cannot be
+imported (a syntax error, an exception at import, a missing file) is one
+line naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+
+class UserFileError(ValueError):
+    """A user's file that cannot be used: the message is one line naming the file."""
+
+
+def load_python_file(path: str | Path) -> ModuleType:
+    """Import the Python file at ``path`` (absolute, or relative to the current folder)."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise UserFileError(f"{path}: file not found")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    name = f"l4sim_user_{path.stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # (dataclasses and pydantic look their module up)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        del sys.modules[name]
+        raise UserFileError(f"{path}: syntax error at line {error.lineno}: {error.msg}") from None
+    except Exception as error:  # whatever the user's code raises at import: one line
+        del sys.modules[name]
+        where = _user_line(error, path)
+        raise UserFileError(f"{path}:{where} importing it raised {type(error).__name__}: "
+                            f"{str(error).splitlines()[0] if str(error) else ''}") from None
+    return module
+
+
+def file_digest(path: str | Path) -> str:
+    """A hash of a file's contents (part of a cached result's key)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def _user_line(error: BaseException, path: Path) -> str:
+    """`` line N:`` of the deepest frame in the user's file, if any."""
+    line = ""
+    trace = error.__traceback__
+    while trace is not None:
+        if Path(trace.tb_frame.f_code.co_filename).resolve() == path:
+            line = f" line {trace.tb_lineno}:"
+        trace = trace.tb_next
+    return line

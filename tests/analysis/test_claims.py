@@ -1,0 +1,62 @@
+"""Each claim of the paper pinned in direction on reduced scenarios (fewer events, fixed seeds)."""
+
+from pathlib import Path
+
+import pytest
+
+from l4sim.analysis import claims
+from l4sim.sweep.run import run_scenario
+from l4sim.sweep.scenario import load_scenario
+
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
+
+
+def _points(name, tmp_path_factory, *overrides):
+    scenario = load_scenario(SCENARIOS / f"{name}.toml",
+                             ["replications=3", "events=1000", "warmup_events=200", *overrides])
+    return run_scenario(scenario, tmp_path_factory.mktemp(name), jobs=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def linux(tmp_path_factory):
+    return {c.text: c for c in claims.linux_claims(_points("linux", tmp_path_factory))}
+
+
+@pytest.fixture(scope="module")
+def ipc_bench(tmp_path_factory):
+    points = _points("ipc_bench", tmp_path_factory, "sweep.clients=[1,4]",
+                     "sweep.wait_factor=[10,1000,100000]")
+    return claims.ipc_bench_claims(points)
+
+
+def test_e1_exception_fastpath_is_used_exclusively_and_faster(linux):
+    speedup = next(c for t, c in linux.items() if t.startswith("syscall-exception speedup"))
+    share = next(c for t, c in linux.items() if t.startswith("share of syscall"))
+    assert speedup.value > 1.3
+    assert share.value >= 0.99
+
+
+def test_e2_ipc_fastpath_is_faster_under_linux(linux):
+    speedup = next(c for t, c in linux.items() if t.startswith("IPC speedup"))
+    assert speedup.value > 1.1
+
+
+def test_e5_directions(ipc_bench):
+    one_client, heavy, light = ipc_bench
+    assert one_client.value >= 1.2  # large improvement with a single client
+    assert heavy.value < 1.0  # several clients, heavy contention: the fastpath is worse
+    assert abs(light.value) <= 15  # light contention: within 15% of the slowpath
+
+
+def test_claims_table_marks_fitted_rows(linux):
+    table = claims.claims_table(list(linux.values()))
+    assert table.count("(fitted)") == 2
+
+
+def test_verdict_needs_the_whole_interval_inside_the_band():
+    inside = claims.Claim("E", "x", "", (1.0, 2.0), 1.5, (1.4, 1.6))
+    straddling = claims.Claim("E", "x", "", (1.0, 2.0), 1.9, (1.7, 2.1))
+    outside = claims.Claim("E", "x", "", (1.0, 2.0), 2.5, (2.4, 2.6))
+    assert inside.verdict == "holds"
+    assert straddling.verdict.startswith("inconclusive")
+    assert outside.verdict == "**does not hold**"

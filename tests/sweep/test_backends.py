@@ -1,0 +1,108 @@
+"""Same tables on one process, two processes and a Dask cluster; progress reporting."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from l4sim.sweep.backends import BackendError, connect
+from l4sim.sweep.progress import Progress
+from l4sim.sweep.run import run_sweep
+from l4sim.sweep.runner import run_record
+from l4sim.sweep.scenario import load_scenario
+
+pytestmark = pytest.mark.slow  # worker processes and a Dask cluster
+
+SCENARIO = Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml"
+SMALL = ["events=200", "warmup_events=20", "replications=2", "sweep.threads=[1,3]",
+         "sweep.wait_factor=[10,1000]", "lock=tas"]
+
+
+def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    scenario = load_scenario(SCENARIO, SMALL)
+    one = run_sweep(scenario, tmp_path / "one", jobs=1, progress=False)
+    two = run_sweep(scenario, tmp_path / "two", jobs=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        dask = run_sweep(scenario, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                         progress=False)
+        command = subprocess.run([sys.executable, "-m", "l4sim.cli", "run", str(SCENARIO),
+                                  *[f"--set={s}" for s in SMALL], "--quiet",
+                                  "--scheduler", cluster.scheduler_address,
+                                  "--out", str(tmp_path / "cli")],
+                                 capture_output=True, text=True, timeout=300)
+    assert command.returncode == 0, command.stderr
+    assert one.computed == two.computed == dask.computed == 16
+    assert "16 computed" in command.stdout
+    for name in ("points.parquet", "events.parquet", "summary.parquet"):
+        reference = (tmp_path / "one" / name).read_bytes()
+        for other in ("two", "dask", "cli"):
+            assert (tmp_path / other / name).read_bytes() == reference, (other, name)
+
+
+def test_a_worker_running_other_code_is_refused(tmp_path, monkeypatch):
+    from l4sim.sweep import backends
+
+    def stale(config, replication, invariants=None):
+        return {**run_record(config, replication, invariants), "model": "0123456789abcdef"}
+
+    monkeypatch.setattr(backends, "run_record", stale)
+    scenario = load_scenario(SCENARIO, [*SMALL, "sweep.threads=[1]"])
+    with pytest.raises(BackendError, match="another version of l4sim"):
+        run_sweep(scenario, tmp_path / "out", jobs=1, progress=False)
+    assert not list((tmp_path / "out").rglob("*.parquet"))
+
+
+def test_worker_gets_a_config_and_returns_plain_records():
+    point = load_scenario(SCENARIO, SMALL).points()[0]
+    record = run_record(point.model_dump(), 1)
+    assert set(record) == {"config", "replication", "rows", "measured_cycles", "events",
+                           "model"}
+    plain = (str, int, float, bool, type(None))
+    assert all(isinstance(v, plain) for row in record["rows"] for v in row.values())
+    for column in record["events"].values():
+        assert type(column).__module__ == "numpy" and column.dtype.kind in "iufbO"
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path):
+    with pytest.raises(BackendError, match="cannot connect"):
+        connect("tcp://127.0.0.1:1")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_lines_in_a_log():
+    terminal = _Terminal()
+    assert Progress.choose(None, terminal) == "bar"
+    assert Progress.choose(False, terminal) == "off"
+    with Progress(10, "sweep", "bar", terminal) as bar:
+        for _ in range(4):
+            bar.update()
+    assert "4/10" in terminal.getvalue() and "<" in terminal.getvalue()  # elapsed<ETA
+
+    log = io.StringIO()
+    assert Progress.choose(None, log) == "lines"
+    with Progress(20, "sweep", "lines", log) as lines:
+        for _ in range(20):
+            lines.update()
+    printed = log.getvalue().splitlines()
+    assert len(printed) == 10  # one line per tenth of the runs
+    assert printed[0].startswith("sweep: 2/20 runs (10%), elapsed 00:00, ETA ")
+    assert printed[-1].startswith("sweep: 20/20 runs (100%)")
+
+
+def test_run_in_a_log_prints_plain_progress_lines(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "l4sim.cli", "run", str(SCENARIO),
+                             *[f"--set={s}" for s in SMALL], "--jobs", "1",
+                             "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr
+    assert "syscall_bench: 16/16 runs (100%), elapsed" in result.stderr
+    assert "16 runs (0 reused" in result.stdout and "16 computed" in result.stdout
