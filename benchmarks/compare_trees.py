@@ -8,16 +8,25 @@ in a fresh interpreter whose ``l4sim`` is that tree's. The ratio normalises
 each measurement by the bare loop timed in the same process, and the rounds
 alternate, so machine noise hits both trees alike.
 
-Run: ``.venv/bin/python benchmarks/compare_trees.py OTHER_TREE [--rounds N]``.
+``--instructions`` counts instead of timing: valgrind's callgrind counts
+the instructions one simulated kernel entry costs (a run of 3000 measured
+events minus one of 1000, so start-up cancels out), with ``PYTHONHASHSEED=0``
+and one BLAS thread; the count is the same whatever else the machine does.
+
+Run: ``.venv/bin/python benchmarks/compare_trees.py OTHER_TREE [--rounds N]``
+or ``... OTHER_TREE --instructions [--wait-factor W]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
@@ -54,14 +63,54 @@ def measure(tree: Path, case: float, repeats: int) -> float:
     return float(out.split()[-1])
 
 
+ONE_RUN = r"""
+import sys
+try:
+    from l4sim.sweep.runner import simulate
+    from l4sim.sweep.scenario import point_from_dict
+except ImportError:  # a tree from before the layers were packages
+    from l4sim.runner import simulate
+    from l4sim.scenario import point_from_dict
+point = point_from_dict({"workload": "syscall_bench", "cpus": 2, "threads": 2,
+                         "wait_factor": float(sys.argv[1]), "events": int(sys.argv[2])})
+simulate(point, seed=1)
+"""
+
+
+def instructions_per_entry(tree: Path, wait_factor: float) -> float:
+    """Instructions per simulated kernel entry (callgrind), start-up subtracted."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0",
+           "OPENBLAS_NUM_THREADS": "1", "L4SIM_CHECK_INVARIANTS": ""}
+    counts = {}
+    with tempfile.TemporaryDirectory() as work:
+        for events in (1000, 3000):
+            out = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/cg.out",
+                 sys.executable, "-c", ONE_RUN, str(wait_factor), str(events)],
+                cwd=tree, env=env, check=True, capture_output=True, text=True).stderr
+            counts[events] = int(re.search(r"Collected : (\d+)", out).group(1))
+    return (counts[3000] - counts[1000]) / (2 * 2000)  # two kernel entries per event
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("other", type=Path, help="the other checkout (compiled there)")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=2, help="best of N per measurement")
     parser.add_argument("--wait-factor", type=float, default=100.0)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per entry with valgrind instead of timing")
     args = parser.parse_args()
     trees = {"this": HERE, "other": args.other.resolve()}
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            sys.exit("compare_trees: --instructions needs valgrind")
+        counts = {name: instructions_per_entry(tree, args.wait_factor)
+                  for name, tree in trees.items()}
+        for name, count in counts.items():
+            print(f"{name:5} ({trees[name]}): {count:,.0f} instructions per kernel entry")
+        print(f"this vs other: {counts['this'] / counts['other'] - 1:+.1%} instructions")
+        return
     ratios: dict[str, list[float]] = {name: [] for name in trees}
     for round_ in range(args.rounds):
         order = list(trees) if round_ % 2 == 0 else list(trees)[::-1]

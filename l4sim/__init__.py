@@ -1,11 +1,13 @@
 """l4sim: a discrete-event simulator of the SMP fastpaths of an L4 microkernel.
 
-Layers, each importing only those below it::
+Layers, one subpackage each, each importing only those below it (checked by
+import-linter, ``lint-imports``; contracts in ``pyproject.toml``)::
 
-    cli        l4sim run / validate / summarize / plot
-    sweep      scenario file -> points x replications -> cache -> tables
-    workloads  user programs: syscall_bench, ...
-    sim        SimPy: CPUs, thread processes, lock spinning, trace buffer
+    cli        l4sim run / validate / summarize / plot / report / checks / trace / timeline
+    analysis   claims, report, figures, check profile, validation, timelines
+    sweep      scenario file -> points x replications -> one run -> cache -> tables
+    workloads  the keys every workload has, the registry, the built-in workloads
+    sim        SimPy (only here): CPUs, thread processes, effects, lock spinning, trace
     kernel     plain Python: objects, locks, checks, fastpaths, slowpaths, costs
 
 The last three run compiled by Cython when built (``python -m l4sim.build``,

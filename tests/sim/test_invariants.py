@@ -132,7 +132,7 @@ def test_mutual_exclusion_is_checked_independently_of_the_engine():
             yield
 
     # every acquisition through acquire() (lookahead grants free locks inline)
-    machine = runner.build_machine(point_from_dict(LOADED), check=True, lookahead=False)
+    machine = runner.build_machine(point_from_dict(LOADED), invariants=True, lookahead=False)
     locks = machine.locks
     machine.locks = machine.interpreter.locks = BrokenSpinLocks(
         machine.env, machine.costs, locks.design, locks.rng, machine.held, machine.next_act,
