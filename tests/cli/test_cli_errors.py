@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow  # l4sim in a subprocess per case
+from .in_process import l4sim
 
 BAD = {
     "unknown_key": ('name = "x"\nwait_factr = 3\n', "wait_factr", "unknown key"),
@@ -55,7 +55,7 @@ def test_bad_scenario(tmp_path, case, command):
     scenario.write_text(text)
     out = tmp_path / "out"
     extra = ["--out", str(out)] if command == "run" else []
-    result = _l4sim(command, str(scenario), *extra, cwd=tmp_path)
+    result = l4sim(command, str(scenario), *extra, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -65,7 +65,9 @@ def test_bad_scenario(tmp_path, case, command):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
 
 
-def test_missing_file(tmp_path):
+@pytest.mark.slow
+def test_missing_file_as_a_real_command(tmp_path):
+    """The real command in a subprocess: the same one line, exit 2, nothing written."""
     result = _l4sim("run", "nowhere.toml", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "l4sim: error: nowhere.toml: file not found"
@@ -81,7 +83,7 @@ def test_missing_file(tmp_path):
 def test_bad_override(tmp_path, override, fragment):
     scenario = tmp_path / "ok.toml"
     scenario.write_text('name = "ok"\n')
-    result = _l4sim("run", str(scenario), "--set", override, "--out", str(tmp_path / "o"),
+    result = l4sim("run", str(scenario), "--set", override, "--out", str(tmp_path / "o"),
                     cwd=tmp_path)
     assert result.returncode == 2 and fragment in result.stderr
     assert not (tmp_path / "o").exists()
@@ -89,7 +91,7 @@ def test_bad_override(tmp_path, override, fragment):
 
 def test_not_utf8(tmp_path):
     (tmp_path / "bin.toml").write_bytes(b'name = "x\xff"\n')
-    result = _l4sim("run", "bin.toml", "--out", "o", cwd=tmp_path)
+    result = l4sim("run", "bin.toml", "--out", "o", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "l4sim: error: bin.toml: not a UTF-8 text file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin.toml"]
@@ -103,7 +105,7 @@ def test_not_utf8(tmp_path):
 ])
 def test_bad_run_options(tmp_path, options, fragment):
     (tmp_path / "ok.toml").write_text('name = "ok"\nevents = 10\n')
-    result = _l4sim("run", "ok.toml", "--out", "o", *options, cwd=tmp_path)
+    result = l4sim("run", "ok.toml", "--out", "o", *options, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
@@ -113,7 +115,7 @@ def test_bad_run_options(tmp_path, options, fragment):
 def test_out_is_a_file(tmp_path):
     (tmp_path / "ok.toml").write_text('name = "ok"\nevents = 10\n')
     (tmp_path / "o").write_text("")
-    result = _l4sim("run", "ok.toml", "--out", "o", cwd=tmp_path)
+    result = l4sim("run", "ok.toml", "--out", "o", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "l4sim: error: o: exists and is not a folder"
 
@@ -122,7 +124,7 @@ def test_validate_prints_the_sweep_size(tmp_path):
     (tmp_path / "ok.toml").write_text('name = "ok"\nevents = 100\nwarmup_events = 10\n'
                                       'replications = 3\n[sweep]\nthreads = [1, 2]\n'
                                       'lock = ["ticket", "tas"]\n')
-    result = _l4sim("validate", "ok.toml", cwd=tmp_path)
+    result = l4sim("validate", "ok.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     # 4 points x 3 replications; each syscall exception and its reply: 2 x 110 entries
     assert result.stdout.strip() == ("ok.toml: ok: 4 points x 3 replications = 12 runs, "
@@ -133,7 +135,7 @@ def test_validate_prints_the_sweep_size(tmp_path):
 
 @pytest.mark.parametrize("command", ["plot", "summarize"])
 def test_folder_without_results(tmp_path, command):
-    result = _l4sim(command, str(tmp_path), cwd=tmp_path)
+    result = l4sim(command, str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2 and "no points.parquet" in result.stderr
     assert list(tmp_path.iterdir()) == []
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow  # l4sim in a subprocess per case
+from .in_process import l4sim
 
 GOOD_PARAMS = """
 from pydantic import Field
@@ -97,7 +97,7 @@ def test_a_mistake_in_a_users_extension_is_one_line(tmp_path, case):
     scenario = tmp_path / "bad.toml"
     scenario.write_text('name = "x"\nevents = 20\n' + scenario_text)
     before = sorted(p.name for p in tmp_path.iterdir())
-    result = _l4sim("run", str(scenario), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    result = l4sim("run", str(scenario), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -113,8 +113,21 @@ def test_set_profile_is_relative_to_the_current_folder(tmp_path):
     scenario = tmp_path / "elsewhere" / "s.toml"
     scenario.parent.mkdir()
     scenario.write_text('name = "x"\nevents = 20\n')
-    ok = _l4sim("validate", str(scenario), "--set", "profile=boards/mine.toml", cwd=tmp_path)
+    ok = l4sim("validate", str(scenario), "--set", "profile=boards/mine.toml", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
-    wrong = _l4sim("validate", str(scenario), "--set", "profile=boards/mine.toml",
+    wrong = l4sim("validate", str(scenario), "--set", "profile=boards/mine.toml",
                    cwd=scenario.parent)
     assert wrong.returncode == 2 and "profile file not found" in wrong.stderr
+
+
+@pytest.mark.slow
+def test_a_broken_workload_file_as_a_real_command(tmp_path):
+    """The real command in a subprocess: one line, exit 2, no traceback, nothing written."""
+    (tmp_path / "w.py").write_text("def build(:\n")
+    (tmp_path / "bad.toml").write_text('workload = "./w.py"\n')
+    result = _l4sim("run", "bad.toml", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"l4sim: error: bad.toml: key 'workload': {tmp_path / 'w.py'}: syntax error at line 1: "
+        "invalid syntax"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml", "w.py"]
