@@ -49,9 +49,13 @@ def test_every_entry_point_of_the_kernel_is_wrapped():
     from l4sim.kernel.kernel import Kernel
 
     entry_points = {"enter", "reschedule", "dispatch", "deliver_irq"}
+    # an entry point's kernel part without the trap's exit: the wrapper puts the
+    # lock around it and the trap around that (enter_kernel is its counterpart
+    # for enter, not a generator itself)
+    kernel_parts = {"reschedule_kernel", "deliver_irq_kernel"}
     generators = {name for name, value in vars(Kernel).items()
                   if callable(value) and not name.startswith("_")
                   and getattr(value, "__code__", None) is not None
                   and value.__code__.co_flags & 0x20}  # generator functions: kernel paths
-    assert generators <= entry_points, generators - entry_points
+    assert generators <= entry_points | kernel_parts, generators - entry_points - kernel_parts
     assert all(name in vars(BigLockKernel) for name in entry_points)
