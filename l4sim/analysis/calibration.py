@@ -29,6 +29,8 @@ ones.
 from __future__ import annotations
 
 import math
+import textwrap
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,42 +127,43 @@ def derive(run: Run, base: Costs | None = None) -> tuple[list[Term], Costs]:
                          f"{rates[high]:g} calls/s leave no time for the benchmark's loop "
                          f"(clock {clock} Hz, loop {loop} cycles)")
     ident = f"run {run.run_id}"
-    call_src, reply_src = _where(run, *CALL), _where(run, *REPLY_RECV)
     terms = [
         Term("clock_hz", clock, (
-            f"{rate_metric(1, low)} = {rates[low]:,.0f} and {rate_metric(1, high)} = "
-            f"{rates[high]:,.0f} calls/s ({SMP} build, {ident}); one round of the 1-core "
-            "benchmark is 2 x delay + smp_bench_loop + Call + ReplyRecv cycles, so",
-            f"clock = 2 x ({high} - {low}) / (1/{rates[high]:.1f} - 1/{rates[low]:.1f})")),
+            f"{rate_metric(1, low)} = {rates[low]:,.1f} and {rate_metric(1, high)} = "
+            f"{rates[high]:,.1f} calls/s ({SMP} build, {ident}). One round of the 1-core "
+            "benchmark takes 2 x delay + smp_bench_loop + Call + ReplyRecv cycles, so the "
+            "slope over the delay gives the clock:",
+            f"2 x ({high} - {low}) / (1/{rates[high]:.1f} - 1/{rates[low]:.1f})")),
         Term("trap_entry", trap_entry, (
-            f"{_where(run, *NULL_SYSCALL)} = {null:.1f} cycles, {ident}, rounded to {trap}:",
-            "the trap's assembly entry and exit, outside the big lock (svc, the register",
-            f"save and the kernel stack; the register restore and rfe): {trap_entry} + "
-            f"{trap_exit}")),
-        Term("trap_exit", trap_exit, ("the other part of the null syscall above",)),
-        Term("kernel_entry", 0, ("the trap_entry above is the whole entry: the fastpath's C",
-                                 "code starts with the lock (counted in the terms below)")),
-        Term("kernel_exit", 0, ("the trap_exit above is the whole exit",)),
+            f"{_where(run, *NULL_SYSCALL)} = {null:.1f} cycles ({ident}), rounded: {trap} = "
+            f"trap_entry {trap_entry} + trap_exit {trap_exit}. The trap's assembly entry and "
+            "exit, outside the big lock: svc, the register save and the kernel stack; the "
+            "register restore and the return to user.",)),
+        Term("trap_exit", trap_exit, ("The other part of the null syscall above.",)),
+        Term("kernel_entry", 0, ("The trap covers the whole entry: the fastpath's C code "
+                                 "starts by taking the lock (counted in the terms below).",)),
+        Term("kernel_exit", 0, ("The trap covers the whole exit.",)),
         Term("fp_switch", fp_switch, (
-            f"Call: {call_src} = {call:.1f}; ReplyRecv: {reply_src} = {reply:.1f} ({ident}).",
-            f"Inside the lock: each minus the trap {trap} and the mean entry jitter "
-            f"{jitter:g} = {call_in:.1f} and {reply_in:.1f};",
-            f"the common part, less lock_acquire + lock_release {base.lock_acquire} + "
-            f"{base.lock_release}, the checks {checks} and",
-            f"fp_ipc_transfer {base.fp_ipc_transfer}: {min(call_in, reply_in):.1f} - "
-            f"{fixed} -> {fp_switch}")),
+            f"Call: {_where(run, *CALL)} = {call:.1f}; ReplyRecv: {_where(run, *REPLY_RECV)} "
+            f"= {reply:.1f} ({ident}). Inside the lock each is the figure less the trap "
+            f"{trap} and the mean entry jitter {jitter:g}: {call_in:.1f} and {reply_in:.1f}. "
+            f"Their common part less lock_acquire {base.lock_acquire}, lock_release "
+            f"{base.lock_release}, the fastpath's checks {checks} and fp_ipc_transfer "
+            f"{base.fp_ipc_transfer} (all sel4-sabre's):",
+            f"{min(call_in, reply_in):.1f} - {fixed}")),
         Term("fp_call", fp_call, (f"Call's own part: {call_in:.1f} - {fixed} - {fp_switch}",)),
         Term("fp_reply_recv", fp_reply_recv, (
             f"ReplyRecv's own part: {reply_in:.1f} - {fixed} - {fp_switch}",)),
         Term("smp_bench_loop", loop, (
-            f"the benchmark's own user code per round: clock / {rate_metric(1, low)} - 2 x "
-            f"{low} - Call {model_call:g} - ReplyRecv {model_reply:g}",
-            f"= {clock} / {rates[low]:.1f} - {2 * low} - {model_call:g} - {model_reply:g}")),
+            "The benchmark's own user code per round (counter reads, the per-core counter, "
+            f"the stubs): clock / {rate_metric(1, low)} - 2 x {low} - Call {model_call:g} - "
+            f"ReplyRecv {model_reply:g} (the model's, as above):",
+            f"{clock} / {rates[low]:.1f} - {2 * low} - {model_call:g} - {model_reply:g}")),
         Term("sched_lock_lines", BIG_LOCK_LINES, (
-            "lines that follow the big lock between cores (estimate): the CLH tail word and",
-            "the queue node the new holder spun on; each pair's TCBs, endpoint and reply",
-            f"slot stay on its core; line_transfer {base.line_transfer} cycles each "
-            "(sel4-sabre)")),
+            "Estimate: the cache lines that follow the big lock from core to core, the CLH "
+            "lock's tail word and the queue node the new holder spun on; each pair's TCBs, "
+            "endpoint and reply slot, and seL4's per-core scheduler state, stay on its core. "
+            f"At line_transfer {base.line_transfer} cycles each (sel4-sabre).",)),
     ]
     costs = base.replace(**{term.key: term.value for term in terms})
     return terms, costs
@@ -214,19 +217,26 @@ def handoff_matching(run: Run, costs: Costs, events: int = EVENTS) -> float:
 
 
 def fit_handoff(data: Sel4benchData, exclude: Run, events: int = EVENTS,
-                known: dict[int, float] | None = None) -> HandoffFit | None:
+                known: dict[int, float] | None = None, jobs: int = 1) -> HandoffFit | None:
     """``lock_handoff`` fitted to the 4-core rates of every run but ``exclude``; None if none.
 
-    ``known`` caches each run's matching handoff (it depends on that run only).
+    ``known`` caches each run's matching handoff (it depends on that run only);
+    ``jobs`` worker processes find the missing ones (the same values either way).
     """
     known = {} if known is None else known
     metric = rate_metric(FIT_CORES, FIT_DELAY)
     runs = [run for run in data.runs if run.run_id != exclude.run_id and run.has(SMP, metric)]
     if not runs:
         return None
-    for run in runs:
-        if run.run_id not in known:
-            known[run.run_id] = handoff_matching(run, derive(run)[1], events)
+    todo = [run for run in runs if run.run_id not in known]
+    profiles = [derive(run)[1] for run in todo]  # bad data is found before any simulation
+    if jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            found = list(pool.map(handoff_matching, todo, profiles, [events] * len(todo)))
+    else:
+        found = [handoff_matching(run, costs, events) for run, costs in
+                 zip(todo, profiles, strict=True)]
+    known.update(zip((run.run_id for run in todo), found, strict=True))
     values = [known[run.run_id] for run in runs]
     mean = sum(values) / len(values)
     spread = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
@@ -235,24 +245,23 @@ def fit_handoff(data: Sel4benchData, exclude: Run, events: int = EVENTS,
 
 
 def calibrate(data: Sel4benchData, run_id: int | None = None, events: int = EVENTS,
-              known: dict[int, float] | None = None) -> Calibration:
+              known: dict[int, float] | None = None, jobs: int = 1) -> Calibration:
     """Calibrate one run (default: the last) and compute its residuals."""
     run = data.run(run_id)
     terms, costs = derive(run)
-    fit = fit_handoff(data, run, events, known)
+    fit = fit_handoff(data, run, events, known, jobs)
     metric = rate_metric(FIT_CORES, FIT_DELAY)
     if fit is not None:
         first, last = (data.run(fit.runs[0]), data.run(fit.runs[-1]))
-        ids = [str(r) for r in fit.runs]
-        lines = [f"FITTED to {metric} ({SMP} build) of the {len(fit.runs)} other runs of this "
-                 f"data that have it ({first.date} .. {last.date}), never this run's own:",
-                 "for each, the handoff with which sel4bench_smp on 4 CPUs at delay "
-                 f"{FIT_DELAY} under that run's own calibrated profile gives its measured",
+        lines = [f"FITTED to {metric} ({SMP} build) of the {len(fit.runs)} other runs of "
+                 f"this data that have it ({first.date} .. {last.date}), never this run's "
+                 "own: for each, the handoff with which sel4bench_smp on 4 CPUs at delay "
+                 f"{FIT_DELAY}, under that run's own calibrated profile, gives its measured "
                  f"calls/s; their mean {fit.mean:.1f} (standard deviation {fit.spread:.1f}). "
-                 "A contended grant of the big lock: the",
-                 "waiter seeing its predecessor's release, plus what the lines below do not "
-                 "cover. Runs:"]
-        lines += [" ".join(ids[i:i + 6]) for i in range(0, len(ids), 6)]
+                 "The cycles of a contended grant of the big lock: the waiter seeing its "
+                 "predecessor's release, and whatever else the lock moving between cores "
+                 "costs beyond the lines above. The runs:",
+                 " ".join(str(r) for r in fit.runs)]
         terms.append(Term("lock_handoff", fit.value, tuple(lines)))
         costs = costs.replace(lock_handoff=fit.value)
     else:
@@ -297,9 +306,11 @@ def profile_text(calibration: Calibration, command: str) -> str:
         f"#   {command}",
         f"# Run {run.run_id} at {run.ts}: manifest {run.sha}, seL4 {run.sha_kernel}, "
         f"sel4bench {run.sha_bench}",
-        f"# Files: {', '.join(files)}. Means of each metric; cycles unless said otherwise.",
-        "# For the sel4bench_smp workload (seL4's SMP build: kernel_lock big, lock clh, IPC",
-        "# fastpath). Costs not given here are sel4-sabre's (hand-built, documented there).",
+        *textwrap.wrap(f"Files: {', '.join(files)}. Means of each metric; cycles unless "
+                       "said otherwise. For the sel4bench_smp workload (seL4's SMP build: "
+                       "kernel_lock big, lock clh, IPC fastpath). Costs not given here are "
+                       "sel4-sabre's (hand-built, documented there).", 98,
+                       initial_indent="# ", subsequent_indent="# "),
         "",
         f'base = "{BASE_PROFILE}"',
         f'description = "sel4bench run {run.run_id} ({run.date}, seL4 {run.sha_kernel}, '
@@ -307,7 +318,9 @@ def profile_text(calibration: Calibration, command: str) -> str:
         "",
     ]
     for term in calibration.terms:
-        lines += [f"# {text}" for text in term.source]
+        for paragraph in term.source:
+            lines += textwrap.wrap(paragraph, 98, initial_indent="# ", subsequent_indent="# ",
+                                   break_on_hyphens=False)
         lines.append(f"{term.key} = {term.value}")
         lines.append("")
     return "\n".join(lines)
@@ -339,3 +352,11 @@ def write(calibration: Calibration, out: Path, command: str) -> tuple[Path, Path
     temporary[0].replace(out)
     temporary[1].replace(residual_path)
     return out, residual_path
+
+
+def command_line(data: list[Path], calibration: Calibration, events: int = EVENTS) -> str:
+    """How the profile was made, for its header (the data by name: no local paths)."""
+    named = " ".join(Path(path).name for path in data)
+    extra = "" if events == EVENTS else f" --events {events}"
+    return (f"l4sim calibrate sel4bench {named} --run {calibration.run.run_id}{extra} "
+            "--out PROFILE.toml")
