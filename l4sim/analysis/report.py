@@ -13,6 +13,7 @@ import pandas as pd
 
 from l4sim.analysis import claims as claims_module
 from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figures
+from l4sim.analysis.sel4bench_compare import hardware_section
 from l4sim.sweep.run import run_scenario
 from l4sim.sweep.scenario import load_scenario
 from l4sim.sweep.stats import mean_ci
@@ -46,8 +47,10 @@ def build_report(scenario_dir: Path, results: Path, overrides: list[str] = (),
               + claims_module.syscall_claims(points["syscall_bench"])
               + claims_module.ipc_bench_claims(points["ipc_bench"]))
     beyond = beyond_the_paper({name: results / scenarios[name].name for name in BEYOND})
+    # against the board: what `l4sim compare sel4bench` wrote, if it ran (it needs the data)
+    hardware = hardware_section(results / "sel4bench_compare")
     report = results / "report.md"
-    report.write_text(_markdown(claims, figures, results, overrides) + beyond)
+    report.write_text(_markdown(claims, figures, results, overrides) + beyond + hardware)
     return report
 
 

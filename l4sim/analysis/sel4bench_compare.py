@@ -48,7 +48,8 @@ def compare(data: Sel4benchData, scenario: Scenario, out: Path, events: int = ca
         profile = out / "profiles" / f"{run.run_id}.toml"
         calibration.write(result, profile, calibration.command_line(
             list(data_paths) or [Path(data.source)], result, events))
-        points = _simulate(scenario, profile.resolve(), out / "runs" / str(run.run_id), jobs)
+        points = _simulate(scenario, profile.resolve(), out / "runs" / str(run.run_id), jobs,
+                           events)
         row = {"run_id": run.run_id, "ts": run.ts, "sha_kernel": run.sha_kernel,
                "sha_bench": run.sha_bench, "clock_hz": result.costs.clock_hz,
                "lock_handoff": result.costs.lock_handoff,
@@ -69,11 +70,13 @@ def compare(data: Sel4benchData, scenario: Scenario, out: Path, events: int = ca
     return [out / TABLE, out / "compare.md", figure, out / "profiles"]
 
 
-def _simulate(scenario: Scenario, profile: Path, folder: Path, jobs: int) -> pd.DataFrame:
+def _simulate(scenario: Scenario, profile: Path, folder: Path, jobs: int,
+              events: int) -> pd.DataFrame:
     """The scenario's points on 4 CPUs at sel4bench's delays, with this profile."""
     delays = ", ".join(map(str, calibration.DELAYS))
-    chosen = load_scenario(scenario.source, [f"profile={profile}", f"sweep.cpus=[{CORES}]",
-                                             f"sweep.delay_cycles=[{delays}]"])
+    chosen = load_scenario(scenario.source, [
+        f"profile={profile}", f"sweep.cpus=[{CORES}]", f"sweep.delay_cycles=[{delays}]",
+        f"events={events}", f"warmup_events={max(1, events // 10)}"])
     return run_scenario(chosen, folder, jobs=jobs, progress=False)
 
 

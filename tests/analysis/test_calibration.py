@@ -148,3 +148,31 @@ def test_the_scenario_runs_with_a_calibrated_profile(calibrated, tmp_path):
     assert points["calls_per_second"].notna().all()
     one = points[(points["cpus"] == 1) & (points["delay_cycles"] == 500)]
     assert one["calls_per_second"].mean() == pytest.approx(SLOWER.rate(500), rel=0.01)
+
+
+def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_path):
+    from pathlib import Path
+
+    import pandas as pd
+
+    from l4sim.analysis.sel4bench_compare import hardware_section
+
+    assert "No comparison yet" in hardware_section(tmp_path / "out")
+    scenario = Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml"
+    done = l4sim("compare", "sel4bench", data_folder, "--out", tmp_path / "out", "--events",
+                 EVENTS, "--jobs", 1, "--scenario", scenario, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "out" / "compare.csv")
+    assert list(table["run_id"]) == [1001, 1003, 1002]
+    measured = table["smp_4core_c500_measured"]
+    assert measured.notna().tolist() == [True, True, False]  # the last has none: withheld
+    assert table["smp_4core_c500_predicted"].notna().all()
+    # each in-sample run's handoff is fitted to the other's figure (made with HANDOFF)
+    assert table["smp_4core_c500_error"].dropna().abs().max() < 0.01
+    # the slower IPC of the last run: fewer calls on 4 cores at delay 500
+    assert table["smp_4core_c500_predicted"].iloc[2] < table["smp_4core_c500_predicted"].iloc[0]
+    assert (tmp_path / "out" / "sel4bench_2026.png").stat().st_size > 10_000
+    assert sorted(p.name for p in (tmp_path / "out" / "profiles").glob("*.toml")) == [
+        "1001.toml", "1002.toml", "1003.toml"]
+    section = hardware_section(tmp_path / "out")
+    assert "Validated against hardware" in section and "| 1002 |" in section
