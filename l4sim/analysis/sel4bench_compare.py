@@ -173,6 +173,7 @@ def markdown(table: pd.DataFrame) -> str:
 def time_series_figure(table: pd.DataFrame, path: Path) -> Path:
     """Measured 4-core rates as points, predicted as a line, the changes marked."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -198,6 +199,7 @@ def time_series_figure(table: pd.DataFrame, path: Path) -> Path:
                               xytext=(3, -12), textcoords="offset points", fontsize=8,
                               color="tab:red")
         axis.set_ylabel("calls per second, 4 cores")
+        axis.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         axis.set_title(f"sel4bench SMP benchmark on 4 cores, delay {delay} cycles",
                        fontsize=10)
         axis.grid(alpha=0.3)
