@@ -66,13 +66,13 @@ class BigLockKernel:
     def enter(self, cpu, thread, action):
         kernel = self._kernel
         kind, path = kernel.enter_kernel(cpu, thread, action)
-        return kind, kernel.trapped(self.locked(path))
+        path = self.locked(path)
+        return kind, (kernel.trapped(path) if kernel.traps else path)
 
     def reschedule(self, cpu, thread, timeslice_expired):
         kernel = self._kernel
-        return kernel.trapped(self.locked(kernel.reschedule_kernel(cpu, thread,
-                                                                   timeslice_expired)),
-                              entry=False)
+        path = self.locked(kernel.reschedule_kernel(cpu, thread, timeslice_expired))
+        return kernel.trapped(path, entry=False) if kernel.traps else path
 
     def dispatch(self, cpu):
         return self.locked(self._kernel.dispatch(cpu))
@@ -80,7 +80,8 @@ class BigLockKernel:
     def deliver_irq(self, cpu, current, payload):
         kernel = self._kernel
         path = self.locked(kernel.deliver_irq_kernel(cpu, current, payload))
-        return path if current is None else kernel.trapped(path, entry=False)
+        return path if current is None or not kernel.traps else kernel.trapped(path,
+                                                                               entry=False)
 
     def locked(self, path):
         """Run ``path`` under the big lock: taken first, dropped at switches and at the end."""

@@ -136,6 +136,14 @@ class Kernel:
         # and writes; None in ordinary runs
         self.monitor = None
         self.unlocked_fastpath = config.fastpath_variant == "uniprocessor"
+        # the trap's assembly entry and exit (trap_entry, trap_exit): without them
+        # (every built-in profile) each entry point is its kernel part itself, one
+        # call fewer per kernel entry
+        self.traps = bool(costs.trap_entry or costs.trap_exit)
+        if not self.traps:
+            self.enter = self.enter_kernel
+            self.reschedule = self.reschedule_kernel
+            self.deliver_irq = self.deliver_irq_kernel
 
     # -- construction -----------------------------------------------------
     def create_space(self, name: str) -> Space:
@@ -180,16 +188,7 @@ class Kernel:
         c = self.costs
         if not (c.trap_exit or (entry and c.trap_entry)):
             return path
-        return self._trap(path, c.trap_entry if entry else 0, c.trap_exit)
-
-    @staticmethod
-    def _trap(path, entry: int, exit: int):
-        if entry:
-            yield Spend(entry)
-        result = yield from path
-        if exit:
-            yield Spend(exit)
-        return result
+        return _trap(path, c.trap_entry if entry else 0, c.trap_exit)
 
     def enter_kernel(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
         """The kernel's C part of a trap (what :meth:`enter` wraps in the trap itself)."""
@@ -427,6 +426,16 @@ class Kernel:
             if source is ANY or sender is source:
                 return sender
         return None
+
+
+def _trap(path, entry: int, exit: int):
+    """``path`` after ``entry`` cycles and before ``exit`` cycles (see Kernel.trapped)."""
+    if entry:
+        yield Spend(entry)
+    result = yield from path
+    if exit:
+        yield Spend(exit)
+    return result
 
 
 __all__ = ["Kernel", "KernelConfig", "SYSCALL_EXCEPTION", "IPC", "IRQ"]
