@@ -31,7 +31,7 @@ BAD = {
     "zero_replications": ('name = "x"\nreplications = 0\n', "replications",
                           "greater than or equal to 1"),
     "zero_events": ('name = "x"\nevents = 0\n', "events", "greater than or equal to 1"),
-    "bad_name": ('name = "a b"\n', "name", "pattern"),
+    "bad_name": ('name = "a b"\n', "name", "plain folder name"),
     "unknown_table": ('name = "x"\n[other]\na = 1\n', "other", "unknown key"),
     "sweep_not_a_table": ('name = "x"\nsweep = 3\n', "sweep", "table of lists"),
     "sweep_scalar": ('name = "x"\n[sweep]\nthreads = 3\n', "sweep.threads", "non-empty list"),
@@ -117,7 +117,7 @@ def test_out_is_a_file(tmp_path):
     (tmp_path / "o").write_text("")
     result = l4sim("run", "ok.toml", "--out", "o", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == "l4sim: error: o: exists and is not a folder"
+    assert result.stderr.strip() == "l4sim: error: --out o: exists and is not a folder"
 
 
 def test_validate_prints_the_sweep_size(tmp_path):
@@ -127,9 +127,10 @@ def test_validate_prints_the_sweep_size(tmp_path):
     result = l4sim("validate", "ok.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     # 4 points x 3 replications; each syscall exception and its reply: 2 x 110 entries
-    assert result.stdout.strip() == ("ok.toml: ok: 4 points x 3 replications = 12 runs, "
-                                     "about 2,640 kernel entries to simulate "
-                                     "(warm-up included)")
+    assert result.stdout.startswith("ok.toml: ok: 4 points x 3 replications = 12 runs, "
+                                    "about 2,640 kernel entries to simulate "
+                                    "(warm-up included): under a second on ")
+    assert "MB of memory per worker, 52 kB on disk" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.toml"]
 
 
