@@ -229,12 +229,11 @@ def _plot(args) -> int:
     points = load_points(args.dir)
     workload = points["workload"].iloc[0]
     if workload == "syscall_bench" and points["cpus"].nunique() > 1:  # a CPU-count sweep
-        print(scaling_figure(points, args.dir))
-        return 0
-    if workload == "syscall_bench":
-        paths = syscall_figures(points, args.dir)
+        drawn = [scaling_figure(points, args.dir)]
+    elif workload == "syscall_bench":
+        drawn = syscall_figures(points, args.dir)
     elif workload == "ipc_bench" and points["wait_factor"].nunique() > 1:
-        paths = [ipc_bench_figure(points, args.dir)]
+        drawn = [ipc_bench_figure(points, args.dir)]
     elif workload == "linux" and (args.dir / "events.parquet").is_file():
         import pandas as pd
 
@@ -242,11 +241,11 @@ def _plot(args) -> int:
         for key in ("fastpath_syscall", "fastpath_ipc"):  # unswept keys: from the points
             if key not in events:
                 events[key] = points[key].iloc[0]
-        paths = [linux_figure(events, args.dir)]
+        drawn = [linux_figure(events, args.dir, points)]
     else:
         raise UsageError(f"{args.dir}: no figures for workload {workload} with this sweep")
-    for path in paths:
-        print(path)
+    for figure in drawn:
+        print(f"{figure.png} (and {figure.svg.name})")
     return 0
 
 

@@ -157,15 +157,22 @@ def ipc_bench_claims(points: pd.DataFrame) -> list[Claim]:
     return claims
 
 
-def claims_table(claims: list[Claim]) -> str:
-    """The claims as a Markdown table."""
-    lines = ["| # | claim | paper | band | simulated (95% CI) | verdict |",
-             "|---|---|---|---|---|---|"]
+def claims_frame(claims: list[Claim]) -> pd.DataFrame:
+    """The claims as table cells: value and interval to the digits that tell them apart."""
+    rows = []
     for c in claims:
         digits = 4 if c.id == "E3" and c.unit == "" else 3
         value = f"{c.value:.{digits}f} ({c.ci[0]:.{digits}f} .. {c.ci[1]:.{digits}f})"
-        verdict = c.verdict
-        if c.fitted:
-            verdict += " (fitted)"
-        lines.append(f"| {c.id} | {c.text} | {c.paper} | {c.band_text()} | {value} | {verdict} |")
+        verdict = c.verdict + (" (fitted)" if c.fitted else "")
+        rows.append({"#": c.id, "claim": c.text, "paper": c.paper, "band": c.band_text(),
+                     "simulated (95% CI)": value, "verdict": verdict})
+    return pd.DataFrame(rows, columns=["#", "claim", "paper", "band", "simulated (95% CI)",
+                                       "verdict"])
+
+
+def claims_table(claims: list[Claim]) -> str:
+    """The claims as a Markdown table."""
+    frame = claims_frame(claims)
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
