@@ -121,8 +121,9 @@ def _sweep_figure(data: pd.DataFrame, out_dir: Path, stem: str, metric: str, sca
     if apart:
         groups_text = "; ".join(f"{label} (at most {number(distance)}{unit} apart)"
                                 for label, distance in apart.items())
-        notes = [f"{(by[0] if len(by) == 1 else "curves").capitalize()} {groups_text} coincide within their "
-                 "intervals: each group is drawn as one line, its band covering its members"]
+        what = (by[0] if len(by) == 1 else "curves").capitalize()
+        notes = [f"{what} {groups_text} coincide within their intervals: each group is "
+                 "drawn as one line, its band covering its members"]
     caption = [f"Mean of {replications_text(data)} per point; shaded: 95% t-interval over "
                "replications", *notes]
     text = " ".join(s.rstrip(".") + "." for s in caption)
