@@ -38,7 +38,9 @@ from l4sim.analysis.style import (
     plt,
     replications_text,
     save,
+    uses_colour_bar,
 )
+from l4sim.analysis.style import colour_bar as add_colour_bar
 from l4sim.kernel.kernel import SYSCALL_EXCEPTION
 from l4sim.sweep.runner import METRICS
 from l4sim.sweep.stats import mean_ci
@@ -81,56 +83,93 @@ def _shown(value) -> str:
     return number(value) if isinstance(value, float) else str(value)
 
 
+MAX_FACET_ROWS = 6  # rows of panels for the other swept keys; beyond, they join the labels
+
+
 def _sweep_figure(data: pd.DataFrame, out_dir: Path, stem: str, metric: str, scale: float,
                   ylabel: str, what: str, reference: str | None, x: str, xlabel: str,
                   panel_key: str | None, panel_text, first_key: str, unit: str) -> Drawn:
-    """Curves of ``metric`` against ``x``, one panel per value of ``panel_key``."""
-    panels = (sorted(data[panel_key].unique(), reverse=True)
-              if panel_key and panel_key in data else [None])
+    """Curves of ``metric`` against ``x``: a column of panels per value of ``panel_key``.
+
+    Curves are one per value of ``first_key`` (or of the first other swept
+    key); any further swept key gives a row of panels per value, so that
+    nothing is averaged away and every legend stays one key.
+    """
+    columns = (sorted(data[panel_key].unique(), reverse=True)
+               if panel_key and panel_key in data else [None])
+    others = varying_keys(data, x, panel_key or "", first_key)
     by = [first_key] if first_key in data and data[first_key].nunique() > 1 else []
-    by += [k for k in varying_keys(data, x, panel_key or "", first_key)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 1.6, 4.6),
-                             sharey=True, squeeze=False)
-    notes, colour_bar = [], None
-    all_curves = {p: curves_of(data if p is None else data[data[panel_key] == p], x, metric,
-                               by, scale) for p in panels}
+    if not by and others:
+        by, others = [others[0]], others[1:]
+    rows = [()]
+    if others:
+        rows = list(data.groupby(others, sort=True).groups)
+        rows = [r if isinstance(r, tuple) else (r,) for r in rows]
+        if len(rows) > MAX_FACET_ROWS:  # too many panels: the keys join the curve labels
+            by, others, rows = by + others, [], [()]
+    panels = [(row, column) for row in rows for column in columns]
+
+    def subset(row, column) -> pd.DataFrame:
+        mask = pd.Series(True, index=data.index)
+        for key, value in zip(others, row, strict=True):
+            mask &= data[key] == value
+        if column is not None:
+            mask &= data[panel_key] == column
+        return data[mask]
+
+    all_curves = {panel: curves_of(subset(*panel), x, metric, by, scale) for panel in panels}
     values = np.concatenate([c.y for cs in all_curves.values() for c in cs])
     span = float(values.max() - values.min()) if len(values) else 0.0
-    groups = coinciding_groups(list(all_curves.values()), span)
+    # merging needs one key per curve (a label range '2-8' means something); a colour
+    # bar shows every curve
+    many = any(uses_colour_bar(cs) for cs in all_curves.values())
+    groups = (coinciding_groups(list(all_curves.values()), span)
+              if len(by) == 1 and not many else [])
+    fig, axes = plt.subplots(len(rows), len(columns),
+                             figsize=(5.2 * len(columns) + 1.8, 1.2 + 3.4 * len(rows)),
+                             sharey=True, sharex=True, squeeze=False)
     apart: dict[str, float] = {}
-    for ax, panel in zip(axes[0], panels, strict=True):
-        shown, merged = merge_coinciding(all_curves[panel], groups)
+    colour_bar = None
+    for (row, column), ax in zip(panels, axes.flat, strict=True):
+        shown, merged = merge_coinciding(all_curves[(row, column)], groups)
         for label, distance in merged.items():
             apart[label] = max(distance, apart.get(label, 0.0))
         colour_bar = draw_curves(ax, shown, by[0] if by else "") or colour_bar
-        if panel is not None:
-            ax.set_title(panel_text(panel), fontsize=9.5)
+        parts = [f"{k} {_shown(v)}" for k, v in zip(others, row, strict=True)]
+        if column is not None:
+            parts.insert(0, panel_text(column))
+        ax.set_title(", ".join(parts), fontsize=9.5)
         if data[x].min() > 0 and data[x].max() / data[x].min() > 20:
             ax.set_xscale("log")
-        ax.set_xlabel(xlabel, fontsize=8.5)
         ax.grid(True, which="major", alpha=0.35)
         ax.grid(True, which="minor", alpha=0.12)
-    axes[0][0].set_ylabel(ylabel, fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel, fontsize=8.5)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel, fontsize=9)
     legend_title = by[0] if len(by) == 1 else ("curves" if by else "")
-    if colour_bar is not None:
-        fig.colorbar(colour_bar, ax=axes[0].tolist(), label=legend_title, pad=0.02)
-    elif by:
+    if colour_bar is None and by:
         axes[0][-1].legend(title=legend_title, fontsize=7.5, title_fontsize=8,
                            loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     title = heading(fig, what, data, reference)
+    notes = []
     if apart:
         groups_text = "; ".join(f"{label} (at most {number(distance)}{unit} apart)"
                                 for label, distance in apart.items())
-        what = (by[0] if len(by) == 1 else "curves").capitalize()
-        notes = [f"{what} {groups_text} coincide within their intervals: each group is "
+        notes = [f"{by[0].capitalize()} {groups_text} lie on top of each other: each group is "
                  "drawn as one line, its band covering its members"]
-    caption = [f"Mean of {replications_text(data)} per point; shaded: 95% t-interval over "
-               "replications", *notes]
+    bands = ("shaded: 95% t-interval over replications" if colour_bar is None else
+             f"colour: {legend_title}; the 95% intervals are in summary.parquet (too many "
+             "curves to shade them)")
+    caption = [f"Mean of {replications_text(data)} per point; {bands}", *notes]
     text = " ".join(s.rstrip(".") + "." for s in caption)
     lines = caption_lines(fig, text)
     text = footnote(fig, caption)
     if colour_bar is not None:  # tight_layout cannot place a colour bar: keep room for it
-        fig.subplots_adjust(bottom=0.12 + caption_room(fig, lines), top=0.84, right=0.9)
+        bottom = 0.1 + caption_room(fig, lines)
+        top = 1 - 0.8 / fig.get_figheight()
+        fig.subplots_adjust(bottom=bottom, top=top, hspace=0.35)
+        add_colour_bar(fig, colour_bar, legend_title, bottom, top)
         out_dir = Path(out_dir)
         png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
         fig.savefig(png, dpi=150)

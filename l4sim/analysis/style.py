@@ -8,6 +8,8 @@
 - Curves that lie on top of each other are drawn once, as one line with
   their range shaded, and the caption says which coincide and within how
   much; otherwise a legend would list entries nobody can find in the plot.
+  Curves are merged only when they coincide in every panel, so one legend
+  serves them all.
 - Beyond a handful of curves a colour bar replaces the legend.
 - Titles and captions come from the run itself: the scenario's name and what
   is fixed in it (lock design, kernel locking, profile, CPUs). A reference to
@@ -87,8 +89,9 @@ def curve(label: str, value, frame: pd.DataFrame, x: str, y: str, scale: float =
 def coinciding_groups(panels: list[list[Curve]], span: float) -> list[list[str]]:
     """Labels of neighbouring curves (in the given order) that coincide in every panel.
 
-    Two curves coincide when at every shared x their intervals overlap or their
-    means differ by less than ``COINCIDE_SHARE`` of ``span``. The
+    Two curves coincide when at every shared x their means differ by less than
+    ``COINCIDE_SHARE`` of ``span`` (the plotted range): closer than a reader can
+    tell apart. The
     same groups hold in every panel, so one legend serves them all.
     """
     by_label = [{c.label: c for c in panel} for panel in panels]
@@ -135,17 +138,13 @@ def merge_coinciding(curves: list[Curve],
 def _coincide(a: Curve, b: Curve, span: float) -> bool:
     if len(a.x) != len(b.x) or not np.array_equal(a.x, b.x):
         return False
-    # their intervals overlap, or they are closer than the eye can tell at this scale
-    overlap = (a.low <= b.high) & (b.low <= a.high)
-    close = np.abs(a.y - b.y) <= COINCIDE_SHARE * span
-    return bool(np.all(overlap | close))
+    # closer than the eye can tell apart at this scale, everywhere
+    return bool(np.all(np.abs(a.y - b.y) <= COINCIDE_SHARE * span))
 
 
 def draw_curves(ax, curves: list[Curve], key_title: str, style_offset: int = 0):
     """Lines with markers and bands; returns a colour bar's mappable when there are many."""
-    numeric = all(isinstance(c.value, int | float | np.number) and not isinstance(c.value, bool)
-                  for c in curves)
-    many = len(curves) > MAX_LEGEND and numeric
+    many = uses_colour_bar(curves)
     norm = None
     if many:
         values = np.array([float(c.value) for c in curves])
@@ -155,7 +154,8 @@ def draw_curves(ax, curves: list[Curve], key_title: str, style_offset: int = 0):
     for index, line in enumerate(curves):
         order = index + style_offset
         colour = colours(norm(float(line.value))) if many else PALETTE[order % len(PALETTE)]
-        ax.fill_between(line.x, line.low, line.high, color=colour, alpha=0.18, linewidth=0)
+        if not many:  # dozens of overlapping bands would hide the lines
+            ax.fill_between(line.x, line.low, line.high, color=colour, alpha=0.18, linewidth=0)
         ax.plot(line.x, line.y, color=colour, linewidth=1.4 if not many else 1.0,
                 linestyle="-" if many else LINE_STYLES[order % len(LINE_STYLES)],
                 marker=None if many else MARKERS[order % len(MARKERS)], markersize=4.5,
@@ -164,6 +164,25 @@ def draw_curves(ax, curves: list[Curve], key_title: str, style_offset: int = 0):
         mappable = plt.cm.ScalarMappable(norm=norm, cmap=COLOUR_MAP)
         return mappable
     return None
+
+
+def uses_colour_bar(curves: list[Curve]) -> bool:
+    """Whether :func:`draw_curves` draws these curves against a colour bar (many, numeric)."""
+    return len(curves) > MAX_LEGEND and all(
+        isinstance(c.value, int | float | np.number) and not isinstance(c.value, bool)
+        for c in curves)
+
+
+def colour_bar(fig, mappable, label: str, bottom: float, top: float):
+    """A colour bar in its own axes at the right (the panels keep their places)."""
+    from matplotlib.ticker import FuncFormatter
+
+    fig.subplots_adjust(right=0.86)
+    axis = fig.add_axes((0.89, bottom, 0.018, top - bottom))
+    bar = fig.colorbar(mappable, cax=axis, label=label)
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    bar.ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    return bar
 
 
 def setting(points: pd.DataFrame) -> str:
