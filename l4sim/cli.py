@@ -40,8 +40,16 @@ def _raise_run_failure(error: Exception) -> None:
         raise RunFailure(f"run failed: {error}") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported as one line like every other (exit 2)."""
+
+    def error(self, message: str):
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        self.exit(2, f"l4sim: error: {shown} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="l4sim", description="A discrete-event simulator "
+    parser = _Parser(prog="l4sim", description="A discrete-event simulator "
                                      "of the SMP fastpaths of an L4 microkernel.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -127,16 +135,12 @@ def main(argv: list[str] | None = None) -> int:
             _raise_run_failure(error)
             raise
     except (ScenarioError, UsageError, CacheError, BackendError) as error:
-        print(f"l4sim: error: {error}", file=sys.stderr)
-        return 2
+        return _refuse(str(error))
     except SizeError as error:
-        print(f"l4sim: error: {getattr(args, 'scenario', 'the sweep')}: too large: {error}",
-              file=sys.stderr)
-        return 2
+        return _refuse(f"{getattr(args, 'scenario', 'the sweep')}: too large: {error}")
     except OSError as error:  # a file that cannot be written: a full disk, no permission
         where = f"{error.filename}: " if error.filename else ""
-        print(f"l4sim: error: {where}{error.strerror or error}", file=sys.stderr)
-        return 2
+        return _refuse(f"{where}{error.strerror or error}")
     except RunFailure as error:  # a broken invariant, a deadlock, a stall
         print(f"l4sim: {error}", file=sys.stderr)
         return 3
@@ -178,6 +182,13 @@ def _fits(scenarios, out: Path, jobs: int | None):
     sized = estimate([point for scenario in scenarios for point in scenario.points()])
     check_fits(sized, out, jobs or default_jobs())
     return sized
+
+
+def _refuse(message: str) -> int:
+    """A user's mistake: one line on stderr (control characters a user typed escaped), exit 2."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    print(f"l4sim: error: {shown}", file=sys.stderr)
+    return 2
 
 
 def _run(args) -> int:
@@ -341,11 +352,11 @@ def _traced_run(args):
     from l4sim.workloads.base import MAX_EVENTS
 
     scenario = load_scenario(args.scenario, args.overrides)
+    writable_folder(args.out.parent, "--out")  # below a file, or no permission
     if not args.out.parent.is_dir():
         raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
     if args.out.is_dir():
         raise UsageError(f"--out {args.out}: is a folder (give a file name)")
-    writable_folder(args.out.parent, "--out")
     for option, value, low, high in (("--events", args.events, 1, MAX_EVENTS),
                                      ("--replication", args.replication, 0, MAX_REPLICATION),
                                      ("--start", getattr(args, "start", 0), 0, MAX_CYCLE),
