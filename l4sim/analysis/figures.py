@@ -103,8 +103,8 @@ def _sweep_figure(data: pd.DataFrame, out_dir: Path, stem: str, metric: str, sca
         by, others = [others[0]], others[1:]
     rows = [()]
     if others:
-        rows = list(data.groupby(others, sort=True).groups)
-        rows = [r if isinstance(r, tuple) else (r,) for r in rows]
+        rows = list(data[others].drop_duplicates().sort_values(others)
+                    .itertuples(index=False, name=None))
         if len(rows) > MAX_FACET_ROWS:  # too many panels: the keys join the curve labels
             by, others, rows = by + others, [], [()]
     panels = [(row, column) for row in rows for column in columns]
