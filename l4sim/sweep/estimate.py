@@ -21,9 +21,12 @@ from pathlib import Path
 
 from l4sim.workloads.base import Point
 
-# CPU time per simulated kernel entry on 2 simulated CPUs (make bench, 2-core
-# machine): compiled hot modules, and pure Python
-SECONDS_PER_ENTRY = {"compiled": 8e-6, "python": 13e-6}
+# time per simulated kernel entry of a whole sweep (the run, its cache file and its
+# share of the tables) on 2 simulated CPUs, measured on a 2-core machine with the
+# paper's syscall benchmark (docs/speed.md): compiled hot modules, and pure Python
+SECONDS_PER_ENTRY = {"compiled": 10e-6, "python": 16e-6}
+# two local workers ran that sweep 1.74x as fast as one
+PARALLEL_EFFICIENCY = 0.87
 # on 64 simulated CPUs an entry costs up to 1.8x (make bench); between, linearly
 CPU_COST_GROWTH = 0.8 / 62
 # memory: a worker process with the simulator loaded, then each kernel entry a
@@ -50,7 +53,8 @@ class Estimate:
 
     def wall_seconds(self, workers: int) -> float:
         """With ``workers`` local processes (runs spread evenly; at least the longest run)."""
-        return self.cpu_seconds / max(1, min(workers, self.runs))
+        workers = max(1, min(workers, self.runs))
+        return self.cpu_seconds / (workers * PARALLEL_EFFICIENCY if workers > 1 else 1)
 
     def describe(self, workers: int) -> str:
         return (f"about {self.entries:,} kernel entries to simulate (warm-up included): "
