@@ -24,6 +24,7 @@ from l4sim.analysis.style import (  # noqa: E402
     curve,
     footnote,
     heading,
+    plain_log_ticks,
     replications_text,
     save,
 )
@@ -76,6 +77,8 @@ def scaling_figure(points: pd.DataFrame, out_dir: Path) -> Drawn:
             ax = axes[row][column]
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
+            plain_log_ticks(ax.xaxis, base=2)
+            plain_log_ticks(ax.yaxis)
             ax.grid(True, which="major", alpha=0.35)
             ax.grid(True, which="minor", alpha=0.12)
     axes[0][0].set_ylabel("syscall exceptions per Mcycle (all CPUs)", fontsize=9)

@@ -190,8 +190,11 @@ def setting(points: pd.DataFrame) -> str:
     parts = []
     for key, text in SETTING_KEYS:
         if key in points.columns:
-            values = sorted(points[key].dropna().unique(), key=str)
-            shown = "/".join(str(v) for v in values)
+            values = list(points[key].dropna().unique())
+            if all(isinstance(v, int | np.integer) for v in values) and len(values) > 2:
+                shown = f"{min(values)}..{max(values)}"  # a swept count: its range
+            else:
+                shown = "/".join(str(v) for v in sorted(values, key=str))
             parts.append(text.format(shown))
     return ", ".join(parts)
 
@@ -245,11 +248,12 @@ def caption_lines(fig, text: str) -> int:
     return len(textwrap.wrap(text, width)) if text else 0
 
 
-def plain_log_ticks(axis) -> None:
+def plain_log_ticks(axis, base: int = 10) -> None:
     """Tick labels of a log axis as plain numbers (500, 1,000, 2,000), not 5 x 10^2."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_locator(LogLocator(base=base, subs=(1.0, 2.0, 5.0) if base == 10
+                                      else (1.0,)))
     axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     axis.set_minor_formatter(NullFormatter())
 
