@@ -97,3 +97,13 @@ def test_report_writes_markdown_and_html_and_says_where(tmp_path):
                   "--quiet", *small, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert ", 0 computed" in again.stdout.splitlines()[1]
+
+
+def test_claims_are_shown_to_the_precision_of_their_interval():
+    from l4sim.analysis.claims import decimals
+
+    assert decimals(1.6, (1.597, 1.602)) == 3  # 1.600 (1.597 .. 1.602)
+    assert decimals(32.263, (32.07, 32.455)) == 1  # 32.3 (32.1 .. 32.5)
+    assert decimals(0.9964, (0.9962, 0.9966)) == 4
+    assert decimals(1.397, (1.397, 1.397)) == 2  # no spread: three significant digits
+    assert decimals(250.0, (1.0, 500.0)) == 0
