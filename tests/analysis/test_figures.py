@@ -36,6 +36,7 @@ def test_each_figure_is_a_png_and_an_svg(tmp_path):
         height, width, _ = matplotlib.image.imread(figure.png).shape
         assert width > 1000 and height > 500
         assert ElementTree.parse(figure.svg).getroot().tag.endswith("svg")
+        assert 'PolyCollection_1"' in figure.svg.read_text()  # the shaded intervals
 
 
 def test_a_users_scenario_is_not_called_the_papers_figure(tmp_path):

@@ -63,6 +63,19 @@ def _copy(destination: Path) -> None:
     (destination / ".venv").symlink_to(ROOT / ".venv")
 
 
+def test_the_readme_is_a_front_door_and_the_project_stands_alone():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 300
+    for page in PAGES[1:]:  # "Further documentation" links every page
+        assert f"(docs/{page.name})" in readme, page.name
+    index = (ROOT / "docs" / "index.md").read_text()
+    for page in PAGES[1:]:
+        if page.name != "index.md":
+            assert f"({page.name})" in index, page.name
+    for page in PAGES:  # no path into a folder beside the repository
+        assert "../shared" not in page.read_text() and "/work/" not in page.read_text()
+
+
 def test_every_page_is_found_and_the_rules_hold():
     assert ROOT / "README.md" in PAGES and len(PAGES) >= 5
     assert sized("l4sim run x.toml --jobs 1  # note\n") == (
