@@ -8,12 +8,14 @@ kernel that breaks an invariant, deadlocks or stalls ends with exit status 3.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
 from l4sim.sweep.backends import BackendError
 from l4sim.sweep.cache import CacheError
 from l4sim.sweep.scenario import ScenarioError, load_scenario
+from l4sim.workloads.user_files import UserCodeError
 
 
 class UsageError(Exception):
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:
             _raise_run_failure(error)
             raise
-    except (ScenarioError, UsageError, CacheError, BackendError) as error:
+    except (ScenarioError, UsageError, CacheError, BackendError, UserCodeError) as error:
         print(f"l4sim: error: {error}", file=sys.stderr)
         return 2
     except RunFailure as error:  # a broken invariant, a deadlock, a stall
@@ -146,9 +148,16 @@ def _run(args) -> int:
     out = args.out or Path("results") / scenario.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder")
-    run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
-                    progress=False if args.quiet else None,
-                    invariants=True if args.check_invariants else None)
+    created = next((folder for folder in (*reversed(out.absolute().parents), out.absolute())
+                    if not folder.exists()), None)  # the first folder this run will make
+    try:
+        run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler,
+                        force=args.force, progress=False if args.quiet else None,
+                        invariants=True if args.check_invariants else None)
+    except UserCodeError:
+        if created is not None:  # the user's code failed: leave nothing behind
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     print(describe(run))
     return 0
 
@@ -194,10 +203,16 @@ def _plot(args) -> int:
 
 
 def _validate(args) -> int:
+    from l4sim.sweep.runner import check_build
+
     scenario = load_scenario(args.scenario, args.overrides)
     points = scenario.points()
+    for point in points:  # a workload whose build fails says so now
+        check_build(point)
     replications = points[0].replications  # not sweepable: the same for every point
-    entries = sum(p.replications * p.kernel_entries() for p in points)
+    from l4sim.workloads.registry import find_workload
+
+    entries = sum(p.replications * find_workload(p.workload).kernel_entries(p) for p in points)
     def count(n: int, what: str) -> str:
         return f"{n} {what}" + ("" if n == 1 else "s")
 
@@ -290,7 +305,7 @@ def _traced_run(args):
     points = scenario.points()
     point = points[0].model_copy(update={"events": args.events, "warmup_events": 0})
     if len(points) > 1:
-        swept = ", ".join(f"{k}={getattr(point, k)}" for k in scenario.sweep)
+        swept = ", ".join(f"{k}={point.flat()[k]}" for k in scenario.sweep)
         print(f"l4sim: {len(points)} points in the sweep; tracing the first ({swept})",
               file=sys.stderr)
     timeline = Timeline(point.cpus, point.cost_profile().clock_hz)

@@ -63,6 +63,9 @@ def build(directory: Path, optimize_order: bool) -> dict:
             profiled.append((point, events))
     if not tables:
         raise ValueError("no fastpath attempts in this run (were the fastpaths on?)")
+    if optimize_order and not profiled:  # (before anything is written)
+        raise ValueError("--optimize needs a run with check_profile = true "
+                         "(rerun with --set check_profile=true)")
     table = pd.concat(tables, ignore_index=True)
     table.to_parquet(directory / "checks.parquet", index=False)
     result = {"table": table, "figure": _figure(table, directory / "checks.png")}
@@ -75,9 +78,6 @@ def build(directory: Path, optimize_order: bool) -> dict:
             pooled.iloc[:0], "ipc", fastpaths["ipc"])
         result["pairs"].to_parquet(directory / "implied_checks.parquet", index=False)
     if optimize_order:
-        if not profiled:
-            raise ValueError("--optimize needs a run with check_profile = true "
-                             "(rerun with --set check_profile=true)")
         point = profiled[0][0]
         pooled = pd.concat([events for _, events in profiled], ignore_index=True)
         orders = optimize(check_masks(pooled), point.fastpaths(), point.cost_profile())

@@ -151,6 +151,9 @@ def validate_order_file(path: str | Path, fastpaths: dict[str, tuple[Check, ...]
         raise ValueError(f"no such file {str(path)!r}") from None
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         raise ValueError(f"{path}: not a check-order file ({error})") from None
+    if not orders:
+        raise ValueError(f"{path}: names no fastpath's order (expected keys among "
+                         f"{', '.join(fastpaths)})")
     for kind, names in orders.items():
         try:
             reorder(fastpaths[kind], list(names))

@@ -21,8 +21,9 @@ from l4sim.kernel.check_order import load_order_file, optimize
 from l4sim.kernel.kernel import KernelConfig
 from l4sim.sim.invariants import InvariantViolation, Monitor, deadlock_report
 from l4sim.sim.machine import Machine, SimulationStalled
-from l4sim.workloads.base import Point
+from l4sim.workloads.base import Point, Setup
 from l4sim.workloads.registry import find_workload
+from l4sim.workloads.user_files import UserCodeError, raised_in_user_code
 
 # the invariant checker is on in every simulate() when this is set (the test
 # suite sets it; it reaches worker processes through the environment)
@@ -74,8 +75,7 @@ def build_machine(point: Point, replication: int = 0, observe: bool = False,
     """
     workload_seeds, machine_seeds, check_seeds = seed_sequence(point, replication).spawn(3)
     costs = costs or point.cost_profile()
-    build = find_workload(point.workload).build
-    setup = build(point, costs, workload_seeds, kernel_config(point))
+    setup = build_setup(point, costs, workload_seeds, kernel_config(point))
     machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
                       setup.measure_kind, setup.warmup, setup.events, observe=observe,
                       lookahead=lookahead, timers=setup.timers, probe=setup.probe,
@@ -88,6 +88,28 @@ def build_machine(point: Point, replication: int = 0, observe: bool = False,
                 seed=int(check_seeds.generate_state(1)[0]), recorder=recorder).attach(machine)
     machine.setup = setup
     return machine
+
+
+def build_setup(point: Point, costs, seeds, config: KernelConfig) -> Setup:
+    """The workload's kernel, threads and programs; a user's build that fails is one line."""
+    try:
+        setup = find_workload(point.workload).build(point, costs, seeds, config)
+    except Exception as error:
+        users = raised_in_user_code(error)
+        if users is None:
+            raise
+        raise users from None
+    if not isinstance(setup, Setup):
+        raise UserCodeError(f"{point.workload}: build returned {type(setup).__name__}, "
+                            "not a Setup")
+    return setup
+
+
+def check_build(point: Point) -> None:
+    """Build a point's workload once (replication 0), to find a failing build early."""
+    workload_seeds, _, _ = seed_sequence(point, 0).spawn(3)
+    config = kernel_config(point, check_order=None)
+    build_setup(point, point.cost_profile(), workload_seeds, config)
 
 
 def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
@@ -122,7 +144,13 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     machine = build_machine(point, replication, observe, invariants, costs=costs,
                             lookahead=lookahead)
     setup = machine.setup
-    run_machine(machine)
+    try:
+        run_machine(machine)
+    except Exception as error:  # a user's program or check raised: one line, not a trace
+        users = raised_in_user_code(error)
+        if users is None:
+            raise
+        raise users from None
     events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names,
                                     until=machine.measure_to)
     end = machine.env.now if machine.measure_to is None else machine.measure_to
@@ -138,13 +166,18 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     return Result(point, replication, events, rows, measured, machine.observations)
 
 
-def kernel_config(point: Point) -> KernelConfig:
-    """The kernel options of a point (the keys every workload shares)."""
+def kernel_config(point: Point, check_order="resolve") -> KernelConfig:
+    """The kernel options of a point (the keys every workload shares).
+
+    ``check_order`` is resolved from the point (a profiling run for
+    ``optimized``) unless given.
+    """
     return KernelConfig(cpus=point.cpus, lock=point.lock, kernel_lock=point.kernel_lock,
                         fastpath_syscall=point.fastpath_syscall,
                         fastpath_ipc=point.fastpath_ipc,
                         fastpath_checks=point.fastpaths(),
-                        check_order=resolve_check_order(point),
+                        check_order=(resolve_check_order(point) if check_order == "resolve"
+                                     else check_order),
                         profile_checks=point.check_profile,
                         fastpath_notify=point.fastpath_notify,
                         fastpath_variant=point.fastpath_variant,

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from l4sim.kernel.costs import COST_KEYS, Costs, ProfileError, load_profile
 from l4sim.kernel.kernel import FASTPATH_VARIANTS, LOCK_ORDERS, Kernel
@@ -50,7 +57,10 @@ def _a_function() -> None:
 
 
 # A compiled build (l4sim.build) makes methods Cython functions, which pydantic
-# would take for fields without annotations: tell it they are not.
+# would take for fields without annotations: tell it they are not. (Models of
+# other compiled modules keep to validators and properties, which pydantic
+# recognises however they are built: such a module may be compiled while this
+# one runs as Python.)
 FUNCTION_TYPES = (type(_a_function),)
 
 
@@ -137,16 +147,14 @@ class Point(BaseModel):
             load_fastpath_variant(path)  # raises ValueError with a one-line reason
         return path
 
-    @model_validator(mode="after")
-    def _valid_order_file(self):
-        if self.check_order_file:
+    @field_validator("check_order_file")
+    @classmethod
+    def _valid_order_file(cls, path: str, info: ValidationInfo) -> str:
+        if path:  # (fastpath_checks, declared before, is validated by now)
             from l4sim.kernel.check_order import validate_order_file
 
-            try:
-                validate_order_file(self.check_order_file, self.fastpaths())
-            except ValueError as error:
-                raise ValueError(f"check_order_file: {error}") from None
-        return self
+            validate_order_file(path, fastpaths_of(info.data.get("fastpath_checks", "")))
+        return path
 
     def workload_identity(self) -> str:
         """The workload's name as its random streams see it: a file by its name only,
@@ -168,16 +176,11 @@ class Point(BaseModel):
 
     def fastpaths(self) -> dict:
         """Each fastpath's checks as listed (the paper's, or this point's variant's)."""
-        from l4sim.kernel.kernel import PAPER_FASTPATHS
-
-        if not self.fastpath_checks:
-            return dict(PAPER_FASTPATHS)
-        from l4sim.workloads.fastpath_variants import load_fastpath_variant
-
-        return {**PAPER_FASTPATHS, **load_fastpath_variant(self.fastpath_checks)}
+        return fastpaths_of(self.fastpath_checks)
 
     def kernel_entries(self) -> int:
-        """Kernel entries one replication simulates (warm-up included), for sizing."""
+        """Kernel entries one replication simulates (warm-up included), for sizing: the
+        measured kind's; a workload module may say better (its ``kernel_entries``)."""
         return self.events + self.warmup_events
 
     def flat(self) -> dict:
@@ -186,6 +189,17 @@ class Point(BaseModel):
         costs = values.pop("costs")
         values.update({f"{COSTS_PREFIX}{name}": value for name, value in sorted(costs.items())})
         return values
+
+
+def fastpaths_of(fastpath_checks: str) -> dict:
+    """Each fastpath's checks as listed: the paper's, with a variant file's lists instead."""
+    from l4sim.kernel.kernel import PAPER_FASTPATHS
+
+    if not fastpath_checks:
+        return dict(PAPER_FASTPATHS)
+    from l4sim.workloads.fastpath_variants import load_fastpath_variant
+
+    return {**PAPER_FASTPATHS, **load_fastpath_variant(fastpath_checks)}
 
 
 @dataclass
