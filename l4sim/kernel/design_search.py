@@ -102,17 +102,23 @@ class _Model:
                  proven_immutable: frozenset[str]) -> None:
         self.checks = checks
         self.n = len(checks)
-        self.position = {check.name: i for i, check in enumerate(checks)}
-        self.cost = [float(getattr(costs, check.cost)) for check in checks]
-        self.stage = [check.stage for check in checks]
-        self.needs = [sum(1 << self.position[name] for name in check.needs)
-                      for check in checks]
-        self.hoistable = [hoistable(check, proven_immutable) for check in checks]
+        self.position = {}
+        for i, check in enumerate(checks):
+            self.position[check.name] = i
         # a check others depend on must have passed under its locks before they run:
         # it is never only prechecked
-        depended = {name for check in checks for name in check.needs}
-        self.may_precheck = [check.stage > Stage.LOCK_FREE and check.name not in depended
-                             and not self.hoistable[i] for i, check in enumerate(checks)]
+        depended = set()
+        for check in checks:
+            depended.update(check.needs)
+        self.cost, self.stage, self.needs, self.hoistable, self.may_precheck = [], [], [], [], []
+        for check in checks:
+            self.cost.append(float(getattr(costs, check.cost)))
+            self.stage.append(check.stage)
+            self.needs.append(sum(1 << self.position[name] for name in check.needs))
+            movable = hoistable(check, proven_immutable)
+            self.hoistable.append(movable)
+            self.may_precheck.append(check.stage > Stage.LOCK_FREE and not movable
+                                     and check.name not in depended)
         self.acquire = float(costs.lock_acquire)
         self.release = float(costs.lock_release)
         self.waits = waits
