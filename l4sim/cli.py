@@ -264,6 +264,11 @@ def _checks(args) -> int:
               f"{', '.join(entry['order'])}\n  expected cycles per attempt: paper "
               f"{entry['expected_cycles_paper']:.1f}, optimized "
               f"{entry['expected_cycles_optimized']:.1f} (saves {gain:.1f})")
+        if "design" in entry:
+            rejected = entry.get("rejected")
+            print(f"  fastpath design: {', '.join(entry['design'])}"
+                  + (f"\n  (the searched design {', '.join(rejected['design'])} was rejected: "
+                     f"{rejected['violation']})" if rejected else ""))
     written = [args.dir / "checks.parquet", result["figure"]]
     if "pairs" in result:
         written.append(args.dir / "implied_checks.parquet")
