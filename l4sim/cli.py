@@ -78,8 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder (default results/)")
     report.add_argument("--scenarios", type=Path, default=Path("scenarios"),
-                        help="folder with the report's six scenarios (syscall_bench, linux, "
-                        "ipc_bench, check_order, check_order_linux, notify)")
+                        help="folder with the report's eight scenarios (syscall_bench, linux, "
+                        "ipc_bench, check_order, check_order_linux, notify, fastpath_design, "
+                        "fastpath_design_linux)")
     report.add_argument("--jobs", type=int, default=None)
     report.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run on an existing Dask scheduler instead of local processes")
