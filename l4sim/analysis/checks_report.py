@@ -22,9 +22,9 @@ import pandas as pd  # noqa: E402
 from l4sim.analysis.check_profile import check_table, implied_pairs  # noqa: E402
 from l4sim.kernel.check_order import optimize, unique_masks  # noqa: E402
 from l4sim.kernel.checks import reorder  # noqa: E402
-from l4sim.sweep.run import point_from_row  # noqa: E402
 from l4sim.kernel.design_search import LockWaits, search  # noqa: E402
 from l4sim.kernel.fastpath_design import paper_design  # noqa: E402
+from l4sim.sweep.run import point_from_row  # noqa: E402
 from l4sim.sweep.runner import (  # noqa: E402
     METRICS,
     check_masks,

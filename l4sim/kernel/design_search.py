@@ -223,7 +223,8 @@ def search(checks: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray, cos
                         choice = (value, (how, i, after))
                 if choice is not None:
                     best[(subset, held)] = choice
-        chooser = (lambda subset, held: best[(subset, held)][1])
+        def chooser(subset: int, held: Stage):
+            return best[(subset, held)][1]
     else:
         def chooser(subset: int, held: Stage):
             if reach[subset] == 0:

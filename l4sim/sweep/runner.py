@@ -22,9 +22,9 @@ from l4sim.kernel.design_search import LockWaits, propose
 from l4sim.kernel.fastpath_design import paper_design
 from l4sim.kernel.immutable_fields import immutable
 from l4sim.kernel.kernel import KernelConfig
-from l4sim.sweep.behaviour import compare_behaviour
 from l4sim.sim.invariants import InvariantViolation, Monitor, deadlock_report
 from l4sim.sim.machine import Machine, SimulationStalled
+from l4sim.sweep.behaviour import compare_behaviour
 from l4sim.workloads.base import Point
 from l4sim.workloads.registry import find_workload
 
