@@ -291,7 +291,8 @@ def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
     On each of ``VERIFY_CPUS`` CPU counts, the point's workload runs with the
     design under the invariant checker with ``VERIFY_STRESS`` cycles of stress
     jitter, and again with the fastpaths off: what every thread received must
-    agree (the equivalence property, :mod:`l4sim.sweep.behaviour`).
+    agree (the equivalence property, :mod:`l4sim.sweep.behaviour`), unless the
+    paper's own design disagrees with the fastpaths off on this load as well.
     """
     for cpus in VERIFY_CPUS:
         update = {"cpus": cpus, "events": VERIFY_EVENTS,
@@ -313,7 +314,13 @@ def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
                            invariants=False)
         _, difference = compare_behaviour(with_design.observations, without.observations)
         if difference is not None:
-            return f"{cpus} CPUs: fastpath on and off differ: {difference}"
+            # on a load whose messages depend on timing (the Linux load's replies carry
+            # what the server saw last), the paper's own fastpath differs too: there the
+            # comparison says nothing about the design, and only the checker counts
+            paper = {kind: paper_design(probe.fastpaths()[kind]) for kind in design}
+            baseline = simulate(stressed, 0, observe=True, invariants=False, design=paper)
+            if compare_behaviour(baseline.observations, without.observations)[1] is None:
+                return f"{cpus} CPUs: fastpath on and off differ: {difference}"
     return None
 
 
