@@ -80,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder (default results/)")
     report.add_argument("--scenarios", type=Path, default=Path("scenarios"),
-                        help="folder with the report's six scenarios (syscall_bench, linux, "
-                        "ipc_bench, check_order, check_order_linux, notify)")
+                        help="folder with the report's eight scenarios (syscall_bench, linux, "
+                        "ipc_bench, check_order, check_order_linux, notify, fastpath_design, "
+                        "fastpath_design_linux)")
     report.add_argument("--jobs", type=int, default=None)
     report.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run on an existing Dask scheduler instead of local processes")
@@ -279,6 +280,11 @@ def _checks(args) -> int:
               f"{', '.join(entry['order'])}\n  expected cycles per attempt: paper "
               f"{entry['expected_cycles_paper']:.1f}, optimized "
               f"{entry['expected_cycles_optimized']:.1f} (saves {gain:.1f})")
+        if "design" in entry:
+            rejected = entry.get("rejected")
+            print(f"  fastpath design: {', '.join(entry['design'])}"
+                  + (f"\n  (the searched design {', '.join(rejected['design'])} was rejected: "
+                     f"{rejected['violation']})" if rejected else ""))
     written = [args.dir / "checks.parquet", result["figure"]]
     if "pairs" in result:
         written.append(args.dir / "implied_checks.parquet")

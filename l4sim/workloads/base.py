@@ -27,7 +27,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -44,6 +43,7 @@ KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "fastpath_no
                                 "fastpath_variant", "fastpath_checks", "lock", "kernel_lock",
                                 "lock_order", "lock_order_check", "profile", "costs",
                                 "check_order", "check_order_file", "check_profile",
+                                "fastpath_design",
                                 "stress_jitter"})
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
@@ -96,6 +96,9 @@ class Point(BaseModel):
     fastpath_checks: str = ""
     check_order: Literal["paper", "optimized"] = "paper"  # paper: as listed
     check_order_file: str = ""  # JSON from `l4sim checks DIR --optimize`; empty: profile first
+    # paper: the lists (in check_order); reordered: the optimized order; optimized: the
+    # searched design (l4sim.kernel.fastpath_design: orders x hoists x prechecks)
+    fastpath_design: Literal["paper", "reordered", "optimized"] = "paper"
     check_profile: bool = False  # record which checks pass at every fastpath decision
     lock_order: Literal[LOCK_ORDERS] = "ascending"
     lock_order_check: bool = True  # the engine and the checker refuse a lock-order violation
@@ -147,14 +150,25 @@ class Point(BaseModel):
             load_fastpath_variant(path)  # raises ValueError with a one-line reason
         return path
 
-    @field_validator("check_order_file")
-    @classmethod
-    def _valid_order_file(cls, path: str, info: ValidationInfo) -> str:
-        if path:  # (fastpath_checks, declared before, is validated by now)
+    @model_validator(mode="after")
+    def _valid_order_file(self):
+        if self.fastpath_design != "paper" and self.check_order != "paper":
+            raise ValueError(f"fastpath_design = {self.fastpath_design!r} excludes "
+                             f"check_order = {self.check_order!r} (set one of them)")
+        if self.check_order_file:
             from l4sim.kernel.check_order import validate_order_file
 
-            validate_order_file(path, fastpaths_of(info.data.get("fastpath_checks", "")))
-        return path
+            try:
+                validate_order_file(self.check_order_file, self.fastpaths(),
+                                    designs=self.fastpath_design == "optimized")
+            except ValueError as error:  # (named: a rule across keys has no key of its own)
+                raise ValueError(f"check_order_file: {error}") from None
+        return self
+
+    def uses_order_file(self) -> bool:
+        """Whether this point's checks come from a file written by ``l4sim checks --optimize``."""
+        return bool(self.check_order_file) and (self.check_order == "optimized"
+                                                or self.fastpath_design != "paper")
 
     def workload_identity(self) -> str:
         """The workload's name as its random streams see it: a file by its name only,

@@ -39,6 +39,10 @@ BAD = {
                        "repeated values"),
     "sweep_run_key": ('name = "x"\n[sweep]\nseed = [1, 2]\n', "sweep.seed", "cannot be swept"),
     "sweep_wrong_type": ('name = "x"\n[sweep]\nthreads = [[1]]\n', "threads", "valid integer"),
+    "unknown_fastpath_design": ('name = "x"\nfastpath_design = "best"\n', "fastpath_design",
+                                "optimized"),
+    "design_and_order": ('name = "x"\nfastpath_design = "optimized"\n'
+                         'check_order = "optimized"\n', "fastpath_design", "excludes"),
 }
 
 
