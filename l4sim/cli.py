@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from l4sim.sweep.backends import BackendError
 from l4sim.sweep.cache import CacheError
 from l4sim.sweep.estimate import SizeError
 from l4sim.sweep.scenario import ScenarioError, load_scenario
+from l4sim.workloads.user_files import UserCodeError
 
 
 class UsageError(Exception):
@@ -88,8 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder (default results/)")
     report.add_argument("--scenarios", type=Path, default=Path("scenarios"),
-                        help="folder with the report's six scenarios (syscall_bench, linux, "
-                        "ipc_bench, check_order, check_order_linux, notify)")
+                        help="folder with the report's eight scenarios (syscall_bench, linux, "
+                        "ipc_bench, check_order, check_order_linux, notify, fastpath_design, "
+                        "fastpath_design_linux)")
     report.add_argument("--jobs", type=int, default=None)
     report.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run on an existing Dask scheduler instead of local processes")
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:
             _raise_run_failure(error)
             raise
-    except (ScenarioError, UsageError, CacheError, BackendError) as error:
+    except (ScenarioError, UsageError, CacheError, BackendError,
+            UserCodeError) as error:
         return _refuse(str(error))
     except SizeError as error:
         return _refuse(f"{getattr(args, 'scenario', 'the sweep')}: too large: {error}")
@@ -198,9 +202,16 @@ def _run(args) -> int:
     _jobs(args)
     out = writable_folder(args.out or Path("results") / scenario.name, "--out")
     _fits([scenario], out, args.jobs)
-    run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
-                    progress=False if args.quiet else None,
-                    invariants=True if args.check_invariants else None)
+    created = next((folder for folder in (*reversed(out.absolute().parents), out.absolute())
+                    if not folder.exists()), None)  # the first folder this run will make
+    try:
+        run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler,
+                        force=args.force, progress=False if args.quiet else None,
+                        invariants=True if args.check_invariants else None)
+    except UserCodeError:
+        if created is not None:  # the user's code failed: leave nothing behind
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     print(describe(run))
     return 0
 
@@ -262,9 +273,12 @@ def _plot(args) -> int:
 
 def _validate(args) -> int:
     from l4sim.sweep.backends import default_jobs
+    from l4sim.sweep.runner import check_build
 
     scenario = load_scenario(args.scenario, args.overrides)
     points = scenario.points()
+    for point in points:  # a workload whose build fails says so now
+        check_build(point)
     replications = points[0].replications  # not sweepable: the same for every point
     sized = _fits([scenario], Path("results") / scenario.name, None)
 
@@ -332,6 +346,11 @@ def _checks(args) -> int:
               f"{', '.join(entry['order'])}\n  expected cycles per attempt: paper "
               f"{entry['expected_cycles_paper']:.1f}, optimized "
               f"{entry['expected_cycles_optimized']:.1f} (saves {gain:.1f})")
+        if "design" in entry:
+            rejected = entry.get("rejected")
+            print(f"  fastpath design: {', '.join(entry['design'])}"
+                  + (f"\n  (the searched design {', '.join(rejected['design'])} was rejected: "
+                     f"{rejected['violation']})" if rejected else ""))
     written = [args.dir / "checks.parquet", result["figure"]]
     if "pairs" in result:
         written.append(args.dir / "implied_checks.parquet")
@@ -366,7 +385,7 @@ def _traced_run(args):
     points = scenario.points()
     point = points[0].model_copy(update={"events": args.events, "warmup_events": 0})
     if len(points) > 1:
-        swept = ", ".join(f"{k}={getattr(point, k)}" for k in scenario.sweep)
+        swept = ", ".join(f"{k}={point.flat()[k]}" for k in scenario.sweep)
         print(f"l4sim: {len(points)} points in the sweep; tracing the first ({swept})",
               file=sys.stderr)
     timeline = Timeline(point.cpus, point.cost_profile().clock_hz)

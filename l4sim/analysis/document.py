@@ -44,7 +44,8 @@ class Table:
 
 @dataclass
 class Document:
-    """The blocks of a report, in order: (kind, content) with kind heading/text/table/figure."""
+    """The blocks of a report in order: (kind, content); kinds heading, text, bullets,
+    steps, table, figure."""
 
     title: str
     blocks: list[tuple[str, object]] = field(default_factory=list)
@@ -58,6 +59,11 @@ class Document:
     def bullets(self, items: list[str]) -> None:
         if items:
             self.blocks.append(("bullets", list(items)))
+
+    def steps(self, items: list[str]) -> None:
+        """A numbered list: steps whose order is the point (a fastpath's checks)."""
+        if items:
+            self.blocks.append(("steps", list(items)))
 
     def table(self, table: Table) -> None:
         self.blocks.append(("table", table))
@@ -76,6 +82,8 @@ class Document:
                 lines += [content, ""]
             elif kind == "bullets":
                 lines += [f"- {item}" for item in content] + [""]
+            elif kind == "steps":
+                lines += [f"{n}. {item}" for n, item in enumerate(content, 1)] + [""]
             elif kind == "table":
                 header, rows, notes = _cells(content)
                 lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -99,6 +107,9 @@ class Document:
             elif kind == "bullets":
                 body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in content)
                             + "</ul>")
+            elif kind == "steps":
+                body.append("<ol>" + "".join(f"<li>{_inline(i)}</li>" for i in content)
+                            + "</ol>")
             elif kind == "table":
                 header, rows, notes = _cells(content)
                 cells = "".join(f"<th>{_inline(h)}</th>" for h in header)

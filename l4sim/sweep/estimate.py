@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from l4sim.workloads.base import Point
+from l4sim.workloads.registry import find_workload
 
 # time per simulated kernel entry of a whole sweep (the run, its cache file and its
 # share of the tables) on 2 simulated CPUs, measured on a 2-core machine with the
@@ -69,7 +70,7 @@ def estimate(points: list[Point]) -> Estimate:
     runs = entries = largest = 0
     seconds = 0.0
     for point in points:
-        count = point.kernel_entries()
+        count = find_workload(point.workload).kernel_entries(point)
         runs += point.replications
         entries += point.replications * count
         seconds += (point.replications * count * per_entry

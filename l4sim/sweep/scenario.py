@@ -220,9 +220,10 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     keys = workload_of(data, origins.get("workload", source)).Params.model_fields
     for key, values in sweep.items():
         origin = origins.get(key, source)
-        known = key in keys or (key.startswith(COSTS_PREFIX)
-                                and key.removeprefix(COSTS_PREFIX) in COST_KEYS)
-        if not known:
+        if key.startswith(COSTS_PREFIX) and key.removeprefix(COSTS_PREFIX) not in COST_KEYS:
+            raise ScenarioError(f"{origin}: key 'sweep.{key}': unknown cost (known: "
+                                f"{', '.join(COST_KEYS)})")
+        if key not in keys and not key.startswith(COSTS_PREFIX):
             raise ScenarioError(f"{origin}: key 'sweep.{key}': unknown key")
         if key in RUN_KEYS | {"workload", "costs"}:
             raise ScenarioError(f"{origin}: key 'sweep.{key}': cannot be swept")

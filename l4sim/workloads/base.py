@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from l4sim.kernel.costs import COST_KEYS, Costs, ProfileError, cost_problem, load_profile
 from l4sim.kernel.kernel import FASTPATH_VARIANTS, LOCK_ORDERS, Kernel
@@ -38,6 +44,7 @@ KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "fastpath_no
                                 "fastpath_variant", "fastpath_checks", "lock", "kernel_lock",
                                 "lock_order", "lock_order_check", "profile", "costs",
                                 "check_order", "check_order_file", "check_profile",
+                                "fastpath_design",
                                 "stress_jitter"})
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
@@ -65,7 +72,10 @@ def _a_function() -> None:
 
 
 # A compiled build (l4sim.build) makes methods Cython functions, which pydantic
-# would take for fields without annotations: tell it they are not.
+# would take for fields without annotations: tell it they are not. (Models of
+# other compiled modules keep to validators and properties, which pydantic
+# recognises however they are built: such a module may be compiled while this
+# one runs as Python.)
 FUNCTION_TYPES = (type(_a_function),)
 
 
@@ -107,6 +117,9 @@ class Point(BaseModel):
     fastpath_checks: str = ""
     check_order: Literal["paper", "optimized"] = "paper"  # paper: as listed
     check_order_file: str = ""  # JSON from `l4sim checks DIR --optimize`; empty: profile first
+    # paper: the lists (in check_order); reordered: the optimized order; optimized: the
+    # searched design (l4sim.kernel.fastpath_design: orders x hoists x prechecks)
+    fastpath_design: Literal["paper", "reordered", "optimized"] = "paper"
     check_profile: bool = False  # record which checks pass at every fastpath decision
     lock_order: Literal[LOCK_ORDERS] = "ascending"
     lock_order_check: bool = True  # the engine and the checker refuse a lock-order violation
@@ -171,14 +184,23 @@ class Point(BaseModel):
 
     @model_validator(mode="after")
     def _valid_order_file(self):
+        if self.fastpath_design != "paper" and self.check_order != "paper":
+            raise ValueError(f"fastpath_design = {self.fastpath_design!r} excludes "
+                             f"check_order = {self.check_order!r} (set one of them)")
         if self.check_order_file:
             from l4sim.kernel.check_order import validate_order_file
 
             try:
-                validate_order_file(self.check_order_file, self.fastpaths())
-            except ValueError as error:
+                validate_order_file(self.check_order_file, self.fastpaths(),
+                                    designs=self.fastpath_design == "optimized")
+            except ValueError as error:  # (named: a rule across keys has no key of its own)
                 raise ValueError(f"check_order_file: {error}") from None
         return self
+
+    def uses_order_file(self) -> bool:
+        """Whether this point's checks come from a file written by ``l4sim checks --optimize``."""
+        return bool(self.check_order_file) and (self.check_order == "optimized"
+                                                or self.fastpath_design != "paper")
 
     def workload_identity(self) -> str:
         """The workload's name as its random streams see it: a file by its name only,
@@ -200,16 +222,11 @@ class Point(BaseModel):
 
     def fastpaths(self) -> dict:
         """Each fastpath's checks as listed (the paper's, or this point's variant's)."""
-        from l4sim.kernel.kernel import PAPER_FASTPATHS
-
-        if not self.fastpath_checks:
-            return dict(PAPER_FASTPATHS)
-        from l4sim.workloads.fastpath_variants import load_fastpath_variant
-
-        return {**PAPER_FASTPATHS, **load_fastpath_variant(self.fastpath_checks)}
+        return fastpaths_of(self.fastpath_checks)
 
     def kernel_entries(self) -> int:
-        """Kernel entries one replication simulates (warm-up included), for sizing."""
+        """Kernel entries one replication simulates (warm-up included), for sizing: the
+        measured kind's; a workload module may say better (its ``kernel_entries``)."""
         return self.events + self.warmup_events
 
     def flat(self) -> dict:
@@ -218,6 +235,17 @@ class Point(BaseModel):
         costs = values.pop("costs")
         values.update({f"{COSTS_PREFIX}{name}": value for name, value in sorted(costs.items())})
         return values
+
+
+def fastpaths_of(fastpath_checks: str) -> dict:
+    """Each fastpath's checks as listed: the paper's, with a variant file's lists instead."""
+    from l4sim.kernel.kernel import PAPER_FASTPATHS
+
+    if not fastpath_checks:
+        return dict(PAPER_FASTPATHS)
+    from l4sim.workloads.fastpath_variants import load_fastpath_variant
+
+    return {**PAPER_FASTPATHS, **load_fastpath_variant(fastpath_checks)}
 
 
 @dataclass

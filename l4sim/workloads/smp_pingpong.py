@@ -49,9 +49,6 @@ class Params(Point):
     workload: Literal["smp_pingpong"] = "smp_pingpong"
     delay_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)  # user work of each ping between Calls
 
-    def kernel_entries(self) -> int:
-        # each Call is followed by its pong's ReplyWait (two ipc entries)
-        return 2 * (self.events + self.warmup_events)
 
 
 def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
@@ -72,3 +69,9 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
 
     return Setup(kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events,
                  metrics=metrics)
+
+
+def kernel_entries(params: Params) -> int:
+    """Kernel entries one replication simulates (warm-up included), for sizing."""
+    # each Call is followed by its pong's ReplyWait (two ipc entries)
+    return 2 * (params.events + params.warmup_events)

@@ -63,9 +63,6 @@ class Params(Point):
     def worker_threads(self) -> int:
         return self.threads if self.threads_per_cpu is None else self.threads_per_cpu * self.cpus
 
-    def kernel_entries(self) -> int:
-        # each syscall exception is followed by its handler's reply (an ipc entry)
-        return 2 * (self.events + self.warmup_events)
 
 
 def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
@@ -86,3 +83,9 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
         programs[thread] = worker(np.random.default_rng(streams[index]), params.wait_factor,
                                   costs.wait_loop_iteration)
     return Setup(kernel, programs, SYSCALL_EXCEPTION, params.warmup_events, params.events)
+
+
+def kernel_entries(params: Params) -> int:
+    """Kernel entries one replication simulates (warm-up included), for sizing."""
+    # each syscall exception is followed by its handler's reply (an ipc entry)
+    return 2 * (params.events + params.warmup_events)

@@ -72,6 +72,10 @@ BAD = {
     "name_hidden": ('name = ".hidden"\n', "name", "plain folder name"),
     "name_path": ('name = "a/b"\n', "name", "plain folder name"),
     "name_parent_path": ('name = "../x"\n', "name", "plain folder name"),
+    "unknown_fastpath_design": ('name = "x"\nfastpath_design = "best"\n', "fastpath_design",
+                                "optimized"),
+    "design_and_order": ('name = "x"\nfastpath_design = "optimized"\n'
+                         'check_order = "optimized"\n', "fastpath_design", "excludes"),
 }
 
 
