@@ -44,8 +44,9 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
 def test_a_worker_running_other_code_is_refused(tmp_path, monkeypatch):
     from l4sim.sweep import backends
 
-    def stale(config, replication, invariants=None):
-        return {**run_record(config, replication, invariants), "model": "0123456789abcdef"}
+    def stale(config, replication, invariants=None, progress=None):
+        return {**run_record(config, replication, invariants, progress),
+                "model": "0123456789abcdef"}
 
     monkeypatch.setattr(backends, "run_record", stale)
     scenario = load_scenario(SCENARIO, [*SMALL, "sweep.threads=[1]"])
