@@ -21,6 +21,7 @@ import pandas as pd
 from l4sim.analysis import claims as claims_module
 from l4sim.analysis.check_order_effect import SLOWPATH_EXITS
 from l4sim.analysis.checks_report import point_groups
+from l4sim.analysis.document import Document, Table
 from l4sim.kernel.fastpath_design import describe
 from l4sim.sweep.runner import design_proposals
 from l4sim.sweep.stats import mean_ci
@@ -73,9 +74,8 @@ def _comparison(frame: pd.DataFrame, keys: list[str], slow: pd.Series | None) ->
     return pd.DataFrame(rows)
 
 
-def _designs(folder: Path) -> list[str]:
-    """The designs of the optimized points, with verdicts, as Markdown lines."""
-    lines = []
+def _designs(document: Document, folder: Path) -> None:
+    """The designs of the optimized points, each with its verdict."""
     for point, keys, _ in point_groups(folder):
         if point.fastpath_design != "optimized":
             continue
@@ -87,24 +87,23 @@ def _designs(folder: Path) -> list[str]:
                        if entry["verdict"] is None
                        else f"**rejected** ({entry['verdict']}); the reordered list ran")
             expected = ", ".join(f"{d} {entry[d]['expected_cycles']:.1f}" for d in DESIGNS)
-            lines += [f"**{kind} fastpath, {where}** ({entry['attempts']} profiled attempts; "
-                      f"expected cycles per attempt: {expected}; {verdict}):", ""]
-            lines += describe(entry["optimized"]["design"], point.fastpaths()[kind])
-            lines.append("")
-    return lines
+            document.text(f"**{kind} fastpath, {where}** ({entry['attempts']} profiled "
+                          f"attempts; expected cycles per attempt: {expected}; {verdict}):")
+            document.steps(describe(entry["optimized"]["design"], point.fastpaths()[kind]))
 
 
-def fastpath_design_section(folders: dict[str, Path]) -> str:
+def fastpath_design_section(document: Document, folders: dict[str, Path]) -> None:
     """The section: ``folders`` holds ``fastpath_design``, ``fastpath_design_linux`` and
     ``ipc_bench`` (whose slowpath runs pair with the designs')."""
-    lines = ["", "## A fastpath design for SMP", "",
-             "The paper's open problem: an IPC fastpath that is not slower than the slowpath "
-             "under contention. A design moves checks across the lock stages: *hoisted* "
-             "before any lock (it reads only fields the static scan proves never written), "
-             "*early* (an unlocked precheck, checked again under its lock before the "
-             "commit), and reordered; the search (`l4sim/kernel/design_search.py`) picks "
-             "the design with the least expected cycles per attempt from a profiling run, "
-             "and each design is checked before it runs. See docs/fastpath-design.md.", ""]
+    document.heading("A fastpath design for SMP")
+    document.text(
+        "The paper's open problem: an IPC fastpath that is not slower than the slowpath "
+        "under contention. A design moves checks across the lock stages: *hoisted* "
+        "before any lock (it reads only fields the static scan proves never written), "
+        "*early* (an unlocked precheck, checked again under its lock before the "
+        "commit), and reordered; the search (`l4sim/kernel/design_search.py`) picks "
+        "the design with the least expected cycles per attempt from a profiling run, "
+        "and each design is checked before it runs. See docs/fastpath-design.md.")
     ipc_events = pd.read_parquet(folders["fastpath_design"] / "events.parquet",
                                  columns=["clients", "wait_factor", "fastpath_design",
                                           "replication", "kind", "path", "exit_point",
@@ -115,33 +114,27 @@ def fastpath_design_section(folders: dict[str, Path]) -> str:
         ["clients", "wait_factor", "replication"])["duration_mean"]
     table = _comparison(_per_replication(ipc_events, ["clients", "wait_factor"]),
                         ["clients", "wait_factor"], slow)
-    lines += ["### IPC benchmark: cycles before falling back, IPC duration, slowpath/fastpath",
-              "", "Means over replications, 95% intervals of the paired per-replication "
-              "values in parentheses; `slow/fast`: slowpath over fastpath mean IPC duration "
-              "(below 1: the fastpath is slower).", "",
-              _markdown(table), ""]
+    document.heading("IPC benchmark: cycles before falling back, IPC duration, "
+                     "slowpath/fastpath", level=3)
+    document.text("Means over replications, 95% intervals of the paired per-replication "
+                  "values in parentheses; `slow/fast`: slowpath over fastpath mean IPC "
+                  "duration (below 1: the fastpath is slower).")
+    document.table(Table(table))
     linux_events = pd.read_parquet(folders["fastpath_design_linux"] / "events.parquet",
                                    columns=["fastpath_design", "replication", "kind", "path",
                                             "exit_point", "duration", "outcome_cycles"])
-    linux = _comparison(_per_replication(linux_events, ["kind"]), ["kind"], None)
-    lines += ["### Linux load: per kernel-entry kind", "", _markdown(linux), ""]
+    document.heading("Linux load: per kernel-entry kind", level=3)
+    document.table(Table(_comparison(_per_replication(linux_events, ["kind"]), ["kind"],
+                                     None)))
     points = pd.read_parquet(folders["fastpath_design"] / "points.parquet")
     optimized = points[points["fastpath_design"] == "optimized"]
     redone = claims_module.ipc_bench_claims(pd.concat(
         [bench[~bench["fastpath_ipc"]], optimized], ignore_index=True))
-    lines += ["### E5 with the optimized design", "",
-              "The paper's E5 rows, the fastpath now in the optimized design (a *does not "
-              "hold* on the heavy-contention row is the point: the fastpath is no longer "
-              "worse):", "", claims_module.claims_table(redone), ""]
-    lines += ["### The designs found", ""]
-    lines += _designs(folders["fastpath_design"]) + _designs(folders["fastpath_design_linux"])
-    return "\n".join(lines) + "\n"
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    columns = list(frame.columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(f"{v:g}" if isinstance(v, float) else str(v)
-                                       for v in row) + " |")
-    return "\n".join(lines)
+    document.heading("E5 with the optimized design", level=3)
+    document.text("The paper's E5 rows, the fastpath now in the optimized design (a *does not "
+                  "hold* on the heavy-contention row is the point: the fastpath is no longer "
+                  "worse):")
+    document.table(Table(claims_module.claims_frame(redone), raw=True))
+    document.heading("The designs found", level=3)
+    _designs(document, folders["fastpath_design"])
+    _designs(document, folders["fastpath_design_linux"])

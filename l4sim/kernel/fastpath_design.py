@@ -135,11 +135,11 @@ def moved(design: list[str]) -> dict[str, str]:
 
 
 def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
-    """The design as numbered lines for a reader: where each check runs, moves marked."""
+    """The design as steps for a reader, in order: where each check runs, moves marked."""
     by_name = {check.name: check for check in checks}
     lines = []
     held = Stage.LOCK_FREE
-    for number, text in enumerate(design, 1):
+    for text in design:
         how, name = parse_step(text)
         stage = Stage.LOCK_FREE if how in (HOISTED, EARLY) else by_name[name].stage
         held = max(held, stage)
@@ -148,5 +148,5 @@ def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
         mark = {PLAIN: "", HOISTED: " **hoisted** (reads only fields never written)",
                 EARLY: " **early** (unlocked precheck)",
                 RECHECK: " (again under its lock, before the commit)"}[how]
-        lines.append(f"{number}. `{name}` [{where}]{mark}")
+        lines.append(f"`{name}` [{where}]{mark}")
     return lines

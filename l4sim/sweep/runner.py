@@ -33,6 +33,9 @@ from l4sim.workloads.user_files import UserCodeError, raised_in_user_code
 # suite sets it; it reaches worker processes through the environment)
 INVARIANTS_ENV = "L4SIM_CHECK_INVARIANTS"
 PROFILING_EVENTS = 2000  # events of the profiling run behind check_order = "optimized"
+# a run reports its progress every this many closed entries of its measured kind
+# (a sweep's bar advances within a long run; a few reports per default-sized run)
+PROGRESS_EVERY = 1000
 # how a searched fastpath design is checked before it is used: the invariant checker
 # under stress jitter, and fastpath on vs off, on these CPU counts
 VERIFY_CPUS = (2, 4)
@@ -139,13 +142,16 @@ def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
 
 def simulate(point: Point, replication: int = 0, seed: int | None = None,
              observe: bool = False, invariants: bool | None = None, costs=None,
-             lookahead: bool = True, design: dict | None = None) -> Result:
+             lookahead: bool = True, progress=None,
+             design: dict | None = None) -> Result:
     """Simulate one point; ``seed`` (if given) replaces the point's root seed.
 
     ``invariants`` runs the invariant checker (default: on if ``L4SIM_CHECK_INVARIANTS``
     is set); a violation raises :class:`l4sim.sim.invariants.InvariantViolation`.
     ``costs`` replaces the point's profile (calibration scripts use it);
-    ``lookahead`` and ``design`` as for :func:`build_machine`.
+    ``lookahead`` and ``design`` as for :func:`build_machine`. ``progress(count)``
+    is told of closed entries of the measured kind as the run goes,
+    ``warmup_events + events`` in all (it changes no record).
     """
     if seed is not None:
         point = point.model_copy(update={"seed": seed})
@@ -154,6 +160,8 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     machine = build_machine(point, replication, observe, invariants, costs=costs,
                             lookahead=lookahead, design=design)
     setup = machine.setup
+    if progress is not None:
+        machine.window.report_progress(progress, PROGRESS_EVERY)
     try:
         run_machine(machine)
     except Exception as error:  # a user's program or check raised: one line, not a trace
@@ -161,6 +169,7 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
         if users is None:
             raise
         raise users from None
+    machine.window.finish_progress()
     events = measured_events(machine)
     end = machine.env.now if machine.measure_to is None else machine.measure_to
     measured = end - machine.measure_from
@@ -362,7 +371,8 @@ def check_masks(events: pd.DataFrame) -> dict[str, np.ndarray]:
             for kind, group in profiled.groupby("kind", observed=True)}
 
 
-def run_record(config: dict, replication: int, invariants: bool | None = None) -> dict:
+def run_record(config: dict, replication: int, invariants: bool | None = None,
+               progress=None) -> dict:
     """One (point, replication) as plain data: what a worker receives and returns.
 
     A worker gets only the point's configuration (a dict) and the replication
@@ -375,7 +385,7 @@ def run_record(config: dict, replication: int, invariants: bool | None = None) -
 
     point = find_workload(config["workload"]).Params.model_validate(config)
     try:
-        result = simulate(point, replication, invariants=invariants)
+        result = simulate(point, replication, invariants=invariants, progress=progress)
     except InvariantViolation as error:  # say which run broke the invariant
         first, _, rest = error.report.partition("\n")
         where = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("name", "profile"))

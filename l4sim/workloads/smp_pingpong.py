@@ -22,7 +22,7 @@ from pydantic import Field
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
 from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
-from l4sim.workloads.base import Point, Setup
+from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
 
 PONG_PRIORITY = 200
 PING_PRIORITY = 100
@@ -47,7 +47,7 @@ class Params(Point):
     """The keys of sel4bench's SMP benchmark (on top of those every workload has)."""
 
     workload: Literal["smp_pingpong"] = "smp_pingpong"
-    delay_cycles: int = Field(0, ge=0)  # user work of each ping between Calls
+    delay_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)  # user work of each ping between Calls
 
 
 

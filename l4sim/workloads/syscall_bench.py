@@ -24,7 +24,7 @@ from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
-from l4sim.workloads.base import Point, Setup
+from l4sim.workloads.base import MAX_WAIT_FACTOR, Point, Setup
 
 HANDLER_PRIORITY = 200
 WORKER_PRIORITY = 100
@@ -57,7 +57,7 @@ class Params(Point):
     workload: Literal["syscall_bench"] = "syscall_bench"
     threads: int = Field(1, ge=1, le=4096)  # user threads in all
     threads_per_cpu: int | None = Field(None, ge=1, le=64)  # if set, replaces threads
-    wait_factor: float = Field(100.0, ge=0)  # scale of the random busy loop
+    wait_factor: float = Field(100.0, ge=0, le=MAX_WAIT_FACTOR)  # scale of the random busy loop
 
     @property
     def worker_threads(self) -> int:

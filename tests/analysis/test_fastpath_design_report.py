@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from l4sim.analysis.document import Document
 from l4sim.analysis.fastpath_design_report import fastpath_design_section
 from l4sim.sweep.run import run_scenario
 from l4sim.sweep.scenario import load_scenario
@@ -18,9 +19,12 @@ def test_the_section_shows_designs_intervals_and_e5(tmp_path):
         scenario = load_scenario(SCENARIOS / f"{name}.toml", [*REDUCED, *extra])
         folders[name] = tmp_path / name
         run_scenario(scenario, folders[name], jobs=1, progress=False)
-    text = fastpath_design_section(folders)
+    document = Document("report")
+    fastpath_design_section(document, folders)
+    text = document.markdown(tmp_path)
+    assert "<ol><li>" in document.html()  # a design's checks as a numbered list
     assert "## A fastpath design for SMP" in text
-    assert "| clients | wait_factor |" in text and "slow/fast optimized" in text
+    assert "| clients | wait factor |" in text and "slow/fast optimized" in text
     assert "### E5 with the optimized design" in text and "| E5 |" in text
     assert "**ipc fastpath, clients = 4, wait_factor = 10**" in text
     assert "`destination_on_this_cpu` [no lock] **hoisted**" in text
