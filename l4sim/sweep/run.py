@@ -13,6 +13,7 @@ interrupted.
 from __future__ import annotations
 
 import os
+import shutil
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from l4sim.sweep.backends import BackendError, connect, default_jobs, run_dask, run_local
-from l4sim.sweep.cache import FolderLock, ResultCache, task_key
+from l4sim.sweep.cache import CacheError, FolderLock, ResultCache, task_key
 from l4sim.sweep.progress import Progress
 from l4sim.sweep.scenario import Point, Scenario, point_keys
 from l4sim.sweep.stats import write_summary
@@ -31,6 +32,10 @@ from l4sim.workloads.registry import find_workload
 
 __all__ = ["SweepRun", "default_jobs", "load_points", "point_from_row", "run_scenario",
            "run_sweep"]
+
+
+class OutputError(CacheError):
+    """The output folder cannot be written (a full disk, no permission): one line, exit 2."""
 
 
 @dataclass
@@ -53,8 +58,12 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
     ``scheduler`` is a Dask scheduler address and ``client`` an existing Dask
     client (either replaces local processes); ``force`` recomputes every run.
     ``invariants`` runs the invariant checker on every run, so it recomputes
-    them all: a cached result was not necessarily checked.
-    Writes ``points.parquet``, ``events.parquet`` and ``summary.parquet``.
+    them all: a cached result was not necessarily checked. ``progress``
+    (default: on) shows the kernel entries simulated against the target, then
+    the tables being assembled.
+    Writes ``points.parquet``, ``events.parquet`` and ``summary.parquet``. A
+    folder this call created is removed again if writing fails (a full disk):
+    an :class:`OutputError` then says why.
     """
     force = force or bool(invariants)
     points = scenario.points()
@@ -62,39 +71,71 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
     owned = None
     if client is None and scheduler is not None:
         client = owned = connect(scheduler)  # before anything is written
+    out_dir = Path(out_dir)
+    created = not out_dir.exists()
     try:
-        out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         with FolderLock(out_dir):
             cache = ResultCache(out_dir)
             cache.remove_stale_temporaries()
             keys = [task_key(point.model_dump(), rep, cache.model) for point, rep in tasks]
             todo: dict[str, tuple] = {}  # each distinct run once, in task order
+            targets: dict[str, int] = {}  # closed entries of the measured kind per run
             for key, (point, rep) in zip(keys, tasks, strict=True):
                 if key not in todo and (force or not cache.has(key)):
                     todo[key] = (key, point.model_dump(), rep)
+                    targets[key] = point.warmup_events + point.events
             missing = list(todo.values())
             mode = Progress.choose(progress)
-            with Progress(len(missing), scenario.name, mode) as bar:
-                if client is not None:
-                    results = run_dask(missing, client, invariants)
-                else:
-                    results = run_local(missing, jobs or default_jobs(), invariants)
-                with closing(results):  # stops the workers at once if this loop fails
-                    for key, record in results:
-                        if record["model"] != cache.model:
-                            raise BackendError(f"a worker runs another version of l4sim "
-                                               f"(model {record['model']}, "
-                                               f"here {cache.model})")
-                        cache.put(key, record)
-                        bar.update()
-            frame = _assemble(points, tasks, keys, cache, list(scenario.sweep), out_dir)
+            _compute(missing, targets, cache, scenario.name, mode, client, jobs, invariants)
+            frame = _assemble(points, tasks, keys, cache, list(scenario.sweep), out_dir,
+                              Progress(len(tasks), f"{scenario.name}: tables", mode,
+                                       unit="runs", delay=1.0))
             write_summary(out_dir, frame)
+    except OSError as error:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise OutputError(f"{out_dir}: cannot write ({_reason(error)})"
+                          + ("; nothing was kept" if created else "")) from None
+    except BaseException:
+        if created and not any(out_dir.glob("cache/*/*.parquet")):
+            shutil.rmtree(out_dir, ignore_errors=True)  # nothing worth resuming
+        raise
     finally:
         if owned is not None:
             owned.close()
     reused = len(tasks) - len(missing)
     return SweepRun(frame, out_dir, len(tasks), reused, len(missing))
+
+
+def _compute(missing: list, targets: dict[str, int], cache: ResultCache, label: str,
+             mode: str, client, jobs: int | None, invariants: bool | None) -> None:
+    """Run the missing runs, filing each result as it arrives, with a progress bar."""
+    with Progress(sum(targets.values()), label, mode, unit="entries") as bar:
+        if client is not None:  # a Dask worker's progress is seen when its run ends
+            results = run_dask(missing, client, invariants)
+        else:
+            results = run_local(missing, jobs or default_jobs(), invariants,
+                                progress=bar.update)
+        finished = 0
+        bar.note(f"0/{len(missing)} runs")
+        with closing(results):  # stops the workers at once if this loop fails
+            for key, record in results:
+                if record["model"] != cache.model:
+                    raise BackendError(f"a worker runs another version of l4sim "
+                                       f"(model {record['model']}, here {cache.model})")
+                cache.put(key, record)
+                finished += 1
+                bar.note(f"{finished}/{len(missing)} runs")
+                if client is not None:
+                    bar.update(targets[key])
+
+
+def _reason(error: OSError) -> str:
+    """An OS error in a few words ('No space left on device')."""
+    if error.strerror:
+        return error.strerror
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def run_scenario(scenario: Scenario, out_dir: Path, jobs: int | None = None,
@@ -104,13 +145,19 @@ def run_scenario(scenario: Scenario, out_dir: Path, jobs: int | None = None,
 
 
 def _assemble(points: list[Point], tasks, keys: list[str], cache: ResultCache,
-              swept: list[str], out_dir: Path) -> pd.DataFrame:
-    """``points.parquet`` and ``events.parquet`` from the cache, in task order."""
+              swept: list[str], out_dir: Path, progress: Progress) -> pd.DataFrame:
+    """``points.parquet`` and ``events.parquet`` from the cache, in task order.
+
+    Both are written under temporary names first and renamed together at the
+    end, so a failure leaves the folder's previous tables, never half of new ones.
+    """
     rows: list[dict] = []
     events_temporary = _temporary(out_dir, "events")
+    points_temporary = _temporary(out_dir, "points")
     writer = None
     try:
         for (point, rep), key in zip(tasks, keys, strict=True):
+            progress.update()
             record = cache.get(key)
             config = point.flat()
             rows.extend({**config, "replication": rep,
@@ -127,14 +174,15 @@ def _assemble(points: list[Point], tasks, keys: list[str], cache: ResultCache,
         if writer is not None:
             writer.close()
             writer = None
-            os.replace(events_temporary, out_dir / "events.parquet")
         frame = pd.DataFrame(rows)
         ordered = [*point_keys(points), "replication"]
         frame = frame[ordered + [c for c in frame.columns if c not in ordered]]
-        points_temporary = _temporary(out_dir, "points")
         frame.to_parquet(points_temporary, index=False)
+        if events_temporary.exists():
+            os.replace(events_temporary, out_dir / "events.parquet")
         os.replace(points_temporary, out_dir / "points.parquet")
     finally:
+        progress.close()
         if writer is not None:
             writer.close()
         for leftover in out_dir.glob(".*.parquet.tmp*"):

@@ -36,7 +36,7 @@ from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
 from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
 from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Spin, Wait
-from l4sim.workloads.base import Point, Setup
+from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
 
 # pong above ping: at the start every pong is waiting before its ping first calls
 PONG_PRIORITY = 200
@@ -69,7 +69,7 @@ class Params(Point):
     lock: Literal[LOCK_DESIGNS] = "clh"
     fastpath_ipc: bool = True
     fastpath_syscall: bool = False
-    delay_cycles: int = Field(500, ge=0)  # each thread's spin per round
+    delay_cycles: int = Field(500, ge=0, le=MAX_WORK_CYCLES)  # each thread's spin per round
 
     def kernel_entries(self) -> int:
         # each Call is followed by its pong's ReplyRecv (two ipc entries)

@@ -150,14 +150,23 @@ def test_the_scenario_runs_with_a_calibrated_profile(calibrated, tmp_path):
     assert one["calls_per_second"].mean() == pytest.approx(SLOWER.rate(500), rel=0.01)
 
 
+def _section(folder, where) -> tuple[str, str]:
+    """The report's hardware section as Markdown and HTML."""
+    from l4sim.analysis.document import Document
+    from l4sim.analysis.sel4bench_compare import hardware_section
+
+    document = Document("report")
+    hardware_section(document, folder)
+    return document.markdown(where), document.html()
+
+
 def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_path):
     from pathlib import Path
 
     import pandas as pd
 
-    from l4sim.analysis.sel4bench_compare import hardware_section
-
-    assert "No comparison yet" in hardware_section(tmp_path / "out")
+    markdown, _ = _section(tmp_path / "out", tmp_path)
+    assert "No comparison yet" in markdown and "l4sim compare sel4bench" in markdown
     scenario = Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml"
     done = l4sim("compare", "sel4bench", data_folder, "--out", tmp_path / "out", "--events",
                  EVENTS, "--jobs", 1, "--scenario", scenario, cwd=tmp_path)
@@ -171,8 +180,21 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
     assert table["smp_4core_c500_error"].dropna().abs().max() < 0.01
     # the slower IPC of the last run: fewer calls on 4 cores at delay 500
     assert table["smp_4core_c500_predicted"].iloc[2] < table["smp_4core_c500_predicted"].iloc[0]
-    assert (tmp_path / "out" / "sel4bench_2026.png").stat().st_size > 10_000
+    # every run's residuals, each within 1%
+    residuals = table[[c for c in table.columns if c.startswith("residual_smp_1core")
+                       or c in ("residual_ipc_call_intra", "residual_ipc_reply_intra")]]
+    assert residuals.shape[1] == 4 and (residuals.abs() < 0.01).all().all()
+    for suffix in (".png", ".svg"):
+        assert (tmp_path / "out" / f"sel4bench_2026{suffix}").stat().st_size > 10_000
     assert sorted(p.name for p in (tmp_path / "out" / "profiles").glob("*.toml")) == [
         "1001.toml", "1002.toml", "1003.toml"]
-    section = hardware_section(tmp_path / "out")
-    assert "Validated against hardware" in section and "| 1002 |" in section
+    written = (tmp_path / "out" / "compare.md").read_text()
+    assert written in done.stdout and "FITTED" in written and "| 1002 |" in written
+    markdown, page = _section(tmp_path / "out", tmp_path)
+    assert "## Validated against hardware" in markdown and "| 1002 |" in markdown
+    assert "### Residuals" in markdown and "### In-sample errors" in markdown
+    assert "FITTED" in markdown and "(out/sel4bench_2026.png)" in markdown
+    assert "2026-03-20" in markdown  # the withheld run's prediction: alone, measured n/a
+    withheld = next(line for line in markdown.splitlines() if line.startswith("| 1002 |"))
+    assert withheld.count("n/a") == 4  # measured and error, at both delays
+    assert "data:image/png;base64," in page  # the figure inlined in the HTML report

@@ -116,7 +116,7 @@ def test_compare_refuses_bad_data_before_writing_anything(case, tmp_path):
 @pytest.mark.parametrize("option, message", [
     (["--out", "board.txt"], r"--out board\.txt: a profile is a \.toml file"),
     (["--out", "missing/board.toml"], r"folder missing does not exist"),
-    (["--out", "board.toml", "--events", "0"], r"--events 0: must be >= 1"),
+    (["--out", "board.toml", "--events", "0"], r"--events 0: must be between 1 and 10,000,000"),
     (["--out", "board.toml", "--jobs", "0"], r"--jobs 0: must be >= 1"),
 ])
 def test_bad_options_are_one_line(option, message, tmp_path):
