@@ -136,6 +136,10 @@ def _measurement_parsers(commands) -> None:
                                 "(PROFILE.residuals.md)")
     compare.add_argument("--out", type=Path, default=Path("results/sel4bench_compare"),
                          help="output folder (default results/sel4bench_compare)")
+    compare.add_argument("--change", dest="changes", action="append", default=None,
+                         metavar="DATE=WHAT", help="a change to mark and predict the effect of "
+                         "(repeatable; default: the Sabre 2026 series' two, seL4 on "
+                         "2026-05-05 and sel4bench on 2026-06-26)")
     compare.add_argument("--scenario", type=Path,
                          default=Path("scenarios/sel4bench_smp.toml"),
                          help="the SMP benchmark's scenario (default "
@@ -491,16 +495,38 @@ def _calibrate(args) -> int:
     return 0
 
 
+def _changes(given: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """The --change options as (date, what), each date checked; the default if none."""
+    import datetime
+
+    from l4sim.analysis.sel4bench_compare import CHANGES
+
+    if given is None:
+        return CHANGES
+    changes = []
+    for text in given:
+        date, equals, what = text.partition("=")
+        try:
+            datetime.date.fromisoformat(date.strip())
+        except ValueError:
+            raise UsageError(f"--change {text}: give DATE=WHAT, DATE as YYYY-MM-DD") from None
+        if not equals or not what.strip():
+            raise UsageError(f"--change {text}: give DATE=WHAT (what changed on that date)")
+        changes.append((date.strip(), what.strip()))
+    return tuple(sorted(changes))
+
+
 def _compare(args) -> int:
     from l4sim.analysis.sel4bench import Sel4benchError, read
     from l4sim.analysis.sel4bench_compare import compare
 
     jobs = _measurement_options(args)
+    changes = _changes(args.changes)
     scenario = load_scenario(args.scenario)  # a bad scenario: before anything runs
     writable_folder(args.out, "--out")
     try:
         data = read(args.data)
-        paths = compare(data, scenario, args.out, args.events, jobs, args.data)
+        paths = compare(data, scenario, args.out, args.events, jobs, args.data, changes)
     except Sel4benchError as error:
         raise UsageError(str(error)) from None
     print((args.out / "compare.md").read_text())

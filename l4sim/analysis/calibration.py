@@ -280,8 +280,10 @@ def residuals(run: Run, costs: Costs, events: int = EVENTS) -> list[dict]:
              low: rows[0]["calls_per_second"], high: rows[1]["calls_per_second"]}
     table = [("Call (cycles)", CALL, model["call"]),
              ("ReplyRecv (cycles)", REPLY_RECV, model["reply"]),
-             ("Call, two address spaces (cycles)", (SMP, "ipc_call"), model["call"]),
-             ("ReplyRecv, two address spaces (cycles)", (SMP, "ipc_reply"), model["reply"]),
+             ("Call, two address spaces (cycles; not modelled)", (SMP, "ipc_call"),
+              model["call"]),
+             ("ReplyRecv, two address spaces (cycles; not modelled)", (SMP, "ipc_reply"),
+              model["reply"]),
              (f"1 core, delay {low} (calls/s)", (SMP, rate_metric(1, low)), model[low]),
              (f"1 core, delay {high} (calls/s)", (SMP, rate_metric(1, high)), model[high])]
     out = []
@@ -301,8 +303,8 @@ def profile_text(calibration: Calibration, command: str) -> str:
     run = calibration.run
     files = sorted({str(path.name) for path, _ in run.files.values()})
     lines = [
-        "# Cost profile calibrated from sel4bench results (seL4/sel4bench-results, CC-BY-SA-4.0,",
-        "# Proofcraft Pty Ltd: https://github.com/seL4/sel4bench-results) by",
+        "# Cost profile calibrated from sel4bench results (files in the format of",
+        "# https://github.com/seL4/sel4bench-results) by",
         f"#   {command}",
         f"# Run {run.run_id} at {run.ts}: manifest {run.sha}, seL4 {run.sha_kernel}, "
         f"sel4bench {run.sha_bench}",
@@ -331,7 +333,10 @@ def residuals_markdown(calibration: Calibration) -> str:
     run = calibration.run
     lines = [f"Residuals: sel4bench {run.describe()}, seL4 {run.sha_kernel}, sel4bench "
              f"{run.sha_bench}; the model simulated with the calibrated profile",
-             "(sel4bench_smp, 1 CPU). *: a figure the calibration used.", "",
+             "(sel4bench_smp, 1 CPU). *: a figure the calibration used. Not modelled: the "
+             "benchmark's threads",
+             "share one address space, so the model has no address-space switch (shown for "
+             "reference).", "",
              "| figure | metric (build) | measured | model | error |",
              "|---|---|---|---|---|"]
     for row in calibration.residuals:

@@ -36,14 +36,20 @@ CORES = 4
 # itself changed on the second; the 4-core figures from 2026-05-01 on are withheld.
 CHANGES = (("2026-05-05", "seL4: IPC ~25 cycles slower"),
            ("2026-06-26", "sel4bench changed"))
+CHANGES_TABLE = "changes.csv"  # the changes a comparison marks: date, change
 TABLE = "compare.csv"
 FIGURE = "sel4bench_2026"
 TITLE = f"sel4bench on the board against l4sim: {CORES}-core SMP benchmark"
 
 
 def compare(data: Sel4benchData, scenario: Scenario, out: Path, events: int = calibration.EVENTS,
-            jobs: int = 1, data_paths: list[Path] = ()) -> list[Path]:
-    """Calibrate and simulate every run; write the table, its Markdown and the figure."""
+            jobs: int = 1, data_paths: list[Path] = (),
+            changes: tuple[tuple[str, str], ...] = CHANGES) -> list[Path]:
+    """Calibrate and simulate every run; write the table, its Markdown and the figure.
+
+    ``changes`` are (date, what) of the changes to mark and to predict the
+    effect of (those within the data's dates).
+    """
     for run in data.runs:  # every run's figures are checked before anything is written
         calibration.derive(run)
     out = Path(out)
@@ -72,13 +78,21 @@ def compare(data: Sel4benchData, scenario: Scenario, out: Path, events: int = ca
                                          else np.nan)
             row[f"{metric}_error"] = row[f"{metric}_predicted"] / row[f"{metric}_measured"] - 1
         rows.append(row)
-    table = pd.DataFrame(rows)
+    return write_comparison(pd.DataFrame(rows), out, changes) + [out / "profiles"]
+
+
+def write_comparison(table: pd.DataFrame, out: Path,
+                     changes: tuple[tuple[str, str], ...] = CHANGES) -> list[Path]:
+    """Write the comparison's table, its changes, the figure and the Markdown from ``table``."""
+    out = Path(out)
     table.to_csv(out / TABLE, index=False)
-    figure = time_series_figure(table, out)
+    pd.DataFrame(list(changes), columns=["date", "change"]).to_csv(out / CHANGES_TABLE,
+                                                                    index=False)
+    figure = time_series_figure(table, out, changes)
     document = Document(TITLE)
-    comparison_blocks(document, table, figure, level=1)
+    comparison_blocks(document, table, figure, changes, level=1)
     (out / "compare.md").write_text(document.markdown(out))
-    return [out / TABLE, out / "compare.md", figure.png, figure.svg, out / "profiles"]
+    return [out / TABLE, out / CHANGES_TABLE, out / "compare.md", figure.png, figure.svg]
 
 
 def _simulate(scenario: Scenario, profile: Path, folder: Path, jobs: int,
@@ -91,16 +105,17 @@ def _simulate(scenario: Scenario, profile: Path, folder: Path, jobs: int,
     return run_scenario(chosen, folder, jobs=jobs, progress=False)
 
 
-def effects(table: pd.DataFrame) -> list[dict]:
+def effects(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = CHANGES) -> list[dict]:
     """Each change's predicted effect on the 4-core rates: mean prediction after vs before.
 
     "Before" is the period from the previous change (or the start) to this
     one, "after" from this change to the next (or the end).
     """
     dates = table["ts"].str[:10]
-    bounds = ["0000", *(date for date, _ in CHANGES), "9999"]
+    changes = sorted(changes)
+    bounds = ["0000", *(date for date, _ in changes), "9999"]
     found = []
-    for index, (date, what) in enumerate(CHANGES):
+    for index, (date, what) in enumerate(changes):
         before = table[(dates >= bounds[index]) & (dates < date)]
         after = table[(dates >= date) & (dates < bounds[index + 2])]
         if before.empty or after.empty:
@@ -133,8 +148,8 @@ def in_sample(table: pd.DataFrame) -> dict:
 
 RESIDUALS = (("Call (cycles)", "ipc_call_intra", True),
              ("ReplyRecv (cycles)", "ipc_reply_intra", True),
-             ("Call, two address spaces (cycles)", "ipc_call", False),
-             ("ReplyRecv, two address spaces (cycles)", "ipc_reply", False),
+             ("Call, two address spaces (cycles; not modelled)", "ipc_call", False),
+             ("ReplyRecv, two address spaces (cycles; not modelled)", "ipc_reply", False),
              (f"1 core, delay {calibration.DELAYS[0]} (calls/s)",
               calibration.rate_metric(1, calibration.DELAYS[0]), True),
              (f"1 core, delay {calibration.DELAYS[1]} (calls/s)",
@@ -152,7 +167,7 @@ def _number(value: float) -> str:
 
 
 def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | None,
-                      level: int = 2) -> None:
+                      changes: tuple[tuple[str, str], ...] = CHANGES, level: int = 2) -> None:
     """The comparison as blocks: residuals, FITTED, in-sample errors, effects, every run."""
     low, high = calibration.DELAYS
     first, second = (calibration.rate_metric(CORES, d) for d in (low, high))
@@ -174,9 +189,11 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
     if rows:
         document.table(Table(pd.DataFrame(rows), raw=True))
     document.text(f"Each run's profile simulated on 1 CPU against that run's figures; *: a "
-                  "figure the calibration used (the others it does not distinguish: one "
-                  "address space or two cost the model the same). Largest residual of a used "
-                  f"figure over all runs: {100 * table['residual_max'].max():.3f}%.")
+                  "figure the calibration used; *not modelled*: the SMP benchmark's threads "
+                  "share one address space, so the model has no address-space switch and "
+                  "gives those figures the one-space cost (shown for reference). Largest "
+                  "residual of a used figure over all runs: "
+                  f"{100 * table['residual_max'].max():.3f}%.")
     fitted = table[table["fit_runs"] > 0]
     if len(fitted):
         values = sorted(fitted["lock_handoff"].unique())
@@ -197,7 +214,7 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
          f"{sample[delay]['runs']}", "largest error": _percent(sample[delay]["max"], False),
          "mean absolute error": _percent(sample[delay]["mean"], False)}
         for delay in (low, high)]), raw=True))
-    found = effects(table)
+    found = effects(table, changes)
     if found:
         document.heading(f"Predicted effect of each change on {CORES}-core throughput",
                          level + 1)
@@ -235,18 +252,27 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
         document.figure(figure)
 
 
-def _caption(table: pd.DataFrame) -> str:
+def _caption(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = ()) -> str:
     withheld = int(table[f"{calibration.rate_metric(CORES, calibration.DELAYS[0])}_measured"]
                    .isna().sum())
     return (f"Points: sel4bench's measured {CORES}-core rate of each run; line: l4sim's "
             f"prediction, from a profile calibrated on that run's single-core figures "
             f"({len(table)} runs"
             + (f", {withheld} with their {CORES}-core figures withheld, shaded" if withheld
-               else "") + "). Dashed: the changes of the period. Each prediction is the "
-            "mean of the scenario's replications.")
+               else "") + ")."
+            + (" Vertical lines: the changes of the period." if _within(table, changes)
+               else "")
+            + " Each prediction is the mean of the scenario's replications.")
 
 
-def time_series_figure(table: pd.DataFrame, out_dir: Path) -> Drawn:
+def _within(table: pd.DataFrame, changes: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """The changes dated within the runs' dates."""
+    dates = table["ts"].str[:10]
+    return [(date, what) for date, what in changes if dates.min() <= date <= dates.max()]
+
+
+def time_series_figure(table: pd.DataFrame, out_dir: Path,
+                       changes: tuple[tuple[str, str], ...] = CHANGES) -> Drawn:
     """Measured 4-core rates as points, predicted as a line, the changes marked."""
     import matplotlib.pyplot as plt
     import matplotlib.ticker
@@ -258,31 +284,29 @@ def time_series_figure(table: pd.DataFrame, out_dir: Path) -> Drawn:
     for axis, delay in zip(axes, calibration.DELAYS, strict=True):
         metric = calibration.rate_metric(CORES, delay)
         axis.plot(when, table[f"{metric}_predicted"], "-", color=PALETTE[0], linewidth=1.5,
+                  marker=".", markersize=5,
                   label="predicted (l4sim, calibrated on each run's single-core figures)")
         measured = table[f"{metric}_measured"]
         axis.plot(when[measured.notna()], measured.dropna(), "o", color=PALETTE[6],
                   markersize=4, label="measured (sel4bench)")
         withheld = when[measured.isna()]
-        if len(withheld):
-            axis.axvspan(withheld.min(), withheld.max(), color="0.92", zorder=0,
+        if len(withheld):  # wide enough to see, even around one run
+            pad = max((when.max() - when.min()) * 0.01, pd.Timedelta(hours=12))
+            axis.axvspan(withheld.min() - pad, withheld.max() + pad, color="0.9", zorder=0,
                          label=f"{CORES}-core figures withheld")
-        for date, what in CHANGES:
-            moment = pd.Timestamp(date, tz=when.dt.tz)
-            if when.min() <= moment <= when.max():
-                axis.axvline(moment, color=PALETTE[1], linestyle="--", linewidth=1)
-                axis.annotate(what, (moment, 1), xycoords=("data", "axes fraction"),
-                              xytext=(3, -12), textcoords="offset points", fontsize=8,
-                              color=PALETTE[1])
+        for index, (date, what) in enumerate(_within(table, changes)):  # in the legend
+            axis.axvline(pd.Timestamp(date, tz=when.dt.tz), color=PALETTE[1], linewidth=1.2,
+                         linestyle=("--", ":", "-.")[index % 3], label=f"{date}: {what}")
         axis.set_ylabel(f"calls per second, {CORES} cores")
         axis.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
-        axis.set_title(f"delay {delay:,} cycles", fontsize=9.5)
+        axis.set_title(f"delay {delay:,} cycles", fontsize=9.5, loc="left")
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower left")
     axes[-1].set_xlabel("run date")
     figure.autofmt_xdate()
     title = f"sel4bench's SMP benchmark on {CORES} cores: measured and predicted"
     figure.suptitle(title, fontsize=10.5)
-    caption = footnote(figure, [_caption(table)])
+    caption = footnote(figure, [_caption(table, changes)])
     return save(figure, out_dir, FIGURE, title, caption, caption_lines(figure, caption))
 
 
@@ -297,7 +321,10 @@ def hardware_section(document: Document, folder: Path) -> None:
                       "docs/calibration.md), then `l4sim report` again.")
         return
     table = pd.read_csv(table_path, dtype={"sha_kernel": str, "sha_bench": str})
+    changes_path = folder / CHANGES_TABLE
+    changes = (tuple(pd.read_csv(changes_path, dtype=str).itertuples(index=False, name=None))
+               if changes_path.is_file() else ())
     png, svg = folder / f"{FIGURE}.png", folder / f"{FIGURE}.svg"
     figure = (Drawn(png, svg, f"sel4bench's SMP benchmark on {CORES} cores: measured and "
-                    "predicted", _caption(table)) if png.is_file() else None)
-    comparison_blocks(document, table, figure, level=2)
+                    "predicted", _caption(table, changes)) if png.is_file() else None)
+    comparison_blocks(document, table, figure, changes, level=2)

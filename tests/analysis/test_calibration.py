@@ -169,7 +169,8 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
     assert "No comparison yet" in markdown and "l4sim compare sel4bench" in markdown
     scenario = Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml"
     done = l4sim("compare", "sel4bench", data_folder, "--out", tmp_path / "out", "--events",
-                 EVENTS, "--jobs", 1, "--scenario", scenario, cwd=tmp_path)
+                 EVENTS, "--jobs", 1, "--scenario", scenario, "--change",
+                 "2026-03-18=IPC slower", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "out" / "compare.csv")
     assert list(table["run_id"]) == [1001, 1003, 1002]
@@ -195,6 +196,28 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
     assert "### Residuals" in markdown and "### In-sample errors" in markdown
     assert "FITTED" in markdown and "(out/sel4bench_2026.png)" in markdown
     assert "2026-03-20" in markdown  # the withheld run's prediction: alone, measured n/a
+    effect = next(line for line in markdown.splitlines() if "2026-03-18: IPC slower" in line)
+    assert "| 2 / 1 |" in effect and "-" in effect.split("|")[4]  # fewer calls after it
     withheld = next(line for line in markdown.splitlines() if line.startswith("| 1002 |"))
     assert withheld.count("n/a") == 4  # measured and error, at both delays
     assert "data:image/png;base64," in page  # the figure inlined in the HTML report
+
+
+def test_the_example_data_is_what_its_script_writes(tmp_path, monkeypatch):
+    """examples/sel4bench/data/ (synthetic, used by docs/calibration.md) is reproducible."""
+    import importlib.util
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "examples" / "sel4bench"
+    spec = importlib.util.spec_from_file_location("make_data", example / "make_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "HERE", tmp_path)
+    module.main()
+    shipped = sorted((example / "data").glob("*.jsonl"))
+    assert [p.name for p in shipped] == sorted(p.name for p in tmp_path.glob("*.jsonl"))
+    for path in shipped:
+        assert path.read_bytes() == (tmp_path / path.name).read_bytes(), path.name
+    data = read(example / "data")
+    assert [run.run_id for run in data.runs] == [101, 102, 103]
+    assert not data.run(103).has("smp", "smp_4core_c500")  # as if withheld

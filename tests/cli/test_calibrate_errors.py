@@ -125,3 +125,16 @@ def test_bad_options_are_one_line(option, message, tmp_path):
     assert done.returncode == 2
     assert re.search(message, done.stderr), done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ("2026-13-01=x", r"--change 2026-13-01=x: give DATE=WHAT, DATE as YYYY-MM-DD"),
+    ("2026-05-05", r"--change 2026-05-05: give DATE=WHAT \(what changed"),
+])
+def test_a_bad_change_is_one_line_before_anything_runs(change, message, tmp_path):
+    data = good(tmp_path / "data")
+    done = l4sim("compare", "sel4bench", data, "--out", tmp_path / "out", "--change", change,
+                 "--scenario", SCENARIO, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert re.search(message, done.stderr), done.stderr
+    assert not (tmp_path / "out").exists()
