@@ -1,4 +1,5 @@
-"""The ``l4sim`` command line: run, validate, summarize, plot, report, checks, trace, timeline.
+"""The ``l4sim`` command line: run, validate, summarize, plot, report, checks, trace, timeline,
+calibrate, compare.
 
 A user's mistake (bad scenario, missing folder) ends with one line on stderr
 and exit status 2, never a traceback, and nothing written. A simulated
@@ -108,7 +109,41 @@ def _parser() -> argparse.ArgumentParser:
                         help="compute the order minimising expected cycles per attempt and "
                         "write DIR/check_order.json (needs a run with check_profile = true)")
     _trace_parsers(commands)
+    _measurement_parsers(commands)
     return parser
+
+
+def _measurement_parsers(commands) -> None:
+    """'calibrate' and 'compare': the model against real measurements (sel4bench results)."""
+    calibrate = commands.add_parser(
+        "calibrate", help="write a cost profile calibrated from one run of sel4bench results, "
+        "and the model's residuals (docs/calibration.md)")
+    compare = commands.add_parser(
+        "compare", help="calibrate every run of sel4bench results, simulate the SMP benchmark "
+        "and set it beside the measured multi-core figures (docs/calibration.md)")
+    for command in (calibrate, compare):
+        command.add_argument("format", choices=["sel4bench"], help="the data's format")
+        command.add_argument("data", nargs="+", type=Path,
+                             help="a folder of sel4bench-results .jsonl files, or the files")
+        command.add_argument("--events", type=int, default=4000,
+                             help="Calls per simulation (default 4000)")
+        command.add_argument("--jobs", type=int, default=None,
+                             help="local worker processes (default: all cores)")
+    calibrate.add_argument("--run", type=int, default=None, metavar="RUN_ID",
+                           help="the run to calibrate, by run_id (default: the last)")
+    calibrate.add_argument("--out", type=Path, required=True, metavar="PROFILE.toml",
+                           help="the profile to write; its residuals go beside it "
+                                "(PROFILE.residuals.md)")
+    compare.add_argument("--out", type=Path, default=Path("results/sel4bench_compare"),
+                         help="output folder (default results/sel4bench_compare)")
+    compare.add_argument("--change", dest="changes", action="append", default=None,
+                         metavar="DATE=WHAT", help="a change to mark and predict the effect of "
+                         "(repeatable; default: the Sabre 2026 series' two, seL4 on "
+                         "2026-05-05 and sel4bench on 2026-06-26)")
+    compare.add_argument("--scenario", type=Path,
+                         default=Path("scenarios/sel4bench_smp.toml"),
+                         help="the SMP benchmark's scenario (default "
+                              "scenarios/sel4bench_smp.toml)")
 
 
 def _trace_parsers(commands) -> None:
@@ -424,8 +459,84 @@ def _timeline(args) -> int:
 MAX_REPLICATION = 10_000
 MAX_CYCLE = 2**62
 
+
+def _measurement_options(args) -> int:
+    """The worker count of 'calibrate' and 'compare', after checking their options."""
+    from l4sim.sweep.backends import default_jobs
+    from l4sim.workloads.base import MAX_EVENTS
+
+    if not 1 <= args.events <= MAX_EVENTS:
+        raise UsageError(f"--events {args.events}: must be between 1 and {MAX_EVENTS:,}")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be >= 1")
+    return args.jobs or default_jobs()
+
+
+def _calibrate(args) -> int:
+    from l4sim.analysis import calibration
+    from l4sim.analysis.sel4bench import Sel4benchError, read
+
+    jobs = _measurement_options(args)
+    if args.out.suffix != ".toml":
+        raise UsageError(f"--out {args.out}: a profile is a .toml file")
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out}: is a folder (give a file name)")
+    writable_folder(args.out.parent, "--out")  # below a file, or no permission
+    if not args.out.parent.is_dir():
+        raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    try:
+        result = calibration.calibrate(read(args.data), args.run, args.events, jobs=jobs)
+    except Sel4benchError as error:
+        raise UsageError(str(error)) from None
+    print(calibration.residuals_markdown(result))
+    paths = calibration.write(result, args.out, calibration.command_line(args.data, result,
+                                                                         args.events))
+    print("-> " + ", ".join(map(str, paths)))
+    return 0
+
+
+def _changes(given: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """The --change options as (date, what), each date checked; the default if none."""
+    import datetime
+
+    from l4sim.analysis.sel4bench_compare import CHANGES
+
+    if given is None:
+        return CHANGES
+    changes = []
+    for text in given:
+        date, equals, what = text.partition("=")
+        try:
+            datetime.date.fromisoformat(date.strip())
+        except ValueError:
+            raise UsageError(f"--change {text}: give DATE=WHAT, DATE as YYYY-MM-DD") from None
+        if not equals or not what.strip():
+            raise UsageError(f"--change {text}: give DATE=WHAT (what changed on that date)")
+        changes.append((date.strip(), what.strip()))
+    return tuple(sorted(changes))
+
+
+def _compare(args) -> int:
+    from l4sim.analysis.sel4bench import Sel4benchError, read
+    from l4sim.analysis.sel4bench_compare import compare
+
+    jobs = _measurement_options(args)
+    changes = _changes(args.changes)
+    scenario = load_scenario(args.scenario)  # a bad scenario: before anything runs
+    writable_folder(args.out, "--out")
+    try:
+        data = read(args.data)
+        paths = compare(data, scenario, args.out, args.events, jobs, args.data, changes)
+    except Sel4benchError as error:
+        raise UsageError(str(error)) from None
+    print((args.out / "compare.md").read_text())
+    print("-> " + ", ".join(map(str, paths)))
+    return 0
+
+
 COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "summarize": _summarize,
-            "report": _report, "checks": _checks, "trace": _trace, "timeline": _timeline}
+            "report": _report, "checks": _checks, "trace": _trace, "timeline": _timeline,
+            "calibrate": _calibrate, "compare": _compare}
 
 if __name__ == "__main__":
     sys.exit(main())

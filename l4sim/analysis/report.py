@@ -2,8 +2,10 @@
 
 Writes ``<results>/report.md`` and ``<results>/report.html`` (the same
 report as one self-contained page, figures inlined): the claims table, the
-figures with their captions, and the paper's future work answered in
-simulation. Each scenario is run with :func:`l4sim.sweep.run.run_sweep` into
+figures with their captions, the paper's future work answered in
+simulation, and the model validated against hardware (what ``l4sim compare
+sel4bench`` wrote into ``<results>/sel4bench_compare/``, if it ran). Each
+scenario is run with :func:`l4sim.sweep.run.run_sweep` into
 ``<results>/<name>/`` (so the same overrides give the same tables); the
 command ends with one summary of where everything went and what was reused.
 """
@@ -19,6 +21,7 @@ from l4sim.analysis import claims as claims_module
 from l4sim.analysis.document import Document, Table
 from l4sim.analysis.fastpath_design_report import fastpath_design_section
 from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figures
+from l4sim.analysis.sel4bench_compare import hardware_section
 from l4sim.analysis.style import Drawn
 from l4sim.sweep.progress import Progress
 from l4sim.sweep.run import SweepRun, run_sweep
@@ -100,6 +103,8 @@ def build_report(scenario_dir: Path, results: Path, overrides: list[str] = (),
         beyond_the_paper(document, {name: folder[name] for name in BEYOND})
         fastpath_design_section(document, {name: folder[name]
                                            for name in (*DESIGN, "ipc_bench")})
+        # against the board: what `l4sim compare sel4bench` wrote, if it ran (it needs data)
+        hardware_section(document, results / "sel4bench_compare")
         steps.update()
         markdown, page = results / "report.md", results / "report.html"
         _write(markdown, document.markdown(results))

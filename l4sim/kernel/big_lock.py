@@ -60,18 +60,28 @@ class BigLockKernel:
     def locks(self) -> list[Lock]:
         return [self.big_lock, *self._kernel.locks]
 
+    # The trap's assembly entry and exit (trap_entry, trap_exit) stay outside the
+    # lock, as in seL4, whose lock covers the C code from the entry to just
+    # before the return to user.
     def enter(self, cpu, thread, action):
-        kind, path = self._kernel.enter(cpu, thread, action)
-        return kind, self.locked(path)
+        kernel = self._kernel
+        kind, path = kernel.enter_kernel(cpu, thread, action)
+        path = self.locked(path)
+        return kind, (kernel.trapped(path) if kernel.traps else path)
 
     def reschedule(self, cpu, thread, timeslice_expired):
-        return self.locked(self._kernel.reschedule(cpu, thread, timeslice_expired))
+        kernel = self._kernel
+        path = self.locked(kernel.reschedule_kernel(cpu, thread, timeslice_expired))
+        return kernel.trapped(path, entry=False) if kernel.traps else path
 
     def dispatch(self, cpu):
         return self.locked(self._kernel.dispatch(cpu))
 
     def deliver_irq(self, cpu, current, payload):
-        return self.locked(self._kernel.deliver_irq(cpu, current, payload))
+        kernel = self._kernel
+        path = self.locked(kernel.deliver_irq_kernel(cpu, current, payload))
+        return path if current is None or not kernel.traps else kernel.trapped(path,
+                                                                               entry=False)
 
     def locked(self, path):
         """Run ``path`` under the big lock: taken first, dropped at switches and at the end."""

@@ -36,10 +36,10 @@ class LockBenchKernel(Kernel):
     def locks(self) -> list[Lock]:
         return [*super().locks, self.bench_lock]
 
-    def enter(self, cpu, thread, action):
+    def enter_kernel(self, cpu, thread, action):
         if type(action) is CriticalSection:
             return LOCK, self._critical_section(action.hold)
-        return super().enter(cpu, thread, action)
+        return super().enter_kernel(cpu, thread, action)
 
     def _critical_section(self, hold: int):
         yield self._take

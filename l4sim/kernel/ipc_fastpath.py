@@ -122,8 +122,13 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
         yield kernel.take_stage(THREADS, held, current, dest)
     if plan.hoisted and kernel.monitor is not None:  # were the hoisting proofs right?
         kernel.monitor.recheck_hoisted(cpu, ctx, plan.hoisted)
-    # commit: the point of no return; the fastpath returns straight to the destination
-    yield Spend(spent + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit)
+    # commit: the point of no return; the fastpath returns straight to the destination.
+    # fp_call / fp_reply_recv: what only one of the two does (seL4's fastpath_call
+    # takes the callee off the endpoint and gives it the reply capability;
+    # fastpath_reply_recv deletes that capability and queues the replier on its
+    # endpoint to receive)
+    yield Spend(spent + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit
+                + (c.fp_call if is_call else c.fp_reply_recv))
     if is_call:
         kernel.send_message(current, dest, Message("call", current, op.payload, op.words))
         current.state = BLOCKED_ON_REPLY

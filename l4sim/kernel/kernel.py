@@ -142,6 +142,14 @@ class Kernel:
         # and writes; None in ordinary runs
         self.monitor = None
         self.unlocked_fastpath = config.fastpath_variant == "uniprocessor"
+        # the trap's assembly entry and exit (trap_entry, trap_exit): without them
+        # (every built-in profile) each entry point is its kernel part itself, one
+        # call fewer per kernel entry
+        self.traps = bool(costs.trap_entry or costs.trap_exit)
+        if not self.traps:
+            self.enter = self.enter_kernel
+            self.reschedule = self.reschedule_kernel
+            self.deliver_irq = self.deliver_irq_kernel
 
     def _checks_run(self, kind: str) -> tuple:
         """The checks fastpath ``kind`` runs, in order: its list, reordered or redesigned."""
@@ -181,6 +189,26 @@ class Kernel:
     # -- entry points -------------------------------------------------------
     def enter(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
         """A user action that traps: (kind of kernel entry, path generator)."""
+        kind, path = self.enter_kernel(cpu, thread, action)
+        return kind, self.trapped(path)
+
+    def trapped(self, path, entry: bool = True):
+        """``path`` inside the trap's assembly entry and exit (``trap_entry``, ``trap_exit``).
+
+        The entry comes first and the exit last, after every lock is released:
+        a kernel whose lock is taken in C (seL4's, from the C entry to just
+        before the return to user) runs them outside it. The exit belongs to
+        the path that returns its thread to user mode. ``entry=False``: an
+        interrupt taken in user mode, whose entry ``timer_irq`` covers.
+        Without trap costs (every built-in profile) the path itself.
+        """
+        c = self.costs
+        if not (c.trap_exit or (entry and c.trap_entry)):
+            return path
+        return _trap(path, c.trap_entry if entry else 0, c.trap_exit)
+
+    def enter_kernel(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
+        """The kernel's C part of a trap (what :meth:`enter` wraps in the trap itself)."""
         if isinstance(action, RaiseException):
             return SYSCALL_EXCEPTION, self._syscall_exception(cpu, thread, action)
         if isinstance(action, IPC_OPERATIONS):
@@ -232,6 +260,11 @@ class Kernel:
         Delivered at once if the thread waits, else left pending for its next
         receive. A woken thread that outranks the interrupted one preempts it.
         """
+        path = self.deliver_irq_kernel(cpu, current, payload)
+        return path if current is None else self.trapped(path, entry=False)
+
+    def deliver_irq_kernel(self, cpu: int, current: Thread | None, payload: tuple):
+        """The kernel part of :meth:`deliver_irq` (without the trap's exit)."""
         c = self.costs
         sched = self.scheduler
         yield Spend(c.timer_irq)
@@ -273,6 +306,10 @@ class Kernel:
         At the end of a timeslice an equal-priority thread takes over (round
         robin); on an IPI only a strictly higher priority preempts.
         """
+        return self.trapped(self.reschedule_kernel(cpu, thread, timeslice_expired), entry=False)
+
+    def reschedule_kernel(self, cpu: int, thread: Thread, timeslice_expired: bool):
+        """The kernel part of :meth:`reschedule` (without the trap's exit)."""
         c = self.costs
         yield Spend(c.timer_irq)
         held: list = []
@@ -406,6 +443,16 @@ class Kernel:
             if source is ANY or sender is source:
                 return sender
         return None
+
+
+def _trap(path, entry: int, exit: int):
+    """``path`` after ``entry`` cycles and before ``exit`` cycles (see Kernel.trapped)."""
+    if entry:
+        yield Spend(entry)
+    result = yield from path
+    if exit:
+        yield Spend(exit)
+    return result
 
 
 __all__ = ["Kernel", "KernelConfig", "SYSCALL_EXCEPTION", "IPC", "IRQ"]

@@ -19,6 +19,17 @@ class Compute:
 
 
 @dataclass(slots=True)
+class Spin:
+    """Spin on the cycle counter until it has advanced by ``cycles``, in user mode.
+
+    Unlike :class:`Compute` it ends ``cycles`` after it starts whatever
+    interrupts it: cycles spent in the kernel meanwhile count towards it.
+    """
+
+    cycles: int
+
+
+@dataclass(slots=True)
 class RaiseException:
     """A guest system call (a non-L4 ``swi``): the kernel turns it into an IPC to the handler."""
 

@@ -19,7 +19,7 @@ import simpy
 
 from l4sim.kernel.kernel import IRQ
 from l4sim.kernel.objects import Message, Thread
-from l4sim.kernel.syscalls import Compute, SharedAccess, StartIO
+from l4sim.kernel.syscalls import Compute, SharedAccess, Spin, StartIO
 from l4sim.sim.simpy_internals import Event, run_now, schedule_rearmed, trigger_parked
 
 
@@ -91,14 +91,17 @@ class UserThreads:
         while True:
             action = program.send(result)
             kind_of = type(action)
-            if kind_of is Compute:
+            if kind_of is Compute or kind_of is Spin:
                 result = None
                 cycles = action.cycles
                 if cycles < 0:  # (a Timeout refused it; the queue below would not)
-                    raise ValueError(f"thread {thread.name}: Compute({cycles}) is negative")
+                    raise ValueError(f"thread {thread.name}: {kind_of.__name__}({cycles}) "
+                                     "is negative")
+                # a spin on the cycle counter ends at a fixed cycle, interrupted or not
+                until = env.now + carry + cycles if kind_of is Spin else None
                 if (cycles >= runner.slice_left or resched[cpu] or pending_irqs[cpu]
                         or monitor is not None):
-                    carry = yield from self.compute(runner, cycles, carry)
+                    carry = yield from self.compute(runner, cycles, carry, until)
                     continue
                 # the common case of compute(), inline: no interrupt waiting, and the
                 # work ends within the timeslice
@@ -118,7 +121,7 @@ class UserThreads:
                         ran = max(0, now - user_start)
                         runner.slice_left -= ran
                         if cycles > ran:
-                            carry = yield from self.compute(runner, cycles - ran, carry)
+                            carry = yield from self.compute(runner, cycles - ran, carry, until)
                         continue
                     runner.in_user = False
                     runner.slice_left -= cycles
@@ -157,14 +160,22 @@ class UserThreads:
                 if monitor is not None:  # exactly-once, in-order delivery
                     monitor.on_receive(thread, result)
 
-    def compute(self, runner: ThreadRunner, cycles: int, carry: int):
-        """User-mode work after ``carry`` kernel cycles, cut by the timeslice or an interrupt."""
+    def compute(self, runner: ThreadRunner, cycles: int, carry: int, until: int | None = None):
+        """User-mode work after ``carry`` kernel cycles, cut by the timeslice or an interrupt.
+
+        ``until``: the work ends at that cycle however long interrupts took (a
+        spin on the cycle counter), instead of after ``cycles`` of user time.
+        """
         env = self.env
         remaining = cycles
         cpu = runner.thread.cpu
         while True:
             if self.resched[cpu] or self.pending_irqs[cpu]:
                 carry = yield from self.service_interrupts(runner, carry)
+            if until is not None:
+                remaining = until - (env.now + carry)
+                if remaining <= 0:
+                    return carry
             if self.monitor is not None:  # who runs user code where
                 self.monitor.on_user(cpu, runner.thread, carry)
             run = min(remaining, runner.slice_left)

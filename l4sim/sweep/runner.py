@@ -45,7 +45,7 @@ VERIFY_EVENTS = 2000
 
 # metrics some workloads add to their measured kind's rows (Setup.metrics)
 WORKLOAD_METRICS = ("acquisitions_per_mcycle", "wait_mean", "wait_m2", "utilization",
-                    "calls_per_second")
+                    "calls_per_second", "call_cycles", "reply_recv_cycles")
 METRICS = ("entries", "duration_mean", "duration_p50", "duration_p99", "fast_fraction",
            "lock_wait_mean", "contended_fraction", "entries_per_mcycle", *WORKLOAD_METRICS)
 

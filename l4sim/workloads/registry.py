@@ -3,7 +3,7 @@
 A scenario names its workload by one of
 
 - a built-in name (``syscall_bench``, ``ipc_bench``, ``linux``,
-  ``lock_microbench``, ``smp_pingpong``);
+  ``lock_microbench``, ``smp_pingpong``, ``sel4bench_smp``);
 - the name of an installed entry point of the group ``l4sim.workloads``
   whose value is the workload's module (``name = "mypackage.myworkload"``
   in the ``[project.entry-points."l4sim.workloads"]`` table of its
@@ -34,7 +34,8 @@ from l4sim.workloads.base import Point, is_path
 from l4sim.workloads.user_files import UserFileError, load_python_file
 
 BUILTIN = {name: f"l4sim.workloads.{name}" for name in
-           ("syscall_bench", "ipc_bench", "linux", "lock_microbench", "smp_pingpong")}
+           ("syscall_bench", "ipc_bench", "linux", "lock_microbench", "smp_pingpong",
+            "sel4bench_smp")}
 ENTRY_POINT_GROUP = "l4sim.workloads"
 
 

@@ -1,0 +1,130 @@
+"""sel4bench's SMP benchmark as it runs on the board (``apps/smp`` of seL4/sel4bench).
+
+On each CPU a ping and a pong thread, pinned to it, in the benchmark's one
+address space, each pair with an endpoint of its own. Ping loops { spin until
+the cycle counter has advanced by ``delay_cycles``; Call its endpoint;
+increment its core's cache-line-padded counter }; pong loops { ReplyRecv;
+spin ``delay_cycles`` }. Nothing is shared between pairs but the kernel.
+
+The model's kernel has no endpoint objects: each ping Calls its pong thread
+directly, which is what a private endpoint with one waiting receiver amounts
+to. The delay is a :class:`~l4sim.kernel.syscalls.Spin` (it lasts exactly
+``delay_cycles`` of the counter, interrupts included). The benchmark's own
+user code per round (the counter reads that end each spin, the counter's
+increment, the system-call stubs' register moves) is the profile's
+``smp_bench_loop``, split between ping and pong; ``l4sim calibrate`` derives
+it from the 1-core rates at two delays.
+
+The defaults are seL4's SMP build on the Sabre: the big kernel lock (CLH),
+the IPC fastpath, no exception fastpath.
+
+Metrics: ``calls_per_second`` (all CPUs, at the profile's clock), and the
+model's own one-way IPC costs as sel4bench's IPC benchmark measures them,
+from the caller's trap to the receiver's return to user mode:
+``call_cycles`` (ping's Call until pong runs) and ``reply_recv_cycles``
+(pong's ReplyRecv until ping runs), means over the measured IPCs of each CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from l4sim.kernel.costs import Costs
+from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
+from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
+from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Spin, Wait
+from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
+
+# pong above ping: at the start every pong is waiting before its ping first calls
+PONG_PRIORITY = 200
+PING_PRIORITY = 100
+
+
+def ping(pong, delay: int, loop: int):
+    number = 0
+    while True:
+        yield Spin(delay)
+        number += 1
+        yield Call(pong, (number,))
+        yield Compute(loop)  # counter increment, the next spin's first counter read
+
+
+def pong(delay: int, loop: int):
+    message = yield Wait()
+    while True:
+        yield Spin(delay)
+        yield Compute(loop)
+        message = yield ReplyWait(message.sender, message.payload)
+
+
+class Params(Point):
+    """The keys of sel4bench's SMP benchmark (on top of those every workload has)."""
+
+    workload: Literal["sel4bench_smp"] = "sel4bench_smp"
+    profile: str = "sel4-sabre"
+    kernel_lock: Literal[KERNEL_LOCKING] = "big"
+    lock: Literal[LOCK_DESIGNS] = "clh"
+    fastpath_ipc: bool = True
+    fastpath_syscall: bool = False
+    delay_cycles: int = Field(500, ge=0, le=MAX_WORK_CYCLES)  # each thread's spin per round
+
+    def kernel_entries(self) -> int:
+        # each Call is followed by its pong's ReplyRecv (two ipc entries)
+        return 2 * (self.events + self.warmup_events)
+
+
+def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
+          config: KernelConfig) -> Setup:
+    """A ping and a pong thread per CPU, in one address space."""
+    kernel = Kernel(config, costs)
+    space = kernel.create_space("sel4bench")
+    ping_loop = (costs.smp_bench_loop + 1) // 2
+    pong_loop = costs.smp_bench_loop - ping_loop
+    programs = {}
+    for cpu in range(params.cpus):
+        answer = kernel.create_thread(f"pong{cpu}", cpu, PONG_PRIORITY, space)
+        caller = kernel.create_thread(f"ping{cpu}", cpu, PING_PRIORITY, space)
+        programs[answer] = pong(params.delay_cycles, pong_loop)
+        programs[caller] = ping(answer, params.delay_cycles, ping_loop)
+
+    def metrics(machine, events, measured_cycles: int) -> dict:
+        calls = int(events["thread_name"].str.startswith("ping").sum())
+        one_way = one_way_cycles(machine)
+        return {"calls_per_second": calls * costs.clock_hz / max(measured_cycles, 1),
+                "call_cycles": one_way[True], "reply_recv_cycles": one_way[False]}
+
+    return Setup(kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events,
+                 metrics=metrics)
+
+
+def one_way_cycles(machine) -> dict[bool, float]:
+    """Mean cycles from a trap to the partner's return to user mode, by caller (ping: True).
+
+    On each CPU the pair alternates: ping's Call returns pong to user mode
+    (the close of pong's ReplyRecv record), and the other way round. Each
+    measured entry is paired with the partner's first close after it (among
+    all records: the partner's may have entered before the measurement).
+    """
+    trace = machine.trace
+    entry, closed, cpus = trace.entry, trace.closed, trace.cpu
+    keep = entry >= machine.measure_from
+    if machine.measure_to is not None:
+        keep &= closed <= machine.measure_to
+    names = np.asarray([*machine.thread_names, "idle"])  # IDLE (-1): the last
+    role = {name: np.char.startswith(names, name)[trace.thread] for name in ("ping", "pong")}
+    means = {}
+    for caller, partner, is_ping in (("ping", "pong", True), ("pong", "ping", False)):
+        total = count = 0
+        for cpu in np.unique(cpus[keep]):
+            here = cpus == cpu
+            theirs = np.sort(closed[here & role[partner]])
+            starts = entry[keep & here & role[caller]]
+            index = np.searchsorted(theirs, starts, side="right")
+            found = index < len(theirs)
+            total += int((theirs[index[found]] - starts[found]).sum())
+            count += int(found.sum())
+        means[is_ping] = total / count if count else float("nan")
+    return means
