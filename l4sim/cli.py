@@ -1,4 +1,5 @@
-"""The ``l4sim`` command line: run, validate, summarize, plot, report, checks, trace, timeline.
+"""The ``l4sim`` command line: run, validate, summarize, plot, report, checks, trace, timeline,
+sensitivity.
 
 A user's mistake (bad scenario, missing folder) ends with one line on stderr
 and exit status 2, never a traceback, and nothing written. A simulated
@@ -94,8 +95,38 @@ def _parser() -> argparse.ArgumentParser:
     checks.add_argument("--optimize", action="store_true",
                         help="compute the order minimising expected cycles per attempt and "
                         "write DIR/check_order.json (needs a run with check_profile = true)")
+    _sensitivity_parser(commands)
     _trace_parsers(commands)
     return parser
+
+
+def _sensitivity_parser(commands) -> None:
+    """'sensitivity': which costs decide each result (SALib), and how robust each claim is."""
+    study = commands.add_parser("sensitivity", help="global sensitivity of a scenario's "
+                                "results and claims to its costs (Sobol' or Morris, SALib)")
+    study.add_argument("scenario", help="scenario TOML file (its [sensitivity] table, if any, "
+                       "gives defaults for the options below)")
+    study.add_argument("--param", dest="params", action="append", default=[],
+                       metavar="NAME=LOW:HIGH", help="a cost (costs.NAME) or numeric key and "
+                       "its range; bounds as numbers or -30%%:+30%%; costs.* for every cost; "
+                       "repeatable")
+    study.add_argument("--fix", action="append", default=[], metavar="NAME",
+                       help="leave this cost out of costs.* (e.g. a fitted one); repeatable")
+    study.add_argument("--method", default=None, help="sobol (default) or morris")
+    study.add_argument("--samples", type=int, default=None,
+                       help="SALib's base sample size N (sobol: a power of 2; default 64)")
+    study.add_argument("--output", dest="metrics", action="append", default=[],
+                       metavar="METRIC", help="a points.parquet metric to analyse per kind "
+                       "(default: duration_mean, fast_fraction, lock_wait_mean, "
+                       "entries_per_mcycle and the workload's throughput); repeatable")
+    study.add_argument("--out", type=Path, help="output folder (default results/<name>)")
+    study.add_argument("--jobs", type=int, default=None)
+    study.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run on the Dask distributed scheduler at ADDRESS")
+    study.add_argument("--force", action="store_true", help="recompute every run")
+    study.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="override a scenario key (e.g. events=500)")
+    study.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _trace_parsers(commands) -> None:
@@ -221,6 +252,30 @@ def _report(args) -> int:
     return 0
 
 
+def _sensitivity(args) -> int:
+    from l4sim.analysis.sensitivity import console_table, describe, run_study, study_from
+    from l4sim.analysis.sensitivity_params import StudyError
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be >= 1")
+    if args.jobs is not None and args.scheduler:
+        raise UsageError("--jobs and --scheduler: give one (Dask workers set the parallelism)")
+    out = args.out or Path("results") / scenario.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    try:
+        study = study_from(scenario, args.params, args.fix, args.method, args.samples,
+                           args.metrics)
+    except StudyError as error:
+        raise UsageError(str(error)) from None
+    result = run_study(study, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
+                       progress=False if args.quiet else None)
+    print(console_table(result))
+    print(describe(result))
+    return 0
+
+
 def _checks(args) -> int:
     import pandas as pd
 
@@ -327,7 +382,8 @@ def _timeline(args) -> int:
 
 
 COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "summarize": _summarize,
-            "report": _report, "checks": _checks, "trace": _trace, "timeline": _timeline}
+            "report": _report, "checks": _checks, "trace": _trace, "timeline": _timeline,
+            "sensitivity": _sensitivity}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -157,6 +157,31 @@ def ipc_bench_claims(points: pd.DataFrame) -> list[Claim]:
     return claims
 
 
+def scaling_claims(points: pd.DataFrame) -> list[Claim]:
+    """Big kernel lock against fine-grained locking on a CPU-count sweep of syscall_bench.
+
+    The crossover is the smallest swept CPU count from which the fine-grained
+    kernel handles more syscall exceptions per Mcycle than the big-lock one at
+    every larger swept count (twice the largest if it never does).
+    """
+    rows = points[points["kind"] == EXCEPTION]
+    counts = sorted(rows["cpus"].unique())
+    crossovers = []
+    for _, g in rows.groupby("replication"):
+        table = g.pivot_table(index="cpus", columns="kernel_lock", values="entries_per_mcycle")
+        better = (table["fine"] > table["big"]).reindex(counts).to_numpy()
+        crossover = 2 * counts[-1]
+        for count, ahead in zip(reversed(counts), reversed(better), strict=True):
+            if not ahead:
+                break
+            crossover = count
+        crossovers.append(crossover)
+    value, ci = mean_ci(crossovers)
+    return [Claim("S1", "CPU count from which fine-grained locking outperforms the big "
+                  "kernel lock (syscall exceptions per Mcycle)", "from 2 CPUs (README)",
+                  (1.0, 2.0), value, ci, unit=" CPUs")]
+
+
 def claims_table(claims: list[Claim]) -> str:
     """The claims as a Markdown table."""
     lines = ["| # | claim | paper | band | simulated (95% CI) | verdict |",

@@ -29,8 +29,8 @@ from l4sim.sweep.stats import write_summary
 from l4sim.workloads.base import COSTS_PREFIX
 from l4sim.workloads.registry import find_workload
 
-__all__ = ["SweepRun", "default_jobs", "load_points", "point_from_row", "run_scenario",
-           "run_sweep"]
+__all__ = ["SweepRun", "default_jobs", "load_points", "point_from_row", "run_points",
+           "run_scenario", "run_sweep"]
 
 
 @dataclass
@@ -74,20 +74,7 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
                 if key not in todo and (force or not cache.has(key)):
                     todo[key] = (key, point.model_dump(), rep)
             missing = list(todo.values())
-            mode = Progress.choose(progress)
-            with Progress(len(missing), scenario.name, mode) as bar:
-                if client is not None:
-                    results = run_dask(missing, client, invariants)
-                else:
-                    results = run_local(missing, jobs or default_jobs(), invariants)
-                with closing(results):  # stops the workers at once if this loop fails
-                    for key, record in results:
-                        if record["model"] != cache.model:
-                            raise BackendError(f"a worker runs another version of l4sim "
-                                               f"(model {record['model']}, "
-                                               f"here {cache.model})")
-                        cache.put(key, record)
-                        bar.update()
+            _compute(missing, cache, scenario.name, jobs, client, progress, invariants)
             frame = _assemble(points, tasks, keys, cache, list(scenario.sweep), out_dir)
             write_summary(out_dir, frame)
     finally:
@@ -95,6 +82,70 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
             owned.close()
     reused = len(tasks) - len(missing)
     return SweepRun(frame, out_dir, len(tasks), reused, len(missing))
+
+
+def run_points(points: list[Point], label: str, out_dir: Path, jobs: int | None = None,
+               scheduler: str | None = None, force: bool = False,
+               progress: bool | None = None, client=None) -> SweepRun:
+    """Run an explicit list of points, each with its replications, as :func:`run_sweep` does.
+
+    The same cache (``out_dir/cache``, so a killed run resumes), backends and
+    progress; a point listed twice runs once (``reused`` and ``computed`` count
+    distinct runs). Writes no table: returns the
+    points' rows (``points.parquet``'s columns plus ``point``, the point's
+    position in ``points``), in the order given.
+    """
+    tasks = [(index, point, rep) for index, point in enumerate(points)
+             for rep in range(point.replications)]
+    owned = None
+    if client is None and scheduler is not None:
+        client = owned = connect(scheduler)  # before anything is written
+    try:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with FolderLock(out_dir):
+            cache = ResultCache(out_dir)
+            cache.remove_stale_temporaries()
+            configs = {}  # a point's configuration, dumped once per distinct point
+            keys = []
+            for index, point, rep in tasks:
+                config = configs.setdefault(index, point.model_dump())
+                keys.append(task_key(config, rep, cache.model))
+            todo: dict[str, tuple] = {}
+            for key, (index, _, rep) in zip(keys, tasks, strict=True):
+                if key not in todo and (force or not cache.has(key)):
+                    todo[key] = (key, configs[index], rep)
+            missing = list(todo.values())
+            _compute(missing, cache, label, jobs, client, progress, None)
+            rows = []
+            for key, (index, point, rep) in zip(keys, tasks, strict=True):
+                summary, measured = cache.summary(key)
+                config = point.flat()
+                rows.extend({"point": index, **config, "replication": rep,
+                             "measured_cycles": measured, **row} for row in summary)
+    finally:
+        if owned is not None:
+            owned.close()
+    frame = pd.DataFrame(rows)
+    distinct = len(set(keys))  # reused + computed: each distinct run once
+    return SweepRun(frame, out_dir, len(tasks), distinct - len(missing), len(missing))
+
+
+def _compute(missing: list[tuple], cache: ResultCache, label: str, jobs: int | None, client,
+             progress: bool | None, invariants: bool | None) -> None:
+    """Run the missing (key, config, replication) tasks, filing each result as it arrives."""
+    with Progress(len(missing), label, Progress.choose(progress)) as bar:
+        if client is not None:
+            results = run_dask(missing, client, invariants)
+        else:
+            results = run_local(missing, jobs or default_jobs(), invariants)
+        with closing(results):  # stops the workers at once if this loop fails
+            for key, record in results:
+                if record["model"] != cache.model:
+                    raise BackendError(f"a worker runs another version of l4sim "
+                                       f"(model {record['model']}, here {cache.model})")
+                cache.put(key, record)
+                bar.update()
 
 
 def run_scenario(scenario: Scenario, out_dir: Path, jobs: int | None = None,
