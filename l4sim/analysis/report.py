@@ -13,6 +13,7 @@ import pandas as pd
 
 from l4sim.analysis import claims as claims_module
 from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figures
+from l4sim.analysis.sensitivity_report import sensitivity_section
 from l4sim.sweep.run import run_scenario
 from l4sim.sweep.scenario import load_scenario
 from l4sim.sweep.stats import mean_ci
@@ -47,7 +48,8 @@ def build_report(scenario_dir: Path, results: Path, overrides: list[str] = (),
               + claims_module.ipc_bench_claims(points["ipc_bench"]))
     beyond = beyond_the_paper({name: results / scenarios[name].name for name in BEYOND})
     report = results / "report.md"
-    report.write_text(_markdown(claims, figures, results, overrides) + beyond)
+    robustness = sensitivity_section(results)  # what make sensitivity wrote, if anything
+    report.write_text(_markdown(claims, figures, results, overrides) + beyond + robustness)
     return report
 
 

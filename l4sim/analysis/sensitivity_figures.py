@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -42,6 +43,7 @@ def indices_figure(indices: pd.DataFrame, method: str, path: Path) -> Path:
         if ranked.empty:
             axis.text(0.5, 0.5, "constant over the sampled space", ha="center",
                       va="center", transform=axis.transAxes, fontsize=8)
+            axis.set_xticks([])
             axis.set_yticks([])
             continue
         positions = np.arange(len(ranked))
@@ -70,7 +72,7 @@ def robustness_figure(samples: pd.DataFrame, robustness: pd.DataFrame, path: Pat
     parameter, the claim's band shaded, samples where it fails in red."""
     sampled = samples[samples["sample"] >= 0]
     profile = samples[samples["sample"] == -1]
-    figure, axes = _grid(len(robustness), 3.0)
+    figure, axes = _grid(len(robustness), 3.2)
     for axis, claim in zip(axes, robustness.itertuples(), strict=False):
         top = claim.top_parameters.split(", ")[0] if claim.top_parameters else None
         values = sampled[claim.output].to_numpy(dtype=float)
@@ -85,9 +87,11 @@ def robustness_figure(samples: pd.DataFrame, robustness: pd.DataFrame, path: Pat
         bottom, top_y = axis.get_ylim()
         axis.axhspan(max(low, bottom), min(high, top_y), color="#55a868", alpha=0.12)
         axis.set_ylim(bottom, top_y)
-        axis.set_xlabel(top.removeprefix("costs.") if top else "sample", fontsize=8)
+        axis.set_xlabel(top.removeprefix("costs.") if top
+                        else "sample (no parameter moves it)", fontsize=8)
+        text = textwrap.shorten(claim.text, 70, placeholder="...")
         axis.set_title(f"{claim.output}: holds in {100 * claim.share_holding:.0f}% "
-                       f"(band {claim.band})", fontsize=8)
+                       f"(band {claim.band})\n{text}", fontsize=8)
         axis.tick_params(labelsize=7)
         axis.legend(fontsize=6, loc="best")
     figure.suptitle("Claim robustness: each claim's quantity against its most influential "

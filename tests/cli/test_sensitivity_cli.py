@@ -1,0 +1,72 @@
+"""``l4sim sensitivity``: bad input is one line, exit 2, nothing written; the same
+indices on one process, two and a Dask cluster."""
+
+from pathlib import Path
+
+import pytest
+
+from .in_process import l4sim
+
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
+SMALL = ["--set", "cpus=4", "--set", "threads=4", "--set", "lock=ticket",
+         "--set", "events=100", "--set", "warmup_events=10", "--set", "replications=1"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--param", "costs.nope=1:2"], "unknown parameter"),
+    (["--param", "wait_factor=1:2"], "unknown parameter"),  # not a key of lock_microbench
+    (["--param", "hold_mean=700:300"], "LOW (700) must be below HIGH (300)"),
+    (["--param", "hold_mean=-5:300"], "leaves the parameter's valid domain"),
+    (["--param", "costs.lock_handoff=-30%:-200%"], "must be below HIGH"),
+    (["--param", "costs.lock_handoff=-200%:+30%"], "valid domain"),
+    (["--param", "hold_mean=300:700", "--samples", "4"], "too few for sobol"),
+    (["--param", "hold_mean=300:700", "--samples", "12"], "power of 2"),
+    (["--param", "hold_mean=300:700", "--method", "morris", "--samples", "2"],
+     "too few for morris"),
+    (["--param", "hold_mean=300:700", "--method", "fast"], "unknown method"),
+    (["--param", "hold_mean=300:700", "--output", "speed"], "unknown metric"),
+    (["--param", "hold_mean=300:700", "--jobs", "0"], "--jobs 0"),
+    (["--fix", "costs.nope"], "unknown parameter"),
+    ([], "no parameter to vary"),
+])
+def test_bad_study_is_one_line_exit_2_nothing_written(tmp_path, args, fragment):
+    out = tmp_path / "out"
+    result = l4sim("sensitivity", SCENARIOS / "lock_microbench.toml", *SMALL, *args,
+                   "--out", out, "--quiet", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    assert lines[0].startswith("l4sim: error: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_scenario_is_one_line_too(tmp_path):
+    result = l4sim("sensitivity", tmp_path / "nowhere.toml", "--param", "hold_mean=1:2",
+                   cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"l4sim: error: {tmp_path / 'nowhere.toml'}: file not found"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_jobs_1_jobs_2_and_dask_give_bit_identical_indices(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    study = ["sensitivity", SCENARIOS / "lock_microbench.toml", *SMALL,
+             "--param", "hold_mean=300:700", "--param", "costs.lock_handoff=100:200",
+             "--samples", "8", "--quiet"]
+    one = l4sim(*study, "--jobs", "1", "--out", tmp_path / "one", cwd=tmp_path)
+    two = l4sim(*study, "--jobs", "2", "--out", tmp_path / "two", cwd=tmp_path)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        dask = l4sim(*study, "--scheduler", cluster.scheduler_address,
+                     "--out", tmp_path / "dask", cwd=tmp_path)
+    for result in (one, two, dask):
+        assert result.returncode == 0, result.stderr
+        assert "hold_mean" in result.stdout and "noise floor" in result.stdout
+    assert "0 reused" in one.stdout and "0 reused" in dask.stdout
+    for name in ("sensitivity.parquet", "samples.parquet", "robustness.parquet"):
+        reference = (tmp_path / "one" / name).read_bytes()
+        for other in ("two", "dask"):
+            assert (tmp_path / other / name).read_bytes() == reference, (other, name)
+    again = l4sim(*study, "--jobs", "2", "--out", tmp_path / "one", cwd=tmp_path)
+    assert " 0 computed" in again.stdout, again.stdout
