@@ -396,6 +396,6 @@ def describe(result: StudyResult) -> str:
     """One line: where the tables went and what was reused."""
     distinct = result.reused + result.computed
     return (f"{result.runs} runs, {distinct} distinct ({result.reused} reused from "
-            f"{result.out_dir / 'cache'}, {result.computed} computed) -> {result.out_dir / 'sensitivity.parquet'}, "
-            f"samples.parquet, robustness.parquet, "
+            f"{result.out_dir / 'cache'}, {result.computed} computed) -> "
+            f"{result.out_dir / 'sensitivity.parquet'}, samples.parquet, robustness.parquet, "
             + ", ".join(path.name for path in result.figures))
