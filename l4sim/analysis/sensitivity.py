@@ -43,6 +43,7 @@ import pandas as pd
 
 from l4sim.analysis import claims as claims_module
 from l4sim.analysis.sensitivity_params import (
+    NO_EFFECT,
     Parameter,
     StudyError,
     parse_parameters,
@@ -57,7 +58,6 @@ METHODS = ("sobol", "morris")
 MIN_SAMPLES = {"sobol": 8, "morris": 4}
 MORRIS_LEVELS = 4
 RESAMPLES = 200  # bootstrap resamples behind every interval
-NO_EFFECT = "(no effect)"
 # the metrics reported per kernel-entry kind unless the study names others
 DEFAULT_METRICS = ("duration_mean", "fast_fraction", "lock_wait_mean", "entries_per_mcycle",
                    "acquisitions_per_mcycle", "calls_per_second")
@@ -219,7 +219,8 @@ def run_study(study: Study, out_dir: Path, jobs: int | None = None,
          "events": int(points[0].events), "replications": int(points[0].replications),
          "runs": run.runs, "distinct_runs": run.reused + run.computed},
         indent=1) + "\n")
-    figures = [indices_figure(indices, study.method, out_dir / "sensitivity.png")]
+    figures = [indices_figure(indices, influence_column(study.method),
+                              out_dir / "sensitivity.png")]
     if len(robustness):
         figures.append(robustness_figure(samples, robustness, out_dir / "robustness.png"))
     return StudyResult(study, out_dir, indices, samples, robustness, run.runs, run.reused,

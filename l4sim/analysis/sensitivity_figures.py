@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from l4sim.analysis.sensitivity_params import NO_EFFECT  # noqa: E402
+
 SHOWN = 8  # parameters drawn per panel: the most influential
 COLUMNS = 3
 
@@ -27,12 +29,10 @@ def _grid(count: int, height: float):
     return figure, list(axes.flat)
 
 
-def indices_figure(indices: pd.DataFrame, method: str, path: Path) -> Path:
-    """One panel per output: the most influential parameters' total-order index (Sobol')
-    or mu* (Morris) with 95% intervals; the dashed line is the no-effect parameter's."""
-    from l4sim.analysis.sensitivity import NO_EFFECT, influence_column
-
-    column = influence_column(method)
+def indices_figure(indices: pd.DataFrame, column: str, path: Path) -> Path:
+    """One panel per output: the most influential parameters' ``column``, the total-order
+    index ST (Sobol') or mu_star (Morris), with 95% intervals; the dashed line is the
+    no-effect parameter's."""
     outputs = list(dict.fromkeys(indices["output"]))
     figure, axes = _grid(len(outputs), 2.6)
     for axis, output in zip(axes, outputs, strict=False):
@@ -56,9 +56,9 @@ def indices_figure(indices: pd.DataFrame, method: str, path: Path) -> Path:
             axis.axvline(float(floor[column].iloc[0] + floor[f"{column}_conf"].iloc[0]),
                          color="grey", linestyle="--", linewidth=0.8)
         axis.tick_params(axis="x", labelsize=7)
-        if method == "sobol":
+        if column == "ST":
             axis.set_xlim(0, max(1.05, float((ranked[column] + ranked[f"{column}_conf"]).max())))
-    label = "total-order Sobol' index ST" if method == "sobol" else "Morris mu*"
+    label = "total-order Sobol' index ST" if column == "ST" else "Morris mu*"
     figure.suptitle(f"{label} with 95% bootstrap intervals (costs.* shown by name; dashed: "
                     "the no-effect parameter)", fontsize=10)
     figure.tight_layout(rect=(0, 0, 1, 0.97))

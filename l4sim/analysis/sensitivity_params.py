@@ -29,6 +29,8 @@ from l4sim.sweep.scenario import Scenario
 from l4sim.workloads.base import COSTS_PREFIX, RUN_KEYS, Point
 
 ALL_COSTS = f"{COSTS_PREFIX}*"
+# a parameter every study samples and applies to nothing: its index is the noise floor
+NO_EFFECT = "(no effect)"
 # keys that size a run or name one: what a study measures with, not a model parameter
 NOT_PARAMETERS = RUN_KEYS | {"events", "warmup_events", "stream_key"}
 _RELATIVE = re.compile(r"^([+-]?\d+(?:\.\d+)?)%$")
