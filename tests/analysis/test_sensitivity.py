@@ -15,6 +15,7 @@ from l4sim.analysis.sensitivity import (
     study_from,
 )
 from l4sim.analysis.sensitivity_params import StudyError, parse_parameters
+from l4sim.analysis.sensitivity_report import sensitivity_section
 from l4sim.sweep.scenario import load_scenario
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
@@ -130,12 +131,16 @@ def test_claims_of_a_study_get_a_robustness_share(tmp_path):
     scenario = load_scenario(SCENARIOS / "sensitivity_scaling.toml",
                              ["events=80", "warmup_events=10", "sweep.cpus=[1,2]"])
     study = study_from(scenario, ["costs.lock_handoff=0:3000"], [], "morris", 4)
-    result = run_study(study, tmp_path, jobs=1, progress=False)
+    assert "make sensitivity" in sensitivity_section(tmp_path)  # nothing run yet
+    result = run_study(study, tmp_path / "sensitivity_scaling", jobs=1, progress=False)
     row = result.robustness.set_index("output").loc["S1.1"]
     assert 0.0 <= row["share_holding"] <= 1.0
     values = result.samples.loc[result.samples["sample"] >= 0, "S1.1"]
     assert row["share_holding"] == pytest.approx(((values >= 1) & (values <= 2)).mean())
-    assert (tmp_path / "robustness.png").is_file()
+    assert (tmp_path / "sensitivity_scaling" / "robustness.png").is_file()
+    section = sensitivity_section(tmp_path)
+    assert f"| S1.1 | {row['text']} |" in section
+    assert f"{100 * row['share_holding']:.0f}%" in section
 
 
 def test_relative_ranges_and_the_cost_wildcard():
