@@ -81,6 +81,8 @@ def _scaling_rows(fine: list[float], big: list[float], counts=(1, 2, 4, 8)):
     ([600, 700, 800, 800], [682, 813, 836, 835], 16),  # never: twice the largest count
 ])
 def test_scaling_crossover_is_where_fine_stays_ahead(fine, big, crossover):
-    (claim,) = claims.scaling_claims(_scaling_rows(fine, big))
+    claim, one, two = claims.scaling_claims(_scaling_rows(fine, big))
     assert claim.value == crossover
     assert claim.holds == (crossover <= 2)
+    assert one.value == pytest.approx(big[0] / fine[0]) and one.holds == (big[0] > fine[0])
+    assert two.value == pytest.approx(fine[1] / big[1]) and two.holds == (fine[1] > big[1])
