@@ -58,6 +58,7 @@ METHODS = ("sobol", "morris")
 MIN_SAMPLES = {"sobol": 8, "morris": 4}
 MORRIS_LEVELS = 4
 RESAMPLES = 200  # bootstrap resamples behind every interval
+QUARTERS = 4  # where a claim fails: its share holding per quarter of a parameter's range
 # the metrics reported per kernel-entry kind unless the study names others
 DEFAULT_METRICS = ("duration_mean", "fast_fraction", "lock_wait_mean", "entries_per_mcycle",
                    "acquisitions_per_mcycle", "calls_per_second")
@@ -342,23 +343,24 @@ def noise_floor(indices: pd.DataFrame, method: str) -> float:
 
 
 def _fails_where(study: Study, sampled: pd.DataFrame, holds: np.ndarray, top: list) -> str:
+    """How many samples fail, and the share holding in each quarter of the most
+    influential parameter's range (where along it the claim breaks)."""
     failures = int((~holds).sum())
     if failures == 0:
         return "holds in every sample"
     if holds.sum() == 0:
         return "fails in every sample"
     if not top:
-        return f"fails in {failures} samples, along no parameter in particular"
+        return f"fails in {failures} of {len(holds)} samples, along no parameter in particular"
     name = top[0]
     parameter = next(p for p in study.parameters if p.name == name)
     values = sampled[name].to_numpy(dtype=float)
-    middle = (parameter.low + parameter.high) / 2
-    high_share = float((values[~holds] > middle).mean())
-    side = "high" if high_share >= 0.5 else "low"
-    share = high_share if side == "high" else 1 - high_share
-    return (f"fails in {failures} of {len(holds)} samples, {100 * share:.0f}% of them with "
-            f"{side} {name} (failing at {values[~holds].min():g}..{values[~holds].max():g}; "
-            f"sampled {parameter.low:g}..{parameter.high:g})")
+    edges = np.linspace(parameter.low, parameter.high, QUARTERS + 1)
+    quarter = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, QUARTERS - 1)
+    shares = [f"{100 * holds[quarter == q].mean():.0f}%" if (quarter == q).any() else "-"
+              for q in range(QUARTERS)]
+    return (f"fails in {failures} of {len(holds)} samples; holds in {', '.join(shares)} of "
+            f"those in each quarter of {name} {parameter.low:g}..{parameter.high:g}")
 
 
 def _write(path: Path, frame: pd.DataFrame) -> None:
