@@ -321,7 +321,7 @@ def robustness_table(study: Study, samples: pd.DataFrame, indices: pd.DataFrame,
                      "holds_at_profile": bool(claim.holds),
                      "share_holding": float(holds.mean()), "samples": int(len(values)),
                      "top_parameters": ", ".join(top),
-                     "top_indices": ", ".join(f"{v:.2f}" for v in ranked[column].head(3)),
+                     "top_indices": ", ".join(f"{v:.2g}" for v in ranked[column].head(3)),
                      "fails_where": _fails_where(study, sampled, holds, top)})
     return pd.DataFrame(rows)
 
@@ -359,8 +359,9 @@ def _fails_where(study: Study, sampled: pd.DataFrame, holds: np.ndarray, top: li
     quarter = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, QUARTERS - 1)
     shares = [f"{100 * holds[quarter == q].mean():.0f}%" if (quarter == q).any() else "-"
               for q in range(QUARTERS)]
-    return (f"fails in {failures} of {len(holds)} samples; holds in {', '.join(shares)} of "
-            f"those in each quarter of {name} {parameter.low:g}..{parameter.high:g}")
+    return (f"fails in {failures} of {len(holds)} samples; by quarter of {name} "
+            f"{parameter.low:g}..{parameter.high:g} (low to high) it holds in "
+            f"{' / '.join(shares)}")
 
 
 def _write(path: Path, frame: pd.DataFrame) -> None:

@@ -32,8 +32,8 @@ def sensitivity_section(results: Path) -> str:
               "ones (`fp_copy_exception_state`, `fp_ipc_transfer`), the clock and the "
               "timeslice. *Holds in*: the share of the study's samples in which the claim's "
               "value lies in its band. *Most influential*: the costs with the largest index "
-              "above the noise floor (the index of a parameter applied to nothing). See "
-              "docs/sensitivity.md for the method.", ""]
+              "above the noise floor (the index of a parameter applied to nothing); Morris' "
+              "mu* is in the claim's own unit. See docs/sensitivity.md for the method.", ""]
     for folder in found:
         study = json.loads((folder / "study.json").read_text())
         robustness = pd.read_parquet(folder / "robustness.parquet")
