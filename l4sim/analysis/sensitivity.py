@@ -168,7 +168,7 @@ def sample_points(study: Study, design: np.ndarray) -> list:
     Each point keeps the random streams of the unsampled point it comes from.
     """
     base = study.scenario.points()
-    streams = [point.stream_digest() for point in base]
+    streams = [point.stream_key or point.stream_digest() for point in base]
     rows = [[p.value for p in study.parameters]] + [row[:len(study.parameters)]
                                                     for row in design.tolist()]
     points = []

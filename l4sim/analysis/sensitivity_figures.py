@@ -56,6 +56,7 @@ def indices_figure(indices: pd.DataFrame, column: str, path: Path) -> Path:
             axis.axvline(float(floor[column].iloc[0] + floor[f"{column}_conf"].iloc[0]),
                          color="grey", linestyle="--", linewidth=0.8)
         axis.tick_params(axis="x", labelsize=7)
+        axis.set_xlim(left=0)  # an index is not negative; a bootstrap interval may reach below
         if column == "ST":
             axis.set_xlim(0, max(1.05, float((ranked[column] + ranked[f"{column}_conf"]).max())))
     label = "total-order Sobol' index ST" if column == "ST" else "Morris mu*"

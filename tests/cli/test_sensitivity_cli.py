@@ -9,7 +9,7 @@ from .in_process import l4sim
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 SMALL = ["--set", "cpus=4", "--set", "threads=4", "--set", "lock=ticket",
-         "--set", "events=100", "--set", "warmup_events=10", "--set", "replications=1"]
+         "--set", "events=60", "--set", "warmup_events=10", "--set", "replications=1"]
 
 
 @pytest.mark.parametrize("args,fragment", [
