@@ -9,12 +9,17 @@ kernel that breaks an invariant, deadlocks or stalls ends with exit status 3.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from l4sim.sweep.backends import BackendError
 from l4sim.sweep.cache import CacheError
+from l4sim.sweep.estimate import SizeError
 from l4sim.sweep.scenario import ScenarioError, load_scenario
+from l4sim.workloads.user_files import UserCodeError
 
 
 class UsageError(Exception):
@@ -39,8 +44,16 @@ def _raise_run_failure(error: Exception) -> None:
         raise RunFailure(f"run failed: {error}") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported as one line like every other (exit 2)."""
+
+    def error(self, message: str):
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        self.exit(2, f"l4sim: error: {shown} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="l4sim", description="A discrete-event simulator "
+    parser = _Parser(prog="l4sim", description="A discrete-event simulator "
                                      "of the SMP fastpaths of an L4 microkernel.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -79,8 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder (default results/)")
     report.add_argument("--scenarios", type=Path, default=Path("scenarios"),
-                        help="folder with the report's six scenarios (syscall_bench, linux, "
-                        "ipc_bench, check_order, check_order_linux, notify)")
+                        help="folder with the report's eight scenarios (syscall_bench, linux, "
+                        "ipc_bench, check_order, check_order_linux, notify, fastpath_design, "
+                        "fastpath_design_linux)")
     report.add_argument("--jobs", type=int, default=None)
     report.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run on an existing Dask scheduler instead of local processes")
@@ -155,9 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:
             _raise_run_failure(error)
             raise
-    except (ScenarioError, UsageError, CacheError, BackendError) as error:
-        print(f"l4sim: error: {error}", file=sys.stderr)
-        return 2
+    except (ScenarioError, UsageError, CacheError, BackendError,
+            UserCodeError) as error:
+        return _refuse(str(error))
+    except SizeError as error:
+        return _refuse(f"{getattr(args, 'scenario', 'the sweep')}: too large: {error}")
+    except OSError as error:  # a file that cannot be written: a full disk, no permission
+        where = f"{error.filename}: " if error.filename else ""
+        return _refuse(f"{where}{error.strerror or error}")
     except RunFailure as error:  # a broken invariant, a deadlock, a stall
         print(f"l4sim: {error}", file=sys.stderr)
         return 3
@@ -166,29 +185,98 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(args) -> int:
-    from l4sim.sweep.run import describe, run_sweep
+def writable_folder(path: Path, what: str) -> Path:
+    """``path`` if it is, or can be made, a folder this process may write (else UsageError).
 
-    scenario = load_scenario(args.scenario, args.overrides)
+    Checked before anything runs: a sweep must not compute for an hour and then
+    find it cannot write its tables.
+    """
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{what} {path}: exists and is not a folder")
+    existing = path.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{what} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path}: cannot write in {existing} (permission denied)")
+    return path
+
+
+def _jobs(args) -> None:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be >= 1")
     if args.jobs is not None and args.scheduler:
         raise UsageError("--jobs and --scheduler: give one (Dask workers set the parallelism)")
-    out = args.out or Path("results") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder")
-    run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
-                    progress=False if args.quiet else None,
-                    invariants=True if args.check_invariants else None)
+
+
+def _fits(scenarios, out: Path, jobs: int | None):
+    """The sweeps' estimate, refused (SizeError) if it cannot fit in memory or on disk."""
+    from l4sim.sweep.backends import default_jobs
+    from l4sim.sweep.estimate import check_fits, estimate
+
+    sized = estimate([point for scenario in scenarios for point in scenario.points()])
+    check_fits(sized, out, jobs or default_jobs())
+    return sized
+
+
+def _refuse(message: str) -> int:
+    """A user's mistake: one line on stderr (control characters a user typed escaped), exit 2."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    print(f"l4sim: error: {shown}", file=sys.stderr)
+    return 2
+
+
+def _run(args) -> int:
+    from l4sim.sweep.run import describe, run_sweep
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    _jobs(args)
+    out = writable_folder(args.out or Path("results") / scenario.name, "--out")
+    _fits([scenario], out, args.jobs)
+    with _nothing_left_if_user_code_fails(out):
+        run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler,
+                        force=args.force, progress=False if args.quiet else None,
+                        invariants=True if args.check_invariants else None)
     print(describe(run))
     return 0
+
+
+@contextmanager
+def _nothing_left_if_user_code_fails(out: Path):
+    """Remove the first folder of ``out`` this command makes if a user's code raises."""
+    created = next((folder for folder in (*reversed(out.absolute().parents), out.absolute())
+                    if not folder.exists()), None)
+    try:
+        yield
+    except UserCodeError:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def run_folder(folder: Path, *tables: str) -> Path:
+    """A folder written by 'l4sim run' that holds ``tables`` and can take new files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder (give one written by 'l4sim run')")
+    for name in tables:
+        if not (folder / name).is_file():
+            raise UsageError(f"{folder}: no {name} here (run 'l4sim run' first)")
+        try:
+            pq.read_schema(folder / name)
+        except (OSError, pa.ArrowException):
+            raise UsageError(f"{folder / name}: not a table written by 'l4sim run' "
+                             "(rerun the scenario)") from None
+    return writable_folder(folder, "folder")
 
 
 def _summarize(args) -> int:
     from l4sim.sweep.stats import write_summary
 
-    if not (args.dir / "points.parquet").is_file():
-        raise UsageError(f"{args.dir}: no points.parquet here (run 'l4sim run' first)")
+    run_folder(args.dir, "points.parquet")
     print(write_summary(args.dir))
     return 0
 
@@ -198,17 +286,15 @@ def _plot(args) -> int:
     from l4sim.analysis.scaling_figure import scaling_figure
     from l4sim.sweep.run import load_points
 
-    if not (args.dir / "points.parquet").is_file():
-        raise UsageError(f"{args.dir}: no points.parquet here (run 'l4sim run' first)")
+    run_folder(args.dir, "points.parquet")
     points = load_points(args.dir)
     workload = points["workload"].iloc[0]
     if workload == "syscall_bench" and points["cpus"].nunique() > 1:  # a CPU-count sweep
-        print(scaling_figure(points, args.dir))
-        return 0
-    if workload == "syscall_bench":
-        paths = syscall_figures(points, args.dir)
+        drawn = [scaling_figure(points, args.dir)]
+    elif workload == "syscall_bench":
+        drawn = syscall_figures(points, args.dir)
     elif workload == "ipc_bench" and points["wait_factor"].nunique() > 1:
-        paths = [ipc_bench_figure(points, args.dir)]
+        drawn = [ipc_bench_figure(points, args.dir)]
     elif workload == "linux" and (args.dir / "events.parquet").is_file():
         import pandas as pd
 
@@ -216,61 +302,66 @@ def _plot(args) -> int:
         for key in ("fastpath_syscall", "fastpath_ipc"):  # unswept keys: from the points
             if key not in events:
                 events[key] = points[key].iloc[0]
-        paths = [linux_figure(events, args.dir)]
+        drawn = [linux_figure(events, args.dir, points)]
     else:
         raise UsageError(f"{args.dir}: no figures for workload {workload} with this sweep")
-    for path in paths:
-        print(path)
+    for figure in drawn:
+        print(f"{figure.png} (and {figure.svg.name})")
     return 0
 
 
 def _validate(args) -> int:
+    from l4sim.sweep.backends import default_jobs
+    from l4sim.sweep.runner import check_build
+
     scenario = load_scenario(args.scenario, args.overrides)
     points = scenario.points()
+    for point in points:  # a workload whose build fails says so now
+        check_build(point)
     replications = points[0].replications  # not sweepable: the same for every point
-    entries = sum(p.replications * p.kernel_entries() for p in points)
+    sized = _fits([scenario], Path("results") / scenario.name, None)
+
     def count(n: int, what: str) -> str:
-        return f"{n} {what}" + ("" if n == 1 else "s")
+        return f"{n:,} {what}" + ("" if n == 1 else "s")
 
     print(f"{scenario.source}: ok: {count(len(points), 'point')} x "
           f"{count(replications, 'replication')} = {count(len(points) * replications, 'run')}, "
-          f"about {entries:,} kernel entries to simulate (warm-up included)")
+          f"{sized.describe(default_jobs())}")
     return 0
 
 
 def _report(args) -> int:
-    from l4sim.analysis.report import build_report
+    from l4sim.analysis.report import build_report, report_scenarios
 
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError(f"--jobs {args.jobs}: must be >= 1")
-    if args.jobs is not None and args.scheduler:
-        raise UsageError("--jobs and --scheduler: give one (Dask workers set the parallelism)")
-    path = build_report(args.scenarios, args.results, args.overrides, jobs=args.jobs,
-                        progress=False if args.quiet else None, force=args.force,
-                        scheduler=args.scheduler)
-    print(path.read_text())
+    _jobs(args)
+    writable_folder(args.results, "--results")
+    scenarios = report_scenarios(args.scenarios, args.overrides)
+    _fits(scenarios.values(), args.results, args.jobs)
+    written = build_report(args.scenarios, args.results, args.overrides, jobs=args.jobs,
+                           progress=False if args.quiet else None, force=args.force,
+                           scheduler=args.scheduler)
+    print(written.describe())
     return 0
 
 
 def _sensitivity(args) -> int:
     from l4sim.analysis.sensitivity import console_table, describe, run_study, study_from
     from l4sim.analysis.sensitivity_params import StudyError
+    from l4sim.sweep.backends import default_jobs
+    from l4sim.sweep.estimate import check_fits, estimate
 
     scenario = load_scenario(args.scenario, args.overrides)
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError(f"--jobs {args.jobs}: must be >= 1")
-    if args.jobs is not None and args.scheduler:
-        raise UsageError("--jobs and --scheduler: give one (Dask workers set the parallelism)")
-    out = args.out or Path("results") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder")
+    _jobs(args)
+    out = writable_folder(args.out or Path("results") / scenario.name, "--out")
     try:
         study = study_from(scenario, args.params, args.fix, args.method, args.samples,
                            args.metrics)
     except StudyError as error:
         raise UsageError(str(error)) from None
-    result = run_study(study, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
-                       progress=False if args.quiet else None)
+    check_fits(estimate(study.points()), out, args.jobs or default_jobs())
+    with _nothing_left_if_user_code_fails(out):
+        result = run_study(study, out, jobs=args.jobs, scheduler=args.scheduler,
+                           force=args.force, progress=False if args.quiet else None)
     print(console_table(result))
     print(describe(result))
     return 0
@@ -281,9 +372,7 @@ def _checks(args) -> int:
 
     from l4sim.analysis.checks_report import build
 
-    for name in ("points.parquet", "events.parquet"):
-        if not (args.dir / name).is_file():
-            raise UsageError(f"{args.dir}: no {name} here (run 'l4sim run' first)")
+    run_folder(args.dir, "points.parquet", "events.parquet")
     try:
         result = build(args.dir, args.optimize)
     except ValueError as error:
@@ -319,6 +408,11 @@ def _checks(args) -> int:
               f"{', '.join(entry['order'])}\n  expected cycles per attempt: paper "
               f"{entry['expected_cycles_paper']:.1f}, optimized "
               f"{entry['expected_cycles_optimized']:.1f} (saves {gain:.1f})")
+        if "design" in entry:
+            rejected = entry.get("rejected")
+            print(f"  fastpath design: {', '.join(entry['design'])}"
+                  + (f"\n  (the searched design {', '.join(rejected['design'])} was rejected: "
+                     f"{rejected['violation']})" if rejected else ""))
     written = [args.dir / "checks.parquet", result["figure"]]
     if "pairs" in result:
         written.append(args.dir / "implied_checks.parquet")
@@ -336,16 +430,24 @@ def _traced_run(args):
     from l4sim.analysis.timeline import Timeline
     from l4sim.sim.invariants import InvariantViolation
     from l4sim.sweep.runner import build_machine, run_machine
+    from l4sim.workloads.base import MAX_EVENTS
 
     scenario = load_scenario(args.scenario, args.overrides)
+    writable_folder(args.out.parent, "--out")  # below a file, or no permission
     if not args.out.parent.is_dir():
-        raise UsageError(f"{args.out}: folder {args.out.parent} does not exist")
-    if args.events < 1:
-        raise UsageError(f"--events {args.events}: must be >= 1")
+        raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out}: is a folder (give a file name)")
+    for option, value, low, high in (("--events", args.events, 1, MAX_EVENTS),
+                                     ("--replication", args.replication, 0, MAX_REPLICATION),
+                                     ("--start", getattr(args, "start", 0), 0, MAX_CYCLE),
+                                     ("--cycles", getattr(args, "cycles", 1), 1, MAX_CYCLE)):
+        if not low <= value <= high:
+            raise UsageError(f"{option} {value}: must be between {low} and {high:,}")
     points = scenario.points()
     point = points[0].model_copy(update={"events": args.events, "warmup_events": 0})
     if len(points) > 1:
-        swept = ", ".join(f"{k}={getattr(point, k)}" for k in scenario.sweep)
+        swept = ", ".join(f"{k}={point.flat()[k]}" for k in scenario.sweep)
         print(f"l4sim: {len(points)} points in the sweep; tracing the first ({swept})",
               file=sys.stderr)
     timeline = Timeline(point.cpus, point.cost_profile().clock_hz)
@@ -369,17 +471,20 @@ def _trace(args) -> int:
 
 
 def _timeline(args) -> int:
-    if args.cycles < 1:
-        raise UsageError(f"--cycles {args.cycles}: must be >= 1")
     timeline, machine, failure = _traced_run(args)
-    if failure is None and args.start >= machine.env.now:
-        raise UsageError(f"--start {args.start}: the run ends at cycle {machine.env.now}")
+    if args.start >= machine.env.now:
+        raise UsageError(f"--start {args.start}: the run ends at cycle {machine.env.now:,} "
+                         "(start before it, or simulate more with --events)")
     timeline.draw(args.out, args.start, args.cycles)
     print(f"{args.out}: cycles {args.start}..{args.start + args.cycles} of {machine.env.now}")
     if failure is not None:
         raise failure
     return 0
 
+
+# the largest --replication (as for a scenario's replications) and cycle of a timeline
+MAX_REPLICATION = 10_000
+MAX_CYCLE = 2**62
 
 COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "summarize": _summarize,
             "report": _report, "checks": _checks, "trace": _trace, "timeline": _timeline,

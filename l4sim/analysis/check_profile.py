@@ -9,7 +9,8 @@ Two kinds of knowledge about a check are kept apart:
 
 - *observed*: in this run, whenever check A passed, check B passed too;
 - *guaranteed*: the model's code makes it so. :func:`never_written_fields`
-  scans the package's source: a check whose fields are never assigned or
+  uses the static scan of the package's source
+  (:mod:`l4sim.kernel.immutable_fields`): a check whose fields are never assigned or
   mutated after a thread is created gives the same answer for the whole run,
   so if it passed once it cannot fail (a candidate for removal from the
   model's fastpath, and a question to ask of the real kernel). One further
@@ -18,19 +19,12 @@ Two kinds of knowledge about a check are kept apart:
 
 from __future__ import annotations
 
-import ast
-from functools import cache
-from pathlib import Path
-
 import pandas as pd
 
-import l4sim
 from l4sim.kernel.checks import Check, Stage, locks_held
+from l4sim.kernel.immutable_fields import written_fields
 from l4sim.kernel.kernel import PAPER_FASTPATHS
 
-PACKAGE = Path(l4sim.__file__).resolve().parent  # the package's source, not this folder
-MUTATORS = {"append", "appendleft", "extend", "remove", "pop", "popleft", "clear", "insert",
-            "setdefault", "update", "add", "discard"}
 LOCK_NAMES = {0: "none", 1: "scheduler", 3: "scheduler + 2 thread locks"}
 
 # (fastpath, A, B, condition, proof): A passing implies B passing, from the code
@@ -44,51 +38,11 @@ KNOWN_IMPLICATIONS = [
 ]
 
 
-@cache
-def written_fields() -> frozenset[str]:
-    """Attribute names that some statement in the package assigns or mutates in place."""
-    written: set[str] = set()
-    for path in PACKAGE.rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            targets = []
-            if isinstance(node, ast.Assign):
-                targets = node.targets
-            elif isinstance(node, ast.AugAssign | ast.AnnAssign):
-                targets = [node.target]
-            for target in targets:
-                for sub in ast.walk(target):
-                    if isinstance(sub, ast.Attribute) and not _is_self_in_init(sub, tree):
-                        written.add(sub.attr)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in MUTATORS:
-                # x.field.append(...), x.field[i].popleft(), x.field.setdefault(k).append(...):
-                # every attribute along the receiver chain may be mutated
-                receiver = node.func.value
-                while isinstance(receiver, ast.Attribute | ast.Subscript | ast.Call):
-                    if isinstance(receiver, ast.Attribute):
-                        written.add(receiver.attr)
-                    receiver = receiver.func if isinstance(receiver, ast.Call) else receiver.value
-    return frozenset(written)
-
-
 def never_written_fields() -> frozenset[str]:
     """The fields the paper's checks read that no statement assigns or mutates."""
     fields = {name for fastpath in PAPER_FASTPATHS.values() for check in fastpath
               for name in check.reads}
     return frozenset(fields - written_fields())
-
-
-def _is_self_in_init(node: ast.Attribute, tree: ast.AST) -> bool:
-    """``self.x = ...`` inside ``__init__``/``__post_init__`` is construction, not a write."""
-    if not (isinstance(node.value, ast.Name) and node.value.id == "self"):
-        return False
-    for function in ast.walk(tree):
-        if isinstance(function, ast.FunctionDef) and function.name in ("__init__",
-                                                                       "__post_init__"):
-            if any(sub is node for sub in ast.walk(function)):
-                return True
-    return False
 
 
 def constant_by_code(check: Check) -> bool:

@@ -20,10 +20,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from l4sim.analysis.check_profile import check_table, implied_pairs  # noqa: E402
-from l4sim.kernel.check_order import optimize  # noqa: E402
+from l4sim.kernel.check_order import optimize, unique_masks  # noqa: E402
 from l4sim.kernel.checks import reorder  # noqa: E402
+from l4sim.kernel.design_search import LockWaits, search  # noqa: E402
+from l4sim.kernel.fastpath_design import paper_design  # noqa: E402
 from l4sim.sweep.run import point_from_row  # noqa: E402
-from l4sim.sweep.runner import METRICS, check_masks, resolve_check_order  # noqa: E402
+from l4sim.sweep.runner import (  # noqa: E402
+    METRICS,
+    check_masks,
+    proven_immutable,
+    resolve_check_order,
+    verify_design,
+)
 
 METRIC_COLUMNS = {"replication", "kind", "measured_cycles", *METRICS}
 
@@ -63,6 +71,9 @@ def build(directory: Path, optimize_order: bool) -> dict:
             profiled.append((point, events))
     if not tables:
         raise ValueError("no fastpath attempts in this run (were the fastpaths on?)")
+    if optimize_order and not profiled:  # (before anything is written)
+        raise ValueError("--optimize needs a run with check_profile = true "
+                         "(rerun with --set check_profile=true)")
     table = pd.concat(tables, ignore_index=True)
     table.to_parquet(directory / "checks.parquet", index=False)
     result = {"table": table, "figure": _figure(table, directory / "checks.png")}
@@ -75,16 +86,50 @@ def build(directory: Path, optimize_order: bool) -> dict:
             pooled.iloc[:0], "ipc", fastpaths["ipc"])
         result["pairs"].to_parquet(directory / "implied_checks.parquet", index=False)
     if optimize_order:
-        if not profiled:
-            raise ValueError("--optimize needs a run with check_profile = true "
-                             "(rerun with --set check_profile=true)")
         point = profiled[0][0]
         pooled = pd.concat([events for _, events in profiled], ignore_index=True)
         orders = optimize(check_masks(pooled), point.fastpaths(), point.cost_profile())
+        for kind, entry in fastpath_designs(point, pooled).items():
+            orders[kind].update(entry)
+            if orders[kind]["design"] is None:  # rejected: the order alone
+                orders[kind]["design"] = list(orders[kind]["order"])
         path = directory / "check_order.json"
         path.write_text(json.dumps(orders, indent=2) + "\n")
         result["orders"] = orders
         result["order_file"] = path
+    return result
+
+
+def fastpath_designs(point, events: pd.DataFrame) -> dict[str, dict]:
+    """Per profiled fastpath: the searched design, checked on ``point`` before it is written.
+
+    The lock wait of the scheduler stage is measured from the events (the
+    mean lock-wait of the fastpath attempts that went through); how long the
+    scheduler lock was held is not in the events table, so the hold-time
+    term of the cost model is left out here (a run with ``fastpath_design =
+    "optimized"`` and no file measures it in its profiling run). A design
+    that fails its check is written as the order optimizer's order, with the
+    violation under ``"rejected"``.
+    """
+    result = {}
+    proven = proven_immutable(point)
+    for kind, masks in check_masks(events).items():
+        checks = point.fastpaths().get(kind)
+        if checks is None or len(masks) == 0:
+            continue
+        attempts = events[(events["kind"] == kind) & (events["path"] == "fast")]
+        waits = LockWaits(scheduler=float(attempts["lock_wait"].mean()) if len(attempts)
+                          else 0.0)
+        masks, counts = unique_masks(masks)
+        design = search(checks, masks, counts, point.cost_profile(), waits, proven)
+        others = {other: paper_design(point.fastpaths()[other]) for other in point.fastpaths()
+                  if other != kind}
+        violation = verify_design(point.model_copy(update={"check_profile": False}),
+                                  {**others, kind: design})
+        result[kind] = {"design": design, "lock_waits": {"scheduler": waits.scheduler}}
+        if violation is not None:
+            result[kind].update(design=None, rejected={"design": design,
+                                                       "violation": violation})
     return result
 
 

@@ -157,6 +157,30 @@ def ipc_bench_claims(points: pd.DataFrame) -> list[Claim]:
     return claims
 
 
+def decimals(value: float, ci: tuple[float, float]) -> int:
+    """Decimals that show a value to its precision: the first significant digit of its
+    interval's half-width (at most 4), or three significant digits without a spread."""
+    half = (ci[1] - ci[0]) / 2
+    if half > 0 and math.isfinite(half):
+        return min(4, max(0, -math.floor(math.log10(half))))
+    if not value or not math.isfinite(value):
+        return 0
+    return min(4, max(0, 2 - math.floor(math.log10(abs(value)))))
+
+
+def claims_frame(claims: list[Claim]) -> pd.DataFrame:
+    """The claims as table cells: value and interval to the digits that tell them apart."""
+    rows = []
+    for c in claims:
+        digits = decimals(c.value, c.ci)
+        value = f"{c.value:.{digits}f} ({c.ci[0]:.{digits}f} .. {c.ci[1]:.{digits}f})"
+        verdict = c.verdict + (" (fitted)" if c.fitted else "")
+        rows.append({"#": c.id, "claim": c.text, "paper": c.paper, "band": c.band_text(),
+                     "simulated (95% CI)": value, "verdict": verdict})
+    return pd.DataFrame(rows, columns=["#", "claim", "paper", "band", "simulated (95% CI)",
+                                       "verdict"])
+
+
 def scaling_claims(points: pd.DataFrame) -> list[Claim]:
     """Big kernel lock against fine-grained locking on a CPU-count sweep of syscall_bench.
 
@@ -182,29 +206,23 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             two.append(table.loc[2, "fine"] / table.loc[2, "big"])
     value, ci = mean_ci(crossovers)
     claims = [Claim("S1", "CPU count from which fine-grained locking outperforms the big "
-                    "kernel lock (syscall exceptions per Mcycle)", "from 2 CPUs (README)",
+                    "kernel lock (syscall exceptions per Mcycle)", "from 2 CPUs (docs/scaling.md)",
                     (1.0, 2.0), value, ci, unit=" CPUs")]
     # the margins on either side of the crossover: what moves it
     if one:
         claims.append(Claim("S1", "1 CPU: big-lock / fine-grained throughput", "big lock "
-                            "cheaper (README)", (1.0 + 1e-9, math.inf), *mean_ci(one),
+                            "cheaper (docs/scaling.md)", (1.0 + 1e-9, math.inf), *mean_ci(one),
                             unit="x", band_label="> 1x"))
     if two:
         claims.append(Claim("S1", "2 CPUs: fine-grained / big-lock throughput", "fine "
-                            "ahead (README)", (1.0 + 1e-9, math.inf), *mean_ci(two),
+                            "ahead (docs/scaling.md)", (1.0 + 1e-9, math.inf), *mean_ci(two),
                             unit="x", band_label="> 1x"))
     return claims
 
 
 def claims_table(claims: list[Claim]) -> str:
     """The claims as a Markdown table."""
-    lines = ["| # | claim | paper | band | simulated (95% CI) | verdict |",
-             "|---|---|---|---|---|---|"]
-    for c in claims:
-        digits = 4 if c.id == "E3" and c.unit == "" else 3
-        value = f"{c.value:.{digits}f} ({c.ci[0]:.{digits}f} .. {c.ci[1]:.{digits}f})"
-        verdict = c.verdict
-        if c.fitted:
-            verdict += " (fitted)"
-        lines.append(f"| {c.id} | {c.text} | {c.paper} | {c.band_text()} | {value} | {verdict} |")
+    frame = claims_frame(claims)
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)

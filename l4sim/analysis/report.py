@@ -1,120 +1,188 @@
 """``l4sim report``: run the paper's scenarios and hold every claim against them.
 
-Writes ``<results>/report.md`` with the claims table and the figures it refers
-to. Each scenario is run with :func:`l4sim.sweep.run_scenario` into
-``<results>/<name>/`` (so the same overrides give the same tables).
+Writes ``<results>/report.md`` and ``<results>/report.html`` (the same
+report as one self-contained page, figures inlined): the claims table, the
+figures with their captions, and the paper's future work answered in
+simulation. Each scenario is run with :func:`l4sim.sweep.run.run_sweep` into
+``<results>/<name>/`` (so the same overrides give the same tables); the
+command ends with one summary of where everything went and what was reused.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from l4sim.analysis import claims as claims_module
+from l4sim.analysis.document import Document, Table
+from l4sim.analysis.fastpath_design_report import fastpath_design_section
 from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figures
 from l4sim.analysis.sensitivity_report import sensitivity_section
-from l4sim.sweep.run import run_scenario
-from l4sim.sweep.scenario import load_scenario
+from l4sim.analysis.style import Drawn
+from l4sim.sweep.progress import Progress
+from l4sim.sweep.run import SweepRun, run_sweep
+from l4sim.sweep.scenario import Scenario, load_scenario
 from l4sim.sweep.stats import mean_ci
 
 SCENARIOS = ("syscall_bench", "linux", "ipc_bench")
 # the paper's future work, answered in simulation
 BEYOND = ("check_order", "check_order_linux", "notify")
+# its open problem: a fastpath design that never loses to the slowpath
+DESIGN = ("fastpath_design", "fastpath_design_linux")
+
+
+@dataclass
+class Written:
+    """What a report wrote and how much of its runs came from the cache."""
+
+    markdown: Path
+    html: Path
+    runs: dict[str, SweepRun]
+    figures: list[Drawn] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """The closing summary: the report's files, each scenario's folder, what was reused."""
+        total = sum(run.runs for run in self.runs.values())
+        reused = sum(run.reused for run in self.runs.values())
+        lines = [f"report: {self.markdown} and {self.html} (self-contained, figures inlined)",
+                 f"runs: {total:,} in {len(self.runs)} scenarios, {reused:,} reused from "
+                 f"their caches, {total - reused:,} computed"]
+        for name, run in self.runs.items():
+            lines.append(f"  {name}: {run.out_dir}/ ({run.runs:,} runs, {run.reused:,} "
+                         "reused)")
+        lines.append("figures (PNG and SVG): " + ", ".join(str(f.png.with_suffix(""))
+                                                         for f in self.figures))
+        return "\n".join(lines)
+
+
+def report_scenarios(scenario_dir: Path, overrides: list[str] = ()) -> dict[str, Scenario]:
+    """The report's scenarios, each read and checked (before any runs)."""
+    return {name: load_scenario(Path(scenario_dir) / f"{name}.toml", overrides)
+            for name in SCENARIOS + BEYOND + DESIGN}
 
 
 def build_report(scenario_dir: Path, results: Path, overrides: list[str] = (),
-                 jobs: int | None = None, progress: bool | None = None, **options) -> Path:
-    """Run (or rerun) the scenarios, evaluate the claims, write the report; returns its path.
+                 jobs: int | None = None, progress: bool | None = None, **options) -> Written:
+    """Run (or rerun) the scenarios, evaluate the claims, write the report files.
 
-    ``options`` go to :func:`l4sim.sweep.run_sweep` (``force``, ``scheduler``).
+    ``options`` go to :func:`l4sim.sweep.run.run_sweep` (``force``, ``scheduler``).
     """
-    scenarios = {name: load_scenario(scenario_dir / f"{name}.toml", overrides)
-                 for name in SCENARIOS + BEYOND}  # validate all before running any
-    points = {}
-    figures: list[Path] = []
-    for name, scenario in scenarios.items():
-        out = results / scenario.name
-        points[name] = run_scenario(scenario, out, jobs=jobs, progress=progress, **options)
-    figures += syscall_figures(points["syscall_bench"], results / scenarios["syscall_bench"].name)
-    linux_out = results / scenarios["linux"].name
-    linux_events = pd.read_parquet(linux_out / "events.parquet",
-                                   columns=["fastpath_syscall", "fastpath_ipc", "kind",
-                                            "duration"])
-    figures.append(linux_figure(linux_events, linux_out))
-    figures.append(ipc_bench_figure(points["ipc_bench"], results / scenarios["ipc_bench"].name))
-    claims = (claims_module.linux_claims(points["linux"])
-              + claims_module.syscall_claims(points["syscall_bench"])
-              + claims_module.ipc_bench_claims(points["ipc_bench"]))
-    beyond = beyond_the_paper({name: results / scenarios[name].name for name in BEYOND})
-    report = results / "report.md"
-    robustness = sensitivity_section(results)  # what make sensitivity wrote, if anything
-    report.write_text(_markdown(claims, figures, results, overrides) + beyond + robustness)
-    return report
+    results = Path(results)
+    scenarios = report_scenarios(scenario_dir, overrides)  # validate all before running any
+    runs = {name: run_sweep(scenario, results / scenario.name, jobs=jobs, progress=progress,
+                            **options)
+            for name, scenario in scenarios.items()}
+    points = {name: run.points for name, run in runs.items()}
+    folder = {name: run.out_dir for name, run in runs.items()}
+    steps = Progress(6, "report: figures and sections", Progress.choose(progress),
+                     unit="steps", delay=1.0)
+    with steps:
+        figures = syscall_figures(points["syscall_bench"], folder["syscall_bench"], paper=True)
+        steps.update()
+        linux_events = pd.read_parquet(folder["linux"] / "events.parquet",
+                                       columns=["fastpath_syscall", "fastpath_ipc", "kind",
+                                                "duration"])
+        figures.append(linux_figure(linux_events, folder["linux"], points["linux"],
+                                    paper=True))
+        steps.update()
+        figures.append(ipc_bench_figure(points["ipc_bench"], folder["ipc_bench"], paper=True))
+        steps.update()
+        claims = (claims_module.linux_claims(points["linux"])
+                  + claims_module.syscall_claims(points["syscall_bench"])
+                  + claims_module.ipc_bench_claims(points["ipc_bench"]))
+        document = Document("l4sim: the paper's claims against the simulation")
+        _claims_section(document, claims, overrides)
+        steps.update()
+        document.heading("Figures")
+        for figure in figures:
+            document.figure(figure)
+        beyond_the_paper(document, {name: folder[name] for name in BEYOND})
+        fastpath_design_section(document, {name: folder[name]
+                                           for name in (*DESIGN, "ipc_bench")})
+        sensitivity_section(document, results)  # what make sensitivity wrote, if anything
+        steps.update()
+        markdown, page = results / "report.md", results / "report.html"
+        _write(markdown, document.markdown(results))
+        _write(page, document.html())
+        steps.update()
+    return Written(markdown, page, runs, figures)
 
 
-def _markdown(claims, figures: list[Path], results: Path, overrides) -> str:
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` whole or not at all (a temporary file, then a rename)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(text)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _claims_section(document: Document, claims, overrides) -> None:
     held = sum(c.verdict == "holds" for c in claims)
     command = "l4sim report" + "".join(f" --set {o}" for o in overrides)
-    lines = [
-        "# l4sim: the paper's claims against the simulation",
-        "",
-        f"Generated by `{command}`. {held} of {len(claims)} rows hold (the whole 95% "
-        "interval inside the band).",
-        "",
-        claims_module.claims_table(claims),
-        "",
-        "Values are means over replications with 95% t-intervals; points that differ",
-        "only in kernel options share their random streams, so ratios are paired per",
-        "replication. *Fitted*: the profile has one cost fitted to each of E1 and E2",
-        "(`fp_copy_exception_state`, `fp_ipc_transfer`; see",
-        "`scripts/calibrate_linux.py`), so those two rows hold by calibration, not",
-        "by prediction. Every other row is a prediction of the model.",
-        "",
-        "## Figures",
-        "",
-    ]
-    lines += [f"- [{path.name}]({path.relative_to(results)})" for path in figures]
-    return "\n".join(lines) + "\n"
+    document.text(f"Generated by `{command}`. {held} of {len(claims)} rows hold (the whole "
+                  "95% interval inside the band).")
+    document.table(Table(claims_module.claims_frame(claims), raw=True))
+    document.text("Values are means over replications with 95% t-intervals; points that "
+                  "differ only in kernel options share their random streams, so ratios are "
+                  "paired per replication. *Fitted*: the profile has one cost fitted to each "
+                  "of E1 and E2 (`fp_copy_exception_state`, `fp_ipc_transfer`; see "
+                  "`scripts/calibrate_linux.py`), so those two rows hold by calibration, not "
+                  "by prediction. Every other row is a prediction of the model.")
 
 
-def beyond_the_paper(folders: dict[str, Path]) -> str:
+def beyond_the_paper(document: Document, folders: dict[str, Path]) -> None:
     """The future-work sections: check profile, implied checks, optimal order, notifications."""
     from l4sim.analysis.check_order_effect import compare
     from l4sim.analysis.check_profile import check_table, implied_pairs
     from l4sim.analysis.checks_report import point_groups
     from l4sim.sweep.runner import resolve_check_order
 
-    lines = ["", "## Beyond the paper: its future work, in simulation", ""]
+    document.heading("Beyond the paper: its future work, in simulation")
     # which checks fail: the IPC benchmark at its heaviest contention, paper order
     groups = [(p, k, e) for p, k, e in point_groups(folders["check_order"])
               if p.check_order == "paper"]
     point, _, events = min(groups, key=lambda g: g[0].wait_factor)
     table = check_table(events, "ipc", point.fastpaths()["ipc"])
-    lines += [f"### Which IPC-fastpath checks fail ({point.clients} clients, wait factor "
-              f"{point.wait_factor:g}, paper order)", "",
-              _frame_markdown(table[["position", "check", "stage", "reached", "failed",
-                                     "fail_rate", "cycles_before_failure",
-                                     "locks_held_at_failure"]]), ""]
+    table["fail_rate"] = table["fail_rate"].where(table["reached"] > 0)  # never reached: n/a
+    document.heading(f"Which IPC-fastpath checks fail ({point.clients} clients, wait factor "
+                     f"{point.wait_factor:g}, paper order)", 3)
+    document.table(Table(table[["position", "check", "stage", "reached", "failed", "fail_rate",
+                                "cycles_before_failure", "locks_held_at_failure"]],
+                         missing={"cycles_before_failure": "the check never failed",
+                                  "fail_rate": "the check was never reached",
+                                  "locks_held_at_failure": "the check never failed"},
+                         percent=("fail_rate",)))
     pooled = pd.concat([e for _, _, e in groups], ignore_index=True)
     pairs = implied_pairs(pooled, "ipc")
     never = pairs[~pairs["then_ever_failed"].astype(bool)].drop_duplicates("then_passes")
     real = pairs[pairs["then_ever_failed"].astype(bool)]
-    lines += ["### Implied checks (IPC fastpath, all points of the check-order scenario)", "",
-              f"{len(real)} pairs where passing A always meant passing B and B failed at "
-              "least once" + (":" if len(real) else "."), ""]
+    document.heading("Implied checks (IPC fastpath, all points of the check-order scenario)",
+                     3)
+    document.text(f"{len(real)} pairs where passing A always meant passing B and B failed at "
+                  "least once" + (":" if len(real) else "."))
     if len(real):
-        lines += [_frame_markdown(real[["if_passes", "then_passes", "support", "basis"]]), ""]
+        document.table(Table(real[["if_passes", "then_passes", "support", "basis"]]))
     never = never.rename(columns={"then_passes": "check"})
     never["basis"] = never["basis"].str.replace("B reads", "it reads")
-    lines += ["Checks that never failed in these runs (removal candidates for this load):", "",
-              _frame_markdown(never[["check", "basis"]]), ""]
+    document.text("Checks that never failed in these runs (removal candidates for this load):")
+    document.table(Table(never[["check", "basis"]]))
     # optimal order, measured
-    lines += ["### Optimized check order, measured (paired replications)", ""]
+    document.heading("Optimized check order, measured (paired replications)", 3)
     for name in ("check_order", "check_order_linux"):
         effect = compare(folders[name])
         effect = effect[effect["kind"].isin(["ipc", "syscall_exception"])]
-        lines += [f"`scenarios/{name}.toml`:", "", _frame_markdown(effect), ""]
+        document.text(f"`scenarios/{name}.toml`: cycles are means per entry; a change is "
+                      "optimized minus paper, with its 95% interval.")
+        document.table(Table(effect, missing={
+            column: "no fastpath attempt of this kind fell back"
+            for column in effect.columns if column.startswith("fallback")},
+            decimals={column: 1 for column in effect.columns if column.endswith("_change")}))
+        orders = []
         for point, keys, _ in point_groups(folders[name]):
             if point.check_order == "optimized":
                 order = resolve_check_order(point)
@@ -122,8 +190,8 @@ def beyond_the_paper(folders: dict[str, Path]) -> str:
                                       for kind, names in order.items())
                 where = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
                                   for k, v in keys.items() if k != "check_order")
-                lines.append(f"- optimized order ({where or 'the point'}): {described}")
-        lines.append("")
+                orders.append(f"optimized order ({where or 'the point'}): {described}")
+        document.bullets(orders)
     # notifications
     points = pd.read_parquet(folders["notify"] / "points.parquet")
     events = pd.read_parquet(folders["notify"] / "events.parquet",
@@ -134,15 +202,14 @@ def beyond_the_paper(folders: dict[str, Path]) -> str:
     cost = forwards.groupby(["irq_forward", "fastpath_notify"])["duration"].mean()
     latency = (points[points["kind"] == "irq_latency"]
                .groupby(["irq_forward", "fastpath_notify"])["duration_mean"].apply(_ci_text))
-    rows = pd.DataFrame({"forward_cycles_mean": cost.round(1),
-                         "irq_to_server_latency_cycles (95% CI)": latency}).reset_index()
-    lines += ["### Notifications through the IPC fastpath (Linux load, IRQ forwarding)", "",
-              "Forwarding from CPU 0's interrupt thread to the other CPU: a Send IPC, or a "
-              "mailbox write plus a notification; the notification fastpath on or off. "
-              "`forward_cycles_mean`: kernel cycles per forwarding operation; latency: from "
-              "the interrupt to its Linux server receiving it.", "",
-              _frame_markdown(rows), ""]
-    return "\n".join(lines) + "\n"
+    rows = pd.DataFrame({"forward cycles (mean)": cost,
+                         "IRQ to server latency, cycles (95% CI)": latency}).reset_index()
+    document.heading("Notifications through the IPC fastpath (Linux load, IRQ forwarding)", 3)
+    document.text("Forwarding from CPU 0's interrupt thread to the other CPU: a Send IPC, or a "
+                  "mailbox write plus a notification; the notification fastpath on or off. "
+                  "Forward cycles: kernel cycles per forwarding operation; latency: from the "
+                  "interrupt to its Linux server receiving it.")
+    document.table(Table(rows, missing={"forward cycles (mean)": "no forwarding was measured"}))
 
 
 FORWARD_EXITS = {"slow_deliver", "slow_queue", "slow_notify", "slow_notify_pending",
@@ -152,16 +219,4 @@ FORWARD_EXITS = {"slow_deliver", "slow_queue", "slow_notify", "slow_notify_pendi
 
 def _ci_text(values: pd.Series) -> str:
     mean, (low, high) = mean_ci(values)
-    return f"{mean:.0f} ({low:.0f} .. {high:.0f})"
-
-
-def _frame_markdown(frame: pd.DataFrame) -> str:
-    """A small DataFrame as a Markdown table (numbers rounded for reading)."""
-    columns = list(frame.columns)
-    lines = ["| " + " | ".join(map(str, columns)) + " |",
-             "|" + "---|" * len(columns)]
-    for _, row in frame.iterrows():
-        cells = [(f"{v:g}" if float(v).is_integer() else f"{v:.3f}")
-                 if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return f"{mean:,.0f} ({low:,.0f} .. {high:,.0f})"

@@ -1,8 +1,9 @@
 """The scaling figure: throughput and mean kernel-entry duration vs CPU count.
 
 One panel column per wait factor; one line per (kernel locking strategy,
-spinlock design): colour by design, solid for fine-grained locks, dashed for
-the big kernel lock. Error bars are 95% t-intervals over replications.
+spinlock design): colour and marker by design, solid for fine-grained locks,
+dashed with open markers for the big kernel lock. Bands are 95% t-intervals
+over replications.
 """
 
 from __future__ import annotations
@@ -16,10 +17,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from l4sim.analysis.figures import mean_half_width  # noqa: E402
+from l4sim.analysis.style import (  # noqa: E402
+    PALETTE,
+    Drawn,
+    caption_lines,
+    curve,
+    footnote,
+    heading,
+    plain_log_ticks,
+    replications_text,
+    save,
+)
 from l4sim.kernel.kernel import SYSCALL_EXCEPTION  # noqa: E402
 
-COLOURS = {"tas": "tab:red", "ticket": "tab:blue", "mcs": "tab:green", "clh": "tab:purple"}
+COLOURS = dict(zip(("tas", "ticket", "mcs", "clh"), PALETTE, strict=False))
 # tas and the queue locks nearly coincide (both have a constant handoff): markers tell them apart
 MARKERS = {"tas": "x", "ticket": "o", "mcs": "^", "clh": "s"}
 STYLES = {"fine": "-", "big": "--"}
@@ -42,39 +53,43 @@ def per_replication(points: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def scaling_figure(points: pd.DataFrame, out_dir: Path) -> Path:
-    """Write ``scaling.png``; returns its path."""
+def scaling_figure(points: pd.DataFrame, out_dir: Path) -> Drawn:
+    """Write ``scaling.png`` and ``scaling.svg``; returns them with their caption."""
     data = per_replication(points)
     factors = sorted(data["wait_factor"].unique())
-    fig, axes = plt.subplots(2, len(factors), figsize=(4.6 * len(factors), 7.4),
+    fig, axes = plt.subplots(2, len(factors), figsize=(4.6 * len(factors) + 1.8, 7.6),
                              sharex=True, squeeze=False)
     for column, factor in enumerate(factors):
         subset = data[data["wait_factor"] == factor]
         for (strategy, design), group in subset.groupby(["kernel_lock", "lock"]):
             for row, metric in enumerate(("throughput", "duration")):
-                summary = group.groupby("cpus")[metric].apply(mean_half_width)
-                x = summary.index.to_numpy()
-                y = np.array([m for m, _ in summary])
-                err = np.array([h for _, h in summary])
-                axes[row][column].errorbar(
-                    x, y, yerr=err, marker=MARKERS.get(design, "o"), markersize=5,
-                    markerfacecolor="none", capsize=2,
-                    color=COLOURS.get(design), linestyle=STYLES.get(strategy, ":"),
-                    label=f"{strategy} / {design}")
-        axes[0][column].set_title(f"wait factor {factor:g}")
-        axes[1][column].set_xlabel("CPUs (one worker each)")
+                line = curve(f"{strategy} / {design}", design, group, "cpus", metric)
+                colour = COLOURS.get(design, "#000000")
+                ax = axes[row][column]
+                ax.fill_between(line.x, line.low, line.high, color=colour, alpha=0.18,
+                                linewidth=0)
+                ax.plot(line.x, line.y, marker=MARKERS.get(design, "o"), markersize=5,
+                        markerfacecolor="white" if strategy == "big" else colour,
+                        color=colour, linestyle=STYLES.get(strategy, ":"), label=line.label)
+        axes[0][column].set_title(f"wait factor {factor:g}", fontsize=9.5)
+        axes[1][column].set_xlabel("CPUs (one worker each)", fontsize=8.5)
         for row in (0, 1):
             ax = axes[row][column]
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
-            ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("syscall exceptions per Mcycle (all CPUs)")
-    axes[1][0].set_ylabel("mean kernel-entry duration (cycles)")
-    axes[0][-1].legend(title="kernel_lock / lock", fontsize=8)
-    profiles = ", ".join(sorted(points["profile"].unique()))
-    fig.suptitle(f"syscall_bench scaling ({profiles}); 95% intervals over replications")
-    fig.tight_layout()
-    path = out_dir / "scaling.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+            plain_log_ticks(ax.xaxis, base=2)
+            plain_log_ticks(ax.yaxis)
+            ax.grid(True, which="major", alpha=0.35)
+            ax.grid(True, which="minor", alpha=0.12)
+    axes[0][0].set_ylabel("syscall exceptions per Mcycle (all CPUs)", fontsize=9)
+    axes[1][0].set_ylabel("mean kernel-entry duration (cycles)", fontsize=9)
+    axes[0][-1].legend(title="kernel_lock / lock", fontsize=7.5, title_fontsize=8,
+                       loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    title = heading(fig, "Scaling of the syscall benchmark with the CPU count", points, None)
+    caption = [f"Mean of {replications_text(points)} per point; shaded: 95% t-interval over "
+               "replications. Colour and marker: spinlock design; solid, filled: fine-grained "
+               "kernel locks; dashed, open: one big kernel lock. tas and clh nearly coincide "
+               "(both hand over at a constant cost)"]
+    text = " ".join(caption)
+    lines = caption_lines(fig, text)
+    return save(fig, out_dir, "scaling", title, footnote(fig, caption), lines)

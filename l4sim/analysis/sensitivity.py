@@ -49,6 +49,7 @@ from l4sim.analysis.sensitivity_params import (
     parse_parameters,
     with_value,
 )
+from l4sim.analysis.style import Drawn
 from l4sim.sweep.run import run_points
 from l4sim.sweep.scenario import Scenario
 
@@ -102,6 +103,10 @@ class Study:
                                     seed=self.seed)
             return morris.sample(self.problem(), self.samples, num_levels=MORRIS_LEVELS,
                                  seed=self.seed)
+
+    def points(self) -> list:
+        """Every point the study runs (see :func:`sample_points`), validated."""
+        return sample_points(self, self.design())
 
 
 def study_from(scenario: Scenario, params: list[str], fixed: list[str], method: str | None,
@@ -159,7 +164,7 @@ class StudyResult:
     runs: int
     reused: int
     computed: int
-    figures: list[Path] = field(default_factory=list)
+    figures: list[Drawn] = field(default_factory=list)
 
 
 def sample_points(study: Study, design: np.ndarray) -> list:
@@ -185,7 +190,8 @@ def run_study(study: Study, out_dir: Path, jobs: int | None = None,
     """Run (or resume) the study's samples, compute the indices, write the tables and figures.
 
     Writes ``sensitivity.parquet``, ``samples.parquet``, ``robustness.parquet``,
-    ``study.json`` and the figures into ``out_dir``.
+    ``study.json`` and the figures (``sensitivity``, ``robustness``; PNG and SVG) into
+    ``out_dir``.
     """
     from l4sim.analysis.sensitivity_figures import indices_figure, robustness_figure
 
@@ -212,18 +218,23 @@ def run_study(study: Study, out_dir: Path, jobs: int | None = None,
     _write(out_dir / "sensitivity.parquet", indices)
     _write(out_dir / "samples.parquet", samples)
     _write(out_dir / "robustness.parquet", robustness)
+    subtitle = (f"scenario {study.scenario.name}: {study.method} (N = {study.samples}), "
+                f"{len(study.parameters)} parameters, {len(design)} samples x {per_sample} "
+                f"point{'s' if per_sample > 1 else ''}, {int(points[0].events):,} events "
+                "per run")
+    figures = [indices_figure(indices, influence_column(study.method), out_dir, subtitle)]
+    if len(robustness):
+        figures.append(robustness_figure(samples, robustness, out_dir, subtitle))
     (out_dir / "study.json").write_text(json.dumps(
         {"scenario": study.scenario.name, "source": study.scenario.source,
          "method": study.method, "samples": study.samples, "seed": study.seed,
          "parameters": [[p.name, p.low, p.high, p.value] for p in study.parameters],
          "sampled": len(design), "points_per_sample": per_sample,
          "events": int(points[0].events), "replications": int(points[0].replications),
-         "runs": run.runs, "distinct_runs": run.reused + run.computed},
+         "runs": run.runs, "distinct_runs": run.reused + run.computed,
+         "figures": [{"png": f.png.name, "svg": f.svg.name, "title": f.title,
+                      "caption": f.caption} for f in figures]},
         indent=1) + "\n")
-    figures = [indices_figure(indices, influence_column(study.method),
-                              out_dir / "sensitivity.png")]
-    if len(robustness):
-        figures.append(robustness_figure(samples, robustness, out_dir / "robustness.png"))
     return StudyResult(study, out_dir, indices, samples, robustness, run.runs, run.reused,
                        run.computed, figures)
 
@@ -402,4 +413,4 @@ def describe(result: StudyResult) -> str:
     return (f"{result.runs} runs, {distinct} distinct ({result.reused} reused from "
             f"{result.out_dir / 'cache'}, {result.computed} computed) -> "
             f"{result.out_dir / 'sensitivity.parquet'}, samples.parquet, robustness.parquet, "
-            + ", ".join(path.name for path in result.figures))
+            + ", ".join(f"{figure.png.stem} (PNG, SVG)" for figure in result.figures))

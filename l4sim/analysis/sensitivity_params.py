@@ -11,10 +11,10 @@ empty).
 
 Costs and integer keys are whole numbers: a sampled value is rounded to the
 nearest one, and a range must hold at least two. A range must stay inside
-the key's valid domain (a cost is a non-negative number of cycles; a
-workload key's own limits), checked at both ends on every point of the
-scenario. Every problem is a :class:`StudyError`: one line naming the
-option, the parameter and the problem.
+the key's valid domain (a cost's limits, as
+:func:`l4sim.kernel.costs.cost_problem` gives them; a workload key's own),
+checked at both ends on every point of the scenario. Every problem is a
+:class:`StudyError`: one line naming the option, the parameter and the problem.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from l4sim.kernel.costs import COST_KEYS
+from l4sim.kernel.costs import COST_KEYS, cost_problem
 from l4sim.sweep.scenario import Scenario
 from l4sim.workloads.base import COSTS_PREFIX, RUN_KEYS, Point
 
@@ -181,8 +181,9 @@ def with_value(point: Point, values: dict[Parameter, float], stream_key: str = "
     for parameter, sampled in values.items():
         value = parameter.applied(sampled)
         if parameter.cost is not None:
-            if value < 0:
-                raise ValueError("a cost is a non-negative number of cycles")
+            problem = cost_problem(parameter.cost, value)
+            if problem:
+                raise ValueError(f"costs.{parameter.cost} {problem}")
             data["costs"][parameter.cost] = value
         else:
             data[parameter.name] = value

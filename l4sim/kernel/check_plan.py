@@ -3,7 +3,10 @@
 Each stage's locks are taken just before the first check that needs them; a
 check that fails records itself as the exit point (with the check profile's
 pass mask when the run asks for it), releases whatever is held, and the
-caller falls back to its slowpath.
+caller falls back to its slowpath. Before the first optimistic precheck (a
+check reading shared state without its lock, see
+:mod:`l4sim.kernel.fastpath_design`) simulated time catches up, so that the
+unlocked read sees other CPUs' writes as they are at its true cycle.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from functools import cache
 from itertools import accumulate
 
 from l4sim.kernel.checks import LOCK_FREE, Check, Stage, pass_mask
-from l4sim.kernel.effects import Outcome, Spend
+from l4sim.kernel.effects import Outcome, Spend, Sync
+
+SYNC = Sync()
 
 
 @cache
@@ -29,12 +34,14 @@ class CheckRun:
 
     ``tests`` are the checks' predicates and ``paid[i]`` the cycles of the run
     up to and including check ``i``: the loop below then only calls predicates.
+    ``sync``: the run starts with an unlocked read of shared state.
     """
 
     stage: Stage
     checks: tuple[Check, ...]
     tests: tuple[Callable[[object], bool], ...]
     paid: tuple[int, ...]
+    sync: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,24 +50,30 @@ class CheckPlan:
 
     Each run starts with the check that needs a stage beyond what is held;
     the stage's locks are taken just before it. Built once per kernel.
+    ``hoisted`` are the checks moved before their locks on the proof that they
+    read only fields never written after creation: the invariant checker
+    evaluates them again under the commit's locks.
     """
 
     runs: tuple[CheckRun, ...]
+    hoisted: tuple[Check, ...] = ()
 
 
 def plan_checks(checks: tuple[Check, ...], costs: tuple[int, ...]) -> CheckPlan:
     """Group ``checks`` (with their cycle ``costs``) into runs under the same locks."""
-    groups: list[tuple[Stage, list]] = []
+    groups: list[tuple[Stage, bool, list]] = []
     stage = Stage.LOCK_FREE
     for check, cost in zip(checks, costs, strict=True):
-        if not groups or check.stage > stage:
+        sync = check.optimistic and not (groups and groups[-1][1])
+        if not groups or check.stage > stage or sync:
             stage = max(stage, check.stage)
-            groups.append((stage, []))
-        groups[-1][1].append((check, cost))
+            groups.append((stage, sync, []))
+        groups[-1][2].append((check, cost))
     runs = tuple(CheckRun(stage, tuple(c for c, _ in group), tuple(c.passes for c, _ in group),
-                          tuple(accumulate(cost for _, cost in group)))
-                 for stage, group in groups)
-    return CheckPlan(runs)
+                          tuple(accumulate(cost for _, cost in group)), sync)
+                 for stage, sync, group in groups)
+    hoisted = tuple(c for c in checks if c.moved_from is not None and not c.optimistic)
+    return CheckPlan(runs, hoisted)
 
 
 def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, other,
@@ -81,6 +94,10 @@ def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, 
             else:
                 yield kernel.take_stage(run.stage, held, current, other)
             reached = run.stage
+        elif run.sync:  # optimistic prechecks: read shared state at its true cycle
+            yield Spend(spent)
+            spent = 0
+            yield SYNC
         for passes in run.tests:
             if not passes(ctx):
                 # the first check with this predicate: an earlier one would have failed first

@@ -48,6 +48,12 @@ class Check:
     why: str  # what the check guards, in the paper's terms
     needs: tuple[str, ...] = ()  # checks that must pass first (data dependencies)
     reads: tuple[str, ...] = ()  # thread/space fields it reads (for static analysis)
+    # set on a check a fastpath design moved before the locks it would need
+    # (l4sim.kernel.fastpath_design): the stage it came from; None where it belongs
+    moved_from: Stage | None = None
+    # an optimistic precheck: read without its lock, so its answer may be stale; the
+    # check runs again under its lock before the commit
+    optimistic: bool = False
 
 
 def validate_dependencies(checks: tuple[Check, ...]) -> tuple[Check, ...]:

@@ -73,6 +73,23 @@ PROFILE_DIR = Path(l4sim.__file__).resolve().parent / "profiles"
 
 COST_KEYS = tuple(f.name for f in fields(Costs) if f.name not in ("name", "description"))
 PROFILE_KEYS = frozenset(f.name for f in fields(Costs)) | {"base"}
+# The largest cost a profile or an override may give: ten seconds at 1 GHz. A
+# larger one cannot describe a kernel path, and a run charging it would take
+# longer than anyone waits (and leave 64-bit cycle counters behind).
+MAX_COST = 10**10
+# costs the model divides by or repeats per unit of time: zero would never end a run
+POSITIVE_COSTS = frozenset({"clock_hz", "timeslice"})
+
+
+def cost_problem(key: str, value) -> str | None:
+    """Why ``value`` cannot be the cost ``key`` (None: it can)."""
+    if type(value) is not int or value < 0:
+        return f"must be a non-negative integer number of cycles (got {value!r})"
+    if key in POSITIVE_COSTS and value < 1:
+        return f"must be at least 1 (got {value!r})"
+    if value > MAX_COST:
+        return f"must be at most {MAX_COST:,} (got {value:,})"
+    return None
 
 
 def available_profiles() -> list[str]:
@@ -148,9 +165,9 @@ def _values(path: Path, seen: tuple[Path, ...], read: list[Path]) -> dict:
         raise ProfileError(f"{path}: key '{unknown[0]}': unknown key (a cost profile has "
                            f"name, description, base and the costs {', '.join(COST_KEYS)})")
     for key in COST_KEYS:
-        if key in data and (type(data[key]) is not int or data[key] < 0):
-            raise ProfileError(f"{path}: key '{key}': must be a non-negative integer "
-                               f"(got {data[key]!r})")
+        problem = cost_problem(key, data[key]) if key in data else None
+        if problem:
+            raise ProfileError(f"{path}: key '{key}': {problem}")
     for key in ("name", "description", "base"):
         if key in data and not isinstance(data[key], str):
             raise ProfileError(f"{path}: key '{key}': must be a string")

@@ -110,9 +110,9 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
     held: list = []
     unlocked = kernel.unlocked_fastpath
     read = (lambda stage: _read_unlocked(kernel, cpu, ctx, stage)) if unlocked else None
+    plan = kernel.exception_plan
     passed, stage, spent = yield from run_checks(
-        kernel, kernel.exception_plan, kernel.exception_base_checks, ctx, current, ctx.handler,
-        held, spent, read)
+        kernel, plan, kernel.exception_base_checks, ctx, current, ctx.handler, held, spent, read)
     if not passed:
         return False
     handler = ctx.handler
@@ -129,6 +129,8 @@ def syscall_exception_fastpath(kernel, cpu: int, current: Thread, exception: Rai
         yield Spend(spent)
         spent = 0
         yield kernel.take_stage(THREADS, held, current, handler)
+    if plan.hoisted and kernel.monitor is not None:  # were the hoisting proofs right?
+        kernel.monitor.recheck_hoisted(cpu, ctx, plan.hoisted)
     # commit: the point of no return; the fastpath returns straight to the handler
     yield Spend(spent + c.fp_copy_exception_state + c.fp_switch + c.kernel_exit)
     kernel.send_message(current, handler, kernel.exception_message(current, exception))

@@ -108,8 +108,9 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     dest = op.reply_to if isinstance(op, ReplyWait) else getattr(op, "dest", None)
     ctx = IpcContext(kernel, cpu, current, op, dest, is_call)
     held: list = []
+    plan = kernel.ipc_plan
     passed, stage, spent = yield from run_checks(
-        kernel, kernel.ipc_plan, kernel.ipc_base_checks, ctx, current, dest, held, spent)
+        kernel, plan, kernel.ipc_base_checks, ctx, current, dest, held, spent)
     if not passed:
         return False, None
     outcome = _FAST[is_call]
@@ -119,6 +120,8 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
         yield Spend(spent)
         spent = 0
         yield kernel.take_stage(THREADS, held, current, dest)
+    if plan.hoisted and kernel.monitor is not None:  # were the hoisting proofs right?
+        kernel.monitor.recheck_hoisted(cpu, ctx, plan.hoisted)
     # commit: the point of no return; the fastpath returns straight to the destination
     yield Spend(spent + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit)
     if is_call:

@@ -15,6 +15,7 @@ from l4sim.kernel.costs import Costs
 from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
+from l4sim.kernel.fastpath_design import apply_design
 from l4sim.kernel.ipc_fastpath import IPC_CHECKS, NOTIFY_CHECKS, ipc_fastpath, notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS, Lock, in_lock_order
@@ -69,6 +70,12 @@ class KernelConfig:
     fastpath_ipc: bool = True
     # the order each fastpath runs its checks in (check names); None: as listed
     check_order: dict | None = None
+    # kind -> a fastpath design (l4sim.kernel.fastpath_design: checks reordered,
+    # hoisted before their locks, prechecked early); None: as listed
+    fastpath_design: dict | None = None
+    # the fields proven never written after creation (l4sim.kernel.immutable_fields),
+    # the proof a design's hoisted checks rest on
+    proven_immutable: frozenset = frozenset()
     # kind -> the checks replacing the paper's list for that fastpath (a fastpath
     # variant); None: the paper's lists (PAPER_FASTPATHS)
     fastpath_checks: dict | None = None
@@ -93,6 +100,8 @@ class KernelConfig:
                              f"(known: {', '.join(KERNEL_LOCKING)})")
         if self.cpus < 1:
             raise ValueError("cpus must be >= 1")
+        if self.check_order and self.fastpath_design:
+            raise ValueError("a check order and a fastpath design exclude each other")
 
 
 class Kernel:
@@ -117,11 +126,8 @@ class Kernel:
         self.fastpaths = {**PAPER_FASTPATHS, **(config.fastpath_checks or {})}
         self.exception_base_checks = self.fastpaths[SYSCALL_EXCEPTION]
         self.ipc_base_checks = self.fastpaths[IPC]
-        order = config.check_order or {}
-        self.exception_checks = (reorder(self.exception_base_checks, order[SYSCALL_EXCEPTION])
-                                 if SYSCALL_EXCEPTION in order else self.exception_base_checks)
-        self.ipc_checks = (reorder(self.ipc_base_checks, order[IPC]) if IPC in order
-                           else self.ipc_base_checks)
+        self.exception_checks = self._checks_run(SYSCALL_EXCEPTION)
+        self.ipc_checks = self._checks_run(IPC)
         self.exception_check_costs = tuple(getattr(costs, check.cost)
                                            for check in self.exception_checks)
         self.ipc_check_costs = tuple(getattr(costs, check.cost) for check in self.ipc_checks)
@@ -136,6 +142,17 @@ class Kernel:
         # and writes; None in ordinary runs
         self.monitor = None
         self.unlocked_fastpath = config.fastpath_variant == "uniprocessor"
+
+    def _checks_run(self, kind: str) -> tuple:
+        """The checks fastpath ``kind`` runs, in order: its list, reordered or redesigned."""
+        base = self.fastpaths[kind]
+        order = self.config.check_order or {}
+        design = self.config.fastpath_design or {}
+        if kind in design:
+            return apply_design(base, design[kind], self.config.proven_immutable)
+        if kind in order:
+            return reorder(base, order[kind])
+        return base
 
     # -- construction -----------------------------------------------------
     def create_space(self, name: str) -> Space:

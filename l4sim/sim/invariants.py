@@ -87,7 +87,7 @@ class Monitor:
         self._jitter = random.Random(seed).random
         self.recorder = recorder
         self.machine = None
-        self.cpu: int | None = None  # the CPU whose kernel code runs right now
+        self.kernel_cpu: int | None = None  # the CPU whose kernel code runs right now
         self.violations = 0
 
     # -- wiring ---------------------------------------------------------------
@@ -152,7 +152,7 @@ class Monitor:
         name = kind or "scheduler"
         self.open_paths[cpu] = open_path = [start, name, thread]
         while True:
-            self.cpu = cpu
+            self.kernel_cpu = cpu
             try:
                 effect = next(path)
             except StopIteration as stop:
@@ -295,11 +295,23 @@ class Monitor:
                              cpu, self._current(cpu), name)
         self.reads[cpu].clear()
 
+    def recheck_hoisted(self, cpu: int, context, checks) -> None:
+        """A fastpath about to commit ran ``checks`` before their locks, on the proof that
+        they read only fields never written after creation: under the commit's locks each
+        must still pass, or the commit acts on a stale read."""
+        for check in checks:
+            if not check.passes(context) and self.races:
+                self.violate("stale-read", f"cpu{cpu} ran {check.name} without the "
+                             f"{check.moved_from.name.lower()} stage's locks (hoisted: "
+                             f"its reads {', '.join(check.reads)} taken as never written); "
+                             "under the commit's locks it fails: the commit would use a "
+                             "stale read", cpu, self._current(cpu), check.name)
+
     def write_scheduler(self) -> None:
         self.write_cell("scheduler", self.kernel.scheduler_lock)
 
     def write_cell(self, name: str, lock: Lock) -> None:
-        cpu = self.cpu
+        cpu = self.kernel_cpu
         if cpu is None:
             return  # set-up, before the run
         holder = lock.holder
@@ -351,13 +363,13 @@ class Monitor:
             earlier = pending[0][1]
             self.violate("message", f"{message.label} from {sender.name} overwrote the "
                          f"{earlier.label} from {earlier.sender.name} before {receiver.name} "
-                         f"took it", self.cpu, receiver)
+                         f"took it", self.kernel_cpu, receiver)
         pair = (sender, receiver)
         number = self.sent[pair] = self.sent.get(pair, 0) + 1
         pending.append((sender, message, number))
-        self.note(self.cpu, sender, f"send {message.label} #{number} to {receiver.name}")
+        self.note(self.kernel_cpu, sender, f"send {message.label} #{number} to {receiver.name}")
         if self.recorder is not None:
-            self.recorder.send(self.cpu, self.env.now, message)
+            self.recorder.send(self.kernel_cpu, self.env.now, message)
 
     def on_receive(self, thread, message) -> None:
         if message.sender is None:

@@ -5,6 +5,12 @@ The window is defined in the order those entries close in simulated time: it
 starts when the ``warmup``-th closes and ends when the ``events``-th of those
 that entered after that closes. A point's records are the entries that
 entered after the start and closed by the end.
+
+The window also tells a long run's progress: every ``every`` closed entries
+of the measured kind it calls a reporter with how many closed since the last
+call, up to ``warmup + events`` in all (the run's target), so that a person
+watching a single long run sees it advance. Off, it costs one comparison per
+closed entry.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import simpy
 
 from l4sim.sim.simpy_internals import call_after_all
+
+NEVER = 2**62  # a count of closed entries no run reaches: progress off
 
 
 class MeasurementWindow:
@@ -28,6 +36,10 @@ class MeasurementWindow:
         self.start = 0
         self.end: int | None = None  # when the last measured entry closed
         self.done = env.event()  # triggered once the window is complete
+        self.progress = None  # called with closed entries since its last call
+        self.report_every = 0
+        self.reported = 0  # closed entries reported so far (at most warmup + events)
+        self.next_report = NEVER  # closes at which progress is reported next
 
     def on_close(self, entry: int, at: int) -> None:
         """An entry of the measured kind closed at local cycle ``at`` (entered at ``entry``).
@@ -40,6 +52,8 @@ class MeasurementWindow:
         """
         closes = self.closes
         closes.append((at, entry))
+        if len(closes) >= self.next_report:
+            self._report(len(closes))
         if (len(closes) >= self.next_check and self.settle_at is None
                 and not self.done.triggered):
             # the end can only move earlier as more entries close: one check at
@@ -49,6 +63,27 @@ class MeasurementWindow:
                 self.next_check = len(closes) + self.events - len(measured)
             else:
                 self._settle_after(measured[self.events - 1])
+
+    def report_progress(self, reporter, every: int) -> None:
+        """Call ``reporter(count)`` every ``every`` closed entries of the measured kind."""
+        self.progress, self.report_every = reporter, max(1, every)
+        self.next_report = min(self.report_every, self.warmup + self.events)
+
+    def _report(self, closed: int) -> None:
+        target = self.warmup + self.events
+        step = min(closed, target) - self.reported
+        self.reported += step
+        self.next_report = self.reported + self.report_every if self.reported < target else NEVER
+        self.progress(step)
+
+    def finish_progress(self) -> None:
+        """The run is over: report what is left of its target, so each run counts it once."""
+        if self.progress is not None:
+            left = self.warmup + self.events - self.reported
+            self.reported += left
+            self.next_report = NEVER
+            if left:
+                self.progress(left)
 
     def measured_closes(self) -> tuple[int, list[int]]:
         """The window's start, and the close cycles of the entries measured so far, in order."""

@@ -12,9 +12,10 @@ its replication number go to a worker, and only plain records come back
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from l4sim.sweep.runner import run_record
@@ -24,6 +25,12 @@ Task = tuple[str, dict, int]  # cache key, point configuration, replication
 # how long to wait for a Dask scheduler before giving up
 PROBE_TIMEOUT = 5.0
 CONNECT_TIMEOUT = "10s"
+# how often the main process reads the workers' progress while it waits for runs
+PROGRESS_POLL_SECONDS = 0.25
+
+# In a local worker process: the count of closed entries, shared with the main
+# process (set by the pool's initializer), which runs add to as they go.
+_shared_count = None
 
 
 class BackendError(Exception):
@@ -34,34 +41,70 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def run_inline(tasks: list[Task], invariants: bool | None = None) -> Iterator[tuple[str, dict]]:
+def run_inline(tasks: list[Task], invariants: bool | None = None,
+               progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, dict]]:
+    """Every run in this process; ``progress(count)`` hears of closed entries as they close."""
     for key, config, replication in tasks:
-        yield key, run_record(config, replication, invariants)
+        yield key, run_record(config, replication, invariants, progress)
 
 
-def run_local(tasks: list[Task], jobs: int,
-              invariants: bool | None = None) -> Iterator[tuple[str, dict]]:
-    """``jobs`` worker processes; pending runs are cancelled if the caller stops."""
+def _start_worker(count) -> None:
+    global _shared_count
+    _shared_count = count
+
+
+def _add_to_shared_count(step: int) -> None:
+    with _shared_count.get_lock():
+        _shared_count.value += step
+
+
+def _run_in_worker(config: dict, replication: int, invariants: bool | None) -> dict:
+    counting = _add_to_shared_count if _shared_count is not None else None
+    return run_record(config, replication, invariants, counting)
+
+
+def run_local(tasks: list[Task], jobs: int, invariants: bool | None = None,
+              progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, dict]]:
+    """``jobs`` worker processes; pending runs are cancelled if the caller stops.
+
+    The workers add the entries they close to one shared count, which is
+    passed on to ``progress`` while waiting for runs to finish.
+    """
     if jobs <= 1 or len(tasks) <= 1:
-        yield from run_inline(tasks, invariants)
+        yield from run_inline(tasks, invariants, progress)
         return
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)))
+    context = multiprocessing.get_context()
+    count = context.Value("q", 0)
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
+                               initializer=_start_worker, initargs=(count,))
+    told = 0
+
+    def tell() -> None:
+        nonlocal told
+        if progress is not None and count.value > told:
+            now = count.value
+            progress(now - told)
+            told = now
+
     try:
         # keep a bounded window in flight so cancelling an interrupted sweep is quick
         pending = iter(tasks)
         running = {}
         for key, config, replication in pending:
-            running[pool.submit(run_record, config, replication, invariants)] = key
+            running[pool.submit(_run_in_worker, config, replication, invariants)] = key
             if len(running) >= 2 * jobs:
                 break
         while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=PROGRESS_POLL_SECONDS,
+                           return_when=FIRST_COMPLETED)
+            tell()
             for future in done:
                 key = running.pop(future)
                 yield key, future.result()
                 task = next(pending, None)
                 if task is not None:
-                    running[pool.submit(run_record, task[1], task[2], invariants)] = task[0]
+                    running[pool.submit(_run_in_worker, task[1], task[2],
+                                        invariants)] = task[0]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -134,8 +134,12 @@ class ResultCache:
         table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
         final = self.path(key)
         temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        pq.write_table(table, temporary)
-        os.replace(temporary, final)
+        try:
+            pq.write_table(table, temporary)
+            os.replace(temporary, final)
+        except BaseException:  # a full disk: no half-written file stays behind
+            temporary.unlink(missing_ok=True)
+            raise
 
     def get(self, key: str) -> Record:
         path = self.path(key)

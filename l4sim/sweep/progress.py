@@ -1,8 +1,13 @@
-"""Progress of a sweep: a tqdm bar on a terminal, plain lines in a log.
+"""Progress of long work: a tqdm bar on a terminal, plain lines in a log.
 
-A bar redrawn with carriage returns is noise in a CI log, so when stderr is
-not a terminal the same counts go out as whole lines, one per 10% of the runs
-or every 30 seconds, whichever comes first.
+A sweep counts the kernel entries its runs have simulated against their
+target (``warmup_events + events`` of the measured kind per run), so a single
+long run advances too, with an estimate of the time left; the runs finished
+are shown beside it. Assembling the tables and drawing the figures count
+runs and figures. A bar redrawn with carriage returns is noise in a CI log, so
+when stderr is not a terminal the same counts go out as whole lines, one per
+10% of the work or every 30 seconds, whichever comes first. Work that ends
+within ``delay`` seconds shows nothing.
 """
 
 from __future__ import annotations
@@ -13,23 +18,31 @@ import time
 
 from tqdm import tqdm
 
-LINES_PER_SWEEP = 10  # a line per tenth of the runs
+LINES_PER_TASK = 10  # a line per tenth of the work
 LINE_EVERY_SECONDS = 30.0
 
 
 class Progress:
-    """Count finished runs of a sweep; ``mode`` is 'bar', 'lines' or 'off'."""
+    """Count done units (``unit``: entries, runs, figures) of ``total``.
 
-    def __init__(self, total: int, label: str, mode: str, stream=None):
-        self.total, self.label, self.mode = total, label, mode
+    ``mode`` is 'bar', 'lines' or 'off' (see :meth:`choose`).
+    """
+
+    def __init__(self, total: int, label: str, mode: str, stream=None, unit: str = "runs",
+                 delay: float = 0.0):
+        self.total, self.label, self.mode, self.unit = total, label, mode, unit
         self.stream = stream or sys.stderr
         self.done = 0
+        self.delay = delay
         self.start = self.last_line = time.monotonic()
         self.next_step = 1
+        self.postfix = ""
+        self.shown = False  # a line was printed
         # a terminal that reports 0 rows makes tqdm hide the bar; shutil falls back to 80x24
         size = shutil.get_terminal_size()
-        self.bar = (tqdm(total=total, desc=label, unit="run", file=self.stream,
-                         ncols=size.columns, nrows=size.lines)
+        self.bar = (tqdm(total=total, desc=label, unit=f" {unit}", file=self.stream,
+                         ncols=size.columns, nrows=size.lines, delay=delay,
+                         unit_scale=unit == "entries", smoothing=0.1)
                     if mode == "bar" and total else None)
 
     @staticmethod
@@ -43,20 +56,30 @@ class Progress:
         self.done += count
         if self.bar is not None:
             self.bar.update(count)
-        elif self.mode == "lines":
+        elif self.mode == "lines" and self.total:
             now = time.monotonic()
-            step = self.done * LINES_PER_SWEEP // self.total
+            if now - self.start < self.delay and not self.shown:
+                return  # work this short shows nothing
+            step = self.done * LINES_PER_TASK // self.total
             if step >= self.next_step or now - self.last_line >= LINE_EVERY_SECONDS:
                 self._line(now)
                 self.next_step = step + 1
 
+    def note(self, text: str) -> None:
+        """Shown beside the count (for a sweep: the runs finished)."""
+        self.postfix = text
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+
     def _line(self, now: float) -> None:
         self.last_line = now
+        self.shown = True
         elapsed = now - self.start
-        eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
-        left = tqdm.format_interval(eta) if self.done else "?"
-        print(f"{self.label}: {self.done}/{self.total} runs "
-              f"({100 * self.done / self.total:.0f}%), "
+        left = (tqdm.format_interval(elapsed / self.done * (self.total - self.done))
+                if self.done else "?")
+        beside = f", {self.postfix}" if self.postfix else ""
+        print(f"{self.label}: {self.done:,}/{self.total:,} {self.unit} "
+              f"({100 * self.done / self.total:.0f}%{beside}), "
               f"elapsed {tqdm.format_interval(elapsed)}, ETA {left}",
               file=self.stream, flush=True)
 

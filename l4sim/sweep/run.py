@@ -13,6 +13,8 @@ interrupted.
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from l4sim.sweep.backends import BackendError, connect, default_jobs, run_dask, run_local
-from l4sim.sweep.cache import FolderLock, ResultCache, task_key
+from l4sim.sweep.cache import CacheError, FolderLock, ResultCache, task_key
 from l4sim.sweep.progress import Progress
 from l4sim.sweep.scenario import Point, Scenario, point_keys
 from l4sim.sweep.stats import write_summary
@@ -31,6 +33,10 @@ from l4sim.workloads.registry import find_workload
 
 __all__ = ["SweepRun", "default_jobs", "load_points", "point_from_row", "run_points",
            "run_scenario", "run_sweep"]
+
+
+class OutputError(CacheError):
+    """The output folder cannot be written (a full disk, no permission): one line, exit 2."""
 
 
 @dataclass
@@ -53,35 +59,26 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
     ``scheduler`` is a Dask scheduler address and ``client`` an existing Dask
     client (either replaces local processes); ``force`` recomputes every run.
     ``invariants`` runs the invariant checker on every run, so it recomputes
-    them all: a cached result was not necessarily checked.
-    Writes ``points.parquet``, ``events.parquet`` and ``summary.parquet``.
+    them all: a cached result was not necessarily checked. ``progress``
+    (default: on) shows the kernel entries simulated against the target, then
+    the tables being assembled.
+    Writes ``points.parquet``, ``events.parquet`` and ``summary.parquet``. A
+    folder this call created is removed again if writing fails (a full disk):
+    an :class:`OutputError` then says why.
     """
-    force = force or bool(invariants)
     points = scenario.points()
     tasks = [(point, rep) for point in points for rep in range(point.replications)]
-    owned = None
-    if client is None and scheduler is not None:
-        client = owned = connect(scheduler)  # before anything is written
-    try:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with FolderLock(out_dir):
-            cache = ResultCache(out_dir)
-            cache.remove_stale_temporaries()
-            keys = [task_key(point.model_dump(), rep, cache.model) for point, rep in tasks]
-            todo: dict[str, tuple] = {}  # each distinct run once, in task order
-            for key, (point, rep) in zip(keys, tasks, strict=True):
-                if key not in todo and (force or not cache.has(key)):
-                    todo[key] = (key, point.model_dump(), rep)
-            missing = list(todo.values())
-            _compute(missing, cache, scenario.name, jobs, client, progress, invariants)
-            frame = _assemble(points, tasks, keys, cache, list(scenario.sweep), out_dir)
-            write_summary(out_dir, frame)
-    finally:
-        if owned is not None:
-            owned.close()
-    reused = len(tasks) - len(missing)
-    return SweepRun(frame, out_dir, len(tasks), reused, len(missing))
+    out_dir = Path(out_dir)
+
+    def tables(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
+        frame = _assemble(points, tasks, keys, cache, list(scenario.sweep), out_dir,
+                          Progress(len(tasks), f"{scenario.name}: tables", mode,
+                                   unit="runs", delay=1.0))
+        write_summary(out_dir, frame)
+        return frame
+
+    return _run_tasks(tasks, scenario.name, out_dir, tables, jobs, scheduler,
+                      force or bool(invariants), progress, client, invariants)
 
 
 def run_points(points: list[Point], label: str, out_dir: Path, jobs: int | None = None,
@@ -89,63 +86,106 @@ def run_points(points: list[Point], label: str, out_dir: Path, jobs: int | None 
                progress: bool | None = None, client=None) -> SweepRun:
     """Run an explicit list of points, each with its replications, as :func:`run_sweep` does.
 
-    The same cache (``out_dir/cache``, so a killed run resumes), backends and
-    progress; a point listed twice runs once (``reused`` and ``computed`` count
-    distinct runs). Writes no table: returns the
-    points' rows (``points.parquet``'s columns plus ``point``, the point's
-    position in ``points``), in the order given.
+    The same cache (``out_dir/cache``, so a killed run resumes), backends,
+    progress and cleanup of a folder it created; a point listed twice runs
+    once (``reused`` and ``computed`` count distinct runs). Writes no table:
+    returns the points' rows (``points.parquet``'s columns plus ``point``, the
+    point's position in ``points``), in the order given, from the cached
+    summaries alone (the events are not read).
     """
-    tasks = [(index, point, rep) for index, point in enumerate(points)
-             for rep in range(point.replications)]
+    tasks = [(point, rep) for point in points for rep in range(point.replications)]
+    positions = [index for index, point in enumerate(points)
+                 for _ in range(point.replications)]
+
+    def rows(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
+        found = []
+        for key, index, (point, rep) in zip(keys, positions, tasks, strict=True):
+            summary, measured = cache.summary(key)
+            found.extend({"point": index, **point.flat(), "replication": rep,
+                          "measured_cycles": measured, **row} for row in summary)
+        return pd.DataFrame(found)
+
+    return _run_tasks(tasks, label, Path(out_dir), rows, jobs, scheduler, force, progress,
+                      client, None)
+
+
+def _run_tasks(tasks: list[tuple[Point, int]], label: str, out_dir: Path,
+               collect: Callable[[ResultCache, list[str], str], pd.DataFrame],
+               jobs: int | None, scheduler: str | None, force: bool,
+               progress: bool | None, client, invariants: bool | None) -> SweepRun:
+    """Compute the (point, replication) tasks missing from ``out_dir``'s cache, then
+    ``collect`` the results from the cache while holding the folder's lock.
+
+    A folder this call created is removed again if writing fails (an
+    :class:`OutputError` then says why), or if it is interrupted before any
+    run was filed (nothing worth resuming).
+    """
     owned = None
     if client is None and scheduler is not None:
         client = owned = connect(scheduler)  # before anything is written
+    created = not out_dir.exists()
     try:
-        out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         with FolderLock(out_dir):
             cache = ResultCache(out_dir)
             cache.remove_stale_temporaries()
-            configs = {}  # a point's configuration, dumped once per distinct point
-            keys = []
-            for index, point, rep in tasks:
-                config = configs.setdefault(index, point.model_dump())
-                keys.append(task_key(config, rep, cache.model))
-            todo: dict[str, tuple] = {}
-            for key, (index, _, rep) in zip(keys, tasks, strict=True):
+            configs: dict[int, dict] = {}  # each point's configuration, dumped once
+            keys = [task_key(configs.setdefault(id(point), point.model_dump()), rep,
+                             cache.model) for point, rep in tasks]
+            todo: dict[str, tuple] = {}  # each distinct run once, in task order
+            targets: dict[str, int] = {}  # closed entries of the measured kind per run
+            for key, (point, rep) in zip(keys, tasks, strict=True):
                 if key not in todo and (force or not cache.has(key)):
-                    todo[key] = (key, configs[index], rep)
+                    todo[key] = (key, configs[id(point)], rep)
+                    targets[key] = point.warmup_events + point.events
             missing = list(todo.values())
-            _compute(missing, cache, label, jobs, client, progress, None)
-            rows = []
-            for key, (index, point, rep) in zip(keys, tasks, strict=True):
-                summary, measured = cache.summary(key)
-                config = point.flat()
-                rows.extend({"point": index, **config, "replication": rep,
-                             "measured_cycles": measured, **row} for row in summary)
+            mode = Progress.choose(progress)
+            _compute(missing, targets, cache, label, mode, client, jobs, invariants)
+            frame = collect(cache, keys, mode)
+    except OSError as error:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise OutputError(f"{out_dir}: cannot write ({_reason(error)})"
+                          + ("; nothing was kept" if created else "")) from None
+    except BaseException:
+        if created and not any(out_dir.glob("cache/*/*.parquet")):
+            shutil.rmtree(out_dir, ignore_errors=True)  # nothing worth resuming
+        raise
     finally:
         if owned is not None:
             owned.close()
-    frame = pd.DataFrame(rows)
-    distinct = len(set(keys))  # reused + computed: each distinct run once
+    distinct = len(set(keys))  # a run two tasks share is reused or computed once
     return SweepRun(frame, out_dir, len(tasks), distinct - len(missing), len(missing))
 
 
-def _compute(missing: list[tuple], cache: ResultCache, label: str, jobs: int | None, client,
-             progress: bool | None, invariants: bool | None) -> None:
-    """Run the missing (key, config, replication) tasks, filing each result as it arrives."""
-    with Progress(len(missing), label, Progress.choose(progress)) as bar:
-        if client is not None:
+def _compute(missing: list, targets: dict[str, int], cache: ResultCache, label: str,
+             mode: str, client, jobs: int | None, invariants: bool | None) -> None:
+    """Run the missing runs, filing each result as it arrives, with a progress bar."""
+    with Progress(sum(targets.values()), label, mode, unit="entries") as bar:
+        if client is not None:  # a Dask worker's progress is seen when its run ends
             results = run_dask(missing, client, invariants)
         else:
-            results = run_local(missing, jobs or default_jobs(), invariants)
+            results = run_local(missing, jobs or default_jobs(), invariants,
+                                progress=bar.update)
+        finished = 0
+        bar.note(f"0/{len(missing)} runs")
         with closing(results):  # stops the workers at once if this loop fails
             for key, record in results:
                 if record["model"] != cache.model:
                     raise BackendError(f"a worker runs another version of l4sim "
                                        f"(model {record['model']}, here {cache.model})")
                 cache.put(key, record)
-                bar.update()
+                finished += 1
+                bar.note(f"{finished}/{len(missing)} runs")
+                if client is not None:
+                    bar.update(targets[key])
+
+
+def _reason(error: OSError) -> str:
+    """An OS error in a few words ('No space left on device')."""
+    if error.strerror:
+        return error.strerror
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def run_scenario(scenario: Scenario, out_dir: Path, jobs: int | None = None,
@@ -155,13 +195,19 @@ def run_scenario(scenario: Scenario, out_dir: Path, jobs: int | None = None,
 
 
 def _assemble(points: list[Point], tasks, keys: list[str], cache: ResultCache,
-              swept: list[str], out_dir: Path) -> pd.DataFrame:
-    """``points.parquet`` and ``events.parquet`` from the cache, in task order."""
+              swept: list[str], out_dir: Path, progress: Progress) -> pd.DataFrame:
+    """``points.parquet`` and ``events.parquet`` from the cache, in task order.
+
+    Both are written under temporary names first and renamed together at the
+    end, so a failure leaves the folder's previous tables, never half of new ones.
+    """
     rows: list[dict] = []
     events_temporary = _temporary(out_dir, "events")
+    points_temporary = _temporary(out_dir, "points")
     writer = None
     try:
         for (point, rep), key in zip(tasks, keys, strict=True):
+            progress.update()
             record = cache.get(key)
             config = point.flat()
             rows.extend({**config, "replication": rep,
@@ -178,14 +224,15 @@ def _assemble(points: list[Point], tasks, keys: list[str], cache: ResultCache,
         if writer is not None:
             writer.close()
             writer = None
-            os.replace(events_temporary, out_dir / "events.parquet")
         frame = pd.DataFrame(rows)
         ordered = [*point_keys(points), "replication"]
         frame = frame[ordered + [c for c in frame.columns if c not in ordered]]
-        points_temporary = _temporary(out_dir, "points")
         frame.to_parquet(points_temporary, index=False)
+        if events_temporary.exists():
+            os.replace(events_temporary, out_dir / "events.parquet")
         os.replace(points_temporary, out_dir / "points.parquet")
     finally:
+        progress.close()
         if writer is not None:
             writer.close()
         for leftover in out_dir.glob(".*.parquet.tmp*"):

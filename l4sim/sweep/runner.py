@@ -11,23 +11,36 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from l4sim.kernel.check_order import load_order_file, optimize
+from l4sim.kernel.check_order import load_design_file, load_order_file, optimize, unique_masks
+from l4sim.kernel.design_search import LockWaits, propose
+from l4sim.kernel.fastpath_design import paper_design
+from l4sim.kernel.immutable_fields import immutable
 from l4sim.kernel.kernel import KernelConfig
 from l4sim.sim.invariants import InvariantViolation, Monitor, deadlock_report
 from l4sim.sim.machine import Machine, SimulationStalled
-from l4sim.workloads.base import Point
+from l4sim.sweep.behaviour import compare_behaviour
+from l4sim.workloads.base import Point, Setup
 from l4sim.workloads.registry import find_workload
+from l4sim.workloads.user_files import UserCodeError, raised_in_user_code
 
 # the invariant checker is on in every simulate() when this is set (the test
 # suite sets it; it reaches worker processes through the environment)
 INVARIANTS_ENV = "L4SIM_CHECK_INVARIANTS"
 PROFILING_EVENTS = 2000  # events of the profiling run behind check_order = "optimized"
+# a run reports its progress every this many closed entries of its measured kind
+# (a sweep's bar advances within a long run; a few reports per default-sized run)
+PROGRESS_EVERY = 1000
+# how a searched fastpath design is checked before it is used: the invariant checker
+# under stress jitter, and fastpath on vs off, on these CPU counts
+VERIFY_CPUS = (2, 4)
+VERIFY_STRESS = 100  # cycles of stress jitter
+VERIFY_EVENTS = 2000
 
 
 # metrics some workloads add to their measured kind's rows (Setup.metrics)
@@ -65,17 +78,17 @@ def invariants_by_default() -> bool:
 
 def build_machine(point: Point, replication: int = 0, observe: bool = False,
                   invariants: bool = False, recorder=None, costs=None,
-                  lookahead: bool = True) -> Machine:
+                  lookahead: bool = True, design: dict | None = None) -> Machine:
     """The machine of one (point, replication), with the invariant checker if asked.
 
     ``lookahead=False`` flushes every effect to the clock instead of folding
     delays no other CPU can observe (the same records, slower: the reference
-    the lookahead rules are tested against).
+    the lookahead rules are tested against). ``design`` (kind -> steps)
+    replaces the point's fastpath design (to check a design before using it).
     """
     workload_seeds, machine_seeds, check_seeds = seed_sequence(point, replication).spawn(3)
     costs = costs or point.cost_profile()
-    build = find_workload(point.workload).build
-    setup = build(point, costs, workload_seeds, kernel_config(point))
+    setup = build_setup(point, costs, workload_seeds, kernel_config(point, design))
     machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
                       setup.measure_kind, setup.warmup, setup.events, observe=observe,
                       lookahead=lookahead, timers=setup.timers, probe=setup.probe,
@@ -88,6 +101,28 @@ def build_machine(point: Point, replication: int = 0, observe: bool = False,
                 seed=int(check_seeds.generate_state(1)[0]), recorder=recorder).attach(machine)
     machine.setup = setup
     return machine
+
+
+def build_setup(point: Point, costs, seeds, config: KernelConfig) -> Setup:
+    """The workload's kernel, threads and programs; a user's build that fails is one line."""
+    try:
+        setup = find_workload(point.workload).build(point, costs, seeds, config)
+    except Exception as error:
+        users = raised_in_user_code(error)
+        if users is None:
+            raise
+        raise users from None
+    if not isinstance(setup, Setup):
+        raise UserCodeError(f"{point.workload}: build returned {type(setup).__name__}, "
+                            "not a Setup")
+    return setup
+
+
+def check_build(point: Point) -> None:
+    """Build a point's workload once (replication 0), to find a failing build early."""
+    workload_seeds, _, _ = seed_sequence(point, 0).spawn(3)
+    config = kernel_config(point, resolve=False)
+    build_setup(point, point.cost_profile(), workload_seeds, config)
 
 
 def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
@@ -107,24 +142,35 @@ def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
 
 def simulate(point: Point, replication: int = 0, seed: int | None = None,
              observe: bool = False, invariants: bool | None = None, costs=None,
-             lookahead: bool = True) -> Result:
+             lookahead: bool = True, progress=None,
+             design: dict | None = None) -> Result:
     """Simulate one point; ``seed`` (if given) replaces the point's root seed.
 
     ``invariants`` runs the invariant checker (default: on if ``L4SIM_CHECK_INVARIANTS``
     is set); a violation raises :class:`l4sim.sim.invariants.InvariantViolation`.
     ``costs`` replaces the point's profile (calibration scripts use it);
-    ``lookahead`` as for :func:`build_machine`.
+    ``lookahead`` and ``design`` as for :func:`build_machine`. ``progress(count)``
+    is told of closed entries of the measured kind as the run goes,
+    ``warmup_events + events`` in all (it changes no record).
     """
     if seed is not None:
         point = point.model_copy(update={"seed": seed})
     if invariants is None:
         invariants = invariants_by_default()
     machine = build_machine(point, replication, observe, invariants, costs=costs,
-                            lookahead=lookahead)
+                            lookahead=lookahead, design=design)
     setup = machine.setup
-    run_machine(machine)
-    events = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names,
-                                    until=machine.measure_to)
+    if progress is not None:
+        machine.window.report_progress(progress, PROGRESS_EVERY)
+    try:
+        run_machine(machine)
+    except Exception as error:  # a user's program or check raised: one line, not a trace
+        users = raised_in_user_code(error)
+        if users is None:
+            raise
+        raise users from None
+    machine.window.finish_progress()
+    events = measured_events(machine)
     end = machine.env.now if machine.measure_to is None else machine.measure_to
     measured = end - machine.measure_from
     rows = summarize_entries(events, measured)
@@ -138,33 +184,84 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
     return Result(point, replication, events, rows, measured, machine.observations)
 
 
-def kernel_config(point: Point) -> KernelConfig:
-    """The kernel options of a point (the keys every workload shares)."""
+def measured_events(machine: Machine) -> pd.DataFrame:
+    """The records of a run's measurement window."""
+    return machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names,
+                                  until=machine.measure_to)
+
+
+def kernel_config(point: Point, design: dict | None = None,
+                  resolve: bool = True) -> KernelConfig:
+    """The kernel options of a point (the keys every workload shares); ``design``, if given,
+    replaces the point's fastpath design. ``resolve=False`` leaves out the profiling run
+    an optimized order or design needs (the lists as given: to check a build quickly)."""
+    if design is None:
+        design = resolve_fastpath_design(point) if resolve else {}
     return KernelConfig(cpus=point.cpus, lock=point.lock, kernel_lock=point.kernel_lock,
                         fastpath_syscall=point.fastpath_syscall,
                         fastpath_ipc=point.fastpath_ipc,
                         fastpath_checks=point.fastpaths(),
-                        check_order=resolve_check_order(point),
+                        check_order=(None if design or not resolve
+                                     else resolve_check_order(point)),
+                        fastpath_design=design or None,
+                        proven_immutable=proven_immutable(point) if design else frozenset(),
                         profile_checks=point.check_profile,
                         fastpath_notify=point.fastpath_notify,
                         fastpath_variant=point.fastpath_variant,
                         lock_order=point.lock_order)
 
 
+def proven_immutable(point: Point) -> frozenset[str]:
+    """The fields of a point's checks that the static scan proves never written."""
+    return immutable(field for checks in point.fastpaths().values() for check in checks
+                     for field in check.reads)
+
+
 def resolve_check_order(point: Point) -> dict[str, list[str]] | None:
     """The check order a point runs with: None for its lists as given, else names per fastpath.
 
-    ``optimized`` takes the order of ``check_order_file`` if given, else
-    profiles the same point first (its lists as given, replication 0,
-    ``PROFILING_EVENTS`` events) and optimises from that.
+    ``optimized`` (and ``fastpath_design = "reordered"``) takes the order of
+    ``check_order_file`` if given, else profiles the same point first (its
+    lists as given, replication 0, ``PROFILING_EVENTS`` events) and
+    optimises from that.
     """
-    if point.check_order == "paper":
+    if point.check_order == "paper" and point.fastpath_design != "reordered":
         return None
     if point.check_order_file:
         return load_order_file(point.check_order_file, point.fastpaths())
-    profiling = point.model_copy(update={"check_order": "paper", "check_profile": True,
+    return _profiled_order(_profiling_config(point))
+
+
+def _profiling_config(point: Point) -> str:
+    """The point that profiles ``point``: its lists as given, check profile on."""
+    profiling = point.model_copy(update={"check_order": "paper", "fastpath_design": "paper",
+                                         "check_profile": True,
                                          "events": min(point.events, PROFILING_EVENTS)})
-    return _profiled_order(json.dumps(profiling.model_dump(), sort_keys=True))
+    return json.dumps(profiling.model_dump(), sort_keys=True)
+
+
+def resolve_fastpath_design(point: Point) -> dict[str, list[str]] | None:
+    """The fastpath design a point runs with (kind -> steps), or None for none.
+
+    ``optimized`` reads the designs of ``check_order_file`` if given, else
+    profiles the point (as for the check order), searches, checks every
+    design found (:func:`verify_design`) and uses those that pass; a fastpath
+    whose design is rejected runs its reordered list instead.
+    """
+    if point.fastpath_design != "optimized":
+        return None
+    if point.check_order_file:
+        return load_design_file(point.check_order_file, point.fastpaths())
+    found = design_proposals(point)
+    return {kind: entry["optimized"]["design"] if entry["verdict"] is None
+            else entry["reordered"]["design"] for kind, entry in found.items()}
+
+
+def design_proposals(point: Point) -> dict[str, dict]:
+    """Per profiled fastpath of ``point``: paper, reordered and optimized designs with their
+    expected cycles, the measured lock waits, and the verdict on the optimized design
+    (None: accepted; else the violation that rejected it)."""
+    return _profiled_designs(_profiling_config(point))
 
 
 @lru_cache(maxsize=64)
@@ -176,6 +273,97 @@ def _profiled_order(config: str) -> dict[str, list[str]]:
     return {kind: entry["order"] for kind, entry in orders.items()}
 
 
+@lru_cache(maxsize=64)
+def _profiled_designs(config: str) -> dict[str, dict]:
+    values = json.loads(config)
+    point = find_workload(values["workload"]).Params.model_validate(values)
+    machine = build_machine(point, 0, invariants=invariants_by_default())
+    machine.kernel.scheduler_lock.sim.holds = []  # its hold times, for the lock-wait model
+    run_machine(machine)
+    events = measured_events(machine)
+    waits = lock_waits(machine, events)
+    proven = proven_immutable(point)
+    found = {}
+    for kind, masks in check_masks(events).items():
+        if len(masks) == 0 or kind not in point.fastpaths():
+            continue
+        masks, counts = unique_masks(masks)
+        entry = propose(point.fastpaths()[kind], masks, counts, point.cost_profile(),
+                        waits[kind], proven)
+        entry["attempts"] = int(counts.sum())
+        entry["lock_waits"] = asdict(waits[kind])
+        found[kind] = entry
+    point = find_workload(values["workload"]).Params.model_validate(
+        {**values, "check_profile": False})
+    for kind, entry in found.items():
+        others = {k: paper_design(point.fastpaths()[k]) for k in found if k != kind}
+        entry["verdict"] = verify_design(point, {**others, kind: entry["optimized"]["design"]})
+    return found
+
+
+def lock_waits(machine: Machine, events: pd.DataFrame) -> dict[str, LockWaits]:
+    """Per fastpath kind, the measured contention its design search works with.
+
+    The scheduler stage's wait: the mean lock-wait cycles of the kind's
+    fastpath attempts that went through (they waited for the scheduler lock
+    and, under it, the thread locks, which no one else can hold then: every
+    thread-lock acquisition in this kernel happens under the scheduler lock).
+    Waiters per held cycle: all lock-wait cycles of the window over the
+    cycles the scheduler lock was held in it (lock-wait includes the cache
+    lines a grant moves, so this errs high).
+    """
+    lock = machine.kernel.scheduler_lock
+    end = machine.measure_to if machine.measure_to is not None else machine.env.now
+    held = lock.sim.held_between(machine.measure_from, end, lock.holder is not None)
+    per_cycle = float(events["lock_wait"].sum()) / held if held > 0 else 0.0
+    result = {}
+    for kind, group in events.groupby("kind", observed=True):
+        fast = group[group["path"] == "fast"]["lock_wait"]
+        wait = float(fast.mean()) if len(fast) else float(group["lock_wait"].mean())
+        result[str(kind)] = LockWaits(scheduler=wait, threads=0.0,
+                                      waiters_per_held_cycle=per_cycle)
+    return result
+
+
+def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
+    """Check a design before it is used: None if it passes, else the violation (one line).
+
+    On each of ``VERIFY_CPUS`` CPU counts, the point's workload runs with the
+    design under the invariant checker with ``VERIFY_STRESS`` cycles of stress
+    jitter, and again with the fastpaths off: what every thread received must
+    agree (the equivalence property, :mod:`l4sim.sweep.behaviour`), unless the
+    paper's own design disagrees with the fastpaths off on this load as well.
+    """
+    for cpus in VERIFY_CPUS:
+        update = {"cpus": cpus, "events": VERIFY_EVENTS,
+                  "warmup_events": VERIFY_EVENTS // 10,
+                  "fastpath_design": "paper", "check_order": "paper", "check_order_file": "",
+                  "check_profile": False}
+        try:
+            probe = find_workload(point.workload).Params.model_validate(
+                {**point.model_dump(), **update})
+        except ValueError:
+            continue  # the workload does not run on this many CPUs
+        stressed = probe.model_copy(update={"stress_jitter": VERIFY_STRESS})
+        try:
+            with_design = simulate(stressed, 0, observe=True, invariants=True, design=design)
+        except InvariantViolation as error:
+            return f"{cpus} CPUs, stress {VERIFY_STRESS}: {str(error).splitlines()[0]}"
+        without = simulate(probe.model_copy(update={"fastpath_syscall": False,
+                                                    "fastpath_ipc": False}), 0, observe=True,
+                           invariants=False)
+        _, difference = compare_behaviour(with_design.observations, without.observations)
+        if difference is not None:
+            # on a load whose messages depend on timing (the Linux load's replies carry
+            # what the server saw last), the paper's own fastpath differs too: there the
+            # comparison says nothing about the design, and only the checker counts
+            paper = {kind: paper_design(probe.fastpaths()[kind]) for kind in design}
+            baseline = simulate(stressed, 0, observe=True, invariants=False, design=paper)
+            if compare_behaviour(baseline.observations, without.observations)[1] is None:
+                return f"{cpus} CPUs: fastpath on and off differ: {difference}"
+    return None
+
+
 def check_masks(events: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per fastpath kind, the check masks of its profiled attempts (one per attempt)."""
     profiled = events[events["check_mask"] >= 0]
@@ -183,7 +371,8 @@ def check_masks(events: pd.DataFrame) -> dict[str, np.ndarray]:
             for kind, group in profiled.groupby("kind", observed=True)}
 
 
-def run_record(config: dict, replication: int, invariants: bool | None = None) -> dict:
+def run_record(config: dict, replication: int, invariants: bool | None = None,
+               progress=None) -> dict:
     """One (point, replication) as plain data: what a worker receives and returns.
 
     A worker gets only the point's configuration (a dict) and the replication
@@ -196,7 +385,7 @@ def run_record(config: dict, replication: int, invariants: bool | None = None) -
 
     point = find_workload(config["workload"]).Params.model_validate(config)
     try:
-        result = simulate(point, replication, invariants=invariants)
+        result = simulate(point, replication, invariants=invariants, progress=progress)
     except InvariantViolation as error:  # say which run broke the invariant
         first, _, rest = error.report.partition("\n")
         where = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("name", "profile"))

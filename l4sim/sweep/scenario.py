@@ -24,8 +24,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from l4sim.kernel.costs import COST_KEYS
-from l4sim.workloads.base import COSTS_PREFIX, PATH_KEYS, RUN_KEYS, Point, is_path
+from l4sim.kernel.costs import COST_KEYS, cost_problem
+from l4sim.workloads.base import COSTS_PREFIX, PATH_KEYS, RUN_KEYS, Point, is_path, plain_name
 from l4sim.workloads.registry import Workload, WorkloadError, find_workload
 
 DEFAULT_WORKLOAD = "syscall_bench"
@@ -41,6 +41,8 @@ class Scenario(BaseModel):
     base: dict
     sweep: dict[str, list]
     source: str = "<scenario>"
+    # where a key's value came from when not the file: '--set KEY=VALUE'
+    origins: dict[str, str] = {}
     # a ``[sensitivity]`` table: the study ``l4sim sensitivity`` runs on this scenario
     # (l4sim.analysis.sensitivity reads it; ``l4sim run`` runs the scenario itself)
     study: dict = {}
@@ -51,7 +53,7 @@ class Scenario(BaseModel):
         points = []
         for values in itertools.product(*(self.sweep[k] for k in keys)):
             data = _with_values(self.base, dict(zip(keys, values, strict=True)))
-            points.append(_validate_point(data, self.source))
+            points.append(_validate_point(data, self.source, origins=self.origins))
         return points
 
     @property
@@ -78,9 +80,12 @@ def workload_of(data: dict, source: str) -> Workload:
         raise ScenarioError(f"{source}: key 'workload': {error}") from None
 
 
-def _validate_point(data: dict, source: str, where: str = "") -> Point:
-    model = workload_of(data, source).Params
-    _check_costs(data.get("costs", {}), source, where)
+def _validate_point(data: dict, source: str, where: str = "",
+                    origins: dict[str, str] | None = None) -> Point:
+    """A point of the scenario; an error names the file, or the ``--set`` a key came from."""
+    origins = origins or {}
+    model = workload_of(data, origins.get("workload", source)).Params
+    _check_costs(data.get("costs", {}), source, where, origins)
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -96,22 +101,25 @@ def _validate_point(data: dict, source: str, where: str = "") -> Point:
         value = first.get("input")
         quiet = (first["type"] in ("extra_forbidden", "missing") or not first["loc"]
                  or key in PATH_KEYS)
-        shown = "" if quiet else f" (got {value!r})"  # a cross-key rule: no scenario dump
+        shown = "" if quiet or "(got " in message else f" (got {value!r})"
+        source = origins.get(key, origins.get(key.split(".")[0], source))
         raise ScenarioError(f"{source}: {where}key '{key}': {message}{shown}") from None
 
 
-def _check_costs(costs, source: str, where: str = "") -> None:
+def _check_costs(costs, source: str, where: str = "",
+                 origins: dict[str, str] | None = None) -> None:
     if not isinstance(costs, dict):
         raise ScenarioError(f"{source}: {where}key 'costs': must be a table of "
                             "cost overrides (costs.NAME = cycles)")
     for name, value in costs.items():
         key = f"{COSTS_PREFIX}{name}"
+        origin = (origins or {}).get(key, source)
         if name not in COST_KEYS:
-            raise ScenarioError(f"{source}: {where}key '{key}': unknown cost (known: "
+            raise ScenarioError(f"{origin}: {where}key '{key}': unknown cost (known: "
                                 f"{', '.join(COST_KEYS)})")
-        if type(value) is not int or value < 0:
-            raise ScenarioError(f"{source}: {where}key '{key}': must be a non-negative "
-                                f"integer number of cycles (got {value!r})")
+        problem = cost_problem(name, value)
+        if problem:
+            raise ScenarioError(f"{origin}: {where}key '{key}': {problem}")
 
 
 def parse_override(text: str) -> tuple[str, object]:
@@ -196,6 +204,7 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     if "costs" in data:
         _check_costs(data["costs"], source)
     data["costs"] = dict(data.get("costs", {}))
+    origins: dict[str, str] = {}  # key -> the --set it came from
     for text in overrides:
         key, value = parse_override(text)
         if key.startswith("sweep."):
@@ -208,28 +217,34 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
             elif key == "costs":
                 _check_costs(value, f"--set {text}")
                 data["costs"].update(value)
+                origins.update({f"{COSTS_PREFIX}{name}": f"--set {text}" for name in value})
             else:
                 data[key] = value
             sweep.pop(key, None)
-    data.setdefault("name", path.stem)
-    keys = workload_of(data, source).Params.model_fields
+        origins[key] = f"--set {text}"
+    data.setdefault("name", plain_name(path.stem))
+    keys = workload_of(data, origins.get("workload", source)).Params.model_fields
     for key, values in sweep.items():
-        known = key in keys or (key.startswith(COSTS_PREFIX)
-                                and key.removeprefix(COSTS_PREFIX) in COST_KEYS)
-        if not known:
-            raise ScenarioError(f"{source}: key 'sweep.{key}': unknown key")
+        origin = origins.get(key, source)
+        if key.startswith(COSTS_PREFIX) and key.removeprefix(COSTS_PREFIX) not in COST_KEYS:
+            raise ScenarioError(f"{origin}: key 'sweep.{key}': unknown cost (known: "
+                                f"{', '.join(COST_KEYS)})")
+        if key not in keys and not key.startswith(COSTS_PREFIX):
+            raise ScenarioError(f"{origin}: key 'sweep.{key}': unknown key")
         if key in RUN_KEYS | {"workload", "costs"}:
-            raise ScenarioError(f"{source}: key 'sweep.{key}': cannot be swept")
+            raise ScenarioError(f"{origin}: key 'sweep.{key}': cannot be swept")
         if not isinstance(values, list) or not values:
-            raise ScenarioError(f"{source}: key 'sweep.{key}': must be a non-empty list")
-    _validate_point(data, source)
+            raise ScenarioError(f"{origin}: key 'sweep.{key}': must be a non-empty list")
+    _validate_point(data, source, origins=origins)
     for key, values in sweep.items():
         # compared once validated: 10 and 10.0 are the same wait_factor
         seen = [_validate_point(_with_values(data, {key: value}), source,
-                                where="sweep ").flat()[key] for value in values]
+                                where="sweep ", origins=origins).flat()[key]
+                for value in values]
         if len({json.dumps(v) for v in seen}) != len(seen):
-            raise ScenarioError(f"{source}: key 'sweep.{key}': repeated values")
-    return Scenario(base=data, sweep=sweep, source=source, study=study)
+            raise ScenarioError(f"{origins.get(key, source)}: key 'sweep.{key}': "
+                                "repeated values")
+    return Scenario(base=data, sweep=sweep, source=source, origins=origins, study=study)
 
 
 def _syntax_error(error: tomllib.TOMLDecodeError, text: str) -> str:

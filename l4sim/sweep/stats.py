@@ -76,6 +76,10 @@ def write_summary(out_dir: Path, points: pd.DataFrame | None = None) -> Path:
         points = pd.read_parquet(out_dir / "points.parquet")
     path = out_dir / "summary.parquet"
     temporary = out_dir / ".summary.parquet.tmp"
-    summarize(points).to_parquet(temporary, index=False)
-    temporary.replace(path)
+    try:
+        summarize(points).to_parquet(temporary, index=False)
+        temporary.replace(path)
+    except BaseException:  # a full disk: no half-written file stays behind
+        temporary.unlink(missing_ok=True)
+        raise
     return path

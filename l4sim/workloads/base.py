@@ -18,14 +18,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from l4sim.kernel.costs import COST_KEYS, Costs, ProfileError, load_profile
+from l4sim.kernel.costs import COST_KEYS, Costs, ProfileError, cost_problem, load_profile
 from l4sim.kernel.kernel import FASTPATH_VARIANTS, LOCK_ORDERS, Kernel
 from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
 from l4sim.kernel.objects import Thread
@@ -37,6 +44,7 @@ KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "fastpath_no
                                 "fastpath_variant", "fastpath_checks", "lock", "kernel_lock",
                                 "lock_order", "lock_order_check", "profile", "costs",
                                 "check_order", "check_order_file", "check_profile",
+                                "fastpath_design",
                                 "stress_jitter"})
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
@@ -44,14 +52,37 @@ RUN_KEYS = frozenset({"name", "seed", "replications"})
 PATH_KEYS = ("workload", "profile", "fastpath_checks", "check_order_file")
 COSTS_PREFIX = "costs."  # a cost override's key: costs.NAME
 
+# Limits that keep every valid point finite in time and memory. A run keeps one
+# record per kernel entry, so its size is bounded through ``events``; a user
+# program's work between kernel entries is bounded in cycles, so a run always
+# reaches its last entry (a loop of 10**300 cycles would be preempted at every
+# timeslice, forever). ``l4sim validate`` estimates time and memory within them.
+MAX_EVENTS = 10_000_000  # measured (and, separately, warm-up) entries per run
+MAX_CPUS = 64
+MAX_WORK_CYCLES = 10**10  # any user-work time key: ten simulated seconds at 1 GHz
+MAX_WAIT_FACTOR = 10**8  # busy-loop scale: at most 3 x 10**8 cycles per loop
+INT64_MAX = 2**63 - 1  # every integer key is a column of 64-bit integers
+# A scenario's name is the name of its output folder under results/: a plain
+# name, so that no scenario writes outside its own folder.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
 
 def _a_function() -> None:
     """(Its type: a plain function, or Cython's when this module runs compiled.)"""
 
 
 # A compiled build (l4sim.build) makes methods Cython functions, which pydantic
-# would take for fields without annotations: tell it they are not.
+# would take for fields without annotations: tell it they are not. (Models of
+# other compiled modules keep to validators and properties, which pydantic
+# recognises however they are built: such a module may be compiled while this
+# one runs as Python.)
 FUNCTION_TYPES = (type(_a_function),)
+
+
+def plain_name(stem: str) -> str:
+    """A scenario name made from a file's stem: what a folder name may not hold becomes '_'."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).lstrip(".")
+    return name if NAME_PATTERN.fullmatch(name) else "scenario"
 
 
 def is_path(value: str) -> bool:
@@ -65,16 +96,16 @@ class Point(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True,
                               ignored_types=FUNCTION_TYPES)
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str
     workload: str = "syscall_bench"  # a built-in or installed name, or a Python file
     profile: str = "vmxl4-pandaboard"  # a built-in name or a .toml file
     # cost overrides (costs.NAME = cycles), applied on top of the profile
     costs: dict[str, int] = Field(default_factory=dict)
     seed: int = Field(0, ge=0)
     replications: int = Field(1, ge=1, le=10_000)
-    events: int = Field(3000, ge=1)
-    warmup_events: int = Field(300, ge=0)
-    cpus: int = Field(2, ge=1, le=64)
+    events: int = Field(3000, ge=1, le=MAX_EVENTS)
+    warmup_events: int = Field(300, ge=0, le=MAX_EVENTS)
+    cpus: int = Field(2, ge=1, le=MAX_CPUS)
     lock: Literal[LOCK_DESIGNS] = "ticket"
     kernel_lock: Literal[KERNEL_LOCKING] = "fine"
     fastpath_syscall: bool = True
@@ -86,6 +117,9 @@ class Point(BaseModel):
     fastpath_checks: str = ""
     check_order: Literal["paper", "optimized"] = "paper"  # paper: as listed
     check_order_file: str = ""  # JSON from `l4sim checks DIR --optimize`; empty: profile first
+    # paper: the lists (in check_order); reordered: the optimized order; optimized: the
+    # searched design (l4sim.kernel.fastpath_design: orders x hoists x prechecks)
+    fastpath_design: Literal["paper", "reordered", "optimized"] = "paper"
     check_profile: bool = False  # record which checks pass at every fastpath decision
     lock_order: Literal[LOCK_ORDERS] = "ascending"
     lock_order_check: bool = True  # the engine and the checker refuse a lock-order violation
@@ -105,12 +139,23 @@ class Point(BaseModel):
                     for k, v in data.items()}
         return data
 
-    @field_validator("*", mode="after")
+    @field_validator("*", mode="before")
     @classmethod
-    def _finite(cls, value):
+    def _representable(cls, value):
+        # before the range checks: NaN is not "below 0", it is no number at all
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number")
+        if type(value) is int and not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise ValueError(f"must fit in a 64-bit integer (at most {INT64_MAX:,})")
         return value
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if not NAME_PATTERN.fullmatch(name):
+            raise ValueError("must be a plain folder name: letters, digits, '_', '-' and "
+                             "'.' (not first), no '/' or '..'")
+        return name
 
     @field_validator("profile")
     @classmethod
@@ -127,9 +172,9 @@ class Point(BaseModel):
         for name, value in costs.items():
             if name not in COST_KEYS:
                 raise ValueError(f"unknown cost {name!r} (known: {', '.join(COST_KEYS)})")
-            if type(value) is not int or value < 0:
-                raise ValueError(f"cost {name!r} must be a non-negative integer "
-                                 f"(got {value!r})")
+            problem = cost_problem(name, value)
+            if problem:
+                raise ValueError(f"cost {name!r} {problem}")
         return costs
 
     @field_validator("fastpath_checks")
@@ -143,14 +188,23 @@ class Point(BaseModel):
 
     @model_validator(mode="after")
     def _valid_order_file(self):
+        if self.fastpath_design != "paper" and self.check_order != "paper":
+            raise ValueError(f"fastpath_design = {self.fastpath_design!r} excludes "
+                             f"check_order = {self.check_order!r} (set one of them)")
         if self.check_order_file:
             from l4sim.kernel.check_order import validate_order_file
 
             try:
-                validate_order_file(self.check_order_file, self.fastpaths())
-            except ValueError as error:
+                validate_order_file(self.check_order_file, self.fastpaths(),
+                                    designs=self.fastpath_design == "optimized")
+            except ValueError as error:  # (named: a rule across keys has no key of its own)
                 raise ValueError(f"check_order_file: {error}") from None
         return self
+
+    def uses_order_file(self) -> bool:
+        """Whether this point's checks come from a file written by ``l4sim checks --optimize``."""
+        return bool(self.check_order_file) and (self.check_order == "optimized"
+                                                or self.fastpath_design != "paper")
 
     def workload_identity(self) -> str:
         """The workload's name as its random streams see it: a file by its name only,
@@ -177,16 +231,11 @@ class Point(BaseModel):
 
     def fastpaths(self) -> dict:
         """Each fastpath's checks as listed (the paper's, or this point's variant's)."""
-        from l4sim.kernel.kernel import PAPER_FASTPATHS
-
-        if not self.fastpath_checks:
-            return dict(PAPER_FASTPATHS)
-        from l4sim.workloads.fastpath_variants import load_fastpath_variant
-
-        return {**PAPER_FASTPATHS, **load_fastpath_variant(self.fastpath_checks)}
+        return fastpaths_of(self.fastpath_checks)
 
     def kernel_entries(self) -> int:
-        """Kernel entries one replication simulates (warm-up included), for sizing."""
+        """Kernel entries one replication simulates (warm-up included), for sizing: the
+        measured kind's; a workload module may say better (its ``kernel_entries``)."""
         return self.events + self.warmup_events
 
     def flat(self) -> dict:
@@ -195,6 +244,17 @@ class Point(BaseModel):
         costs = values.pop("costs")
         values.update({f"{COSTS_PREFIX}{name}": value for name, value in sorted(costs.items())})
         return values
+
+
+def fastpaths_of(fastpath_checks: str) -> dict:
+    """Each fastpath's checks as listed: the paper's, with a variant file's lists instead."""
+    from l4sim.kernel.kernel import PAPER_FASTPATHS
+
+    if not fastpath_checks:
+        return dict(PAPER_FASTPATHS)
+    from l4sim.workloads.fastpath_variants import load_fastpath_variant
+
+    return {**PAPER_FASTPATHS, **load_fastpath_variant(fastpath_checks)}
 
 
 @dataclass

@@ -39,9 +39,11 @@ def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check, ...]]:
 def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
     module = load_python_file(path)
     lists = getattr(module, NAME, None)
+    shape = f"a dict: fastpath kind ({', '.join(PAPER_FASTPATHS)}) -> its checks in order"
+    if lists is None:
+        raise UserFileError(f"{path}: defines no {NAME} ({shape})")
     if not isinstance(lists, dict) or not lists:
-        raise UserFileError(f"{path}: defines no {NAME} (a dict: fastpath kind -> its checks, "
-                            f"kinds {', '.join(PAPER_FASTPATHS)})")
+        raise UserFileError(f"{path}: {NAME} must be {shape} (got {type(lists).__name__})")
     variant = {}
     for kind, checks in lists.items():
         where = f"{path}: {NAME}[{kind!r}]"
@@ -61,8 +63,18 @@ def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
             if not callable(check.passes):
                 raise UserFileError(f"{where}: check {check.name}: passes must be callable")
         names = [check.name for check in checks]
-        if len(set(names)) != len(names):
-            raise UserFileError(f"{where}: two checks are named alike")
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise UserFileError(f"{where}: more than one check is named {', '.join(twice)}")
+        for check in checks:
+            if not (isinstance(check.needs, tuple)
+                    and all(isinstance(need, str) for need in check.needs)):
+                raise UserFileError(f"{where}: check {check.name}: needs must be a tuple of "
+                                    f"check names (got {check.needs!r})")
+            unknown = [need for need in check.needs if need not in names]
+            if unknown:
+                raise UserFileError(f"{where}: check {check.name} needs "
+                                    f"{', '.join(unknown)}, which is not in the list")
         try:
             validate_dependencies(tuple(checks))
         except ValueError as error:

@@ -21,7 +21,7 @@ from pydantic import Field
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
 from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
-from l4sim.workloads.base import Point, Setup
+from l4sim.workloads.base import MAX_WAIT_FACTOR, Point, Setup
 
 SERVER_PRIORITY = 200
 CLIENT_PRIORITY = 100
@@ -49,7 +49,8 @@ class Params(Point):
 
     workload: Literal["ipc_bench"] = "ipc_bench"
     clients: int = Field(1, ge=1, le=4096)  # client threads
-    wait_factor: float = Field(100.0, ge=0)  # scale of the random busy loop between Calls
+    # scale of the random busy loop between Calls
+    wait_factor: float = Field(100.0, ge=0, le=MAX_WAIT_FACTOR)
 
 
 def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,

@@ -48,7 +48,7 @@ from l4sim.kernel.syscalls import (
     StartIO,
     Wait,
 )
-from l4sim.workloads.base import Point, Setup
+from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
 
 IRQ_PRIORITY = 250
 SERVER_PRIORITY = 150
@@ -195,14 +195,17 @@ class Params(Point):
     workload: Literal["linux"] = "linux"
     io_procs: int = Field(3, ge=0, le=64)
     cpu_procs: int = Field(3, ge=0, le=64)
-    io_gap: float = Field(20_000.0, gt=0)  # user burst of an I/O-heavy process
-    cpu_gap: float = Field(2_000_000.0, gt=0)  # user burst of a CPU-intensive process
+    io_gap: float = Field(20_000.0, gt=0, le=MAX_WORK_CYCLES)  # user burst of an I/O-heavy process
+    # user burst of a CPU-intensive process
+    cpu_gap: float = Field(2_000_000.0, gt=0, le=MAX_WORK_CYCLES)
     io_block_fraction: float = Field(0.3, ge=0, le=1)  # syscalls that wait for the device
-    device_latency: float = Field(100_000.0, gt=0)  # device transfer time
-    syscall_service: float = Field(2_000.0, gt=0)  # Linux server work per system call
-    irq_service: int = Field(1_000, ge=0)  # Linux server work per interrupt
-    irq_decode: int = Field(200, ge=0)  # interrupt thread work per interrupt
-    tick: int = Field(10_000_000, ge=1000)  # guest timer period (HZ = 100 at 1 GHz)
+    device_latency: float = Field(100_000.0, gt=0, le=MAX_WORK_CYCLES)  # device transfer time
+    # Linux server work per system call
+    syscall_service: float = Field(2_000.0, gt=0, le=MAX_WORK_CYCLES)
+    irq_service: int = Field(1_000, ge=0, le=MAX_WORK_CYCLES)  # Linux server work per interrupt
+    irq_decode: int = Field(200, ge=0, le=MAX_WORK_CYCLES)  # interrupt thread work per interrupt
+    # guest timer period (HZ = 100 at 1 GHz)
+    tick: int = Field(10_000_000, ge=1000, le=MAX_WORK_CYCLES)
     irq_forward: Literal["send", "notify"] = "send"  # how irq0 forwards to other CPUs
 
     @model_validator(mode="after")

@@ -25,7 +25,7 @@ from l4sim.kernel.critical_section import LOCK, CriticalSection, LockBenchKernel
 from l4sim.kernel.kernel import KernelConfig
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import Compute
-from l4sim.workloads.base import Point, Setup
+from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
 
 PRIORITY = 100
 BATCH = 1024  # draws per numpy call
@@ -78,9 +78,9 @@ class Params(Point):
     workload: Literal["lock_microbench"] = "lock_microbench"
     threads: int = Field(2, ge=1, le=64)  # one per CPU
     think_dist: Distribution = "exponential"
-    think_mean: float = Field(3000.0, ge=0)
+    think_mean: float = Field(3000.0, ge=0, le=MAX_WORK_CYCLES)
     hold_dist: Distribution = "exponential"
-    hold_mean: float = Field(1000.0, ge=0)
+    hold_mean: float = Field(1000.0, ge=0, le=MAX_WORK_CYCLES)
 
     @model_validator(mode="after")
     def _one_thread_per_cpu(self):

@@ -12,12 +12,16 @@ A scenario names its workload by one of
   (``workload = "./my_workload.py"``).
 
 The module declares ``Params`` (a subclass of :class:`~l4sim.workloads.base.Point`)
-and ``build``. Anything wrong with it is one line naming the module or file.
+and ``build``, and may declare ``kernel_entries(params)`` (how many kernel
+entries one replication simulates, for ``l4sim validate``'s estimate; by
+default ``events + warmup_events``). Anything wrong with it is one line
+naming the module or file.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -46,6 +50,12 @@ class Workload:
     Params: type[Point]
     build: Callable
     source: Path | None = None  # a user's file (its contents key the cached results)
+    # kernel entries one replication simulates (the module's kernel_entries(params), if
+    # it has one), for validate's size estimate
+    sizing: Callable | None = None
+
+    def kernel_entries(self, params: Point) -> int:
+        return self.sizing(params) if self.sizing is not None else params.kernel_entries()
 
 
 def installed() -> dict[str, str]:
@@ -95,17 +105,23 @@ def workload_of(module, name: str, source: Path | None = None) -> Workload:
     """Check that ``module`` declares a usable ``Params`` and ``build``."""
     where = str(source) if source is not None else f"workload {name!r} ({module.__name__})"
     params = getattr(module, "Params", None)
-    if not (isinstance(params, type) and issubclass(params, BaseModel)
-            and issubclass(params, Point)):
+    if params is None:
         raise WorkloadError(f"{where}: defines no Params, a subclass of "
                             "l4sim.workloads.Point (the workload's parameter model)")
+    if not (isinstance(params, type) and issubclass(params, BaseModel)
+            and issubclass(params, Point)):
+        raise WorkloadError(f"{where}: Params is not a subclass of l4sim.workloads.Point "
+                            "(the workload's parameter model)")
     build = getattr(module, "build", None)
     if not callable(build):
         raise WorkloadError(f"{where}: defines no build(params, costs, seeds, config) "
                             "returning a Setup")
     try:  # every default must itself be valid: a run re-validates all of its keys
         made = params.model_validate({"name": "check", "workload": name})
-        params.model_validate(made.model_dump())
+        with warnings.catch_warnings():  # (a default of the wrong type: said below)
+            warnings.simplefilter("ignore")
+            values = made.model_dump()
+        params.model_validate(values)
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(model)"
@@ -114,4 +130,5 @@ def workload_of(module, name: str, source: Path | None = None) -> Workload:
     except Exception as error:  # a validator of the user's that raises anything else
         raise WorkloadError(f"{where}: Params: validating its defaults raised "
                             f"{type(error).__name__}: {error}") from None
-    return Workload(name, params, build, source)
+    sizing = getattr(module, "kernel_entries", None)
+    return Workload(name, params, build, source, sizing if callable(sizing) else None)

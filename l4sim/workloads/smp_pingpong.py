@@ -22,7 +22,7 @@ from pydantic import Field
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
 from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
-from l4sim.workloads.base import Point, Setup
+from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
 
 PONG_PRIORITY = 200
 PING_PRIORITY = 100
@@ -47,11 +47,8 @@ class Params(Point):
     """The keys of sel4bench's SMP benchmark (on top of those every workload has)."""
 
     workload: Literal["smp_pingpong"] = "smp_pingpong"
-    delay_cycles: int = Field(0, ge=0)  # user work of each ping between Calls
+    delay_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)  # user work of each ping between Calls
 
-    def kernel_entries(self) -> int:
-        # each Call is followed by its pong's ReplyWait (two ipc entries)
-        return 2 * (self.events + self.warmup_events)
 
 
 def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
@@ -72,3 +69,9 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
 
     return Setup(kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events,
                  metrics=metrics)
+
+
+def kernel_entries(params: Params) -> int:
+    """Kernel entries one replication simulates (warm-up included), for sizing."""
+    # each Call is followed by its pong's ReplyWait (two ipc entries)
+    return 2 * (params.events + params.warmup_events)

@@ -24,7 +24,7 @@ from l4sim.kernel.costs import Costs
 from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
-from l4sim.workloads.base import Point, Setup
+from l4sim.workloads.base import MAX_WAIT_FACTOR, Point, Setup
 
 HANDLER_PRIORITY = 200
 WORKER_PRIORITY = 100
@@ -57,15 +57,12 @@ class Params(Point):
     workload: Literal["syscall_bench"] = "syscall_bench"
     threads: int = Field(1, ge=1, le=4096)  # user threads in all
     threads_per_cpu: int | None = Field(None, ge=1, le=64)  # if set, replaces threads
-    wait_factor: float = Field(100.0, ge=0)  # scale of the random busy loop
+    wait_factor: float = Field(100.0, ge=0, le=MAX_WAIT_FACTOR)  # scale of the random busy loop
 
     @property
     def worker_threads(self) -> int:
         return self.threads if self.threads_per_cpu is None else self.threads_per_cpu * self.cpus
 
-    def kernel_entries(self) -> int:
-        # each syscall exception is followed by its handler's reply (an ipc entry)
-        return 2 * (self.events + self.warmup_events)
 
 
 def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
@@ -86,3 +83,9 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
         programs[thread] = worker(np.random.default_rng(streams[index]), params.wait_factor,
                                   costs.wait_loop_iteration)
     return Setup(kernel, programs, SYSCALL_EXCEPTION, params.warmup_events, params.events)
+
+
+def kernel_entries(params: Params) -> int:
+    """Kernel entries one replication simulates (warm-up included), for sizing."""
+    # each syscall exception is followed by its handler's reply (an ipc entry)
+    return 2 * (params.events + params.warmup_events)

@@ -9,14 +9,22 @@ line naming the file and the problem.
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
+PREFIX = "l4sim_user_"  # the module names users' files are imported under
+
 
 class UserFileError(ValueError):
     """A user's file that cannot be used: the message is one line naming the file."""
+
+
+class UserCodeError(ValueError):
+    """A user's own code (a workload, a check) raised while it ran: one line naming the file
+    and line, and the exception. Picklable: it crosses from worker processes."""
 
 
 def load_python_file(path: str | Path) -> ModuleType:
@@ -25,10 +33,12 @@ def load_python_file(path: str | Path) -> ModuleType:
     if not path.is_file():
         raise UserFileError(f"{path}: file not found")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    name = f"l4sim_user_{path.stem}_{digest}"
+    name = f"{PREFIX}{path.stem}_{digest}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
+    # a loader for Python source whatever the file's suffix (.py is only a convention)
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # (dataclasses and pydantic look their module up)
     try:
@@ -58,3 +68,25 @@ def _user_line(error: BaseException, path: Path) -> str:
             line = f" line {trace.tb_lineno}:"
         trace = trace.tb_next
     return line
+
+
+def raised_in_user_code(error: BaseException) -> UserCodeError | None:
+    """The one-line error for an exception raised in a user's file (None: it was not).
+
+    The deepest frame that belongs to a user's file names the place; the
+    exception SimPy re-raises for a failed process keeps the original as its cause.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        where = None
+        trace = error.__traceback__
+        while trace is not None:
+            if trace.tb_frame.f_globals.get("__name__", "").startswith(PREFIX):
+                where = f"{trace.tb_frame.f_code.co_filename}:{trace.tb_lineno}"
+            trace = trace.tb_next
+        if where is not None:
+            text = str(error).splitlines()[0] if str(error) else ""
+            return UserCodeError(f"{where}: your code raised {type(error).__name__}: {text}")
+        error = error.__cause__ or error.__context__
+    return None

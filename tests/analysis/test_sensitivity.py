@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from l4sim.analysis import sensitivity as sensitivity_module
+from l4sim.analysis.document import Document
 from l4sim.analysis.sensitivity import (
     NO_EFFECT,
     noise_floor,
@@ -16,6 +17,7 @@ from l4sim.analysis.sensitivity import (
 )
 from l4sim.analysis.sensitivity_params import StudyError, parse_parameters
 from l4sim.analysis.sensitivity_report import sensitivity_section
+from l4sim.analysis.style import number
 from l4sim.sweep.scenario import load_scenario
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
@@ -131,16 +133,26 @@ def test_claims_of_a_study_get_a_robustness_share(tmp_path):
     scenario = load_scenario(SCENARIOS / "sensitivity_scaling.toml",
                              ["events=80", "warmup_events=10", "sweep.cpus=[1,2]"])
     study = study_from(scenario, ["costs.lock_handoff=0:3000"], [], "morris", 4)
-    assert "make sensitivity" in sensitivity_section(tmp_path)  # nothing run yet
+    assert "make sensitivity" in _section(tmp_path)  # nothing run yet
     result = run_study(study, tmp_path / "sensitivity_scaling", jobs=1, progress=False)
     row = result.robustness.set_index("output").loc["S1.1"]
     assert 0.0 <= row["share_holding"] <= 1.0
     values = result.samples.loc[result.samples["sample"] >= 0, "S1.1"]
     assert row["share_holding"] == pytest.approx(((values >= 1) & (values <= 2)).mean())
-    assert (tmp_path / "sensitivity_scaling" / "robustness.png").is_file()
-    section = sensitivity_section(tmp_path)
-    assert f"| S1.1 | {row['text']} |" in section
-    assert f"{100 * row['share_holding']:.0f}%" in section
+    for figure in result.figures:
+        assert figure.png.is_file() and figure.svg.is_file()
+        assert "sensitivity_scaling" in figure.title
+    assert [f.png.name for f in result.figures] == ["sensitivity.png", "robustness.png"]
+    section = _section(tmp_path)
+    assert f"| S1.1 | {row['text']} | {row['band']} |" in section
+    assert f"| {number(100 * row['share_holding'])}% |" in section
+    assert "](sensitivity_scaling/robustness.png)" in section  # the figures, captioned
+
+
+def _section(results: Path) -> str:
+    document = Document("report")
+    sensitivity_section(document, results)
+    return document.markdown(results)
 
 
 def test_relative_ranges_and_the_cost_wildcard():

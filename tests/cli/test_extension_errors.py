@@ -19,7 +19,40 @@ class Params(Point):
     rate: int = Field(1, ge=1)
 """
 
+RAISING = """
+from pydantic import Field
+from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel
+from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
+from l4sim.workloads import Point, Setup
+class Params(Point):
+    fail_after: int = Field(5, ge=0)
+def worker(n):
+    for i in range(100_000):
+        if i == n:
+            raise RuntimeError("a bug in my program")
+        yield Compute(100)
+        yield RaiseException("syscall", ())
+def handler():
+    message = yield Wait()
+    while True:
+        message = yield ReplyWait(message.sender, ())
+def build(params, costs, seeds, config):
+    kernel = Kernel(config, costs)
+    h = kernel.create_thread("h", 0, 200, kernel.create_space("s"))
+    w = kernel.create_thread("w", 0, 100, kernel.create_space("t"), handler=h)
+    BUILD
+    return Setup(kernel, {h: handler(), w: worker(params.fail_after)}, SYSCALL_EXCEPTION,
+                 params.warmup_events, params.events)
+"""
+
 CASES = {
+    # a user's workload that fails while it runs
+    "program_raises": ({"w.py": RAISING.replace("BUILD", "pass")}, 'workload = "./w.py"\n',
+                       "w.py:", "your code raised RuntimeError: a bug in my program"),
+    "build_raises": ({"w.py": RAISING.replace("BUILD", "kernel.create_thread('x', 9, 1, None)")},
+                     'workload = "./w.py"\n', "w.py:", "your code raised ValueError"),
+    "build_returns_nothing": ({"w.py": RAISING.replace("BUILD", "return None")},
+                              'workload = "./w.py"\n', "w.py", "build returned NoneType"),
     # workloads
     "workload_syntax_error": ({"w.py": "def build(:\n"}, 'workload = "./w.py"\n',
                               "w.py", "syntax error at line 1"),
@@ -63,7 +96,34 @@ CASES = {
     "float_cost": ({}, 'costs.line_transfer = 2.5\n', "costs.line_transfer",
                    "non-negative integer"),
     "unknown_swept_cost": ({}, '[sweep]\n"costs.nope" = [1, 2]\n', "sweep.costs.nope",
-                           "unknown key"),
+                           "unknown cost"),
+    "workload_file_not_dot_py": ({"w.txt": "def build(:\n"}, 'workload = "./w.txt"\n',
+                                 "w.txt", "syntax error at line 1"),
+    "params_default_of_wrong_type": ({"w.py": GOOD_PARAMS.replace('Field(1, ge=1)', '"abc"')
+                                      + "def build(*a):\n    pass\n"},
+                                     'workload = "./w.py"\n', "key 'rate'", "valid integer"),
+    "params_of_the_wrong_kind": ({"w.py": "from pydantic import BaseModel\n"
+                                  "class Params(BaseModel):\n    x: int = 1\n"
+                                  "def build(*a):\n    pass\n"},
+                                 'workload = "./w.py"\n', "w.py", "Params is not a subclass"),
+    "variant_not_a_dict": ({"v.py": "from l4sim.kernel.ipc_fastpath import IPC_CHECKS\n"
+                            "FASTPATH_CHECKS = [IPC_CHECKS]\n"},
+                           'fastpath_checks = "./v.py"\n', "v.py", "must be a dict"),
+    "variant_needs_a_string": ({"v.py": "from l4sim.kernel.checks import Check, Stage\n"
+                                "FASTPATH_CHECKS = {'ipc': (Check('x', Stage.LOCK_FREE, "
+                                "'check_bitmap', lambda c: True, 'why', needs='y'),)}\n"},
+                               'fastpath_checks = "./v.py"\n', "v.py", "needs must be a tuple"),
+    "variant_needs_unknown": ({"v.py": "from l4sim.kernel.checks import Check, Stage\n"
+                               "FASTPATH_CHECKS = {'ipc': (Check('x', Stage.LOCK_FREE, "
+                               "'check_bitmap', lambda c: True, 'why', needs=('y',)),)}\n"},
+                              'fastpath_checks = "./v.py"\n', "v.py", "needs y, which is not"),
+    "variant_duplicate_name": ({"v.py": "from l4sim.kernel.ipc_fastpath import IPC_CHECKS\n"
+                                "FASTPATH_CHECKS = {'ipc': (IPC_CHECKS[0], *IPC_CHECKS)}\n"},
+                               'fastpath_checks = "./v.py"\n', "v.py",
+                               "more than one check is named simple_message"),
+    "empty_order_file": ({"o.json": "{}"}, 'check_order = "optimized"\n'
+                         'check_order_file = "./o.json"\n', "check_order_file",
+                         "names no fastpath"),
     "bad_swept_cost": ({}, '[sweep]\n"costs.line_transfer" = [1, -2]\n',
                        "costs.line_transfer", "non-negative integer"),
     # fastpath variants
@@ -84,6 +144,21 @@ CASES = {
 }
 
 
+RUNTIME = {"program_raises", "build_raises", "build_returns_nothing"}  # name the user's file
+
+
+@pytest.mark.parametrize("case", ["build_raises", "build_returns_nothing"])
+def test_validate_builds_every_point(tmp_path, case):
+    """(A program's failure shows only when it runs; a failing build shows at once.)"""
+    files, scenario_text, key, problem = CASES[case]
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "bad.toml").write_text('name = "x"\nevents = 20\n' + scenario_text)
+    result = l4sim("validate", "bad.toml", cwd=tmp_path)
+    assert result.returncode == 2 and problem in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def _l4sim(*args, cwd):
     return subprocess.run([sys.executable, "-m", "l4sim.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
@@ -102,7 +177,8 @@ def test_a_mistake_in_a_users_extension_is_one_line(tmp_path, case):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert "bad.toml" in lines[0] and key in lines[0] and problem in lines[0], lines[0]
+    assert ("bad.toml" in lines[0] or case in RUNTIME) and key in lines[0] \
+        and problem in lines[0], lines[0]
     # nothing written: no output folder, no cache (a compiled .pyc is not ours to write)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == before
 

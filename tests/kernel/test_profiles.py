@@ -65,3 +65,12 @@ def test_a_profile_error_names_the_file_and_the_key(tmp_path):
     with pytest.raises(ProfileError, match=r"bad\.toml: key 'lock_handoff': must be a "
                                            "non-negative integer"):
         load_profile(bad)
+
+
+def test_profiles_cite_public_sources_not_files_outside_the_repository():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).parents[2] / "l4sim" / "profiles").glob("*.toml")):
+        text = path.read_text()
+        assert "shared/" not in text and "domain notes" not in text.lower(), path.name
+        assert "sel4bench-results" in text, path.name  # the published measurements

@@ -41,10 +41,11 @@ class Workload:
 
     def run(self, fastpath: bool, variant: str = "smp", events: int = 120,
             check_order: dict | None = None, fastpath_ipc: bool = False,
-            fastpath_checks: dict | None = None) -> dict:
+            fastpath_checks: dict | None = None, **design) -> dict:
+        """``design``: ``fastpath_design`` and ``proven_immutable``, as for the kernel."""
         k = kernel(self.cpus, fastpath_syscall=fastpath, fastpath_variant=variant,
                    check_order=check_order, fastpath_ipc=fastpath_ipc,
-                   fastpath_checks=fastpath_checks)
+                   fastpath_checks=fastpath_checks, **design)
         count = 1 if self.shared_handler else self.cpus
         handlers = [k.create_thread(f"h{c}", c, self.handler_priority, k.create_space(f"s{c}"))
                     for c in range(count)]

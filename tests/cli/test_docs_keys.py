@@ -1,11 +1,11 @@
-"""The README's table of common scenario keys states the defaults the model really has."""
+"""The table of common scenario keys (docs/scenarios.md) states the defaults the model has."""
 
 import re
 from pathlib import Path
 
 from l4sim.workloads.base import Point
 
-README = Path(__file__).parents[2] / "README.md"
+README = Path(__file__).parents[2] / "docs" / "scenarios.md"
 
 
 def _table() -> dict[str, str]:

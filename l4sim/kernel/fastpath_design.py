@@ -1,0 +1,152 @@
+"""Fastpath designs: a fastpath's checks moved across its lock stages, behaviour unchanged.
+
+The paper's SMP fastpath runs its checks in three stages: lock-free, under
+the global scheduler lock, under the two thread locks. A check that fails
+after a lock was taken still pays for that lock, its wait and its release:
+under contention with cross-CPU clients, most IPC-fastpath attempts fail
+``destination_on_this_cpu`` with the scheduler lock held. A *design* is the
+paper's list transformed by three moves, each keeping what threads observe
+identical:
+
+- **reorder** checks (within and across stages) keeping their data
+  dependencies (no check dereferences what an earlier one did not vouch for);
+- **hoist** a check before any lock when it reads only fields proven never
+  written after creation (:mod:`l4sim.kernel.immutable_fields`: a thread's
+  CPU, handler, priority, domain, a space's validity): its answer is the same
+  at any moment, so the lock it was under protected nothing it reads;
+- add an **optimistic precheck** (``early``): a check that needs a lock also
+  runs first without it, as a cheap early exit. Its read may be stale, so the
+  check runs again under its lock (``recheck``) before the commit. A stale
+  read can only make the fastpath fall back (the slowpath then does the same
+  operation the long way), never commit on what the lock did not vouch for.
+
+A design is a list of steps in running order, one string each: ``name`` (the
+check at its own stage), ``hoisted:name``, ``early:name`` and, later,
+``recheck:name``. Every check of the list appears exactly once as a plain,
+hoisted or recheck step. The kernel takes a stage's locks just before the
+first step that needs them, as for the paper's lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from l4sim.kernel.checks import Check, Stage, validate_dependencies
+
+PLAIN, HOISTED, EARLY, RECHECK = "plain", "hoisted", "early", "recheck"
+MOVES = (HOISTED, EARLY, RECHECK)
+EARLY_SUFFIX = "_early"  # the exit point of a failed precheck: the check's name and this
+
+
+def parse_step(step: str) -> tuple[str, str]:
+    """``"early:no_sender_queued"`` -> ``("early", "no_sender_queued")``; a bare name is plain."""
+    how, sep, name = step.partition(":")
+    if not sep:
+        return PLAIN, step
+    if how not in MOVES:
+        raise ValueError(f"unknown step {step!r} (a check's name, or "
+                         f"{', '.join(m + ':NAME' for m in MOVES)})")
+    return how, name
+
+
+def step(how: str, name: str) -> str:
+    """The step string for ``how`` (plain, hoisted, early, recheck) and a check's name."""
+    return name if how == PLAIN else f"{how}:{name}"
+
+
+def paper_design(checks: tuple[Check, ...]) -> list[str]:
+    """The design that is the list itself: every check plain, in order."""
+    return [check.name for check in checks]
+
+
+def hoistable(check: Check, proven_immutable: frozenset[str]) -> bool:
+    """May ``check`` run before any lock: it needs one, and reads only proven-immutable fields."""
+    return (check.stage > Stage.LOCK_FREE and bool(check.reads)
+            and set(check.reads) <= proven_immutable)
+
+
+def apply_design(checks: tuple[Check, ...], design: list[str],
+                 proven_immutable: frozenset[str]) -> tuple[Check, ...]:
+    """The checks a fastpath runs for ``design``, in order; ValueError (one line) if invalid.
+
+    ``proven_immutable`` are the fields the static scan proved never written
+    after creation (passed in as data: the kernel does not scan its own source).
+    """
+    by_name = {check.name: check for check in checks}
+    result: list[Check] = []
+    placed: dict[str, str] = {}
+    early_open: set[str] = set()
+    locked = False  # a step needing a lock has run: later prechecks would not be early
+    for text in design:
+        how, name = parse_step(text)
+        check = by_name.get(name)
+        if check is None:
+            raise ValueError(f"design step {text!r}: no check {name!r} in this fastpath")
+        if how == EARLY:
+            if check.stage == Stage.LOCK_FREE:
+                raise ValueError(f"design step {text!r}: {name} needs no lock, "
+                                 "so it needs no precheck")
+            if locked:
+                raise ValueError(f"design step {text!r}: a precheck must come before the "
+                                 "first check that takes a lock")
+            if name in early_open or name in placed:
+                raise ValueError(f"design step {text!r}: {name} is prechecked twice")
+            early_open.add(name)
+            result.append(replace(check, name=name + EARLY_SUFFIX, stage=Stage.LOCK_FREE,
+                                  moved_from=check.stage, optimistic=True))
+            continue
+        if name in placed:
+            raise ValueError(f"design step {text!r}: {name} already runs "
+                             f"({step(placed[name], name)})")
+        if how == HOISTED:
+            if not hoistable(check, proven_immutable):
+                unproven = sorted(set(check.reads) - proven_immutable) or ["(no reads declared)"]
+                raise ValueError(f"design step {text!r}: {name} cannot be hoisted: "
+                                 f"{', '.join(unproven)} not proven immutable")
+            result.append(replace(check, stage=Stage.LOCK_FREE, moved_from=check.stage))
+        elif how == RECHECK:
+            if name not in early_open:
+                raise ValueError(f"design step {text!r}: a recheck needs an earlier "
+                                 f"early:{name}")
+            early_open.discard(name)
+            result.append(check)
+        else:
+            result.append(check)
+        if result[-1].stage > Stage.LOCK_FREE:
+            locked = True
+        placed[name] = how
+    if early_open:
+        raise ValueError(f"design: {', '.join(sorted(early_open))} prechecked but never "
+                         "checked again under its lock")
+    missing = [name for name in by_name if name not in placed]
+    if missing:
+        raise ValueError(f"design: the checks {', '.join(missing)} are missing")
+    return validate_dependencies(tuple(result))
+
+
+def moved(design: list[str]) -> dict[str, str]:
+    """Which checks a design moves, and how (``hoisted`` or ``early``)."""
+    result = {}
+    for text in design:
+        how, name = parse_step(text)
+        if how in (HOISTED, EARLY):
+            result[name] = how
+    return result
+
+
+def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
+    """The design as steps for a reader, in order: where each check runs, moves marked."""
+    by_name = {check.name: check for check in checks}
+    lines = []
+    held = Stage.LOCK_FREE
+    for text in design:
+        how, name = parse_step(text)
+        stage = Stage.LOCK_FREE if how in (HOISTED, EARLY) else by_name[name].stage
+        held = max(held, stage)
+        where = {Stage.LOCK_FREE: "no lock", Stage.SCHEDULER: "scheduler lock",
+                 Stage.THREADS: "scheduler + thread locks"}[held]
+        mark = {PLAIN: "", HOISTED: " **hoisted** (reads only fields never written)",
+                EARLY: " **early** (unlocked precheck)",
+                RECHECK: " (again under its lock, before the commit)"}[how]
+        lines.append(f"`{name}` [{where}]{mark}")
+    return lines

@@ -1,0 +1,95 @@
+"""Searched fastpath designs under the invariant checker and the equivalence property.
+
+Every design the search reports on the benchmarks is checked (checker under
+stress on 2 and 4 CPUs, fastpath on vs off) before it is used; here the same
+designs also face hypothesis's random workloads, and a deliberately unsafe
+design (a check on mutable state hoisted on a forged proof) is caught.
+"""
+
+from functools import cache
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from l4sim.sweep import runner
+from l4sim.sweep.runner import design_proposals, resolve_fastpath_design, simulate
+from l4sim.sweep.scenario import point_from_dict
+
+from ..behaviour import assert_same_behaviour
+from .test_equivalence import RUNS, workloads
+
+POINTS = {
+    "ipc_4_clients_heavy": {"workload": "ipc_bench", "clients": 4, "wait_factor": 10.0},
+    "ipc_2_clients": {"workload": "ipc_bench", "clients": 2, "wait_factor": 1000.0},
+    "syscall_2_threads": {"workload": "syscall_bench", "threads": 2, "wait_factor": 10.0},
+}
+
+
+def _point(name: str, **extra):
+    return point_from_dict({**POINTS[name], "fastpath_ipc": True, "events": 600,
+                            "warmup_events": 60, "fastpath_design": "optimized", **extra})
+
+
+@cache
+def _reported(name: str) -> dict:
+    return design_proposals(_point(name))
+
+
+@pytest.mark.parametrize("name", list(POINTS))
+def test_every_reported_design_passed_its_checks(name):
+    found = _reported(name)
+    assert found, "the profiling run made fastpath attempts"
+    for kind, entry in found.items():
+        assert entry["verdict"] is None, f"{kind}: {entry['verdict']}"
+        assert entry["optimized"]["expected_cycles"] <= entry["paper"]["expected_cycles"]
+    assert resolve_fastpath_design(_point(name)) == {
+        kind: entry["optimized"]["design"] for kind, entry in found.items()}
+
+
+def test_the_heavy_ipc_design_moves_the_failing_checks_before_the_lock():
+    design = _reported("ipc_4_clients_heavy")["ipc"]["optimized"]["design"]
+    assert "hoisted:destination_on_this_cpu" in design
+    assert "early:no_sender_queued" in design  # fails for half the same-CPU attempts
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(workloads())
+def test_reported_designs_keep_the_behaviour_on_random_workloads(workload):
+    RUNS["examples"] += 1
+    designs = {}
+    for name in POINTS:
+        for kind, entry in _reported(name).items():
+            designs.setdefault(kind, entry["optimized"]["design"])
+    proof = runner.proven_immutable(_point("ipc_4_clients_heavy"))
+    fast = workload.run(True, fastpath_ipc=True, fastpath_design=designs,
+                        proven_immutable=proof)
+    assert_same_behaviour(fast, workload.run(False))
+    assert sum(map(len, fast.values())) > 0
+
+
+UNSAFE = ["simple_message", "valid_destination", "call_or_reply_wait",
+          "hoisted:destination_on_this_cpu", "early:no_sender_queued",
+          "hoisted:destination_waiting", "priority_and_domain", "destination_partner",
+          "no_pending_notification", "valid_space", "recheck:no_sender_queued"]
+
+
+def test_an_unsafe_hoist_is_refused_without_a_forged_proof():
+    with pytest.raises(ValueError, match="destination_waiting cannot be hoisted"):
+        simulate(_point("ipc_4_clients_heavy"), design={"ipc": UNSAFE})
+
+
+def test_an_unsafe_hoist_on_a_forged_proof_is_caught_and_rejected(monkeypatch):
+    """Test-only: claim the destination's state is never written, hoist the check on it."""
+    forged = runner.proven_immutable(_point("ipc_2_clients")) | {"state", "reply_from"}
+    monkeypatch.setattr(runner, "proven_immutable", lambda point: forged)
+    verdict = runner.verify_design(_point("ipc_2_clients"), {"ipc": UNSAFE})
+    assert verdict is not None and verdict.startswith("2 CPUs, stress 100")
+    assert "stale-read" in verdict and "destination_waiting" in verdict
+
+
+def test_a_design_gives_the_paper_design_s_records_where_it_moves_nothing():
+    point = _point("ipc_2_clients", fastpath_design="paper")
+    plain = {"ipc": [c.name for c in point.fastpaths()["ipc"]]}
+    first = simulate(point, 0)
+    second = simulate(point, 0, design=plain)
+    assert first.events.equals(second.events)
