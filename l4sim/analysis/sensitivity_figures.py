@@ -24,13 +24,15 @@ from l4sim.analysis.style import PALETTE, Drawn, caption_lines, footnote, save  
 SHOWN = 8  # parameters drawn per panel: the most influential
 COLUMNS = 3
 HOLDS, FAILS, BAND = PALETTE[0], PALETTE[1], PALETTE[2]
-INDEX_NAMES = {"ST": "total-order Sobol' index ST", "mu_star": "Morris mu*"}
+# (no asterisk: a caption is emphasised Markdown in the report)
+INDEX_NAMES = {"ST": "total-order Sobol' index ST",
+               "mu_star": "Morris' mu_star (mean absolute elementary effect)"}
 
 
 def _grid(count: int, height: float):
     rows = max(1, math.ceil(count / COLUMNS))
     columns = min(COLUMNS, max(count, 1))
-    figure, axes = plt.subplots(rows, columns, figsize=(5.4 * columns, height * rows + 1.3),
+    figure, axes = plt.subplots(rows, columns, figsize=(5.4 * columns, height * rows + 1.6),
                                 squeeze=False)
     for axis in axes.flat[count:]:
         axis.set_visible(False)
@@ -43,7 +45,7 @@ def _finish(figure, out_dir: Path, stem: str, title: str, subtitle: str,
     text = " ".join(s.rstrip(".") + "." for s in caption)
     lines = caption_lines(figure, text)
     footnote(figure, caption)
-    return save(figure, out_dir, stem, f"{title}; {subtitle}", text, lines)
+    return save(figure, out_dir, stem, f"{title}; {subtitle}", text, lines, title_lines=2)
 
 
 def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: str) -> Drawn:
@@ -82,7 +84,7 @@ def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: 
     name = INDEX_NAMES.get(column, column)
     floor_text = ("Dashed line: the noise floor, the index (plus interval) of a parameter "
                   "applied to nothing" + (f", here at most {max(floors):.2g}" if floors else ""))
-    unit = ("; mu* is in the output's own unit (cycles, a share, a ratio)"
+    unit = ("; mu_star is in the output's own unit (cycles, a share, a ratio)"
             if column == "mu_star" else "")
     caption = [f"Bars: each output's {min(SHOWN, indices['parameter'].nunique() - 1)} most "
                f"influential parameters by {name}, with 95% bootstrap intervals (SALib); "

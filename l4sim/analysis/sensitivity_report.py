@@ -36,7 +36,7 @@ def sensitivity_section(document: Document, results: Path) -> None:
                   "the timeslice. *Holds in*: the share of the study's samples in which the "
                   "claim's value lies in its band. *Most influential*: the costs with the "
                   "largest index above the noise floor (the index of a parameter applied to "
-                  "nothing); Morris' mu* is in the claim's own unit. See docs/sensitivity.md "
+                  "nothing); Morris' `mu_star` is in the claim's own unit. See docs/sensitivity.md "
                   "for the method.")
     for folder in found:
         study = json.loads((folder / "study.json").read_text())
@@ -44,20 +44,20 @@ def sensitivity_section(document: Document, results: Path) -> None:
         indices = pd.read_parquet(folder / "sensitivity.parquet")
         column = influence_column(study["method"])
         document.heading(f"`{study['scenario']}`", 3)
-        document.text(f"{study['method']} (N = {study['samples']}), "
+        document.text(f"{study['method']} (N = {study['samples']}; index `{column}`), "
                       f"{len(study['parameters'])} parameters, {study['sampled']} samples x "
                       f"{study['points_per_sample']} points x {study['replications']} "
                       f"replication(s) of {study['events']} events "
-                      f"({study['distinct_runs']} distinct runs); noise floor ({column} of "
+                      f"({study['distinct_runs']} distinct runs); noise floor (the index of "
                       f"the no-effect parameter, with its interval): "
                       f"{noise_floor(indices, study['method']):.3g}.")
-        document.table(Table(robustness_rows(robustness, column), percent=("holds in",)))
+        document.table(Table(robustness_rows(robustness), percent=("holds in",)))
         for figure in study.get("figures", []):
             document.figure(Drawn(folder / figure["png"], folder / figure["svg"],
                                   figure["title"], figure["caption"]))
 
 
-def robustness_rows(robustness: pd.DataFrame, column: str) -> pd.DataFrame:
+def robustness_rows(robustness: pd.DataFrame) -> pd.DataFrame:
     """The robustness table as the report shows it: one row per claim."""
     rows = []
     for row in robustness.itertuples():
@@ -68,6 +68,6 @@ def robustness_rows(robustness: pd.DataFrame, column: str) -> pd.DataFrame:
         rows.append({"claim": row.output, "what": row.text, "band": row.band,
                      "at the profile": float(row.at_profile),
                      "holds in": float(row.share_holding),
-                     f"most influential ({column})": top or "none above the floor",
+                     "most influential (index)": top or "none above the floor",
                      "where it fails": row.fails_where})
     return pd.DataFrame(rows)

@@ -102,32 +102,6 @@ def test_morris_screens_the_same_way(tmp_path):
         10 * _index(indices, output, "costs.lock_handoff", "mu_star")
 
 
-def test_an_interrupted_study_resumes_from_its_finished_runs(tmp_path, monkeypatch):
-    study = _lock_study(samples=8, params=PARAMS[:2])
-    whole = run_study(study, tmp_path / "whole", jobs=1, progress=False)
-    from l4sim.sweep import cache as cache_module
-
-    put = cache_module.ResultCache.put
-    filed = []
-
-    def interrupted(self, key, record):
-        if len(filed) == 10:
-            raise KeyboardInterrupt
-        put(self, key, record)
-        filed.append(key)
-
-    monkeypatch.setattr(cache_module.ResultCache, "put", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run_study(study, tmp_path / "resumed", jobs=1, progress=False)
-    assert not (tmp_path / "resumed" / "sensitivity.parquet").exists()
-    monkeypatch.setattr(cache_module.ResultCache, "put", put)
-    resumed = run_study(study, tmp_path / "resumed", jobs=1, progress=False)
-    assert resumed.reused == 10 and resumed.computed == whole.computed - 10
-    for name in ("sensitivity.parquet", "samples.parquet", "robustness.parquet"):
-        assert (tmp_path / "resumed" / name).read_bytes() == \
-            (tmp_path / "whole" / name).read_bytes(), name
-
-
 def test_claims_of_a_study_get_a_robustness_share(tmp_path):
     """The scaling crossover on a tiny study: a share in [0, 1] and a verdict per sample."""
     scenario = load_scenario(SCENARIOS / "sensitivity_scaling.toml",

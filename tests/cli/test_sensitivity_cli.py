@@ -1,6 +1,11 @@
 """``l4sim sensitivity``: bad input is one line, exit 2, nothing written; the same
-indices on one process, two and a Dask cluster."""
+indices on one process, two and a Dask cluster; a killed study resumes."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +75,35 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_indices(tmp_path):
             assert (tmp_path / other / name).read_bytes() == reference, (other, name)
     again = l4sim(*study, "--jobs", "2", "--out", tmp_path / "one", cwd=tmp_path)
     assert " 0 computed" in again.stdout, again.stdout
+
+
+@pytest.mark.slow
+def test_a_killed_study_resumes_from_its_finished_runs(tmp_path):
+    """kill -9 a real 'l4sim sensitivity' mid-study: the rerun reuses every run it filed
+    and writes the tables a study run in one go writes."""
+    study = ["sensitivity", SCENARIOS / "lock_microbench.toml", *SMALL, "--set", "events=300",
+             "--param", "hold_mean=300:700", "--param", "costs.lock_handoff=100:200",
+             "--samples", "8", "--jobs", "1", "--quiet"]
+    whole = l4sim(*study, "--out", tmp_path / "whole", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    command = [sys.executable, "-m", "l4sim.cli", *map(str, study)]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([*command, "--out", str(killed)], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(killed.glob("cache/*/*.parquet"))) < 3:
+        assert process.poll() is None, "the study ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(list(killed.glob("cache/*/*.parquet")))
+    distinct = len(list((tmp_path / "whole").glob("cache/*/*.parquet")))
+    assert 3 <= done < distinct
+    assert not (killed / "sensitivity.parquet").exists()
+    resumed = l4sim(*study, "--out", killed, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{distinct} distinct ({done} reused" in resumed.stdout, resumed.stdout
+    assert f"{distinct - done} computed" in resumed.stdout
+    for name in ("sensitivity.parquet", "samples.parquet", "robustness.parquet"):
+        assert (killed / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
