@@ -8,7 +8,8 @@ L4SIM   := $(BIN)/l4sim
 # ARGS="--scheduler tcp://host:8786" or ARGS="--force"
 ARGS    ?=
 
-.PHONY: help venv figures sweep report notebooks test lint bench scaling validation clean
+.PHONY: help venv figures sweep report notebooks test lint bench scaling validation clean \
+        sensitivity
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +61,12 @@ bench: $(READY)  ## speed: kernel entries/s vs a bare SimPy lock loop; the floor
 scaling: $(READY)  ## CPU-count sweep (1..64) per lock design and kernel_lock, and its figure
 	$(L4SIM) run scenarios/scaling.toml
 	$(L4SIM) plot results/scaling
+
+# the paper's sensitivity studies (docs/sensitivity.md), one scenario each
+STUDIES := linux syscall ipc scaling
+sensitivity: $(READY)  ## which costs decide each claim: results/sensitivity_*/, then make report
+	for study in $(STUDIES); do \
+	  $(L4SIM) sensitivity scenarios/sensitivity_$$study.toml $(ARGS) || exit $$?; done
 
 validation: $(READY)  ## print the lock model's validation table (analytic vs simulated)
 	$(BIN)/python -m l4sim.analysis.validation

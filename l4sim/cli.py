@@ -1,5 +1,5 @@
 """The ``l4sim`` command line: run, validate, summarize, plot, report, checks, trace, timeline,
-calibrate, compare.
+calibrate, compare, sensitivity.
 
 A user's mistake (bad scenario, missing folder) ends with one line on stderr
 and exit status 2, never a traceback, and nothing written. A simulated
@@ -12,6 +12,7 @@ import argparse
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from l4sim.sweep.backends import BackendError
@@ -108,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     checks.add_argument("--optimize", action="store_true",
                         help="compute the order minimising expected cycles per attempt and "
                         "write DIR/check_order.json (needs a run with check_profile = true)")
+    _sensitivity_parser(commands)
     _trace_parsers(commands)
     _measurement_parsers(commands)
     return parser
@@ -144,6 +146,33 @@ def _measurement_parsers(commands) -> None:
                          default=Path("scenarios/sel4bench_smp.toml"),
                          help="the SMP benchmark's scenario (default "
                               "scenarios/sel4bench_smp.toml)")
+def _sensitivity_parser(commands) -> None:
+    """'sensitivity': which costs decide each result (SALib), and how robust each claim is."""
+    study = commands.add_parser("sensitivity", help="global sensitivity of a scenario's "
+                                "results and claims to its costs (Sobol' or Morris, SALib)")
+    study.add_argument("scenario", help="scenario TOML file (its [sensitivity] table, if any, "
+                       "gives defaults for the options below)")
+    study.add_argument("--param", dest="params", action="append", default=[],
+                       metavar="NAME=LOW:HIGH", help="a cost (costs.NAME) or numeric key and "
+                       "its range; bounds as numbers or -30%%:+30%%; costs.* for every cost; "
+                       "repeatable")
+    study.add_argument("--fix", action="append", default=[], metavar="NAME",
+                       help="leave this cost out of costs.* (e.g. a fitted one); repeatable")
+    study.add_argument("--method", default=None, help="sobol (default) or morris")
+    study.add_argument("--samples", type=int, default=None,
+                       help="SALib's base sample size N (sobol: a power of 2; default 64)")
+    study.add_argument("--output", dest="metrics", action="append", default=[],
+                       metavar="METRIC", help="a points.parquet metric to analyse per kind "
+                       "(default: duration_mean, fast_fraction, lock_wait_mean, "
+                       "entries_per_mcycle and the workload's throughput); repeatable")
+    study.add_argument("--out", type=Path, help="output folder (default results/<name>)")
+    study.add_argument("--jobs", type=int, default=None)
+    study.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run on the Dask distributed scheduler at ADDRESS")
+    study.add_argument("--force", action="store_true", help="recompute every run")
+    study.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="override a scenario key (e.g. events=500)")
+    study.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _trace_parsers(commands) -> None:
@@ -237,18 +266,25 @@ def _run(args) -> int:
     _jobs(args)
     out = writable_folder(args.out or Path("results") / scenario.name, "--out")
     _fits([scenario], out, args.jobs)
-    created = next((folder for folder in (*reversed(out.absolute().parents), out.absolute())
-                    if not folder.exists()), None)  # the first folder this run will make
-    try:
+    with _nothing_left_if_user_code_fails(out):
         run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler,
                         force=args.force, progress=False if args.quiet else None,
                         invariants=True if args.check_invariants else None)
-    except UserCodeError:
-        if created is not None:  # the user's code failed: leave nothing behind
-            shutil.rmtree(created, ignore_errors=True)
-        raise
     print(describe(run))
     return 0
+
+
+@contextmanager
+def _nothing_left_if_user_code_fails(out: Path):
+    """Remove the first folder of ``out`` this command makes if a user's code raises."""
+    created = next((folder for folder in (*reversed(out.absolute().parents), out.absolute())
+                    if not folder.exists()), None)
+    try:
+        yield
+    except UserCodeError:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
 
 
 def run_folder(folder: Path, *tables: str) -> Path:
@@ -337,6 +373,29 @@ def _report(args) -> int:
                            progress=False if args.quiet else None, force=args.force,
                            scheduler=args.scheduler)
     print(written.describe())
+    return 0
+
+
+def _sensitivity(args) -> int:
+    from l4sim.analysis.sensitivity import console_table, describe, run_study, study_from
+    from l4sim.analysis.sensitivity_params import StudyError
+    from l4sim.sweep.backends import default_jobs
+    from l4sim.sweep.estimate import check_fits, estimate
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    _jobs(args)
+    out = writable_folder(args.out or Path("results") / scenario.name, "--out")
+    try:
+        study = study_from(scenario, args.params, args.fix, args.method, args.samples,
+                           args.metrics)
+    except StudyError as error:
+        raise UsageError(str(error)) from None
+    check_fits(estimate(study.points()), out, args.jobs or default_jobs())
+    with _nothing_left_if_user_code_fails(out):
+        result = run_study(study, out, jobs=args.jobs, scheduler=args.scheduler,
+                           force=args.force, progress=False if args.quiet else None)
+    print(console_table(result))
+    print(describe(result))
     return 0
 
 
@@ -536,7 +595,7 @@ def _compare(args) -> int:
 
 COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "summarize": _summarize,
             "report": _report, "checks": _checks, "trace": _trace, "timeline": _timeline,
-            "calibrate": _calibrate, "compare": _compare}
+            "calibrate": _calibrate, "compare": _compare, "sensitivity": _sensitivity}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -181,6 +181,45 @@ def claims_frame(claims: list[Claim]) -> pd.DataFrame:
                                        "verdict"])
 
 
+def scaling_claims(points: pd.DataFrame) -> list[Claim]:
+    """Big kernel lock against fine-grained locking on a CPU-count sweep of syscall_bench.
+
+    The crossover is the smallest swept CPU count from which the fine-grained
+    kernel handles more syscall exceptions per Mcycle than the big-lock one at
+    every larger swept count (twice the largest if it never does).
+    """
+    rows = points[points["kind"] == EXCEPTION]
+    counts = sorted(rows["cpus"].unique())
+    crossovers, one, two = [], [], []
+    for _, g in rows.groupby("replication"):
+        table = g.pivot_table(index="cpus", columns="kernel_lock", values="entries_per_mcycle")
+        better = (table["fine"] > table["big"]).reindex(counts).to_numpy()
+        crossover = 2 * counts[-1]
+        for count, ahead in zip(reversed(counts), reversed(better), strict=True):
+            if not ahead:
+                break
+            crossover = count
+        crossovers.append(crossover)
+        if 1 in table.index:
+            one.append(table.loc[1, "big"] / table.loc[1, "fine"])
+        if 2 in table.index:
+            two.append(table.loc[2, "fine"] / table.loc[2, "big"])
+    value, ci = mean_ci(crossovers)
+    claims = [Claim("S1", "CPU count from which fine-grained locking outperforms the big "
+                    "kernel lock (syscall exceptions per Mcycle)", "from 2 CPUs (docs/scaling.md)",
+                    (1.0, 2.0), value, ci, unit=" CPUs")]
+    # the margins on either side of the crossover: what moves it
+    if one:
+        claims.append(Claim("S1", "1 CPU: big-lock / fine-grained throughput", "big lock "
+                            "cheaper (docs/scaling.md)", (1.0 + 1e-9, math.inf), *mean_ci(one),
+                            unit="x", band_label="> 1x"))
+    if two:
+        claims.append(Claim("S1", "2 CPUs: fine-grained / big-lock throughput", "fine "
+                            "ahead (docs/scaling.md)", (1.0 + 1e-9, math.inf), *mean_ci(two),
+                            unit="x", band_label="> 1x"))
+    return claims
+
+
 def claims_table(claims: list[Claim]) -> str:
     """The claims as a Markdown table."""
     frame = claims_frame(claims)

@@ -231,9 +231,11 @@ def caption_room(fig, lines: int) -> float:
 
 
 def save(fig, out_dir: Path, stem: str, title: str, caption: str,
-         caption_lines: int = 0) -> Drawn:
-    """Lay the figure out (room for the caption below), write PNG and SVG, close it."""
-    fig.tight_layout(rect=(0, caption_room(fig, caption_lines), 1, 1))
+         caption_lines: int = 0, title_lines: int = 0) -> Drawn:
+    """Lay the figure out (room for the caption below and, when given, for a title of
+    ``title_lines`` lines above), write PNG and SVG, close it."""
+    top = 1 - title_lines * 0.24 / fig.get_figheight() if title_lines else 1
+    fig.tight_layout(rect=(0, caption_room(fig, caption_lines), 1, top))
     out_dir = Path(out_dir)
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
     fig.savefig(png, dpi=DPI)

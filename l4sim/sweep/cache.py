@@ -151,6 +151,16 @@ class ResultCache:
                              f"delete it or rerun with --force") from None
         return Record(meta["rows"], meta["measured_cycles"], table.replace_schema_metadata())
 
+    def summary(self, key: str) -> tuple[list[dict], int]:
+        """A cached result's summary rows and measured cycles, without reading its events."""
+        path = self.path(key)
+        try:
+            meta = json.loads(pq.read_schema(path).metadata[META])
+        except (OSError, KeyError, ValueError, pa.ArrowException) as error:
+            raise CacheError(f"{path}: unreadable cached result ({error}); "
+                             f"delete it or rerun with --force") from None
+        return meta["rows"], meta["measured_cycles"]
+
     def remove_stale_temporaries(self) -> None:
         """Temporary files left by a killed run (call while holding the folder lock)."""
         if self.folder.is_dir():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,8 @@ from l4sim.sweep.stats import write_summary
 from l4sim.workloads.base import COSTS_PREFIX
 from l4sim.workloads.registry import find_workload
 
-__all__ = ["SweepRun", "default_jobs", "load_points", "point_from_row", "run_scenario",
-           "run_sweep"]
+__all__ = ["SweepRun", "default_jobs", "load_points", "point_from_row", "run_points",
+           "run_scenario", "run_sweep"]
 
 
 class OutputError(CacheError):
@@ -65,33 +66,82 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
     folder this call created is removed again if writing fails (a full disk):
     an :class:`OutputError` then says why.
     """
-    force = force or bool(invariants)
     points = scenario.points()
     tasks = [(point, rep) for point in points for rep in range(point.replications)]
+    out_dir = Path(out_dir)
+
+    def tables(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
+        frame = _assemble(points, tasks, keys, cache, list(scenario.sweep), out_dir,
+                          Progress(len(tasks), f"{scenario.name}: tables", mode,
+                                   unit="runs", delay=1.0))
+        write_summary(out_dir, frame)
+        return frame
+
+    return _run_tasks(tasks, scenario.name, out_dir, tables, jobs, scheduler,
+                      force or bool(invariants), progress, client, invariants)
+
+
+def run_points(points: list[Point], label: str, out_dir: Path, jobs: int | None = None,
+               scheduler: str | None = None, force: bool = False,
+               progress: bool | None = None, client=None) -> SweepRun:
+    """Run an explicit list of points, each with its replications, as :func:`run_sweep` does.
+
+    The same cache (``out_dir/cache``, so a killed run resumes), backends,
+    progress and cleanup of a folder it created; a point listed twice runs
+    once (``reused`` and ``computed`` count distinct runs). Writes no table:
+    returns the points' rows (``points.parquet``'s columns plus ``point``, the
+    point's position in ``points``), in the order given, from the cached
+    summaries alone (the events are not read).
+    """
+    tasks = [(point, rep) for point in points for rep in range(point.replications)]
+    positions = [index for index, point in enumerate(points)
+                 for _ in range(point.replications)]
+
+    def rows(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
+        found = []
+        for key, index, (point, rep) in zip(keys, positions, tasks, strict=True):
+            summary, measured = cache.summary(key)
+            found.extend({"point": index, **point.flat(), "replication": rep,
+                          "measured_cycles": measured, **row} for row in summary)
+        return pd.DataFrame(found)
+
+    return _run_tasks(tasks, label, Path(out_dir), rows, jobs, scheduler, force, progress,
+                      client, None)
+
+
+def _run_tasks(tasks: list[tuple[Point, int]], label: str, out_dir: Path,
+               collect: Callable[[ResultCache, list[str], str], pd.DataFrame],
+               jobs: int | None, scheduler: str | None, force: bool,
+               progress: bool | None, client, invariants: bool | None) -> SweepRun:
+    """Compute the (point, replication) tasks missing from ``out_dir``'s cache, then
+    ``collect`` the results from the cache while holding the folder's lock.
+
+    A folder this call created is removed again if writing fails (an
+    :class:`OutputError` then says why), or if it is interrupted before any
+    run was filed (nothing worth resuming).
+    """
     owned = None
     if client is None and scheduler is not None:
         client = owned = connect(scheduler)  # before anything is written
-    out_dir = Path(out_dir)
     created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with FolderLock(out_dir):
             cache = ResultCache(out_dir)
             cache.remove_stale_temporaries()
-            keys = [task_key(point.model_dump(), rep, cache.model) for point, rep in tasks]
+            configs: dict[int, dict] = {}  # each point's configuration, dumped once
+            keys = [task_key(configs.setdefault(id(point), point.model_dump()), rep,
+                             cache.model) for point, rep in tasks]
             todo: dict[str, tuple] = {}  # each distinct run once, in task order
             targets: dict[str, int] = {}  # closed entries of the measured kind per run
             for key, (point, rep) in zip(keys, tasks, strict=True):
                 if key not in todo and (force or not cache.has(key)):
-                    todo[key] = (key, point.model_dump(), rep)
+                    todo[key] = (key, configs[id(point)], rep)
                     targets[key] = point.warmup_events + point.events
             missing = list(todo.values())
             mode = Progress.choose(progress)
-            _compute(missing, targets, cache, scenario.name, mode, client, jobs, invariants)
-            frame = _assemble(points, tasks, keys, cache, list(scenario.sweep), out_dir,
-                              Progress(len(tasks), f"{scenario.name}: tables", mode,
-                                       unit="runs", delay=1.0))
-            write_summary(out_dir, frame)
+            _compute(missing, targets, cache, label, mode, client, jobs, invariants)
+            frame = collect(cache, keys, mode)
     except OSError as error:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
@@ -104,8 +154,8 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
     finally:
         if owned is not None:
             owned.close()
-    reused = len(tasks) - len(missing)
-    return SweepRun(frame, out_dir, len(tasks), reused, len(missing))
+    distinct = len(set(keys))  # a run two tasks share is reused or computed once
+    return SweepRun(frame, out_dir, len(tasks), distinct - len(missing), len(missing))
 
 
 def _compute(missing: list, targets: dict[str, int], cache: ResultCache, label: str,

@@ -43,6 +43,9 @@ class Scenario(BaseModel):
     source: str = "<scenario>"
     # where a key's value came from when not the file: '--set KEY=VALUE'
     origins: dict[str, str] = {}
+    # a ``[sensitivity]`` table: the study ``l4sim sensitivity`` runs on this scenario
+    # (l4sim.analysis.sensitivity reads it; ``l4sim run`` runs the scenario itself)
+    study: dict = {}
 
     def points(self) -> list[Point]:
         """The cartesian product of the sweep, each point validated."""
@@ -192,6 +195,9 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     sweep = data.pop("sweep", {})
     if not isinstance(sweep, dict):
         raise ScenarioError(f"{source}: key 'sweep': must be a table of lists")
+    study = data.pop("sensitivity", {})
+    if not isinstance(study, dict):
+        raise ScenarioError(f"{source}: key 'sensitivity': must be a table")
     folder = path.resolve().parent
     data = _resolve_paths(data, folder)
     sweep = _resolve_paths(_flat_sweep(sweep, source), folder, sweep=True)
@@ -238,7 +244,7 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
         if len({json.dumps(v) for v in seen}) != len(seen):
             raise ScenarioError(f"{origins.get(key, source)}: key 'sweep.{key}': "
                                 "repeated values")
-    return Scenario(base=data, sweep=sweep, source=source, origins=origins)
+    return Scenario(base=data, sweep=sweep, source=source, origins=origins, study=study)
 
 
 def _syntax_error(error: tomllib.TOMLDecodeError, text: str) -> str:

@@ -124,6 +124,10 @@ class Point(BaseModel):
     lock_order: Literal[LOCK_ORDERS] = "ascending"
     lock_order_check: bool = True  # the engine and the checker refuse a lock-order violation
     stress_jitter: int = Field(0, ge=0, le=100_000)  # the invariant checker's stress (cycles)
+    # the random streams to use, as another point's seed digest (hex); empty: this point's
+    # own. Points that vary a workload key (hold_mean, wait_factor) but name the same
+    # streams face the same random numbers, scaled: common random numbers for that key
+    stream_key: str = Field("", pattern=r"^([0-9a-f]{32})?$")
 
     @model_validator(mode="before")
     @classmethod
@@ -208,12 +212,17 @@ class Point(BaseModel):
         return Path(self.workload).name if is_path(self.workload) else self.workload
 
     def seed_key(self) -> tuple[int, ...]:
-        """Spawn key of this point's random streams: a stable hash of its workload keys."""
-        workload = {k: v for k, v in self.model_dump().items()
-                    if k not in KERNEL_OPTION_KEYS | RUN_KEYS}
-        workload["workload"] = self.workload_identity()
-        digest = hashlib.sha256(json.dumps(workload, sort_keys=True).encode()).digest()
+        """Spawn key of this point's random streams: a stable hash of its workload keys
+        (or the digest ``stream_key`` names)."""
+        digest = bytes.fromhex(self.stream_key or self.stream_digest())
         return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
+
+    def stream_digest(self) -> str:
+        """This point's own streams as a ``stream_key``: a hash of its workload keys."""
+        workload = {k: v for k, v in self.model_dump().items()
+                    if k not in KERNEL_OPTION_KEYS | RUN_KEYS | {"stream_key"}}
+        workload["workload"] = self.workload_identity()
+        return hashlib.sha256(json.dumps(workload, sort_keys=True).encode()).hexdigest()[:32]
 
     def cost_profile(self) -> Costs:
         """The profile's costs with this point's ``costs.NAME`` overrides."""

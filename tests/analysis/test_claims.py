@@ -60,3 +60,29 @@ def test_verdict_needs_the_whole_interval_inside_the_band():
     assert inside.verdict == "holds"
     assert straddling.verdict.startswith("inconclusive")
     assert outside.verdict == "**does not hold**"
+
+
+def _scaling_rows(fine: list[float], big: list[float], counts=(1, 2, 4, 8)):
+    import pandas as pd
+
+    rows = []
+    for lock, rates in (("fine", fine), ("big", big)):
+        for cpus, rate in zip(counts, rates, strict=True):
+            rows.append({"kind": "syscall_exception", "replication": 0, "cpus": cpus,
+                         "kernel_lock": lock, "entries_per_mcycle": rate})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("fine,big,crossover", [
+    ([635, 1151, 1241, 1239], [682, 813, 836, 835], 2),  # the README's wait factor 100
+    ([700, 1151, 1241, 1239], [682, 813, 836, 835], 1),
+    ([600, 700, 1241, 1239], [682, 813, 836, 835], 4),
+    ([600, 1151, 800, 1239], [682, 813, 836, 835], 8),  # behind at 4: only from 8 on
+    ([600, 700, 800, 800], [682, 813, 836, 835], 16),  # never: twice the largest count
+])
+def test_scaling_crossover_is_where_fine_stays_ahead(fine, big, crossover):
+    claim, one, two = claims.scaling_claims(_scaling_rows(fine, big))
+    assert claim.value == crossover
+    assert claim.holds == (crossover <= 2)
+    assert one.value == pytest.approx(big[0] / fine[0]) and one.holds == (big[0] > fine[0])
+    assert two.value == pytest.approx(fine[1] / big[1]) and two.holds == (fine[1] > big[1])
