@@ -48,7 +48,7 @@ notebooks: $(READY)  ## execute notebooks/*.ipynb; executed copies go to results
 test: $(READY)  ## ruff, the layers (lint-imports) and the whole test suite (notebooks, examples)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: $(STAMP)  ## ruff and the layers' contracts only
 	$(BIN)/ruff check .
