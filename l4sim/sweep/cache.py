@@ -103,9 +103,24 @@ def file_contents(config: dict) -> dict:
     return contents
 
 
+def _is_labels(kind: pa.DataType) -> bool:
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            or pa.types.is_dictionary(kind))
+
+
+def _compact(values) -> pa.Array:
+    """A column of a cached result: strings dictionary-encoded (a few labels, many rows)."""
+    column = pa.array(values)
+    return column.dictionary_encode() if _is_labels(column.type) else column
+
+
 @dataclass
 class Record:
-    """One cached result: summary rows per kind, measured cycles, events table."""
+    """One cached result: summary rows per kind, measured cycles, events table.
+
+    The events' string columns (kind, path, exit point, thread name) are
+    dictionary-encoded: a handful of labels, each row an index.
+    """
 
     rows: list[dict]
     measured_cycles: int
@@ -130,7 +145,7 @@ class ResultCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = {"rows": record["rows"], "measured_cycles": record["measured_cycles"],
                 "config": record.get("config"), "replication": record.get("replication")}
-        table = pa.table(record["events"])
+        table = pa.table({name: _compact(values) for name, values in record["events"].items()})
         table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
         final = self.path(key)
         temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
@@ -144,7 +159,8 @@ class ResultCache:
     def get(self, key: str) -> Record:
         path = self.path(key)
         try:
-            table = pq.read_table(path)
+            strings = [field.name for field in pq.read_schema(path) if _is_labels(field.type)]
+            table = pq.read_table(path, read_dictionary=strings)
             meta = json.loads(table.schema.metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(f"{path}: unreadable cached result ({error}); "

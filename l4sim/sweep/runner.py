@@ -391,12 +391,25 @@ def run_record(config: dict, replication: int, invariants: bool | None = None,
         where = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("name", "profile"))
         raise InvariantViolation(f"{first}\n  in the run {where}, replication {replication}"
                                  f"\n{rest}", error.check, error.cycle) from None
-    events = {name: (column.astype(str).to_numpy(dtype=object)
-                     if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy())
-              for name, column in result.events.items()}
     return {"config": config, "replication": replication, "rows": result.rows,
-            "measured_cycles": int(result.measured_cycles), "events": events,
+            "measured_cycles": int(result.measured_cycles), "events": events_columns(result.events),
             "model": model_version()}
+
+
+def events_columns(events: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The events as plain numpy arrays, categories as strings (a worker's reply).
+
+    A categorical becomes its labels taken by its codes: the same few string
+    objects shared by every row, not one new string per row.
+    """
+    columns = {}
+    for name, column in events.items():
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            labels = np.asarray([str(label) for label in column.cat.categories], dtype=object)
+            columns[name] = labels[column.cat.codes.to_numpy()]
+        else:
+            columns[name] = column.to_numpy()
+    return columns
 
 
 def summarize_entries(events: pd.DataFrame, measured_cycles: int) -> list[dict]:
