@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -46,6 +48,9 @@ META = b"l4sim"
 # the package's code a run executes, relative to the package: its sources are the model
 SIMULATION_CODE = ("kernel", "sim", "workloads", "sweep/runner.py")
 LIBRARIES = ("numpy", "simpy", "pydantic")
+# rows per Parquet row group of an events table: a long run's file is written (and
+# read back a group at a time) with little memory beyond the table itself
+ROW_GROUP_ROWS = 64 * 1024
 
 
 class CacheError(Exception):
@@ -108,10 +113,17 @@ def _is_labels(kind: pa.DataType) -> bool:
             or pa.types.is_dictionary(kind))
 
 
-def _compact(values) -> pa.Array:
-    """A column of a cached result: strings dictionary-encoded (a few labels, many rows)."""
-    column = pa.array(values)
-    return column.dictionary_encode() if _is_labels(column.type) else column
+def _compact(values: np.ndarray) -> pa.Array:
+    """A column of a cached result: strings dictionary-encoded (a few labels, many rows).
+
+    Strings are factorized straight from the objects, never expanded into one
+    string buffer for all rows.
+    """
+    if values.dtype != object:
+        return pa.array(values)
+    codes, labels = pd.factorize(values)
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
+                                          pa.array(labels, type=pa.string()))
 
 
 @dataclass
@@ -150,7 +162,7 @@ class ResultCache:
         final = self.path(key)
         temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         try:
-            pq.write_table(table, temporary)
+            pq.write_table(table, temporary, row_group_size=ROW_GROUP_ROWS)
             os.replace(temporary, final)
         except BaseException:  # a full disk: no half-written file stays behind
             temporary.unlink(missing_ok=True)

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from l4sim.sweep.backends import BackendError, connect, default_jobs, run_dask, run_local
-from l4sim.sweep.cache import CacheError, FolderLock, ResultCache, task_key
+from l4sim.sweep.cache import ROW_GROUP_ROWS, CacheError, FolderLock, ResultCache, task_key
 from l4sim.sweep.progress import Progress
 from l4sim.sweep.scenario import Point, Scenario, point_keys
 from l4sim.sweep.stats import write_summary
@@ -187,9 +187,9 @@ def _assemble(points: list[Point], tasks, keys: list[str], cache: ResultCache,
     return frame
 
 
-# rows of events.parquet written at a time: Parquet's default row group, so a long
-# run's strings are expanded one group at a time
-WRITE_ROWS = 1024 * 1024
+# rows of events.parquet written at a time (a row group): a long run's strings are
+# expanded, and its pages encoded, a group at a time, so writing needs little memory
+WRITE_ROWS = ROW_GROUP_ROWS
 
 
 def _labelled(events: pa.Table, labels: dict):
