@@ -48,8 +48,8 @@ META = b"l4sim"
 # the package's code a run executes, relative to the package: its sources are the model
 SIMULATION_CODE = ("kernel", "sim", "workloads", "sweep/runner.py")
 LIBRARIES = ("numpy", "simpy", "pydantic")
-# rows per Parquet row group of an events table: a long run's file is written (and
-# read back a group at a time) with little memory beyond the table itself
+# rows per Parquet row group of events.parquet: a long run's table is written a
+# group at a time, with little memory beyond the table itself
 ROW_GROUP_ROWS = 64 * 1024
 
 
@@ -119,6 +119,7 @@ def _compact(values: np.ndarray) -> pa.Array:
     Strings are factorized straight from the objects, never expanded into one
     string buffer for all rows.
     """
+    values = np.asarray(values)
     if values.dtype != object:
         return pa.array(values)
     codes, labels = pd.factorize(values)
@@ -162,7 +163,7 @@ class ResultCache:
         final = self.path(key)
         temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         try:
-            pq.write_table(table, temporary, row_group_size=ROW_GROUP_ROWS)
+            pq.write_table(table, temporary)
             os.replace(temporary, final)
         except BaseException:  # a full disk: no half-written file stays behind
             temporary.unlink(missing_ok=True)
