@@ -14,7 +14,9 @@ events minus one of 1000, so start-up cancels out), with ``PYTHONHASHSEED=0``
 and one BLAS thread; the count is the same whatever else the machine does.
 
 Run: ``.venv/bin/python benchmarks/compare_trees.py OTHER_TREE [--rounds N]``
-or ``... OTHER_TREE --instructions [--wait-factor W]``.
+or ``... OTHER_TREE --instructions [--wait-factor W] [--end-to-end]`` (``--end-to-end``:
+the runs go through ``l4sim run``, so reading the scenario, filing the result
+and writing the tables are counted too).
 """
 
 from __future__ import annotations
@@ -77,8 +79,23 @@ simulate(point, seed=1)
 """
 
 
-def instructions_per_entry(tree: Path, wait_factor: float) -> float:
-    """Instructions per simulated kernel entry (callgrind), start-up subtracted."""
+END_TO_END = r"""
+import contextlib, io, sys, tempfile
+from l4sim.cli import main
+with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+    sys.exit(main(["run", "scenarios/syscall_bench.toml", "--out", out, "--quiet", "--jobs", "1",
+                   "--set", "replications=1", "--set", "threads=2",
+                   "--set", "fastpath_syscall=true",
+                   "--set", f"wait_factor={sys.argv[1]}", "--set", f"events={sys.argv[2]}"]))
+"""
+
+
+def instructions_per_entry(tree: Path, wait_factor: float, end_to_end: bool = False) -> float:
+    """Instructions per simulated kernel entry (callgrind), start-up subtracted.
+
+    ``end_to_end``: through ``l4sim run`` (reading the scenario, the cache, the
+    tables written) instead of ``simulate()`` alone.
+    """
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0",
            "OPENBLAS_NUM_THREADS": "1", "L4SIM_CHECK_INVARIANTS": ""}
     counts = {}
@@ -86,7 +103,8 @@ def instructions_per_entry(tree: Path, wait_factor: float) -> float:
         for events in (1000, 3000):
             out = subprocess.run(
                 ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/cg.out",
-                 sys.executable, "-c", ONE_RUN, str(wait_factor), str(events)],
+                 sys.executable, "-c", END_TO_END if end_to_end else ONE_RUN,
+                 str(wait_factor), str(events)],
                 cwd=tree, env=env, check=True, capture_output=True, text=True).stderr
             counts[events] = int(re.search(r"Collected : (\d+)", out).group(1))
     return (counts[3000] - counts[1000]) / (2 * 2000)  # two kernel entries per event
@@ -100,12 +118,14 @@ def main() -> None:
     parser.add_argument("--wait-factor", type=float, default=100.0)
     parser.add_argument("--instructions", action="store_true",
                         help="count instructions per entry with valgrind instead of timing")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="with --instructions: through `l4sim run`, tables written")
     args = parser.parse_args()
     trees = {"this": HERE, "other": args.other.resolve()}
     if args.instructions:
         if shutil.which("valgrind") is None:
             sys.exit("compare_trees: --instructions needs valgrind")
-        counts = {name: instructions_per_entry(tree, args.wait_factor)
+        counts = {name: instructions_per_entry(tree, args.wait_factor, args.end_to_end)
                   for name, tree in trees.items()}
         for name, count in counts.items():
             print(f"{name:5} ({trees[name]}): {count:,.0f} instructions per kernel entry")

@@ -173,5 +173,5 @@ class Machine:
             window = self.window
             raise SimulationStalled(
                 f"simulation stalled at cycle {self.env.now}: every thread is blocked "
-                f"({len(window.closes)} of {window.warmup + window.events} measured-kind "
+                f"({len(window.closed_at)} of {window.warmup + window.events} measured-kind "
                 "entries closed)") from None

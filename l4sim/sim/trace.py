@@ -88,38 +88,47 @@ class TraceBuffer:
         keep = entry >= since
         if until is not None:
             keep &= self.closed <= until
+        # a canonical order (by entry cycle, then CPU), not the order in which the
+        # simulator happened to close the records: lookahead may run a CPU's later
+        # entry before another CPU's earlier one. A stable sort of the kept records'
+        # positions, so that each column is copied once, already in order
+        kept = np.flatnonzero(keep)
+        cpu = self.cpu[kept]
+        order = kept[np.lexsort((cpu, entry[kept]))]
+        del kept, keep, cpu
         # kinds and outcomes are a few shared objects: group them by identity and
         # look at each distinct one once
-        outcomes, outcome_codes = _distinct(self.outcome, keep)
+        outcomes, outcome_codes = _distinct(self.outcome, order)
         frame = pd.DataFrame({
-            "kind": _categorical(*_distinct(self.kind, keep)),
+            "kind": _categorical(*_distinct(self.kind, order)),
             "path": _categorical([o.path if o else "none" for o in outcomes], outcome_codes),
             "exit_point": _categorical([o.exit_point if o else "none" for o in outcomes],
                                        outcome_codes),
-            "cpu": self.cpu[keep].astype(np.int16),
-            "thread": self.thread[keep].astype(np.int32),
-            "entry": entry[keep],
-            "duration": self.duration[keep],
-            "lock_wait": self.lock_wait[keep],
-            "outcome_cycles": self.outcome_at[keep],
+            "cpu": self.cpu[order].astype(np.int16),
+            "thread": self.thread[order].astype(np.int32),
+            "entry": entry[order],
+            "duration": self.duration[order],
+            "lock_wait": self.lock_wait[order],
+            "outcome_cycles": self.outcome_at[order],
         })
         # the check profile's pass mask (-1: not profiled, or not a fastpath attempt)
         masks = [o.mask if o is not None and o.mask is not None else -1 for o in outcomes]
         frame["check_mask"] = np.asarray(masks or [-1], dtype=np.int64)[outcome_codes]
         if threads is not None:
-            names = np.asarray([*threads, "idle"], dtype=object)  # IDLE (-1): the last
-            frame["thread_name"] = pd.Categorical(names[frame["thread"].to_numpy()])
-        # a canonical order (by entry cycle, then CPU), not the order in which the
-        # simulator happened to close the records: lookahead may run a CPU's later
-        # entry before another CPU's earlier one
-        return frame.sort_values(["entry", "cpu"], kind="stable", ignore_index=True)
+            thread = frame["thread"].to_numpy()
+            # IDLE (-1): the label after the threads'
+            frame["thread_name"] = _categorical([*threads, "idle"],
+                                                np.where(thread < 0, len(threads), thread))
+        return frame
 
 
-def _distinct(objects: list, keep: np.ndarray) -> tuple[list, np.ndarray]:
-    """The distinct objects of ``objects`` (by identity) and, for each kept one, its index."""
+def _distinct(objects: list, order: np.ndarray) -> tuple[list, np.ndarray]:
+    """The distinct objects of ``objects`` (by identity) and, for each one at a position in
+    ``order``, the index of its object among them."""
     ids = np.fromiter(map(id, objects), dtype=np.int64, count=len(objects))
     _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
-    return [objects[index] for index in first], codes.reshape(-1)[keep]
+    del ids
+    return [objects[index] for index in first], codes.reshape(-1)[order]
 
 
 def _categorical(labels: list[str], codes: np.ndarray) -> pd.Categorical:

@@ -4,4 +4,4 @@ cdef class MeasurementWindow:
     cdef dict __dict__
     cdef public object env, kind, warmup, events, settle_at, next_check, start, end, done
     cdef public object progress, report_every, reported, next_report
-    cdef public list closes
+    cdef public object closed_at, entered_at

@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -46,6 +48,9 @@ META = b"l4sim"
 # the package's code a run executes, relative to the package: its sources are the model
 SIMULATION_CODE = ("kernel", "sim", "workloads", "sweep/runner.py")
 LIBRARIES = ("numpy", "simpy", "pydantic")
+# rows per Parquet row group of events.parquet: a long run's table is written a
+# group at a time, with little memory beyond the table itself
+ROW_GROUP_ROWS = 64 * 1024
 
 
 class CacheError(Exception):
@@ -103,9 +108,32 @@ def file_contents(config: dict) -> dict:
     return contents
 
 
+def _is_labels(kind: pa.DataType) -> bool:
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            or pa.types.is_dictionary(kind))
+
+
+def _compact(values: np.ndarray) -> pa.Array:
+    """A column of a cached result: strings dictionary-encoded (a few labels, many rows).
+
+    Strings are factorized straight from the objects, never expanded into one
+    string buffer for all rows.
+    """
+    values = np.asarray(values)
+    if values.dtype != object:
+        return pa.array(values)
+    codes, labels = pd.factorize(values)
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
+                                          pa.array(labels, type=pa.string()))
+
+
 @dataclass
 class Record:
-    """One cached result: summary rows per kind, measured cycles, events table."""
+    """One cached result: summary rows per kind, measured cycles, events table.
+
+    The events' string columns (kind, path, exit point, thread name) are
+    dictionary-encoded: a handful of labels, each row an index.
+    """
 
     rows: list[dict]
     measured_cycles: int
@@ -130,7 +158,7 @@ class ResultCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = {"rows": record["rows"], "measured_cycles": record["measured_cycles"],
                 "config": record.get("config"), "replication": record.get("replication")}
-        table = pa.table(record["events"])
+        table = pa.table({name: _compact(values) for name, values in record["events"].items()})
         table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
         final = self.path(key)
         temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
@@ -144,7 +172,8 @@ class ResultCache:
     def get(self, key: str) -> Record:
         path = self.path(key)
         try:
-            table = pq.read_table(path)
+            strings = [field.name for field in pq.read_schema(path) if _is_labels(field.type)]
+            table = pq.read_table(path, read_dictionary=strings)
             meta = json.loads(table.schema.metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(f"{path}: unreadable cached result ({error}); "

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from l4sim.sweep.backends import BackendError, connect, default_jobs, run_dask, run_local
-from l4sim.sweep.cache import CacheError, FolderLock, ResultCache, task_key
+from l4sim.sweep.cache import ROW_GROUP_ROWS, CacheError, FolderLock, ResultCache, task_key
 from l4sim.sweep.progress import Progress
 from l4sim.sweep.scenario import Point, Scenario, point_keys
 from l4sim.sweep.stats import write_summary
@@ -213,14 +213,11 @@ def _assemble(points: list[Point], tasks, keys: list[str], cache: ResultCache,
             rows.extend({**config, "replication": rep,
                          "measured_cycles": record.measured_cycles, **row}
                         for row in record.rows)
-            events = record.events.to_pandas()
-            events.insert(0, "replication", rep)
-            for offset, name in enumerate(swept):
-                events.insert(offset, name, config[name])
-            table = pa.Table.from_pandas(events, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(events_temporary, table.schema)
-            writer.write_table(table)
+            labels = {**{name: config[name] for name in swept}, "replication": rep}
+            for table in _labelled(record.events, labels):
+                if writer is None:
+                    writer = pq.ParquetWriter(events_temporary, table.schema)
+                writer.write_table(table)
         if writer is not None:
             writer.close()
             writer = None
@@ -238,6 +235,22 @@ def _assemble(points: list[Point], tasks, keys: list[str], cache: ResultCache,
         for leftover in out_dir.glob(".*.parquet.tmp*"):
             leftover.unlink(missing_ok=True)
     return frame
+
+
+# rows of events.parquet written at a time (a row group): a long run's strings are
+# expanded, and its pages encoded, a group at a time, so writing needs little memory
+WRITE_ROWS = ROW_GROUP_ROWS
+
+
+def _labelled(events: pa.Table, labels: dict):
+    """``events`` with a constant column per label in front (the swept keys, the
+    replication), its dictionary-encoded labels as strings, ``WRITE_ROWS`` at a time."""
+    for start in range(0, max(events.num_rows, 1), WRITE_ROWS):
+        part = events.slice(start, WRITE_ROWS)
+        columns = [column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
+                   for column in part.columns]
+        constants = [pa.repeat(value, part.num_rows) for value in labels.values()]
+        yield pa.Table.from_arrays([*constants, *columns], names=[*labels, *part.column_names])
 
 
 def _temporary(out_dir: Path, stem: str) -> Path:
