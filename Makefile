@@ -54,7 +54,7 @@ lint: $(STAMP)  ## ruff and the layers' contracts only
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-bench: $(READY)  ## speed: kernel entries/s vs a bare SimPy lock loop; the floor; 64 vs 2 CPUs
+bench: $(READY)  ## speed end to end through l4sim run over the configuration matrix, vs a bare SimPy loop
 	$(BIN)/python benchmarks/engine_floor.py
 	$(BIN)/python benchmarks/bench_speed.py
 
