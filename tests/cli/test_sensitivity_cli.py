@@ -1,15 +1,12 @@
 """``l4sim sensitivity``: bad input is one line, exit 2, nothing written; the same
 indices on one process, two and a Dask cluster; a killed study resumes."""
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from ..interrupted import kill_after_cached_runs
 from .in_process import l4sim
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
@@ -88,16 +85,8 @@ def test_a_killed_study_resumes_from_its_finished_runs(tmp_path):
     assert whole.returncode == 0, whole.stderr
     command = [sys.executable, "-m", "l4sim.cli", *map(str, study)]
     killed = tmp_path / "killed"
-    process = subprocess.Popen([*command, "--out", str(killed)], cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(list(killed.glob("cache/*/*.parquet"))) < 3:
-        assert process.poll() is None, "the study ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    done = len(list(killed.glob("cache/*/*.parquet")))
+    done = kill_after_cached_runs([*command, "--out", str(killed)], killed, tmp_path, runs=3,
+                                  timeout=120)
     distinct = len(list((tmp_path / "whole").glob("cache/*/*.parquet")))
     assert 3 <= done < distinct
     assert not (killed / "sensitivity.parquet").exists()

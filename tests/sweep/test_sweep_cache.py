@@ -1,10 +1,7 @@
 """The result cache: resumable, atomic, invalidated by any change of point or model."""
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +11,8 @@ from l4sim.sweep import cache as cache_module
 from l4sim.sweep.cache import ResultCache
 from l4sim.sweep.run import run_sweep
 from l4sim.sweep.scenario import load_scenario
+
+from ..interrupted import kill_after_cached_runs
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml"
 SMALL = ["events=150", "warmup_events=20", "replications=2", "sweep.threads=[1,2]",
@@ -77,16 +76,8 @@ def test_killed_run_resumes_to_the_same_tables(tmp_path):
             "--set", "sweep.wait_factor=[10,1000]", "--jobs", "1", "--quiet"]
     command = [sys.executable, "-m", "l4sim.cli", *args]
     interrupted = tmp_path / "interrupted"
-    process = subprocess.Popen([*command, "--out", str(interrupted)], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while len(list(interrupted.glob("cache/*/*.parquet"))) < 3:
-        assert process.poll() is None, "the sweep ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    done = len(list(interrupted.glob("cache/*/*.parquet")))
+    done = kill_after_cached_runs([*command, "--out", str(interrupted)], interrupted, tmp_path,
+                                  runs=3, timeout=60)
     assert 3 <= done < 16
     assert not (interrupted / "points.parquet").exists()
 
