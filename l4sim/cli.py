@@ -242,12 +242,13 @@ def _jobs(args) -> None:
         raise UsageError("--jobs and --scheduler: give one (Dask workers set the parallelism)")
 
 
-def _fits(scenarios, out: Path, jobs: int | None):
-    """The sweeps' estimate, refused (SizeError) if it cannot fit in memory or on disk."""
+def _fits(points, out: Path, jobs: int | None):
+    """The estimate of running ``points``, refused (SizeError) if it cannot fit in memory
+    or on disk."""
     from l4sim.sweep.backends import default_jobs
     from l4sim.sweep.estimate import check_fits, estimate
 
-    sized = estimate([point for scenario in scenarios for point in scenario.points()])
+    sized = estimate(list(points))
     check_fits(sized, out, jobs or default_jobs())
     return sized
 
@@ -265,7 +266,7 @@ def _run(args) -> int:
     scenario = load_scenario(args.scenario, args.overrides)
     _jobs(args)
     out = writable_folder(args.out or Path("results") / scenario.name, "--out")
-    _fits([scenario], out, args.jobs)
+    _fits(scenario.points(), out, args.jobs)
     with _nothing_left_if_user_code_fails(out):
         run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler,
                         force=args.force, progress=False if args.quiet else None,
@@ -351,7 +352,7 @@ def _validate(args) -> int:
     for point in points:  # a workload whose build fails says so now
         check_build(point)
     replications = points[0].replications  # not sweepable: the same for every point
-    sized = _fits([scenario], Path("results") / scenario.name, None)
+    sized = _fits(points, Path("results") / scenario.name, None)
 
     def count(n: int, what: str) -> str:
         return f"{n:,} {what}" + ("" if n == 1 else "s")
@@ -368,7 +369,8 @@ def _report(args) -> int:
     _jobs(args)
     writable_folder(args.results, "--results")
     scenarios = report_scenarios(args.scenarios, args.overrides)
-    _fits(scenarios.values(), args.results, args.jobs)
+    _fits([point for scenario in scenarios.values() for point in scenario.points()],
+          args.results, args.jobs)
     written = build_report(args.scenarios, args.results, args.overrides, jobs=args.jobs,
                            progress=False if args.quiet else None, force=args.force,
                            scheduler=args.scheduler)
@@ -379,9 +381,6 @@ def _report(args) -> int:
 def _sensitivity(args) -> int:
     from l4sim.analysis.sensitivity import console_table, describe, run_study, study_from
     from l4sim.analysis.sensitivity_params import StudyError
-    from l4sim.sweep.backends import default_jobs
-    from l4sim.sweep.estimate import check_fits, estimate
-
     scenario = load_scenario(args.scenario, args.overrides)
     _jobs(args)
     out = writable_folder(args.out or Path("results") / scenario.name, "--out")
@@ -390,7 +389,7 @@ def _sensitivity(args) -> int:
                            args.metrics)
     except StudyError as error:
         raise UsageError(str(error)) from None
-    check_fits(estimate(study.points()), out, args.jobs or default_jobs())
+    _fits(study.points(), out, args.jobs)
     with _nothing_left_if_user_code_fails(out):
         result = run_study(study, out, jobs=args.jobs, scheduler=args.scheduler,
                            force=args.force, progress=False if args.quiet else None)
