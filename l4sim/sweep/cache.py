@@ -113,12 +113,16 @@ def _is_labels(kind: pa.DataType) -> bool:
             or pa.types.is_dictionary(kind))
 
 
-def _compact(values: np.ndarray) -> pa.Array:
+def _compact(values: np.ndarray | pd.Categorical) -> pa.Array:
     """A column of a cached result: strings dictionary-encoded (a few labels, many rows).
 
-    Strings are factorized straight from the objects, never expanded into one
-    string buffer for all rows.
+    A categorical keeps its codes and labels; other strings are factorized
+    straight from the objects, never expanded into one string buffer for all rows.
     """
+    if isinstance(values, pd.Categorical):
+        return pa.DictionaryArray.from_arrays(
+            pa.array(values.codes.astype(np.int32)),
+            pa.array(np.asarray(values.categories, dtype=object), type=pa.string()))
     values = np.asarray(values)
     if values.dtype != object:
         return pa.array(values)

@@ -181,6 +181,7 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
                 row.update(extra)
     if setup.probe is not None:
         rows += setup.probe.rows(machine.measure_from, measured)
+    machine.trace.release()  # the frame has the records now: free them before the caller goes on
     return Result(point, replication, events, rows, measured, machine.observations)
 
 
@@ -396,17 +397,16 @@ def run_record(config: dict, replication: int, invariants: bool | None = None,
             "model": model_version()}
 
 
-def events_columns(events: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The events as plain numpy arrays, categories as strings (a worker's reply).
-
-    A categorical becomes its labels taken by its codes: the same few string
-    objects shared by every row, not one new string per row.
+def events_columns(events: pd.DataFrame) -> dict[str, np.ndarray | pd.Categorical]:
+    """The events as plain columns (a worker's reply): numpy arrays, and the string
+    columns as categoricals of their labels (a code per row: a long run's reply
+    stays small, and it is sent and filed without expanding a string per row).
     """
     columns = {}
     for name, column in events.items():
         if isinstance(column.dtype, pd.CategoricalDtype):
-            labels = np.asarray([str(label) for label in column.cat.categories], dtype=object)
-            columns[name] = labels[column.cat.codes.to_numpy()]
+            labels = [str(label) for label in column.cat.categories]
+            columns[name] = pd.Categorical.from_codes(column.cat.codes.to_numpy(), labels)
         else:
             columns[name] = column.to_numpy()
     return columns

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from l4sim.sweep.backends import BackendError, connect
@@ -62,8 +63,14 @@ def test_worker_gets_a_config_and_returns_plain_records():
                            "model"}
     plain = (str, int, float, bool, type(None))
     assert all(isinstance(v, plain) for row in record["rows"] for v in row.values())
-    for column in record["events"].values():
-        assert type(column).__module__ == "numpy" and column.dtype.kind in "iufbO"
+    for name, column in record["events"].items():
+        if isinstance(column, pd.Categorical):  # a string column: a code per row, str labels
+            assert all(type(label) is str for label in column.categories), name
+            assert column.codes.dtype.kind == "i" and len(column) == len(record["events"]["entry"])
+        else:
+            assert type(column).__module__ == "numpy" and column.dtype.kind in "iufb", name
+    assert {"kind", "path", "exit_point", "thread_name"} <= {
+        name for name, column in record["events"].items() if isinstance(column, pd.Categorical)}
 
 
 def test_unreachable_scheduler_is_one_line(tmp_path):
