@@ -4,6 +4,8 @@
 # pointer load instead of a dictionary lookup. An attribute not declared here
 # still works (it goes to ``__dict__``); the class cannot be patched, but it
 # can be subclassed.
+from l4sim.sim.spinlock cimport SpinState
+
 cdef class PathInterpreter:
     cdef dict __dict__
     cdef public object env, costs, interrupts, lookahead, locks, design, lock_costs

@@ -21,7 +21,12 @@ from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
 from l4sim.kernel.locks import ensure_lock_order
 from l4sim.sim.lookahead import NEVER
 from l4sim.sim.simpy_internals import Event, park, processed_event, schedule_rearmed
-from l4sim.sim.spinlock import handoff_cost
+from l4sim.sim.spinlock import SpinState, handoff_cost
+
+try:
+    import cython
+except ImportError:  # no Cython: its declarations below mean nothing
+    from l4sim.sim.no_cython import cython
 from l4sim.sim.threads import ThreadRunner
 from l4sim.sim.trace import IDLE, TraceBuffer
 
@@ -63,6 +68,15 @@ class PathInterpreter:
         self.jitter_span = costs.entry_jitter + 1
         self.waits = [processed_event(self.env) for _ in range(cpus)]  # see wait()
 
+    # cycles and CPU numbers as C integers, a lock's simulator state as its struct
+    # (compiled build only: the values are the same Python ints either way)
+    @cython.locals(cpu=cython.int, pending=cython.longlong, now=cython.longlong,
+                   entry=cython.longlong, duration=cython.longlong,
+                   lock_wait=cython.longlong, at=cython.longlong, free_at=cython.longlong,
+                   until=cython.longlong, waited=cython.longlong, cost=cython.longlong,
+                   start=cython.longlong, acquire_cost=cython.longlong,
+                   release_cost=cython.longlong, line_transfer=cython.longlong,
+                   spin=SpinState)
     def run_path(self, cpu: int, runner: ThreadRunner | None, kind: str | None, path: Generator,
                   pending: int = 0):
         """Run one kernel path: charge its time, spin for its locks, switch threads.

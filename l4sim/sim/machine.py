@@ -27,7 +27,7 @@ from l4sim.kernel.objects import Thread
 from l4sim.sim.interpreter import PathInterpreter
 from l4sim.sim.interrupts import InterruptSources
 from l4sim.sim.lookahead import Lookahead
-from l4sim.sim.simpy_internals import Clock
+from l4sim.sim.simpy_internals import Clock, Process, run_until
 from l4sim.sim.spinlock import SpinLocks, SpinState
 from l4sim.sim.threads import ThreadRunner, UserThreads
 from l4sim.sim.trace import TraceBuffer
@@ -142,12 +142,12 @@ class Machine:
         threads = self.threads
         for runner in self.runners.values():
             runner.wake = env.event()
-            runner.process = env.process(threads.process(runner))
+            runner.process = Process(env, threads.process(runner))
         interrupts = self.interrupts
         for cpu, period, name in self.timers:
-            env.process(interrupts.timer_process(cpu, period, name))
+            Process(env, interrupts.timer_process(cpu, period, name))
         for cpu in range(self.cpus):
-            env.process(interrupts.cpu_process(cpu))
+            Process(env, interrupts.cpu_process(cpu))
             interrupts.ipi_arrive(cpu)  # boot: each CPU dispatches its first thread
         # the invariant monitor's exact time needs each thread to start at its cycle
         threads.eager_resume = self.lookahead_enabled and not (
@@ -166,7 +166,7 @@ class Machine:
 
     def _run(self, until) -> None:
         try:
-            self.env.run(until=until)
+            run_until(self.env, until)
         except RuntimeError as error:
             if "No scheduled events left" not in str(error):
                 raise

@@ -7,7 +7,10 @@ would make, and runs a woken thread's generator directly instead of sending
 an event through the queue. Each of these touches fields SimPy does not
 publish (``Event._ok``, ``Event._value``, ``Environment._queue``, ``_eid``,
 ``_now``, ``_active_proc``, ``Process._generator``, ``_target``,
-``_resume``); they live here and nowhere else.
+``_resume``); they live here and nowhere else. The event loop itself
+(``Environment.run`` until an event, ``step``, a process's ``_resume``) is
+SimPy's own code, copied here so that it is compiled with the engine
+(SimPy is pure Python: its loop is interpreted for every event).
 
 Why it is safe: ``pyproject.toml`` pins ``simpy>=4.1,<4.2``. In 4.1 an event
 is triggered when ``_value`` is no longer ``PENDING`` and processed when
@@ -22,14 +25,15 @@ changes these fields needs this module, and only this module, reviewed.
 
 from __future__ import annotations
 
-from heapq import heappush
+from heapq import heappop, heappush
 from operator import attrgetter
 
 import simpy
-from simpy.events import NORMAL, PENDING, Event
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import NORMAL, PENDING, URGENT, Event
 
-__all__ = ["AFTER_ALL", "NORMAL", "Clock", "Event", "call_after_all", "park", "processed_event",
-           "run_now", "schedule_rearmed", "trigger_parked"]
+__all__ = ["AFTER_ALL", "NORMAL", "Clock", "Event", "Process", "call_after_all", "park",
+           "processed_event", "run_now", "run_until", "schedule_rearmed", "trigger_parked"]
 
 AFTER_ALL = 2  # an event priority after SimPy's NORMAL (1): last of its cycle
 
@@ -110,3 +114,85 @@ def run_now(env: simpy.Environment, process: simpy.Process, event: Event) -> boo
     finally:
         env._active_proc = active
     return True
+
+
+class Process(simpy.Process):
+    """A SimPy process whose resumption is compiled with the engine.
+
+    ``_resume`` is ``simpy.Process._resume`` of SimPy 4.1 (the callback of every
+    event a process waits on), unchanged but for the traceback it trims, which
+    it leaves whole when there is no frame to trim.
+    """
+
+    def _resume(self, event: Event) -> None:
+        env = self.env
+        env._active_proc = self
+        generator = self._generator
+        while True:
+            try:
+                if event._ok:
+                    event = generator.send(event._value)
+                else:  # the process handles the failed event, or fails itself
+                    event._defused = True
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    event = generator.throw(exc)
+            except StopIteration as stop:  # the process has ended
+                event = None
+                self._ok = True
+                self._value = stop.args[0] if len(stop.args) else None
+                env.schedule(self)
+                break
+            except BaseException as error:  # the process has failed
+                event = None
+                self._ok = False
+                if error.__traceback__ is not None:
+                    error.__traceback__ = error.__traceback__.tb_next
+                self._value = error
+                env.schedule(self)
+                break
+            try:
+                if event.callbacks is not None:  # not triggered yet: resume us then
+                    event.callbacks.append(self._resume)
+                    break
+            except AttributeError:
+                if hasattr(event, "callbacks"):
+                    raise
+                raise RuntimeError(f'Invalid yield value "{event}"') from None
+        self._target = event
+        env._active_proc = None
+
+
+def run_until(env: simpy.Environment, until: Event) -> None:
+    """``env.run(until=until)`` for an event: SimPy 4.1's loop (``run`` and ``step``).
+
+    Raises SimPy's RuntimeError if the queue empties before ``until`` happens.
+    """
+    if until.callbacks is None:  # processed already
+        return
+    until.callbacks.append(StopSimulation.callback)
+    queue = env._queue
+    try:
+        while True:
+            try:
+                env._now, _, _, event = heappop(queue)
+            except IndexError:
+                raise EmptySchedule from None
+            callbacks, event.callbacks = event.callbacks, None
+            try:
+                for callback in callbacks:
+                    callback(event)
+            except StopSimulation:
+                # the remaining callbacks run when the simulation resumes
+                event.callbacks = callbacks[callbacks.index(callback) + 1:]
+                env.schedule(event, URGENT - 1)
+                raise
+            if not event._ok and not hasattr(event, "_defused"):  # a failure nobody handled
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+    except StopSimulation:
+        return
+    except EmptySchedule:
+        raise RuntimeError(f'No scheduled events left but "until" event was not '
+                           f'triggered: {until}') from None

@@ -4,3 +4,9 @@ cdef class SpinLocks:
     cdef dict __dict__
     cdef public object env, costs, design, fifo, rng, enforce_lock_order
     cdef public list held, next_act, spinning_on
+
+# A lock's simulator state as a struct: the interpreter reads and writes these
+# fields on every uncontended acquisition and release.
+cdef class SpinState:
+    cdef public object waiters, last_cpu, holds
+    cdef public long long free_at, held_from

@@ -1,0 +1,24 @@
+"""What the engine's C type declarations mean without Cython: nothing.
+
+The hot generators declare C types for their integer locals (cycles, CPU
+numbers) and for the simulator's own objects, as Cython's pure-Python mode
+writes them (``@cython.locals``). Compiled, they become C variables and struct
+fields; run as plain Python with Cython installed, Cython's own module makes
+them no-ops; without Cython, this module does. Either way the code is the
+same Python and gives the same records.
+"""
+
+from __future__ import annotations
+
+
+class _NoCython:
+    compiled = False
+    int = int
+    longlong = int
+
+    @staticmethod
+    def locals(**types):
+        return lambda function: function
+
+
+cython = _NoCython()
