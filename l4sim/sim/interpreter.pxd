@@ -5,6 +5,7 @@
 # still works (it goes to ``__dict__``); the class cannot be patched, but it
 # can be subclassed.
 from l4sim.sim.spinlock cimport SpinState
+from l4sim.sim.threads cimport ThreadRunner
 
 cdef class PathInterpreter:
     cdef dict __dict__

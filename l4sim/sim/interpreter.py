@@ -76,7 +76,7 @@ class PathInterpreter:
                    until=cython.longlong, waited=cython.longlong, cost=cython.longlong,
                    start=cython.longlong, acquire_cost=cython.longlong,
                    release_cost=cython.longlong, line_transfer=cython.longlong,
-                   spin=SpinState)
+                   spin=SpinState, runner=ThreadRunner)
     def run_path(self, cpu: int, runner: ThreadRunner | None, kind: str | None, path: Generator,
                   pending: int = 0):
         """Run one kernel path: charge its time, spin for its locks, switch threads.

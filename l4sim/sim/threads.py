@@ -14,6 +14,7 @@ next delay of the thread folds it in.
 from __future__ import annotations
 
 from collections.abc import Generator
+from numbers import Integral
 
 import simpy
 
@@ -21,6 +22,11 @@ from l4sim.kernel.kernel import IRQ
 from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import Compute, SharedAccess, Spin, StartIO
 from l4sim.sim.simpy_internals import Event, run_now, schedule_rearmed, trigger_parked
+
+try:
+    import cython
+except ImportError:  # no Cython: its declarations below mean nothing
+    from l4sim.sim.no_cython import cython
 
 
 class ThreadRunner:
@@ -63,6 +69,11 @@ class UserThreads:
         self.eager_resume = machine.lookahead_enabled
         self.resuming = False  # a switched-to thread runs inside resume() right now
 
+    # cycles and the CPU as C integers, the thread's state as its struct (compiled
+    # build only: the values are the same Python ints either way)
+    @cython.locals(runner=ThreadRunner, cpu=cython.int, carry=cython.longlong,
+                   cycles=cython.longlong, user_start=cython.longlong, now=cython.longlong,
+                   ran=cython.longlong)
     def process(self, runner: ThreadRunner):
         """The thread's process: run its program; each trap runs a kernel path."""
         yield runner.wake  # dispatched for the first time
@@ -93,7 +104,11 @@ class UserThreads:
             kind_of = type(action)
             if kind_of is Compute or kind_of is Spin:
                 result = None
-                cycles = action.cycles
+                given = action.cycles
+                if type(given) is not int and not isinstance(given, Integral):
+                    raise TypeError(f"thread {thread.name}: {kind_of.__name__}({given!r}): "
+                                    "cycles are a whole number")
+                cycles = given
                 if cycles < 0:  # (a Timeout refused it; the queue below would not)
                     raise ValueError(f"thread {thread.name}: {kind_of.__name__}({cycles}) "
                                      "is negative")
