@@ -54,7 +54,8 @@ lint: $(STAMP)  ## ruff and the layers' contracts only
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-bench: $(READY)  ## speed end to end through l4sim run over the configuration matrix, vs a bare SimPy loop
+bench: $(READY)  ## memory per entry of a long run; speed end to end through l4sim run vs a bare SimPy loop
+	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/engine_floor.py
 	$(BIN)/python benchmarks/bench_speed.py
 
