@@ -1,7 +1,9 @@
 """Compile l4sim's hot modules with Cython: ``python -m l4sim.build`` (``make venv`` runs it).
 
 Plain Cython on the unchanged source (annotations are not turned into C
-types), so the compiled modules behave exactly as the Python ones; see
+types; only the engine's explicit ``@cython.locals`` declarations are, for
+cycle counts that are whole numbers far below 2**63 and the engine's own
+extension types), so the compiled modules behave exactly as the Python ones; see
 :mod:`l4sim.compiled` for how and when they are used. The new build replaces
 the old one by renames, so an importer sees one or the other, whole. Without
 Cython or a C compiler, or if compiling fails, it says so in one line (the

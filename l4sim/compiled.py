@@ -3,7 +3,9 @@
 The kernel, the engine and the workload programs run once per simulated
 kernel entry; compiled (plain Cython, annotations not used as C types, so the
 same semantics as the interpreter; .pxd files beside the sources make the
-engine's parts and the Scheduler extension types) they run about 1.5x faster. ``make venv``
+engine's parts and the Scheduler extension types, and the engine's hottest
+generators declare their cycle counts C integers with ``@cython.locals``,
+no-ops in plain Python) they run about 1.5x faster. ``make venv``
 builds them into ``l4sim/_compiled/`` (``python -m l4sim.build``); the
 import finder below loads a compiled module only if it was built from the
 source file as it is now (its SHA-256 is in the build's manifest, with the

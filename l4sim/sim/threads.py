@@ -29,6 +29,11 @@ except ImportError:  # no Cython: its declarations below mean nothing
     from l4sim.sim.no_cython import cython
 
 
+class ProgramError(ValueError):
+    """A thread's program asked for what no machine can do (a negative or fractional
+    number of cycles): a mistake in the program, told in one line with its thread."""
+
+
 class ThreadRunner:
     """Simulator-side state of one thread: its process and where it stands."""
 
@@ -106,12 +111,12 @@ class UserThreads:
                 result = None
                 given = action.cycles
                 if type(given) is not int and not isinstance(given, Integral):
-                    raise TypeError(f"thread {thread.name}: {kind_of.__name__}({given!r}): "
-                                    "cycles are a whole number")
+                    raise ProgramError(f"thread {thread.name}: {kind_of.__name__}({given!r}): "
+                                       "cycles must be a whole number")
                 cycles = given
                 if cycles < 0:  # (a Timeout refused it; the queue below would not)
-                    raise ValueError(f"thread {thread.name}: {kind_of.__name__}({cycles}) "
-                                     "is negative")
+                    raise ProgramError(f"thread {thread.name}: {kind_of.__name__}({cycles}): "
+                                       "cycles must not be negative")
                 # a spin on the cycle counter ends at a fixed cycle, interrupted or not
                 until = env.now + carry + cycles if kind_of is Spin else None
                 if (cycles >= runner.slice_left or resched[cpu] or pending_irqs[cpu]

@@ -24,6 +24,7 @@ from l4sim.kernel.immutable_fields import immutable
 from l4sim.kernel.kernel import KernelConfig
 from l4sim.sim.invariants import InvariantViolation, Monitor, deadlock_report
 from l4sim.sim.machine import Machine, SimulationStalled
+from l4sim.sim.threads import ProgramError
 from l4sim.sweep.behaviour import compare_behaviour
 from l4sim.workloads.base import Point, Setup
 from l4sim.workloads.registry import find_workload
@@ -164,6 +165,8 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
         machine.window.report_progress(progress, PROGRESS_EVERY)
     try:
         run_machine(machine)
+    except ProgramError as error:  # a program asked for the impossible: one line
+        raise UserCodeError(f"{point.workload}: {error}") from None
     except Exception as error:  # a user's program or check raised: one line, not a trace
         users = raised_in_user_code(error)
         if users is None:

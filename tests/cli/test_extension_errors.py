@@ -49,6 +49,12 @@ CASES = {
     # a user's workload that fails while it runs
     "program_raises": ({"w.py": RAISING.replace("BUILD", "pass")}, 'workload = "./w.py"\n',
                        "w.py:", "your code raised RuntimeError: a bug in my program"),
+    "program_fractional_cycles": (
+        {"w.py": RAISING.replace("BUILD", "pass").replace("Compute(100)", "Compute(100.5)")},
+        'workload = "./w.py"\n', "w.py:", "thread w: Compute(100.5): cycles must be a whole"),
+    "program_negative_cycles": (
+        {"w.py": RAISING.replace("BUILD", "pass").replace("Compute(100)", "Compute(-3)")},
+        'workload = "./w.py"\n', "w.py:", "thread w: Compute(-3): cycles must not be negative"),
     "build_raises": ({"w.py": RAISING.replace("BUILD", "kernel.create_thread('x', 9, 1, None)")},
                      'workload = "./w.py"\n', "w.py:", "your code raised ValueError"),
     "build_returns_nothing": ({"w.py": RAISING.replace("BUILD", "return None")},
@@ -144,7 +150,8 @@ CASES = {
 }
 
 
-RUNTIME = {"program_raises", "build_raises", "build_returns_nothing"}  # name the user's file
+RUNTIME = {"program_raises", "program_fractional_cycles", "program_negative_cycles",
+           "build_raises", "build_returns_nothing"}  # name the user's file
 
 
 @pytest.mark.parametrize("case", ["build_raises", "build_returns_nothing"])
