@@ -5,17 +5,12 @@
 # still works (it goes to ``__dict__``); the class cannot be patched, but it
 # can be subclassed.
 from l4sim.sim.spinlock cimport SpinState
-from l4sim.sim.threads cimport ThreadRunner, UserThreads
-from l4sim.sim.window cimport MeasurementWindow
+from l4sim.sim.threads cimport ThreadRunner
 
 cdef class PathInterpreter:
     cdef dict __dict__
     cdef public object env, costs, interrupts, lookahead, locks, design, lock_costs
-    cdef public UserThreads threads
-    cdef public MeasurementWindow window
-    cdef public object runners, trace, measure_kind, monitor, jitter_span
+    cdef public object threads, runners, trace, window, measure_kind, monitor, jitter_span
     cdef public object lookahead_on, enforce_lock_order
     cdef public list held, next_act, busy, resched, pending_irqs, ipi_due, irq_due, others
     cdef public list noise, waits
-
-    cpdef wait(self, int cpu, long long delay)

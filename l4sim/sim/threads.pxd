@@ -12,5 +12,3 @@ cdef class UserThreads:
     cdef public object env, kernel, timeslice, interrupts, lookahead, observations, probe
     cdef public object monitor, interpreter, eager_resume, resuming
     cdef public list resched, pending_irqs, interrupting, next_act
-
-    cpdef resume(self, ThreadRunner runner, long long delay)

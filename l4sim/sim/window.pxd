@@ -5,5 +5,3 @@ cdef class MeasurementWindow:
     cdef public object env, kind, warmup, events, settle_at, next_check, start, end, done
     cdef public object progress, report_every, reported, next_report
     cdef public object closed_at, entered_at
-
-    cpdef on_close(self, long long entry, long long at)
