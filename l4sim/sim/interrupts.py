@@ -19,6 +19,7 @@ import simpy
 
 from l4sim.kernel.kernel import IRQ
 from l4sim.sim.lookahead import NEVER
+from l4sim.sim.simpy_internals import call_later, new_event, succeed_if_pending
 
 
 class InterruptSources:
@@ -49,7 +50,7 @@ class InterruptSources:
         kernel = self.kernel
         while True:
             yield self.ipi[cpu]
-            self.ipi[cpu] = env.event()
+            self.ipi[cpu] = new_event(env)
             due = self.ipis[cpu]  # those arrived now; another may still be on its way
             while due and due[0] <= env.now:
                 heapq.heappop(due)
@@ -106,8 +107,7 @@ class InterruptSources:
         at = self.env.now + delay
         heapq.heappush(self.irq_due[0], at)  # CPU 0 acts then
         self.irq_next = min(self.irq_next, at)
-        arrival = self.env.timeout(delay)
-        arrival.callbacks.append(lambda _event: self.raise_irq(0, payload))
+        call_later(self.env, delay, lambda _event: self.raise_irq(0, payload))
 
     def timer_process(self, cpu: int, period: int, name: str):
         """A periodic interrupt (the guest's tick) on ``cpu``."""
@@ -123,8 +123,7 @@ class InterruptSources:
 
     def ipi_arrive(self, cpu: int) -> None:
         """An IPI reaches ``cpu`` now (or the CPU is kicked at boot, or while idle)."""
-        if not self.ipi[cpu].triggered:
-            self.ipi[cpu].succeed()
+        succeed_if_pending(self.env, self.ipi[cpu])
 
     def kick(self, target: int, source: int) -> None:
         """``source`` sends an IPI to ``target``; it arrives ``ipi_latency`` cycles later."""
@@ -134,5 +133,4 @@ class InterruptSources:
         heapq.heappush(self.ipis[target], due)
         self.ipi_due[target] = self.ipis[target][0]
         self.ipi_next = min(self.ipi_next, due)
-        arrival = self.env.timeout(self.ipi_latency)
-        arrival.callbacks.append(lambda _event: self.ipi_arrive(target))
+        call_later(self.env, self.ipi_latency, lambda _event: self.ipi_arrive(target))

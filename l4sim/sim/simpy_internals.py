@@ -32,8 +32,9 @@ import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import NORMAL, PENDING, URGENT, Event
 
-__all__ = ["AFTER_ALL", "NORMAL", "Clock", "Event", "Process", "call_after_all", "park",
-           "processed_event", "run_now", "run_until", "schedule_rearmed", "trigger_parked"]
+__all__ = ["AFTER_ALL", "NORMAL", "Clock", "Event", "Process", "call_after_all", "call_later",
+           "new_event", "park", "processed_event", "run_now", "run_until", "schedule_rearmed",
+           "succeed_if_pending", "trigger_parked"]
 
 AFTER_ALL = 2  # an event priority after SimPy's NORMAL (1): last of its cycle
 
@@ -46,6 +47,37 @@ class Clock(simpy.Environment):
     """
 
     now = property(attrgetter("_now"))
+
+
+def new_event(env: simpy.Environment) -> Event:
+    """``simpy.Event(env)``: a pending event, made without running SimPy's (interpreted) init."""
+    event = Event.__new__(Event)
+    event.env = env
+    event.callbacks = []
+    event._value = PENDING
+    return event
+
+
+def call_later(env: simpy.Environment, delay: int, callback) -> None:
+    """Call ``callback(event)`` ``delay`` cycles from now: what ``env.timeout(delay)`` with
+    ``callback`` among its callbacks does, the same queue entry, without building a Timeout."""
+    if delay < 0:
+        raise ValueError(f"Negative delay {delay}")
+    event = Event.__new__(Event)
+    event.env = env
+    event.callbacks = [callback]
+    event._ok = True
+    event._value = None
+    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), event))
+
+
+def succeed_if_pending(env: simpy.Environment, event: Event) -> None:
+    """``event.succeed()`` unless ``event`` is triggered already: value None, queued now."""
+    if event._value is not PENDING:
+        return
+    event._ok = True
+    event._value = None
+    heappush(env._queue, (env._now, NORMAL, next(env._eid), event))
 
 
 def processed_event(env: simpy.Environment) -> Event:

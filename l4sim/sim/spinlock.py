@@ -26,6 +26,12 @@ from collections import deque
 
 from l4sim.kernel.locks import FIFO_DESIGNS, LOCK_DESIGNS, Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
+from l4sim.sim.simpy_internals import call_later
+
+try:
+    import cython
+except ImportError:  # no Cython: its declarations below mean nothing
+    from l4sim.sim.no_cython import cython
 
 
 def is_fifo(design: str) -> bool:
@@ -88,6 +94,8 @@ class SpinLocks:
         self.spinning_on = spinning_on
         self.enforce_lock_order = True  # refuse an acquisition that breaks the lock order
 
+    # (compiled build: a lock's simulator state as its struct, cycles as C integers)
+    @cython.locals(cpu=cython.int, spin=SpinState)
     def grant(self, cpu: int, lock: Lock) -> int:
         """Make ``cpu`` the holder of a free lock; returns the acquisition's cost."""
         lock.holder = cpu
@@ -99,6 +107,7 @@ class SpinLocks:
             return costs.lock_acquire + lock.lines * costs.line_transfer
         return costs.lock_acquire
 
+    @cython.locals(cpu=cython.int, spin=SpinState, now=cython.longlong)
     def acquire(self, cpu: int, lock: Lock):
         """Spin until ``lock`` is ours; returns the cycles the acquisition costs."""
         if self.enforce_lock_order:
@@ -111,8 +120,7 @@ class SpinLocks:
             if spin.free_at <= now:
                 return self.grant(cpu, lock)
             # released at the holder's local time, still ahead: it changes hands then
-            handover = env.timeout(spin.free_at - now)
-            handover.callbacks.append(lambda _event: self.hand_over(lock))
+            call_later(env, spin.free_at - now, lambda _event: self.hand_over(lock))
         granted = env.event()
         spin.waiters.append((cpu, granted))
         # a waiter acts only once granted: after its lock's holder acts (or at free_at)
@@ -124,6 +132,7 @@ class SpinLocks:
         return (handoff_cost(self.design, costs.lock_handoff, contenders)
                 + lock.lines * costs.line_transfer)
 
+    @cython.locals(spin=SpinState, now=cython.longlong)
     def hand_over(self, lock: Lock) -> None:
         """Give a released lock to the waiter its design picks."""
         spin: SpinState = lock.sim
@@ -141,6 +150,7 @@ class SpinLocks:
         self.next_act[waiter_cpu] = now
         granted.succeed(contenders)
 
+    @cython.locals(cpu=cython.int, pending=cython.longlong, spin=SpinState)
     def release(self, cpu: int, lock: Lock, pending: int) -> int:
         """Release ``lock`` ``pending`` cycles from now; returns the cycles the release costs."""
         held = self.held[cpu]
