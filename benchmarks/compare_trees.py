@@ -16,7 +16,11 @@ and one BLAS thread; the count is the same whatever else the machine does.
 Run: ``.venv/bin/python benchmarks/compare_trees.py OTHER_TREE [--rounds N]``
 or ``... OTHER_TREE --instructions [--wait-factor W] [--end-to-end]`` (``--end-to-end``:
 the runs go through ``l4sim run``, so reading the scenario, filing the result
-and writing the tables are counted too).
+and writing the tables are counted too) or ``... OTHER_TREE --instructions
+--case "ipc_bench clients=4 ipcfp=on wait_factor=100"`` (any case of ``make
+bench``'s matrix, named as it prints it; per row of ``events.parquet``).
+Count a copy of the tree you edit (a ``git worktree``, built there): a hot
+module edited while it is counted runs as Python, and spoils the count.
 """
 
 from __future__ import annotations
@@ -90,6 +94,37 @@ with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringI
 """
 
 
+MATRIX_CASE = r"""
+import sys
+sys.path.insert(0, "benchmarks")
+from end_to_end import describe, l4sim_run, matrix
+cases = {describe({**c.label, "group": c.group}): c for c in matrix()}
+if sys.argv[1] not in cases:
+    sys.exit(f"no case {sys.argv[1]!r} in the matrix; its cases: " + "; ".join(cases))
+print("ENTRIES", l4sim_run(cases[sys.argv[1]], int(sys.argv[2]))[0])
+"""
+
+
+def case_instructions_per_entry(tree: Path, case: str) -> float:
+    """Instructions per recorded entry of one matrix case through ``l4sim run`` (callgrind)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0",
+           "OPENBLAS_NUM_THREADS": "1", "L4SIM_CHECK_INVARIANTS": ""}
+    counts = {}
+    with tempfile.TemporaryDirectory() as work:
+        for events in (1000, 3000):
+            run = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/cg.out",
+                 sys.executable, "-c", MATRIX_CASE, case, str(events)],
+                cwd=tree, env=env, capture_output=True, text=True)
+            if run.returncode:  # the run's own last words, not valgrind's summary
+                said = [line for line in run.stderr.splitlines() if not line.startswith("==")]
+                sys.exit(said[-1] if said else f"the run exited with status {run.returncode}")
+            counts[events] = (int(re.search(r"Collected : (\d+)", run.stderr).group(1)),
+                              int(re.search(r"ENTRIES (\d+)", run.stdout).group(1)))
+    (short, short_rows), (long, long_rows) = counts[1000], counts[3000]
+    return (long - short) / (long_rows - short_rows)
+
+
 def instructions_per_entry(tree: Path, wait_factor: float, end_to_end: bool = False) -> float:
     """Instructions per simulated kernel entry (callgrind), start-up subtracted.
 
@@ -120,13 +155,19 @@ def main() -> None:
                         help="count instructions per entry with valgrind instead of timing")
     parser.add_argument("--end-to-end", action="store_true",
                         help="with --instructions: through `l4sim run`, tables written")
+    parser.add_argument("--case", help="with --instructions: this case of make bench's matrix "
+                                       "(through `l4sim run`)")
     args = parser.parse_args()
     trees = {"this": HERE, "other": args.other.resolve()}
     if args.instructions:
         if shutil.which("valgrind") is None:
             sys.exit("compare_trees: --instructions needs valgrind")
-        counts = {name: instructions_per_entry(tree, args.wait_factor, args.end_to_end)
-                  for name, tree in trees.items()}
+        if args.case:
+            counts = {name: case_instructions_per_entry(tree, args.case)
+                      for name, tree in trees.items()}
+        else:
+            counts = {name: instructions_per_entry(tree, args.wait_factor, args.end_to_end)
+                      for name, tree in trees.items()}
         for name, count in counts.items():
             print(f"{name:5} ({trees[name]}): {count:,.0f} instructions per kernel entry")
         print(f"this vs other: {counts['this'] / counts['other'] - 1:+.1%} instructions")
