@@ -105,22 +105,28 @@ print("ENTRIES", l4sim_run(cases[sys.argv[1]], int(sys.argv[2]))[0])
 """
 
 
-def case_instructions_per_entry(tree: Path, case: str) -> float:
-    """Instructions per recorded entry of one matrix case through ``l4sim run`` (callgrind)."""
+def counted(tree: Path, code: str, *args: str) -> tuple[int, str]:
+    """(instructions, standard output) of ``python -c code args`` in ``tree`` under callgrind,
+    with ``PYTHONHASHSEED=0`` and one BLAS thread (the count is the same on every run)."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0",
            "OPENBLAS_NUM_THREADS": "1", "L4SIM_CHECK_INVARIANTS": ""}
-    counts = {}
     with tempfile.TemporaryDirectory() as work:
-        for events in (1000, 3000):
-            run = subprocess.run(
-                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/cg.out",
-                 sys.executable, "-c", MATRIX_CASE, case, str(events)],
-                cwd=tree, env=env, capture_output=True, text=True)
-            if run.returncode:  # the run's own last words, not valgrind's summary
-                said = [line for line in run.stderr.splitlines() if not line.startswith("==")]
-                sys.exit(said[-1] if said else f"the run exited with status {run.returncode}")
-            counts[events] = (int(re.search(r"Collected : (\d+)", run.stderr).group(1)),
-                              int(re.search(r"ENTRIES (\d+)", run.stdout).group(1)))
+        run = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/cg.out",
+             sys.executable, "-c", code, *args],
+            cwd=tree, env=env, capture_output=True, text=True)
+    if run.returncode:  # the run's own last words, not valgrind's summary
+        said = [line for line in run.stderr.splitlines() if not line.startswith("==")]
+        sys.exit(said[-1] if said else f"the run exited with status {run.returncode}")
+    return int(re.search(r"Collected : (\d+)", run.stderr).group(1)), run.stdout
+
+
+def case_instructions_per_entry(tree: Path, case: str) -> float:
+    """Instructions per recorded entry of one matrix case through ``l4sim run`` (callgrind)."""
+    counts = {}
+    for events in (1000, 3000):
+        instructions, out = counted(tree, MATRIX_CASE, case, str(events))
+        counts[events] = (instructions, int(re.search(r"ENTRIES (\d+)", out).group(1)))
     (short, short_rows), (long, long_rows) = counts[1000], counts[3000]
     return (long - short) / (long_rows - short_rows)
 
@@ -131,17 +137,9 @@ def instructions_per_entry(tree: Path, wait_factor: float, end_to_end: bool = Fa
     ``end_to_end``: through ``l4sim run`` (reading the scenario, the cache, the
     tables written) instead of ``simulate()`` alone.
     """
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0",
-           "OPENBLAS_NUM_THREADS": "1", "L4SIM_CHECK_INVARIANTS": ""}
-    counts = {}
-    with tempfile.TemporaryDirectory() as work:
-        for events in (1000, 3000):
-            out = subprocess.run(
-                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/cg.out",
-                 sys.executable, "-c", END_TO_END if end_to_end else ONE_RUN,
-                 str(wait_factor), str(events)],
-                cwd=tree, env=env, check=True, capture_output=True, text=True).stderr
-            counts[events] = int(re.search(r"Collected : (\d+)", out).group(1))
+    code = END_TO_END if end_to_end else ONE_RUN
+    counts = {events: counted(tree, code, str(wait_factor), str(events))[0]
+              for events in (1000, 3000)}
     return (counts[3000] - counts[1000]) / (2 * 2000)  # two kernel entries per event
 
 
