@@ -22,13 +22,13 @@ from l4sim.kernel.locks import ensure_lock_order
 from l4sim.sim.lookahead import NEVER
 from l4sim.sim.simpy_internals import Event, park, processed_event, schedule_rearmed
 from l4sim.sim.spinlock import SpinState, handoff_cost
+from l4sim.sim.threads import ThreadRunner
+from l4sim.sim.trace import IDLE, TraceBuffer
 
 try:
     import cython
 except ImportError:  # no Cython: its declarations below mean nothing
     from l4sim.sim.no_cython import cython
-from l4sim.sim.threads import ThreadRunner
-from l4sim.sim.trace import IDLE, TraceBuffer
 
 TRACE_CHUNK = TraceBuffer.CHUNK
 

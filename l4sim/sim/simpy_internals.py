@@ -63,12 +63,7 @@ def call_later(env: simpy.Environment, delay: int, callback) -> None:
     ``callback`` among its callbacks does, the same queue entry, without building a Timeout."""
     if delay < 0:
         raise ValueError(f"Negative delay {delay}")
-    event = Event.__new__(Event)
-    event.env = env
-    event.callbacks = [callback]
-    event._ok = True
-    event._value = None
-    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), event))
+    schedule_rearmed(env, new_event(env), delay).callbacks.append(callback)
 
 
 def succeed_if_pending(env: simpy.Environment, event: Event) -> None:
