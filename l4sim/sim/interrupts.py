@@ -19,7 +19,13 @@ import simpy
 
 from l4sim.kernel.kernel import IRQ
 from l4sim.sim.lookahead import NEVER
-from l4sim.sim.simpy_internals import call_later, new_event, succeed_if_pending
+from l4sim.sim.simpy_internals import (
+    call_later,
+    interrupt,
+    new_event,
+    succeed_if_pending,
+    timeout,
+)
 
 
 class InterruptSources:
@@ -73,7 +79,7 @@ class InterruptSources:
                     kind = None
                 _, carry = yield from self.interpreter.run_path(cpu, None, kind, path)
                 if carry:
-                    yield env.timeout(carry)
+                    yield timeout(env, carry)
                 if self.pending_irqs[cpu] and kernel.scheduler.current[cpu] is None:
                     self.ipi_arrive(cpu)  # more interrupts for a CPU still idle
                 continue
@@ -100,7 +106,7 @@ class InterruptSources:
         """Interrupt a thread in user mode; one in the kernel checks on its way out."""
         if runner.in_user and not self.interrupting[cpu]:
             self.interrupting[cpu] = True
-            runner.process.interrupt()
+            interrupt(runner.process)
 
     def start_io(self, delay: int, payload: tuple) -> None:
         """A device transfer: its completion interrupt reaches CPU 0 ``delay`` cycles from now."""
@@ -117,7 +123,7 @@ class InterruptSources:
             at = env.now + period
             heapq.heappush(self.irq_due[cpu], at)  # the CPU acts then
             self.irq_next = min(self.irq_next, at)
-            yield env.timeout(period)
+            yield timeout(env, period)
             count += 1
             self.raise_irq(cpu, (name, count))
 

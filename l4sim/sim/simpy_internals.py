@@ -30,11 +30,12 @@ from operator import attrgetter
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, PENDING, URGENT, Event
+from simpy.events import NORMAL, PENDING, URGENT, Event, Interruption
+from simpy.exceptions import Interrupt
 
 __all__ = ["AFTER_ALL", "NORMAL", "Clock", "Event", "Process", "call_after_all", "call_later",
-           "new_event", "park", "processed_event", "run_now", "run_until", "schedule_rearmed",
-           "succeed_if_pending", "trigger_parked"]
+           "interrupt", "new_event", "park", "processed_event", "run_now", "run_until",
+           "schedule_rearmed", "succeed", "succeed_if_pending", "timeout", "trigger_parked"]
 
 AFTER_ALL = 2  # an event priority after SimPy's NORMAL (1): last of its cycle
 
@@ -58,12 +59,27 @@ def new_event(env: simpy.Environment) -> Event:
     return event
 
 
+def timeout(env: simpy.Environment, delay: int) -> Event:
+    """``env.timeout(delay)``: the same queue entry, without SimPy's (interpreted) init."""
+    if delay < 0:
+        raise ValueError(f"Negative delay {delay}")
+    return schedule_rearmed(env, new_event(env), delay)
+
+
 def call_later(env: simpy.Environment, delay: int, callback) -> None:
     """Call ``callback(event)`` ``delay`` cycles from now: what ``env.timeout(delay)`` with
     ``callback`` among its callbacks does, the same queue entry, without building a Timeout."""
-    if delay < 0:
-        raise ValueError(f"Negative delay {delay}")
-    schedule_rearmed(env, new_event(env), delay).callbacks.append(callback)
+    timeout(env, delay).callbacks.append(callback)
+
+
+def succeed(env: simpy.Environment, event: Event, value=None) -> None:
+    """``event.succeed(value)``: the same queue entry (now, NORMAL), without SimPy's
+    (interpreted) method; a contended lock's grant, once per handover."""
+    if event._value is not PENDING:
+        raise RuntimeError(f"{event} has already been triggered")
+    event._ok = True
+    event._value = value
+    heappush(env._queue, (env._now, NORMAL, next(env._eid), event))
 
 
 def succeed_if_pending(env: simpy.Environment, event: Event) -> None:
@@ -141,6 +157,36 @@ def run_now(env: simpy.Environment, process: simpy.Process, event: Event) -> boo
     finally:
         env._active_proc = active
     return True
+
+
+def interrupt(process: simpy.Process) -> None:
+    """``process.interrupt()`` (no cause): SimPy 4.1's ``Interruption``, the same URGENT
+    queue entry, built without its (interpreted) init; delivered by :func:`_deliver`,
+    a copy of ``Interruption._interrupt``. Interrupting user work is how an IPI or
+    a device reaches a thread in user mode."""
+    env = process.env
+    if process._value is not PENDING:
+        raise RuntimeError(f"{process} has terminated and cannot be interrupted.")
+    if process is env._active_proc:
+        raise RuntimeError("A process is not allowed to interrupt itself.")
+    event = Interruption.__new__(Interruption)
+    event.env = env
+    event.callbacks = [_deliver]
+    error = Interrupt.__new__(Interrupt, None)  # Interrupt(None): its args are (None,)
+    event._value = error
+    event._ok = False
+    event._defused = True
+    event.process = process
+    heappush(env._queue, (env._now, URGENT, next(env._eid), event))
+
+
+def _deliver(event: Event) -> None:
+    """``Interruption._interrupt``: throw the interrupt into the process, unless it ended."""
+    process = event.process
+    if process._value is not PENDING:
+        return
+    process._target.callbacks.remove(process._resume)
+    process._resume(event)
 
 
 class Process(simpy.Process):

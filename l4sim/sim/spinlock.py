@@ -26,7 +26,7 @@ from collections import deque
 
 from l4sim.kernel.locks import FIFO_DESIGNS, LOCK_DESIGNS, Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
-from l4sim.sim.simpy_internals import call_later
+from l4sim.sim.simpy_internals import call_later, new_event, succeed
 
 try:
     import cython
@@ -121,7 +121,7 @@ class SpinLocks:
                 return self.grant(cpu, lock)
             # released at the holder's local time, still ahead: it changes hands then
             call_later(env, spin.free_at - now, lambda _event: self.hand_over(lock))
-        granted = env.event()
+        granted = new_event(env)
         spin.waiters.append((cpu, granted))
         # a waiter acts only once granted: after its lock's holder acts (or at free_at)
         self.next_act[cpu] = spin.free_at if lock.holder is None else NEVER
@@ -148,7 +148,7 @@ class SpinLocks:
             spin.held_from = now
         lock.holder = waiter_cpu
         self.next_act[waiter_cpu] = now
-        granted.succeed(contenders)
+        succeed(self.env, granted, contenders)
 
     @cython.locals(cpu=cython.int, pending=cython.longlong, spin=SpinState)
     def release(self, cpu: int, lock: Lock, pending: int) -> int:

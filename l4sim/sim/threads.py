@@ -21,7 +21,7 @@ import simpy
 from l4sim.kernel.kernel import IRQ
 from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import Compute, SharedAccess, Spin, StartIO
-from l4sim.sim.simpy_internals import Event, run_now, schedule_rearmed, trigger_parked
+from l4sim.sim.simpy_internals import new_event, run_now, schedule_rearmed, timeout, trigger_parked
 
 try:
     import cython
@@ -103,7 +103,7 @@ class UserThreads:
         # one event for every stretch of user work, made pending again each time (no
         # Timeout to build); an interrupted stretch leaves it in SimPy's queue, so
         # then it is replaced. The same queue entries as a Timeout: same results.
-        worked = Event(env)
+        worked = new_event(env)
         while True:
             action = program.send(result)
             kind_of = type(action)
@@ -133,7 +133,7 @@ class UserThreads:
                     try:
                         yield worked
                     except simpy.Interrupt:  # the rest as compute() does it
-                        worked = Event(env)  # the old one is still queued
+                        worked = new_event(env)  # the old one is still queued
                         runner.in_user = False
                         self.interrupting[cpu] = False
                         now = env.now
@@ -204,7 +204,7 @@ class UserThreads:
             self.next_act[cpu] = end
             runner.in_user = True
             try:
-                yield env.timeout(carry + run)
+                yield timeout(env, carry + run)
             except simpy.Interrupt:
                 self.interrupting[cpu] = False
             runner.in_user = False
