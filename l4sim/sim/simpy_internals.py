@@ -7,8 +7,9 @@ would make, and runs a woken thread's generator directly instead of sending
 an event through the queue. Each of these touches fields SimPy does not
 publish (``Event._ok``, ``Event._value``, ``Environment._queue``, ``_eid``,
 ``_now``, ``_active_proc``, ``Process._generator``, ``_target``,
-``_resume``); they live here and nowhere else. The event loop itself
-(``Environment.run`` until an event, ``step``, a process's ``_resume``) is
+``_resume``, ``Event._defused``, ``Interruption.process``); they live here
+and nowhere else. The event loop itself (``Environment.run`` until an
+event, ``step``, a process's ``_resume``) is
 SimPy's own code, copied here so that it is compiled with the engine
 (SimPy is pure Python: its loop is interpreted for every event).
 
