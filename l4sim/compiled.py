@@ -32,12 +32,23 @@ MANIFEST = "manifest.json"
 PURE_ENV = "L4SIM_PURE_PYTHON"
 # the modules a simulated kernel entry runs through: every module of these sub-packages
 HOT_PACKAGES = ("kernel", "sim", "workloads")
+# but these, which run once per run or per scenario and never per kernel entry
+# (cost profiles, the check-order and fastpath-design searches, the static scan of
+# immutable fields, the workload registry and user files), and the stand-in for a
+# missing Cython (never imported where there is a build): compiling them would
+# only lengthen the build
+COLD_MODULES = frozenset({
+    "l4sim.kernel.costs", "l4sim.kernel.check_order", "l4sim.kernel.design_search",
+    "l4sim.kernel.fastpath_design", "l4sim.kernel.immutable_fields",
+    "l4sim.workloads.registry", "l4sim.workloads.user_files", "l4sim.sim.no_cython",
+})
 
 
 def hot_modules(package: Path = PACKAGE) -> dict[str, Path]:
     """Module name -> source file of every module that gets compiled."""
-    return {f"l4sim.{sub}.{path.stem}": path for sub in HOT_PACKAGES
-            for path in sorted((package / sub).glob("*.py")) if path.stem != "__init__"}
+    modules = {f"l4sim.{sub}.{path.stem}": path for sub in HOT_PACKAGES
+               for path in sorted((package / sub).glob("*.py")) if path.stem != "__init__"}
+    return {name: path for name, path in modules.items() if name not in COLD_MODULES}
 
 
 def source_hash(path: Path) -> str:
