@@ -9,9 +9,9 @@ publish (``Event._ok``, ``Event._value``, ``Environment._queue``, ``_eid``,
 ``_now``, ``_active_proc``, ``Process._generator``, ``_target``,
 ``_resume``, ``Event._defused``, ``Interruption.process``); they live here
 and nowhere else. The event loop itself (``Environment.run`` until an
-event, ``step``, a process's ``_resume``) is
-SimPy's own code, copied here so that it is compiled with the engine
-(SimPy is pure Python: its loop is interpreted for every event).
+event, ``step``, a process's ``_resume``) is SimPy's own code, copied here
+so that it is compiled with the engine (SimPy is pure Python: its loop is
+interpreted for every event).
 
 Why it is safe: ``pyproject.toml`` pins ``simpy>=4.1,<4.2``. In 4.1 an event
 is triggered when ``_value`` is no longer ``PENDING`` and processed when
@@ -85,11 +85,8 @@ def succeed(env: simpy.Environment, event: Event, value=None) -> None:
 
 def succeed_if_pending(env: simpy.Environment, event: Event) -> None:
     """``event.succeed()`` unless ``event`` is triggered already: value None, queued now."""
-    if event._value is not PENDING:
-        return
-    event._ok = True
-    event._value = None
-    heappush(env._queue, (env._now, NORMAL, next(env._eid), event))
+    if event._value is PENDING:
+        succeed(env, event)
 
 
 def processed_event(env: simpy.Environment) -> Event:
