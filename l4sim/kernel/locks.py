@@ -7,8 +7,6 @@ it raises :class:`LockOrderError` naming both locks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 # The spinlock designs a kernel can be built with (``lock``): how waiters are
 # served and what a contended handoff costs (charged by l4sim.sim.spinlock).
 # ticket: FIFO, every waiter re-reads the ticket word; tas: test-and-set, a
@@ -26,29 +24,33 @@ class LockOrderError(RuntimeError):
     """An acquisition that would break the global-then-address lock order."""
 
 
-@dataclass(eq=False, slots=True)
 class Lock:
     """A spinlock. ``rank`` marks a global lock, ``address`` an object lock.
 
     ``lines`` is how many cache lines of data the lock protects: they migrate
-    with the lock when another CPU takes it next.
+    with the lock when another CPU takes it next. ``holder`` is the CPU
+    holding it (None: free); ``sim`` the simulator's private spinning state.
+    A lock is its own identity: two locks are equal only if they are the same.
     """
 
-    name: str
-    rank: int | None = None
-    address: int | None = None
-    lines: int = 1
-    holder: int | None = None  # CPU holding it, or None
-    sim: object = None  # the simulator's private spinning state
-    order_key: int = field(init=False)  # set below: compared on every acquisition
+    # (compiled build: a C struct, see locks.pxd; the simulator reads these
+    # fields on every acquisition and release)
+    __slots__ = ("name", "rank", "address", "lines", "holder", "sim", "order_key")
 
-    def __post_init__(self) -> None:
+    def __init__(self, name: str, rank: int | None = None, address: int | None = None,
+                 lines: int = 1) -> None:
+        self.name = name
+        self.rank = rank
+        self.address = address
+        self.lines = lines
+        self.holder: int | None = None
+        self.sim: object = None
         # sort key of the lock order: globals by rank, then objects by address
         # (one int: compared on every acquisition)
-        if self.rank is not None:
-            self.order_key = self.rank - GLOBAL_RANKS
+        if rank is not None:
+            self.order_key = rank - GLOBAL_RANKS
         else:
-            self.order_key = self.address if self.address is not None else 0
+            self.order_key = address if address is not None else 0
 
     def __repr__(self) -> str:
         return f"<Lock {self.name}>"

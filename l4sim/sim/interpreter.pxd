@@ -4,6 +4,7 @@
 # pointer load instead of a dictionary lookup. An attribute not declared here
 # still works (it goes to ``__dict__``); the class cannot be patched, but it
 # can be subclassed.
+from l4sim.kernel.locks cimport Lock
 from l4sim.sim.spinlock cimport SpinState
 from l4sim.sim.threads cimport ThreadRunner
 
@@ -12,5 +13,6 @@ cdef class PathInterpreter:
     cdef public object env, costs, interrupts, lookahead, locks, design, lock_costs
     cdef public object threads, runners, trace, window, measure_kind, monitor, jitter_span
     cdef public object lookahead_on, enforce_lock_order
-    cdef public list held, next_act, busy, resched, pending_irqs, ipi_due, irq_due, others
+    cdef public object next_act  # a list or a C array (l4sim.sim.lookahead.action_times)
+    cdef public list held, busy, resched, pending_irqs, ipi_due, irq_due, others
     cdef public list noise, waits

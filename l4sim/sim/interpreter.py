@@ -18,7 +18,7 @@ import random
 from collections.abc import Generator
 
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
-from l4sim.kernel.locks import ensure_lock_order
+from l4sim.kernel.locks import Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
 from l4sim.sim.simpy_internals import Event, park, processed_event, schedule_rearmed
 from l4sim.sim.spinlock import SpinState, handoff_cost
@@ -68,7 +68,7 @@ class PathInterpreter:
         self.jitter_span = costs.entry_jitter + 1
         self.waits = [processed_event(self.env) for _ in range(cpus)]  # see wait()
 
-    # cycles and CPU numbers as C integers, a lock's simulator state as its struct
+    # cycles and CPU numbers as C integers, a lock and its simulator state as structs
     # (compiled build only: the values are the same Python ints either way)
     @cython.locals(cpu=cython.int, pending=cython.longlong, now=cython.longlong,
                    entry=cython.longlong, duration=cython.longlong,
@@ -76,7 +76,7 @@ class PathInterpreter:
                    until=cython.longlong, waited=cython.longlong, cost=cython.longlong,
                    start=cython.longlong, acquire_cost=cython.longlong,
                    release_cost=cython.longlong, line_transfer=cython.longlong,
-                   spin=SpinState, runner=ThreadRunner)
+                   spin=SpinState, runner=ThreadRunner, lock=Lock, top=Lock)
     def run_path(self, cpu: int, runner: ThreadRunner | None, kind: str | None, path: Generator,
                   pending: int = 0):
         """Run one kernel path: charge its time, spin for its locks, switch threads.
@@ -149,9 +149,10 @@ class PathInterpreter:
                                 # nobody else can act before we have it: granted at our
                                 # local time, or, if its last holder released it later
                                 # (at its own local time), handed over to us then
-                                if (held and held[-1].order_key >= lock.order_key
-                                        and self.enforce_lock_order):
-                                    ensure_lock_order(held, lock)  # raises, naming both locks
+                                if held:
+                                    top = held[-1]
+                                    if top.order_key >= lock.order_key and self.enforce_lock_order:
+                                        ensure_lock_order(held, lock)  # raises, naming both
                                 lock.holder = cpu
                                 held.append(lock)
                                 if free_at <= at:

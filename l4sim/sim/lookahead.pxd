@@ -3,4 +3,6 @@
 cdef class Lookahead:
     cdef dict __dict__
     cdef public object interrupts
-    cdef public list next_act, ipi_due, irq_due, others
+    cdef public object next_act  # a list, or beyond SCAN_CPUS CPUs the C array acts views
+    cdef public list ipi_due, irq_due, others
+    cdef long long[::1] acts

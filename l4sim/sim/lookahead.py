@@ -11,10 +11,14 @@ hottest one inline.
 
 Up to ``SCAN_CPUS`` CPUs the others are scanned one by one; beyond, minima
 over all CPUs are taken in C, conservatively (a needless stop of the clock
-changes no result).
+changes no result). There the CPUs' next actions are kept in a C array of
+64-bit integers rather than a list: compiled, the minimum then reads machine
+integers instead of converting 64 Python ints, twice or so per kernel entry.
 """
 
 from __future__ import annotations
+
+from array import array
 
 try:
     import cython
@@ -23,6 +27,17 @@ except ImportError:  # no Cython: its declarations below mean nothing
 
 NEVER = 2**62  # a time no run reaches
 SCAN_CPUS = 8  # up to this many CPUs, "may another CPU act?" scans them one by one
+
+
+def action_times(cpus: int) -> list[int] | array:
+    """Per CPU, when it may next touch shared kernel state (all 0: at the start).
+
+    A list up to SCAN_CPUS CPUs (scanned item by item), beyond a C array of
+    signed 64-bit integers (scanned for its minimum in C); both index alike.
+    """
+    if cpus <= SCAN_CPUS:
+        return [0] * cpus
+    return array("q", [0] * cpus)
 
 
 def other_cpus(cpus: int) -> list[tuple[int, ...] | None]:
@@ -34,12 +49,14 @@ def other_cpus(cpus: int) -> list[tuple[int, ...] | None]:
 class Lookahead:
     """Answers "may another CPU act before t?" from the machine's per-CPU state."""
 
-    def __init__(self, cpus: int, next_act: list, interrupts) -> None:
+    def __init__(self, cpus: int, next_act, interrupts) -> None:
         self.next_act = next_act
         self.interrupts = interrupts  # ipi_due, irq_due and their minima
         self.ipi_due = interrupts.ipi_due
         self.irq_due = interrupts.irq_due
         self.others = other_cpus(cpus)
+        if cython.compiled and cpus > SCAN_CPUS:
+            self.acts = next_act  # compiled: a typed view of the same C array
 
     def interruptible_before(self, cpu: int, time: int) -> bool:
         """An interrupt or IPI may reach ``cpu`` at or before ``time``.
@@ -74,18 +91,18 @@ class Lookahead:
     def earliest_other_action(self, cpu: int) -> int:
         """The earliest next action of any CPU but ``cpu``.
 
-        Compiled, a loop over C integers (the builtin ``min`` compares Python
+        Compiled, a loop over the C array (the builtin ``min`` compares Python
         objects, several times slower over 64 CPUs); as Python, ``min`` itself.
         """
-        next_act = self.next_act
         if cython.compiled:
             earliest = NEVER
-            cpus = len(next_act)
+            cpus = self.acts.shape[0]
             for other in range(cpus):
-                act = next_act[other]
+                act = self.acts[other]
                 if act < earliest and other != cpu:
                     earliest = act
             return earliest
+        next_act = self.next_act
         own = next_act[cpu]
         next_act[cpu] = NEVER
         earliest = min(next_act)

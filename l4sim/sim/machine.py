@@ -26,7 +26,7 @@ from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import Thread
 from l4sim.sim.interpreter import PathInterpreter
 from l4sim.sim.interrupts import InterruptSources
-from l4sim.sim.lookahead import Lookahead
+from l4sim.sim.lookahead import Lookahead, action_times
 from l4sim.sim.simpy_internals import Clock, Process, run_until
 from l4sim.sim.spinlock import SpinLocks, SpinState
 from l4sim.sim.threads import ThreadRunner, UserThreads
@@ -68,7 +68,7 @@ class Machine:
         self.probe = probe
         self.lookahead_enabled = lookahead
         # when each CPU may next touch shared kernel state (for lookahead)
-        self.next_act = [0] * self.cpus
+        self.next_act = action_times(self.cpus)
         self.held: list[list[Lock]] = [[] for _ in range(self.cpus)]  # locks held, in order
         self.spinning_on: list[Lock | None] = [None] * self.cpus
         for lock in kernel.locks:

@@ -1,9 +1,12 @@
 # Cython declarations for the compiled build of spinlock.py (l4sim.build); plain
 # Python ignores this file (see interpreter.pxd).
+from l4sim.kernel.locks cimport Lock
+
 cdef class SpinLocks:
     cdef dict __dict__
     cdef public object env, costs, design, fifo, rng, enforce_lock_order
-    cdef public list held, next_act, spinning_on
+    cdef public object next_act  # a list or a C array (lookahead.action_times)
+    cdef public list held, spinning_on
 
 # A lock's simulator state as a struct: the interpreter reads and writes these
 # fields on every uncontended acquisition and release.

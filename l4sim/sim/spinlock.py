@@ -95,7 +95,7 @@ class SpinLocks:
         self.enforce_lock_order = True  # refuse an acquisition that breaks the lock order
 
     # (compiled build: a lock's simulator state as its struct, cycles as C integers)
-    @cython.locals(cpu=cython.int, spin=SpinState)
+    @cython.locals(cpu=cython.int, spin=SpinState, lock=Lock)
     def grant(self, cpu: int, lock: Lock) -> int:
         """Make ``cpu`` the holder of a free lock; returns the acquisition's cost."""
         lock.holder = cpu
@@ -132,7 +132,7 @@ class SpinLocks:
         return (handoff_cost(self.design, costs.lock_handoff, contenders)
                 + lock.lines * costs.line_transfer)
 
-    @cython.locals(spin=SpinState, now=cython.longlong)
+    @cython.locals(spin=SpinState, now=cython.longlong, lock=Lock)
     def hand_over(self, lock: Lock) -> None:
         """Give a released lock to the waiter its design picks."""
         spin: SpinState = lock.sim
@@ -150,7 +150,7 @@ class SpinLocks:
         self.next_act[waiter_cpu] = now
         succeed(self.env, granted, contenders)
 
-    @cython.locals(cpu=cython.int, pending=cython.longlong, spin=SpinState)
+    @cython.locals(cpu=cython.int, pending=cython.longlong, spin=SpinState, lock=Lock)
     def release(self, cpu: int, lock: Lock, pending: int) -> int:
         """Release ``lock`` ``pending`` cycles from now; returns the cycles the release costs."""
         held = self.held[cpu]
