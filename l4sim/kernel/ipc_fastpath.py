@@ -60,8 +60,7 @@ IPC_CHECKS: tuple[Check, ...] = validate_order((
           lambda c: c.dest is not None,
           "the destination thread id / capability names a thread"),
     Check("call_or_reply_wait", Stage.LOCK_FREE, "check_load_compare",
-          lambda c: isinstance(c.op, Call) or (isinstance(c.op, ReplyWait)
-                                                and c.op.source is ANY),
+          lambda c: c.is_call or (isinstance(c.op, ReplyWait) and c.op.source is ANY),
           "only a Call, or a ReplyWait with an open receive, has a fast case"),
     # -- under the global scheduler lock: scheduling state ---------------------
     Check("destination_on_this_cpu", Stage.SCHEDULER, "check_pointer_chase",
@@ -105,7 +104,10 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back."""
     c = kernel.costs
     is_call = isinstance(op, Call)
-    dest = op.reply_to if isinstance(op, ReplyWait) else getattr(op, "dest", None)
+    if is_call:
+        dest = op.dest
+    else:
+        dest = op.reply_to if isinstance(op, ReplyWait) else getattr(op, "dest", None)
     ctx = IpcContext(kernel, cpu, current, op, dest, is_call)
     held: list = []
     plan = kernel.ipc_plan

@@ -36,10 +36,22 @@ _OUTCOMES = {name: Outcome("slow", name) for name in
               NOTIFIED, NOTIFY_PENDING)}
 
 
-# which phases an operation has (tuples: isinstance on a tuple is the fast form)
+# which phases an operation has
 SENDING = (Call, Send, Notify)
 REPLYING = (Reply, ReplyWait)
 RECEIVING = (Wait, ReplyWait)
+
+
+def phases(kind: type) -> tuple[bool, bool, bool, bool]:
+    """(sends, replies, receives, notifies) for an operation class and its subclasses."""
+    return (issubclass(kind, SENDING), issubclass(kind, REPLYING),
+            issubclass(kind, RECEIVING), issubclass(kind, Notify))
+
+
+# The phases per operation class, learned on its first use. Asked with isinstance
+# on every entry, the tuples above would read an operation's __class__ once for
+# each class it is not (several times for a ReplyWait): more than the decode itself.
+_PHASES: dict[type, tuple[bool, bool, bool, bool]] = {}
 
 
 def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
@@ -50,25 +62,29 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
     held: list = []
     yield kernel.take_scheduler(held)
     # -- who are the partners? (read under the scheduler lock) ----------------
-    dest = op.dest if isinstance(op, SENDING) else None
+    kind = type(op)
+    learned = _PHASES.get(kind)
+    if learned is None:
+        learned = _PHASES[kind] = phases(kind)
+    sends, replies, receives, notifies = learned
+    dest = op.dest if sends else None
     if dest is not None and dest.state is INACTIVE:
         dest = None
-    reply_to = op.reply_to if isinstance(op, REPLYING) else None
+    reply_to = op.reply_to if replies else None
     if reply_to is not None and not kernel.awaits_reply_from(reply_to, me):
         reply_to = None  # L4 semantics: a reply to a thread not waiting for it is dropped
-    receives = isinstance(op, RECEIVING)
     sender = (kernel.first_sender(me, op.source)
               if receives and not me.pending_irqs and not me.notify_bits else None)
     yield kernel.take_thread_locks(held, me, dest, reply_to, sender)
     kicks: list[int] = []
     spent = 0
-    if isinstance(op, SENDING) and dest is None:
+    if sends and dest is None:
         yield kernel.release_all(held)
         yield _OUTCOMES[BAD_DESTINATION]
         yield Spend(c.kernel_exit)
         return Message("error", None, ("bad destination",))
     # -- notification: set the bits, wake a waiting receiver, never block -----------
-    if isinstance(op, Notify):
+    if notifies:
         spent += c.ipc_transfer
         if kernel.notify(me, dest, op.bits):
             if dest.cpu != cpu:

@@ -45,6 +45,12 @@ IRQ = "irq"  # kernel-originated IPC: an interrupt delivered to its handler thre
 
 FASTPATH_IPC = (Call, ReplyWait)  # the operations the IPC fastpath handles
 
+# The kind of kernel entry of each built-in action class, looked up by its exact
+# class: isinstance against IPC_OPERATIONS reads a non-matching action's
+# __class__ once per class it is not, five times for a ReplyWait. A subclass is
+# classified by isinstance instead.
+ENTRY_KINDS = {RaiseException: SYSCALL_EXCEPTION, **dict.fromkeys(IPC_OPERATIONS, IPC)}
+
 # The fastpaths whose checks a scenario can reorder (``check_order``) or replace
 # (a fastpath variant, ``fastpath_checks``), by kernel-entry kind.
 PAPER_FASTPATHS = {SYSCALL_EXCEPTION: SYSCALL_EXCEPTION_CHECKS, IPC: IPC_CHECKS}
@@ -209,11 +215,17 @@ class Kernel:
 
     def enter_kernel(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
         """The kernel's C part of a trap (what :meth:`enter` wraps in the trap itself)."""
-        if isinstance(action, RaiseException):
+        kind = ENTRY_KINDS.get(type(action))  # the built-in actions, without isinstance
+        if kind is None:
+            if isinstance(action, RaiseException):
+                kind = SYSCALL_EXCEPTION
+            elif isinstance(action, IPC_OPERATIONS):
+                kind = IPC
+            else:
+                raise TypeError(f"thread {thread.name}: unknown action {action!r}")
+        if kind == SYSCALL_EXCEPTION:
             return SYSCALL_EXCEPTION, self._syscall_exception(cpu, thread, action)
-        if isinstance(action, IPC_OPERATIONS):
-            return IPC, self._ipc(cpu, thread, action)
-        raise TypeError(f"thread {thread.name}: unknown action {action!r}")
+        return IPC, self._ipc(cpu, thread, action)
 
     def _syscall_exception(self, cpu: int, thread: Thread, exception: RaiseException):
         c = self.costs
