@@ -27,7 +27,15 @@ MAX_REGISTER_WORDS = 4  # untyped words that fit in ARM registers (seL4: 4 on 32
 
 @dataclass(slots=True)
 class IpcContext:
-    """What the IPC fastpath's checks look at."""
+    """What the IPC fastpath's checks look at.
+
+    One per CPU (``Kernel.ipc_contexts``), filled in at each entry: a CPU runs
+    one kernel path at a time, and the fastpath is done with its context
+    before it switches threads. A check reads it while it runs; it must not
+    keep it. (The exception fastpath builds its context per entry: filling in
+    its ``handler`` would count, for the static scan of
+    :mod:`l4sim.kernel.immutable_fields`, as a write of every thread's handler.)
+    """
 
     kernel: object
     cpu: int
@@ -108,7 +116,11 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
         dest = op.dest
     else:
         dest = op.reply_to if isinstance(op, ReplyWait) else getattr(op, "dest", None)
-    ctx = IpcContext(kernel, cpu, current, op, dest, is_call)
+    ctx = kernel.ipc_contexts[cpu]
+    ctx.current = current
+    ctx.op = op
+    ctx.dest = dest
+    ctx.is_call = is_call
     held: list = []
     plan = kernel.ipc_plan
     passed, stage, spent = yield from run_checks(
@@ -172,7 +184,11 @@ FAST_NOTIFY = Outcome("fast", "fast_notify")
 def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     """Deliver a notification to a waiting receiver; False to fall back to the slowpath."""
     c = kernel.costs
-    ctx = IpcContext(kernel, cpu, current, op, op.dest, False)
+    ctx = kernel.ipc_contexts[cpu]
+    ctx.current = current
+    ctx.op = op
+    ctx.dest = op.dest
+    ctx.is_call = False
     held: list = []
     passed, stage, spent = yield from run_checks(
         kernel, kernel.notify_plan, NOTIFY_CHECKS, ctx, current, op.dest, held, spent)

@@ -16,7 +16,13 @@ from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
 from l4sim.kernel.fastpath_design import apply_design
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS, NOTIFY_CHECKS, ipc_fastpath, notify_fastpath
+from l4sim.kernel.ipc_fastpath import (
+    IPC_CHECKS,
+    NOTIFY_CHECKS,
+    IpcContext,
+    ipc_fastpath,
+    notify_fastpath,
+)
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS, Lock, in_lock_order
 from l4sim.kernel.objects import (
@@ -141,6 +147,10 @@ class Kernel:
         self.ipc_plan = plan_checks(self.ipc_checks, self.ipc_check_costs)
         self.notify_plan = plan_checks(NOTIFY_CHECKS, tuple(getattr(costs, check.cost)
                                                             for check in NOTIFY_CHECKS))
+        # what the IPC fastpath's checks look at, one per CPU, filled in at each
+        # entry (building one per entry cost more than the checks read from it)
+        self.ipc_contexts = [IpcContext(self, cpu, None, None, None, False)
+                             for cpu in range(config.cpus)]
         # the thread each CPU's interrupts are delivered to (as IPC), if any
         self.irq_threads: dict[int, Thread] = {}
         self.spaces: list[Space] = []
