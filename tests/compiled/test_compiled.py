@@ -100,6 +100,9 @@ POINTS = [
     {"workload": "linux", "cpus": 2, "events": 400},
     {"workload": "syscall_bench", "cpus": 4, "threads": 8, "lock": "tas", "events": 600,
      "kernel_lock": "big"},
+    # beyond 8 CPUs the lookahead takes minima over a C array of next actions
+    {"workload": "syscall_bench", "cpus": 16, "threads_per_cpu": 1, "fastpath_ipc": True,
+     "wait_factor": 10, "events": 600},
 ]
 
 
