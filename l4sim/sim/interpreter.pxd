@@ -13,6 +13,6 @@ cdef class PathInterpreter:
     cdef public object env, costs, interrupts, lookahead, locks, design, lock_costs
     cdef public object threads, runners, trace, window, measure_kind, monitor, jitter_span
     cdef public object lookahead_on, enforce_lock_order
-    cdef public object next_act  # a list or a C array (l4sim.sim.lookahead.action_times)
+    cdef long long[::1] next_act  # the C array of l4sim.sim.lookahead.action_times
     cdef public list held, busy, resched, pending_irqs, ipi_due, irq_due, others
     cdef public list noise, waits

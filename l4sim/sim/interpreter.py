@@ -76,7 +76,8 @@ class PathInterpreter:
                    until=cython.longlong, waited=cython.longlong, cost=cython.longlong,
                    start=cython.longlong, acquire_cost=cython.longlong,
                    release_cost=cython.longlong, line_transfer=cython.longlong,
-                   spin=SpinState, runner=ThreadRunner, lock=Lock, top=Lock)
+                   spin=SpinState, runner=ThreadRunner, lock=Lock, top=Lock,
+                   next_act=cython.longlong[::1])
     def run_path(self, cpu: int, runner: ThreadRunner | None, kind: str | None, path: Generator,
                   pending: int = 0):
         """Run one kernel path: charge its time, spin for its locks, switch threads.

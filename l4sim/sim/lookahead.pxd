@@ -3,6 +3,5 @@
 cdef class Lookahead:
     cdef dict __dict__
     cdef public object interrupts
-    cdef public object next_act  # a list, or beyond SCAN_CPUS CPUs the C array acts views
+    cdef long long[::1] next_act  # the C array of lookahead.action_times
     cdef public list ipi_due, irq_due, others
-    cdef long long[::1] acts

@@ -11,9 +11,10 @@ hottest one inline.
 
 Up to ``SCAN_CPUS`` CPUs the others are scanned one by one; beyond, minima
 over all CPUs are taken in C, conservatively (a needless stop of the clock
-changes no result). There the CPUs' next actions are kept in a C array of
-64-bit integers rather than a list: compiled, the minimum then reads machine
-integers instead of converting 64 Python ints, twice or so per kernel entry.
+changes no result). The CPUs' next actions are a C array of 64-bit integers
+(``action_times``): compiled, the engine reads and writes them as machine
+integers, where a list would box every cycle count in a Python int and
+convert it back for each comparison.
 """
 
 from __future__ import annotations
@@ -29,14 +30,11 @@ NEVER = 2**62  # a time no run reaches
 SCAN_CPUS = 8  # up to this many CPUs, "may another CPU act?" scans them one by one
 
 
-def action_times(cpus: int) -> list[int] | array:
+def action_times(cpus: int) -> array:
     """Per CPU, when it may next touch shared kernel state (all 0: at the start).
 
-    A list up to SCAN_CPUS CPUs (scanned item by item), beyond a C array of
-    signed 64-bit integers (scanned for its minimum in C); both index alike.
+    Signed 64-bit integers: every cycle count of a run, and NEVER, fits.
     """
-    if cpus <= SCAN_CPUS:
-        return [0] * cpus
     return array("q", [0] * cpus)
 
 
@@ -55,8 +53,6 @@ class Lookahead:
         self.ipi_due = interrupts.ipi_due
         self.irq_due = interrupts.irq_due
         self.others = other_cpus(cpus)
-        if cython.compiled and cpus > SCAN_CPUS:
-            self.acts = next_act  # compiled: a typed view of the same C array
 
     def interruptible_before(self, cpu: int, time: int) -> bool:
         """An interrupt or IPI may reach ``cpu`` at or before ``time``.
@@ -96,9 +92,9 @@ class Lookahead:
         """
         if cython.compiled:
             earliest = NEVER
-            cpus = self.acts.shape[0]
+            cpus = self.next_act.shape[0]
             for other in range(cpus):
-                act = self.acts[other]
+                act = self.next_act[other]
                 if act < earliest and other != cpu:
                     earliest = act
             return earliest

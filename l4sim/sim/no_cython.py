@@ -11,10 +11,17 @@ same Python and gives the same records.
 from __future__ import annotations
 
 
+class _CType:
+    """A C integer type in a declaration: ``cython.longlong``, or ``[::1]`` for an array of it."""
+
+    def __getitem__(self, _dimensions):
+        return self
+
+
 class _NoCython:
     compiled = False
-    int = int
-    longlong = int
+    int = _CType()
+    longlong = _CType()
 
     @staticmethod
     def locals(**types):

@@ -5,7 +5,7 @@ from l4sim.kernel.locks cimport Lock
 cdef class SpinLocks:
     cdef dict __dict__
     cdef public object env, costs, design, fifo, rng, enforce_lock_order
-    cdef public object next_act  # a list or a C array (lookahead.action_times)
+    cdef long long[::1] next_act  # the C array of lookahead.action_times
     cdef public list held, spinning_on
 
 # A lock's simulator state as a struct: the interpreter reads and writes these

@@ -11,5 +11,5 @@ cdef class UserThreads:
     cdef dict __dict__
     cdef public object env, kernel, timeslice, interrupts, lookahead, observations, probe
     cdef public object monitor, interpreter, eager_resume, resuming
-    cdef public object next_act  # a list or a C array (lookahead.action_times)
+    cdef long long[::1] next_act  # the C array of lookahead.action_times
     cdef public list resched, pending_irqs, interrupting

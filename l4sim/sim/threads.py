@@ -78,7 +78,7 @@ class UserThreads:
     # build only: the values are the same Python ints either way)
     @cython.locals(runner=ThreadRunner, cpu=cython.int, carry=cython.longlong,
                    cycles=cython.longlong, user_start=cython.longlong, now=cython.longlong,
-                   ran=cython.longlong)
+                   ran=cython.longlong, next_act=cython.longlong[::1])
     def process(self, runner: ThreadRunner):
         """The thread's process: run its program; each trap runs a kernel path."""
         yield runner.wake  # dispatched for the first time
