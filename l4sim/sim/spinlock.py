@@ -82,7 +82,7 @@ class SpinLocks:
     next touch shared state (NEVER while it waits: it acts only once granted).
     """
 
-    def __init__(self, env, costs, design: str, rng, held: list, next_act: list,
+    def __init__(self, env, costs, design: str, rng, held: list, next_act,
                  spinning_on: list) -> None:
         self.env = env
         self.costs = costs
