@@ -10,7 +10,9 @@ builds them into ``l4sim/_compiled/`` (``python -m l4sim.build``); the
 import finder below loads a compiled module only if it was built from the
 source file as it is now (its SHA-256 is in the build's manifest, with the
 file's size and the interpreter's extension suffix), so an edited module runs
-as Python until the next build. Nothing else changes:
+as Python until the next build, and so does every module whose build compiled
+in its declarations (a ``cimport`` in its .pxd: the extension types' layout
+would no longer match). Nothing else changes:
 results are bit-identical either way (tested). ``L4SIM_PURE_PYTHON=1``
 turns the compiled modules off.
 """
@@ -23,6 +25,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -60,6 +63,19 @@ def source_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+CIMPORT = re.compile(r"\s*(?:from\s+([\w.]+)\s+cimport\b|cimport\s+([\w.]+))")
+
+
+def cimported(path: Path) -> set[str]:
+    """The modules whose declarations the build of ``path`` compiles in (its .pxd's cimports)."""
+    declarations = path.with_suffix(".pxd")
+    try:
+        lines = declarations.read_text().splitlines()
+    except OSError:
+        return set()
+    return {match.group(1) or match.group(2) for match in map(CIMPORT.match, lines) if match}
+
+
 def _manifest(directory: Path) -> dict:
     try:
         return json.loads((directory / MANIFEST).read_text())
@@ -84,8 +100,20 @@ class CompiledFinder(importlib.abc.MetaPathFinder):
         self.built = manifest.get("modules", {}) if ours else {}
         self.failed = manifest.get("failed")
 
-    def binary(self, name: str) -> Path | None:
-        """The compiled file of module ``name``, or None (not built, stale, other Python)."""
+    def binary(self, name: str, _deciding: frozenset = frozenset()) -> Path | None:
+        """The compiled file of module ``name``, or None (not built, stale, other Python,
+        or a module whose declarations it compiled in runs as Python)."""
+        path = self._own_binary(name)
+        if path is None:
+            return None
+        for other in cimported(self.sources[name]):
+            if other in self.sources and other not in _deciding:
+                if self.binary(other, _deciding | {name}) is None:
+                    return None
+        return path
+
+    def _own_binary(self, name: str) -> Path | None:
+        """The compiled file of module ``name`` if it matches its own source (and .pxd)."""
         entry = self.built.get(name)
         source = self.sources.get(name)
         if entry is None or source is None:

@@ -58,6 +58,28 @@ def test_its_declarations_are_part_of_its_source(tmp_path):
     assert CompiledFinder(built, package).binary("l4sim.kernel.objects") is None
 
 
+def test_a_build_that_compiled_in_a_changed_modules_declarations_is_not_used(tmp_path):
+    """Its extension types' layout came from the other module's build: Python would
+    refuse to import it (a size mismatch) next to that module running as source."""
+    package, locks, built = _fake_build(tmp_path)
+    (package / "sim").mkdir()
+    spinlock = package / "sim" / "spinlock.py"
+    spinlock.write_text("Y = 1\n")
+    spinlock.with_suffix(".pxd").write_text("from l4sim.kernel.objects cimport Thread\n"
+                                            "cdef class SpinState:\n    pass\n")
+    (built / "l4sim.sim.spinlock.so").write_bytes(b"binary")
+    manifest = json.loads((built / MANIFEST).read_text())
+    manifest["modules"]["l4sim.sim.spinlock"] = {"file": "l4sim.sim.spinlock.so", "size": 6,
+                                                 "source_sha256": source_hash(spinlock)}
+    (built / MANIFEST).write_text(json.dumps(manifest))
+    finder = CompiledFinder(built, package)
+    assert finder.binary("l4sim.sim.spinlock") == built / "l4sim.sim.spinlock.so"
+    locks.write_text("X = 2\n")  # the cimported module edited: both run as source
+    assert finder.binary("l4sim.kernel.objects") is None
+    assert finder.binary("l4sim.sim.spinlock") is None
+    assert finder.find_spec("l4sim.sim.spinlock") is None
+
+
 def test_a_build_whose_binary_is_gone_or_cut_short_is_not_used(tmp_path):
     package, _, built = _fake_build(tmp_path)
     (built / "l4sim.kernel.objects.so").write_bytes(b"bin")  # a copy cut short
