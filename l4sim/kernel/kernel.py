@@ -51,11 +51,20 @@ IRQ = "irq"  # kernel-originated IPC: an interrupt delivered to its handler thre
 
 FASTPATH_IPC = (Call, ReplyWait)  # the operations the IPC fastpath handles
 
-# The kind of kernel entry of each built-in action class, looked up by its exact
-# class: isinstance against IPC_OPERATIONS reads a non-matching action's
-# __class__ once per class it is not, five times for a ReplyWait. A subclass is
-# classified by isinstance instead.
-ENTRY_KINDS = {RaiseException: SYSCALL_EXCEPTION, **dict.fromkeys(IPC_OPERATIONS, IPC)}
+
+def entry_kind(action_class: type) -> str | None:
+    """The kind of kernel entry an action class makes (a subclass as its base); None: none."""
+    if issubclass(action_class, RaiseException):
+        return SYSCALL_EXCEPTION
+    if issubclass(action_class, IPC_OPERATIONS):
+        return IPC
+    return None
+
+
+# The kind per action class, learned on its first use (as ipc_slowpath learns an
+# operation's phases): isinstance against IPC_OPERATIONS on every entry would read
+# a non-matching action's __class__ once per class it is not, five times for a ReplyWait.
+_ENTRY_KINDS: dict[type, str] = {}
 
 # The fastpaths whose checks a scenario can reorder (``check_order``) or replace
 # (a fastpath variant, ``fastpath_checks``), by kernel-entry kind.
@@ -225,14 +234,13 @@ class Kernel:
 
     def enter_kernel(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
         """The kernel's C part of a trap (what :meth:`enter` wraps in the trap itself)."""
-        kind = ENTRY_KINDS.get(type(action))  # the built-in actions, without isinstance
+        action_class = type(action)
+        kind = _ENTRY_KINDS.get(action_class)
         if kind is None:
-            if isinstance(action, RaiseException):
-                kind = SYSCALL_EXCEPTION
-            elif isinstance(action, IPC_OPERATIONS):
-                kind = IPC
-            else:
+            kind = entry_kind(action_class)
+            if kind is None:
                 raise TypeError(f"thread {thread.name}: unknown action {action!r}")
+            _ENTRY_KINDS[action_class] = kind
         if kind == SYSCALL_EXCEPTION:
             return SYSCALL_EXCEPTION, self._syscall_exception(cpu, thread, action)
         return IPC, self._ipc(cpu, thread, action)
