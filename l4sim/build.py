@@ -31,9 +31,8 @@ from l4sim.compiled import (
     summary,
 )
 
-
 # No debug information, although Python's own compiler flags ask for it (-g): it
-# does not change the code gcc and clang make, and writing it took four fifths of
+# does not change the code gcc and clang make, and writing it took about a quarter of
 # the build's time. MSVC takes no such flag.
 NO_DEBUG_INFO = [] if os.name == "nt" else ["-g0"]
 
