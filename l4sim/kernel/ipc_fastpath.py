@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from l4sim.kernel.check_plan import run_checks
 from l4sim.kernel.checks import THREADS, Check, Stage, pass_mask, validate_order
+from l4sim.kernel.decode import Decoded, decode
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
 from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Message, Thread
-from l4sim.kernel.syscalls import Call, ReplyWait
 
 MAX_REGISTER_WORDS = 4  # untyped words that fit in ARM registers (seL4: 4 on 32-bit ARM)
 
@@ -43,6 +43,7 @@ class IpcContext:
     op: object
     dest: Thread | None
     is_call: bool
+    is_reply_wait: bool
 
 
 def _destination_waiting(c: IpcContext) -> bool:
@@ -68,7 +69,7 @@ IPC_CHECKS: tuple[Check, ...] = validate_order((
           lambda c: c.dest is not None,
           "the destination thread id / capability names a thread"),
     Check("call_or_reply_wait", Stage.LOCK_FREE, "check_load_compare",
-          lambda c: c.is_call or (isinstance(c.op, ReplyWait) and c.op.source is ANY),
+          lambda c: c.is_call or (c.is_reply_wait and c.op.source is ANY),
           "only a Call, or a ReplyWait with an open receive, has a fast case"),
     # -- under the global scheduler lock: scheduling state ---------------------
     Check("destination_on_this_cpu", Stage.SCHEDULER, "check_pointer_chase",
@@ -108,19 +109,27 @@ FAST_REPLY_WAIT = "fast_reply_wait"
 _FAST = {True: Outcome("fast", FAST_CALL), False: Outcome("fast", FAST_REPLY_WAIT)}
 
 
-def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
-    """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back."""
+def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0,
+                 decoded: Decoded | None = None):
+    """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back.
+
+    ``decoded``: what the kernel's entry made of ``op`` (:mod:`l4sim.kernel.decode`).
+    """
     c = kernel.costs
-    is_call = isinstance(op, Call)
+    if decoded is None:
+        decoded = decode(op)
+    is_call = decoded.is_call
+    is_reply_wait = decoded.is_reply_wait
     if is_call:
         dest = op.dest
     else:
-        dest = op.reply_to if isinstance(op, ReplyWait) else getattr(op, "dest", None)
+        dest = op.reply_to if is_reply_wait else getattr(op, "dest", None)
     ctx = kernel.ipc_contexts[cpu]
     ctx.current = current
     ctx.op = op
     ctx.dest = dest
     ctx.is_call = is_call
+    ctx.is_reply_wait = is_reply_wait
     held: list = []
     plan = kernel.ipc_plan
     passed, stage, spent = yield from run_checks(
@@ -189,6 +198,7 @@ def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     ctx.op = op
     ctx.dest = op.dest
     ctx.is_call = False
+    ctx.is_reply_wait = False
     held: list = []
     passed, stage, spent = yield from run_checks(
         kernel, kernel.notify_plan, NOTIFY_CHECKS, ctx, current, op.dest, held, spent)

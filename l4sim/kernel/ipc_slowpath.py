@@ -11,6 +11,7 @@ Phases, as in L4: send (Call/Send) or reply (Reply/ReplyWait), then receive
 
 from __future__ import annotations
 
+from l4sim.kernel.decode import Decoded, decode
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
 from l4sim.kernel.objects import (
     BLOCKED_ON_REPLY,
@@ -20,7 +21,6 @@ from l4sim.kernel.objects import (
     Message,
     Thread,
 )
-from l4sim.kernel.syscalls import Call, Notify, Reply, ReplyWait, Send, Wait
 
 DELIVERED = "slow_deliver"  # a send that found its receiver waiting
 QUEUED = "slow_queue"  # a send that queued on the receiver
@@ -36,37 +36,25 @@ _OUTCOMES = {name: Outcome("slow", name) for name in
               NOTIFIED, NOTIFY_PENDING)}
 
 
-# which phases an operation has
-SENDING = (Call, Send, Notify)
-REPLYING = (Reply, ReplyWait)
-RECEIVING = (Wait, ReplyWait)
 
+def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0,
+                 decoded: Decoded | None = None):
+    """Run ``op`` for ``me``; returns what ``me`` receives (None if nothing).
 
-def phases(kind: type) -> tuple[bool, bool, bool, bool]:
-    """(sends, replies, receives, notifies) for an operation class and its subclasses."""
-    return (issubclass(kind, SENDING), issubclass(kind, REPLYING),
-            issubclass(kind, RECEIVING), issubclass(kind, Notify))
-
-
-# The phases per operation class, learned on its first use. Asked with isinstance
-# on every entry, the tuples above would read an operation's __class__ once for
-# each class it is not (several times for a ReplyWait): more than the decode itself.
-_PHASES: dict[type, tuple[bool, bool, bool, bool]] = {}
-
-
-def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
-    """Run ``op`` for ``me``; returns what ``me`` receives (None if nothing)."""
+    ``decoded``: what the kernel's entry made of ``op`` (its phases,
+    :mod:`l4sim.kernel.decode`).
+    """
     c = kernel.costs
     sched = kernel.scheduler
     yield Spend(spent + c.ipc_decode)
     held: list = []
     yield kernel.take_scheduler(held)
     # -- who are the partners? (read under the scheduler lock) ----------------
-    kind = type(op)
-    learned = _PHASES.get(kind)
-    if learned is None:
-        learned = _PHASES[kind] = phases(kind)
-    sends, replies, receives, notifies = learned
+    if decoded is None:
+        decoded = decode(op)
+    sends = decoded.sends
+    replies = decoded.replies
+    receives = decoded.receives
     dest = op.dest if sends else None
     if dest is not None and dest.state is INACTIVE:
         dest = None
@@ -84,7 +72,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
         yield Spend(c.kernel_exit)
         return Message("error", None, ("bad destination",))
     # -- notification: set the bits, wake a waiting receiver, never block -----------
-    if notifies:
+    if decoded.notifies:
         spent += c.ipc_transfer
         if kernel.notify(me, dest, op.bits):
             if dest.cpu != cpu:
@@ -98,7 +86,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0):
     if dest is not None:
         message = Message(op.__class__.__name__.lower(), me, op.payload, op.words,
                           op.typed_items)
-        is_call = isinstance(op, Call)
+        is_call = decoded.is_call
         if kernel.can_receive_now(dest, me):
             spent += c.ipc_transfer
             kernel.send_message(me, dest, message)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from l4sim.kernel.check_plan import plan_checks
 from l4sim.kernel.checks import Stage, reorder
 from l4sim.kernel.costs import Costs
+from l4sim.kernel.decode import IPC, SYSCALL_EXCEPTION, Decoded, decode
 from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
@@ -35,7 +36,7 @@ from l4sim.kernel.objects import (
     Thread,
 )
 from l4sim.kernel.scheduler import Scheduler
-from l4sim.kernel.syscalls import IPC_OPERATIONS, Call, Notify, RaiseException, ReplyWait
+from l4sim.kernel.syscalls import RaiseException
 
 IRQ_DELIVERED = Outcome("slow", "irq_deliver")
 IRQ_PENDING = Outcome("slow", "irq_pending")
@@ -44,27 +45,9 @@ TCB_SIZE = 0x200  # bytes per thread control block: consecutive TCBs, ascending 
 SPACE_BASE = 0x8000_0000
 TCB_BASE = 0xF000_0000
 
-# kinds of traced kernel entries
-SYSCALL_EXCEPTION = "syscall_exception"
-IPC = "ipc"
-IRQ = "irq"  # kernel-originated IPC: an interrupt delivered to its handler thread
-
-FASTPATH_IPC = (Call, ReplyWait)  # the operations the IPC fastpath handles
-
-
-def entry_kind(action_class: type) -> str | None:
-    """The kind of kernel entry an action class makes (a subclass as its base); None: none."""
-    if issubclass(action_class, RaiseException):
-        return SYSCALL_EXCEPTION
-    if issubclass(action_class, IPC_OPERATIONS):
-        return IPC
-    return None
-
-
-# The kind per action class, learned on its first use (as ipc_slowpath learns an
-# operation's phases): isinstance against IPC_OPERATIONS on every entry would read
-# a non-matching action's __class__ once per class it is not, five times for a ReplyWait.
-_ENTRY_KINDS: dict[type, str] = {}
+# kinds of traced kernel entries: a user's (SYSCALL_EXCEPTION, IPC: l4sim.kernel.decode),
+# and kernel-originated IPC, an interrupt delivered to its handler thread
+IRQ = "irq"
 
 # The fastpaths whose checks a scenario can reorder (``check_order``) or replace
 # (a fastpath variant, ``fastpath_checks``), by kernel-entry kind.
@@ -158,7 +141,7 @@ class Kernel:
                                                             for check in NOTIFY_CHECKS))
         # what the IPC fastpath's checks look at, one per CPU, filled in at each
         # entry (building one per entry cost more than the checks read from it)
-        self.ipc_contexts = [IpcContext(self, cpu, None, None, None, False)
+        self.ipc_contexts = [IpcContext(self, cpu, None, None, None, False, False)
                              for cpu in range(config.cpus)]
         # the thread each CPU's interrupts are delivered to (as IPC), if any
         self.irq_threads: dict[int, Thread] = {}
@@ -234,16 +217,12 @@ class Kernel:
 
     def enter_kernel(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
         """The kernel's C part of a trap (what :meth:`enter` wraps in the trap itself)."""
-        action_class = type(action)
-        kind = _ENTRY_KINDS.get(action_class)
-        if kind is None:
-            kind = entry_kind(action_class)
-            if kind is None:
-                raise TypeError(f"thread {thread.name}: unknown action {action!r}")
-            _ENTRY_KINDS[action_class] = kind
-        if kind == SYSCALL_EXCEPTION:
+        decoded = decode(action)
+        if decoded is None:
+            raise TypeError(f"thread {thread.name}: unknown action {action!r}")
+        if decoded.entry == SYSCALL_EXCEPTION:
             return SYSCALL_EXCEPTION, self._syscall_exception(cpu, thread, action)
-        return IPC, self._ipc(cpu, thread, action)
+        return IPC, self._ipc(cpu, thread, action, decoded)
 
     def _syscall_exception(self, cpu: int, thread: Thread, exception: RaiseException):
         c = self.costs
@@ -263,26 +242,29 @@ class Kernel:
             yield Spend(c.resume_after_reply + c.kernel_exit)
         return thread.received
 
-    def _ipc(self, cpu: int, thread: Thread, op):
+    def _ipc(self, cpu: int, thread: Thread, op, decoded: Decoded | None = None):
         """An IPC system call's path: its fastpath if one is built in (a fallback starts
         the slowpath from the beginning), else the slowpath itself."""
+        if decoded is None:
+            decoded = decode(op)
         config = self.config
-        if config.fastpath_ipc and isinstance(op, FASTPATH_IPC):
-            return self._ipc_fast_or_slow(cpu, thread, op)
-        if config.fastpath_notify and isinstance(op, Notify):
-            return self._notify_fast_or_slow(cpu, thread, op)
-        return ipc_slowpath(self, cpu, thread, op, self.costs.kernel_entry)
+        if config.fastpath_ipc and decoded.has_fastpath:
+            return self._ipc_fast_or_slow(cpu, thread, op, decoded)
+        if config.fastpath_notify and decoded.notifies:
+            return self._notify_fast_or_slow(cpu, thread, op, decoded)
+        return ipc_slowpath(self, cpu, thread, op, self.costs.kernel_entry, decoded)
 
-    def _ipc_fast_or_slow(self, cpu: int, thread: Thread, op):
-        done, received = yield from ipc_fastpath(self, cpu, thread, op, self.costs.kernel_entry)
+    def _ipc_fast_or_slow(self, cpu: int, thread: Thread, op, decoded: Decoded):
+        done, received = yield from ipc_fastpath(self, cpu, thread, op, self.costs.kernel_entry,
+                                                 decoded)
         if done:
             return received
-        return (yield from ipc_slowpath(self, cpu, thread, op))
+        return (yield from ipc_slowpath(self, cpu, thread, op, 0, decoded))
 
-    def _notify_fast_or_slow(self, cpu: int, thread: Thread, op):
+    def _notify_fast_or_slow(self, cpu: int, thread: Thread, op, decoded: Decoded):
         if (yield from notify_fastpath(self, cpu, thread, op, self.costs.kernel_entry)):
             return None
-        return (yield from ipc_slowpath(self, cpu, thread, op))
+        return (yield from ipc_slowpath(self, cpu, thread, op, 0, decoded))
 
     def deliver_irq(self, cpu: int, current: Thread | None, payload: tuple):
         """An interrupt on ``cpu``: kernel-originated IPC to the CPU's interrupt thread.

@@ -3,8 +3,8 @@
 import pytest
 
 from l4sim.kernel.costs import load_profile
+from l4sim.kernel.decode import decode, decode_class
 from l4sim.kernel.interpret import run_sync
-from l4sim.kernel.ipc_slowpath import phases
 from l4sim.kernel.kernel import IPC, SYSCALL_EXCEPTION, Kernel, KernelConfig
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import (
@@ -47,11 +47,23 @@ def rig(fastpath_ipc: bool):
 
 @pytest.mark.parametrize("operation", [*IPC_OPERATIONS, TracedCall, TracedReplyWait])
 def test_an_operations_phases_are_those_of_its_class(operation):
-    sends, replies, receives, notifies = phases(operation)
-    assert sends == issubclass(operation, (Call, Send, Notify))
-    assert replies == issubclass(operation, (Reply, ReplyWait))
-    assert receives == issubclass(operation, (Wait, ReplyWait))
-    assert notifies == issubclass(operation, Notify)
+    decoded = decode_class(operation)
+    assert decoded.entry == IPC
+    assert decoded.sends == issubclass(operation, (Call, Send, Notify))
+    assert decoded.replies == issubclass(operation, (Reply, ReplyWait))
+    assert decoded.receives == issubclass(operation, (Wait, ReplyWait))
+    assert decoded.notifies == issubclass(operation, Notify)
+    assert decoded.is_call == issubclass(operation, Call)
+    assert decoded.is_reply_wait == issubclass(operation, ReplyWait)
+    assert decoded.has_fastpath == issubclass(operation, (Call, ReplyWait))
+
+
+def test_an_exception_decodes_as_one_and_anything_else_as_no_entry():
+    assert decode_class(GuestFault).entry == SYSCALL_EXCEPTION
+    assert decode_class(RaiseException) == decode_class(GuestFault)
+    assert decode_class(int) is None and decode(3) is None
+    assert decode(TracedCall(None)) == decode(Call(None))
+    assert decode(TracedCall(None)) is decode(TracedCall(None, (1,)))  # learned once per class
 
 
 @pytest.mark.parametrize("fastpath_ipc", [True, False])
