@@ -105,10 +105,15 @@ print("ENTRIES", l4sim_run(cases[sys.argv[1]], int(sys.argv[2]))[0])
 """
 
 
-def counted(tree: Path, code: str, *args: str) -> tuple[int, str]:
+def counted(tree: Path, code: str, *args: str, hash_seed: int = 0) -> tuple[int, str]:
     """(instructions, standard output) of ``python -c code args`` in ``tree`` under callgrind,
-    with ``PYTHONHASHSEED=0`` and one BLAS thread (the count is the same on every run)."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0",
+    with ``PYTHONHASHSEED=hash_seed`` and one BLAS thread (the count is the same on every run).
+
+    The hash seed moves where the interpreter's objects land in memory, and with
+    them the collisions in its type-attribute cache: the same code counts up to
+    about 3% apart under two seeds, so a change is judged on several.
+    """
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": str(hash_seed),
            "OPENBLAS_NUM_THREADS": "1", "L4SIM_CHECK_INVARIANTS": ""}
     with tempfile.TemporaryDirectory() as work:
         run = subprocess.run(
@@ -121,24 +126,26 @@ def counted(tree: Path, code: str, *args: str) -> tuple[int, str]:
     return int(re.search(r"Collected : (\d+)", run.stderr).group(1)), run.stdout
 
 
-def case_instructions_per_entry(tree: Path, case: str) -> float:
+def case_instructions_per_entry(tree: Path, case: str, hash_seed: int = 0) -> float:
     """Instructions per recorded entry of one matrix case through ``l4sim run`` (callgrind)."""
     counts = {}
     for events in (1000, 3000):
-        instructions, out = counted(tree, MATRIX_CASE, case, str(events))
+        instructions, out = counted(tree, MATRIX_CASE, case, str(events), hash_seed=hash_seed)
         counts[events] = (instructions, int(re.search(r"ENTRIES (\d+)", out).group(1)))
     (short, short_rows), (long, long_rows) = counts[1000], counts[3000]
     return (long - short) / (long_rows - short_rows)
 
 
-def instructions_per_entry(tree: Path, wait_factor: float, end_to_end: bool = False) -> float:
+def instructions_per_entry(tree: Path, wait_factor: float, end_to_end: bool = False,
+                           hash_seed: int = 0) -> float:
     """Instructions per simulated kernel entry (callgrind), start-up subtracted.
 
     ``end_to_end``: through ``l4sim run`` (reading the scenario, the cache, the
     tables written) instead of ``simulate()`` alone.
     """
     code = END_TO_END if end_to_end else ONE_RUN
-    counts = {events: counted(tree, code, str(wait_factor), str(events))[0]
+    counts = {events: counted(tree, code, str(wait_factor), str(events),
+                              hash_seed=hash_seed)[0]
               for events in (1000, 3000)}
     return (counts[3000] - counts[1000]) / (2 * 2000)  # two kernel entries per event
 
@@ -155,19 +162,29 @@ def main() -> None:
                         help="with --instructions: through `l4sim run`, tables written")
     parser.add_argument("--case", help="with --instructions: this case of make bench's matrix "
                                        "(through `l4sim run`)")
+    parser.add_argument("--hash-seeds", default="0,1",
+                        help="with --instructions: count under each of these PYTHONHASHSEEDs "
+                             "and compare the means (memory layout moves a count by up to 3%%)")
     args = parser.parse_args()
     trees = {"this": HERE, "other": args.other.resolve()}
     if args.instructions:
         if shutil.which("valgrind") is None:
             sys.exit("compare_trees: --instructions needs valgrind")
-        if args.case:
-            counts = {name: case_instructions_per_entry(tree, args.case)
-                      for name, tree in trees.items()}
-        else:
-            counts = {name: instructions_per_entry(tree, args.wait_factor, args.end_to_end)
-                      for name, tree in trees.items()}
+        try:
+            seeds = [int(seed) for seed in args.hash_seeds.split(",")]
+        except ValueError:
+            parser.error(f"--hash-seeds: {args.hash_seeds!r} is not a list of integers")
+        per_seed: dict[str, list[float]] = {name: [] for name in trees}
+        for seed in seeds:
+            for name, tree in trees.items():
+                per_seed[name].append(
+                    case_instructions_per_entry(tree, args.case, seed) if args.case
+                    else instructions_per_entry(tree, args.wait_factor, args.end_to_end, seed))
+        counts = {name: statistics.mean(values) for name, values in per_seed.items()}
         for name, count in counts.items():
-            print(f"{name:5} ({trees[name]}): {count:,.0f} instructions per kernel entry")
+            each = ", ".join(f"{value:,.0f}" for value in per_seed[name])
+            print(f"{name:5} ({trees[name]}): {count:,.0f} instructions per kernel entry "
+                  f"(mean of hash seeds {args.hash_seeds}: {each})")
         print(f"this vs other: {counts['this'] / counts['other'] - 1:+.1%} instructions")
         return
     ratios: dict[str, list[float]] = {name: [] for name in trees}

@@ -65,15 +65,18 @@ def decode_class(action_class: type) -> Decoded | None:
                    has_fastpath=issubclass(action_class, FASTPATH_IPC))
 
 
-_DECODED: dict[type, Decoded] = {}
+# What each action class seen so far decodes to. The kernel's entry looks its
+# action up here itself (a call to decode() costs more than the lookup), and
+# calls decode() for a class it has not seen.
+LEARNED: dict[type, Decoded] = {}
 
 
 def decode(action) -> Decoded | None:
     """What ``action`` asks of the kernel (learned per class on first use); None: no entry."""
     action_class = type(action)
-    decoded = _DECODED.get(action_class)
+    decoded = LEARNED.get(action_class)
     if decoded is None:
         decoded = decode_class(action_class)
         if decoded is not None:
-            _DECODED[action_class] = decoded
+            LEARNED[action_class] = decoded
     return decoded

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from l4sim.kernel.check_plan import plan_checks
 from l4sim.kernel.checks import Stage, reorder
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.decode import IPC, SYSCALL_EXCEPTION, Decoded, decode
+from l4sim.kernel.decode import IPC, LEARNED, SYSCALL_EXCEPTION, Decoded, decode
 from l4sim.kernel.effects import Acquire, Outcome, Release, Spend, Switch
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS, syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
@@ -217,7 +217,7 @@ class Kernel:
 
     def enter_kernel(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
         """The kernel's C part of a trap (what :meth:`enter` wraps in the trap itself)."""
-        decoded = decode(action)
+        decoded = LEARNED.get(type(action)) or decode(action)
         if decoded is None:
             raise TypeError(f"thread {thread.name}: unknown action {action!r}")
         if decoded.entry == SYSCALL_EXCEPTION:
