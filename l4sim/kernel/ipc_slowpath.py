@@ -36,7 +36,6 @@ _OUTCOMES = {name: Outcome("slow", name) for name in
               NOTIFIED, NOTIFY_PENDING)}
 
 
-
 def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0,
                  decoded: Decoded | None = None):
     """Run ``op`` for ``me``; returns what ``me`` receives (None if nothing).
