@@ -150,6 +150,14 @@ def instructions_per_entry(tree: Path, wait_factor: float, end_to_end: bool = Fa
     return (counts[3000] - counts[1000]) / (2 * 2000)  # two kernel entries per event
 
 
+def hash_seeds(text: str) -> list[int]:
+    """``--hash-seeds``: a comma-separated list of integers."""
+    try:
+        return [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("other", type=Path, help="the other checkout (compiled there)")
@@ -162,7 +170,7 @@ def main() -> None:
                         help="with --instructions: through `l4sim run`, tables written")
     parser.add_argument("--case", help="with --instructions: this case of make bench's matrix "
                                        "(through `l4sim run`)")
-    parser.add_argument("--hash-seeds", default="0,1",
+    parser.add_argument("--hash-seeds", type=hash_seeds, default="0,1",
                         help="with --instructions: count under each of these PYTHONHASHSEEDs "
                              "and compare the means (memory layout moves a count by up to 3%%)")
     args = parser.parse_args()
@@ -170,12 +178,8 @@ def main() -> None:
     if args.instructions:
         if shutil.which("valgrind") is None:
             sys.exit("compare_trees: --instructions needs valgrind")
-        try:
-            seeds = [int(seed) for seed in args.hash_seeds.split(",")]
-        except ValueError:
-            parser.error(f"--hash-seeds: {args.hash_seeds!r} is not a list of integers")
         per_seed: dict[str, list[float]] = {name: [] for name in trees}
-        for seed in seeds:
+        for seed in args.hash_seeds:
             for name, tree in trees.items():
                 per_seed[name].append(
                     case_instructions_per_entry(tree, args.case, seed) if args.case
@@ -184,7 +188,7 @@ def main() -> None:
         for name, count in counts.items():
             each = ", ".join(f"{value:,.0f}" for value in per_seed[name])
             print(f"{name:5} ({trees[name]}): {count:,.0f} instructions per kernel entry "
-                  f"(mean of hash seeds {args.hash_seeds}: {each})")
+                  f"(mean of hash seeds {', '.join(map(str, args.hash_seeds))}: {each})")
         print(f"this vs other: {counts['this'] / counts['other'] - 1:+.1%} instructions")
         return
     ratios: dict[str, list[float]] = {name: [] for name in trees}
