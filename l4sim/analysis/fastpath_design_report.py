@@ -23,6 +23,7 @@ from l4sim.analysis.check_order_effect import SLOWPATH_EXITS
 from l4sim.analysis.checks_report import point_groups
 from l4sim.analysis.document import Document, Table
 from l4sim.kernel.fastpath_design import describe
+from l4sim.sweep.cache import ResultCache
 from l4sim.sweep.runner import design_proposals
 from l4sim.sweep.stats import mean_ci
 
@@ -76,12 +77,15 @@ def _comparison(frame: pd.DataFrame, keys: list[str], slow: pd.Series | None) ->
 
 def _designs(document: Document, folder: Path) -> None:
     """The designs of the optimized points, each with its verdict."""
+    cache = ResultCache(folder)  # the designs are filed beside the runs they explain
     for point, keys, _ in point_groups(folder):
         if point.fastpath_design != "optimized":
             continue
+        proposals = cache.derived("design_proposals", point.model_dump(),
+                                  lambda point=point: design_proposals(point))
         where = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
                           for k, v in keys.items() if k != "fastpath_design") or "the load"
-        for kind, entry in design_proposals(point).items():
+        for kind, entry in proposals.items():
             verdict = ("accepted: clean under the invariant checker with stress jitter on "
                        "2 and 4 CPUs, same messages as with the fastpaths off"
                        if entry["verdict"] is None

@@ -27,6 +27,7 @@ import functools
 import hashlib
 import json
 import os
+import pickle
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -87,11 +88,23 @@ def simulation_sources(package: Path = PACKAGE) -> list[Path]:
 
 def task_key(config: dict, replication: int, model: str) -> str:
     """Stable name of one (point, replication) result under one model version."""
+    return _key({"model": model, "point": _keyed(config), "replication": replication})
+
+
+def derived_key(name: str, config: dict, model: str) -> str:
+    """Stable name of a result derived from a whole point (``name``: what it is)."""
+    return _key({"model": model, "point": _keyed(config), "derived": name})
+
+
+def _keyed(config: dict) -> dict:
+    """What a result depends on: the point's keys that matter and its files' contents."""
     keyed = {k: v for k, v in config.items() if k not in UNKEYED}
     keyed["files"] = file_contents(config)
-    text = json.dumps({"model": model, "point": keyed, "replication": replication},
-                      sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return keyed
+
+
+def _key(identity: dict) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def file_contents(config: dict) -> dict:
@@ -193,6 +206,35 @@ class ResultCache:
             raise CacheError(f"{path}: unreadable cached result ({error}); "
                              f"delete it or rerun with --force") from None
         return meta["rows"], meta["measured_cycles"]
+
+    def derived(self, name: str, config: dict, compute):
+        """A result derived from a whole point, computed once per model version and point.
+
+        ``compute()`` makes it the first time; it is filed beside the runs
+        (pickled, written atomically) and read back after that, so that a
+        report made again from cached runs does not redo, say, the profiling
+        run, search and verification behind a point's fastpath designs. An
+        unreadable file is computed and filed again.
+        """
+        path = self.folder / f"{derived_key(name, config, self.model)}.{name}.pickle"
+        try:
+            with path.open("rb") as stored:
+                return pickle.load(stored)
+        except FileNotFoundError:
+            pass
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+                ValueError, TypeError):
+            path.unlink(missing_ok=True)
+        value = compute()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(temporary, path)
+        except BaseException:  # a full disk: no half-written file stays behind
+            temporary.unlink(missing_ok=True)
+            raise
+        return value
 
     def remove_stale_temporaries(self) -> None:
         """Temporary files left by a killed run (call while holding the folder lock)."""

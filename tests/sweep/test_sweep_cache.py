@@ -108,3 +108,30 @@ def test_second_run_on_a_busy_folder_is_refused(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"l4sim: error: {out}: another l4sim run is writing this folder"
     assert sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+def test_a_derived_result_is_computed_once_per_point_and_model(tmp_path):
+    from l4sim.sweep.scenario import point_from_dict
+
+    calls = []
+
+    def compute(value):
+        calls.append(value)
+        return {"design": ["a", "b"], "expected_cycles": 1.0 / 3, "verdict": None}
+
+    point = point_from_dict({"workload": "syscall_bench", "threads": 2}).model_dump()
+    other = point_from_dict({"workload": "syscall_bench", "threads": 3}).model_dump()
+    cache = ResultCache(tmp_path)
+    first = cache.derived("proposals", point, lambda: compute(1))
+    again = ResultCache(tmp_path).derived("proposals", point, lambda: compute(2))
+    assert again == first and calls == [1]  # read back, exactly (a float to the last bit)
+    ResultCache(tmp_path).derived("proposals", other, lambda: compute(3))
+    ResultCache(tmp_path, model="another").derived("proposals", point, lambda: compute(4))
+    assert calls == [1, 3, 4]  # another point, another model version: computed anew
+    (stored,) = [p for p in cache.folder.glob("*.proposals.pickle")
+                 if cache_module.derived_key("proposals", point, cache.model) in p.name]
+    stored.write_bytes(b"not a pickle")
+    assert cache.derived("proposals", point, lambda: compute(5)) == first
+    assert calls == [1, 3, 4, 5]  # an unreadable file: computed and filed again
+    assert cache.derived("proposals", point, lambda: compute(6)) == first and calls[-1] == 5
+    assert not list(cache.folder.glob(".*.tmp"))
