@@ -177,14 +177,7 @@ class ResultCache:
                 "config": record.get("config"), "replication": record.get("replication")}
         table = pa.table({name: _compact(values) for name, values in record["events"].items()})
         table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
-        final = self.path(key)
-        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        try:
-            pq.write_table(table, temporary)
-            os.replace(temporary, final)
-        except BaseException:  # a full disk: no half-written file stays behind
-            temporary.unlink(missing_ok=True)
-            raise
+        self._file(self.path(key), lambda temporary: pq.write_table(table, temporary))
 
     def get(self, key: str) -> Record:
         path = self.path(key)
@@ -227,14 +220,20 @@ class ResultCache:
             path.unlink(missing_ok=True)
         value = compute()
         self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self._file(path, lambda temporary: temporary.write_bytes(data))
+        return value
+
+    @staticmethod
+    def _file(final: Path, write) -> None:
+        """``write(temporary)``, then the temporary file renamed to ``final``: atomically."""
+        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         try:
-            temporary.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(temporary, path)
+            write(temporary)
+            os.replace(temporary, final)
         except BaseException:  # a full disk: no half-written file stays behind
             temporary.unlink(missing_ok=True)
             raise
-        return value
 
     def remove_stale_temporaries(self) -> None:
         """Temporary files left by a killed run (call while holding the folder lock)."""
