@@ -48,11 +48,13 @@ notebooks: $(READY)  ## execute notebooks/*.ipynb; executed copies go to results
 	$(BIN)/python notebooks/execute.py
 
 test: $(READY)  ## ruff, the layers (lint-imports) and the whole test suite (notebooks, examples)
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n auto
 
 lint: $(STAMP)  ## ruff and the layers' contracts only
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 

@@ -29,8 +29,12 @@ def notebooks() -> list[Path]:
 def execute(path: Path, out_dir: Path | None = None, timeout: int = TIMEOUT):
     """Run every cell of ``path``; raises nbclient's CellExecutionError on a failing cell."""
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(HERE)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(HERE)}},
+    ).execute()
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, out_dir / path.name)

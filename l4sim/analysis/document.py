@@ -23,11 +23,16 @@ from l4sim.analysis.style import Drawn, number
 
 # headers a reader should not have to decode
 HEADERS = {
-    "fail_rate": "failure rate", "cycles_before_failure": "cycles before failure",
-    "locks_held_at_failure": "locks held at failure", "if_passes": "if this passes",
-    "then_passes": "this passes too", "irq_forward": "IRQ forwarding",
-    "fastpath_notify": "notification fastpath", "check_order": "check order",
-    "wait_factor": "wait factor", "kind": "kernel entry",
+    "fail_rate": "failure rate",
+    "cycles_before_failure": "cycles before failure",
+    "locks_held_at_failure": "locks held at failure",
+    "if_passes": "if this passes",
+    "then_passes": "this passes too",
+    "irq_forward": "IRQ forwarding",
+    "fastpath_notify": "notification fastpath",
+    "check_order": "check order",
+    "wait_factor": "wait factor",
+    "kind": "kernel entry",
 }
 
 
@@ -91,8 +96,12 @@ class Document:
                 lines += [""] + ([f"*{note}*" for note in notes] + [""] if notes else [])
             elif kind == "figure":
                 relative = _relative(content.png, folder)
-                lines += [f"![{content.title}]({relative})", "",
-                          f"*{content.caption}* ([SVG]({_relative(content.svg, folder)}))", ""]
+                lines += [
+                    f"![{content.title}]({relative})",
+                    "",
+                    f"*{content.caption}* ([SVG]({_relative(content.svg, folder)}))",
+                    "",
+                ]
         return "\n".join(lines).rstrip() + "\n"
 
     def html(self) -> str:
@@ -105,25 +114,24 @@ class Document:
             elif kind == "text":
                 body.append(f"<p>{_inline(content)}</p>")
             elif kind == "bullets":
-                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in content)
-                            + "</ul>")
+                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in content) + "</ul>")
             elif kind == "steps":
-                body.append("<ol>" + "".join(f"<li>{_inline(i)}</li>" for i in content)
-                            + "</ol>")
+                body.append("<ol>" + "".join(f"<li>{_inline(i)}</li>" for i in content) + "</ol>")
             elif kind == "table":
                 header, rows, notes = _cells(content)
                 cells = "".join(f"<th>{_inline(h)}</th>" for h in header)
                 body.append(f"<table><thead><tr>{cells}</tr></thead><tbody>")
                 for row in rows:
-                    body.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row)
-                                + "</tr>")
+                    body.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>")
                 body.append("</tbody></table>")
                 body += [f"<p class='note'>{_inline(note)}</p>" for note in notes]
             elif kind == "figure":
                 data = base64.b64encode(Path(content.png).read_bytes()).decode()
-                body.append(f"<figure><img alt='{html.escape(content.title, quote=True)}' "
-                            f"src='data:image/png;base64,{data}'><figcaption>"
-                            f"{_inline(content.caption)}</figcaption></figure>")
+                body.append(
+                    f"<figure><img alt='{html.escape(content.title, quote=True)}' "
+                    f"src='data:image/png;base64,{data}'><figcaption>"
+                    f"{_inline(content.caption)}</figcaption></figure>"
+                )
         return PAGE.format(title=html.escape(self.title), body="\n".join(body))
 
 
@@ -178,8 +186,11 @@ def _cells(table: Table) -> tuple[list[str], list[list[str]], list[str]]:
                 text = "n/a"
             row.append(text)
         rows.append(row)
-    notes = [f"n/a in {header_text(c)}: {table.missing.get(c, 'no value for this row')}"
-             for c in frame.columns if c in empty]
+    notes = [
+        f"n/a in {header_text(c)}: {table.missing.get(c, 'no value for this row')}"
+        for c in frame.columns
+        if c in empty
+    ]
     return header, rows, notes
 
 

@@ -27,17 +27,16 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import LogNorm, Normalize  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm, Normalize
 
-from l4sim.sweep.stats import mean_ci  # noqa: E402
+from l4sim.sweep.stats import mean_ci
 
 # Okabe & Ito, "Color universal design" (2008): distinguishable with any
 # common colour-vision deficiency
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
-           "#F0E442")
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINE_STYLES = ("-", "--", "-.", ":")
 MAX_LEGEND = 8  # curves beyond which a colour bar replaces the legend
@@ -47,8 +46,12 @@ DPI = 150
 # intervals) at every x are one line to the eye
 COINCIDE_SHARE = 0.02
 # what a run fixes, in the order a caption names it
-SETTING_KEYS = (("profile", "profile {}"), ("cpus", "{} CPUs"), ("lock", "lock {}"),
-                ("kernel_lock", "kernel_lock {}"))
+SETTING_KEYS = (
+    ("profile", "profile {}"),
+    ("cpus", "{} CPUs"),
+    ("lock", "lock {}"),
+    ("kernel_lock", "kernel_lock {}"),
+)
 
 
 @dataclass
@@ -99,17 +102,23 @@ def coinciding_groups(panels: list[list[Curve]], span: float) -> list[list[str]]
     groups: list[list[str]] = []
     for label in labels:
         group = groups[-1] if groups else None
-        if group and all(label in curves and all(member in curves and _coincide(
-                curves[member], curves[label], span) for member in group)
-                for curves in by_label):
+        if group and all(
+            label in curves
+            and all(
+                member in curves and _coincide(curves[member], curves[label], span)
+                for member in group
+            )
+            for curves in by_label
+        ):
             group.append(label)
         else:
             groups.append([label])
     return groups
 
 
-def merge_coinciding(curves: list[Curve],
-                     groups: list[list[str]]) -> tuple[list[Curve], dict[str, float]]:
+def merge_coinciding(
+    curves: list[Curve], groups: list[list[str]]
+) -> tuple[list[Curve], dict[str, float]]:
     """The curves with each group of ``groups`` merged into one.
 
     A merged curve is the mean of its members, its band their whole range.
@@ -127,11 +136,23 @@ def merge_coinciding(curves: list[Curve],
         ys = np.vstack([c.y for c in group])
         low = np.vstack([c.low for c in group]).min(axis=0)
         high = np.vstack([c.high for c in group]).max(axis=0)
-        label = f"{group[0].label}-{group[-1].label}" if len(group) > 2 else \
-            f"{group[0].label}, {group[-1].label}"
+        label = (
+            f"{group[0].label}-{group[-1].label}"
+            if len(group) > 2
+            else f"{group[0].label}, {group[-1].label}"
+        )
         apart[label] = float((ys.max(axis=0) - ys.min(axis=0)).max())
-        drawn.append(Curve(label, group[0].value, group[0].x, ys.mean(axis=0), low, high,
-                           [c.label for c in group]))
+        drawn.append(
+            Curve(
+                label,
+                group[0].value,
+                group[0].x,
+                ys.mean(axis=0),
+                low,
+                high,
+                [c.label for c in group],
+            )
+        )
     return drawn, apart
 
 
@@ -156,13 +177,19 @@ def draw_curves(ax, curves: list[Curve], key_title: str, style_offset: int = 0):
         colour = colours(norm(float(line.value))) if many else PALETTE[order % len(PALETTE)]
         if not many:  # dozens of overlapping bands would hide the lines
             ax.fill_between(line.x, line.low, line.high, color=colour, alpha=0.18, linewidth=0)
-        ax.plot(line.x, line.y, color=colour, linewidth=1.4 if not many else 1.0,
-                linestyle="-" if many else LINE_STYLES[order % len(LINE_STYLES)],
-                marker=None if many else MARKERS[order % len(MARKERS)], markersize=4.5,
-                markerfacecolor="white" if order % 2 else colour, label=line.label)
+        ax.plot(
+            line.x,
+            line.y,
+            color=colour,
+            linewidth=1.4 if not many else 1.0,
+            linestyle="-" if many else LINE_STYLES[order % len(LINE_STYLES)],
+            marker=None if many else MARKERS[order % len(MARKERS)],
+            markersize=4.5,
+            markerfacecolor="white" if order % 2 else colour,
+            label=line.label,
+        )
     if many:
-        mappable = plt.cm.ScalarMappable(norm=norm, cmap=COLOUR_MAP)
-        return mappable
+        return plt.cm.ScalarMappable(norm=norm, cmap=COLOUR_MAP)
     return None
 
 
@@ -170,7 +197,8 @@ def uses_colour_bar(curves: list[Curve]) -> bool:
     """Whether :func:`draw_curves` draws these curves against a colour bar (many, numeric)."""
     return len(curves) > MAX_LEGEND and all(
         isinstance(c.value, int | float | np.number) and not isinstance(c.value, bool)
-        for c in curves)
+        for c in curves
+    )
 
 
 def colour_bar(fig, mappable, label: str, bottom: float, top: float):
@@ -220,8 +248,15 @@ def footnote(fig, sentences: list[str]) -> str:
     text = " ".join(s.rstrip(".") + "." for s in sentences if s)
     if text:
         width = max(60, int(fig.get_figwidth() * 15))
-        fig.text(0.01, 0.01, "\n".join(textwrap.wrap(text, width)), fontsize=7.5,
-                 va="bottom", ha="left", color="#333333")
+        fig.text(
+            0.01,
+            0.01,
+            "\n".join(textwrap.wrap(text, width)),
+            fontsize=7.5,
+            va="bottom",
+            ha="left",
+            color="#333333",
+        )
     return text
 
 
@@ -230,8 +265,15 @@ def caption_room(fig, lines: int) -> float:
     return min(0.4, (0.08 + 0.125 * lines) / fig.get_figheight())
 
 
-def save(fig, out_dir: Path, stem: str, title: str, caption: str,
-         caption_lines: int = 0, title_lines: int = 0) -> Drawn:
+def save(
+    fig,
+    out_dir: Path,
+    stem: str,
+    title: str,
+    caption: str,
+    caption_lines: int = 0,
+    title_lines: int = 0,
+) -> Drawn:
     """Lay the figure out (room for the caption below and, when given, for a title of
     ``title_lines`` lines above), write PNG and SVG, close it."""
     top = 1 - title_lines * 0.24 / fig.get_figheight() if title_lines else 1
@@ -254,8 +296,7 @@ def plain_log_ticks(axis, base: int = 10) -> None:
     """Tick labels of a log axis as plain numbers (500, 1,000, 2,000), not 5 x 10^2."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=base, subs=(1.0, 2.0, 5.0) if base == 10
-                                      else (1.0,)))
+    axis.set_major_locator(LogLocator(base=base, subs=(1.0, 2.0, 5.0) if base == 10 else (1.0,)))
     axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     axis.set_minor_formatter(NullFormatter())
 

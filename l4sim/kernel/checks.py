@@ -12,6 +12,7 @@ the global scheduler lock, then those under the thread locks), which
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -62,8 +63,9 @@ def validate_dependencies(checks: tuple[Check, ...]) -> tuple[Check, ...]:
     for check in checks:
         missing = [name for name in check.needs if name not in seen]
         if missing:
-            raise ValueError(f"check {check.name} runs before {', '.join(missing)}, "
-                             "which it depends on")
+            raise ValueError(
+                f"check {check.name} runs before {', '.join(missing)}, which it depends on"
+            )
         seen.add(check.name)
     return checks
 
@@ -72,8 +74,10 @@ def reorder(checks: tuple[Check, ...], names: list[str]) -> tuple[Check, ...]:
     """The same checks in the order ``names`` gives (every check exactly once)."""
     by_name = {check.name: check for check in checks}
     if sorted(names) != sorted(by_name):
-        raise ValueError(f"an order must name each check once: got {names}, "
-                         f"expected the checks {sorted(by_name)}")
+        raise ValueError(
+            f"an order must name each check once: got {names}, "
+            f"expected the checks {sorted(by_name)}"
+        )
     return validate_dependencies(tuple(by_name[name] for name in names))
 
 
@@ -98,7 +102,7 @@ def validate_order(checks: tuple[Check, ...]) -> tuple[Check, ...]:
     names = [c.name for c in checks]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate check names in {names}")
-    for before, after in zip(checks, checks[1:], strict=False):
+    for before, after in itertools.pairwise(checks):
         if after.stage < before.stage:
             raise ValueError(
                 f"check {after.name} ({after.stage.name}) comes after {before.name} "

@@ -51,7 +51,7 @@ def handoff_cost(design: str, handoff: int, contenders: int) -> int:
 class SpinState:
     """Simulator-side state of one spinlock."""
 
-    __slots__ = ("waiters", "last_cpu", "free_at", "held_from", "holds")
+    __slots__ = ("free_at", "held_from", "holds", "last_cpu", "waiters")
 
     def __init__(self) -> None:
         self.waiters: deque = deque()  # (cpu, event), in arrival order
@@ -82,8 +82,9 @@ class SpinLocks:
     next touch shared state (NEVER while it waits: it acts only once granted).
     """
 
-    def __init__(self, env, costs, design: str, rng, held: list, next_act,
-                 spinning_on: list) -> None:
+    def __init__(
+        self, env, costs, design: str, rng, held: list, next_act, spinning_on: list
+    ) -> None:
         self.env = env
         self.costs = costs
         self.design = design
@@ -129,8 +130,10 @@ class SpinLocks:
         contenders = yield granted  # the releaser made us the holder
         self.spinning_on[cpu] = None
         self.held[cpu].append(lock)
-        return (handoff_cost(self.design, costs.lock_handoff, contenders)
-                + lock.lines * costs.line_transfer)
+        return (
+            handoff_cost(self.design, costs.lock_handoff, contenders)
+            + lock.lines * costs.line_transfer
+        )
 
     @cython.locals(spin=SpinState, now=cython.longlong, lock=Lock)
     def hand_over(self, lock: Lock) -> None:
@@ -154,9 +157,8 @@ class SpinLocks:
     def release(self, cpu: int, lock: Lock, pending: int) -> int:
         """Release ``lock`` ``pending`` cycles from now; returns the cycles the release costs."""
         held = self.held[cpu]
-        if not held or held[-1] is not lock:
-            if lock not in held:
-                raise RuntimeError(f"cpu{cpu} releases {lock.name} it does not hold")
+        if (not held or held[-1] is not lock) and lock not in held:
+            raise RuntimeError(f"cpu{cpu} releases {lock.name} it does not hold")
         held.remove(lock)
         spin: SpinState = lock.sim
         spin.last_cpu = cpu

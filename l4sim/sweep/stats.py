@@ -60,12 +60,19 @@ def summarize(points: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFr
     metrics = [m for m in SUMMARY_METRICS if m in points.columns]
     keys = [c for c in points.columns if c not in metrics and c != "replication"]
     grouped = points.groupby(keys, sort=False, dropna=False)[metrics]
-    table = pd.concat({"n": grouped.count().stack(), "mean": grouped.mean().stack(),
-                       "std": grouped.std().stack()}, axis=1)
+    table = pd.concat(
+        {
+            "n": grouped.count().stack(),
+            "mean": grouped.mean().stack(),
+            "std": grouped.std().stack(),
+        },
+        axis=1,
+    )
     table.index.names = [*keys, "metric"]
     table = table.reset_index()
-    low, high = t_interval(table["mean"].to_numpy(), table["std"].to_numpy(),
-                           table["n"].to_numpy(), confidence)
+    low, high = t_interval(
+        table["mean"].to_numpy(), table["std"].to_numpy(), table["n"].to_numpy(), confidence
+    )
     table["ci_low"] = low
     table["ci_high"] = high
     return table[[*keys, *SUMMARY_COLUMNS]]

@@ -13,9 +13,11 @@ REDUCED = ["replications=2", "events=400", "warmup_events=40"]
 
 def test_the_section_shows_designs_intervals_and_e5(tmp_path):
     folders = {}
-    for name, extra in (("fastpath_design", ["sweep.clients=[1,4]", "sweep.wait_factor=[10]"]),
-                        ("ipc_bench", ["sweep.clients=[1,4]", "sweep.wait_factor=[10]"]),
-                        ("fastpath_design_linux", [])):
+    for name, extra in (
+        ("fastpath_design", ["sweep.clients=[1,4]", "sweep.wait_factor=[10]"]),
+        ("ipc_bench", ["sweep.clients=[1,4]", "sweep.wait_factor=[10]"]),
+        ("fastpath_design_linux", []),
+    ):
         scenario = load_scenario(SCENARIOS / f"{name}.toml", [*REDUCED, *extra])
         folders[name] = tmp_path / name
         run_scenario(scenario, folders[name], jobs=1, progress=False)

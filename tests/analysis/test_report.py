@@ -29,9 +29,13 @@ def test_cells_are_formatted_for_reading():
 
 def test_an_empty_cell_is_na_with_the_reason_under_the_table(tmp_path):
     document = Document("t")
-    document.table(Table(pd.DataFrame({"check": ["a", "b"], "fail_rate": [0.5, float("nan")]}),
-                         missing={"fail_rate": "the check was never reached"},
-                         percent=("fail_rate",)))
+    document.table(
+        Table(
+            pd.DataFrame({"check": ["a", "b"], "fail_rate": [0.5, float("nan")]}),
+            missing={"fail_rate": "the check was never reached"},
+            percent=("fail_rate",),
+        )
+    )
     text = document.markdown(tmp_path)
     assert "| check | failure rate |" in text
     assert "| a | 50% |" in text and "| b | n/a |" in text
@@ -79,8 +83,18 @@ def test_the_html_page_stands_alone(tmp_path):
 
 def test_report_writes_markdown_and_html_and_says_where(tmp_path):
     small = ["--set", "replications=2", "--set", "events=40", "--set", "warmup_events=4"]
-    result = l4sim("report", "--scenarios", SCENARIOS, "--results", "r", "--jobs", "1",
-                   "--quiet", *small, cwd=tmp_path)
+    result = l4sim(
+        "report",
+        "--scenarios",
+        SCENARIOS,
+        "--results",
+        "r",
+        "--jobs",
+        "1",
+        "--quiet",
+        *small,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("report: r/report.md and r/report.html (self-contained")
@@ -92,12 +106,22 @@ def test_report_writes_markdown_and_html_and_says_where(tmp_path):
     assert "![Syscall-exception duration (paper Fig. 2b)" in markdown
     assert "| position | check | stage | reached | failed | failure rate |" in markdown
     # no `l4sim compare sel4bench` here: the hardware section says how to make it
-    hardware = markdown[markdown.index("## Validated against hardware"):]
+    hardware = markdown[markdown.index("## Validated against hardware") :]
     assert "No comparison yet" in hardware and "l4sim compare sel4bench" in hardware
     page = (tmp_path / "r" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 5
-    again = l4sim("report", "--scenarios", SCENARIOS, "--results", "r", "--jobs", "1",
-                  "--quiet", *small, cwd=tmp_path)
+    again = l4sim(
+        "report",
+        "--scenarios",
+        SCENARIOS,
+        "--results",
+        "r",
+        "--jobs",
+        "1",
+        "--quiet",
+        *small,
+        cwd=tmp_path,
+    )
     assert again.returncode == 0, again.stderr
     assert ", 0 computed" in again.stdout.splitlines()[1]
 
