@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from helpers import machine, shared_handler
 
 from l4sim.sim.invariants import InvariantViolation, Monitor
-from l4sim.sweep.runner import build_machine, run_machine, simulate
+from l4sim.simulation.simulate import build_machine, run_machine, simulate
 from l4sim.sweep.scenario import point_from_dict
 
 BOUND = 20_000  # syscall exceptions: the bounded run

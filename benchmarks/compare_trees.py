@@ -42,10 +42,10 @@ import sys, time
 sys.path.insert(0, "benchmarks")
 from bench_speed import bare_simpy_rate
 try:
-    from l4sim.sweep.runner import simulate
+    from l4sim.simulation.simulate import simulate
     from l4sim.sweep.scenario import point_from_dict
 except ImportError:
-    from l4sim.sweep.runner import simulate
+    from l4sim.simulation.simulate import simulate
     from l4sim.sweep.scenario import point_from_dict
 point = point_from_dict({"workload": "syscall_bench", "cpus": 2, "threads": 2,
                          "wait_factor": CASE, "events": 20000, "fastpath_syscall": True})
@@ -73,7 +73,7 @@ def measure(tree: Path, case: float, repeats: int) -> float:
 ONE_RUN = r"""
 import sys
 try:
-    from l4sim.sweep.runner import simulate
+    from l4sim.simulation.simulate import simulate
     from l4sim.sweep.scenario import point_from_dict
 except ImportError:  # a tree from before the layers were packages
     from l4sim.runner import simulate

@@ -381,7 +381,7 @@ def _refuse(message: str) -> int:
 
 
 def _run(args) -> int:
-    from l4sim.sweep.run import describe, run_sweep
+    from l4sim.sweep.execute import describe, run_sweep
 
     scenario = load_scenario(args.scenario, args.overrides)
     _jobs(args)
@@ -450,7 +450,7 @@ def _summarize(args) -> int:
 def _plot(args) -> int:
     from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figures
     from l4sim.analysis.scaling_figure import scaling_figure
-    from l4sim.sweep.run import load_points
+    from l4sim.sweep.execute import load_points
 
     run_folder(args.dir, "points.parquet")
     points = load_points(args.dir)
@@ -477,8 +477,8 @@ def _plot(args) -> int:
 
 
 def _validate(args) -> int:
+    from l4sim.simulation.simulate import check_build
     from l4sim.sweep.backends import default_jobs
-    from l4sim.sweep.runner import check_build
 
     scenario = load_scenario(args.scenario, args.overrides)
     points = scenario.points()
@@ -630,7 +630,7 @@ def _traced_run(args):
     """
     from l4sim.analysis.timeline import Timeline
     from l4sim.sim.invariants import InvariantViolation
-    from l4sim.sweep.runner import build_machine, run_machine
+    from l4sim.simulation.simulate import build_machine, run_machine
     from l4sim.workloads.base import MAX_EVENTS
 
     scenario = load_scenario(args.scenario, args.overrides)

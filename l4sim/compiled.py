@@ -43,10 +43,8 @@ HOT_PACKAGES = ("kernel", "sim", "workloads")
 COLD_MODULES = frozenset(
     {
         "l4sim.kernel.costs",
-        "l4sim.kernel.check_order",
-        "l4sim.kernel.design_search",
+        "l4sim.kernel.config",
         "l4sim.kernel.fastpath_design",
-        "l4sim.kernel.immutable_fields",
         "l4sim.workloads.registry",
         "l4sim.workloads.user_files",
         "l4sim.sim.no_cython",

@@ -2,12 +2,13 @@
 
 import numpy as np
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
 from l4sim.sim.invariants import Monitor
 from l4sim.sim.machine import Machine
-from l4sim.sweep.runner import run_machine
+from l4sim.simulation.simulate import run_machine
 
 
 def kernel(cpus=2, **options):

@@ -14,7 +14,7 @@ invariant checker agrees: ``l4sim run scenario.toml --check-invariants``).
 """
 
 from l4sim.kernel.checks import Check, Stage
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+from l4sim.kernel.ipc_checks import IPC_CHECKS
 
 PAPER = {check.name: check for check in IPC_CHECKS}
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from l4sim.kernel.kernel import IPC, Kernel
+from l4sim.kernel.decode import IPC
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.syscalls import Call, Compute, Notify, ReplyWait, SharedAccess, Wait
 from l4sim.workloads import Point, Setup
 

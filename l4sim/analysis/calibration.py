@@ -36,7 +36,7 @@ from pathlib import Path
 
 from l4sim.analysis.sel4bench import SMP, UNIPROCESSOR, Figure, Run, Sel4benchData, Sel4benchError
 from l4sim.kernel.costs import Costs, load_profile
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+from l4sim.kernel.ipc_checks import IPC_CHECKS
 
 BASE_PROFILE = "sel4-sabre"
 DELAYS = (500, 32000)  # the delays of sel4bench's SMP benchmark (smp_1core_c500, ...)
@@ -224,7 +224,7 @@ def benchmark_point(cpus: int, delay: int, events: int = EVENTS):
 
 def simulate_rows(runs: list[tuple[object, Costs]]) -> list[dict]:
     """The measured-kind row of each (point, costs), simulated without the invariant checker."""
-    from l4sim.sweep.runner import simulate
+    from l4sim.simulation.simulate import simulate
 
     return [simulate(point, 0, invariants=False, costs=costs).rows[0] for point, costs in runs]
 

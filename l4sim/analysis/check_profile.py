@@ -10,7 +10,7 @@ Two kinds of knowledge about a check are kept apart:
 - *observed*: in this run, whenever check A passed, check B passed too;
 - *guaranteed*: the model's code makes it so. :func:`never_written_fields`
   uses the static scan of the package's source
-  (:mod:`l4sim.kernel.immutable_fields`): a check whose fields are never assigned or
+  (:mod:`l4sim.design.immutability`): a check whose fields are never assigned or
   mutated after a thread is created gives the same answer for the whole run,
   so if it passed once it cannot fail (a candidate for removal from the
   model's fastpath, and a question to ask of the real kernel). One further
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from l4sim.design.immutability import written_fields
 from l4sim.kernel.checks import Check, Stage, locks_held
-from l4sim.kernel.immutable_fields import written_fields
-from l4sim.kernel.kernel import PAPER_FASTPATHS
+from l4sim.kernel.state import PAPER_FASTPATHS
 
 LOCK_NAMES = {0: "none", 1: "scheduler", 3: "scheduler + 2 thread locks"}
 

@@ -20,18 +20,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from l4sim.analysis.check_profile import check_table, implied_pairs
-from l4sim.kernel.check_order import optimize, unique_masks
+from l4sim.design.immutability import proven_immutable
+from l4sim.design.order import optimize, unique_masks
+from l4sim.design.search import LockWaits, search
 from l4sim.kernel.checks import reorder
-from l4sim.kernel.design_search import LockWaits, search
 from l4sim.kernel.fastpath_design import paper_design
-from l4sim.sweep.run import point_from_row
-from l4sim.sweep.runner import (
-    METRICS,
-    check_masks,
-    proven_immutable,
-    resolve_check_order,
-    verify_design,
-)
+from l4sim.simulation.records import METRICS
+from l4sim.sweep.execute import point_from_row
+from l4sim.sweep.fastpath_designs import check_masks, resolve_order, verify_design
 
 METRIC_COLUMNS = {"replication", "kind", "measured_cycles", *METRICS}
 
@@ -55,7 +51,7 @@ def build(directory: Path, optimize_order: bool) -> dict:
     """Write the check profile files; returns what to print."""
     tables, profiled = [], []
     for point, key_values, events in point_groups(directory):
-        order = resolve_check_order(point) or {}
+        order = resolve_order(point) or {}
         for kind, paper in point.fastpaths().items():
             attempts = events[events["kind"] == kind]
             if (
@@ -122,7 +118,7 @@ def fastpath_designs(point, events: pd.DataFrame) -> dict[str, dict]:
     violation under ``"rejected"``.
     """
     result = {}
-    proven = proven_immutable(point)
+    proven = proven_immutable(point.fastpaths())
     for kind, masks in check_masks(events).items():
         checks = point.fastpaths().get(kind)
         if checks is None or len(masks) == 0:

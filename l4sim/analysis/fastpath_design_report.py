@@ -24,7 +24,7 @@ from l4sim.analysis.checks_report import point_groups
 from l4sim.analysis.document import Document, Table
 from l4sim.kernel.fastpath_design import describe
 from l4sim.sweep.cache import ResultCache
-from l4sim.sweep.runner import design_proposals
+from l4sim.sweep.fastpath_designs import design_proposals
 from l4sim.sweep.stats import mean_ci
 
 DESIGNS = ("paper", "reordered", "optimized")
@@ -89,9 +89,7 @@ def _designs(document: Document, folder: Path) -> None:
     for point, keys, _ in point_groups(folder):
         if point.fastpath_design != "optimized":
             continue
-        proposals = cache.derived(
-            "design_proposals", point.model_dump(), lambda point=point: design_proposals(point)
-        )
+        proposals = design_proposals(point, cache.derived)
         where = (
             ", ".join(
                 f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"

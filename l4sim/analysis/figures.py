@@ -41,8 +41,8 @@ from l4sim.analysis.style import (
     uses_colour_bar,
 )
 from l4sim.analysis.style import colour_bar as add_colour_bar
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION
-from l4sim.sweep.runner import METRICS
+from l4sim.kernel.decode import SYSCALL_EXCEPTION
+from l4sim.simulation.records import METRICS
 from l4sim.sweep.stats import mean_ci
 
 NOT_KEYS = {

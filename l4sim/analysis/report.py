@@ -5,7 +5,7 @@ report as one self-contained page, figures inlined): the claims table, the
 figures with their captions, the paper's future work answered in
 simulation, and the model validated against hardware (what ``l4sim compare
 sel4bench`` wrote into ``<results>/sel4bench_compare/``, if it ran). Each
-scenario is run with :func:`l4sim.sweep.run.run_sweep` into
+scenario is run with :func:`l4sim.sweep.execute.run_sweep` into
 ``<results>/<name>/`` (so the same overrides give the same tables); the
 command ends with one summary of where everything went and what was reused.
 """
@@ -24,8 +24,8 @@ from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figur
 from l4sim.analysis.sel4bench_compare import hardware_section
 from l4sim.analysis.sensitivity_report import sensitivity_section
 from l4sim.analysis.style import Drawn
+from l4sim.sweep.execute import SweepRun, run_sweep
 from l4sim.sweep.progress import Progress
-from l4sim.sweep.run import SweepRun, run_sweep
 from l4sim.sweep.scenario import Scenario, load_scenario
 from l4sim.sweep.stats import mean_ci
 
@@ -80,7 +80,7 @@ def build_report(
 ) -> Written:
     """Run (or rerun) the scenarios, evaluate the claims, write the report files.
 
-    ``options`` go to :func:`l4sim.sweep.run.run_sweep` (``force``, ``scheduler``).
+    ``options`` go to :func:`l4sim.sweep.execute.run_sweep` (``force``, ``scheduler``).
     """
     results = Path(results)
     scenarios = report_scenarios(scenario_dir, overrides)  # validate all before running any
@@ -162,7 +162,8 @@ def beyond_the_paper(document: Document, folders: dict[str, Path]) -> None:
     from l4sim.analysis.check_order_effect import compare
     from l4sim.analysis.check_profile import check_table, implied_pairs
     from l4sim.analysis.checks_report import point_groups
-    from l4sim.sweep.runner import resolve_check_order
+    from l4sim.sweep.cache import ResultCache
+    from l4sim.sweep.fastpath_designs import resolve_order
 
     document.heading("Beyond the paper: its future work, in simulation")
     # which checks fail: the IPC benchmark at its heaviest contention, paper order
@@ -235,9 +236,10 @@ def beyond_the_paper(document: Document, folders: dict[str, Path]) -> None:
             )
         )
         orders = []
+        cache = ResultCache(folders[name])  # the orders were filed beside the runs
         for point, keys, _ in point_groups(folders[name]):
             if point.check_order == "optimized":
-                order = resolve_check_order(point)
+                order = resolve_order(point, cache.derived) or {}
                 described = "; ".join(
                     f"{kind}: {', '.join(names)}" for kind, names in order.items()
                 )

@@ -28,7 +28,7 @@ from l4sim.analysis.style import (
     replications_text,
     save,
 )
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION
+from l4sim.kernel.decode import SYSCALL_EXCEPTION
 
 COLOURS = dict(zip(("tas", "ticket", "mcs", "clh"), PALETTE, strict=False))
 # tas and the queue locks nearly coincide (both have a constant handoff): markers tell them apart

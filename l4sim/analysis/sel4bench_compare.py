@@ -27,7 +27,7 @@ from l4sim.analysis import calibration
 from l4sim.analysis.document import Document, Table
 from l4sim.analysis.sel4bench import SMP, Sel4benchData
 from l4sim.analysis.style import Drawn
-from l4sim.sweep.run import run_scenario
+from l4sim.sweep.execute import run_scenario
 from l4sim.sweep.scenario import Scenario, load_scenario
 
 CORES = 4

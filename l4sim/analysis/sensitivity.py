@@ -23,7 +23,7 @@ nothing: its index is the noise floor of the estimators (exactly 0 with
 common random numbers; an index at or below it means no measurable effect).
 
 Samples run as an explicit list of points through the sweep machinery
-(:func:`l4sim.sweep.run.run_points`): cached per (point, replication), so a
+(:func:`l4sim.sweep.execute.run_points`): cached per (point, replication), so a
 killed study resumes, on local processes or Dask, identical on any number of
 workers. A point that two samples share (the ``(no effect)`` parameter's
 steps) runs once.
@@ -50,7 +50,7 @@ from l4sim.analysis.sensitivity_params import (
     with_value,
 )
 from l4sim.analysis.style import Drawn
-from l4sim.sweep.run import run_points
+from l4sim.sweep.execute import run_points
 from l4sim.sweep.scenario import Scenario
 
 METHODS = ("sobol", "morris")
@@ -153,7 +153,7 @@ def study_from(
     if method == "sobol" and samples & (samples - 1):
         raise StudyError(f"--samples {samples}: sobol needs a power of 2 (8, 16, 32, ...)")
     chosen = tuple(metrics) or tuple(_strings(table, "metrics", scenario)) or DEFAULT_METRICS
-    from l4sim.sweep.runner import METRICS
+    from l4sim.simulation.records import METRICS
 
     for metric in chosen:
         if metric not in METRICS:

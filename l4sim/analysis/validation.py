@@ -19,7 +19,7 @@ from l4sim.analysis.theory import (
     queue_lock,
 )
 from l4sim.kernel.costs import load_profile
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
 from l4sim.sweep.stats import mean_ci
 

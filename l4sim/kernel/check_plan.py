@@ -108,7 +108,7 @@ def run_checks(
             if unlocked_read is not None:
                 yield from unlocked_read(run.stage)
             else:
-                yield kernel.take_stage(run.stage, held, current, other)
+                yield kernel.lock_effects.take_stage(run.stage, held, current, other)
             reached = run.stage
         elif run.sync:  # optimistic prechecks: read shared state at its true cycle
             yield Spend(spent)
@@ -121,10 +121,10 @@ def run_checks(
                 check = run.checks[index]
                 yield Spend(spent + run.paid[index])
                 outcome = fallback(check.name)
-                if kernel.config.profile_checks:
+                if kernel.config.check_profile:
                     outcome = Outcome("slow", check.name, pass_mask(paper, ctx))
                 if held:
-                    yield kernel.release_all(held)
+                    yield kernel.lock_effects.release_all(held)
                 yield outcome
                 return False, reached, 0
         spent += run.paid[-1]

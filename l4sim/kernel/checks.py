@@ -7,7 +7,7 @@ not held, so locks are always taken in the global-then-address order). The
 paper's lists are sorted by stage (lock-free checks first, then those under
 the global scheduler lock, then those under the thread locks), which
 :func:`validate_order` enforces at import time; a reordered list (see
-:mod:`l4sim.kernel.check_order`) only has to respect the checks' data dependencies.
+:mod:`l4sim.design.order`) only has to respect the checks' data dependencies.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ identical:
 - **reorder** checks (within and across stages) keeping their data
   dependencies (no check dereferences what an earlier one did not vouch for);
 - **hoist** a check before any lock when it reads only fields proven never
-  written after creation (:mod:`l4sim.kernel.immutable_fields`: a thread's
+  written after creation (:mod:`l4sim.design.immutability`: a thread's
   CPU, handler, priority, domain, a space's validity): its answer is the same
   at any moment, so the lock it was under protected nothing it reads;
 - add an **optimistic precheck** (``early``): a check that needs a lock also

@@ -13,6 +13,15 @@ from __future__ import annotations
 
 from l4sim.kernel.decode import Decoded, decode
 from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
+from l4sim.kernel.ipc_state import (
+    awaits_reply_from,
+    can_receive_now,
+    enqueue_sender,
+    first_sender,
+    notify,
+    send_message,
+    wrote_ipc_state,
+)
 from l4sim.kernel.objects import (
     BLOCKED_ON_REPLY,
     INACTIVE,
@@ -56,7 +65,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
     sched = kernel.scheduler
     yield Spend(spent + c.ipc_decode)
     held: list = []
-    yield kernel.take_scheduler(held)
+    yield kernel.lock_effects.take_scheduler(held)
     # -- who are the partners? (read under the scheduler lock) ----------------
     if decoded is None:
         decoded = decode(op)
@@ -67,25 +76,25 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
     if dest is not None and dest.state is INACTIVE:
         dest = None
     reply_to = op.reply_to if replies else None
-    if reply_to is not None and not kernel.awaits_reply_from(reply_to, me):
+    if reply_to is not None and not awaits_reply_from(reply_to, me):
         reply_to = None  # L4 semantics: a reply to a thread not waiting for it is dropped
     sender = (
-        kernel.first_sender(me, op.source)
+        first_sender(me, op.source)
         if receives and not me.pending_irqs and not me.notify_bits
         else None
     )
-    yield kernel.take_thread_locks(held, me, dest, reply_to, sender)
+    yield kernel.lock_effects.take_thread_locks(held, me, dest, reply_to, sender)
     kicks: list[int] = []
     spent = 0
     if sends and dest is None:
-        yield kernel.release_all(held)
+        yield kernel.lock_effects.release_all(held)
         yield _OUTCOMES[BAD_DESTINATION]
         yield Spend(c.kernel_exit)
         return Message("error", None, ("bad destination",))
     # -- notification: set the bits, wake a waiting receiver, never block -----------
     if decoded.notifies:
         spent += c.ipc_transfer
-        if kernel.notify(me, dest, op.bits):
+        if notify(kernel, me, dest, op.bits):
             if dest.cpu != cpu:
                 kicks.append(dest.cpu)
             exit_point = NOTIFIED
@@ -97,9 +106,9 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
     if dest is not None:
         message = Message(op.__class__.__name__.lower(), me, op.payload, op.words, op.typed_items)
         is_call = decoded.is_call
-        if kernel.can_receive_now(dest, me):
+        if can_receive_now(dest, me):
             spent += c.ipc_transfer
-            kernel.send_message(me, dest, message)
+            send_message(kernel, me, dest, message)
             dest.direct_return = False
             sched.make_ready(dest)
             if dest.cpu != cpu:
@@ -110,7 +119,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
                 me.reply_from = dest
         else:
             spent += c.sp_enqueue_sender
-            kernel.enqueue_sender(me, dest, message, expects_reply=is_call)
+            enqueue_sender(kernel, me, dest, message, expects_reply=is_call)
             exit_point = QUEUED
         if me.state is RUNNING:  # a Send that was delivered: go on running
             yield from _finish(kernel, cpu, me, held, kicks, spent, exit_point)
@@ -121,7 +130,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
     # -- reply phase -----------------------------------------------------------------
     if reply_to is not None:
         spent += c.ipc_transfer
-        kernel.send_message(me, reply_to, Message("reply", me, op.payload))
+        send_message(kernel, me, reply_to, Message("reply", me, op.payload))
         reply_to.reply_from = None
         reply_to.direct_return = False
         sched.make_ready(reply_to)
@@ -145,8 +154,8 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
     if sender is not None:
         spent += c.ipc_transfer
         me.send_queue.remove(sender)
-        kernel.wrote_ipc_state(me)
-        kernel.send_message(sender, me, sender.outgoing)
+        wrote_ipc_state(kernel, me)
+        send_message(kernel, sender, me, sender.outgoing)
         sender.outgoing = None
         if sender.expects_reply:
             sender.state = BLOCKED_ON_REPLY
@@ -160,7 +169,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
         return me.received
     me.state = WAITING_TO_RECEIVE
     me.partner = op.source
-    kernel.wrote_ipc_state(me)
+    wrote_ipc_state(kernel, me)
     yield from _block(kernel, cpu, held, kicks, spent, BLOCKED)
     return (yield from _resume(kernel, me))
 
@@ -176,7 +185,7 @@ def _finish(
         sched.make_ready(me)
         yield Spend(spent + c.sched_pick)
         following = sched.pick_next(cpu)
-        yield kernel.release_all(held)
+        yield kernel.lock_effects.release_all(held)
         if kicks:
             yield from _kick_all(c, kicks)
         yield Spend(c.context_switch)
@@ -185,7 +194,7 @@ def _finish(
         yield Spend(c.kernel_exit)  # continuation: scheduled again
         return
     yield Spend(spent)
-    yield kernel.release_all(held)
+    yield kernel.lock_effects.release_all(held)
     if kicks:
         yield from _kick_all(c, kicks)
     yield _OUTCOMES[exit_point]
@@ -197,7 +206,7 @@ def _block(kernel, cpu: int, held: list, kicks: list[int], spent: int, exit_poin
     c = kernel.costs
     yield Spend(spent + c.sched_pick)
     following = kernel.scheduler.pick_next(cpu)
-    yield kernel.release_all(held)
+    yield kernel.lock_effects.release_all(held)
     if kicks:
         yield from _kick_all(c, kicks)
     yield Spend(c.context_switch)

@@ -1,12 +1,14 @@
 """Where runs execute: in this process, in local worker processes, or on Dask.
 
-Each backend takes (key, config, replication) tasks and yields (key, record)
+Each backend takes (key, config, replication, resolution) tasks and yields (key, record)
 pairs as runs finish, in whatever order they finish: the caller files each
 record in the cache at once, so an interrupted sweep keeps every finished
 run, and it assembles the tables in task order afterwards, so the order of
 completion never shows in them. Only a point's configuration (a dict) and
-its replication number go to a worker, and only plain records come back
-(:func:`l4sim.sweep.runner.run_record`).
+its replication number go to a worker, with the point's resolved fastpath
+order or design, and only plain records come back
+(:func:`l4sim.simulation.worker.run_record`), stamped with the model version
+the worker ran.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from l4sim.sweep.runner import run_record
+from l4sim.simulation.resolution import Resolution
+from l4sim.simulation.worker import run_record
+from l4sim.sweep.model_version import model_version
 
-Task = tuple[str, dict, int]  # cache key, point configuration, replication
+# cache key, point configuration, replication, the point's resolved order or design
+Task = tuple[str, dict, int, Resolution | None]
 
 # how long to wait for a Dask scheduler before giving up
 PROBE_TIMEOUT = 5.0
@@ -45,8 +50,22 @@ def run_inline(
     tasks: list[Task], invariants: bool | None = None, progress: Callable[[int], None] | None = None
 ) -> Iterator[tuple[str, dict]]:
     """Every run in this process; ``progress(count)`` hears of closed entries as they close."""
-    for key, config, replication in tasks:
-        yield key, run_record(config, replication, invariants, progress)
+    for key, config, replication, resolution in tasks:
+        yield key, run_task(config, replication, resolution, invariants, progress)
+
+
+def run_task(
+    config: dict,
+    replication: int,
+    resolution: Resolution | None,
+    invariants: bool | None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """One run's record, with the model version this process runs (checked by the caller,
+    so a stale worker cannot pass its results off as current ones)."""
+    record = run_record(config, replication, resolution, invariants, progress)
+    record["model"] = model_version()
+    return record
 
 
 def _start_worker(count) -> None:
@@ -59,9 +78,11 @@ def _add_to_shared_count(step: int) -> None:
         _shared_count.value += step
 
 
-def _run_in_worker(config: dict, replication: int, invariants: bool | None) -> dict:
+def _run_in_worker(
+    config: dict, replication: int, resolution: Resolution | None, invariants: bool | None
+) -> dict:
     counting = _add_to_shared_count if _shared_count is not None else None
-    return run_record(config, replication, invariants, counting)
+    return run_task(config, replication, resolution, invariants, counting)
 
 
 def run_local(
@@ -99,8 +120,8 @@ def run_local(
         # keep a bounded window in flight so cancelling an interrupted sweep is quick
         pending = iter(tasks)
         running = {}
-        for key, config, replication in pending:
-            running[pool.submit(_run_in_worker, config, replication, invariants)] = key
+        for key, config, replication, resolution in pending:
+            running[pool.submit(_run_in_worker, config, replication, resolution, invariants)] = key
             if len(running) >= 2 * jobs:
                 break
         while running:
@@ -111,7 +132,7 @@ def run_local(
                 yield key, future.result()
                 task = next(pending, None)
                 if task is not None:
-                    running[pool.submit(_run_in_worker, task[1], task[2], invariants)] = task[0]
+                    running[pool.submit(_run_in_worker, *task[1:], invariants)] = task[0]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -156,8 +177,10 @@ def run_dask(
     from distributed import as_completed
 
     futures = {
-        client.submit(run_record, config, replication, invariants, key=f"l4sim-run-{key}"): key
-        for key, config, replication in tasks
+        client.submit(
+            run_task, config, replication, resolution, invariants, key=f"l4sim-run-{key}"
+        ): key
+        for key, config, replication, resolution in tasks
     }
     try:
         for future, record in as_completed(futures, loop=client.loop, with_results=True):

@@ -23,13 +23,11 @@ leaves either a whole result or none.
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import json
 import os
 import pickle
 from dataclasses import asdict, dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -37,18 +35,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import l4sim
 from l4sim.kernel.costs import load_profile
+from l4sim.sweep.model_version import model_version
 from l4sim.workloads.base import Point, is_path
 from l4sim.workloads.user_files import file_digest
 
-PACKAGE = Path(l4sim.__file__).resolve().parent
 # keys that do not change the result of one (point, replication)
 UNKEYED = frozenset({"name", "replications"})
 META = b"l4sim"
-# the package's code a run executes, relative to the package: its sources are the model
-SIMULATION_CODE = ("kernel", "sim", "workloads", "sweep/runner.py")
-LIBRARIES = ("numpy", "simpy", "pydantic")
 # rows per Parquet row group of events.parquet: a long run's table is written a
 # group at a time, with little memory beyond the table itself
 ROW_GROUP_ROWS = 64 * 1024
@@ -56,34 +50,6 @@ ROW_GROUP_ROWS = 64 * 1024
 
 class CacheError(Exception):
     """An unusable output folder or cache file (reported as one line, exit 2)."""
-
-
-@functools.lru_cache(maxsize=1)
-def model_version() -> str:
-    """Hash of the simulation code's sources and of the libraries that shape results."""
-    return source_digest(PACKAGE)
-
-
-def source_digest(package: Path) -> str:
-    """The model version of the package at ``package`` (its simulation code, the libraries)."""
-    digest = hashlib.sha256()
-    for path in simulation_sources(package):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    digest.update(" ".join(f"{name} {version(name)}" for name in LIBRARIES).encode())
-    return digest.hexdigest()[:16]
-
-
-def simulation_sources(package: Path = PACKAGE) -> list[Path]:
-    """The source files (.py, and the .pxd declarations of compiled builds) a run executes."""
-    files: list[Path] = []
-    for part in SIMULATION_CODE:
-        path = package / part
-        if path.is_dir():
-            files.extend(p for p in path.rglob("*") if p.suffix in (".py", ".pxd"))
-        else:
-            files.append(path)
-    return sorted(files)
 
 
 def task_key(config: dict, replication: int, model: str) -> str:

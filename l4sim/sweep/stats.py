@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
-from l4sim.sweep.runner import METRICS
+from l4sim.simulation.records import METRICS
 
 CONFIDENCE = 0.95  # of every interval l4sim reports, unless a caller asks otherwise
 SUMMARY_METRICS = (*METRICS, "measured_cycles")

@@ -32,34 +32,29 @@ from pydantic import (
     model_validator,
 )
 
+from l4sim.design.files import validate_order_file
+from l4sim.kernel.config import FASTPATH_VARIANTS, LOCK_ORDERS, SCENARIO_OPTIONS
 from l4sim.kernel.costs import COST_KEYS, Costs, ProfileError, cost_problem, load_profile
-from l4sim.kernel.kernel import FASTPATH_VARIANTS, LOCK_ORDERS, Kernel
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
 from l4sim.kernel.objects import Thread
+from l4sim.kernel.state import PAPER_FASTPATHS
 
 # Keys that change the kernel, not the workload: points that differ only in
 # these share their random streams (common random numbers), so fastpath on
-# and off see the same user behaviour.
-KERNEL_OPTION_KEYS = frozenset(
-    {
-        "fastpath_syscall",
-        "fastpath_ipc",
-        "fastpath_notify",
-        "fastpath_variant",
-        "fastpath_checks",
-        "lock",
-        "kernel_lock",
-        "lock_order",
-        "lock_order_check",
-        "profile",
-        "costs",
-        "check_order",
-        "check_order_file",
-        "check_profile",
-        "fastpath_design",
-        "stress_jitter",
-    }
-)
+# and off see the same user behaviour. They are the kernel's options (but the
+# CPU count, which places the workload's threads), what its fastpaths' checks
+# are resolved from, its cost profile, and the invariant checker's settings.
+KERNEL_OPTION_KEYS = frozenset(SCENARIO_OPTIONS) - {"cpus"} | {
+    "fastpath_checks",
+    "check_order",
+    "check_order_file",
+    "fastpath_design",
+    "profile",
+    "costs",
+    "lock_order_check",
+    "stress_jitter",
+}
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
 # Keys that may name a file: a relative path is taken relative to the scenario file.
@@ -210,8 +205,6 @@ class Point(BaseModel):
                 f"check_order = {self.check_order!r} (set one of them)"
             )
         if self.check_order_file:
-            from l4sim.kernel.check_order import validate_order_file
-
             try:
                 validate_order_file(
                     self.check_order_file,
@@ -221,12 +214,6 @@ class Point(BaseModel):
             except ValueError as error:  # (named: a rule across keys has no key of its own)
                 raise ValueError(f"check_order_file: {error}") from None
         return self
-
-    def uses_order_file(self) -> bool:
-        """Whether this point's checks come from a file written by ``l4sim checks --optimize``."""
-        return bool(self.check_order_file) and (
-            self.check_order == "optimized" or self.fastpath_design != "paper"
-        )
 
     def workload_identity(self) -> str:
         """The workload's name as its random streams see it: a file by its name only,
@@ -273,8 +260,6 @@ class Point(BaseModel):
 
 def fastpaths_of(fastpath_checks: str) -> dict:
     """Each fastpath's checks as listed: the paper's, with a variant file's lists instead."""
-    from l4sim.kernel.kernel import PAPER_FASTPATHS
-
     if not fastpath_checks:
         return dict(PAPER_FASTPATHS)
     from l4sim.workloads.fastpath_variants import load_fastpath_variant

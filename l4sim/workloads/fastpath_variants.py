@@ -19,7 +19,7 @@ from pathlib import Path
 
 from l4sim.kernel.checks import Check, Stage, validate_dependencies
 from l4sim.kernel.costs import COST_KEYS
-from l4sim.kernel.kernel import PAPER_FASTPATHS
+from l4sim.kernel.state import PAPER_FASTPATHS
 from l4sim.workloads.user_files import UserFileError, load_python_file
 
 NAME = "FASTPATH_CHECKS"

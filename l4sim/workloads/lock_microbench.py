@@ -15,17 +15,58 @@ A point measures ``events`` acquisitions (all threads) after ``warmup_events``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.critical_section import LOCK, CriticalSection, LockBenchKernel
-from l4sim.kernel.kernel import KernelConfig
+from l4sim.kernel.effects import Acquire, Release
+from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import Compute
 from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
+
+# The benchmark's kernel: one extra lock and a system call that holds it. The
+# call traps, takes the lock, spends its hold time and releases it, through the
+# same Acquire/Release effects as every kernel path, so what the microbenchmark
+# validates is the engine's lock code itself.
+LOCK = "lock"  # kind of the traced kernel entries
+
+
+@dataclass(slots=True)
+class CriticalSection:
+    """Hold the benchmark's lock for ``hold`` cycles."""
+
+    hold: int
+
+
+class LockBenchKernel(Kernel):
+    """The kernel plus one benchmark lock (an object lock protecting no data: 0 lines)."""
+
+    def __init__(self, config, costs) -> None:
+        super().__init__(config, costs)
+        self.bench_lock = Lock("bench", address=0x1000, lines=0)
+        self._take = Acquire((self.bench_lock,))
+        self._drop = Release((self.bench_lock,))
+
+    @property
+    def locks(self) -> list[Lock]:
+        return [*super().locks, self.bench_lock]
+
+    def enter_kernel(self, cpu, thread, action):
+        if type(action) is CriticalSection:
+            return LOCK, self._critical_section(action.hold)
+        return super().enter_kernel(cpu, thread, action)
+
+    def _critical_section(self, hold: int):
+        yield self._take
+        yield hold  # Spend
+        yield self._drop
+
 
 PRIORITY = 100
 BATCH = 1024  # draws per numpy call

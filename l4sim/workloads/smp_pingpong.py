@@ -19,8 +19,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
+from l4sim.kernel.decode import IPC
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
 from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
 

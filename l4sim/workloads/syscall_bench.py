@@ -20,8 +20,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
+from l4sim.kernel.decode import SYSCALL_EXCEPTION
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
 from l4sim.workloads.base import MAX_WAIT_FACTOR, Point, Setup

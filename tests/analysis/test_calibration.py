@@ -12,7 +12,7 @@ import pytest
 
 from l4sim.analysis import calibration
 from l4sim.analysis.sel4bench import Figure, read
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
 from tests.analysis import sel4bench_files as files
 from tests.cli.in_process import l4sim
@@ -173,7 +173,7 @@ def test_the_scenario_runs_with_a_calibrated_profile(calibrated, tmp_path):
     """scenarios/sel4bench_smp.toml with --set profile=: one row per (cpus, delay, replication)."""
     from pathlib import Path
 
-    from l4sim.sweep.run import run_scenario
+    from l4sim.sweep.execute import run_scenario
     from l4sim.sweep.scenario import load_scenario
 
     profile, _ = calibrated

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from l4sim.analysis import claims
-from l4sim.sweep.run import run_scenario
+from l4sim.sweep.execute import run_scenario
 from l4sim.sweep.scenario import load_scenario
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from l4sim.analysis.document import Document
 from l4sim.analysis.fastpath_design_report import fastpath_design_section
-from l4sim.sweep.run import run_scenario
+from l4sim.sweep.execute import run_scenario
 from l4sim.sweep.scenario import load_scenario
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"

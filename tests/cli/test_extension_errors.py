@@ -21,7 +21,8 @@ class Params(Point):
 
 RAISING = """
 from pydantic import Field
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel
+from l4sim.kernel.decode import SYSCALL_EXCEPTION
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
 from l4sim.workloads import Point, Setup
 class Params(Point):
@@ -215,7 +216,7 @@ CASES = {
     ),
     "variant_not_a_dict": (
         {
-            "v.py": "from l4sim.kernel.ipc_fastpath import IPC_CHECKS\n"
+            "v.py": "from l4sim.kernel.ipc_checks import IPC_CHECKS\n"
             "FASTPATH_CHECKS = [IPC_CHECKS]\n"
         },
         'fastpath_checks = "./v.py"\n',
@@ -244,7 +245,7 @@ CASES = {
     ),
     "variant_duplicate_name": (
         {
-            "v.py": "from l4sim.kernel.ipc_fastpath import IPC_CHECKS\n"
+            "v.py": "from l4sim.kernel.ipc_checks import IPC_CHECKS\n"
             "FASTPATH_CHECKS = {'ipc': (IPC_CHECKS[0], *IPC_CHECKS)}\n"
         },
         'fastpath_checks = "./v.py"\n',
@@ -272,7 +273,7 @@ CASES = {
     ),
     "variant_unknown_fastpath": (
         {
-            "v.py": "from l4sim.kernel.ipc_fastpath import IPC_CHECKS\n"
+            "v.py": "from l4sim.kernel.ipc_checks import IPC_CHECKS\n"
             "FASTPATH_CHECKS = {'rpc': IPC_CHECKS}\n"
         },
         'fastpath_checks = "./v.py"\n',
@@ -287,7 +288,7 @@ CASES = {
     ),
     "variant_bad_dependency": (
         {
-            "v.py": "from l4sim.kernel.ipc_fastpath import IPC_CHECKS\n"
+            "v.py": "from l4sim.kernel.ipc_checks import IPC_CHECKS\n"
             "FASTPATH_CHECKS = {'ipc': IPC_CHECKS[::-1]}\n"
         },
         'fastpath_checks = "./v.py"\n',

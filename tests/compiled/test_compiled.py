@@ -21,7 +21,7 @@ from l4sim.compiled import (
     source_hash,
     status,
 )
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
 
 
@@ -125,7 +125,7 @@ def test_the_hot_modules_are_the_kernel_the_engine_and_the_workloads():
     assert "l4sim.workloads.syscall_bench" in names
     assert all(name.split(".")[1] in ("kernel", "sim", "workloads") for name in names)
     # what runs once per run, never per kernel entry, is left to the interpreter
-    assert "l4sim.kernel.design_search" not in names and "l4sim.kernel.costs" not in names
+    assert "l4sim.kernel.config" not in names and "l4sim.kernel.costs" not in names
     assert "l4sim.sim.no_cython" not in names
 
 

@@ -3,13 +3,14 @@
 import pytest
 
 from l4sim.kernel.big_lock import BigLockKernel, with_kernel_lock
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.effects import Acquire, Release, Switch
-from l4sim.kernel.interpret import run_sync
-from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import RaiseException
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
+from tests.kernel.sync_run import run_sync
 
 
 def test_fastpath_runs_under_the_big_lock_only(pair):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from l4sim.analysis.check_profile import never_written_fields
-from l4sim.kernel.check_order import expected_cost, optimal_order
+from l4sim.design.order import expected_cost, optimal_order
 from l4sim.kernel.checks import Check, Stage
 from l4sim.kernel.costs import load_profile
 

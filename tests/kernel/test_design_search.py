@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from l4sim.design.search import LockWaits, expected_cycles, propose, search
 from l4sim.kernel.checks import Check, Stage
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.design_search import LockWaits, expected_cycles, propose, search
 from l4sim.kernel.fastpath_design import apply_design, hoistable, paper_design, parse_step
 
 COSTS = load_profile("vmxl4-pandaboard")
@@ -121,7 +121,7 @@ def test_prechecks_pay_off_when_the_locked_check_fails_often():
 
 
 def test_the_greedy_rule_is_never_better_than_the_exact_search():
-    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+    from l4sim.kernel.ipc_checks import IPC_CHECKS
 
     rng = np.random.default_rng(3)
     masks = rng.random((400, len(IPC_CHECKS))) > rng.random(len(IPC_CHECKS)) * 0.4
@@ -138,7 +138,7 @@ def test_the_greedy_rule_is_never_better_than_the_exact_search():
 
 
 def test_propose_reports_three_designs_that_apply():
-    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+    from l4sim.kernel.ipc_checks import IPC_CHECKS
 
     masks = np.array([(1 << 10) - 1 - 8, (1 << 10) - 1])  # destination on another CPU, or not
     found = propose(IPC_CHECKS, masks, np.array([3, 1]), COSTS, WAITS, frozenset({"cpu"}))

@@ -2,17 +2,19 @@
 
 import pytest
 
+from l4sim.design.immutability import immutable
 from l4sim.kernel.check_plan import plan_checks
 from l4sim.kernel.checks import Stage
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS
+from l4sim.kernel.exception_checks import SYSCALL_EXCEPTION_CHECKS
 from l4sim.kernel.fastpath_design import apply_design, describe, hoistable, moved, paper_design
-from l4sim.kernel.immutable_fields import immutable
-from l4sim.kernel.interpret import run_sync
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS, ipc_fastpath
-from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.ipc_checks import IPC_CHECKS
+from l4sim.kernel.ipc_fastpath import ipc_fastpath
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import Call
+from tests.kernel.sync_run import run_sync
 
 PROVEN = immutable(
     f for checks in (IPC_CHECKS, SYSCALL_EXCEPTION_CHECKS) for c in checks for f in c.reads
@@ -129,9 +131,7 @@ def test_the_plan_catches_up_time_before_the_first_precheck():
 def rig():
     """A server on CPU 0 and a running client on CPU 0, with the design above."""
     kernel = Kernel(
-        KernelConfig(
-            cpus=2, fastpath_ipc=True, fastpath_design={"ipc": DESIGN}, proven_immutable=PROVEN
-        ),
+        KernelConfig(cpus=2, fastpath_ipc=True, design={"ipc": DESIGN}, proven_immutable=PROVEN),
         load_profile("vmxl4-pandaboard"),
     )
     server = kernel.create_thread("server", 0, 200, kernel.create_space("s"))
@@ -166,4 +166,4 @@ def test_a_call_that_passes_commits_under_every_lock(rig):
 
 def test_a_check_order_and_a_design_exclude_each_other():
     with pytest.raises(ValueError, match="exclude each other"):
-        KernelConfig(check_order={"ipc": paper_design(IPC_CHECKS)}, fastpath_design={"ipc": DESIGN})
+        KernelConfig(order={"ipc": paper_design(IPC_CHECKS)}, design={"ipc": DESIGN})

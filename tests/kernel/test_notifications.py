@@ -2,15 +2,16 @@
 
 import pytest
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.interpret import run_sync
 from l4sim.kernel.ipc_fastpath import notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
-from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import Notify, Wait
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
+from tests.kernel.sync_run import run_sync
 
 
 @pytest.fixture

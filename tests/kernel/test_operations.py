@@ -2,10 +2,10 @@
 
 import pytest
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.decode import decode, decode_class
-from l4sim.kernel.interpret import run_sync
-from l4sim.kernel.kernel import IPC, SYSCALL_EXCEPTION, Kernel, KernelConfig
+from l4sim.kernel.decode import IPC, SYSCALL_EXCEPTION, decode, decode_class
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import (
     IPC_OPERATIONS,
@@ -17,6 +17,7 @@ from l4sim.kernel.syscalls import (
     Send,
     Wait,
 )
+from tests.kernel.sync_run import run_sync
 
 
 class TracedCall(Call):

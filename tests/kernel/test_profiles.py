@@ -38,7 +38,7 @@ def test_sel4_sabre_adds_up_to_sel4bench():
 
 
 def test_sel4_sabre_runs_the_syscall_benchmark_under_its_big_lock():
-    from l4sim.sweep.runner import simulate
+    from l4sim.simulation.simulate import simulate
     from l4sim.sweep.scenario import point_from_dict
 
     point = point_from_dict(
@@ -59,7 +59,7 @@ def test_sel4_sabre_runs_the_syscall_benchmark_under_its_big_lock():
 
 
 def test_sel4_sabre_fastpath_call_adds_up_to_sel4bench():
-    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+    from l4sim.kernel.ipc_checks import IPC_CHECKS
 
     c = load_profile("sel4-sabre")
     checks = sum(getattr(c, check.cost) for check in IPC_CHECKS)

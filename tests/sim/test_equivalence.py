@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
+from l4sim.sweep.fastpath_designs import resolve_design
 from l4sim.sweep.scenario import point_from_dict
 
 from ..behaviour import assert_same_behaviour
@@ -46,19 +47,19 @@ class Workload:
         fastpath: bool,
         variant: str = "smp",
         events: int = 120,
-        check_order: dict | None = None,
+        order: dict | None = None,
         fastpath_ipc: bool = False,
-        fastpath_checks: dict | None = None,
+        fastpaths: dict | None = None,
         **design,
     ) -> dict:
-        """``design``: ``fastpath_design`` and ``proven_immutable``, as for the kernel."""
+        """``design``: ``design`` and ``proven_immutable``, as for the kernel."""
         k = kernel(
             self.cpus,
             fastpath_syscall=fastpath,
             fastpath_variant=variant,
-            check_order=check_order,
+            order=order,
             fastpath_ipc=fastpath_ipc,
-            fastpath_checks=fastpath_checks,
+            fastpaths=fastpaths,
             **design,
         )
         count = 1 if self.shared_handler else self.cpus
@@ -117,8 +118,8 @@ def orders(checks, root: str):
 def _root_first_needed(order: list, root: str) -> list:
     """Move ``root`` just before the first check that needs it, if it comes later."""
     from l4sim.kernel.checks import reorder
-    from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS
-    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+    from l4sim.kernel.exception_checks import SYSCALL_EXCEPTION_CHECKS
+    from l4sim.kernel.ipc_checks import IPC_CHECKS
 
     checks = {c.name: c for c in (*SYSCALL_EXCEPTION_CHECKS, *IPC_CHECKS)}
     order.remove(root)
@@ -132,15 +133,15 @@ def _root_first_needed(order: list, root: str) -> list:
 @given(workloads(), st.data())
 def test_any_check_order_keeps_the_behaviour(workload, data):
     """The equivalence holds with a reordered check list (both fastpaths on)."""
-    from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS
-    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+    from l4sim.kernel.exception_checks import SYSCALL_EXCEPTION_CHECKS
+    from l4sim.kernel.ipc_checks import IPC_CHECKS
 
     RUNS["examples"] += 1
     order = {
         "syscall_exception": data.draw(orders(SYSCALL_EXCEPTION_CHECKS, "handler_present")),
         "ipc": data.draw(orders(IPC_CHECKS, "valid_destination")),
     }
-    fast = workload.run(True, check_order=order, fastpath_ipc=True)
+    fast = workload.run(True, order=order, fastpath_ipc=True)
     slow = workload.run(False)
     assert_same_behaviour(fast, slow)
     assert sum(map(len, fast.values())) > 0
@@ -149,8 +150,8 @@ def test_any_check_order_keeps_the_behaviour(workload, data):
 def _variant():
     """A fastpath variant: each list in an order of its own, the IPC one with an extra check."""
     from l4sim.kernel.checks import Check, Stage
-    from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS
-    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+    from l4sim.kernel.exception_checks import SYSCALL_EXCEPTION_CHECKS
+    from l4sim.kernel.ipc_checks import IPC_CHECKS
 
     extra = Check(
         "payload_is_short",
@@ -175,7 +176,7 @@ def _variant():
 def test_a_fastpath_variant_keeps_the_behaviour(workload):
     """The property holds, unchanged, for a user's own check lists (fastpath_checks)."""
     RUNS["examples"] += 1
-    fast = workload.run(True, fastpath_checks=_variant(), fastpath_ipc=True)
+    fast = workload.run(True, fastpaths=_variant(), fastpath_ipc=True)
     assert_same_behaviour(fast, workload.run(False))
     assert sum(map(len, fast.values())) > 0
 
@@ -273,7 +274,7 @@ def test_optimized_order_keeps_observable_behaviour(tmp_path, workload):
     path.write_text(json.dumps(order))
     reordered = paper.model_copy(update={"check_order": "optimized", "check_order_file": str(path)})
     first = simulate(paper, 0, observe=True)
-    second = simulate(reordered, 0, observe=True)
+    second = simulate(reordered, 0, observe=True, resolution=resolve_design(reordered))
     if workload["clients"] == 1:  # no contention: the reordered fastpath is taken
         assert (second.events["path"] == "fast").mean() > 0.9
     assert assert_same_behaviour(first.observations, second.observations) > 0

@@ -13,7 +13,8 @@ import json
 import numpy as np
 import pytest
 
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
+from l4sim.sweep.fastpath_designs import resolve_design
 from l4sim.sweep.scenario import point_from_dict
 
 # name: (point keys, invariant checker on)
@@ -209,5 +210,6 @@ def test_golden_points_cover_every_workload_locking_and_checker_mode():
 @pytest.mark.parametrize("name", sorted(POINTS))
 def test_records_are_identical_to_the_golden_ones(name):
     keys, check = POINTS[name]
-    result = simulate(point_from_dict(keys), 1, invariants=check)
+    point = point_from_dict(keys)
+    result = simulate(point, 1, invariants=check, resolution=resolve_design(point))
     assert record_digest(result) == GOLDEN[name]

@@ -6,16 +6,24 @@ import sys
 import numpy as np
 import pytest
 
-from l4sim.kernel.kernel import Kernel
+from l4sim.kernel import (
+    exception_fastpath,
+    exception_slowpath,
+    ipc_fastpath,
+    ipc_slowpath,
+    ipc_state,
+)
+from l4sim.kernel.lock_effects import LockEffects
 from l4sim.kernel.objects import ThreadState
 from l4sim.sim.invariants import InvariantViolation, Monitor
-from l4sim.sweep import runner
-from l4sim.sweep.runner import build_machine, simulate
+from l4sim.simulation import simulate as runner
+from l4sim.simulation.simulate import build_machine, simulate
 from l4sim.sweep.scenario import point_from_dict
 
 from ..helpers import kernel, machine, run_machine, server, shared_handler
 
 # the syscall benchmark under load: several threads per CPU, short waits
+PATHS = (exception_fastpath, exception_slowpath, ipc_fastpath, ipc_slowpath)
 LOADED = {"threads": 4, "wait_factor": 10.0, "events": 1500, "warmup_events": 0}
 
 
@@ -116,8 +124,10 @@ def test_descending_thread_locks_cannot_deadlock_under_the_scheduler_lock(monkey
 
         return take
 
-    monkeypatch.setattr(Kernel, "take_stage", recording(Kernel.take_stage, 1))
-    monkeypatch.setattr(Kernel, "take_thread_locks", recording(Kernel.take_thread_locks, 0))
+    monkeypatch.setattr(LockEffects, "take_stage", recording(LockEffects.take_stage, 1))
+    monkeypatch.setattr(
+        LockEffects, "take_thread_locks", recording(LockEffects.take_thread_locks, 0)
+    )
     point = point_from_dict({**LOADED, "lock_order": "descending", "lock_order_check": False})
     result = simulate(point, invariants=True)  # no deadlock, no other violation
     # the condition did occur: pairs of thread locks taken in descending address
@@ -167,19 +177,18 @@ def test_mutual_exclusion_is_checked_independently_of_the_engine():
 
 
 def test_a_duplicated_delivery_is_caught(monkeypatch):
-    original = Kernel.send_message
+    def twice(kernel, sender, receiver, message):
+        ipc_state.send_message(kernel, sender, receiver, message)
+        ipc_state.send_message(kernel, sender, receiver, message)
 
-    def twice(self, sender, receiver, message):
-        original(self, sender, receiver, message)
-        original(self, sender, receiver, message)
-
-    monkeypatch.setattr(Kernel, "send_message", twice)
+    for path in PATHS:  # each path delivers through its own name of the function
+        monkeypatch.setattr(path, "send_message", twice)
     with pytest.raises(InvariantViolation, match="message"):
         simulate(point_from_dict(LOADED), invariants=True)
 
 
 def test_a_lost_wakeup_is_caught(monkeypatch):
-    monkeypatch.setattr(Kernel, "first_sender", lambda self, receiver, source: None)
+    monkeypatch.setattr(ipc_slowpath, "first_sender", lambda receiver, source: None)
     k, programs = shared_handler(cpus=2, workers=4, wait=10)
     m = machine(k, programs, 200)
     m.monitor.wakeup_bound = 50_000

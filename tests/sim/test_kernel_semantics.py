@@ -10,10 +10,10 @@ import pytest
 from l4sim.kernel.effects import Outcome
 from l4sim.kernel.exception_fastpath import FAST_EXIT
 from l4sim.kernel.exception_slowpath import DELIVERED, QUEUED
-from l4sim.kernel.interpret import run_sync
 from l4sim.kernel.ipc_slowpath import BLOCKED, RECEIVED_QUEUED
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import RaiseException, ReplyWait, Wait
+from tests.kernel.sync_run import run_sync
 
 from ..helpers import kernel, machine, run_machine, server, shared_handler, worker
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from l4sim.cli import main
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import load_scenario, point_from_dict
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "scaling.toml"

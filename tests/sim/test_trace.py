@@ -8,7 +8,7 @@ import numpy as np
 
 from l4sim.analysis.timeline import Timeline
 from l4sim.cli import main
-from l4sim.sweep.runner import build_machine, run_machine
+from l4sim.simulation.simulate import build_machine, run_machine
 from l4sim.sweep.scenario import point_from_dict
 
 SCENARIO = str(Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml")
@@ -94,8 +94,9 @@ def test_timeline_png(tmp_path):
 
 def test_an_interrupt_on_an_idle_cpu_is_recorded_as_the_idle_thread():
     """A tick that finds its CPU idle is a kernel entry of no thread (it used to crash)."""
+    from l4sim.kernel.config import KernelConfig
     from l4sim.kernel.costs import load_profile
-    from l4sim.kernel.kernel import IRQ, Kernel, KernelConfig
+    from l4sim.kernel.kernel import IRQ, Kernel
     from l4sim.kernel.syscalls import Compute, Wait
     from l4sim.sim.machine import Machine
 

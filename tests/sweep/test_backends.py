@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from l4sim.sweep import backends
 from l4sim.sweep.backends import BackendError, connect
-from l4sim.sweep.run import run_sweep
-from l4sim.sweep.runner import run_record
+from l4sim.sweep.execute import run_sweep
 from l4sim.sweep.scenario import load_scenario
 
 pytestmark = pytest.mark.slow  # worker processes and a Dask cluster
@@ -66,13 +66,7 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
 def test_a_worker_running_other_code_is_refused(tmp_path, monkeypatch):
     from l4sim.sweep import backends
 
-    def stale(config, replication, invariants=None, progress=None):
-        return {
-            **run_record(config, replication, invariants, progress),
-            "model": "0123456789abcdef",
-        }
-
-    monkeypatch.setattr(backends, "run_record", stale)
+    monkeypatch.setattr(backends, "model_version", lambda: "0123456789abcdef")
     scenario = load_scenario(SCENARIO, [*SMALL, "sweep.threads=[1]"])
     with pytest.raises(BackendError, match="another version of l4sim"):
         run_sweep(scenario, tmp_path / "out", jobs=1, progress=False)
@@ -81,7 +75,7 @@ def test_a_worker_running_other_code_is_refused(tmp_path, monkeypatch):
 
 def test_worker_gets_a_config_and_returns_plain_records():
     point = load_scenario(SCENARIO, SMALL).points()[0]
-    record = run_record(point.model_dump(), 1)
+    record = backends.run_task(point.model_dump(), 1, None, None)
     assert set(record) == {"config", "replication", "rows", "measured_cycles", "events", "model"}
     plain = (str, int, float, bool, type(None))
     assert all(isinstance(v, plain) for row in record["rows"] for v in row.values())

@@ -5,10 +5,10 @@ import io
 
 import pandas as pd
 
+from l4sim.simulation.simulate import PROGRESS_EVERY, simulate
 from l4sim.sweep.backends import run_local
+from l4sim.sweep.execute import run_sweep
 from l4sim.sweep.progress import Progress
-from l4sim.sweep.run import run_sweep
-from l4sim.sweep.runner import PROGRESS_EVERY, simulate
 from l4sim.sweep.scenario import load_scenario, point_from_dict
 
 
@@ -33,7 +33,7 @@ def test_local_workers_share_one_count_of_entries():
     points = [
         point_from_dict({"events": 300, "warmup_events": 30, "threads": t}) for t in (1, 2, 3)
     ]
-    tasks = [(f"k{i}", p.model_dump(), 0) for i, p in enumerate(points)]
+    tasks = [(f"k{i}", p.model_dump(), 0, None) for i, p in enumerate(points)]
     told: list[int] = []
     results = dict(run_local(tasks, 2, progress=told.append))
     assert sorted(results) == ["k0", "k1", "k2"]
@@ -85,7 +85,7 @@ def test_short_work_shows_nothing_and_long_work_does():
 
 
 def test_a_sweep_counts_entries_then_assembles_its_tables(tmp_path, capsys, monkeypatch):
-    from l4sim.sweep import run as run_module
+    from l4sim.sweep import execute as run_module
 
     made = []
 

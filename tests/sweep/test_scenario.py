@@ -3,7 +3,7 @@
 import pytest
 
 from l4sim.kernel.costs import load_profile
-from l4sim.sweep.run import point_from_row, run_sweep
+from l4sim.sweep.execute import point_from_row, run_sweep
 from l4sim.sweep.scenario import ScenarioError, load_scenario, point_from_dict, point_keys
 
 

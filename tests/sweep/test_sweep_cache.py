@@ -9,7 +9,7 @@ import pytest
 
 from l4sim.sweep import cache as cache_module
 from l4sim.sweep.cache import ResultCache
-from l4sim.sweep.run import run_sweep
+from l4sim.sweep.execute import run_sweep
 from l4sim.sweep.scenario import load_scenario
 
 from ..interrupted import kill_after_cached_runs

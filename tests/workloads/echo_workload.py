@@ -7,7 +7,8 @@ point of the group ``l4sim.workloads``.
 import numpy as np
 from pydantic import Field
 
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel
+from l4sim.kernel.decode import SYSCALL_EXCEPTION
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
 from l4sim.workloads import Point, Setup
 

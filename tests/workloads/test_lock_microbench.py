@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from l4sim.sweep.run import run_scenario
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
+from l4sim.sweep.execute import run_scenario
 from l4sim.sweep.scenario import load_scenario, point_from_dict
 from l4sim.sweep.stats import summarize
 

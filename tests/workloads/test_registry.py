@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import ScenarioError, load_scenario, point_from_dict
 from l4sim.workloads import registry
 from l4sim.workloads.registry import BUILTIN, WorkloadError, find_workload, known_workloads

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from l4sim.kernel.costs import load_profile
-from l4sim.sweep.runner import build_machine, run_machine, simulate
+from l4sim.simulation.simulate import build_machine, run_machine, simulate
 from l4sim.sweep.scenario import point_from_dict
 
 TRAPPED = {

@@ -3,7 +3,7 @@
 import pytest
 
 from l4sim.kernel.costs import load_profile
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from l4sim.sweep.run import run_scenario
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
+from l4sim.sweep.execute import run_scenario
 from l4sim.sweep.scenario import load_scenario, point_from_dict
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml"

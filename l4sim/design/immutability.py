@@ -13,10 +13,12 @@ has a field of that name: the scan errs on the side of "written".
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 import l4sim
+from l4sim.kernel.checks import Check
 
 PACKAGE = Path(l4sim.__file__).resolve().parent  # the package's source, not this folder
 MUTATORS = {
@@ -37,9 +39,14 @@ MUTATORS = {
 
 @cache
 def written_fields() -> frozenset[str]:
-    """Attribute names that some statement in the package assigns or mutates in place."""
+    """Attribute names that some statement of this package assigns or mutates in place."""
+    return scan_written_fields(PACKAGE)
+
+
+def scan_written_fields(package: Path) -> frozenset[str]:
+    """Attribute names that some statement of the package at ``package`` assigns or mutates."""
     written: set[str] = set()
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(package.rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             targets = []
@@ -98,3 +105,10 @@ def _is_self_in_init(node: ast.Attribute, tree: ast.AST) -> bool:
         ):
             return True
     return False
+
+
+def proven_immutable(fastpaths: Mapping[str, tuple[Check, ...]]) -> frozenset[str]:
+    """The fields these fastpaths' checks read that the scan proves never written."""
+    return immutable(
+        field for checks in fastpaths.values() for check in checks for field in check.reads
+    )

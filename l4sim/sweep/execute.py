@@ -2,7 +2,7 @@
 
 Each (point, replication) is an independent run: a pure function of the
 point's configuration and its replication number (its seed derives from
-them, see :func:`l4sim.sweep.runner.seed_sequence`). A run's result is filed in
+them, see :func:`l4sim.simulation.simulate.seed_sequence`). A run's result is filed in
 the cache (:mod:`l4sim.sweep.cache`) as soon as it arrives, whatever backend
 computed it (:mod:`l4sim.sweep.backends`); a rerun computes only the missing ones. The
 tables are then assembled from the cache in task order, so they do not depend
@@ -23,8 +23,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from l4sim.simulation.resolution import Resolution, needs_resolution
 from l4sim.sweep.backends import BackendError, connect, default_jobs, run_dask, run_local
 from l4sim.sweep.cache import ROW_GROUP_ROWS, CacheError, FolderLock, ResultCache, task_key
+from l4sim.sweep.fastpath_designs import resolve_design
 from l4sim.sweep.progress import Progress
 from l4sim.sweep.scenario import Point, Scenario, point_keys
 from l4sim.sweep.stats import write_summary
@@ -190,10 +192,14 @@ def _run_tasks(
             targets: dict[str, int] = {}  # closed entries of the measured kind per run
             for key, (point, rep) in zip(keys, tasks, strict=True):
                 if key not in todo and (force or not cache.has(key)):
-                    todo[key] = (key, configs[id(point)], rep)
+                    todo[key] = (key, point, rep)
                     targets[key] = point.warmup_events + point.events
-            missing = list(todo.values())
             mode = Progress.choose(progress)
+            resolutions = _resolve([point for _, point, _ in todo.values()], cache, label, mode)
+            missing = [
+                (key, configs[id(point)], rep, resolutions.get(id(point)))
+                for key, point, rep in todo.values()
+            ]
             _compute(missing, targets, cache, label, mode, client, jobs, invariants)
             frame = collect(cache, keys, mode)
     except OSError as error:
@@ -212,6 +218,27 @@ def _run_tasks(
             owned.close()
     distinct = len(set(keys))  # a run two tasks share is reused or computed once
     return SweepRun(frame, out_dir, len(tasks), distinct - len(missing), len(missing))
+
+
+def _resolve(
+    points: list[Point], cache: ResultCache, label: str, mode: str
+) -> dict[int, Resolution]:
+    """Each point's fastpath order or design, resolved once before any run is sent.
+
+    A point that needs one is profiled (and its designs searched and verified)
+    here, once, not in every worker that runs one of its replications; the
+    results are filed in the cache beside the runs, so a rerun resolves
+    nothing again.
+    """
+    distinct = {id(point): point for point in points if needs_resolution(point)}
+    if not distinct:
+        return {}
+    found = {}
+    with Progress(len(distinct), f"{label}: fastpath designs", mode, unit="points") as bar:
+        for identity, point in distinct.items():
+            found[identity] = resolve_design(point, cache.derived)
+            bar.update()
+    return found
 
 
 def _compute(

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from l4sim.kernel.check_order import optimal_order
+from l4sim.design.order import optimal_order
 from l4sim.kernel.checks import Check, Stage, locks_held
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.fastpath_design import (
