@@ -75,7 +75,6 @@ class HandoffFit:
 
     value: int
     runs: list[int]  # the runs whose figures it was fitted to
-    per_run: dict[int, float]  # the handoff that reproduces each run's rate
     mean: float
     spread: float  # standard deviation over the runs
 
@@ -294,7 +293,6 @@ def fit_handoff(
     return HandoffFit(
         round(mean),
         [run.run_id for run in runs],
-        {run.run_id: known[run.run_id] for run in runs},
         mean,
         spread,
     )

@@ -349,11 +349,3 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             )
         )
     return claims
-
-
-def claims_table(claims: list[Claim]) -> str:
-    """The claims as a Markdown table."""
-    frame = claims_frame(claims)
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)

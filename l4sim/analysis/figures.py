@@ -43,7 +43,6 @@ from l4sim.analysis.style import (
 from l4sim.analysis.style import colour_bar as add_colour_bar
 from l4sim.kernel.decode import SYSCALL_EXCEPTION
 from l4sim.simulation.records import METRICS
-from l4sim.sweep.stats import mean_ci
 
 NOT_KEYS = {
     *METRICS,
@@ -57,12 +56,6 @@ NOT_KEYS = {
     "warmup_events",
 }
 WAIT_FACTOR_LABEL = "wait factor (busy-loop iterations between calls, x uniform[0,1))"
-
-
-def mean_half_width(values: pd.Series) -> tuple[float, float]:
-    """Mean and the half-width of its 95% t-interval (0 for a single value)."""
-    mean, (_, high) = mean_ci(values)
-    return mean, high - mean
 
 
 def varying_keys(data: pd.DataFrame, *fixed: str) -> list[str]:
@@ -167,7 +160,7 @@ def _sweep_figure(
         shown, merged = merge_coinciding(all_curves[(row, column)], groups)
         for label, distance in merged.items():
             apart[label] = max(distance, apart.get(label, 0.0))
-        colour_bar = draw_curves(ax, shown, by[0] if by else "") or colour_bar
+        colour_bar = draw_curves(ax, shown) or colour_bar
         parts = [f"{k} {_shown(v)}" for k, v in zip(others, row, strict=True)]
         if column is not None:
             parts.insert(0, panel_text(column))

@@ -66,10 +66,6 @@ class Figure:
         return self.values[3]
 
     @property
-    def stddev(self) -> float:
-        return self.values[6]
-
-    @property
     def n(self) -> int:
         return int(self.values[7])
 

@@ -163,7 +163,7 @@ def _coincide(a: Curve, b: Curve, span: float) -> bool:
     return bool(np.all(np.abs(a.y - b.y) <= COINCIDE_SHARE * span))
 
 
-def draw_curves(ax, curves: list[Curve], key_title: str, style_offset: int = 0):
+def draw_curves(ax, curves: list[Curve], style_offset: int = 0):
     """Lines with markers and bands; returns a colour bar's mappable when there are many."""
     many = uses_colour_bar(curves)
     norm = None

@@ -141,16 +141,6 @@ def apply_design(
     return validate_dependencies(tuple(result))
 
 
-def moved(design: list[str]) -> dict[str, str]:
-    """Which checks a design moves, and how (``hoisted`` or ``early``)."""
-    result = {}
-    for text in design:
-        how, name = parse_step(text)
-        if how in (HOISTED, EARLY):
-            result[name] = how
-    return result
-
-
 def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
     """The design as steps for a reader, in order: where each check runs, moves marked."""
     by_name = {check.name: check for check in checks}

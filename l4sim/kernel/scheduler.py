@@ -56,17 +56,6 @@ class Scheduler:
         self.run(cpu, thread)
         return thread
 
-    def dequeue(self, thread: Thread) -> None:
-        """Take a ready ``thread`` out of its queue (to run it directly); no-op if not queued."""
-        queue = self._ready[thread.cpu].get(thread.priority)
-        if queue is None or thread not in queue:
-            return
-        if self.monitor is not None:  # the scheduler's shared state changes
-            self.monitor.write_scheduler()
-        self._ready[thread.cpu][thread.priority].remove(thread)
-        if not self._ready[thread.cpu][thread.priority]:
-            self._ready_bitmap[thread.cpu] &= ~(1 << thread.priority)
-
     def run(self, cpu: int, thread: Thread) -> None:
         """Make ``thread`` the running thread of ``cpu`` (it must not be queued)."""
         if self.monitor is not None:  # the scheduler's shared state changes

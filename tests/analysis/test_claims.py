@@ -51,9 +51,9 @@ def test_e5_directions(ipc_bench):
     assert abs(light.value) <= 15  # light contention: within 15% of the slowpath
 
 
-def test_claims_table_marks_fitted_rows(linux):
-    table = claims.claims_table(list(linux.values()))
-    assert table.count("(fitted)") == 2
+def test_claims_frame_marks_fitted_rows(linux):
+    frame = claims.claims_frame(list(linux.values()))
+    assert frame.to_string().count("(fitted)") == 2
 
 
 def test_verdict_needs_the_whole_interval_inside_the_band():

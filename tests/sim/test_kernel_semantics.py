@@ -54,7 +54,11 @@ def _raise(k, w, number=1):
 
 def _make_current(k, thread):
     """Put ``thread`` on its CPU, out of the ready queue (as a switch to it would)."""
-    k.scheduler.dequeue(thread)
+    queue = k.scheduler._ready[thread.cpu].get(thread.priority)
+    if queue is not None and thread in queue:
+        queue.remove(thread)
+        if not queue:
+            k.scheduler._ready_bitmap[thread.cpu] &= ~(1 << thread.priority)
     k.scheduler.run(thread.cpu, thread)
 
 
