@@ -69,8 +69,8 @@ def decode_class(action_class: type) -> Decoded | None:
 
 
 # What each action class seen so far decodes to. The kernel's entry looks its
-# action up here itself (a call to decode() costs more than the lookup), and
-# calls decode() for a class it has not seen.
+# action up here itself (a dictionary lookup, not a function call, per entry),
+# and calls decode() for a class it has not seen.
 LEARNED: dict[type, Decoded] = {}
 
 

@@ -34,9 +34,9 @@ from l4sim.sim.trace import TraceBuffer
 from l4sim.sim.window import MeasurementWindow
 
 # Allocations between two passes of the cyclic garbage collector during a run. A
-# run allocates about ten container objects per kernel entry (events, generators,
-# tuples), all freed by reference counting: the default pass every 700
-# allocations finds (almost) nothing in them and cost ~8% of a compiled run.
+# run allocates a handful of container objects per kernel entry (events,
+# generators, tuples), all freed by reference counting: the default pass every
+# 700 allocations would find (almost) nothing in them, many times per run.
 GC_THRESHOLD = 100_000
 
 
