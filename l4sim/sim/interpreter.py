@@ -75,7 +75,7 @@ class PathInterpreter:
         pending=cython.longlong,
         now=cython.longlong,
         entry=cython.longlong,
-        duration=cython.longlong,
+        base=cython.longlong,
         lock_wait=cython.longlong,
         at=cython.longlong,
         free_at=cython.longlong,
@@ -121,9 +121,11 @@ class PathInterpreter:
         entry = now + pending  # the record's entry cycle (written when it closes)
         outcome = None
         outcome_at = -1
-        # the pending cycles handed in belong to the previous path (already in its
+        # the path's duration is now + base: time elapsed while it runs, plus the
+        # cycles it has spent and the clock not yet shown, minus pauses. The
+        # pending cycles handed in belong to the previous path (already in its
         # record): count this path's duration from where they end
-        duration = -pending
+        base = -pending - now
         pending += int(self.noise[cpu]() * self.jitter_span)
         lock_wait = 0
         lookahead = self.lookahead_on
@@ -198,18 +200,15 @@ class PathInterpreter:
                                 lock_wait += waited + cost
                                 pending += waited + cost
                                 continue
-                        if pending:
-                            next_act[cpu] = now + pending
-                            yield self.wait(cpu, pending)
+                        if pending:  # time catches up: another CPU may grant it
+                            yield self.elapse(cpu, pending)
                             now = env.now
-                            duration += pending
                             pending = 0
                         start = now
                         cost = yield from self.locks.acquire(cpu, lock)
                         now = env.now
                         others_min = None  # other CPUs ran meanwhile
                         waited = now - start
-                        duration += waited
                         if waited:
                             lock_wait += waited + cost
                         pending += cost
@@ -217,11 +216,9 @@ class PathInterpreter:
                     for lock in effect.locks:
                         spin = lock.sim
                         if spin.waiters:
-                            if pending:
-                                next_act[cpu] = now + pending
-                                yield self.wait(cpu, pending)
+                            if pending:  # time catches up: the waiter takes it now
+                                yield self.elapse(cpu, pending)
                                 now = env.now
-                                duration += pending
                                 pending = 0
                             pending += self.locks.release(cpu, lock, pending)
                             others_min = None  # other CPUs ran meanwhile; a waiter acts now
@@ -240,7 +237,7 @@ class PathInterpreter:
                 elif kind_of is Outcome:
                     if outcome is None:  # the first outcome wins: a fallback names its check
                         outcome = effect
-                        outcome_at = duration + pending
+                        outcome_at = now + base + pending
                 elif kind_of is Switch:
                     if held:
                         raise RuntimeError(f"cpu{cpu} switches while holding {held}")
@@ -249,13 +246,11 @@ class PathInterpreter:
                         if target is None and pending:
                             # idle only once the path's last cycles have elapsed: an IPI
                             # must not make this CPU dispatch before its path has ended
-                            next_act[cpu] = now + pending
-                            yield self.wait(cpu, pending)
+                            yield self.elapse(cpu, pending)
                             now = env.now
-                            duration += pending
                             pending = 0
                             others_min = None
-                        duration += pending
+                        base += pending  # ours, though they elapse in the next thread's time
                         next_act[cpu] = now + pending if target is not None else NEVER
                         busy[cpu] = False
                         if runner is not None:  # parked from here (a switch back finds us so)
@@ -269,8 +264,10 @@ class PathInterpreter:
                             self.interrupts.ipi_arrive(cpu)  # idle, with an interrupt waiting
                         pending = 0
                         if runner is not None:
+                            start = now
                             yield runner.wake  # paused: the count resumes on our return
                             now = env.now
+                            base -= now - start  # the pause is not the path's time
                             others_min = None
                             cpu = runner.thread.cpu
                             busy[cpu] = True
@@ -280,15 +277,13 @@ class PathInterpreter:
                             # have not elapsed yet; they are not ours to count
                             pending = runner.carry
                             runner.carry = 0
-                            duration -= pending
+                            base -= pending
                 elif kind_of is Sync or kind_of is Kick:
                     # time catches up first: before an unlocked shared access (Sync),
                     # and before an IPI leaves (another CPU acts on it)
                     if pending:
-                        next_act[cpu] = now + pending
-                        yield self.wait(cpu, pending)
+                        yield self.elapse(cpu, pending)
                         now = env.now
-                        duration += pending
                         pending = 0
                         others_min = None
                     if kind_of is Kick:
@@ -311,7 +306,7 @@ class PathInterpreter:
                         runner.index if runner is not None else IDLE,
                         entry,
                         now + pending,
-                        duration + pending,
+                        now + base + pending,
                         lock_wait,
                     )
                 )
@@ -320,10 +315,15 @@ class PathInterpreter:
                 if kind == self.measure_kind:
                     self.window.on_close(entry, now + pending)
             if not lookahead and pending:
-                next_act[cpu] = now + pending
-                yield self.wait(cpu, pending)
+                yield self.elapse(cpu, pending)
                 pending = 0
             return stop.value, pending
+
+    def elapse(self, cpu: int, delay: int) -> Event:
+        """The clock catches up with ``delay`` cycles ``cpu`` has spent: its next action
+        then is ``delay`` from now, and this is the wait (see :meth:`wait`)."""
+        self.next_act[cpu] = self.env.now + delay
+        return self.wait(cpu, delay)
 
     def wait(self, cpu: int, delay: int) -> Event:
         """A wait of ``delay`` cycles in kernel mode (or at a trap) on ``cpu``.
