@@ -62,109 +62,54 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
     :mod:`l4sim.kernel.decode`).
     """
     c = kernel.costs
-    sched = kernel.scheduler
     yield Spend(spent + c.ipc_decode)
     held: list = []
     yield kernel.lock_effects.take_scheduler(held)
-    # -- who are the partners? (read under the scheduler lock) ----------------
     if decoded is None:
         decoded = decode(op)
-    sends = decoded.sends
-    replies = decoded.replies
-    receives = decoded.receives
-    dest = op.dest if sends else None
-    if dest is not None and dest.state is INACTIVE:
-        dest = None
-    reply_to = op.reply_to if replies else None
-    if reply_to is not None and not awaits_reply_from(reply_to, me):
-        reply_to = None  # L4 semantics: a reply to a thread not waiting for it is dropped
-    sender = (
-        first_sender(me, op.source)
-        if receives and not me.pending_irqs and not me.notify_bits
-        else None
-    )
+    dest, reply_to, sender = _partners(me, op, decoded)  # read under the scheduler lock
     yield kernel.lock_effects.take_thread_locks(held, me, dest, reply_to, sender)
     kicks: list[int] = []
-    spent = 0
-    if sends and dest is None:
+    if decoded.sends and dest is None:
         yield kernel.lock_effects.release_all(held)
         yield _OUTCOMES[BAD_DESTINATION]
         yield Spend(c.kernel_exit)
         return Message("error", None, ("bad destination",))
     # -- notification: set the bits, wake a waiting receiver, never block -----------
     if decoded.notifies:
-        spent += c.ipc_transfer
         if notify(kernel, me, dest, op.bits):
             if dest.cpu != cpu:
                 kicks.append(dest.cpu)
             exit_point = NOTIFIED
         else:
             exit_point = NOTIFY_PENDING
-        yield from _finish(kernel, cpu, me, held, kicks, spent, exit_point)
+        yield from _finish(kernel, cpu, me, held, kicks, c.ipc_transfer, exit_point)
         return None
     # -- send phase ----------------------------------------------------------------
     if dest is not None:
-        message = Message(op.__class__.__name__.lower(), me, op.payload, op.words, op.typed_items)
-        is_call = decoded.is_call
-        if can_receive_now(dest, me):
-            spent += c.ipc_transfer
-            send_message(kernel, me, dest, message)
-            dest.direct_return = False
-            sched.make_ready(dest)
-            if dest.cpu != cpu:
-                kicks.append(dest.cpu)
-            exit_point = DELIVERED
-            if is_call:
-                me.state = BLOCKED_ON_REPLY
-                me.reply_from = dest
-        else:
-            spent += c.sp_enqueue_sender
-            enqueue_sender(kernel, me, dest, message, expects_reply=is_call)
-            exit_point = QUEUED
+        spent, exit_point = _send(kernel, cpu, me, dest, op, decoded.is_call, kicks)
         if me.state is RUNNING:  # a Send that was delivered: go on running
             yield from _finish(kernel, cpu, me, held, kicks, spent, exit_point)
             return None
         yield from _block(kernel, cpu, held, kicks, spent, exit_point)
         received = yield from _resume(kernel, me)
-        return received if is_call else None
+        return received if decoded.is_call else None
     # -- reply phase -----------------------------------------------------------------
+    spent = 0
     if reply_to is not None:
         spent += c.ipc_transfer
         send_message(kernel, me, reply_to, Message("reply", me, op.payload))
         reply_to.reply_from = None
         reply_to.direct_return = False
-        sched.make_ready(reply_to)
+        kernel.scheduler.make_ready(reply_to)
         if reply_to.cpu != cpu:
             kicks.append(reply_to.cpu)
-    if not receives:
+    if not decoded.receives:
         yield from _finish(kernel, cpu, me, held, kicks, spent, REPLIED)
         return None
     # -- receive phase -----------------------------------------------------------------
-    if me.notify_bits and op.source is None:
+    if _receive_waiting(kernel, cpu, me, op, sender, kicks):
         spent += c.ipc_transfer
-        me.received = Message("notify", None, (me.notify_bits,))
-        me.notify_bits = 0
-        yield from _finish(kernel, cpu, me, held, kicks, spent, RECEIVED_QUEUED)
-        return me.received
-    if me.pending_irqs:
-        spent += c.ipc_transfer
-        me.received = Message("irq", None, me.pending_irqs.popleft())
-        yield from _finish(kernel, cpu, me, held, kicks, spent, RECEIVED_QUEUED)
-        return me.received
-    if sender is not None:
-        spent += c.ipc_transfer
-        me.send_queue.remove(sender)
-        wrote_ipc_state(kernel, me)
-        send_message(kernel, sender, me, sender.outgoing)
-        sender.outgoing = None
-        if sender.expects_reply:
-            sender.state = BLOCKED_ON_REPLY
-            sender.reply_from = me
-        else:
-            sender.direct_return = False
-            sched.make_ready(sender)
-            if sender.cpu != cpu:
-                kicks.append(sender.cpu)
         yield from _finish(kernel, cpu, me, held, kicks, spent, RECEIVED_QUEUED)
         return me.received
     me.state = WAITING_TO_RECEIVE
@@ -172,6 +117,69 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
     wrote_ipc_state(kernel, me)
     yield from _block(kernel, cpu, held, kicks, spent, BLOCKED)
     return (yield from _resume(kernel, me))
+
+
+def _partners(me: Thread, op, decoded: Decoded) -> tuple[Thread | None, ...]:
+    """Who ``op`` sends to, replies to and receives from now (each None if nobody)."""
+    dest = op.dest if decoded.sends else None
+    if dest is not None and dest.state is INACTIVE:
+        dest = None
+    reply_to = op.reply_to if decoded.replies else None
+    if reply_to is not None and not awaits_reply_from(reply_to, me):
+        reply_to = None  # L4 semantics: a reply to a thread not waiting for it is dropped
+    sender = (
+        first_sender(me, op.source)
+        if decoded.receives and not me.pending_irqs and not me.notify_bits
+        else None
+    )
+    return dest, reply_to, sender
+
+
+def _send(kernel, cpu: int, me: Thread, dest: Thread, op, is_call: bool, kicks: list[int]):
+    """Deliver to a waiting receiver or queue on it: (cycles spent, exit point)."""
+    c = kernel.costs
+    message = Message(op.__class__.__name__.lower(), me, op.payload, op.words, op.typed_items)
+    if not can_receive_now(dest, me):
+        enqueue_sender(kernel, me, dest, message, expects_reply=is_call)
+        return c.sp_enqueue_sender, QUEUED
+    send_message(kernel, me, dest, message)
+    dest.direct_return = False
+    kernel.scheduler.make_ready(dest)
+    if dest.cpu != cpu:
+        kicks.append(dest.cpu)
+    if is_call:
+        me.state = BLOCKED_ON_REPLY
+        me.reply_from = dest
+    return c.ipc_transfer, DELIVERED
+
+
+def _receive_waiting(kernel, cpu: int, me: Thread, op, sender: Thread | None, kicks: list[int]):
+    """Take what waits for ``me``: notification bits, an interrupt, a queued sender.
+
+    True if something was received (into ``me.received``); False: ``me`` must block.
+    """
+    if me.notify_bits and op.source is None:
+        me.received = Message("notify", None, (me.notify_bits,))
+        me.notify_bits = 0
+        return True
+    if me.pending_irqs:
+        me.received = Message("irq", None, me.pending_irqs.popleft())
+        return True
+    if sender is None:
+        return False
+    me.send_queue.remove(sender)
+    wrote_ipc_state(kernel, me)
+    send_message(kernel, sender, me, sender.outgoing)
+    sender.outgoing = None
+    if sender.expects_reply:
+        sender.state = BLOCKED_ON_REPLY
+        sender.reply_from = me
+    else:
+        sender.direct_return = False
+        kernel.scheduler.make_ready(sender)
+        if sender.cpu != cpu:
+            kicks.append(sender.cpu)
+    return True
 
 
 def _finish(
