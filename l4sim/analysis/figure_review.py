@@ -15,7 +15,10 @@ as one sentence:
   off an axis with two numbers on it);
 - bands narrower than their lines (:func:`hidden_bands`) that the caption
   does not call too narrow to see, or a caption calling bands "shaded" when
-  none can be seen.
+  none can be seen;
+- for a quantity that cannot be negative (cycles, shares: ``nonnegative``),
+  an interval (band or error bar) reaching below zero: a t-interval from too
+  few replications, drawn as if it meant something.
 
 The drawing functions of :mod:`l4sim.analysis` call :func:`hidden_bands` to
 word their captions, and the test suite runs :func:`review` on every figure
@@ -59,11 +62,13 @@ class Band:
         return self.pixels >= self.needed
 
 
-def review(fig: Figure, caption: str = "", allowed: Iterable[str] = ()) -> list[str]:
+def review(fig: Figure, caption: str = "", allowed: Iterable[str] = (),
+           nonnegative: bool = False) -> list[str]:
     """The figure's defects, one sentence each (an empty list: none found).
 
     ``caption`` is the text printed under the figure (the report's);
-    ``allowed`` are names that may appear as they are (a scenario's name).
+    ``allowed`` are names that may appear as they are (a scenario's name);
+    ``nonnegative``: every panel's y is a quantity that cannot be negative.
     """
     fig.canvas.draw()
     problems = []
@@ -72,6 +77,8 @@ def review(fig: Figure, caption: str = "", allowed: Iterable[str] = ()) -> list[
     problems += raw_names(fig, allowed)
     problems += log_axes(fig)
     problems += band_wording(fig, caption)
+    if nonnegative:
+        problems += negative_intervals(fig)
     return problems
 
 
@@ -147,12 +154,13 @@ def _in_view(artist) -> bool:
     if ax is None:
         return False
     if isinstance(artist, Line2D):
-        xs, ys = (np.asarray(v, dtype=float) for v in artist.get_data(orig=False))
-        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
-        if xs.size == 0:
+        points = artist.get_xydata()
+        if len(points) == 0:
             return False
-        inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
-        return bool(inside.any())
+        shown = artist.get_transform().transform(points)  # (axvline: y in axes units)
+        box = ax.bbox
+        return bool(((shown[:, 0] >= box.x0 - 0.5) & (shown[:, 0] <= box.x1 + 0.5)
+                     & (shown[:, 1] >= box.y0 - 0.5) & (shown[:, 1] <= box.y1 + 0.5)).any())
     extent = artist.get_window_extent(artist.figure.canvas.get_renderer())
     return Bbox.intersection(extent, ax.bbox) is not None
 
@@ -164,6 +172,9 @@ def legend_entries_not_drawn(fig: Figure) -> list[str]:
         for artist in _data_artists(ax):
             if _in_view(artist):
                 drawn.setdefault(artist.get_label(), artist)
+        for container in ax.containers:  # bars: the label is the container's
+            if any(_in_view(patch) for patch in container if hasattr(patch, "get_visible")):
+                drawn.setdefault(container.get_label(), container)
     problems = []
     for legend in _legends(fig):
         for text in legend.get_texts():
@@ -311,3 +322,61 @@ def band_wording(fig: Figure, caption: str) -> list[str]:
     if "shaded" in text and len(hidden) == len(bands):
         problems.append("the caption calls bands shaded but none can be seen")
     return problems
+
+
+def negative_intervals(fig: Figure) -> list[str]:
+    """Bands and vertical error bars reaching below zero."""
+    from matplotlib.container import ErrorbarContainer
+
+    problems = []
+    for ax in fig.axes:
+        lows = []
+        for collection in ax.collections:
+            if isinstance(collection, PolyCollection) and \
+                    collection.get_label().startswith("_band"):
+                lows += [(collection.get_label().removeprefix("_band").strip(),
+                          min(path.vertices[:, 1].min() for path in collection.get_paths()))]
+        for container in ax.containers:
+            if isinstance(container, ErrorbarContainer) and container.has_yerr:
+                bars = container.lines[2][-1]  # the y error bars' LineCollection
+                ends = [segment[:, 1].min() for segment in bars.get_segments()]
+                lows.append((container.get_label(), min(ends, default=0.0)))
+        for label, low in lows:
+            if low < 0:
+                problems.append(f"an interval of '{label}' in '{_panel(ax)}' reaches "
+                                f"{low:,.3g}, below 0, for a quantity that cannot be negative")
+    return problems
+
+
+def watch(shell, allowed: Iterable[str] = (), nonnegative: bool = False) -> list[str]:
+    """Review every figure an IPython session draws, as it draws it; returns the list
+    the problems go to ("figure NAME: problem").
+
+    Figures written to PNG are reviewed as they are saved (with the caption in
+    their metadata); figures left open are reviewed after each cell, before the
+    inline backend shows and closes them (call this before matplotlib is set up
+    in the session: callbacks run in the order registered).
+    """
+    import matplotlib.figure
+
+    found: list[str] = []
+    allowed = set(allowed)
+    save = matplotlib.figure.Figure.savefig
+
+    def reviewing(figure, name, *args, **options):
+        if str(name).endswith(".png"):
+            caption = (options.get("metadata") or {}).get("Description", "")
+            found.extend(f"figure {name}: {problem}" for problem in
+                         review(figure, caption, allowed, nonnegative))
+        return save(figure, name, *args, **options)
+
+    def after_cell():
+        import matplotlib.pyplot as plt
+
+        for number in plt.get_fignums():
+            found.extend(f"figure {number}: {problem}" for problem in
+                         review(plt.figure(number), "", allowed, nonnegative))
+
+    matplotlib.figure.Figure.savefig = reviewing
+    shell.events.register("post_execute", after_cell)
+    return found

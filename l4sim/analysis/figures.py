@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from l4sim.analysis.style import (
+    CLIPPED,
     PALETTE,
     Drawn,
     coinciding_groups,
@@ -63,7 +64,7 @@ def curves_of(data: pd.DataFrame, x: str, metric: str, by: list[str],
               scale: float = 1.0) -> list[tuple[object, pd.DataFrame]]:
     """One curve per combination of the ``by`` keys, labelled by its values."""
     if not by:
-        return [curve("all", 0, data, x, metric, scale)]
+        return [curve("all", 0, data, x, metric, scale, floor=0.0)]
     drawn = []
     for values, group in data.groupby(by, sort=True):
         values = values if isinstance(values, tuple) else (values,)
@@ -72,7 +73,7 @@ def curves_of(data: pd.DataFrame, x: str, metric: str, by: list[str],
         else:
             label = ", ".join(f"{words(k)} {_shown(v)}" for k, v in zip(by, values, strict=True))
         drawn.append(curve(label, values[0] if len(by) == 1 else label, group, x, metric,
-                           scale))
+                           scale, floor=0.0))  # (cycles and shares: never negative)
     return drawn
 
 
@@ -157,6 +158,8 @@ def _sweep_figure(data: pd.DataFrame, out_dir: Path, stem: str, metric: str, sca
                                 for label, distance in apart.items())
         notes.append(f"{legend_title.capitalize()} {groups_text} lie on top of each other: "
                      "each group is drawn as one line, its band covering its members")
+    if colour_bar is None and any(c.clipped for cs in all_curves.values() for c in cs):
+        notes.append(CLIPPED.capitalize())
     if colour_bar is None:
         return save(fig, out_dir, stem, title, notes,
                     bands="95% t-interval over replications", unit=unit)

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from l4sim.analysis.style import (  # noqa: E402
+    CLIPPED,
     PALETTE,
     Curve,
     Drawn,
@@ -99,14 +100,17 @@ def scaling_figure(points: pd.DataFrame, out_dir: Path) -> Drawn:
     fig, axes = plt.subplots(2, len(factors), figsize=(4.6 * len(factors) + 2.4, 7.6),
                              sharex=True, squeeze=False)
     apart: dict[str, float] = {}
+    clipped = False
     for column, factor in enumerate(factors):
         subset = data[data["wait_factor"] == factor]
         for strategy in strategies:
             for row, metric in enumerate(METRICS):
                 ax = axes[row][column]
-                lines = [curve(design, design, group, "cpus", metric) for design, group in
+                lines = [curve(design, design, group, "cpus", metric, floor=0.0)
+                         for design, group in
                          subset[subset["kernel_lock"] == strategy].groupby("lock")]
-                drawn, merged = merge_coinciding(lines, groups[strategy])
+                clipped = clipped or any(line.clipped for line in lines)
+                drawn, _ = merge_coinciding(lines, groups[strategy])
                 for line in drawn:
                     members = line.members or [line.label]
                     relative = _relative_spread(lines, members)
@@ -133,6 +137,8 @@ def scaling_figure(points: pd.DataFrame, out_dir: Path) -> Drawn:
                "locks; dashed, open: one big kernel lock"]
     caption += [f"{pair} coincide (at most {100 * share:.1f}% apart at any point): drawn as "
                 "one line, its band covering both" for pair, share in apart.items()]
+    if clipped:
+        caption.append(CLIPPED.capitalize())
     return save(fig, out_dir, "scaling", title, caption,
                 bands="95% t-interval over replications", unit=None)
 

@@ -92,6 +92,7 @@ class Curve:
     low: np.ndarray
     high: np.ndarray
     members: list[str] = field(default_factory=list)  # curves merged into this one
+    clipped: bool = False  # an interval cut at the quantity's floor (see curve)
 
 
 @dataclass
@@ -117,8 +118,14 @@ def words(name: str) -> str:
     return KINDS.get(name, name.replace("_", " "))
 
 
-def curve(label: str, value, frame: pd.DataFrame, x: str, y: str, scale: float = 1.0) -> Curve:
-    """Mean and 95% interval over replications of ``y`` at each ``x`` of ``frame``."""
+def curve(label: str, value, frame: pd.DataFrame, x: str, y: str, scale: float = 1.0,
+          floor: float | None = None) -> Curve:
+    """Mean and 95% interval over replications of ``y`` at each ``x`` of ``frame``.
+
+    ``floor``: the least value the quantity can take (0 for cycles and shares). A
+    t-interval is symmetric, so from few replications of a value near its floor it
+    reaches below it; the interval is cut there (``clipped`` says so, for the caption).
+    """
     xs, means, lows, highs = [], [], [], []
     for x_value, group in frame.groupby(x, sort=True):
         mean, (low, high) = mean_ci(group[y].to_numpy())
@@ -126,7 +133,16 @@ def curve(label: str, value, frame: pd.DataFrame, x: str, y: str, scale: float =
         means.append(mean * scale)
         lows.append(low * scale)
         highs.append(high * scale)
-    return Curve(label, value, np.array(xs), np.array(means), np.array(lows), np.array(highs))
+    low = np.array(lows)
+    clipped = floor is not None and bool((low < floor).any())
+    if clipped:
+        low = np.maximum(low, floor)
+    return Curve(label, value, np.array(xs), np.array(means), low, np.array(highs),
+                 clipped=clipped)
+
+
+CLIPPED = ("where an interval would reach below 0 it is cut at 0 (the quantity cannot be "
+           "negative; a t-interval from few replications is symmetric)")
 
 
 def coinciding_groups(panels: list[list[Curve]], span: float) -> list[list[str]]:
@@ -174,7 +190,7 @@ def merge_coinciding(curves: list[Curve],
             f"{group[0].label}, {group[-1].label}"
         apart[label] = float((ys.max(axis=0) - ys.min(axis=0)).max())
         drawn.append(Curve(label, group[0].value, group[0].x, ys.mean(axis=0), low, high,
-                           [c.label for c in group]))
+                           [c.label for c in group], any(c.clipped for c in group)))
     return drawn, apart
 
 
