@@ -148,5 +148,9 @@ def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
         mark = {PLAIN: "", HOISTED: " **hoisted** (reads only fields never written)",
                 EARLY: " **early** (unlocked precheck)",
                 RECHECK: " (again under its lock, before the commit)"}[how]
+        if how == HOISTED and held > Stage.LOCK_FREE:
+            # hoisted means before any lock; after a check that took one, the step runs
+            # under that lock: it no longer needs its own, but nothing ran earlier
+            mark = " (needs no lock of its own: reads only fields never written)"
         lines.append(f"`{name}` [{where}]{mark}")
     return lines

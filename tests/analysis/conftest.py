@@ -19,6 +19,10 @@ class Reviewed(dict):
 
     nonnegative = True
 
+    def __init__(self):
+        super().__init__()
+        self.texts: dict[str, list[str]] = {}  # file name -> the texts drawn on the figure
+
 
 @pytest.fixture
 def reviewed(monkeypatch):
@@ -32,6 +36,7 @@ def reviewed(monkeypatch):
             caption = (options.get("metadata") or {}).get("Description", "")
             found[Path(name).name] = review(figure, caption, SCENARIO_NAMES,
                                             nonnegative=found.nonnegative)
+            found.texts[Path(name).name] = [text.get_text() for text in figure.texts]
         return save(figure, name, *args, **options)
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", reviewing)

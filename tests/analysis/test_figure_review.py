@@ -294,3 +294,15 @@ def test_an_interval_below_zero_is_cut_at_zero_and_the_caption_says_so(tmp_path,
     contention = syscall_figures(points, tmp_path)[0]
     assert reviewed["syscall_contention.png"] == []
     assert "it is cut at 0 (the quantity cannot be negative" in contention.caption
+
+
+def test_a_caption_travels_in_the_files_not_drawn_in_the_image(tmp_path, reviewed):
+    from PIL import Image
+
+    drawn = ipc_bench_figure(_points().rename(columns={"threads": "clients",
+                                                       "fastpath_syscall": "fastpath_ipc"})
+                             .assign(kind="ipc"), tmp_path)
+    texts = reviewed.texts["ipc_bench_duration.png"]  # the figure's own: its title only
+    assert len(texts) == 1 and texts[0].startswith("IPC duration per client count")
+    assert Image.open(drawn.png).text["Description"] == drawn.caption
+    assert f"<dc:description>{drawn.caption}</dc:description>" in drawn.svg.read_text()

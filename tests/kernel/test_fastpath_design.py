@@ -53,6 +53,15 @@ def test_a_design_moves_checks_and_marks_them():
     assert "**early**" in lines[4] and "again under its lock" in lines[-1]
 
 
+def test_a_step_after_a_lock_is_never_called_hoisted():
+    """Hoisted means before any lock: a hoisted step placed after a check that took the
+    scheduler lock runs under it, and is described as needing no lock of its own."""
+    late = [s for s in paper_design(IPC_CHECKS) if s != "valid_space"] + ["hoisted:valid_space"]
+    line = describe(late, IPC_CHECKS)[-1]
+    assert line.startswith("`valid_space` [scheduler + thread locks]")
+    assert "hoisted" not in line and "needs no lock of its own" in line
+
+
 @pytest.mark.parametrize("design, problem", [
     (["hoisted:destination_waiting" if s == "early:destination_waiting" else s
       for s in DESIGN if s != "recheck:destination_waiting"], "not proven immutable"),
