@@ -32,6 +32,7 @@ from l4sim.sweep.runner import (  # noqa: E402
     resolve_check_order,
     verify_design,
 )
+from l4sim.sweep.stats import metric_columns  # noqa: E402
 
 METRIC_COLUMNS = {"replication", "kind", "measured_cycles", *METRICS}
 
@@ -40,7 +41,8 @@ def point_groups(directory: Path):
     """(point, its key values, its events) for each scenario point of a run folder."""
     points = pd.read_parquet(directory / "points.parquet")
     events = pd.read_parquet(directory / "events.parquet")
-    keys = [c for c in points.columns if c not in METRIC_COLUMNS]
+    metrics = METRIC_COLUMNS | set(metric_columns(points))  # a workload's own too
+    keys = [c for c in points.columns if c not in metrics]
     swept = [k for k in keys if k in events.columns]
     for values, _ in points.groupby(keys, sort=False, dropna=False):  # keys may be None
         config = dict(zip(keys, values, strict=True))

@@ -41,7 +41,7 @@ from l4sim.analysis.style import (
 from l4sim.analysis.style import colour_bar as add_colour_bar
 from l4sim.kernel.kernel import SYSCALL_EXCEPTION
 from l4sim.sweep.runner import METRICS
-from l4sim.sweep.stats import mean_ci
+from l4sim.sweep.stats import mean_ci, metric_columns
 
 NOT_KEYS = {*METRICS, "replication", "kind", "measured_cycles", "name", "seed",
             "replications", "events", "warmup_events"}
@@ -56,8 +56,9 @@ def mean_half_width(values: pd.Series) -> tuple[float, float]:
 
 def varying_keys(data: pd.DataFrame, *fixed: str) -> list[str]:
     """The scenario keys that take more than one value in ``data`` (besides ``fixed``)."""
+    metrics = set(metric_columns(data))  # a workload's own metrics are no keys either
     return [c for c in data.columns if c not in NOT_KEYS and c not in fixed
-            and data[c].nunique(dropna=False) > 1]
+            and c not in metrics and data[c].nunique(dropna=False) > 1]
 
 
 def curves_of(data: pd.DataFrame, x: str, metric: str, by: list[str],
