@@ -28,7 +28,8 @@ from l4sim.analysis.check_order_effect import SLOWPATH_EXITS
 from l4sim.analysis.checks_report import point_groups
 from l4sim.analysis.document import Document, Table, collapse_rows
 from l4sim.analysis.style import KINDS, number
-from l4sim.kernel.fastpath_design import describe
+from l4sim.kernel.checks import Check, Stage
+from l4sim.kernel.fastpath_design import EARLY, HOISTED, PLAIN, RECHECK, parse_step
 from l4sim.sweep.cache import ResultCache
 from l4sim.sweep.runner import design_proposals
 from l4sim.sweep.stats import mean_ci
@@ -47,6 +48,33 @@ MEANINGS = {
                  "before the commit)",
 }
 NO_FALLBACK = "no fastpath attempt fell back here"
+
+
+HELD = {Stage.LOCK_FREE: "no lock", Stage.SCHEDULER: "scheduler lock",
+        Stage.THREADS: "scheduler + thread locks"}
+
+
+def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
+    """The design as steps for a reader, in order: the locks held at each, moves marked.
+
+    *Hoisted* means before any lock: a hoisted step the design places after a
+    check that took a lock runs under that lock, so it is described as needing
+    no lock of its own, not as hoisted.
+    """
+    by_name = {check.name: check for check in checks}
+    lines = []
+    held = Stage.LOCK_FREE
+    for text in design:
+        how, name = parse_step(text)
+        stage = Stage.LOCK_FREE if how in (HOISTED, EARLY) else by_name[name].stage
+        held = max(held, stage)
+        mark = {PLAIN: "", HOISTED: " **hoisted** (reads only fields never written)",
+                EARLY: " **early** (unlocked precheck)",
+                RECHECK: " (again under its lock, before the commit)"}[how]
+        if how == HOISTED and held > Stage.LOCK_FREE:
+            mark = " (needs no lock of its own: reads only fields never written)"
+        lines.append(f"`{name}` [{HELD[held]}]{mark}")
+    return lines
 
 
 def _per_replication(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

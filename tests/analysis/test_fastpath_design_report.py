@@ -47,3 +47,24 @@ def test_the_section_shows_designs_intervals_and_e5(tmp_path):
                 and "[no lock]" not in line and "**hoisted**" in line]
     assert "accepted" in text and "clean under the invariant checker" in text
     assert "(syscall exception fastpath; the load)" in text  # the Linux load's design
+
+
+def test_a_design_is_described_with_its_locks_and_moves():
+    from l4sim.analysis.fastpath_design_report import describe
+    from l4sim.kernel.fastpath_design import paper_design
+    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+
+    design = ["simple_message", "valid_destination", "call_or_reply_wait",
+              "hoisted:destination_on_this_cpu", "early:no_sender_queued",
+              "early:destination_waiting", "priority_and_domain", "destination_partner",
+              "no_pending_notification", "valid_space", "recheck:no_sender_queued",
+              "recheck:destination_waiting"]
+    lines = describe(design, IPC_CHECKS)
+    assert lines[3] == ("`destination_on_this_cpu` [no lock] **hoisted** (reads only fields "
+                        "never written)")
+    assert "**early**" in lines[4] and "again under its lock" in lines[-1]
+    # hoisted means before any lock: placed after a check that took one, it is not
+    late = [s for s in paper_design(IPC_CHECKS) if s != "valid_space"] + ["hoisted:valid_space"]
+    line = describe(late, IPC_CHECKS)[-1]
+    assert line.startswith("`valid_space` [scheduler + thread locks]")
+    assert "hoisted" not in line and "needs no lock of its own" in line

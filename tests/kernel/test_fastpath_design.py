@@ -6,7 +6,7 @@ from l4sim.kernel.check_plan import plan_checks
 from l4sim.kernel.checks import Stage
 from l4sim.kernel.costs import load_profile
 from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS
-from l4sim.kernel.fastpath_design import apply_design, describe, hoistable, moved, paper_design
+from l4sim.kernel.fastpath_design import apply_design, hoistable, moved, paper_design
 from l4sim.kernel.immutable_fields import immutable
 from l4sim.kernel.interpret import run_sync
 from l4sim.kernel.ipc_fastpath import IPC_CHECKS, ipc_fastpath
@@ -48,18 +48,6 @@ def test_a_design_moves_checks_and_marks_them():
     assert by_name["no_sender_queued"].stage is Stage.SCHEDULER  # the recheck, under the lock
     assert moved(DESIGN) == {"destination_on_this_cpu": "hoisted",
                              "no_sender_queued": "early", "destination_waiting": "early"}
-    lines = describe(DESIGN, IPC_CHECKS)
-    assert "**hoisted**" in lines[3] and "[no lock]" in lines[3]
-    assert "**early**" in lines[4] and "again under its lock" in lines[-1]
-
-
-def test_a_step_after_a_lock_is_never_called_hoisted():
-    """Hoisted means before any lock: a hoisted step placed after a check that took the
-    scheduler lock runs under it, and is described as needing no lock of its own."""
-    late = [s for s in paper_design(IPC_CHECKS) if s != "valid_space"] + ["hoisted:valid_space"]
-    line = describe(late, IPC_CHECKS)[-1]
-    assert line.startswith("`valid_space` [scheduler + thread locks]")
-    assert "hoisted" not in line and "needs no lock of its own" in line
 
 
 @pytest.mark.parametrize("design, problem", [
