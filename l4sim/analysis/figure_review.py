@@ -314,10 +314,11 @@ def band_wording(fig: Figure, caption: str) -> list[str]:
     text = caption.lower()
     problems = []
     hidden = [b for b in bands if not b.visible]
-    if hidden and HIDDEN_WORDS not in text:
-        problems.append(f"{len(hidden)} of {len(bands)} bands are narrower than their lines "
-                        f"(at most {max(b.pixels for b in hidden):.1f} px of the "
-                        f"{hidden[0].needed:.1f} px needed) and the caption does not say "
+    spread = [b for b in hidden if b.width > 0]  # a band of no width has nothing to show
+    if spread and HIDDEN_WORDS not in text:
+        problems.append(f"{len(spread)} of {len(bands)} bands are narrower than their lines "
+                        f"(at most {max(b.pixels for b in spread):.1f} px of the "
+                        f"{spread[0].needed:.1f} px needed) and the caption does not say "
                         f"they are {HIDDEN_WORDS}")
     if "shaded" in text and len(hidden) == len(bands):
         problems.append("the caption calls bands shaded but none can be seen")

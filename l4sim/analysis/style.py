@@ -301,8 +301,13 @@ def bands_sentence(fig, what: str = "95% t-interval over replications",
     hidden = [b for b in bands if not b.visible]
     if not hidden:
         return f"Shaded: {what}"
-    widest = ("" if unit is None else
-              f"at most {number(max(b.width for b in hidden))}{unit} wide, ")
+    widest = max(b.width for b in hidden)
+    if widest == 0:  # no spread at all: nothing to shade
+        if len(hidden) == len(bands):
+            return f"No band shows: every replication gave the same value ({what}: none)"
+        return (f"Shaded: {what}; where no band shows, every replication gave the same "
+                "value")
+    widest = "" if unit is None else f"at most {number(widest)}{unit} wide, "
     if len(hidden) == len(bands):
         return f"No band shows: the {what} is {HIDDEN_WORDS} ({widest}narrower than a line)"
     return (f"Shaded: {what}; where no band shows, it is {HIDDEN_WORDS} ({widest}"
