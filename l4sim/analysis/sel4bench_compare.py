@@ -290,15 +290,14 @@ def time_series_figure(table: pd.DataFrame, out_dir: Path,
     # each run's period: how many changes came before it
     period = sum(((when >= stamp).to_numpy().astype(int) for stamp in stamps),
                  np.zeros(len(when), dtype=int))
-    figure, axes = plt.subplots(2, 1, figsize=(12.5, 7.4), sharex=True)
+    figure, axes = plt.subplots(2, 1, figsize=(11.5, 7.4), sharex=True)
     for axis, delay in zip(axes, calibration.DELAYS, strict=True):
         metric = calibration.rate_metric(CORES, delay)
         for index, part in enumerate(sorted(set(period))):
             chosen = period == part
             axis.plot(when[chosen], table.loc[chosen, f"{metric}_predicted"], "-",
                       color=PALETTE[0], linewidth=1.5, marker=".", markersize=5,
-                      label="predicted (l4sim, calibrated on each run's single-core "
-                            "figures)" if index == 0 else "_")
+                      label="predicted (l4sim)" if index == 0 else "_")
         measured = table[f"{metric}_measured"]
         axis.plot(when[measured.notna()], measured.dropna(), "o", color=PALETTE[6],
                   markersize=4, label="measured (sel4bench)")
