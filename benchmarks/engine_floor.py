@@ -41,10 +41,15 @@ def floor_rate(entries: int = 80_000, wait_factor: float = 100) -> float:
     """Kernel entries per second of the stripped-down driver (see the module docstring)."""
     costs = load_profile("vmxl4-pandaboard")
     kernel = Kernel(KernelConfig(cpus=2, fastpath_ipc=False), costs)
-    handlers = [kernel.create_thread(f"handler{c}", c, 200, kernel.create_space("server"))
-                for c in range(2)]
-    workers = [kernel.create_thread(f"worker{c}", c, 100, kernel.create_space(f"task{c}"),
-                                    handler=handlers[c]) for c in range(2)]
+    handlers = [
+        kernel.create_thread(f"handler{c}", c, 200, kernel.create_space("server")) for c in range(2)
+    ]
+    workers = [
+        kernel.create_thread(
+            f"worker{c}", c, 100, kernel.create_space(f"task{c}"), handler=handlers[c]
+        )
+        for c in range(2)
+    ]
     programs = {h: handler(costs.handler_service) for h in handlers}
     for c, w in enumerate(workers):
         programs[w] = worker(np.random.default_rng(c), wait_factor, costs.wait_loop_iteration)
@@ -115,8 +120,10 @@ def main() -> None:
     bare = max(bare_simpy_rate() for _ in range(3))
     floor = max(floor_rate() for _ in range(3))
     print(f"bare SimPy lock loop: {bare:,.0f} lock cycles/s")
-    print(f"kernel paths in SimPy, nothing modelled around them: {floor:,.0f} entries/s "
-          f"(ratio {floor / bare:.3f})")
+    print(
+        f"kernel paths in SimPy, nothing modelled around them: {floor:,.0f} entries/s "
+        f"(ratio {floor / bare:.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -40,17 +40,28 @@ HOT_PACKAGES = ("kernel", "sim", "workloads")
 # immutable fields, the workload registry and user files), and the stand-in for a
 # missing Cython (never imported where there is a build): compiling them would
 # only lengthen the build
-COLD_MODULES = frozenset({
-    "l4sim.kernel.costs", "l4sim.kernel.check_order", "l4sim.kernel.design_search",
-    "l4sim.kernel.fastpath_design", "l4sim.kernel.immutable_fields",
-    "l4sim.workloads.registry", "l4sim.workloads.user_files", "l4sim.sim.no_cython",
-})
+COLD_MODULES = frozenset(
+    {
+        "l4sim.kernel.costs",
+        "l4sim.kernel.check_order",
+        "l4sim.kernel.design_search",
+        "l4sim.kernel.fastpath_design",
+        "l4sim.kernel.immutable_fields",
+        "l4sim.workloads.registry",
+        "l4sim.workloads.user_files",
+        "l4sim.sim.no_cython",
+    }
+)
 
 
 def hot_modules(package: Path = PACKAGE) -> dict[str, Path]:
     """Module name -> source file of every module that gets compiled."""
-    modules = {f"l4sim.{sub}.{path.stem}": path for sub in HOT_PACKAGES
-               for path in sorted((package / sub).glob("*.py")) if path.stem != "__init__"}
+    modules = {
+        f"l4sim.{sub}.{path.stem}": path
+        for sub in HOT_PACKAGES
+        for path in sorted((package / sub).glob("*.py"))
+        if path.stem != "__init__"
+    }
     return {name: path for name, path in modules.items() if name not in COLD_MODULES}
 
 
@@ -161,8 +172,9 @@ def status() -> dict[str, str]:
         if module is None:
             module = importlib.import_module(name)
         loader = getattr(module, "__loader__", None)
-        state[name] = ("compiled" if isinstance(loader, importlib.machinery.ExtensionFileLoader)
-                       else "python")
+        state[name] = (
+            "compiled" if isinstance(loader, importlib.machinery.ExtensionFileLoader) else "python"
+        )
     return state
 
 
@@ -181,5 +193,7 @@ def summary() -> str:
         else:
             why = "not built for this Python: python -m l4sim.build"
         return f"pure Python ({why})"
-    return (f"{compiled} of {len(state)} hot modules compiled; the others changed since "
-            "the build (python -m l4sim.build)")
+    return (
+        f"{compiled} of {len(state)} hot modules compiled; the others changed since "
+        "the build (python -m l4sim.build)"
+    )

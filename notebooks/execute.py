@@ -36,8 +36,7 @@ _problems = _watch(get_ipython(), _scenarios, nonnegative=True)"""
 REVIEW_LAST = "assert not _problems, '\\n'.join(_problems)"
 
 
-def execute(path: Path, out_dir: Path | None = None, timeout: int = TIMEOUT,
-            review: bool = False):
+def execute(path: Path, out_dir: Path | None = None, timeout: int = TIMEOUT, review: bool = False):
     """Run every cell of ``path``; raises nbclient's CellExecutionError on a failing cell.
 
     ``review``: every figure the notebook draws must pass the figure review (a
@@ -46,10 +45,17 @@ def execute(path: Path, out_dir: Path | None = None, timeout: int = TIMEOUT,
     """
     notebook = nbformat.read(path, as_version=4)
     if review:
-        notebook.cells = [nbformat.v4.new_code_cell(REVIEW_FIRST), *notebook.cells,
-                          nbformat.v4.new_code_cell(REVIEW_LAST)]
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(HERE)}}).execute()
+        notebook.cells = [
+            nbformat.v4.new_code_cell(REVIEW_FIRST),
+            *notebook.cells,
+            nbformat.v4.new_code_cell(REVIEW_LAST),
+        ]
+    NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(HERE)}},
+    ).execute()
     if review:
         notebook.cells = notebook.cells[1:-1]
     if out_dir is not None:

@@ -38,14 +38,31 @@ def server(service=200):
         message = yield ReplyWait(message.sender, ("ok", *message.payload[1:]))
 
 
-def machine(k, programs, events, kind="syscall_exception", seed=0, check=True, order=True,
-            stress=0, observe=True, lookahead=True):
-    m = Machine(k, programs, np.random.default_rng(seed), kind, 0, events, observe=observe,
-                lookahead=lookahead)
+def machine(
+    k,
+    programs,
+    events,
+    kind="syscall_exception",
+    seed=0,
+    check=True,
+    order=True,
+    stress=0,
+    observe=True,
+    lookahead=True,
+):
+    m = Machine(
+        k,
+        programs,
+        np.random.default_rng(seed),
+        kind,
+        0,
+        events,
+        observe=observe,
+        lookahead=lookahead,
+    )
     m.enforce_lock_order = order
     if check:
-        Monitor(exact_time=k.unlocked_fastpath, order=order, stress=stress,
-                seed=seed).attach(m)
+        Monitor(exact_time=k.unlocked_fastpath, order=order, stress=stress, seed=seed).attach(m)
     return m
 
 
@@ -56,8 +73,9 @@ def shared_handler(cpus=2, workers=2, wait=300, seed=0, **options):
     rng = np.random.default_rng(seed)
     programs = {handler: server()}
     for index in range(workers):
-        w = k.create_thread(f"w{index}", index % cpus, 100, k.create_space(f"t{index}"),
-                            handler=handler)
+        w = k.create_thread(
+            f"w{index}", index % cpus, 100, k.create_space(f"t{index}"), handler=handler
+        )
         programs[w] = worker(np.random.default_rng(rng.integers(2**32)), wait)
     return k, programs
 

@@ -20,9 +20,13 @@ PAPER = {check.name: check for check in IPC_CHECKS}
 
 # the consumer hands over batches of one or two words: refuse longer messages
 # before anything else (a single compare, lock-free)
-SHORT_MESSAGE = Check("short_message", Stage.LOCK_FREE, "check_load_compare",
-                      lambda c: c.op.words <= 2,
-                      "messages of this workload fit in two registers")
+SHORT_MESSAGE = Check(
+    "short_message",
+    Stage.LOCK_FREE,
+    "check_load_compare",
+    lambda c: c.op.words <= 2,
+    "messages of this workload fit in two registers",
+)
 
 FASTPATH_CHECKS = {
     "ipc": (

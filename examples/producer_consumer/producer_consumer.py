@@ -78,12 +78,16 @@ def build(params: Params, costs, seeds: np.random.SeedSequence, config) -> Setup
     the_sink = kernel.create_thread("sink", 0, SINK_PRIORITY, shared)
     the_consumer = kernel.create_thread("consumer", 0, CONSUMER_PRIORITY, shared)
     mailbox = [0]  # items deposited and not yet taken
-    programs = {the_sink: sink(params.sink_cycles),
-                the_consumer: consumer(mailbox, params.consume_cycles, the_sink)}
+    programs = {
+        the_sink: sink(params.sink_cycles),
+        the_consumer: consumer(mailbox, params.consume_cycles, the_sink),
+    }
     for index, stream in enumerate(seeds.spawn(params.producers)):
         cpu = (1 + index) % params.cpus
-        thread = kernel.create_thread(f"producer{index}", cpu, PRODUCER_PRIORITY,
-                                      kernel.create_space(f"producer{index}"))
-        programs[thread] = producer(np.random.default_rng(stream), params.produce_mean,
-                                    mailbox, the_consumer)
+        thread = kernel.create_thread(
+            f"producer{index}", cpu, PRODUCER_PRIORITY, kernel.create_space(f"producer{index}")
+        )
+        programs[thread] = producer(
+            np.random.default_rng(stream), params.produce_mean, mailbox, the_consumer
+        )
     return Setup(kernel, programs, IPC, params.warmup_events, params.events)

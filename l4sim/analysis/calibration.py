@@ -112,9 +112,11 @@ def derive(run: Run, base: Costs | None = None) -> tuple[list[Term], Costs]:
     reply_in = reply - trap - jitter
     fp_switch = round(min(call_in, reply_in) - fixed)
     if fp_switch < 0:
-        raise Sel4benchError(f"{run.describe()}: Call {call:g} and ReplyRecv {reply:g} cycles are "
-                         f"below this model's fixed fastpath terms ({fixed + trap + jitter:g} "
-                         "cycles): not a fastpath IPC")
+        raise Sel4benchError(
+            f"{run.describe()}: Call {call:g} and ReplyRecv {reply:g} cycles are "
+            f"below this model's fixed fastpath terms ({fixed + trap + jitter:g} "
+            "cycles): not a fastpath IPC"
+        )
     fp_call = max(0, round(call_in - fixed - fp_switch))
     fp_reply_recv = max(0, round(reply_in - fixed - fp_switch))
     model_call = jitter + trap + fixed + fp_switch + fp_call
@@ -123,47 +125,83 @@ def derive(run: Run, base: Costs | None = None) -> tuple[list[Term], Costs]:
     clock = round(2 * (high - low) / (1 / rates[high] - 1 / rates[low]))
     loop = round(clock / rates[low] - 2 * low - model_call - model_reply)
     if clock <= 0 or loop < 0:
-        raise Sel4benchError(f"{run.describe()}: the 1-core rates {rates[low]:g} and "
-                         f"{rates[high]:g} calls/s leave no time for the benchmark's loop "
-                         f"(clock {clock} Hz, loop {loop} cycles)")
+        raise Sel4benchError(
+            f"{run.describe()}: the 1-core rates {rates[low]:g} and "
+            f"{rates[high]:g} calls/s leave no time for the benchmark's loop "
+            f"(clock {clock} Hz, loop {loop} cycles)"
+        )
     ident = f"run {run.run_id}"
     terms = [
-        Term("clock_hz", clock, (
-            f"{rate_metric(1, low)} = {rates[low]:,.1f} and {rate_metric(1, high)} = "
-            f"{rates[high]:,.1f} calls/s ({SMP} build, {ident}). One round of the 1-core "
-            "benchmark takes 2 x delay + smp_bench_loop + Call + ReplyRecv cycles, so the "
-            "slope over the delay gives the clock:",
-            f"2 x ({high} - {low}) / (1/{rates[high]:.1f} - 1/{rates[low]:.1f})")),
-        Term("trap_entry", trap_entry, (
-            f"{_where(run, *NULL_SYSCALL)} = {null:.1f} cycles ({ident}), rounded: {trap} = "
-            f"trap_entry {trap_entry} + trap_exit {trap_exit}. The trap's assembly entry and "
-            "exit, outside the big lock: svc, the register save and the kernel stack; the "
-            "register restore and the return to user.",)),
+        Term(
+            "clock_hz",
+            clock,
+            (
+                f"{rate_metric(1, low)} = {rates[low]:,.1f} and {rate_metric(1, high)} = "
+                f"{rates[high]:,.1f} calls/s ({SMP} build, {ident}). One round of the 1-core "
+                "benchmark takes 2 x delay + smp_bench_loop + Call + ReplyRecv cycles, so the "
+                "slope over the delay gives the clock:",
+                f"2 x ({high} - {low}) / (1/{rates[high]:.1f} - 1/{rates[low]:.1f})",
+            ),
+        ),
+        Term(
+            "trap_entry",
+            trap_entry,
+            (
+                f"{_where(run, *NULL_SYSCALL)} = {null:.1f} cycles ({ident}), rounded: {trap} = "
+                f"trap_entry {trap_entry} + trap_exit {trap_exit}. The trap's assembly entry and "
+                "exit, outside the big lock: svc, the register save and the kernel stack; the "
+                "register restore and the return to user.",
+            ),
+        ),
         Term("trap_exit", trap_exit, ("The other part of the null syscall above.",)),
-        Term("kernel_entry", 0, ("The trap covers the whole entry: the fastpath's C code "
-                                 "starts by taking the lock (counted in the terms below).",)),
+        Term(
+            "kernel_entry",
+            0,
+            (
+                "The trap covers the whole entry: the fastpath's C code "
+                "starts by taking the lock (counted in the terms below).",
+            ),
+        ),
         Term("kernel_exit", 0, ("The trap covers the whole exit.",)),
-        Term("fp_switch", fp_switch, (
-            f"Call: {_where(run, *CALL)} = {call:.1f}; ReplyRecv: {_where(run, *REPLY_RECV)} "
-            f"= {reply:.1f} ({ident}). Inside the lock each is the figure less the trap "
-            f"{trap} and the mean entry jitter {jitter:g}: {call_in:.1f} and {reply_in:.1f}. "
-            f"Their common part less lock_acquire {base.lock_acquire}, lock_release "
-            f"{base.lock_release}, the fastpath's checks {checks} and fp_ipc_transfer "
-            f"{base.fp_ipc_transfer} (all sel4-sabre's):",
-            f"{min(call_in, reply_in):.1f} - {fixed}")),
+        Term(
+            "fp_switch",
+            fp_switch,
+            (
+                f"Call: {_where(run, *CALL)} = {call:.1f}; ReplyRecv: {_where(run, *REPLY_RECV)} "
+                f"= {reply:.1f} ({ident}). Inside the lock each is the figure less the trap "
+                f"{trap} and the mean entry jitter {jitter:g}: {call_in:.1f} and {reply_in:.1f}. "
+                f"Their common part less lock_acquire {base.lock_acquire}, lock_release "
+                f"{base.lock_release}, the fastpath's checks {checks} and fp_ipc_transfer "
+                f"{base.fp_ipc_transfer} (all sel4-sabre's):",
+                f"{min(call_in, reply_in):.1f} - {fixed}",
+            ),
+        ),
         Term("fp_call", fp_call, (f"Call's own part: {call_in:.1f} - {fixed} - {fp_switch}",)),
-        Term("fp_reply_recv", fp_reply_recv, (
-            f"ReplyRecv's own part: {reply_in:.1f} - {fixed} - {fp_switch}",)),
-        Term("smp_bench_loop", loop, (
-            "The benchmark's own user code per round (counter reads, the per-core counter, "
-            f"the stubs): clock / {rate_metric(1, low)} - 2 x {low} - Call {model_call:g} - "
-            f"ReplyRecv {model_reply:g} (the model's, as above):",
-            f"{clock} / {rates[low]:.1f} - {2 * low} - {model_call:g} - {model_reply:g}")),
-        Term("sched_lock_lines", BIG_LOCK_LINES, (
-            "Estimate: the cache lines that follow the big lock from core to core, the CLH "
-            "lock's tail word and the queue node the new holder spun on; each pair's TCBs, "
-            "endpoint and reply slot, and seL4's per-core scheduler state, stay on its core. "
-            f"At line_transfer {base.line_transfer} cycles each (sel4-sabre).",)),
+        Term(
+            "fp_reply_recv",
+            fp_reply_recv,
+            (f"ReplyRecv's own part: {reply_in:.1f} - {fixed} - {fp_switch}",),
+        ),
+        Term(
+            "smp_bench_loop",
+            loop,
+            (
+                "The benchmark's own user code per round (counter reads, the per-core counter, "
+                f"the stubs): clock / {rate_metric(1, low)} - 2 x {low} - Call {model_call:g} - "
+                f"ReplyRecv {model_reply:g} (the model's, as above):",
+                f"{clock} / {rates[low]:.1f} - {2 * low} - {model_call:g} - {model_reply:g}",
+            ),
+        ),
+        Term(
+            "sched_lock_lines",
+            BIG_LOCK_LINES,
+            (
+                "Estimate: the cache lines that follow the big lock from core to core, the CLH "
+                "lock's tail word and the queue node the new holder spun on; each pair's TCBs, "
+                "endpoint and reply slot, and seL4's per-core scheduler state, stay on its core. "
+                f"At line_transfer {base.line_transfer} cycles each (sel4-sabre).",
+            ),
+        ),
     ]
     costs = base.replace(**{term.key: term.value for term in terms})
     return terms, costs
@@ -173,8 +211,15 @@ def benchmark_point(cpus: int, delay: int, events: int = EVENTS):
     """The ``sel4bench_smp`` point of one (cores, delay): seL4's settings are its defaults."""
     from l4sim.sweep.scenario import point_from_dict
 
-    return point_from_dict({"workload": "sel4bench_smp", "cpus": cpus, "delay_cycles": delay,
-                            "events": events, "warmup_events": max(1, events // 10)})
+    return point_from_dict(
+        {
+            "workload": "sel4bench_smp",
+            "cpus": cpus,
+            "delay_cycles": delay,
+            "events": events,
+            "warmup_events": max(1, events // 10),
+        }
+    )
 
 
 def simulate_rows(runs: list[tuple[object, Costs]]) -> list[dict]:
@@ -216,8 +261,13 @@ def handoff_matching(run: Run, costs: Costs, events: int = EVENTS) -> float:
     return low + (target - at_low) / slope if slope > 0 else low
 
 
-def fit_handoff(data: Sel4benchData, exclude: Run, events: int = EVENTS,
-                known: dict[int, float] | None = None, jobs: int = 1) -> HandoffFit | None:
+def fit_handoff(
+    data: Sel4benchData,
+    exclude: Run,
+    events: int = EVENTS,
+    known: dict[int, float] | None = None,
+    jobs: int = 1,
+) -> HandoffFit | None:
     """``lock_handoff`` fitted to the 4-core rates of every run but ``exclude``; None if none.
 
     ``known`` caches each run's matching handoff (it depends on that run only);
@@ -234,18 +284,29 @@ def fit_handoff(data: Sel4benchData, exclude: Run, events: int = EVENTS,
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
             found = list(pool.map(handoff_matching, todo, profiles, [events] * len(todo)))
     else:
-        found = [handoff_matching(run, costs, events) for run, costs in
-                 zip(todo, profiles, strict=True)]
+        found = [
+            handoff_matching(run, costs, events) for run, costs in zip(todo, profiles, strict=True)
+        ]
     known.update(zip((run.run_id for run in todo), found, strict=True))
     values = [known[run.run_id] for run in runs]
     mean = sum(values) / len(values)
     spread = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
-    return HandoffFit(round(mean), [run.run_id for run in runs],
-                      {run.run_id: known[run.run_id] for run in runs}, mean, spread)
+    return HandoffFit(
+        round(mean),
+        [run.run_id for run in runs],
+        {run.run_id: known[run.run_id] for run in runs},
+        mean,
+        spread,
+    )
 
 
-def calibrate(data: Sel4benchData, run_id: int | None = None, events: int = EVENTS,
-              known: dict[int, float] | None = None, jobs: int = 1) -> Calibration:
+def calibrate(
+    data: Sel4benchData,
+    run_id: int | None = None,
+    events: int = EVENTS,
+    known: dict[int, float] | None = None,
+    jobs: int = 1,
+) -> Calibration:
     """Calibrate one run (default: the last) and compute its residuals."""
     run = data.run(run_id)
     terms, costs = derive(run)
@@ -253,20 +314,27 @@ def calibrate(data: Sel4benchData, run_id: int | None = None, events: int = EVEN
     metric = rate_metric(FIT_CORES, FIT_DELAY)
     if fit is not None:
         first, last = (data.run(fit.runs[0]), data.run(fit.runs[-1]))
-        lines = [f"FITTED to {metric} ({SMP} build) of the {len(fit.runs)} other runs of "
-                 f"this data that have it ({first.date} .. {last.date}), never this run's "
-                 "own: for each, the handoff with which sel4bench_smp on 4 CPUs at delay "
-                 f"{FIT_DELAY}, under that run's own calibrated profile, gives its measured "
-                 f"calls/s; their mean {fit.mean:.1f} (standard deviation {fit.spread:.1f}). "
-                 "The cycles of a contended grant of the big lock: the waiter seeing its "
-                 "predecessor's release, and whatever else the lock moving between cores "
-                 "costs beyond the lines above. The runs:",
-                 " ".join(str(r) for r in fit.runs)]
+        lines = [
+            f"FITTED to {metric} ({SMP} build) of the {len(fit.runs)} other runs of "
+            f"this data that have it ({first.date} .. {last.date}), never this run's "
+            "own: for each, the handoff with which sel4bench_smp on 4 CPUs at delay "
+            f"{FIT_DELAY}, under that run's own calibrated profile, gives its measured "
+            f"calls/s; their mean {fit.mean:.1f} (standard deviation {fit.spread:.1f}). "
+            "The cycles of a contended grant of the big lock: the waiter seeing its "
+            "predecessor's release, and whatever else the lock moving between cores "
+            "costs beyond the lines above. The runs:",
+            " ".join(str(r) for r in fit.runs),
+        ]
         terms.append(Term("lock_handoff", fit.value, tuple(lines)))
         costs = costs.replace(lock_handoff=fit.value)
     else:
-        terms.append(Term("lock_handoff", costs.lock_handoff, (
-            f"not fitted: no other run of this data has {metric}; sel4-sabre's estimate",)))
+        terms.append(
+            Term(
+                "lock_handoff",
+                costs.lock_handoff,
+                (f"not fitted: no other run of this data has {metric}; sel4-sabre's estimate",),
+            )
+        )
     calibration = Calibration(run, terms, costs, fit)
     calibration.residuals = residuals(run, costs, events)
     return calibration
@@ -276,25 +344,41 @@ def residuals(run: Run, costs: Costs, events: int = EVENTS) -> list[dict]:
     """The model's single-core figures, simulated with ``costs``, against the measured ones."""
     low, high = DELAYS
     rows = simulate_rows([(benchmark_point(1, delay, events), costs) for delay in DELAYS])
-    model = {"call": rows[0]["call_cycles"], "reply": rows[0]["reply_recv_cycles"],
-             low: rows[0]["calls_per_second"], high: rows[1]["calls_per_second"]}
-    table = [("Call (cycles)", CALL, model["call"]),
-             ("ReplyRecv (cycles)", REPLY_RECV, model["reply"]),
-             ("Call, two address spaces (cycles; not modelled)", (SMP, "ipc_call"),
-              model["call"]),
-             ("ReplyRecv, two address spaces (cycles; not modelled)", (SMP, "ipc_reply"),
-              model["reply"]),
-             (f"1 core, delay {low} (calls/s)", (SMP, rate_metric(1, low)), model[low]),
-             (f"1 core, delay {high} (calls/s)", (SMP, rate_metric(1, high)), model[high])]
+    model = {
+        "call": rows[0]["call_cycles"],
+        "reply": rows[0]["reply_recv_cycles"],
+        low: rows[0]["calls_per_second"],
+        high: rows[1]["calls_per_second"],
+    }
+    table = [
+        ("Call (cycles)", CALL, model["call"]),
+        ("ReplyRecv (cycles)", REPLY_RECV, model["reply"]),
+        ("Call, two address spaces (cycles; not modelled)", (SMP, "ipc_call"), model["call"]),
+        (
+            "ReplyRecv, two address spaces (cycles; not modelled)",
+            (SMP, "ipc_reply"),
+            model["reply"],
+        ),
+        (f"1 core, delay {low} (calls/s)", (SMP, rate_metric(1, low)), model[low]),
+        (f"1 core, delay {high} (calls/s)", (SMP, rate_metric(1, high)), model[high]),
+    ]
     out = []
     for name, (build, metric), value in table:
         if not run.has(build, metric):
             continue
         figure: Figure = run.figure(build, metric)
         used = (build, metric) in (CALL, REPLY_RECV) or metric.startswith("smp_1core")
-        out.append({"figure": name, "metric": metric, "build": build,
-                    "measured": figure.mean, "model": value,
-                    "error": value / figure.mean - 1, "used": used})
+        out.append(
+            {
+                "figure": name,
+                "metric": metric,
+                "build": build,
+                "measured": figure.mean,
+                "model": value,
+                "error": value / figure.mean - 1,
+                "used": used,
+            }
+        )
     return out
 
 
@@ -308,11 +392,15 @@ def profile_text(calibration: Calibration, command: str) -> str:
         f"#   {command}",
         f"# Run {run.run_id} at {run.ts}: manifest {run.sha}, seL4 {run.sha_kernel}, "
         f"sel4bench {run.sha_bench}",
-        *textwrap.wrap(f"Files: {', '.join(files)}. Means of each metric; cycles unless "
-                       "said otherwise. For the sel4bench_smp workload (seL4's SMP build: "
-                       "kernel_lock big, lock clh, IPC fastpath). Costs not given here are "
-                       "sel4-sabre's (hand-built, documented there).", 98,
-                       initial_indent="# ", subsequent_indent="# "),
+        *textwrap.wrap(
+            f"Files: {', '.join(files)}. Means of each metric; cycles unless "
+            "said otherwise. For the sel4bench_smp workload (seL4's SMP build: "
+            "kernel_lock big, lock clh, IPC fastpath). Costs not given here are "
+            "sel4-sabre's (hand-built, documented there).",
+            98,
+            initial_indent="# ",
+            subsequent_indent="# ",
+        ),
         "",
         f'base = "{BASE_PROFILE}"',
         f'description = "sel4bench run {run.run_id} ({run.date}, seL4 {run.sha_kernel}, '
@@ -321,8 +409,9 @@ def profile_text(calibration: Calibration, command: str) -> str:
     ]
     for term in calibration.terms:
         for paragraph in term.source:
-            lines += textwrap.wrap(paragraph, 98, initial_indent="# ", subsequent_indent="# ",
-                                   break_on_hyphens=False)
+            lines += textwrap.wrap(
+                paragraph, 98, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False
+            )
         lines.append(f"{term.key} = {term.value}")
         lines.append("")
     return "\n".join(lines)
@@ -331,27 +420,33 @@ def profile_text(calibration: Calibration, command: str) -> str:
 def residuals_markdown(calibration: Calibration) -> str:
     """The residuals as a Markdown table (what ``calibrate`` prints and writes)."""
     run = calibration.run
-    lines = [f"Residuals: sel4bench {run.describe()}, seL4 {run.sha_kernel}, sel4bench "
-             f"{run.sha_bench}; the model simulated with the calibrated profile",
-             "(sel4bench_smp, 1 CPU). *: a figure the calibration used. Not modelled: the "
-             "benchmark's threads",
-             "share one address space, so the model has no address-space switch (shown for "
-             "reference).", "",
-             "| figure | metric (build) | measured | model | error |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"Residuals: sel4bench {run.describe()}, seL4 {run.sha_kernel}, sel4bench "
+        f"{run.sha_bench}; the model simulated with the calibrated profile",
+        "(sel4bench_smp, 1 CPU). *: a figure the calibration used. Not modelled: the "
+        "benchmark's threads",
+        "share one address space, so the model has no address-space switch (shown for reference).",
+        "",
+        "| figure | metric (build) | measured | model | error |",
+        "|---|---|---|---|---|",
+    ]
     for row in calibration.residuals:
         mark = " *" if row["used"] else ""
-        lines.append(f"| {row['figure']}{mark} | {row['metric']} ({row['build']}) | "
-                     f"{row['measured']:,.1f} | {row['model']:,.1f} | "
-                     f"{100 * row['error']:+.2f}% |")
+        lines.append(
+            f"| {row['figure']}{mark} | {row['metric']} ({row['build']}) | "
+            f"{row['measured']:,.1f} | {row['model']:,.1f} | "
+            f"{100 * row['error']:+.2f}% |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def write(calibration: Calibration, out: Path, command: str) -> tuple[Path, Path]:
     """Write the profile and its residuals (``OUT`` and ``OUT`` with ``.residuals.md``)."""
     residual_path = out.with_name(out.stem + ".residuals.md")
-    temporary = [out.with_name(f".{out.name}.tmp"),
-                 residual_path.with_name(f".{residual_path.name}.tmp")]
+    temporary = [
+        out.with_name(f".{out.name}.tmp"),
+        residual_path.with_name(f".{residual_path.name}.tmp"),
+    ]
     temporary[0].write_text(profile_text(calibration, command))
     temporary[1].write_text(residuals_markdown(calibration))
     temporary[0].replace(out)
@@ -363,5 +458,7 @@ def command_line(data: list[Path], calibration: Calibration, events: int = EVENT
     """How the profile was made, for its header (the data by name: no local paths)."""
     named = " ".join(Path(path).name for path in data)
     extra = "" if events == EVENTS else f" --events {events}"
-    return (f"l4sim calibrate sel4bench {named} --run {calibration.run.run_id}{extra} "
-            "--out PROFILE.toml")
+    return (
+        f"l4sim calibrate sel4bench {named} --run {calibration.run.run_id}{extra} "
+        "--out PROFILE.toml"
+    )

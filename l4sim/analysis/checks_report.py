@@ -60,9 +60,12 @@ def build(directory: Path, optimize_order: bool) -> dict:
         order = resolve_check_order(point) or {}
         for kind, paper in point.fastpaths().items():
             attempts = events[events["kind"] == kind]
-            if attempts.empty or not attempts["exit_point"].isin(
-                    [c.name for c in paper] + ["fast_switch", "fast_call",
-                                                "fast_reply_wait"]).any():
+            if (
+                attempts.empty
+                or not attempts["exit_point"]
+                .isin([c.name for c in paper] + ["fast_switch", "fast_call", "fast_reply_wait"])
+                .any()
+            ):
                 continue
             checks = reorder(paper, order[kind]) if kind in order else paper
             table = check_table(events, kind, checks)
@@ -74,18 +77,25 @@ def build(directory: Path, optimize_order: bool) -> dict:
     if not tables:
         raise ValueError("no fastpath attempts in this run (were the fastpaths on?)")
     if optimize_order and not profiled:  # (before anything is written)
-        raise ValueError("--optimize needs a run with check_profile = true "
-                         "(rerun with --set check_profile=true)")
+        raise ValueError(
+            "--optimize needs a run with check_profile = true (rerun with --set check_profile=true)"
+        )
     table = pd.concat(tables, ignore_index=True)
     table.to_parquet(directory / "checks.parquet", index=False)
     result = {"table": table, "figure": _figure(table, directory / "checks.png")}
     if profiled:  # implied pairs: across the whole run, every point pooled
         fastpaths = profiled[0][0].fastpaths()  # (a fastpath variant is not swept)
         pooled = pd.concat([events for _, events in profiled], ignore_index=True)
-        pairs = [found for kind, paper in fastpaths.items()
-                 if not (found := implied_pairs(pooled, kind, paper)).empty]
-        result["pairs"] = pd.concat(pairs, ignore_index=True) if pairs else implied_pairs(
-            pooled.iloc[:0], "ipc", fastpaths["ipc"])
+        pairs = [
+            found
+            for kind, paper in fastpaths.items()
+            if not (found := implied_pairs(pooled, kind, paper)).empty
+        ]
+        result["pairs"] = (
+            pd.concat(pairs, ignore_index=True)
+            if pairs
+            else implied_pairs(pooled.iloc[:0], "ipc", fastpaths["ipc"])
+        )
         result["pairs"].to_parquet(directory / "implied_checks.parquet", index=False)
     if optimize_order:
         point = profiled[0][0]
@@ -120,18 +130,20 @@ def fastpath_designs(point, events: pd.DataFrame) -> dict[str, dict]:
         if checks is None or len(masks) == 0:
             continue
         attempts = events[(events["kind"] == kind) & (events["path"] == "fast")]
-        waits = LockWaits(scheduler=float(attempts["lock_wait"].mean()) if len(attempts)
-                          else 0.0)
+        waits = LockWaits(scheduler=float(attempts["lock_wait"].mean()) if len(attempts) else 0.0)
         masks, counts = unique_masks(masks)
         design = search(checks, masks, counts, point.cost_profile(), waits, proven)
-        others = {other: paper_design(point.fastpaths()[other]) for other in point.fastpaths()
-                  if other != kind}
-        violation = verify_design(point.model_copy(update={"check_profile": False}),
-                                  {**others, kind: design})
+        others = {
+            other: paper_design(point.fastpaths()[other])
+            for other in point.fastpaths()
+            if other != kind
+        }
+        violation = verify_design(
+            point.model_copy(update={"check_profile": False}), {**others, kind: design}
+        )
         result[kind] = {"design": design, "lock_waits": {"scheduler": waits.scheduler}}
         if violation is not None:
-            result[kind].update(design=None, rejected={"design": design,
-                                                       "violation": violation})
+            result[kind].update(design=None, rejected={"design": design, "violation": violation})
     return result
 
 

@@ -23,11 +23,16 @@ from l4sim.analysis.style import Drawn, number
 
 # headers a reader should not have to decode
 HEADERS = {
-    "fail_rate": "failure rate", "cycles_before_failure": "cycles before failure",
-    "locks_held_at_failure": "locks held at failure", "if_passes": "if this passes",
-    "then_passes": "this passes too", "irq_forward": "IRQ forwarding",
-    "fastpath_notify": "notification fastpath", "check_order": "check order",
-    "wait_factor": "wait factor", "kind": "kernel entry",
+    "fail_rate": "failure rate",
+    "cycles_before_failure": "cycles before failure",
+    "locks_held_at_failure": "locks held at failure",
+    "if_passes": "if this passes",
+    "then_passes": "this passes too",
+    "irq_forward": "IRQ forwarding",
+    "fastpath_notify": "notification fastpath",
+    "check_order": "check order",
+    "wait_factor": "wait factor",
+    "kind": "kernel entry",
 }
 
 
@@ -96,8 +101,12 @@ class Document:
                 lines += [""] + ([f"*{note}*" for note in notes] + [""] if notes else [])
             elif kind == "figure":
                 relative = _relative(content.png, folder)
-                lines += [f"![{content.title}]({relative})", "",
-                          f"*{content.caption}* ([SVG]({_relative(content.svg, folder)}))", ""]
+                lines += [
+                    f"![{content.title}]({relative})",
+                    "",
+                    f"*{content.caption}* ([SVG]({_relative(content.svg, folder)}))",
+                    "",
+                ]
         return "\n".join(lines).rstrip() + "\n"
 
     def html(self) -> str:
@@ -110,25 +119,24 @@ class Document:
             elif kind == "text":
                 body.append(f"<p>{_inline(content)}</p>")
             elif kind == "bullets":
-                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in content)
-                            + "</ul>")
+                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in content) + "</ul>")
             elif kind == "steps":
-                body.append("<ol>" + "".join(f"<li>{_inline(i)}</li>" for i in content)
-                            + "</ol>")
+                body.append("<ol>" + "".join(f"<li>{_inline(i)}</li>" for i in content) + "</ol>")
             elif kind == "table":
                 header, rows, notes = _cells(content)
                 cells = "".join(f"<th>{_inline(h)}</th>" for h in header)
                 body.append(f"<table><thead><tr>{cells}</tr></thead><tbody>")
                 for row in rows:
-                    body.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row)
-                                + "</tr>")
+                    body.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>")
                 body.append("</tbody></table>")
                 body += [f"<p class='note'>{_inline(note)}</p>" for note in notes]
             elif kind == "figure":
                 data = base64.b64encode(Path(content.png).read_bytes()).decode()
-                body.append(f"<figure><img alt='{html.escape(content.title, quote=True)}' "
-                            f"src='data:image/png;base64,{data}'><figcaption>"
-                            f"{_inline(content.caption)}</figcaption></figure>")
+                body.append(
+                    f"<figure><img alt='{html.escape(content.title, quote=True)}' "
+                    f"src='data:image/png;base64,{data}'><figcaption>"
+                    f"{_inline(content.caption)}</figcaption></figure>"
+                )
         return PAGE.format(title=html.escape(self.title), body="\n".join(body))
 
 

@@ -40,18 +40,21 @@ IPC = "ipc"
 MEANINGS = {
     "paper": "the paper's check lists, in its order",
     "reordered": "the same checks in the order that minimises the expected cycles per "
-                 "attempt (the order optimizer of `l4sim checks --optimize`; nothing moves "
-                 "across lock stages)",
+    "attempt (the order optimizer of `l4sim checks --optimize`; nothing moves "
+    "across lock stages)",
     "optimized": "the searched design: the checks reordered, some *hoisted* (moved before "
-                 "any lock: they read only fields the static scan proves never written) and "
-                 "some checked *early* (an unlocked precheck, checked again under its lock "
-                 "before the commit)",
+    "any lock: they read only fields the static scan proves never written) and "
+    "some checked *early* (an unlocked precheck, checked again under its lock "
+    "before the commit)",
 }
 NO_FALLBACK = "no fastpath attempt fell back here"
 
 
-HELD = {Stage.LOCK_FREE: "no lock", Stage.SCHEDULER: "scheduler lock",
-        Stage.THREADS: "scheduler + thread locks"}
+HELD = {
+    Stage.LOCK_FREE: "no lock",
+    Stage.SCHEDULER: "scheduler lock",
+    Stage.THREADS: "scheduler + thread locks",
+}
 
 
 def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
@@ -68,9 +71,12 @@ def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
         how, name = parse_step(text)
         stage = Stage.LOCK_FREE if how in (HOISTED, EARLY) else by_name[name].stage
         held = max(held, stage)
-        mark = {PLAIN: "", HOISTED: " **hoisted** (reads only fields never written)",
-                EARLY: " **early** (unlocked precheck)",
-                RECHECK: " (again under its lock, before the commit)"}[how]
+        mark = {
+            PLAIN: "",
+            HOISTED: " **hoisted** (reads only fields never written)",
+            EARLY: " **early** (unlocked precheck)",
+            RECHECK: " (again under its lock, before the commit)",
+        }[how]
         if how == HOISTED and held > Stage.LOCK_FREE:
             mark = " (needs no lock of its own: reads only fields never written)"
         lines.append(f"`{name}` [{HELD[held]}]{mark}")
@@ -79,13 +85,17 @@ def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
 
 def _per_replication(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per (keys, design, replication): mean duration and mean cycles before falling back."""
-    fallbacks = events[(events["path"] == "slow")
-                       & ~events["exit_point"].astype(str).str.startswith(SLOWPATH_EXITS)]
+    fallbacks = events[
+        (events["path"] == "slow")
+        & ~events["exit_point"].astype(str).str.startswith(SLOWPATH_EXITS)
+    ]
     group = [*keys, "fastpath_design", "replication"]
-    return pd.DataFrame({
-        "duration": events.groupby(group, observed=True)["duration"].mean(),
-        "fallback": fallbacks.groupby(group, observed=True)["outcome_cycles"].mean(),
-    })
+    return pd.DataFrame(
+        {
+            "duration": events.groupby(group, observed=True)["duration"].mean(),
+            "fallback": fallbacks.groupby(group, observed=True)["outcome_cycles"].mean(),
+        }
+    )
 
 
 def _ci(series: pd.Series, digits: int = 1, sign: bool = False) -> str | None:
@@ -103,8 +113,9 @@ def _mean(series: pd.Series) -> float | None:
     return round(float(series.mean()), 1) if len(series) else None
 
 
-def _comparison(frame: pd.DataFrame, keys: list[str],
-                slow: pd.Series | None) -> dict[str, pd.DataFrame]:
+def _comparison(
+    frame: pd.DataFrame, keys: list[str], slow: pd.Series | None
+) -> dict[str, pd.DataFrame]:
     """Per point, three narrow tables: ``fallback`` (cycles before falling back, each
     design, changes against the paper's), ``duration`` (changes of the mean
     duration) and, with ``slow``, ``ratio`` (slowpath / fastpath per design)."""
@@ -112,8 +123,11 @@ def _comparison(frame: pd.DataFrame, keys: list[str],
     for key, block in frame.groupby(level=keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         block = block.droplevel(keys)
-        by = {d: block.xs(d, level="fastpath_design") for d in DESIGNS
-              if d in block.index.get_level_values("fastpath_design")}
+        by = {
+            d: block.xs(d, level="fastpath_design")
+            for d in DESIGNS
+            if d in block.index.get_level_values("fastpath_design")
+        }
         where = {_header(k): v for k, v in zip(keys, key, strict=True)}
         paper = by["paper"]
         fallback = {**where, "paper": _mean(paper["fallback"])}
@@ -122,15 +136,16 @@ def _comparison(frame: pd.DataFrame, keys: list[str],
             other = by[design]
             fallback[design] = _mean(other["fallback"])
             fallback[f"{design} vs paper (%)"] = _ci(
-                (other["fallback"] / paper["fallback"] - 1) * 100, sign=True)
-            duration[f"{design} - paper"] = _ci(other["duration"] - paper["duration"],
-                                                sign=True)
+                (other["fallback"] / paper["fallback"] - 1) * 100, sign=True
+            )
+            duration[f"{design} - paper"] = _ci(other["duration"] - paper["duration"], sign=True)
         tables["fallback"].append(fallback)
         tables["duration"].append(duration)
         if slow is not None:
             base = slow.xs(key, level=keys) if keys else slow
-            tables["ratio"].append({**where, **{design: _ci(base / by[design]["duration"], 3)
-                                                for design in DESIGNS}})
+            tables["ratio"].append(
+                {**where, **{design: _ci(base / by[design]["duration"], 3) for design in DESIGNS}}
+            )
     return {name: pd.DataFrame(rows) for name, rows in tables.items() if rows}
 
 
@@ -145,18 +160,24 @@ def ratio_verdict(ratios: pd.DataFrame, design: str = "optimized") -> str:
     faster, level, slower = [], [], []
     for row in ratios.to_dict("records"):
         text = row[design]
-        mean, low, high = (float(v) for v in
-                           text.replace("(", "").replace(")", "").replace("..", "").split())
+        mean, low, high = (
+            float(v) for v in text.replace("(", "").replace(")", "").replace("..", "").split()
+        )
         where = _where(row)
         (faster if low > 1 else slower if high < 1 else level).append((where, text))
-    parts = [f"faster than the slowpath (the whole 95% interval of slowpath/fastpath above 1) "
-             f"at {len(faster)} of {len(ratios)} points"]
+    parts = [
+        f"faster than the slowpath (the whole 95% interval of slowpath/fastpath above 1) "
+        f"at {len(faster)} of {len(ratios)} points"
+    ]
     if level:
-        parts.append("not told apart from it (the interval holds 1) at "
-                     + "; ".join(f"{w}: {t}" for w, t in level))
+        parts.append(
+            "not told apart from it (the interval holds 1) at "
+            + "; ".join(f"{w}: {t}" for w, t in level)
+        )
     if slower:
-        parts.append("never significantly slower except at "
-                     + "; ".join(f"{w}: {t}" for w, t in slower))
+        parts.append(
+            "never significantly slower except at " + "; ".join(f"{w}: {t}" for w, t in slower)
+        )
     else:
         parts.append("never significantly slower")
     return f"With the {design} design the IPC fastpath is " + "; it is ".join(parts) + "."
@@ -179,29 +200,42 @@ def _designs(document: Document, folder: Path, keys: list[str], lists: dict) -> 
     for point, values, _ in point_groups(folder):
         if point.fastpath_design != "optimized":
             continue
-        proposals = cache.derived("design_proposals", point.model_dump(),
-                                  lambda point=point: design_proposals(point))
+        proposals = cache.derived(
+            "design_proposals", point.model_dump(), lambda point=point: design_proposals(point)
+        )
         where = {_header(k): v for k, v in values.items() if k in keys}
         for kind, entry in proposals.items():
             steps = tuple(describe(entry["optimized"]["design"], point.fastpaths()[kind]))
-            verdict = ("accepted" if entry["verdict"] is None
-                       else f"**rejected** ({entry['verdict']}); the reordered list ran")
+            verdict = (
+                "accepted"
+                if entry["verdict"] is None
+                else f"**rejected** ({entry['verdict']}); the reordered list ran"
+            )
             letter = lists.setdefault((kind, steps), LETTERS[len(lists) % len(LETTERS)])
             here[(kind, steps)] = letter
-            rows.append({"fastpath": KINDS.get(kind, kind), **where,
-                         "profiled attempts": int(entry["attempts"]),
-                         **{f"expected cycles, {d}": round(float(entry[d]["expected_cycles"]),
-                                                           1) for d in DESIGNS},
-                         "design": letter, "verdict": verdict})
+            rows.append(
+                {
+                    "fastpath": KINDS.get(kind, kind),
+                    **where,
+                    "profiled attempts": int(entry["attempts"]),
+                    **{
+                        f"expected cycles, {d}": round(float(entry[d]["expected_cycles"]), 1)
+                        for d in DESIGNS
+                    },
+                    "design": letter,
+                    "verdict": verdict,
+                }
+            )
     if not rows:
         return
     table = pd.DataFrame(rows)
     document.table(Table(table))
     for (kind, steps), letter in here.items():
-        chosen = table[(table["fastpath"] == KINDS.get(kind, kind))
-                       & (table["design"] == letter)]
-        document.text(f"**Design {letter}** ({KINDS.get(kind, kind)} fastpath; "
-                      f"{_applies(chosen, [_header(k) for k in keys])}):")
+        chosen = table[(table["fastpath"] == KINDS.get(kind, kind)) & (table["design"] == letter)]
+        document.text(
+            f"**Design {letter}** ({KINDS.get(kind, kind)} fastpath; "
+            f"{_applies(chosen, [_header(k) for k in keys])}):"
+        )
         document.steps(list(steps))
 
 
@@ -214,16 +248,20 @@ def _applies(rows: pd.DataFrame, keys: list[str]) -> str:
     if not keys:
         return "the load"
     if len(keys) == 1:
-        return f"{keys[0]} " + ", ".join(number(v) if isinstance(v, float) else str(v)
-                                         for v in rows[keys[0]])
+        return f"{keys[0]} " + ", ".join(
+            number(v) if isinstance(v, float) else str(v) for v in rows[keys[0]]
+        )
     first, second = keys[0], keys[1]
     parts = []
     for value, group in rows.groupby(first, sort=True):
         shown = collapse_rows(group[[second]].assign(_=0), second)[second].iloc[0]
         name = f"{value} {first if value != 1 else first.rstrip('s')}"
         every = shown.startswith("every one")
-        parts.append(f"{name} at every {second} {shown.removeprefix('every one ')}" if every
-                     else f"{name} at {second} {shown}")
+        parts.append(
+            f"{name} at every {second} {shown.removeprefix('every one ')}"
+            if every
+            else f"{name} at {second} {shown}"
+        )
     return "; ".join(parts)
 
 
@@ -234,31 +272,56 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
     document.text(
         "The paper's open problem: an IPC fastpath that is not slower than the slowpath "
         "under contention. Three designs of each fastpath are measured; their names mean "
-        "one thing each in this report:")
+        "one thing each in this report:"
+    )
     document.bullets([f"*{name}*: {meaning}" for name, meaning in MEANINGS.items()])
     document.text(
         "The search (`l4sim/kernel/design_search.py`) picks the optimized design with the "
         "least expected cycles per attempt from a profiling run, and each design is "
-        "checked before it runs. See docs/fastpath-design.md.")
-    ipc_events = pd.read_parquet(folders["fastpath_design"] / "events.parquet",
-                                 columns=["clients", "wait_factor", "fastpath_design",
-                                          "replication", "kind", "path", "exit_point",
-                                          "duration", "outcome_cycles"])
+        "checked before it runs. See docs/fastpath-design.md."
+    )
+    ipc_events = pd.read_parquet(
+        folders["fastpath_design"] / "events.parquet",
+        columns=[
+            "clients",
+            "wait_factor",
+            "fastpath_design",
+            "replication",
+            "kind",
+            "path",
+            "exit_point",
+            "duration",
+            "outcome_cycles",
+        ],
+    )
     ipc_events = ipc_events[ipc_events["kind"] == IPC]
     bench = pd.read_parquet(folders["ipc_bench"] / "points.parquet")
     slow = bench[(bench["kind"] == IPC) & ~bench["fastpath_ipc"]].set_index(
-        ["clients", "wait_factor", "replication"])["duration_mean"]
-    tables = _comparison(_per_replication(ipc_events, ["clients", "wait_factor"]),
-                         ["clients", "wait_factor"], slow)
+        ["clients", "wait_factor", "replication"]
+    )["duration_mean"]
+    tables = _comparison(
+        _per_replication(ipc_events, ["clients", "wait_factor"]), ["clients", "wait_factor"], slow
+    )
     document.heading("IPC benchmark", level=3)
-    document.text("Means over replications; in parentheses the 95% interval of the paired "
-                  "per-replication values. Rows that differ only in the wait factor and "
-                  "are identical to the digits shown are one row.")
+    document.text(
+        "Means over replications; in parentheses the 95% interval of the paired "
+        "per-replication values. Rows that differ only in the wait factor and "
+        "are identical to the digits shown are one row."
+    )
     _tables(document, tables, "wait factor")
     document.text(ratio_verdict(tables["ratio"]))
-    linux_events = pd.read_parquet(folders["fastpath_design_linux"] / "events.parquet",
-                                   columns=["fastpath_design", "replication", "kind", "path",
-                                            "exit_point", "duration", "outcome_cycles"])
+    linux_events = pd.read_parquet(
+        folders["fastpath_design_linux"] / "events.parquet",
+        columns=[
+            "fastpath_design",
+            "replication",
+            "kind",
+            "path",
+            "exit_point",
+            "duration",
+            "outcome_cycles",
+        ],
+    )
     document.heading("Linux load: per kind of kernel entry", level=3)
     linux = _comparison(_per_replication(linux_events, ["kind"]), ["kind"], None)
     for table in linux.values():
@@ -266,21 +329,26 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
     _tables(document, linux, None)
     points = pd.read_parquet(folders["fastpath_design"] / "points.parquet")
     optimized = points[points["fastpath_design"] == "optimized"]
-    redone = claims_module.ipc_bench_claims(pd.concat(
-        [bench[~bench["fastpath_ipc"]], optimized], ignore_index=True))
+    redone = claims_module.ipc_bench_claims(
+        pd.concat([bench[~bench["fastpath_ipc"]], optimized], ignore_index=True)
+    )
     document.heading("E5 with the optimized design", level=3)
-    document.text("The paper's E5 rows, the IPC fastpath now in the optimized design. The "
-                  "paper's second row says the fastpath is worse under heavy contention: "
-                  "where it *does not hold* here, the optimized fastpath is not worse there.")
+    document.text(
+        "The paper's E5 rows, the IPC fastpath now in the optimized design. The "
+        "paper's second row says the fastpath is worse under heavy contention: "
+        "where it *does not hold* here, the optimized fastpath is not worse there."
+    )
     document.table(Table(claims_module.claims_frame(redone), raw=True))
     document.heading("The designs found", level=3)
-    document.text("Per point of the optimized runs: the profiling run's attempts, the "
-                  "expected cycles per attempt of each design, which design the search "
-                  "chose (the same letter: the same steps) and the verdict of its check "
-                  "(accepted: clean under the invariant checker with stress jitter on 2 "
-                  "and 4 CPUs, the same messages as with the fastpaths off). Each design "
-                  "is listed once: its checks in running order, the locks held at each, "
-                  "and how each was moved.")
+    document.text(
+        "Per point of the optimized runs: the profiling run's attempts, the "
+        "expected cycles per attempt of each design, which design the search "
+        "chose (the same letter: the same steps) and the verdict of its check "
+        "(accepted: clean under the invariant checker with stress jitter on 2 "
+        "and 4 CPUs, the same messages as with the fastpaths off). Each design "
+        "is listed once: its checks in running order, the locks held at each, "
+        "and how each was moved."
+    )
     letters: dict = {}
     document.text("*IPC benchmark:*")
     _designs(document, folders["fastpath_design"], ["clients", "wait_factor"], letters)
@@ -288,11 +356,15 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
     _designs(document, folders["fastpath_design_linux"], [], letters)
 
 
-FALLBACK = ("Cycles a fastpath attempt spends before falling back (means; the changes "
-            "paired per replication)")
+FALLBACK = (
+    "Cycles a fastpath attempt spends before falling back (means; the changes "
+    "paired per replication)"
+)
 DURATION = "Mean duration, change against the paper's design (cycles)"
-RATIO = ("Slowpath / fastpath mean IPC duration (above 1: the fastpath is faster; the "
-         "slowpath runs of `scenarios/ipc_bench.toml` share the random streams)")
+RATIO = (
+    "Slowpath / fastpath mean IPC duration (above 1: the fastpath is faster; the "
+    "slowpath runs of `scenarios/ipc_bench.toml` share the random streams)"
+)
 
 
 def _tables(document: Document, tables: dict[str, pd.DataFrame], varying: str | None) -> None:
@@ -303,6 +375,14 @@ def _tables(document: Document, tables: dict[str, pd.DataFrame], varying: str | 
         if varying is not None:
             table = collapse_rows(table, varying)
         document.text(f"*{caption}:*")
-        document.table(Table(table, missing={column: NO_FALLBACK for column in table
-                                             if name == "fallback" and column not in
-                                             ("clients", "wait factor", "kernel entry")}))
+        document.table(
+            Table(
+                table,
+                missing={
+                    column: NO_FALLBACK
+                    for column in table
+                    if name == "fallback"
+                    and column not in ("clients", "wait factor", "kernel entry")
+                },
+            )
+        )

@@ -62,8 +62,9 @@ class Band:
         return self.pixels >= self.needed
 
 
-def review(fig: Figure, caption: str = "", allowed: Iterable[str] = (),
-           nonnegative: bool = False) -> list[str]:
+def review(
+    fig: Figure, caption: str = "", allowed: Iterable[str] = (), nonnegative: bool = False
+) -> list[str]:
     """The figure's defects, one sentence each (an empty list: none found).
 
     ``caption`` is the text printed under the figure (the report's);
@@ -119,12 +120,18 @@ def _covers(artist, box: Bbox, renderer) -> bool:
         if clipped is None:
             return False
         transform = artist.get_transform()
-        return any(transform.transform_path(path).intersects_bbox(clipped, filled=True)
-                   for path in artist.get_paths())
+        return any(
+            transform.transform_path(path).intersects_bbox(clipped, filled=True)
+            for path in artist.get_paths()
+        )
     extent = artist.get_window_extent(renderer)
     clipped = Bbox.intersection(extent, artist.axes.bbox) if artist.axes else extent
-    return clipped is not None and clipped.width > 0 and clipped.height > 0 and \
-        Bbox.intersection(clipped, box) is not None
+    return (
+        clipped is not None
+        and clipped.width > 0
+        and clipped.height > 0
+        and Bbox.intersection(clipped, box) is not None
+    )
 
 
 def legend_overlaps(fig: Figure) -> list[str]:
@@ -133,8 +140,9 @@ def legend_overlaps(fig: Figure) -> list[str]:
     problems = []
     for legend in _legends(fig):
         box = legend.get_window_extent(renderer)
-        name = legend.get_title().get_text() or ", ".join(t.get_text() for t in
-                                                          legend.get_texts()[:2])
+        name = legend.get_title().get_text() or ", ".join(
+            t.get_text() for t in legend.get_texts()[:2]
+        )
         for ax in fig.axes:
             covered = [a for a in _data_artists(ax) if _covers(a, box, renderer)]
             if covered:
@@ -159,8 +167,14 @@ def _in_view(artist) -> bool:
             return False
         shown = artist.get_transform().transform(points)  # (axvline: y in axes units)
         box = ax.bbox
-        return bool(((shown[:, 0] >= box.x0 - 0.5) & (shown[:, 0] <= box.x1 + 0.5)
-                     & (shown[:, 1] >= box.y0 - 0.5) & (shown[:, 1] <= box.y1 + 0.5)).any())
+        return bool(
+            (
+                (shown[:, 0] >= box.x0 - 0.5)
+                & (shown[:, 0] <= box.x1 + 0.5)
+                & (shown[:, 1] >= box.y0 - 0.5)
+                & (shown[:, 1] <= box.y1 + 0.5)
+            ).any()
+        )
     extent = artist.get_window_extent(artist.figure.canvas.get_renderer())
     return Bbox.intersection(extent, ax.bbox) is not None
 
@@ -191,10 +205,14 @@ def _texts(fig: Figure) -> list[tuple[str, str]]:
     found += [("a text of the figure", t.get_text()) for t in fig.texts]
     for ax in fig.axes:
         panel = _panel(ax)
-        found += [(f"the title of '{panel}'", ax.get_title(loc=loc))
-                  for loc in ("left", "center", "right")]
-        found += [(f"the x label of '{panel}'", ax.get_xlabel()),
-                  (f"the y label of '{panel}'", ax.get_ylabel())]
+        found += [
+            (f"the title of '{panel}'", ax.get_title(loc=loc))
+            for loc in ("left", "center", "right")
+        ]
+        found += [
+            (f"the x label of '{panel}'", ax.get_xlabel()),
+            (f"the y label of '{panel}'", ax.get_ylabel()),
+        ]
         found += [(f"a text in '{panel}'", t.get_text()) for t in ax.texts]
     for legend in _legends(fig):
         found.append(("a legend's title", legend.get_title().get_text()))
@@ -207,8 +225,9 @@ def raw_names_in(text: str, allowed: Iterable[str] = ()) -> list[str]:
     and the ``allowed`` ones."""
     allowed = set(allowed)
     words = (word.strip(".:!?`*") for word in WORD.findall(text))
-    return [word for word in words
-            if "_" in word and word not in allowed and not FILE_NAME.search(word)]
+    return [
+        word for word in words if "_" in word and word not in allowed and not FILE_NAME.search(word)
+    ]
 
 
 def raw_names(fig: Figure, allowed: Iterable[str] = ()) -> list[str]:
@@ -217,8 +236,10 @@ def raw_names(fig: Figure, allowed: Iterable[str] = ()) -> list[str]:
     for where, text in _texts(fig):
         names = raw_names_in(text, allowed)
         if names:
-            problems.append(f"{where} shows the raw name{'s' if len(names) > 1 else ''} "
-                            f"{', '.join(names)}: {text!r}")
+            problems.append(
+                f"{where} shows the raw name{'s' if len(names) > 1 else ''} "
+                f"{', '.join(names)}: {text!r}"
+            )
     return problems
 
 
@@ -228,21 +249,27 @@ def log_axes(fig: Figure) -> list[str]:
     for ax in fig.axes:
         if not ax.get_visible() or not ax.has_data():
             continue
-        for name, axis, limits in (("x", ax.xaxis, ax.get_xlim()),
-                                   ("y", ax.yaxis, ax.get_ylim())):
+        for name, axis, limits in (("x", ax.xaxis, ax.get_xlim()), ("y", ax.yaxis, ax.get_ylim())):
             if axis.get_scale() != "log":
                 continue
             label = axis.get_label_text()
             family = _family(ax, name)
             if not any("log" in getattr(a, f"get_{name}label")().lower() for a in family):
-                problems.append(f"the {name} axis of '{_panel(ax)}' is logarithmic but its "
-                                f"label does not say so: {label!r}")
+                problems.append(
+                    f"the {name} axis of '{_panel(ax)}' is logarithmic but its "
+                    f"label does not say so: {label!r}"
+                )
             low, high = sorted(limits)
-            labelled = max(_labelled_ticks(getattr(a, f"{name}axis"), low, high)
-                           for a in family if getattr(a, f"get_{name}scale")() == "log")
+            labelled = max(
+                _labelled_ticks(getattr(a, f"{name}axis"), low, high)
+                for a in family
+                if getattr(a, f"get_{name}scale")() == "log"
+            )
             if labelled < MIN_LOG_TICKS:
-                problems.append(f"the log {name} axis of '{_panel(ax)}' has {labelled} "
-                                f"labelled ticks (at least {MIN_LOG_TICKS})")
+                problems.append(
+                    f"the log {name} axis of '{_panel(ax)}' has {labelled} "
+                    f"labelled ticks (at least {MIN_LOG_TICKS})"
+                )
     return problems
 
 
@@ -255,17 +282,24 @@ def _family(ax, name: str) -> list:
     for other in ax.figure.axes:
         if other is ax or other.get_subplotspec() is None or spec is None:
             continue
-        same = (other.get_subplotspec().rowspan == spec.rowspan if name == "y"
-                else other.get_subplotspec().colspan == spec.colspan)
-        if shared.joined(ax, other) or (same and other.get_subplotspec().get_gridspec()
-                                        is spec.get_gridspec()):
+        same = (
+            other.get_subplotspec().rowspan == spec.rowspan
+            if name == "y"
+            else other.get_subplotspec().colspan == spec.colspan
+        )
+        if shared.joined(ax, other) or (
+            same and other.get_subplotspec().get_gridspec() is spec.get_gridspec()
+        ):
             family.append(other)
     return family
 
 
 def _labelled_ticks(axis, low: float, high: float) -> int:
-    return sum(1 for t in axis.get_major_ticks() if t.label1.get_visible()
-               and t.label1.get_text() and low <= t.get_loc() <= high)
+    return sum(
+        1
+        for t in axis.get_major_ticks()
+        if t.label1.get_visible() and t.label1.get_text() and low <= t.get_loc() <= high
+    )
 
 
 def hidden_bands(fig: Figure) -> list[Band]:
@@ -277,8 +311,11 @@ def hidden_bands(fig: Figure) -> list[Band]:
     """
     bands = []
     for ax in fig.axes:
-        widths = [line.get_linewidth() for line in ax.lines
-                  if line.get_linestyle() not in ("None", "", " ")]
+        widths = [
+            line.get_linewidth()
+            for line in ax.lines
+            if line.get_linestyle() not in ("None", "", " ")
+        ]
         needed = (max(widths, default=0.0) + BAND_MARGIN_POINTS) * fig.dpi / 72
         for collection in ax.collections:
             if not isinstance(collection, PolyCollection) or not collection.get_paths():
@@ -316,10 +353,12 @@ def band_wording(fig: Figure, caption: str) -> list[str]:
     hidden = [b for b in bands if not b.visible]
     spread = [b for b in hidden if b.width > 0]  # a band of no width has nothing to show
     if spread and HIDDEN_WORDS not in text:
-        problems.append(f"{len(spread)} of {len(bands)} bands are narrower than their lines "
-                        f"(at most {max(b.pixels for b in spread):.1f} px of the "
-                        f"{spread[0].needed:.1f} px needed) and the caption does not say "
-                        f"they are {HIDDEN_WORDS}")
+        problems.append(
+            f"{len(spread)} of {len(bands)} bands are narrower than their lines "
+            f"(at most {max(b.pixels for b in spread):.1f} px of the "
+            f"{spread[0].needed:.1f} px needed) and the caption does not say "
+            f"they are {HIDDEN_WORDS}"
+        )
     if "shaded" in text and len(hidden) == len(bands):
         problems.append("the caption calls bands shaded but none can be seen")
     return problems
@@ -333,10 +372,15 @@ def negative_intervals(fig: Figure) -> list[str]:
     for ax in fig.axes:
         lows = []
         for collection in ax.collections:
-            if isinstance(collection, PolyCollection) and \
-                    collection.get_label().startswith("_band"):
-                lows += [(collection.get_label().removeprefix("_band").strip(),
-                          min(path.vertices[:, 1].min() for path in collection.get_paths()))]
+            if isinstance(collection, PolyCollection) and collection.get_label().startswith(
+                "_band"
+            ):
+                lows += [
+                    (
+                        collection.get_label().removeprefix("_band").strip(),
+                        min(path.vertices[:, 1].min() for path in collection.get_paths()),
+                    )
+                ]
         for container in ax.containers:
             if isinstance(container, ErrorbarContainer) and container.has_yerr:
                 bars = container.lines[2][-1]  # the y error bars' LineCollection
@@ -344,8 +388,10 @@ def negative_intervals(fig: Figure) -> list[str]:
                 lows.append((container.get_label(), min(ends, default=0.0)))
         for label, low in lows:
             if low < 0:
-                problems.append(f"an interval of '{label}' in '{_panel(ax)}' reaches "
-                                f"{low:,.3g}, below 0, for a quantity that cannot be negative")
+                problems.append(
+                    f"an interval of '{label}' in '{_panel(ax)}' reaches "
+                    f"{low:,.3g}, below 0, for a quantity that cannot be negative"
+                )
     return problems
 
 
@@ -367,16 +413,20 @@ def watch(shell, allowed: Iterable[str] = (), nonnegative: bool = False) -> list
     def reviewing(figure, name, *args, **options):
         if str(name).endswith(".png"):
             caption = (options.get("metadata") or {}).get("Description", "")
-            found.extend(f"figure {name}: {problem}" for problem in
-                         review(figure, caption, allowed, nonnegative))
+            found.extend(
+                f"figure {name}: {problem}"
+                for problem in review(figure, caption, allowed, nonnegative)
+            )
         return save(figure, name, *args, **options)
 
     def after_cell():
         import matplotlib.pyplot as plt
 
         for number in plt.get_fignums():
-            found.extend(f"figure {number}: {problem}" for problem in
-                         review(plt.figure(number), "", allowed, nonnegative))
+            found.extend(
+                f"figure {number}: {problem}"
+                for problem in review(plt.figure(number), "", allowed, nonnegative)
+            )
 
     matplotlib.figure.Figure.savefig = reviewing
     shell.events.register("post_execute", after_cell)

@@ -51,9 +51,13 @@ def per_replication(points: pd.DataFrame) -> pd.DataFrame:
     for key, group in points.groupby(keys):
         entries = group["entries"].to_numpy()
         syscalls = group.loc[group["kind"] == SYSCALL_EXCEPTION, "entries_per_mcycle"]
-        rows.append({**dict(zip(keys, key, strict=True)),
-                     "throughput": float(syscalls.sum()),
-                     "duration": float(np.average(group["duration_mean"], weights=entries))})
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "throughput": float(syscalls.sum()),
+                "duration": float(np.average(group["duration_mean"], weights=entries)),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -61,12 +65,15 @@ def coinciding_designs(data: pd.DataFrame, strategy: str) -> list[list[str]]:
     """The spinlock designs of one kernel locking strategy, those whose curves coincide
     grouped: at every CPU count and wait factor, in both rows, their means are closer
     than :data:`COINCIDE_SHARE` of the row's plotted range (on the log axis)."""
-    logs = np.log10(data.groupby(["kernel_lock", "lock", "wait_factor", "cpus"])
-                    [list(METRICS)].mean())
+    logs = np.log10(
+        data.groupby(["kernel_lock", "lock", "wait_factor", "cpus"])[list(METRICS)].mean()
+    )
     span = logs.max() - logs.min()
     means = logs.loc[strategy]
-    designs = sorted(means.index.get_level_values("lock").unique(),
-                     key=lambda d: (list(COLOURS).index(d) if d in COLOURS else len(COLOURS), d))
+    designs = sorted(
+        means.index.get_level_values("lock").unique(),
+        key=lambda d: (list(COLOURS).index(d) if d in COLOURS else len(COLOURS), d),
+    )
     groups: list[list[str]] = []
     for design in designs:
         for group in groups:
@@ -97,8 +104,9 @@ def scaling_figure(points: pd.DataFrame, out_dir: Path) -> Drawn:
     factors = sorted(data["wait_factor"].unique())
     strategies = sorted(data["kernel_lock"].unique(), reverse=True)  # fine first
     groups = {strategy: coinciding_designs(data, strategy) for strategy in strategies}
-    fig, axes = plt.subplots(2, len(factors), figsize=(4.6 * len(factors) + 2.4, 7.6),
-                             sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(factors), figsize=(4.6 * len(factors) + 2.4, 7.6), sharex=True, squeeze=False
+    )
     apart: dict[str, float] = {}
     clipped = False
     for column, factor in enumerate(factors):
@@ -106,9 +114,10 @@ def scaling_figure(points: pd.DataFrame, out_dir: Path) -> Drawn:
         for strategy in strategies:
             for row, metric in enumerate(METRICS):
                 ax = axes[row][column]
-                lines = [curve(design, design, group, "cpus", metric, floor=0.0)
-                         for design, group in
-                         subset[subset["kernel_lock"] == strategy].groupby("lock")]
+                lines = [
+                    curve(design, design, group, "cpus", metric, floor=0.0)
+                    for design, group in subset[subset["kernel_lock"] == strategy].groupby("lock")
+                ]
                 clipped = clipped or any(line.clipped for line in lines)
                 drawn, _ = merge_coinciding(lines, groups[strategy])
                 for line in drawn:
@@ -126,21 +135,34 @@ def scaling_figure(points: pd.DataFrame, out_dir: Path) -> Drawn:
             ax.set_yscale("log")
             ax.grid(True, which="major", alpha=0.35)
             ax.grid(True, which="minor", alpha=0.12)
-    axes[0][0].set_ylabel("syscall exceptions per million cycles,\nall CPUs (log scale)",
-                          fontsize=9)
+    axes[0][0].set_ylabel(
+        "syscall exceptions per million cycles,\nall CPUs (log scale)", fontsize=9
+    )
     axes[1][0].set_ylabel("mean kernel-entry duration,\ncycles (log scale)", fontsize=9)
-    axes[0][-1].legend(title="kernel locking, spinlock", fontsize=7.5, title_fontsize=8,
-                       loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    axes[0][-1].legend(
+        title="kernel locking, spinlock",
+        fontsize=7.5,
+        title_fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0,
+    )
     title = heading(fig, "Scaling of the syscall benchmark with the CPU count", points, None)
-    caption = [f"Mean of {replications_text(points)} per point",
-               "Colour and marker: spinlock design; solid, filled: fine-grained kernel "
-               "locks; dashed, open: one big kernel lock"]
-    caption += [f"{pair} coincide (at most {100 * share:.1f}% apart at any point): drawn as "
-                "one line, its band covering both" for pair, share in apart.items()]
+    caption = [
+        f"Mean of {replications_text(points)} per point",
+        "Colour and marker: spinlock design; solid, filled: fine-grained kernel "
+        "locks; dashed, open: one big kernel lock",
+    ]
+    caption += [
+        f"{pair} coincide (at most {100 * share:.1f}% apart at any point): drawn as "
+        "one line, its band covering both"
+        for pair, share in apart.items()
+    ]
     if clipped:
         caption.append(CLIPPED.capitalize())
-    return save(fig, out_dir, "scaling", title, caption,
-                bands="95% t-interval over replications", unit=None)
+    return save(
+        fig, out_dir, "scaling", title, caption, bands="95% t-interval over replications", unit=None
+    )
 
 
 def _relative_spread(lines: list[Curve], members: list[str]) -> float:
@@ -154,6 +176,13 @@ def _draw(ax, line: Curve, strategy: str, members: list[str]) -> None:
     colour = COLOURS.get(design, "#000000")
     line.label = _label(strategy, members)
     band(ax, line, colour)
-    ax.plot(line.x, line.y, marker=MARKERS.get(design, "o"), markersize=5,
-            markerfacecolor="white" if strategy == "big" else colour, color=colour,
-            linestyle=STYLES.get(strategy, ":"), label=line.label)
+    ax.plot(
+        line.x,
+        line.y,
+        marker=MARKERS.get(design, "o"),
+        markersize=5,
+        markerfacecolor="white" if strategy == "big" else colour,
+        color=colour,
+        linestyle=STYLES.get(strategy, ":"),
+        label=line.label,
+    )

@@ -31,11 +31,12 @@ SMP = "smp"
 UNIPROCESSOR = "uniprocessor"
 UNIPROCESSOR_NOFASTPATH = "uniprocessor_nofastpath"
 SMP_NOFASTPATH = "smp_nofastpath"
-BUILD_NAMES = {SMP: "SMP build (BOARD_SMP_32.jsonl)",
-               UNIPROCESSOR: "uniprocessor build (BOARD_32.jsonl)",
-               UNIPROCESSOR_NOFASTPATH: "uniprocessor build without fastpath "
-                                        "(BOARD_32_nofastpath.jsonl)",
-               SMP_NOFASTPATH: "SMP build without fastpath (BOARD_SMP_32_nofastpath.jsonl)"}
+BUILD_NAMES = {
+    SMP: "SMP build (BOARD_SMP_32.jsonl)",
+    UNIPROCESSOR: "uniprocessor build (BOARD_32.jsonl)",
+    UNIPROCESSOR_NOFASTPATH: "uniprocessor build without fastpath (BOARD_32_nofastpath.jsonl)",
+    SMP_NOFASTPATH: "SMP build without fastpath (BOARD_SMP_32_nofastpath.jsonl)",
+}
 
 
 class Sel4benchError(ValueError):
@@ -100,15 +101,19 @@ class Run:
     def figure(self, build: str, metric: str) -> Figure:
         """A measured metric; a missing or unmeasured one is a :class:`Sel4benchError`."""
         if build not in self.builds:
-            raise Sel4benchError(f"{self.describe()}: not in any file of the "
-                                 f"{BUILD_NAMES[build]}, which has the metric '{metric}'")
+            raise Sel4benchError(
+                f"{self.describe()}: not in any file of the "
+                f"{BUILD_NAMES[build]}, which has the metric '{metric}'"
+            )
         path, line = self.files[build]
         figure = self.builds[build].get(metric)
         if figure is None:
             raise Sel4benchError(f"{path}:{line}: {self.describe()}: no metric '{metric}'")
         if not figure.mean > 0:
-            raise Sel4benchError(f"{path}:{line}: {self.describe()}: metric '{metric}' "
-                                 f"was not measured (mean {figure.mean:g})")
+            raise Sel4benchError(
+                f"{path}:{line}: {self.describe()}: metric '{metric}' "
+                f"was not measured (mean {figure.mean:g})"
+            )
         return figure
 
     def mean(self, build: str, metric: str) -> float:
@@ -129,9 +134,11 @@ class Sel4benchData:
         for run in self.runs:
             if run.run_id == run_id:
                 return run
-        raise Sel4benchError(f"{self.source}: no run with run_id {run_id} "
-                             f"({len(self.runs)} runs, {self.runs[0].date} .. "
-                             f"{self.runs[-1].date}; e.g. {self.runs[-1].run_id})")
+        raise Sel4benchError(
+            f"{self.source}: no run with run_id {run_id} "
+            f"({len(self.runs)} runs, {self.runs[0].date} .. "
+            f"{self.runs[-1].date}; e.g. {self.runs[-1].run_id})"
+        )
 
 
 def read(paths: list[Path] | Path) -> Sel4benchData:
@@ -144,8 +151,9 @@ def read(paths: list[Path] | Path) -> Sel4benchData:
         if path.is_dir():
             found = sorted(path.glob("*.jsonl"))
             if not found:
-                raise Sel4benchError(f"{path}: no .jsonl files here (sel4bench results, "
-                                     "e.g. SABRE_SMP_32.jsonl)")
+                raise Sel4benchError(
+                    f"{path}: no .jsonl files here (sel4bench results, e.g. SABRE_SMP_32.jsonl)"
+                )
             files += found
         elif path.is_file():
             files.append(path)
@@ -155,8 +163,10 @@ def read(paths: list[Path] | Path) -> Sel4benchData:
     for path in files:
         build = build_of(path)
         if build in by_build:
-            raise Sel4benchError(f"{path}: a second file of the {BUILD_NAMES[build]} besides "
-                                 f"{by_build[build]} (give the files of one board)")
+            raise Sel4benchError(
+                f"{path}: a second file of the {BUILD_NAMES[build]} besides "
+                f"{by_build[build]} (give the files of one board)"
+            )
         by_build[build] = path
     runs: dict[int, Run] = {}
     order: list[tuple[str, int, int]] = []
@@ -165,16 +175,21 @@ def read(paths: list[Path] | Path) -> Sel4benchData:
             run_id = record["run_id"]
             run = runs.get(run_id)
             if run is None:
-                run = runs[run_id] = Run(run_id, record["ts"], record["sha"],
-                                         record["sha_kernel"], record["sha_bench"])
+                run = runs[run_id] = Run(
+                    run_id, record["ts"], record["sha"], record["sha_kernel"], record["sha_bench"]
+                )
                 order.append((run.ts, len(order), run_id))
             if build in run.builds:
                 first = run.files[build][1]
-                raise Sel4benchError(f"{path}:{line}: run_id {run_id} again (first on "
-                                     f"line {first})")
+                raise Sel4benchError(
+                    f"{path}:{line}: run_id {run_id} again (first on line {first})"
+                )
             run.files[build] = (path, line)
-            run.builds[build] = {key: Figure(tuple(value), path, line)
-                                 for key, value in record.items() if key not in RUN_FIELDS}
+            run.builds[build] = {
+                key: Figure(tuple(value), path, line)
+                for key, value in record.items()
+                if key not in RUN_FIELDS
+            }
     source = ", ".join(str(p) for p in paths)
     return Sel4benchData(source, [runs[run_id] for _, _, run_id in sorted(order)])
 
@@ -195,27 +210,30 @@ def _records(path: Path):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise Sel4benchError(f"{where}: not JSON Lines ({error.msg} at column "
-                                 f"{error.colno})") from None
+            raise Sel4benchError(
+                f"{where}: not JSON Lines ({error.msg} at column {error.colno})"
+            ) from None
         if not isinstance(record, dict):
             raise Sel4benchError(f"{where}: not a JSON object (one run per line)")
         for key in RUN_FIELDS:
             if key not in record:
-                raise Sel4benchError(f"{where}: no '{key}' (every run has "
-                                     f"{', '.join(RUN_FIELDS)})")
+                raise Sel4benchError(f"{where}: no '{key}' (every run has {', '.join(RUN_FIELDS)})")
         if type(record["run_id"]) is not int:
-            raise Sel4benchError(f"{where}: 'run_id' must be an integer "
-                                 f"(got {record['run_id']!r})")
+            raise Sel4benchError(f"{where}: 'run_id' must be an integer (got {record['run_id']!r})")
         for key in RUN_FIELDS[:-1]:
             if not isinstance(record[key], str):
                 raise Sel4benchError(f"{where}: '{key}' must be a string")
         for key, value in record.items():
             if key in RUN_FIELDS:
                 continue
-            if (not isinstance(value, list) or len(value) != len(STATISTICS)
-                    or not all(type(v) in (int, float) and math.isfinite(v) for v in value)):
-                raise Sel4benchError(f"{where}: metric '{key}': not a list of 8 numbers "
-                                     f"[{', '.join(STATISTICS)}]")
+            if (
+                not isinstance(value, list)
+                or len(value) != len(STATISTICS)
+                or not all(type(v) in (int, float) and math.isfinite(v) for v in value)
+            ):
+                raise Sel4benchError(
+                    f"{where}: metric '{key}': not a list of 8 numbers [{', '.join(STATISTICS)}]"
+                )
         count += 1
         yield number, record
     if not count:

@@ -34,17 +34,22 @@ CORES = 4
 # Changes during the 2026 series of the Sabre (the data set's own description):
 # seL4's IPC became about 25 cycles slower from this date, and the benchmark
 # itself changed on the second; the 4-core figures from 2026-05-01 on are withheld.
-CHANGES = (("2026-05-05", "seL4: IPC ~25 cycles slower"),
-           ("2026-06-26", "sel4bench changed"))
+CHANGES = (("2026-05-05", "seL4: IPC ~25 cycles slower"), ("2026-06-26", "sel4bench changed"))
 CHANGES_TABLE = "changes.csv"  # the changes a comparison marks: date, change
 TABLE = "compare.csv"
 FIGURE = "sel4bench_2026"
 TITLE = f"sel4bench on the board against l4sim: {CORES}-core SMP benchmark"
 
 
-def compare(data: Sel4benchData, scenario: Scenario, out: Path, events: int = calibration.EVENTS,
-            jobs: int = 1, data_paths: list[Path] = (),
-            changes: tuple[tuple[str, str], ...] = CHANGES) -> list[Path]:
+def compare(
+    data: Sel4benchData,
+    scenario: Scenario,
+    out: Path,
+    events: int = calibration.EVENTS,
+    jobs: int = 1,
+    data_paths: list[Path] = (),
+    changes: tuple[tuple[str, str], ...] = CHANGES,
+) -> list[Path]:
     """Calibrate and simulate every run; write the table, its Markdown and the figure.
 
     ``changes`` are (date, what) of the changes to mark and to predict the
@@ -59,35 +64,43 @@ def compare(data: Sel4benchData, scenario: Scenario, out: Path, events: int = ca
     for run in data.runs:
         result = calibration.calibrate(data, run.run_id, events, known, jobs)
         profile = out / "profiles" / f"{run.run_id}.toml"
-        calibration.write(result, profile, calibration.command_line(
-            list(data_paths) or [Path(data.source)], result, events))
-        points = _simulate(scenario, profile.resolve(), out / "runs" / str(run.run_id), jobs,
-                           events)
-        row = {"run_id": run.run_id, "ts": run.ts, "sha_kernel": run.sha_kernel,
-               "sha_bench": run.sha_bench, "clock_hz": result.costs.clock_hz,
-               "lock_handoff": result.costs.lock_handoff,
-               "fit_runs": len(result.fit.runs) if result.fit else 0,
-               "residual_max": max(abs(r["error"]) for r in result.residuals if r["used"])}
+        calibration.write(
+            result,
+            profile,
+            calibration.command_line(list(data_paths) or [Path(data.source)], result, events),
+        )
+        points = _simulate(
+            scenario, profile.resolve(), out / "runs" / str(run.run_id), jobs, events
+        )
+        row = {
+            "run_id": run.run_id,
+            "ts": run.ts,
+            "sha_kernel": run.sha_kernel,
+            "sha_bench": run.sha_bench,
+            "clock_hz": result.costs.clock_hz,
+            "lock_handoff": result.costs.lock_handoff,
+            "fit_runs": len(result.fit.runs) if result.fit else 0,
+            "residual_max": max(abs(r["error"]) for r in result.residuals if r["used"]),
+        }
         for residual in result.residuals:  # the model's single-core figures against the board
             row[f"residual_{residual['metric']}"] = residual["error"]
         for delay in calibration.DELAYS:
             metric = calibration.rate_metric(CORES, delay)
             chosen = points[(points["cpus"] == CORES) & (points["delay_cycles"] == delay)]
             row[f"{metric}_predicted"] = float(chosen["calls_per_second"].mean())
-            row[f"{metric}_measured"] = (run.mean(SMP, metric) if run.has(SMP, metric)
-                                         else np.nan)
+            row[f"{metric}_measured"] = run.mean(SMP, metric) if run.has(SMP, metric) else np.nan
             row[f"{metric}_error"] = row[f"{metric}_predicted"] / row[f"{metric}_measured"] - 1
         rows.append(row)
     return write_comparison(pd.DataFrame(rows), out, changes) + [out / "profiles"]
 
 
-def write_comparison(table: pd.DataFrame, out: Path,
-                     changes: tuple[tuple[str, str], ...] = CHANGES) -> list[Path]:
+def write_comparison(
+    table: pd.DataFrame, out: Path, changes: tuple[tuple[str, str], ...] = CHANGES
+) -> list[Path]:
     """Write the comparison's table, its changes, the figure and the Markdown from ``table``."""
     out = Path(out)
     table.to_csv(out / TABLE, index=False)
-    pd.DataFrame(list(changes), columns=["date", "change"]).to_csv(out / CHANGES_TABLE,
-                                                                    index=False)
+    pd.DataFrame(list(changes), columns=["date", "change"]).to_csv(out / CHANGES_TABLE, index=False)
     figure = time_series_figure(table, out, changes)
     document = Document(TITLE)
     comparison_blocks(document, table, figure, changes, level=1)
@@ -95,13 +108,21 @@ def write_comparison(table: pd.DataFrame, out: Path,
     return [out / TABLE, out / CHANGES_TABLE, out / "compare.md", figure.png, figure.svg]
 
 
-def _simulate(scenario: Scenario, profile: Path, folder: Path, jobs: int,
-              events: int) -> pd.DataFrame:
+def _simulate(
+    scenario: Scenario, profile: Path, folder: Path, jobs: int, events: int
+) -> pd.DataFrame:
     """The scenario's points on 4 CPUs at sel4bench's delays, with this profile."""
     delays = ", ".join(map(str, calibration.DELAYS))
-    chosen = load_scenario(scenario.source, [
-        f"profile={profile}", f"sweep.cpus=[{CORES}]", f"sweep.delay_cycles=[{delays}]",
-        f"events={events}", f"warmup_events={max(1, events // 10)}"])
+    chosen = load_scenario(
+        scenario.source,
+        [
+            f"profile={profile}",
+            f"sweep.cpus=[{CORES}]",
+            f"sweep.delay_cycles=[{delays}]",
+            f"events={events}",
+            f"warmup_events={max(1, events // 10)}",
+        ],
+    )
     return run_scenario(chosen, folder, jobs=jobs, progress=False)
 
 
@@ -120,8 +141,7 @@ def effects(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = CHANGES)
         after = table[(dates >= date) & (dates < bounds[index + 2])]
         if before.empty or after.empty:
             continue
-        entry = {"date": date, "change": what, "runs_before": len(before),
-                 "runs_after": len(after)}
+        entry = {"date": date, "change": what, "runs_before": len(before), "runs_after": len(after)}
         for delay in calibration.DELAYS:
             metric = calibration.rate_metric(CORES, delay)
             old = before[f"{metric}_predicted"].mean()
@@ -140,20 +160,30 @@ def in_sample(table: pd.DataFrame) -> dict:
     for delay in calibration.DELAYS:
         metric = calibration.rate_metric(CORES, delay)
         errors = table[f"{metric}_error"].dropna()
-        summary[delay] = {"runs": len(errors), "max": float(errors.abs().max())
-                          if len(errors) else np.nan,
-                          "mean": float(errors.abs().mean()) if len(errors) else np.nan}
+        summary[delay] = {
+            "runs": len(errors),
+            "max": float(errors.abs().max()) if len(errors) else np.nan,
+            "mean": float(errors.abs().mean()) if len(errors) else np.nan,
+        }
     return summary
 
 
-RESIDUALS = (("Call (cycles)", "ipc_call_intra", True),
-             ("ReplyRecv (cycles)", "ipc_reply_intra", True),
-             ("Call, two address spaces (cycles; not modelled)", "ipc_call", False),
-             ("ReplyRecv, two address spaces (cycles; not modelled)", "ipc_reply", False),
-             (f"1 core, delay {calibration.DELAYS[0]} (calls/s)",
-              calibration.rate_metric(1, calibration.DELAYS[0]), True),
-             (f"1 core, delay {calibration.DELAYS[1]} (calls/s)",
-              calibration.rate_metric(1, calibration.DELAYS[1]), True))
+RESIDUALS = (
+    ("Call (cycles)", "ipc_call_intra", True),
+    ("ReplyRecv (cycles)", "ipc_reply_intra", True),
+    ("Call, two address spaces (cycles; not modelled)", "ipc_call", False),
+    ("ReplyRecv, two address spaces (cycles; not modelled)", "ipc_reply", False),
+    (
+        f"1 core, delay {calibration.DELAYS[0]} (calls/s)",
+        calibration.rate_metric(1, calibration.DELAYS[0]),
+        True,
+    ),
+    (
+        f"1 core, delay {calibration.DELAYS[1]} (calls/s)",
+        calibration.rate_metric(1, calibration.DELAYS[1]),
+        True,
+    ),
+)
 
 
 def _percent(value: float, sign: bool = True) -> str:
@@ -166,15 +196,21 @@ def _number(value: float) -> str:
     return "n/a" if pd.isna(value) else f"{value:,.0f}"
 
 
-def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | None,
-                      changes: tuple[tuple[str, str], ...] = CHANGES, level: int = 2) -> None:
+def comparison_blocks(
+    document: Document,
+    table: pd.DataFrame,
+    figure: Drawn | None,
+    changes: tuple[tuple[str, str], ...] = CHANGES,
+    level: int = 2,
+) -> None:
     """The comparison as blocks: residuals, FITTED, in-sample errors, effects, every run."""
     low, high = calibration.DELAYS
     first, second = (calibration.rate_metric(CORES, d) for d in (low, high))
     document.text(
         f"{len(table)} runs, each calibrated on its own single-core figures (`l4sim calibrate "
         f"sel4bench`); each prediction is `sel4bench_smp` on {CORES} CPUs with that run's "
-        "profile. No run's own multi-core figures enter its profile.")
+        "profile. No run's own multi-core figures enter its profile."
+    )
     document.heading("Residuals: the model's single-core figures against the board", level + 1)
     rows = []
     for name, metric, used in RESIDUALS:
@@ -182,22 +218,29 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
         if column not in table or table[column].isna().all():
             continue
         errors = table[column].dropna()
-        rows.append({"figure": name + (" *" if used else ""), "metric (SMP build)": metric,
-                     "runs": f"{len(errors)}", "largest error": _percent(
-                         errors.loc[errors.abs().idxmax()]),
-                     "mean absolute error": _percent(errors.abs().mean(), sign=False)})
+        rows.append(
+            {
+                "figure": name + (" *" if used else ""),
+                "metric (SMP build)": metric,
+                "runs": f"{len(errors)}",
+                "largest error": _percent(errors.loc[errors.abs().idxmax()]),
+                "mean absolute error": _percent(errors.abs().mean(), sign=False),
+            }
+        )
     if rows:
         document.table(Table(pd.DataFrame(rows), raw=True))
-    document.text(f"Each run's profile simulated on 1 CPU against that run's figures; *: a "
-                  "figure the calibration used; *not modelled*: the SMP benchmark's threads "
-                  "share one address space, so the model has no address-space switch and "
-                  "gives those figures the one-space cost (shown for reference). Largest "
-                  "residual of a used figure over all runs: "
-                  f"{100 * table['residual_max'].max():.3f}%.")
+    document.text(
+        f"Each run's profile simulated on 1 CPU against that run's figures; *: a "
+        "figure the calibration used; *not modelled*: the SMP benchmark's threads "
+        "share one address space, so the model has no address-space switch and "
+        "gives those figures the one-space cost (shown for reference). Largest "
+        "residual of a used figure over all runs: "
+        f"{100 * table['residual_max'].max():.3f}%."
+    )
     fitted = table[table["fit_runs"] > 0]
     if len(fitted):
         values = sorted(fitted["lock_handoff"].unique())
-        shown = (f"{values[0]}" if len(values) == 1 else f"{values[0]} to {values[-1]}")
+        shown = f"{values[0]}" if len(values) == 1 else f"{values[0]} to {values[-1]}"
         points = sorted(fitted["fit_runs"].unique())
         counted = "/".join(str(n) for n in points)
         fit_metric = calibration.rate_metric(calibration.FIT_CORES, calibration.FIT_DELAY)
@@ -206,63 +249,107 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
             f"big lock costs): {shown} cycles in the {len(fitted)} profiles that have it, "
             f"each fitted to `{fit_metric}` "
             f"of the *other* runs ({counted} data points per profile). Everything else is "
-            "derived from the run's own single-core figures, exact to a cycle.")
+            "derived from the run's own single-core figures, exact to a cycle."
+        )
     document.heading(f"In-sample errors: runs whose {CORES}-core figures are given", level + 1)
     sample = in_sample(table)
-    document.table(Table(pd.DataFrame([
-        {"delay (cycles)": f"{delay:,}", f"runs with a measured {CORES}-core figure":
-         f"{sample[delay]['runs']}", "largest error": _percent(sample[delay]["max"], False),
-         "mean absolute error": _percent(sample[delay]["mean"], False)}
-        for delay in (low, high)]), raw=True))
+    document.table(
+        Table(
+            pd.DataFrame(
+                [
+                    {
+                        "delay (cycles)": f"{delay:,}",
+                        f"runs with a measured {CORES}-core figure": f"{sample[delay]['runs']}",
+                        "largest error": _percent(sample[delay]["max"], False),
+                        "mean absolute error": _percent(sample[delay]["mean"], False),
+                    }
+                    for delay in (low, high)
+                ]
+            ),
+            raw=True,
+        )
+    )
     found = effects(table, changes)
     if found:
-        document.heading(f"Predicted effect of each change on {CORES}-core throughput",
-                         level + 1)
-        document.text("The mean prediction of the runs after each change against those "
-                      "before it (back to the previous change); stated before the withheld "
-                      "figures are checked.")
-        document.table(Table(pd.DataFrame([{
-            "change": f"{entry['date']}: {entry['change']}",
-            "runs before / after": f"{entry['runs_before']} / {entry['runs_after']}",
-            f"delay {low:,}: before -> after":
-                f"{_number(entry[first + '_before'])} -> {_number(entry[first + '_after'])}",
-            f"effect at {low:,}": _percent(entry[first + "_effect"]),
-            f"delay {high:,}: before -> after":
-                f"{_number(entry[second + '_before'])} -> {_number(entry[second + '_after'])}",
-            f"effect at {high:,}": _percent(entry[second + "_effect"])}
-            for entry in found]), raw=True))
+        document.heading(f"Predicted effect of each change on {CORES}-core throughput", level + 1)
+        document.text(
+            "The mean prediction of the runs after each change against those "
+            "before it (back to the previous change); stated before the withheld "
+            "figures are checked."
+        )
+        document.table(
+            Table(
+                pd.DataFrame(
+                    [
+                        {
+                            "change": f"{entry['date']}: {entry['change']}",
+                            "runs before / after": f"{entry['runs_before']} / {entry['runs_after']}",
+                            f"delay {low:,}: before -> after": f"{_number(entry[first + '_before'])} -> {_number(entry[first + '_after'])}",
+                            f"effect at {low:,}": _percent(entry[first + "_effect"]),
+                            f"delay {high:,}: before -> after": f"{_number(entry[second + '_before'])} -> {_number(entry[second + '_after'])}",
+                            f"effect at {high:,}": _percent(entry[second + "_effect"]),
+                        }
+                        for entry in found
+                    ]
+                ),
+                raw=True,
+            )
+        )
     document.heading("Every run", level + 1)
-    document.text(f"Calls per second, all {CORES} cores. Measured: sel4bench's figure (n/a: "
-                  "withheld); error: predicted / measured - 1; handoff: the FITTED value and "
-                  "how many runs' figures it was fitted to.")
-    document.table(Table(pd.DataFrame([{
-        "run": str(row.run_id), "date": row.ts[:10], "seL4": row.sha_kernel,
-        "sel4bench": row.sha_bench, "handoff (FITTED, runs)":
-            f"{row.lock_handoff} ({row.fit_runs})" if row.fit_runs else
-            f"{row.lock_handoff} (not fitted)",
-        f"c{low} measured": _number(values[first + "_measured"]),
-        f"c{low} predicted": _number(values[first + "_predicted"]),
-        f"c{low} error": _percent(values[first + "_error"]),
-        f"c{high} measured": _number(values[second + "_measured"]),
-        f"c{high} predicted": _number(values[second + "_predicted"]),
-        f"c{high} error": _percent(values[second + "_error"])}
-        for row, values in ((row, row._asdict()) for row in table.itertuples(index=False))]),
-        raw=True))
+    document.text(
+        f"Calls per second, all {CORES} cores. Measured: sel4bench's figure (n/a: "
+        "withheld); error: predicted / measured - 1; handoff: the FITTED value and "
+        "how many runs' figures it was fitted to."
+    )
+    document.table(
+        Table(
+            pd.DataFrame(
+                [
+                    {
+                        "run": str(row.run_id),
+                        "date": row.ts[:10],
+                        "seL4": row.sha_kernel,
+                        "sel4bench": row.sha_bench,
+                        "handoff (FITTED, runs)": f"{row.lock_handoff} ({row.fit_runs})"
+                        if row.fit_runs
+                        else f"{row.lock_handoff} (not fitted)",
+                        f"c{low} measured": _number(values[first + "_measured"]),
+                        f"c{low} predicted": _number(values[first + "_predicted"]),
+                        f"c{low} error": _percent(values[first + "_error"]),
+                        f"c{high} measured": _number(values[second + "_measured"]),
+                        f"c{high} predicted": _number(values[second + "_predicted"]),
+                        f"c{high} error": _percent(values[second + "_error"]),
+                    }
+                    for row, values in (
+                        (row, row._asdict()) for row in table.itertuples(index=False)
+                    )
+                ]
+            ),
+            raw=True,
+        )
+    )
     if figure is not None:
         document.figure(figure)
 
 
 def _caption(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = ()) -> str:
-    withheld = int(table[f"{calibration.rate_metric(CORES, calibration.DELAYS[0])}_measured"]
-                   .isna().sum())
-    return (f"Points: sel4bench's measured {CORES}-core rate of each run; line: l4sim's "
-            f"prediction, from a profile calibrated on that run's single-core figures "
-            f"({len(table)} runs"
-            + (f", {withheld} with their {CORES}-core figures withheld, shaded" if withheld
-               else "") + ")."
-            + (" Vertical lines: the changes of the period; the predicted line is broken at "
-               "each (a step, not a drift)." if _within(table, changes) else "")
-            + " Each prediction is the mean of the scenario's replications.")
+    withheld = int(
+        table[f"{calibration.rate_metric(CORES, calibration.DELAYS[0])}_measured"].isna().sum()
+    )
+    return (
+        f"Points: sel4bench's measured {CORES}-core rate of each run; line: l4sim's "
+        f"prediction, from a profile calibrated on that run's single-core figures "
+        f"({len(table)} runs"
+        + (f", {withheld} with their {CORES}-core figures withheld, shaded" if withheld else "")
+        + ")."
+        + (
+            " Vertical lines: the changes of the period; the predicted line is broken at "
+            "each (a step, not a drift)."
+            if _within(table, changes)
+            else ""
+        )
+        + " Each prediction is the mean of the scenario's replications."
+    )
 
 
 def _within(table: pd.DataFrame, changes: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
@@ -271,8 +358,9 @@ def _within(table: pd.DataFrame, changes: tuple[tuple[str, str], ...]) -> list[t
     return [(date, what) for date, what in changes if dates.min() <= date <= dates.max()]
 
 
-def time_series_figure(table: pd.DataFrame, out_dir: Path,
-                       changes: tuple[tuple[str, str], ...] = CHANGES) -> Drawn:
+def time_series_figure(
+    table: pd.DataFrame, out_dir: Path, changes: tuple[tuple[str, str], ...] = CHANGES
+) -> Drawn:
     """Measured 4-core rates as points, predicted as a line, the changes marked.
 
     The predicted line is broken at every change: a prediction holds for the
@@ -288,27 +376,51 @@ def time_series_figure(table: pd.DataFrame, out_dir: Path,
     marked = _within(table, changes)
     stamps = [pd.Timestamp(date, tz=when.dt.tz) for date, _ in marked]
     # each run's period: how many changes came before it
-    period = sum(((when >= stamp).to_numpy().astype(int) for stamp in stamps),
-                 np.zeros(len(when), dtype=int))
+    period = sum(
+        ((when >= stamp).to_numpy().astype(int) for stamp in stamps), np.zeros(len(when), dtype=int)
+    )
     figure, axes = plt.subplots(2, 1, figsize=(11.5, 7.4), sharex=True)
     for axis, delay in zip(axes, calibration.DELAYS, strict=True):
         metric = calibration.rate_metric(CORES, delay)
         for index, part in enumerate(sorted(set(period))):
             chosen = period == part
-            axis.plot(when[chosen], table.loc[chosen, f"{metric}_predicted"], "-",
-                      color=PALETTE[0], linewidth=1.5, marker=".", markersize=5,
-                      label="predicted (l4sim)" if index == 0 else "_")
+            axis.plot(
+                when[chosen],
+                table.loc[chosen, f"{metric}_predicted"],
+                "-",
+                color=PALETTE[0],
+                linewidth=1.5,
+                marker=".",
+                markersize=5,
+                label="predicted (l4sim)" if index == 0 else "_",
+            )
         measured = table[f"{metric}_measured"]
-        axis.plot(when[measured.notna()], measured.dropna(), "o", color=PALETTE[6],
-                  markersize=4, label="measured (sel4bench)")
+        axis.plot(
+            when[measured.notna()],
+            measured.dropna(),
+            "o",
+            color=PALETTE[6],
+            markersize=4,
+            label="measured (sel4bench)",
+        )
         withheld = when[measured.isna()]
         if len(withheld):  # wide enough to see, even around one run
             pad = max((when.max() - when.min()) * 0.01, pd.Timedelta(hours=12))
-            axis.axvspan(withheld.min() - pad, withheld.max() + pad, color="0.9", zorder=0,
-                         label=f"{CORES}-core figures withheld")
+            axis.axvspan(
+                withheld.min() - pad,
+                withheld.max() + pad,
+                color="0.9",
+                zorder=0,
+                label=f"{CORES}-core figures withheld",
+            )
         for index, ((date, what), stamp) in enumerate(zip(marked, stamps, strict=True)):
-            axis.axvline(stamp, color=PALETTE[1], linewidth=1.2,
-                         linestyle=("--", ":", "-.")[index % 3], label=f"{date}: {what}")
+            axis.axvline(
+                stamp,
+                color=PALETTE[1],
+                linewidth=1.2,
+                linestyle=("--", ":", "-.")[index % 3],
+                label=f"{date}: {what}",
+            )
         axis.set_ylabel(f"calls per second, {CORES} cores")
         axis.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         axis.set_title(f"delay {delay:,} cycles", fontsize=9.5, loc="left")
@@ -328,15 +440,28 @@ def hardware_section(document: Document, folder: Path) -> None:
     folder = Path(folder)
     table_path = folder / TABLE
     if not table_path.is_file():
-        document.text(f"No comparison yet: `{table_path}` is absent. Run `l4sim compare "
-                      "sel4bench DATA` (DATA: sel4bench-results files of the board; see "
-                      "docs/calibration.md), then `l4sim report` again.")
+        document.text(
+            f"No comparison yet: `{table_path}` is absent. Run `l4sim compare "
+            "sel4bench DATA` (DATA: sel4bench-results files of the board; see "
+            "docs/calibration.md), then `l4sim report` again."
+        )
         return
     table = pd.read_csv(table_path, dtype={"sha_kernel": str, "sha_bench": str})
     changes_path = folder / CHANGES_TABLE
-    changes = (tuple(pd.read_csv(changes_path, dtype=str).itertuples(index=False, name=None))
-               if changes_path.is_file() else ())
+    changes = (
+        tuple(pd.read_csv(changes_path, dtype=str).itertuples(index=False, name=None))
+        if changes_path.is_file()
+        else ()
+    )
     png, svg = folder / f"{FIGURE}.png", folder / f"{FIGURE}.svg"
-    figure = (Drawn(png, svg, f"sel4bench's SMP benchmark on {CORES} cores: measured and "
-                    "predicted", _caption(table, changes)) if png.is_file() else None)
+    figure = (
+        Drawn(
+            png,
+            svg,
+            f"sel4bench's SMP benchmark on {CORES} cores: measured and predicted",
+            _caption(table, changes),
+        )
+        if png.is_file()
+        else None
+    )
     comparison_blocks(document, table, figure, changes, level=2)

@@ -42,8 +42,7 @@ from l4sim.sweep.stats import mean_ci  # noqa: E402
 
 # Okabe & Ito, "Color universal design" (2008): distinguishable with any
 # common colour-vision deficiency
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
-           "#F0E442")
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINE_STYLES = ("-", "--", "-.", ":")
 MAX_LEGEND = 8  # curves beyond which a colour bar replaces the legend
@@ -54,31 +53,49 @@ DPI = 150
 COINCIDE_SHARE = 0.02
 MIN_LOG_TICKS = 3  # labelled ticks of a log axis, at least
 # what a run fixes, in the order a caption names it
-SETTING_KEYS = (("profile", "profile {}"), ("cpus", "{} CPUs"), ("lock", "{} spinlocks"),
-                ("kernel_lock", "{}"))
+SETTING_KEYS = (
+    ("profile", "profile {}"),
+    ("cpus", "{} CPUs"),
+    ("lock", "{} spinlocks"),
+    ("kernel_lock", "{}"),
+)
 KERNEL_LOCKS = {"fine": "fine-grained kernel locks", "big": "one big kernel lock"}
 # the table's keys, metrics and kinds of entry in words (others: underscores as spaces)
 WORDS = {
-    "wait_factor": "wait factor", "kernel_lock": "kernel locking", "lock": "spinlock",
-    "cpus": "CPUs", "fastpath_syscall": "syscall-exception fastpath",
-    "fastpath_ipc": "IPC fastpath", "fastpath_notify": "notification fastpath",
-    "irq_forward": "IRQ forwarding", "hold_mean": "mean lock hold (cycles)",
+    "wait_factor": "wait factor",
+    "kernel_lock": "kernel locking",
+    "lock": "spinlock",
+    "cpus": "CPUs",
+    "fastpath_syscall": "syscall-exception fastpath",
+    "fastpath_ipc": "IPC fastpath",
+    "fastpath_notify": "notification fastpath",
+    "irq_forward": "IRQ forwarding",
+    "hold_mean": "mean lock hold (cycles)",
     "delay_cycles": "delay (cycles)",
-    "duration_mean": "mean duration (cycles)", "duration_p50": "median duration (cycles)",
+    "duration_mean": "mean duration (cycles)",
+    "duration_p50": "median duration (cycles)",
     "duration_p99": "99th-percentile duration (cycles)",
     "fast_fraction": "share taking the fastpath",
     "lock_wait_mean": "mean lock wait (cycles)",
     "contended_fraction": "share that waited for a lock",
     "entries_per_mcycle": "entries per million cycles",
     "acquisitions_per_mcycle": "acquisitions per million cycles",
-    "wait_mean": "mean wait (cycles)", "utilization": "lock utilization",
-    "calls_per_second": "calls per second", "call_cycles": "Call (cycles)",
+    "wait_mean": "mean wait (cycles)",
+    "utilization": "lock utilization",
+    "calls_per_second": "calls per second",
+    "call_cycles": "Call (cycles)",
     "reply_recv_cycles": "ReplyRecv (cycles)",
 }
 # kinds of kernel entry (a study's output ipc.duration_mean is KIND.METRIC)
-KINDS = {"ipc": "IPC", "syscall_exception": "syscall exception", "irq": "interrupt",
-         "irq_latency": "interrupt latency", "lock": "lock acquisition",
-         "scheduler": "scheduler", "notify": "notification"}
+KINDS = {
+    "ipc": "IPC",
+    "syscall_exception": "syscall exception",
+    "irq": "interrupt",
+    "irq_latency": "interrupt latency",
+    "lock": "lock acquisition",
+    "scheduler": "scheduler",
+    "notify": "notification",
+}
 
 
 @dataclass
@@ -118,8 +135,15 @@ def words(name: str) -> str:
     return KINDS.get(name, name.replace("_", " "))
 
 
-def curve(label: str, value, frame: pd.DataFrame, x: str, y: str, scale: float = 1.0,
-          floor: float | None = None) -> Curve:
+def curve(
+    label: str,
+    value,
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    scale: float = 1.0,
+    floor: float | None = None,
+) -> Curve:
     """Mean and 95% interval over replications of ``y`` at each ``x`` of ``frame``.
 
     ``floor``: the least value the quantity can take (0 for cycles and shares). A
@@ -137,12 +161,13 @@ def curve(label: str, value, frame: pd.DataFrame, x: str, y: str, scale: float =
     clipped = floor is not None and bool((low < floor).any())
     if clipped:
         low = np.maximum(low, floor)
-    return Curve(label, value, np.array(xs), np.array(means), low, np.array(highs),
-                 clipped=clipped)
+    return Curve(label, value, np.array(xs), np.array(means), low, np.array(highs), clipped=clipped)
 
 
-CLIPPED = ("where an interval would reach below 0 it is cut at 0 (the quantity cannot be "
-           "negative; a t-interval from few replications is symmetric)")
+CLIPPED = (
+    "where an interval would reach below 0 it is cut at 0 (the quantity cannot be "
+    "negative; a t-interval from few replications is symmetric)"
+)
 
 
 def coinciding_groups(panels: list[list[Curve]], span: float) -> list[list[str]]:
@@ -158,17 +183,23 @@ def coinciding_groups(panels: list[list[Curve]], span: float) -> list[list[str]]
     groups: list[list[str]] = []
     for label in labels:
         group = groups[-1] if groups else None
-        if group and all(label in curves and all(member in curves and _coincide(
-                curves[member], curves[label], span) for member in group)
-                for curves in by_label):
+        if group and all(
+            label in curves
+            and all(
+                member in curves and _coincide(curves[member], curves[label], span)
+                for member in group
+            )
+            for curves in by_label
+        ):
             group.append(label)
         else:
             groups.append([label])
     return groups
 
 
-def merge_coinciding(curves: list[Curve],
-                     groups: list[list[str]]) -> tuple[list[Curve], dict[str, float]]:
+def merge_coinciding(
+    curves: list[Curve], groups: list[list[str]]
+) -> tuple[list[Curve], dict[str, float]]:
     """The curves with each group of ``groups`` merged into one.
 
     A merged curve is the mean of its members, its band their whole range.
@@ -186,11 +217,24 @@ def merge_coinciding(curves: list[Curve],
         ys = np.vstack([c.y for c in group])
         low = np.vstack([c.low for c in group]).min(axis=0)
         high = np.vstack([c.high for c in group]).max(axis=0)
-        label = f"{group[0].label}-{group[-1].label}" if len(group) > 2 else \
-            f"{group[0].label}, {group[-1].label}"
+        label = (
+            f"{group[0].label}-{group[-1].label}"
+            if len(group) > 2
+            else f"{group[0].label}, {group[-1].label}"
+        )
         apart[label] = float((ys.max(axis=0) - ys.min(axis=0)).max())
-        drawn.append(Curve(label, group[0].value, group[0].x, ys.mean(axis=0), low, high,
-                           [c.label for c in group], any(c.clipped for c in group)))
+        drawn.append(
+            Curve(
+                label,
+                group[0].value,
+                group[0].x,
+                ys.mean(axis=0),
+                low,
+                high,
+                [c.label for c in group],
+                any(c.clipped for c in group),
+            )
+        )
     return drawn, apart
 
 
@@ -215,10 +259,17 @@ def draw_curves(ax, curves: list[Curve], key_title: str, style_offset: int = 0):
         colour = colours(norm(float(line.value))) if many else PALETTE[order % len(PALETTE)]
         if not many:  # dozens of overlapping bands would hide the lines
             band(ax, line, colour)
-        ax.plot(line.x, line.y, color=colour, linewidth=1.4 if not many else 1.0,
-                linestyle="-" if many else LINE_STYLES[order % len(LINE_STYLES)],
-                marker=None if many else MARKERS[order % len(MARKERS)], markersize=4.5,
-                markerfacecolor="white" if order % 2 else colour, label=line.label)
+        ax.plot(
+            line.x,
+            line.y,
+            color=colour,
+            linewidth=1.4 if not many else 1.0,
+            linestyle="-" if many else LINE_STYLES[order % len(LINE_STYLES)],
+            marker=None if many else MARKERS[order % len(MARKERS)],
+            markersize=4.5,
+            markerfacecolor="white" if order % 2 else colour,
+            label=line.label,
+        )
     if many:
         mappable = plt.cm.ScalarMappable(norm=norm, cmap=COLOUR_MAP)
         return mappable
@@ -227,15 +278,23 @@ def draw_curves(ax, curves: list[Curve], key_title: str, style_offset: int = 0):
 
 def band(ax, line: Curve, colour) -> None:
     """The 95% interval of ``line``, shaded (labelled for :func:`save`'s caption)."""
-    ax.fill_between(line.x, line.low, line.high, color=colour, alpha=0.18, linewidth=0,
-                    label=f"_band {line.label}")
+    ax.fill_between(
+        line.x,
+        line.low,
+        line.high,
+        color=colour,
+        alpha=0.18,
+        linewidth=0,
+        label=f"_band {line.label}",
+    )
 
 
 def uses_colour_bar(curves: list[Curve]) -> bool:
     """Whether :func:`draw_curves` draws these curves against a colour bar (many, numeric)."""
     return len(curves) > MAX_LEGEND and all(
         isinstance(c.value, int | float | np.number) and not isinstance(c.value, bool)
-        for c in curves)
+        for c in curves
+    )
 
 
 def colour_bar(fig, mappable, label: str, bottom: float, top: float):
@@ -263,8 +322,9 @@ def setting(points: pd.DataFrame) -> str:
             else:
                 shown = "/".join(str(v) for v in sorted(values, key=str))
             if key == "kernel_lock":
-                shown = " or ".join(KERNEL_LOCKS.get(v, f"kernel locking {v}")
-                                    for v in sorted(values, key=str))
+                shown = " or ".join(
+                    KERNEL_LOCKS.get(v, f"kernel locking {v}") for v in sorted(values, key=str)
+                )
             parts.append(text.format(shown))
     return ", ".join(parts)
 
@@ -285,8 +345,9 @@ def heading(fig, what: str, points: pd.DataFrame, reference: str | None) -> str:
     return f"{title}; scenario {name}: {setting(points)}"
 
 
-def bands_sentence(fig, what: str = "95% t-interval over replications",
-                   unit: str | None = "") -> str:
+def bands_sentence(
+    fig, what: str = "95% t-interval over replications", unit: str | None = ""
+) -> str:
     """What the figure's shaded bands are, as they can be seen once laid out.
 
     Bands narrower than their lines are called too narrow to see, with the
@@ -305,18 +366,27 @@ def bands_sentence(fig, what: str = "95% t-interval over replications",
     if widest == 0:  # no spread at all: nothing to shade
         if len(hidden) == len(bands):
             return f"No band shows: every replication gave the same value ({what}: none)"
-        return (f"Shaded: {what}; where no band shows, every replication gave the same "
-                "value")
+        return f"Shaded: {what}; where no band shows, every replication gave the same value"
     widest = "" if unit is None else f"at most {number(widest)}{unit} wide, "
     if len(hidden) == len(bands):
         return f"No band shows: the {what} is {HIDDEN_WORDS} ({widest}narrower than a line)"
-    return (f"Shaded: {what}; where no band shows, it is {HIDDEN_WORDS} ({widest}"
-            "narrower than the line)")
+    return (
+        f"Shaded: {what}; where no band shows, it is {HIDDEN_WORDS} ({widest}"
+        "narrower than the line)"
+    )
 
 
-def save(fig, out_dir: Path, stem: str, title: str, sentences: list[str],
-         bands: str | None = None, unit: str | None = "", title_lines: int = 0,
-         layout: bool = True) -> Drawn:
+def save(
+    fig,
+    out_dir: Path,
+    stem: str,
+    title: str,
+    sentences: list[str],
+    bands: str | None = None,
+    unit: str | None = "",
+    title_lines: int = 0,
+    layout: bool = True,
+) -> Drawn:
     """Lay the figure out, word its caption, write PNG and SVG, close it.
 
     ``sentences`` are the caption's; when ``bands`` names what the shaded
@@ -359,12 +429,21 @@ def _log_ticks(axis, low: float, high: float) -> None:
     from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
     base = getattr(axis.get_transform(), "base", 10)
-    choices = ((1.0,),) if base != 10 else ((1.0,), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0, 7.0),
-                                            tuple(float(i) for i in range(1, 10)))
+    choices = (
+        ((1.0,),)
+        if base != 10
+        else (
+            (1.0,),
+            (1.0, 2.0, 5.0),
+            (1.0, 2.0, 3.0, 5.0, 7.0),
+            tuple(float(i) for i in range(1, 10)),
+        )
+    )
     ticks: list[float] = []
     for subs in choices:  # the sparsest steps that give a reader four values, or three
-        found = [t for t in LogLocator(base=base, subs=subs).tick_values(low, high)
-                 if low <= t <= high]
+        found = [
+            t for t in LogLocator(base=base, subs=subs).tick_values(low, high) if low <= t <= high
+        ]
         if len(found) > len(ticks) and (len(ticks) < MIN_LOG_TICKS or len(found) <= 8):
             ticks = found
         if len(ticks) > MIN_LOG_TICKS:

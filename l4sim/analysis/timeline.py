@@ -16,10 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # colours of the PNG, by segment category, and the category in the legend
-COLOURS = {"user": "#7fbf7f", "fast": "#3b75af", "slow": "#ef8636", "kernel": "#9c9c9c",
-           "spin": "#c53a32", "idle": "#eeeeee"}
-CATEGORIES = {"user": "user", "fast": "fastpath", "slow": "slowpath",
-              "kernel": "other kernel entry", "spin": "lock spinning", "idle": "idle"}
+COLOURS = {
+    "user": "#7fbf7f",
+    "fast": "#3b75af",
+    "slow": "#ef8636",
+    "kernel": "#9c9c9c",
+    "spin": "#c53a32",
+    "idle": "#eeeeee",
+}
+CATEGORIES = {
+    "user": "user",
+    "fast": "fastpath",
+    "slow": "slowpath",
+    "kernel": "other kernel entry",
+    "spin": "lock spinning",
+    "idle": "idle",
+}
 _KEEP = object()
 CHARACTERS = 330  # characters of a segment's label (6 points) across the drawn window
 
@@ -74,8 +86,7 @@ class Timeline:
     def segments(self, end: int | None = None) -> list[Segment]:
         """Kernel segments plus the user and idle gaps between them, per CPU."""
         if end is None:
-            end = max([s.end for s in self.kernel_segments] + [m[0] for m in self.marks],
-                      default=0)
+            end = max([s.end for s in self.kernel_segments] + [m[0] for m in self.marks], default=0)
         result: list[Segment] = []
         by_cpu: dict[int, list] = {cpu: [] for cpu in range(self.cpus)}
         for segment, (_, _, following) in zip(self.kernel_segments, self.after, strict=True):
@@ -95,28 +106,52 @@ class Timeline:
     def to_chrome(self) -> dict:
         """The Chrome trace event format (microseconds, one track per CPU)."""
         scale = 1e6 / self.clock_hz
-        events: list[dict] = [{"ph": "M", "name": "process_name", "pid": 0,
-                               "args": {"name": "l4sim CPUs"}}]
-        events += [{"ph": "M", "name": "thread_name", "pid": 0, "tid": cpu,
-                    "args": {"name": f"cpu{cpu}"}} for cpu in range(self.cpus)]
+        events: list[dict] = [
+            {"ph": "M", "name": "process_name", "pid": 0, "args": {"name": "l4sim CPUs"}}
+        ]
+        events += [
+            {"ph": "M", "name": "thread_name", "pid": 0, "tid": cpu, "args": {"name": f"cpu{cpu}"}}
+            for cpu in range(self.cpus)
+        ]
         for segment in [*self.segments(), *self.spins]:
-            events.append({"name": segment.name, "cat": segment.category, "ph": "X",
-                           "ts": segment.start * scale,
-                           "dur": max(segment.end - segment.start, 0) * scale,
-                           "pid": 0, "tid": segment.cpu,
-                           "args": {"thread": segment.thread, "cycles": segment.end - segment.start,
-                                    "start_cycle": segment.start}})
+            events.append(
+                {
+                    "name": segment.name,
+                    "cat": segment.category,
+                    "ph": "X",
+                    "ts": segment.start * scale,
+                    "dur": max(segment.end - segment.start, 0) * scale,
+                    "pid": 0,
+                    "tid": segment.cpu,
+                    "args": {
+                        "thread": segment.thread,
+                        "cycles": segment.end - segment.start,
+                        "start_cycle": segment.start,
+                    },
+                }
+            )
         for number, (cpu, sent, to_cpu, received, label) in enumerate(self.flows):
             common = {"name": "ipc", "cat": "ipc", "id": number, "pid": 0}
-            events.append({**common, "ph": "s", "ts": sent * scale, "tid": cpu,
-                           "args": {"message": label}})
-            events.append({**common, "ph": "f", "bp": "e", "ts": received * scale,
-                           "tid": to_cpu})
+            events.append(
+                {**common, "ph": "s", "ts": sent * scale, "tid": cpu, "args": {"message": label}}
+            )
+            events.append({**common, "ph": "f", "bp": "e", "ts": received * scale, "tid": to_cpu})
         for now, cpu, text in self.marks:
-            events.append({"name": f"VIOLATION {text}", "ph": "i", "s": "g", "ts": now * scale,
-                           "pid": 0, "tid": cpu if cpu is not None else 0})
-        return {"traceEvents": events, "displayTimeUnit": "ns",
-                "otherData": {"clock_hz": self.clock_hz, "time_unit": "microseconds"}}
+            events.append(
+                {
+                    "name": f"VIOLATION {text}",
+                    "ph": "i",
+                    "s": "g",
+                    "ts": now * scale,
+                    "pid": 0,
+                    "tid": cpu if cpu is not None else 0,
+                }
+            )
+        return {
+            "traceEvents": events,
+            "displayTimeUnit": "ns",
+            "otherData": {"clock_hz": self.clock_hz, "time_unit": "microseconds"},
+        }
 
     def write_chrome(self, path: Path) -> Path:
         path = Path(path)
@@ -137,9 +172,16 @@ class Timeline:
         def bar(y, left, right, height, category):
             first = category not in drawn
             drawn.add(category)
-            ax.barh(y, right - left, left=left, height=height, color=COLOURS[category],
-                    edgecolor="white" if height > 0.2 else "none", linewidth=0.3,
-                    label=CATEGORIES[category] if first else "_")
+            ax.barh(
+                y,
+                right - left,
+                left=left,
+                height=height,
+                color=COLOURS[category],
+                edgecolor="white" if height > 0.2 else "none",
+                linewidth=0.3,
+                label=CATEGORIES[category] if first else "_",
+            )
 
         for segment in self.segments():
             if segment.end <= start or segment.start >= stop:
@@ -147,14 +189,22 @@ class Timeline:
             left, right = max(segment.start, start), min(segment.end, stop)
             bar(segment.cpu, left, right, 0.6, segment.category)
             if segment.category != "idle":
-                label = (segment.thread if segment.category == "user"
-                         else segment_label(segment.name))
+                label = (
+                    segment.thread if segment.category == "user" else segment_label(segment.name)
+                )
                 # the label, or its part after the colon, if it fits inside the bar
                 room = (right - left) / cycles * CHARACTERS
                 fits = [t for t in (label, label.rpartition(": ")[2]) if len(t) <= room]
                 if fits:
-                    ax.text((left + right) / 2, segment.cpu, fits[0], ha="center",
-                            va="center", fontsize=6, clip_on=True)
+                    ax.text(
+                        (left + right) / 2,
+                        segment.cpu,
+                        fits[0],
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        clip_on=True,
+                    )
         for segment in self.spins:
             if segment.end > start and segment.start < stop:
                 left, right = max(segment.start, start), min(segment.end, stop)
@@ -166,24 +216,38 @@ class Timeline:
                 else:  # across rows: from the sender's edge to the receiver's
                     step = 0.3 if to_cpu > cpu else -0.3
                     ends = (sent, cpu + step), (received, to_cpu - step)
-                ax.annotate("", xy=ends[1], xytext=ends[0],
-                            arrowprops={"arrowstyle": "->", "color": "black", "lw": 0.7})
+                ax.annotate(
+                    "",
+                    xy=ends[1],
+                    xytext=ends[0],
+                    arrowprops={"arrowstyle": "->", "color": "black", "lw": 0.7},
+                )
         for now, _cpu, _text in self.marks:
             if start <= now < stop:
                 ax.axvline(now, color="red", linestyle="--", label="invariant violation")
         order = list(CATEGORIES.values())
         handles, labels = ax.get_legend_handles_labels()
-        ranked = sorted(zip(handles, labels, strict=True),
-                        key=lambda pair: order.index(pair[1]) if pair[1] in order else 99)
-        ax.legend([h for h, _ in ranked], [label for _, label in ranked],
-                  loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=len(ranked),
-                  fontsize=8, frameon=False)
+        ranked = sorted(
+            zip(handles, labels, strict=True),
+            key=lambda pair: order.index(pair[1]) if pair[1] in order else 99,
+        )
+        ax.legend(
+            [h for h, _ in ranked],
+            [label for _, label in ranked],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.25),
+            ncol=len(ranked),
+            fontsize=8,
+            frameon=False,
+        )
         ax.set_yticks(range(self.cpus), [f"CPU {c}" for c in range(self.cpus)])
         ax.invert_yaxis()
         ax.set_xlim(start, stop)
         ax.set_xlabel("cycle")
-        ax.set_title("l4sim timeline (arrows: IPC hand-offs, thin bars over a row: lock spinning)",
-                     fontsize=9)
+        ax.set_title(
+            "l4sim timeline (arrows: IPC hand-offs, thin bars over a row: lock spinning)",
+            fontsize=9,
+        )
         fig.tight_layout()
         fig.savefig(path, dpi=150)
         plt.close(fig)

@@ -80,8 +80,7 @@ class BigLockKernel:
     def deliver_irq(self, cpu, current, payload):
         kernel = self._kernel
         path = self.locked(kernel.deliver_irq_kernel(cpu, current, payload))
-        return path if current is None or not kernel.traps else kernel.trapped(path,
-                                                                               entry=False)
+        return path if current is None or not kernel.traps else kernel.trapped(path, entry=False)
 
     def locked(self, path):
         """Run ``path`` under the big lock: taken first, dropped at switches and at the end."""

@@ -53,8 +53,13 @@ def unique_masks(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(np.asarray(masks, dtype=np.int64), return_counts=True)
 
 
-def expected_cost(order: tuple[Check, ...], paper: tuple[Check, ...], masks: np.ndarray,
-                  counts: np.ndarray, costs: Costs) -> float:
+def expected_cost(
+    order: tuple[Check, ...],
+    paper: tuple[Check, ...],
+    masks: np.ndarray,
+    counts: np.ndarray,
+    costs: Costs,
+) -> float:
     """Mean cycles per attempt of running ``order`` on the recorded masks.
 
     ``paper`` is the list the masks' bits refer to (bit i: ``paper[i]`` passed).
@@ -75,8 +80,9 @@ def expected_cost(order: tuple[Check, ...], paper: tuple[Check, ...], masks: np.
     return total / counts.sum()
 
 
-def optimal_order(paper: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray,
-                  costs: Costs) -> tuple[Check, ...]:
+def optimal_order(
+    paper: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray, costs: Costs
+) -> tuple[Check, ...]:
     """The order minimising the expected cycles per attempt on these masks (see above)."""
     n = len(paper)
     full = (1 << n) - 1
@@ -107,8 +113,9 @@ def optimal_order(paper: tuple[Check, ...], masks: np.ndarray, counts: np.ndarra
                 ok = counts[(masks & after) == after].sum() / reached
             else:
                 ok = 1.0  # never reached in the data: any order is as good
-            value = (step + (1 - ok) * locks_held(new_stage) * costs.lock_release
-                     + ok * best[after][0])
+            value = (
+                step + (1 - ok) * locks_held(new_stage) * costs.lock_release + ok * best[after][0]
+            )
             if choice is None or value < choice[0] - 1e-12:
                 choice = (value, i)
         best[subset] = choice
@@ -120,8 +127,9 @@ def optimal_order(paper: tuple[Check, ...], masks: np.ndarray, counts: np.ndarra
     return tuple(order)
 
 
-def optimize(attempts: dict[str, np.ndarray], fastpaths: dict[str, tuple[Check, ...]],
-             costs: Costs) -> dict:
+def optimize(
+    attempts: dict[str, np.ndarray], fastpaths: dict[str, tuple[Check, ...]], costs: Costs
+) -> dict:
     """For each fastpath with profiled attempts: the optimal order and both expected costs.
 
     ``attempts[kind]`` are the check masks of that fastpath's attempts (bits
@@ -143,24 +151,25 @@ def optimize(attempts: dict[str, np.ndarray], fastpaths: dict[str, tuple[Check, 
     return result
 
 
-def validate_order_file(path: str | Path, fastpaths: dict[str, tuple[Check, ...]],
-                        designs: bool = False) -> None:
+def validate_order_file(
+    path: str | Path, fastpaths: dict[str, tuple[Check, ...]], designs: bool = False
+) -> None:
     """Raise ValueError (one line) unless ``path`` holds valid orders of these fastpaths' checks
     (``designs``: valid fastpath designs, :mod:`l4sim.kernel.fastpath_design`)."""
     from l4sim.kernel.fastpath_design import apply_design
     from l4sim.kernel.immutable_fields import immutable
 
     try:
-        orders = load_design_file(path, fastpaths) if designs else load_order_file(path,
-                                                                                   fastpaths)
+        orders = load_design_file(path, fastpaths) if designs else load_order_file(path, fastpaths)
     except FileNotFoundError:
         raise ValueError(f"no such file {str(path)!r}") from None
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         what = "fastpath-design" if designs else "check-order"
         raise ValueError(f"{path}: not a {what} file ({error})") from None
     if not orders:
-        raise ValueError(f"{path}: names no fastpath's order (expected keys among "
-                         f"{', '.join(fastpaths)})")
+        raise ValueError(
+            f"{path}: names no fastpath's order (expected keys among {', '.join(fastpaths)})"
+        )
     for kind, names in orders.items():
         try:
             if designs:
@@ -176,8 +185,11 @@ def load_order_file(path: str | Path, fastpaths) -> dict[str, list[str]]:
     """``{"syscall_exception": [...], "ipc": [...]}`` from a file written by ``l4sim checks``
     (entries for fastpaths not in ``fastpaths`` are ignored)."""
     data = json.loads(Path(path).read_text())
-    return {kind: entry["order"] if isinstance(entry, dict) else entry
-            for kind, entry in data.items() if kind in fastpaths}
+    return {
+        kind: entry["order"] if isinstance(entry, dict) else entry
+        for kind, entry in data.items()
+        if kind in fastpaths
+    }
 
 
 def load_design_file(path: str | Path, fastpaths) -> dict[str, list[str]]:

@@ -69,15 +69,31 @@ def plan_checks(checks: tuple[Check, ...], costs: tuple[int, ...]) -> CheckPlan:
             stage = max(stage, check.stage)
             groups.append((stage, sync, []))
         groups[-1][2].append((check, cost))
-    runs = tuple(CheckRun(stage, tuple(c for c, _ in group), tuple(c.passes for c, _ in group),
-                          tuple(accumulate(cost for _, cost in group)), sync)
-                 for stage, sync, group in groups)
+    runs = tuple(
+        CheckRun(
+            stage,
+            tuple(c for c, _ in group),
+            tuple(c.passes for c, _ in group),
+            tuple(accumulate(cost for _, cost in group)),
+            sync,
+        )
+        for stage, sync, group in groups
+    )
     hoisted = tuple(c for c in checks if c.moved_from is not None and not c.optimistic)
     return CheckPlan(runs, hoisted)
 
 
-def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, other,
-               held: list, spent: int, unlocked_read=None):
+def run_checks(
+    kernel,
+    plan: CheckPlan,
+    paper: tuple[Check, ...],
+    ctx,
+    current,
+    other,
+    held: list,
+    spent: int,
+    unlocked_read=None,
+):
     """Run the planned checks in order; returns (passed, stage reached, cycles not yet yielded).
 
     ``paper`` is the canonical list the profile's mask bits refer to.

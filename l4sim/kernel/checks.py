@@ -62,8 +62,9 @@ def validate_dependencies(checks: tuple[Check, ...]) -> tuple[Check, ...]:
     for check in checks:
         missing = [name for name in check.needs if name not in seen]
         if missing:
-            raise ValueError(f"check {check.name} runs before {', '.join(missing)}, "
-                             "which it depends on")
+            raise ValueError(
+                f"check {check.name} runs before {', '.join(missing)}, which it depends on"
+            )
         seen.add(check.name)
     return checks
 
@@ -72,8 +73,10 @@ def reorder(checks: tuple[Check, ...], names: list[str]) -> tuple[Check, ...]:
     """The same checks in the order ``names`` gives (every check exactly once)."""
     by_name = {check.name: check for check in checks}
     if sorted(names) != sorted(by_name):
-        raise ValueError(f"an order must name each check once: got {names}, "
-                         f"expected the checks {sorted(by_name)}")
+        raise ValueError(
+            f"an order must name each check once: got {names}, "
+            f"expected the checks {sorted(by_name)}"
+        )
     return validate_dependencies(tuple(by_name[name] for name in names))
 
 

@@ -56,13 +56,16 @@ def decode_class(action_class: type) -> Decoded | None:
         return Decoded(SYSCALL_EXCEPTION)
     if not issubclass(action_class, IPC_OPERATIONS):
         return None
-    return Decoded(IPC, sends=issubclass(action_class, SENDING),
-                   replies=issubclass(action_class, REPLYING),
-                   receives=issubclass(action_class, RECEIVING),
-                   notifies=issubclass(action_class, Notify),
-                   is_call=issubclass(action_class, Call),
-                   is_reply_wait=issubclass(action_class, ReplyWait),
-                   has_fastpath=issubclass(action_class, FASTPATH_IPC))
+    return Decoded(
+        IPC,
+        sends=issubclass(action_class, SENDING),
+        replies=issubclass(action_class, REPLYING),
+        receives=issubclass(action_class, RECEIVING),
+        notifies=issubclass(action_class, Notify),
+        is_call=issubclass(action_class, Call),
+        is_reply_wait=issubclass(action_class, ReplyWait),
+        has_fastpath=issubclass(action_class, FASTPATH_IPC),
+    )
 
 
 # What each action class seen so far decodes to. The kernel's entry looks its

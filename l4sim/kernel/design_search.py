@@ -88,8 +88,11 @@ class LockWaits:
 
     def to_stage(self, stage: Stage) -> float:
         """Cycles waited to take every lock up to ``stage`` from none held."""
-        return {Stage.LOCK_FREE: 0.0, Stage.SCHEDULER: self.scheduler,
-                Stage.THREADS: self.scheduler + self.threads}[stage]
+        return {
+            Stage.LOCK_FREE: 0.0,
+            Stage.SCHEDULER: self.scheduler,
+            Stage.THREADS: self.scheduler + self.threads,
+        }[stage]
 
 
 NO_WAITS = LockWaits()
@@ -98,8 +101,13 @@ NO_WAITS = LockWaits()
 class _Model:
     """The costs of one fastpath's steps, shared by the search and the evaluation."""
 
-    def __init__(self, checks: tuple[Check, ...], costs: Costs, waits: LockWaits,
-                 proven_immutable: frozenset[str]) -> None:
+    def __init__(
+        self,
+        checks: tuple[Check, ...],
+        costs: Costs,
+        waits: LockWaits,
+        proven_immutable: frozenset[str],
+    ) -> None:
         self.checks = checks
         self.n = len(checks)
         self.position = {}
@@ -117,8 +125,9 @@ class _Model:
             self.needs.append(sum(1 << self.position[name] for name in check.needs))
             movable = hoistable(check, proven_immutable)
             self.hoistable.append(movable)
-            self.may_precheck.append(check.stage > Stage.LOCK_FREE and not movable
-                                     and check.name not in depended)
+            self.may_precheck.append(
+                check.stage > Stage.LOCK_FREE and not movable and check.name not in depended
+            )
         self.acquire = float(costs.lock_acquire)
         self.release = float(costs.lock_release)
         self.waits = waits
@@ -148,17 +157,27 @@ class _Model:
 def _superset_counts(masks: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
     """``reach[S]``: attempts in which every check of the subset ``S`` passed."""
     table = np.zeros(1 << n, dtype=np.float64)
-    np.add.at(table, np.asarray(masks, dtype=np.int64) & ((1 << n) - 1),
-              np.asarray(counts, dtype=np.float64))
+    np.add.at(
+        table,
+        np.asarray(masks, dtype=np.int64) & ((1 << n) - 1),
+        np.asarray(counts, dtype=np.float64),
+    )
     for bit in range(n):
         view = table.reshape(-1, 2, 1 << bit)
         view[:, 0, :] += view[:, 1, :]  # a set without the bit gains its supersets with it
     return table
 
 
-def search(checks: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray, costs: Costs,
-           waits: LockWaits = NO_WAITS, proven_immutable: frozenset[str] = frozenset(),
-           moves: bool = True, exact: bool | None = None) -> list[str]:
+def search(
+    checks: tuple[Check, ...],
+    masks: np.ndarray,
+    counts: np.ndarray,
+    costs: Costs,
+    waits: LockWaits = NO_WAITS,
+    proven_immutable: frozenset[str] = frozenset(),
+    moves: bool = True,
+    exact: bool | None = None,
+) -> list[str]:
     """The design with the least expected cycles per attempt on these masks (see above).
 
     ``moves=False`` searches orders only (no hoist, no precheck): the order
@@ -185,8 +204,9 @@ def search(checks: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray, cos
                 if moves and held == Stage.LOCK_FREE and model.may_precheck[i]:
                     yield EARLY, i, held
 
-    def step_value(subset: int, held: Stage, how: str, i: int, after: Stage,
-                   future: float) -> tuple[float, float]:
+    def step_value(
+        subset: int, held: Stage, how: str, i: int, after: Stage, future: float
+    ) -> tuple[float, float]:
         """(expected cycles from here taking this step, its failure probability)."""
         reached = reach[subset]
         ok = reach[subset | 1 << i] / reached if reached > 0 else 1.0
@@ -199,8 +219,7 @@ def search(checks: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray, cos
     def as_listed(subset: int, held: Stage):
         """Where the data never reach (every cost there is weighted by zero): the next
         check of the list, where it belongs, so that the design moves nothing it need not."""
-        return next((how, i, after) for how, i, after in options(subset, held)
-                    if how == PLAIN)
+        return next((how, i, after) for how, i, after in options(subset, held) if how == PLAIN)
 
     def finish(held: Stage) -> float:
         return model.take(held, Stage.THREADS)
@@ -223,9 +242,11 @@ def search(checks: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray, cos
                         choice = (value, (how, i, after))
                 if choice is not None:
                     best[(subset, held)] = choice
+
         def chooser(subset: int, held: Stage):
             return best[(subset, held)][1]
     else:
+
         def chooser(subset: int, held: Stage):
             if reach[subset] == 0:
                 return as_listed(subset, held)
@@ -247,8 +268,14 @@ def search(checks: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray, cos
     return design + rechecks
 
 
-def expected_cycles(checks: tuple[Check, ...], design: list[str], masks: np.ndarray,
-                    counts: np.ndarray, costs: Costs, waits: LockWaits = NO_WAITS) -> float:
+def expected_cycles(
+    checks: tuple[Check, ...],
+    design: list[str],
+    masks: np.ndarray,
+    counts: np.ndarray,
+    costs: Costs,
+    waits: LockWaits = NO_WAITS,
+) -> float:
     """Mean cycles per attempt of running ``design`` on the recorded masks (the model above).
 
     Evaluated step by step, independently of the search (the tests hold one
@@ -276,16 +303,27 @@ def expected_cycles(checks: tuple[Check, ...], design: list[str], masks: np.ndar
     return total / float(np.sum(counts))
 
 
-def propose(checks: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray, costs: Costs,
-            waits: LockWaits, proven_immutable: frozenset[str]) -> dict:
+def propose(
+    checks: tuple[Check, ...],
+    masks: np.ndarray,
+    counts: np.ndarray,
+    costs: Costs,
+    waits: LockWaits,
+    proven_immutable: frozenset[str],
+) -> dict:
     """The paper's list, the order optimizer's order (``reordered``, which minimises the
     same cost without lock waits) and the best design, each with its expected cycles."""
-    designs = {"paper": paper_design(checks),
-               "reordered": [c.name for c in optimal_order(checks, masks, counts, costs)],
-               "optimized": search(checks, masks, counts, costs, waits, proven_immutable)}
+    designs = {
+        "paper": paper_design(checks),
+        "reordered": [c.name for c in optimal_order(checks, masks, counts, costs)],
+        "optimized": search(checks, masks, counts, costs, waits, proven_immutable),
+    }
     for design in designs.values():
         apply_design(checks, design, proven_immutable)  # the search only makes valid ones
-    return {name: {"design": design,
-                   "expected_cycles": expected_cycles(checks, design, masks, counts, costs,
-                                                      waits)}
-            for name, design in designs.items()}
+    return {
+        name: {
+            "design": design,
+            "expected_cycles": expected_cycles(checks, design, masks, counts, costs, waits),
+        }
+        for name, design in designs.items()
+    }

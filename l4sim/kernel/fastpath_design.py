@@ -44,8 +44,9 @@ def parse_step(step: str) -> tuple[str, str]:
     if not sep:
         return PLAIN, step
     if how not in MOVES:
-        raise ValueError(f"unknown step {step!r} (a check's name, or "
-                         f"{', '.join(m + ':NAME' for m in MOVES)})")
+        raise ValueError(
+            f"unknown step {step!r} (a check's name, or {', '.join(m + ':NAME' for m in MOVES)})"
+        )
     return how, name
 
 
@@ -61,12 +62,14 @@ def paper_design(checks: tuple[Check, ...]) -> list[str]:
 
 def hoistable(check: Check, proven_immutable: frozenset[str]) -> bool:
     """May ``check`` run before any lock: it needs one, and reads only proven-immutable fields."""
-    return (check.stage > Stage.LOCK_FREE and bool(check.reads)
-            and set(check.reads) <= proven_immutable)
+    return (
+        check.stage > Stage.LOCK_FREE and bool(check.reads) and set(check.reads) <= proven_immutable
+    )
 
 
-def apply_design(checks: tuple[Check, ...], design: list[str],
-                 proven_immutable: frozenset[str]) -> tuple[Check, ...]:
+def apply_design(
+    checks: tuple[Check, ...], design: list[str], proven_immutable: frozenset[str]
+) -> tuple[Check, ...]:
     """The checks a fastpath runs for ``design``, in order; ValueError (one line) if invalid.
 
     ``proven_immutable`` are the fields the static scan proved never written
@@ -84,30 +87,42 @@ def apply_design(checks: tuple[Check, ...], design: list[str],
             raise ValueError(f"design step {text!r}: no check {name!r} in this fastpath")
         if how == EARLY:
             if check.stage == Stage.LOCK_FREE:
-                raise ValueError(f"design step {text!r}: {name} needs no lock, "
-                                 "so it needs no precheck")
+                raise ValueError(
+                    f"design step {text!r}: {name} needs no lock, so it needs no precheck"
+                )
             if locked:
-                raise ValueError(f"design step {text!r}: a precheck must come before the "
-                                 "first check that takes a lock")
+                raise ValueError(
+                    f"design step {text!r}: a precheck must come before the "
+                    "first check that takes a lock"
+                )
             if name in early_open or name in placed:
                 raise ValueError(f"design step {text!r}: {name} is prechecked twice")
             early_open.add(name)
-            result.append(replace(check, name=name + EARLY_SUFFIX, stage=Stage.LOCK_FREE,
-                                  moved_from=check.stage, optimistic=True))
+            result.append(
+                replace(
+                    check,
+                    name=name + EARLY_SUFFIX,
+                    stage=Stage.LOCK_FREE,
+                    moved_from=check.stage,
+                    optimistic=True,
+                )
+            )
             continue
         if name in placed:
-            raise ValueError(f"design step {text!r}: {name} already runs "
-                             f"({step(placed[name], name)})")
+            raise ValueError(
+                f"design step {text!r}: {name} already runs ({step(placed[name], name)})"
+            )
         if how == HOISTED:
             if not hoistable(check, proven_immutable):
                 unproven = sorted(set(check.reads) - proven_immutable) or ["(no reads declared)"]
-                raise ValueError(f"design step {text!r}: {name} cannot be hoisted: "
-                                 f"{', '.join(unproven)} not proven immutable")
+                raise ValueError(
+                    f"design step {text!r}: {name} cannot be hoisted: "
+                    f"{', '.join(unproven)} not proven immutable"
+                )
             result.append(replace(check, stage=Stage.LOCK_FREE, moved_from=check.stage))
         elif how == RECHECK:
             if name not in early_open:
-                raise ValueError(f"design step {text!r}: a recheck needs an earlier "
-                                 f"early:{name}")
+                raise ValueError(f"design step {text!r}: a recheck needs an earlier early:{name}")
             early_open.discard(name)
             result.append(check)
         else:
@@ -116,8 +131,10 @@ def apply_design(checks: tuple[Check, ...], design: list[str],
             locked = True
         placed[name] = how
     if early_open:
-        raise ValueError(f"design: {', '.join(sorted(early_open))} prechecked but never "
-                         "checked again under its lock")
+        raise ValueError(
+            f"design: {', '.join(sorted(early_open))} prechecked but never "
+            "checked again under its lock"
+        )
     missing = [name for name in by_name if name not in placed]
     if missing:
         raise ValueError(f"design: the checks {', '.join(missing)} are missing")

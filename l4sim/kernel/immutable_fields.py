@@ -19,8 +19,20 @@ from pathlib import Path
 import l4sim
 
 PACKAGE = Path(l4sim.__file__).resolve().parent  # the package's source, not this folder
-MUTATORS = {"append", "appendleft", "extend", "remove", "pop", "popleft", "clear", "insert",
-            "setdefault", "update", "add", "discard"}
+MUTATORS = {
+    "append",
+    "appendleft",
+    "extend",
+    "remove",
+    "pop",
+    "popleft",
+    "clear",
+    "insert",
+    "setdefault",
+    "update",
+    "add",
+    "discard",
+}
 
 
 @cache
@@ -39,8 +51,11 @@ def written_fields() -> frozenset[str]:
                 for sub in _assigned(target):
                     if not _is_self_in_init(sub, tree):
                         written.add(sub.attr)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in MUTATORS:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in MUTATORS
+            ):
                 # x.field.append(...), x.field[i].popleft(), x.field.setdefault(k).append(...):
                 # every attribute along the receiver chain may be mutated
                 receiver = node.func.value
@@ -76,8 +91,7 @@ def _is_self_in_init(node: ast.Attribute, tree: ast.AST) -> bool:
     if not (isinstance(node.value, ast.Name) and node.value.id == "self"):
         return False
     for function in ast.walk(tree):
-        if isinstance(function, ast.FunctionDef) and function.name in ("__init__",
-                                                                       "__post_init__"):
+        if isinstance(function, ast.FunctionDef) and function.name in ("__init__", "__post_init__"):
             if any(sub is node for sub in ast.walk(function)):
                 return True
     return False

@@ -60,57 +60,108 @@ def _partner_ok(c: IpcContext) -> bool:
 
 
 # The checks, in the order the SMP fastpath runs them. Read this next to the paper.
-IPC_CHECKS: tuple[Check, ...] = validate_order((
-    # -- lock-free: the operation and the caller's own registers --------------
-    Check("simple_message", Stage.LOCK_FREE, "check_load_compare",
-          lambda c: c.op.words <= MAX_REGISTER_WORDS and not c.op.typed_items,
-          "untyped words fit in registers; no map, grant or string items"),
-    Check("valid_destination", Stage.LOCK_FREE, "check_pointer_chase",
-          lambda c: c.dest is not None,
-          "the destination thread id / capability names a thread"),
-    Check("call_or_reply_wait", Stage.LOCK_FREE, "check_load_compare",
-          lambda c: c.is_call or (c.is_reply_wait and c.op.source is ANY),
-          "only a Call, or a ReplyWait with an open receive, has a fast case"),
-    # -- under the global scheduler lock: scheduling state ---------------------
-    Check("destination_on_this_cpu", Stage.SCHEDULER, "check_pointer_chase",
-          lambda c: c.dest.cpu == c.cpu,
-          "SMP: cross-CPU IPC needs the slowpath and an IPI (seL4 does the same)",
-          needs=("valid_destination",), reads=("cpu",)),
-    Check("no_sender_queued", Stage.SCHEDULER, "check_load_compare",
-          lambda c: not c.current.send_queue and (c.is_call or not c.current.pending_irqs),
-          "nobody is queued on us (nor an interrupt): our receive would have to take them",
-          reads=("send_queue", "pending_irqs")),
-    Check("destination_waiting", Stage.SCHEDULER, "check_pointer_chase",
-          _destination_waiting,
-          "the callee waits to receive, or the replied-to thread waits for our reply",
-          needs=("valid_destination",), reads=("state", "reply_from")),
-    Check("priority_and_domain", Stage.SCHEDULER, "check_bitmap",
-          lambda c: c.dest.priority >= (c.kernel.scheduler.highest_ready(c.cpu) or 0)
-          and c.dest.domain == c.current.domain,
-          "the destination may run now: not below any ready thread; same domain",
-          needs=("valid_destination",), reads=("priority", "domain", "_ready", "_ready_bitmap")),
-    # -- under the thread locks (address order): the destination's IPC state ---
-    Check("destination_partner", Stage.THREADS, "check_pointer_chase",
-          _partner_ok,
-          "the callee receives from anyone or from us", needs=("valid_destination",),
-          reads=("partner",)),
-    Check("no_pending_notification", Stage.THREADS, "check_load_compare",
-          lambda c: c.dest.notify_bits == 0 and not c.dest.pending_irqs,
-          "no notification or interrupt is pending for the destination",
-          needs=("valid_destination",), reads=("notify_bits", "pending_irqs")),
-    Check("valid_space", Stage.THREADS, "check_pointer_chase",
-          lambda c: c.dest.space is not None and c.dest.space.valid,
-          "the destination has a valid address space to switch to",
-          needs=("valid_destination",), reads=("space", "valid")),
-))
+IPC_CHECKS: tuple[Check, ...] = validate_order(
+    (
+        # -- lock-free: the operation and the caller's own registers --------------
+        Check(
+            "simple_message",
+            Stage.LOCK_FREE,
+            "check_load_compare",
+            lambda c: c.op.words <= MAX_REGISTER_WORDS and not c.op.typed_items,
+            "untyped words fit in registers; no map, grant or string items",
+        ),
+        Check(
+            "valid_destination",
+            Stage.LOCK_FREE,
+            "check_pointer_chase",
+            lambda c: c.dest is not None,
+            "the destination thread id / capability names a thread",
+        ),
+        Check(
+            "call_or_reply_wait",
+            Stage.LOCK_FREE,
+            "check_load_compare",
+            lambda c: c.is_call or (c.is_reply_wait and c.op.source is ANY),
+            "only a Call, or a ReplyWait with an open receive, has a fast case",
+        ),
+        # -- under the global scheduler lock: scheduling state ---------------------
+        Check(
+            "destination_on_this_cpu",
+            Stage.SCHEDULER,
+            "check_pointer_chase",
+            lambda c: c.dest.cpu == c.cpu,
+            "SMP: cross-CPU IPC needs the slowpath and an IPI (seL4 does the same)",
+            needs=("valid_destination",),
+            reads=("cpu",),
+        ),
+        Check(
+            "no_sender_queued",
+            Stage.SCHEDULER,
+            "check_load_compare",
+            lambda c: not c.current.send_queue and (c.is_call or not c.current.pending_irqs),
+            "nobody is queued on us (nor an interrupt): our receive would have to take them",
+            reads=("send_queue", "pending_irqs"),
+        ),
+        Check(
+            "destination_waiting",
+            Stage.SCHEDULER,
+            "check_pointer_chase",
+            _destination_waiting,
+            "the callee waits to receive, or the replied-to thread waits for our reply",
+            needs=("valid_destination",),
+            reads=("state", "reply_from"),
+        ),
+        Check(
+            "priority_and_domain",
+            Stage.SCHEDULER,
+            "check_bitmap",
+            lambda c: (
+                c.dest.priority >= (c.kernel.scheduler.highest_ready(c.cpu) or 0)
+                and c.dest.domain == c.current.domain
+            ),
+            "the destination may run now: not below any ready thread; same domain",
+            needs=("valid_destination",),
+            reads=("priority", "domain", "_ready", "_ready_bitmap"),
+        ),
+        # -- under the thread locks (address order): the destination's IPC state ---
+        Check(
+            "destination_partner",
+            Stage.THREADS,
+            "check_pointer_chase",
+            _partner_ok,
+            "the callee receives from anyone or from us",
+            needs=("valid_destination",),
+            reads=("partner",),
+        ),
+        Check(
+            "no_pending_notification",
+            Stage.THREADS,
+            "check_load_compare",
+            lambda c: c.dest.notify_bits == 0 and not c.dest.pending_irqs,
+            "no notification or interrupt is pending for the destination",
+            needs=("valid_destination",),
+            reads=("notify_bits", "pending_irqs"),
+        ),
+        Check(
+            "valid_space",
+            Stage.THREADS,
+            "check_pointer_chase",
+            lambda c: c.dest.space is not None and c.dest.space.valid,
+            "the destination has a valid address space to switch to",
+            needs=("valid_destination",),
+            reads=("space", "valid"),
+        ),
+    )
+)
 
 FAST_CALL = "fast_call"
 FAST_REPLY_WAIT = "fast_reply_wait"
 _FAST = {True: Outcome("fast", FAST_CALL), False: Outcome("fast", FAST_REPLY_WAIT)}
 
 
-def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0,
-                 decoded: Decoded | None = None):
+def ipc_fastpath(
+    kernel, cpu: int, current: Thread, op, spent: int = 0, decoded: Decoded | None = None
+):
     """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back.
 
     ``decoded``: what the kernel's entry made of ``op`` (:mod:`l4sim.kernel.decode`).
@@ -133,7 +184,8 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0,
     held: list = []
     plan = kernel.ipc_plan
     passed, stage, spent = yield from run_checks(
-        kernel, plan, kernel.ipc_base_checks, ctx, current, dest, held, spent)
+        kernel, plan, kernel.ipc_base_checks, ctx, current, dest, held, spent
+    )
     if not passed:
         return False, None
     outcome = _FAST[is_call]
@@ -150,8 +202,13 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0,
     # takes the callee off the endpoint and gives it the reply capability;
     # fastpath_reply_recv deletes that capability and queues the replier on its
     # endpoint to receive)
-    yield Spend(spent + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit
-                + (c.fp_call if is_call else c.fp_reply_recv))
+    yield Spend(
+        spent
+        + c.fp_ipc_transfer
+        + c.fp_switch
+        + c.kernel_exit
+        + (c.fp_call if is_call else c.fp_reply_recv)
+    )
     if is_call:
         kernel.send_message(current, dest, Message("call", current, op.payload, op.words))
         current.state = BLOCKED_ON_REPLY
@@ -178,15 +235,22 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0,
 # needs no message copy and no switch, so a waiting receiver on any CPU can be
 # woken cheaply; a receiver that is not waiting gets the bits in the slowpath.
 _BY_NAME = {check.name: check for check in IPC_CHECKS}
-NOTIFY_CHECKS: tuple[Check, ...] = validate_order((
-    _BY_NAME["valid_destination"],
-    Check("destination_waiting_open", Stage.SCHEDULER, "check_pointer_chase",
-          lambda c: c.dest.state is WAITING_TO_RECEIVE and c.dest.partner is ANY,
-          "the receiver waits for anyone: the notification is delivered now",
-          needs=("valid_destination",), reads=("state", "partner")),
-    _BY_NAME["no_pending_notification"],
-    _BY_NAME["valid_space"],
-))
+NOTIFY_CHECKS: tuple[Check, ...] = validate_order(
+    (
+        _BY_NAME["valid_destination"],
+        Check(
+            "destination_waiting_open",
+            Stage.SCHEDULER,
+            "check_pointer_chase",
+            lambda c: c.dest.state is WAITING_TO_RECEIVE and c.dest.partner is ANY,
+            "the receiver waits for anyone: the notification is delivered now",
+            needs=("valid_destination",),
+            reads=("state", "partner"),
+        ),
+        _BY_NAME["no_pending_notification"],
+        _BY_NAME["valid_space"],
+    )
+)
 FAST_NOTIFY = Outcome("fast", "fast_notify")
 
 
@@ -201,7 +265,8 @@ def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     ctx.is_reply_wait = False
     held: list = []
     passed, stage, spent = yield from run_checks(
-        kernel, kernel.notify_plan, NOTIFY_CHECKS, ctx, current, op.dest, held, spent)
+        kernel, kernel.notify_plan, NOTIFY_CHECKS, ctx, current, op.dest, held, spent
+    )
     if not passed:
         return False
     if stage < THREADS:

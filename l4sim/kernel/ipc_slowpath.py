@@ -31,13 +31,22 @@ NOTIFY_PENDING = "slow_notify_pending"  # a notification left pending
 BLOCKED = "slow_wait"  # a receive that blocked
 BAD_DESTINATION = "slow_bad_destination"
 
-_OUTCOMES = {name: Outcome("slow", name) for name in
-             (DELIVERED, QUEUED, REPLIED, RECEIVED_QUEUED, BLOCKED, BAD_DESTINATION,
-              NOTIFIED, NOTIFY_PENDING)}
+_OUTCOMES = {
+    name: Outcome("slow", name)
+    for name in (
+        DELIVERED,
+        QUEUED,
+        REPLIED,
+        RECEIVED_QUEUED,
+        BLOCKED,
+        BAD_DESTINATION,
+        NOTIFIED,
+        NOTIFY_PENDING,
+    )
+}
 
 
-def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0,
-                 decoded: Decoded | None = None):
+def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Decoded | None = None):
     """Run ``op`` for ``me``; returns what ``me`` receives (None if nothing).
 
     ``decoded``: what the kernel's entry made of ``op`` (its phases,
@@ -60,8 +69,11 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0,
     reply_to = op.reply_to if replies else None
     if reply_to is not None and not kernel.awaits_reply_from(reply_to, me):
         reply_to = None  # L4 semantics: a reply to a thread not waiting for it is dropped
-    sender = (kernel.first_sender(me, op.source)
-              if receives and not me.pending_irqs and not me.notify_bits else None)
+    sender = (
+        kernel.first_sender(me, op.source)
+        if receives and not me.pending_irqs and not me.notify_bits
+        else None
+    )
     yield kernel.take_thread_locks(held, me, dest, reply_to, sender)
     kicks: list[int] = []
     spent = 0
@@ -83,8 +95,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0,
         return None
     # -- send phase ----------------------------------------------------------------
     if dest is not None:
-        message = Message(op.__class__.__name__.lower(), me, op.payload, op.words,
-                          op.typed_items)
+        message = Message(op.__class__.__name__.lower(), me, op.payload, op.words, op.typed_items)
         is_call = decoded.is_call
         if kernel.can_receive_now(dest, me):
             spent += c.ipc_transfer
@@ -154,8 +165,9 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0,
     return (yield from _resume(kernel, me))
 
 
-def _finish(kernel, cpu: int, me: Thread, held: list, kicks: list[int], spent: int,
-            exit_point: str):
+def _finish(
+    kernel, cpu: int, me: Thread, held: list, kicks: list[int], spent: int, exit_point: str
+):
     """Return to user: ``me`` keeps the CPU unless a woken thread outranks it."""
     c = kernel.costs
     sched = kernel.scheduler

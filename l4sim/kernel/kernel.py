@@ -97,11 +97,13 @@ class KernelConfig:
         if self.lock_order not in LOCK_ORDERS:
             raise ValueError(f"unknown lock order {self.lock_order!r}")
         if self.lock not in LOCK_DESIGNS:
-            raise ValueError(f"unknown lock design {self.lock!r} "
-                             f"(known: {', '.join(LOCK_DESIGNS)})")
+            raise ValueError(
+                f"unknown lock design {self.lock!r} (known: {', '.join(LOCK_DESIGNS)})"
+            )
         if self.kernel_lock not in KERNEL_LOCKING:
-            raise ValueError(f"unknown kernel_lock {self.kernel_lock!r} "
-                             f"(known: {', '.join(KERNEL_LOCKING)})")
+            raise ValueError(
+                f"unknown kernel_lock {self.kernel_lock!r} (known: {', '.join(KERNEL_LOCKING)})"
+            )
         if self.cpus < 1:
             raise ValueError("cpus must be >= 1")
         if self.check_order and self.fastpath_design:
@@ -132,17 +134,20 @@ class Kernel:
         self.ipc_base_checks = self.fastpaths[IPC]
         self.exception_checks = self._checks_run(SYSCALL_EXCEPTION)
         self.ipc_checks = self._checks_run(IPC)
-        self.exception_check_costs = tuple(getattr(costs, check.cost)
-                                           for check in self.exception_checks)
+        self.exception_check_costs = tuple(
+            getattr(costs, check.cost) for check in self.exception_checks
+        )
         self.ipc_check_costs = tuple(getattr(costs, check.cost) for check in self.ipc_checks)
         self.exception_plan = plan_checks(self.exception_checks, self.exception_check_costs)
         self.ipc_plan = plan_checks(self.ipc_checks, self.ipc_check_costs)
-        self.notify_plan = plan_checks(NOTIFY_CHECKS, tuple(getattr(costs, check.cost)
-                                                            for check in NOTIFY_CHECKS))
+        self.notify_plan = plan_checks(
+            NOTIFY_CHECKS, tuple(getattr(costs, check.cost) for check in NOTIFY_CHECKS)
+        )
         # what the IPC fastpath's checks look at, one per CPU, filled in at each
         # entry (building one per entry cost more than the checks read from it)
-        self.ipc_contexts = [IpcContext(self, cpu, None, None, None, False, False)
-                             for cpu in range(config.cpus)]
+        self.ipc_contexts = [
+            IpcContext(self, cpu, None, None, None, False, False) for cpu in range(config.cpus)
+        ]
         # the thread each CPU's interrupts are delivered to (as IPC), if any
         self.irq_threads: dict[int, Thread] = {}
         self.spaces: list[Space] = []
@@ -176,13 +181,20 @@ class Kernel:
         self.spaces.append(space)
         return space
 
-    def create_thread(self, name: str, cpu: int, priority: int, space: Space,
-                      handler: Thread | None = None) -> Thread:
+    def create_thread(
+        self, name: str, cpu: int, priority: int, space: Space, handler: Thread | None = None
+    ) -> Thread:
         """Create a thread, ready to run on ``cpu`` (TCBs get ascending addresses)."""
         if not 0 <= cpu < self.config.cpus:
             raise ValueError(f"thread {name}: cpu {cpu} out of range")
-        thread = Thread(name, address=TCB_BASE + TCB_SIZE * len(self.threads), cpu=cpu,
-                        priority=priority, space=space, handler=handler)
+        thread = Thread(
+            name,
+            address=TCB_BASE + TCB_SIZE * len(self.threads),
+            cpu=cpu,
+            priority=priority,
+            space=space,
+            handler=handler,
+        )
         thread.lock.lines = self.costs.thread_lock_lines
         self.threads.append(thread)
         self.scheduler.make_ready(thread)
@@ -228,8 +240,9 @@ class Kernel:
         c = self.costs
         delivered = False
         if self.config.fastpath_syscall:
-            delivered = yield from syscall_exception_fastpath(self, cpu, thread, exception,
-                                                              spent=c.kernel_entry)
+            delivered = yield from syscall_exception_fastpath(
+                self, cpu, thread, exception, spent=c.kernel_entry
+            )
         else:
             yield Spend(c.kernel_entry)
         if not delivered:
@@ -255,8 +268,9 @@ class Kernel:
         return ipc_slowpath(self, cpu, thread, op, self.costs.kernel_entry, decoded)
 
     def _ipc_fast_or_slow(self, cpu: int, thread: Thread, op, decoded: Decoded):
-        done, received = yield from ipc_fastpath(self, cpu, thread, op, self.costs.kernel_entry,
-                                                 decoded)
+        done, received = yield from ipc_fastpath(
+            self, cpu, thread, op, self.costs.kernel_entry, decoded
+        )
         if done:
             return received
         return (yield from ipc_slowpath(self, cpu, thread, op, 0, decoded))
@@ -328,8 +342,9 @@ class Kernel:
         yield self.take_scheduler(held)
         best = self.scheduler.highest_ready(cpu)
         yield Spend(c.check_bitmap)
-        if best is not None and (best > thread.priority
-                                 or (timeslice_expired and best == thread.priority)):
+        if best is not None and (
+            best > thread.priority or (timeslice_expired and best == thread.priority)
+        ):
             self.scheduler.make_ready(thread)
             yield Spend(c.sched_pick)
             following = self.scheduler.pick_next(cpu)
@@ -364,15 +379,18 @@ class Kernel:
         key = (threads, *held)
         effect = self._thread_lock_effects.get(key)
         if effect is None:
-            locks = tuple(lock for lock in self.thread_lock_order(*(t.lock for t in threads
-                                                                     if t is not None))
-                          if lock not in held)
+            locks = tuple(
+                lock
+                for lock in self.thread_lock_order(*(t.lock for t in threads if t is not None))
+                if lock not in held
+            )
             effect = self._thread_lock_effects[key] = Acquire(locks)
         held.extend(effect.locks)
         return effect
 
-    def take_stage(self, stage: Stage, held: list[Lock], current: Thread,
-                   other: Thread | None) -> Acquire:
+    def take_stage(
+        self, stage: Stage, held: list[Lock], current: Thread, other: Thread | None
+    ) -> Acquire:
         """The effect that takes what a check stage needs beyond ``held``."""
         key = (stage, current, other, len(held))
         effect = self._stage_effects.get(key)
@@ -381,8 +399,11 @@ class Kernel:
             if stage >= Stage.SCHEDULER and self.scheduler_lock not in held:
                 locks.append(self.scheduler_lock)
             if stage >= Stage.THREADS:
-                locks.extend(lock for lock in self.thread_lock_order(current.lock, other.lock)
-                             if lock not in held)
+                locks.extend(
+                    lock
+                    for lock in self.thread_lock_order(current.lock, other.lock)
+                    if lock not in held
+                )
                 if self.config.lock_order == "objects_first" and locks[0] is self.scheduler_lock:
                     locks.append(locks.pop(0))  # the bug: the global lock last
             effect = self._stage_effects[key] = Acquire(tuple(locks))
@@ -431,8 +452,9 @@ class Kernel:
             return True
         return False
 
-    def enqueue_sender(self, sender: Thread, receiver: Thread, message: Message,
-                       expects_reply: bool) -> None:
+    def enqueue_sender(
+        self, sender: Thread, receiver: Thread, message: Message, expects_reply: bool
+    ) -> None:
         """``sender`` waits on ``receiver``'s send queue with ``message`` (the slowpaths' queue)."""
         sender.outgoing = message
         sender.expects_reply = expects_reply
@@ -442,9 +464,11 @@ class Kernel:
 
     def can_receive_now(self, receiver: Thread, sender: Thread) -> bool:
         """The receiver waits for this sender (or anyone) and nobody is queued before it."""
-        return (receiver.state is WAITING_TO_RECEIVE
-                and (receiver.partner is ANY or receiver.partner is sender)
-                and not receiver.send_queue)
+        return (
+            receiver.state is WAITING_TO_RECEIVE
+            and (receiver.partner is ANY or receiver.partner is sender)
+            and not receiver.send_queue
+        )
 
     def awaits_reply_from(self, thread: Thread, replier: Thread) -> bool:
         return thread.state is BLOCKED_ON_REPLY and thread.reply_from is replier

@@ -37,8 +37,9 @@ class Lock:
     # fields on every acquisition and release)
     __slots__ = ("name", "rank", "address", "lines", "holder", "sim", "order_key")
 
-    def __init__(self, name: str, rank: int | None = None, address: int | None = None,
-                 lines: int = 1) -> None:
+    def __init__(
+        self, name: str, rank: int | None = None, address: int | None = None, lines: int = 1
+    ) -> None:
         self.name = name
         self.rank = rank
         self.address = address

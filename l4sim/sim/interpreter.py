@@ -70,16 +70,36 @@ class PathInterpreter:
 
     # cycles and CPU numbers as C integers, a lock and its simulator state as structs
     # (compiled build only: the values are the same Python ints either way)
-    @cython.locals(cpu=cython.int, pending=cython.longlong, now=cython.longlong,
-                   entry=cython.longlong, duration=cython.longlong,
-                   lock_wait=cython.longlong, at=cython.longlong, free_at=cython.longlong,
-                   until=cython.longlong, waited=cython.longlong, cost=cython.longlong,
-                   start=cython.longlong, acquire_cost=cython.longlong,
-                   release_cost=cython.longlong, line_transfer=cython.longlong,
-                   spin=SpinState, runner=ThreadRunner, lock=Lock, top=Lock,
-                   next_act=cython.longlong[::1])
-    def run_path(self, cpu: int, runner: ThreadRunner | None, kind: str | None, path: Generator,
-                  pending: int = 0):
+    @cython.locals(
+        cpu=cython.int,
+        pending=cython.longlong,
+        now=cython.longlong,
+        entry=cython.longlong,
+        duration=cython.longlong,
+        lock_wait=cython.longlong,
+        at=cython.longlong,
+        free_at=cython.longlong,
+        until=cython.longlong,
+        waited=cython.longlong,
+        cost=cython.longlong,
+        start=cython.longlong,
+        acquire_cost=cython.longlong,
+        release_cost=cython.longlong,
+        line_transfer=cython.longlong,
+        spin=SpinState,
+        runner=ThreadRunner,
+        lock=Lock,
+        top=Lock,
+        next_act=cython.longlong[::1],
+    )
+    def run_path(
+        self,
+        cpu: int,
+        runner: ThreadRunner | None,
+        kind: str | None,
+        path: Generator,
+        pending: int = 0,
+    ):
         """Run one kernel path: charge its time, spin for its locks, switch threads.
 
         ``pending`` counts cycles spent but not yet elapsed in simulated time: a
@@ -135,8 +155,11 @@ class PathInterpreter:
                                 if others_min is None:  # (fixed while only we run)
                                     others_min = self.lookahead.earliest_other_action(cpu)
                                 interrupts = self.interrupts
-                                quiet = (others_min > until and interrupts.ipi_next > until
-                                         and interrupts.irq_next > until)
+                                quiet = (
+                                    others_min > until
+                                    and interrupts.ipi_next > until
+                                    and interrupts.irq_next > until
+                                )
                             else:
                                 for other in others:
                                     if next_act[other] <= until or ipi_due[other] <= until:
@@ -159,13 +182,18 @@ class PathInterpreter:
                                 if free_at <= at:
                                     spin.held_from = at
                                     last = spin.last_cpu
-                                    pending += (acquire_cost if last is None or last == cpu
-                                                else acquire_cost + lock.lines * line_transfer)
+                                    pending += (
+                                        acquire_cost
+                                        if last is None or last == cpu
+                                        else acquire_cost + lock.lines * line_transfer
+                                    )
                                     continue
                                 # as hand_over would at free_at, with us the only waiter
                                 spin.held_from = free_at  # (a one-waiter pick draws nothing)
-                                cost = (handoff_cost(self.design, self.costs.lock_handoff, 2)
-                                        + lock.lines * line_transfer)
+                                cost = (
+                                    handoff_cost(self.design, self.costs.lock_handoff, 2)
+                                    + lock.lines * line_transfer
+                                )
                                 waited = free_at - at
                                 lock_wait += waited + cost
                                 pending += waited + cost
@@ -274,9 +302,19 @@ class PathInterpreter:
                 raise RuntimeError(f"kernel path left cpu{cpu} holding {held}") from None
             if kind is not None:
                 rows = self.trace.rows  # one record, in trace.ROW order
-                rows.append((kind, outcome, outcome_at, cpu,
-                             runner.index if runner is not None else IDLE, entry,
-                             now + pending, duration + pending, lock_wait))
+                rows.append(
+                    (
+                        kind,
+                        outcome,
+                        outcome_at,
+                        cpu,
+                        runner.index if runner is not None else IDLE,
+                        entry,
+                        now + pending,
+                        duration + pending,
+                        lock_wait,
+                    )
+                )
                 if len(rows) == TRACE_CHUNK:
                     self.trace.flush()
                 if kind == self.measure_kind:
@@ -286,7 +324,6 @@ class PathInterpreter:
                 yield self.wait(cpu, pending)
                 pending = 0
             return stop.value, pending
-
 
     def wait(self, cpu: int, delay: int) -> Event:
         """A wait of ``delay`` cycles in kernel mode (or at a trap) on ``cpu``.

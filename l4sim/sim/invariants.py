@@ -75,9 +75,17 @@ class Monitor:
     ``recorder`` (a :class:`l4sim.analysis.timeline.Timeline`) gets the segments.
     """
 
-    def __init__(self, history: int = 30, wakeup_bound: int = 200_000, exact_time: bool = False,
-                 order: bool = True, stress: int = 0, seed: int = 0, recorder=None,
-                 races: bool = True) -> None:
+    def __init__(
+        self,
+        history: int = 30,
+        wakeup_bound: int = 200_000,
+        exact_time: bool = False,
+        order: bool = True,
+        stress: int = 0,
+        seed: int = 0,
+        recorder=None,
+        races: bool = True,
+    ) -> None:
         self.history: deque = deque(maxlen=history)
         self.wakeup_bound = wakeup_bound
         self.exact_time = exact_time or stress > 0
@@ -124,11 +132,18 @@ class Monitor:
         self.violations += 1
         if cpu is not None:
             self.note(cpu, thread, f"VIOLATION {check}")
-        where = [f"cycle {now}", f"cpu {cpu if cpu is not None else '-'}",
-                 f"thread {thread.name if thread is not None else '-'}",
-                 f"lock {lock if lock is not None else '-'}", f"check {check}"]
-        lines = [f"invariant violated: {check}: {what}", "  at " + ", ".join(where),
-                 f"  last {len(self.history)} events:"]
+        where = [
+            f"cycle {now}",
+            f"cpu {cpu if cpu is not None else '-'}",
+            f"thread {thread.name if thread is not None else '-'}",
+            f"lock {lock if lock is not None else '-'}",
+            f"check {check}",
+        ]
+        lines = [
+            f"invariant violated: {check}: {what}",
+            "  at " + ", ".join(where),
+            f"  last {len(self.history)} events:",
+        ]
         lines += [f"    {t:>10} cpu{c} {n:<10} {text}" for t, c, n, text in self.history]
         if self.recorder is not None:
             for other, path in enumerate(self.open_paths):  # close what runs right now
@@ -244,21 +259,33 @@ class Monitor:
                 return
             chain.append((other, wanted))
             if wanted.holder == cpu:
-                text = " -> ".join(f"cpu{c} (waits for {held.name}, held by cpu{held.holder})"
-                                   for c, held in chain)
-                self.violate("deadlock", f"wait-for cycle {text} -> cpu{cpu}", cpu, thread,
-                             lock.name)
+                text = " -> ".join(
+                    f"cpu{c} (waits for {held.name}, held by cpu{held.holder})" for c, held in chain
+                )
+                self.violate(
+                    "deadlock", f"wait-for cycle {text} -> cpu{cpu}", cpu, thread, lock.name
+                )
             other = wanted.holder
 
     def _after_acquire(self, cpu, thread, locks) -> None:
         for lock in locks:
             other = self.owner.get(lock)
             if other is not None and other != cpu:
-                self.violate("mutual-exclusion", f"{lock.name} granted to cpu{cpu} while cpu"
-                             f"{other} holds it", cpu, thread, lock.name)
+                self.violate(
+                    "mutual-exclusion",
+                    f"{lock.name} granted to cpu{cpu} while cpu{other} holds it",
+                    cpu,
+                    thread,
+                    lock.name,
+                )
             if lock.holder != cpu:
-                self.violate("mutual-exclusion", f"{lock.name} granted to cpu{cpu} but the lock "
-                             f"says holder cpu{lock.holder}", cpu, thread, lock.name)
+                self.violate(
+                    "mutual-exclusion",
+                    f"{lock.name} granted to cpu{cpu} but the lock says holder cpu{lock.holder}",
+                    cpu,
+                    thread,
+                    lock.name,
+                )
             self.owner[lock] = cpu
             self.held[cpu].append(lock)
         self.note(cpu, thread, "got " + " ".join(lock.name for lock in locks))
@@ -266,8 +293,13 @@ class Monitor:
     def _after_release(self, cpu, thread, locks) -> None:
         for lock in locks:
             if self.owner.get(lock) != cpu:
-                self.violate("mutual-exclusion", f"cpu{cpu} released {lock.name} held by "
-                             f"{self.owner.get(lock)}", cpu, thread, lock.name)
+                self.violate(
+                    "mutual-exclusion",
+                    f"cpu{cpu} released {lock.name} held by {self.owner.get(lock)}",
+                    cpu,
+                    thread,
+                    lock.name,
+                )
             del self.owner[lock]
             self.held[cpu].remove(lock)
         self.note(cpu, thread, "release " + " ".join(lock.name for lock in locks))
@@ -289,10 +321,15 @@ class Monitor:
         for name, (when, stale) in self.reads[cpu].items():
             if stale is not None and self.races:
                 by_cpu, by_thread, at = stale
-                self.violate("stale-read", f"cpu{cpu} read {name} without its lock at cycle "
-                             f"{when}; cpu{by_cpu} ({by_thread}) changed it at cycle {at}; "
-                             f"cpu{cpu} used the stale read in the {what}",
-                             cpu, self._current(cpu), name)
+                self.violate(
+                    "stale-read",
+                    f"cpu{cpu} read {name} without its lock at cycle "
+                    f"{when}; cpu{by_cpu} ({by_thread}) changed it at cycle {at}; "
+                    f"cpu{cpu} used the stale read in the {what}",
+                    cpu,
+                    self._current(cpu),
+                    name,
+                )
         self.reads[cpu].clear()
 
     def recheck_hoisted(self, cpu: int, context, checks) -> None:
@@ -301,11 +338,17 @@ class Monitor:
         must still pass, or the commit acts on a stale read."""
         for check in checks:
             if not check.passes(context) and self.races:
-                self.violate("stale-read", f"cpu{cpu} ran {check.name} without the "
-                             f"{check.moved_from.name.lower()} stage's locks (hoisted: "
-                             f"its reads {', '.join(check.reads)} taken as never written); "
-                             "under the commit's locks it fails: the commit would use a "
-                             "stale read", cpu, self._current(cpu), check.name)
+                self.violate(
+                    "stale-read",
+                    f"cpu{cpu} ran {check.name} without the "
+                    f"{check.moved_from.name.lower()} stage's locks (hoisted: "
+                    f"its reads {', '.join(check.reads)} taken as never written); "
+                    "under the commit's locks it fails: the commit would use a "
+                    "stale read",
+                    cpu,
+                    self._current(cpu),
+                    check.name,
+                )
 
     def write_scheduler(self) -> None:
         self.write_cell("scheduler", self.kernel.scheduler_lock)
@@ -316,8 +359,13 @@ class Monitor:
             return  # set-up, before the run
         holder = lock.holder
         if holder is not None and holder != cpu and self.races:
-            self.violate("unlocked-write", f"cpu{cpu} changed {name} while cpu{holder} holds "
-                         f"its lock {lock.name}", cpu, self._current(cpu), lock.name)
+            self.violate(
+                "unlocked-write",
+                f"cpu{cpu} changed {name} while cpu{holder} holds its lock {lock.name}",
+                cpu,
+                self._current(cpu),
+                lock.name,
+            )
         readers = self.readers.get(name)
         if readers:
             for reader in readers:
@@ -339,15 +387,25 @@ class Monitor:
     def on_user(self, cpu: int, thread, carry: int) -> None:
         """``thread`` (re)starts user code on ``cpu``."""
         if thread.state is not ThreadState.RUNNING:
-            self.violate("one-cpu", f"{thread.name} runs user code in state "
-                         f"{thread.state.value}", cpu, thread)
+            self.violate(
+                "one-cpu",
+                f"{thread.name} runs user code in state {thread.state.value}",
+                cpu,
+                thread,
+            )
         if self._current(cpu) is not thread:
-            self.violate("one-cpu", f"{thread.name} runs user code on cpu{cpu}, whose running "
-                         f"thread is {self._current_name(cpu)}", cpu, thread)
+            self.violate(
+                "one-cpu",
+                f"{thread.name} runs user code on cpu{cpu}, whose running "
+                f"thread is {self._current_name(cpu)}",
+                cpu,
+                thread,
+            )
         for other, there in enumerate(self.in_user):
             if other != cpu and there is thread:
-                self.violate("one-cpu", f"{thread.name} runs on cpu{cpu} and cpu{other}",
-                             cpu, thread)
+                self.violate(
+                    "one-cpu", f"{thread.name} runs on cpu{cpu} and cpu{other}", cpu, thread
+                )
         self.in_user[cpu] = thread
         self._check_wakeups()
 
@@ -361,9 +419,14 @@ class Monitor:
         pending = self.inbox.setdefault(receiver, deque())
         if pending:
             earlier = pending[0][1]
-            self.violate("message", f"{message.label} from {sender.name} overwrote the "
-                         f"{earlier.label} from {earlier.sender.name} before {receiver.name} "
-                         f"took it", self.kernel_cpu, receiver)
+            self.violate(
+                "message",
+                f"{message.label} from {sender.name} overwrote the "
+                f"{earlier.label} from {earlier.sender.name} before {receiver.name} "
+                f"took it",
+                self.kernel_cpu,
+                receiver,
+            )
         pair = (sender, receiver)
         number = self.sent[pair] = self.sent.get(pair, 0) + 1
         pending.append((sender, message, number))
@@ -376,15 +439,23 @@ class Monitor:
             return  # kernel-originated (interrupt, notification): no sender/receiver pair
         pending = self.inbox.get(thread)
         if not pending or pending[0][1] is not message:
-            self.violate("message", f"{thread.name} got a {message.label} from "
-                         f"{message.sender.name} that was not delivered to it (or twice)",
-                         thread.cpu, thread)
+            self.violate(
+                "message",
+                f"{thread.name} got a {message.label} from "
+                f"{message.sender.name} that was not delivered to it (or twice)",
+                thread.cpu,
+                thread,
+            )
         sender, _, number = pending.popleft()
         pair = (sender, thread)
         expected = self.got.get(pair, 0) + 1
         if number != expected:
-            self.violate("message", f"{thread.name} got message #{number} from {sender.name}, "
-                         f"expected #{expected}", thread.cpu, thread)
+            self.violate(
+                "message",
+                f"{thread.name} got message #{number} from {sender.name}, expected #{expected}",
+                thread.cpu,
+                thread,
+            )
         self.got[pair] = number
         self.note(thread.cpu, thread, f"receive {message.label} #{number} from {sender.name}")
         if self.recorder is not None:
@@ -397,14 +468,20 @@ class Monitor:
             sender = None
             if thread.state is ThreadState.WAITING_TO_RECEIVE and thread.send_queue:
                 # the monitor's own reading of the rule, not the kernel's first_sender
-                sender = next((s for s in thread.send_queue
-                               if thread.partner is None or s is thread.partner), None)
+                sender = next(
+                    (s for s in thread.send_queue if thread.partner is None or s is thread.partner),
+                    None,
+                )
             if sender is not None:
                 since = self.stuck_since.setdefault(thread, now)
                 if now - since >= bound:
-                    self.violate("lost-wakeup", f"{thread.name} has waited to receive since "
-                                 f"cycle {since} while {sender.name} is queued to send to it",
-                                 thread.cpu, thread)
+                    self.violate(
+                        "lost-wakeup",
+                        f"{thread.name} has waited to receive since "
+                        f"cycle {since} while {sender.name} is queued to send to it",
+                        thread.cpu,
+                        thread,
+                    )
             elif thread in self.stuck_since:
                 del self.stuck_since[thread]
 
@@ -416,8 +493,7 @@ def deadlock_report(machine) -> InvariantViolation | None:
     for cpu, lock in enumerate(spinning):
         if lock is not None:
             held = ", ".join(held_lock.name for held_lock in machine.held[cpu]) or "nothing"
-            lines.append(f"  cpu{cpu} holds {held}; spins on {lock.name} "
-                         f"held by cpu{lock.holder}")
+            lines.append(f"  cpu{cpu} holds {held}; spins on {lock.name} held by cpu{lock.holder}")
     if not lines:
         return None
     cycle = []
@@ -427,15 +503,24 @@ def deadlock_report(machine) -> InvariantViolation | None:
         seen.append(cpu)
         cpu = spinning[cpu].holder
     if cpu in seen:
-        cycle = seen[seen.index(cpu):]
+        cycle = seen[seen.index(cpu) :]
     chain = " -> ".join(f"cpu{c} (waits for {spinning[c].name})" for c in cycle)
-    what = (f"wait-for cycle {chain} -> cpu{cycle[0]}" if cycle
-            else "CPUs spin on locks whose holders never release them")
+    what = (
+        f"wait-for cycle {chain} -> cpu{cycle[0]}"
+        if cycle
+        else "CPUs spin on locks whose holders never release them"
+    )
     monitor = machine.monitor
     history = []
     if monitor is not None:
         history = [f"  last {len(monitor.history)} events:"]
         history += [f"    {t:>10} cpu{c} {n:<10} {text}" for t, c, n, text in monitor.history]
-    report = "\n".join([f"invariant violated: deadlock: {what}",
-                        f"  at cycle {machine.env.now}, check deadlock", *lines, *history])
+    report = "\n".join(
+        [
+            f"invariant violated: deadlock: {what}",
+            f"  at cycle {machine.env.now}, check deadlock",
+            *lines,
+            *history,
+        ]
+    )
     return InvariantViolation(report, "deadlock", machine.env.now)

@@ -40,8 +40,10 @@ def action_times(cpus: int) -> array:
 
 def other_cpus(cpus: int) -> list[tuple[int, ...] | None]:
     """Per CPU, the CPUs to scan (None beyond SCAN_CPUS: use the minima)."""
-    return [tuple(o for o in range(cpus) if o != cpu) if cpus <= SCAN_CPUS else None
-            for cpu in range(cpus)]
+    return [
+        tuple(o for o in range(cpus) if o != cpu) if cpus <= SCAN_CPUS else None
+        for cpu in range(cpus)
+    ]
 
 
 class Lookahead:
@@ -82,8 +84,13 @@ class Lookahead:
                 return False
         return True
 
-    @cython.locals(cpu=cython.int, other=cython.int, cpus=cython.int,
-                   earliest=cython.longlong, act=cython.longlong)
+    @cython.locals(
+        cpu=cython.int,
+        other=cython.int,
+        cpus=cython.int,
+        earliest=cython.longlong,
+        act=cython.longlong,
+    )
     def earliest_other_action(self, cpu: int) -> int:
         """The earliest next action of any CPU but ``cpu``.
 
@@ -112,5 +119,8 @@ class Lookahead:
         count too.
         """
         interrupts = self.interrupts
-        return (interrupts.ipi_next > time and interrupts.irq_next > time
-                and self.earliest_other_action(cpu) > time)
+        return (
+            interrupts.ipi_next > time
+            and interrupts.irq_next > time
+            and self.earliest_other_action(cpu) > time
+        )

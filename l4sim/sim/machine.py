@@ -54,10 +54,20 @@ class Machine:
     ``probe`` and ``timed_locks`` are a workload's own measurements.
     """
 
-    def __init__(self, kernel: Kernel, programs: dict[Thread, Generator],
-                 rng: np.random.Generator, measure_kind: str, warmup: int, events: int,
-                 observe: bool = False, lookahead: bool = True,
-                 timers: tuple = (), probe=None, timed_locks: tuple = ()) -> None:
+    def __init__(
+        self,
+        kernel: Kernel,
+        programs: dict[Thread, Generator],
+        rng: np.random.Generator,
+        measure_kind: str,
+        warmup: int,
+        events: int,
+        observe: bool = False,
+        lookahead: bool = True,
+        timers: tuple = (),
+        probe=None,
+        timed_locks: tuple = (),
+    ) -> None:
         self.env = Clock()
         kernel = with_kernel_lock(kernel)  # kernel_lock = "big": one lock around every path
         self.kernel = kernel
@@ -83,13 +93,21 @@ class Machine:
             self.runners[thread] = ThreadRunner(thread, index, program, self.costs.timeslice)
         self.thread_names = [t.name for t in kernel.threads]
         self.observations: dict[str, list] | None = (
-            {t.name: [] for t in kernel.threads} if observe else None)
+            {t.name: [] for t in kernel.threads} if observe else None
+        )
         self.window = MeasurementWindow(self.env, measure_kind, warmup, events)
         self.interrupts = InterruptSources(self.env, kernel, self.cpus, probe)
         self.interrupts.runners = self.runners
         self.lookahead = Lookahead(self.cpus, self.next_act, self.interrupts)
-        self.locks = SpinLocks(self.env, self.costs, kernel.config.lock, rng, self.held,
-                               self.next_act, self.spinning_on)
+        self.locks = SpinLocks(
+            self.env,
+            self.costs,
+            kernel.config.lock,
+            rng,
+            self.held,
+            self.next_act,
+            self.spinning_on,
+        )
         self.threads = UserThreads(self)
         self.interpreter = PathInterpreter(self, rng)  # draws the per-CPU noise seeds
         self.threads.interpreter = self.interpreter
@@ -151,7 +169,8 @@ class Machine:
             interrupts.ipi_arrive(cpu)  # boot: each CPU dispatches its first thread
         # the invariant monitor's exact time needs each thread to start at its cycle
         threads.eager_resume = self.lookahead_enabled and not (
-            self.monitor is not None and self.monitor.exact_time)
+            self.monitor is not None and self.monitor.exact_time
+        )
         until = self.done
         if max_cycles is not None:
             until = env.any_of([self.done, env.timeout(max_cycles)])
@@ -174,4 +193,5 @@ class Machine:
             raise SimulationStalled(
                 f"simulation stalled at cycle {self.env.now}: every thread is blocked "
                 f"({len(window.closed_at)} of {window.warmup + window.events} measured-kind "
-                "entries closed)") from None
+                "entries closed)"
+            ) from None

@@ -34,9 +34,26 @@ from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import NORMAL, PENDING, URGENT, Event, Interruption
 from simpy.exceptions import Interrupt
 
-__all__ = ["AFTER_ALL", "NORMAL", "Clock", "Event", "Process", "call_after_all", "call_later",
-           "interrupt", "new_event", "park", "processed_event", "run_now", "run_until",
-           "schedule_rearmed", "succeed", "succeed_if_pending", "timeout", "trigger_parked"]
+__all__ = [
+    "AFTER_ALL",
+    "NORMAL",
+    "Clock",
+    "Event",
+    "Process",
+    "call_after_all",
+    "call_later",
+    "interrupt",
+    "new_event",
+    "park",
+    "processed_event",
+    "run_now",
+    "run_until",
+    "schedule_rearmed",
+    "succeed",
+    "succeed_if_pending",
+    "timeout",
+    "trigger_parked",
+]
 
 AFTER_ALL = 2  # an event priority after SimPy's NORMAL (1): last of its cycle
 
@@ -255,7 +272,7 @@ def run_until(env: simpy.Environment, until: Event) -> None:
                     callback(event)
             except StopSimulation:
                 # the remaining callbacks run when the simulation resumes
-                event.callbacks = callbacks[callbacks.index(callback) + 1:]
+                event.callbacks = callbacks[callbacks.index(callback) + 1 :]
                 env.schedule(event, URGENT - 1)
                 raise
             if not event._ok and not hasattr(event, "_defused"):  # a failure nobody handled
@@ -265,5 +282,6 @@ def run_until(env: simpy.Environment, until: Event) -> None:
     except StopSimulation:
         return
     except EmptySchedule:
-        raise RuntimeError(f'No scheduled events left but "until" event was not '
-                           f'triggered: {until}') from None
+        raise RuntimeError(
+            f'No scheduled events left but "until" event was not triggered: {until}'
+        ) from None

@@ -82,8 +82,9 @@ class SpinLocks:
     next touch shared state (NEVER while it waits: it acts only once granted).
     """
 
-    def __init__(self, env, costs, design: str, rng, held: list, next_act,
-                 spinning_on: list) -> None:
+    def __init__(
+        self, env, costs, design: str, rng, held: list, next_act, spinning_on: list
+    ) -> None:
         self.env = env
         self.costs = costs
         self.design = design
@@ -129,8 +130,10 @@ class SpinLocks:
         contenders = yield granted  # the releaser made us the holder
         self.spinning_on[cpu] = None
         self.held[cpu].append(lock)
-        return (handoff_cost(self.design, costs.lock_handoff, contenders)
-                + lock.lines * costs.line_transfer)
+        return (
+            handoff_cost(self.design, costs.lock_handoff, contenders)
+            + lock.lines * costs.line_transfer
+        )
 
     @cython.locals(spin=SpinState, now=cython.longlong, lock=Lock)
     def hand_over(self, lock: Lock) -> None:

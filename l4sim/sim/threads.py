@@ -37,8 +37,7 @@ class ProgramError(ValueError):
 class ThreadRunner:
     """Simulator-side state of one thread: its process and where it stands."""
 
-    __slots__ = ("thread", "index", "program", "process", "wake", "in_user", "slice_left",
-                 "carry")
+    __slots__ = ("thread", "index", "program", "process", "wake", "in_user", "slice_left", "carry")
 
     def __init__(self, thread: Thread, index: int, program: Generator, slice_left: int) -> None:
         self.thread = thread
@@ -76,9 +75,16 @@ class UserThreads:
 
     # cycles and the CPU as C integers, the thread's state as its struct (compiled
     # build only: the values are the same Python ints either way)
-    @cython.locals(runner=ThreadRunner, cpu=cython.int, carry=cython.longlong,
-                   cycles=cython.longlong, user_start=cython.longlong, now=cython.longlong,
-                   ran=cython.longlong, next_act=cython.longlong[::1])
+    @cython.locals(
+        runner=ThreadRunner,
+        cpu=cython.int,
+        carry=cython.longlong,
+        cycles=cython.longlong,
+        user_start=cython.longlong,
+        now=cython.longlong,
+        ran=cython.longlong,
+        next_act=cython.longlong[::1],
+    )
     def process(self, runner: ThreadRunner):
         """The thread's process: run its program; each trap runs a kernel path."""
         yield runner.wake  # dispatched for the first time
@@ -111,16 +117,24 @@ class UserThreads:
                 result = None
                 given = action.cycles
                 if type(given) is not int and not isinstance(given, Integral):
-                    raise ProgramError(f"thread {thread.name}: {kind_of.__name__}({given!r}): "
-                                       "cycles must be a whole number")
+                    raise ProgramError(
+                        f"thread {thread.name}: {kind_of.__name__}({given!r}): "
+                        "cycles must be a whole number"
+                    )
                 cycles = given
                 if cycles < 0:  # (a Timeout refused it; the queue below would not)
-                    raise ProgramError(f"thread {thread.name}: {kind_of.__name__}({cycles}): "
-                                       "cycles must not be negative")
+                    raise ProgramError(
+                        f"thread {thread.name}: {kind_of.__name__}({cycles}): "
+                        "cycles must not be negative"
+                    )
                 # a spin on the cycle counter ends at a fixed cycle, interrupted or not
                 until = env.now + carry + cycles if kind_of is Spin else None
-                if (cycles >= runner.slice_left or resched[cpu] or pending_irqs[cpu]
-                        or monitor is not None):
+                if (
+                    cycles >= runner.slice_left
+                    or resched[cpu]
+                    or pending_irqs[cpu]
+                    or monitor is not None
+                ):
                     carry = yield from self.compute(runner, cycles, carry, until)
                     continue
                 # the common case of compute(), inline: no interrupt waiting, and the
@@ -217,7 +231,8 @@ class UserThreads:
                 runner.slice_left = self.timeslice
                 self.resched[cpu] = False
                 _, carry = yield from self.interpreter.run_path(
-                    cpu, runner, None, self.kernel.reschedule(cpu, runner.thread, True), carry)
+                    cpu, runner, None, self.kernel.reschedule(cpu, runner.thread, True), carry
+                )
             if remaining <= 0:
                 return carry
 
@@ -230,11 +245,13 @@ class UserThreads:
             if self.pending_irqs[cpu]:
                 payload = self.pending_irqs[cpu].popleft()
                 _, carry = yield from interpreter.run_path(
-                    cpu, runner, IRQ, kernel.deliver_irq(cpu, runner.thread, payload), carry)
+                    cpu, runner, IRQ, kernel.deliver_irq(cpu, runner.thread, payload), carry
+                )
             elif self.resched[cpu]:
                 self.resched[cpu] = False
                 _, carry = yield from interpreter.run_path(
-                    cpu, runner, None, kernel.reschedule(cpu, runner.thread, False), carry)
+                    cpu, runner, None, kernel.reschedule(cpu, runner.thread, False), carry
+                )
             else:
                 return carry
 

@@ -64,7 +64,8 @@ class TraceBuffer:
         # mapped memory, given back to the system when freed (many small arrays
         # would leave a fragmented heap the size of the whole trace behind)
         self._columns: dict[str, np.ndarray] = {
-            name: np.empty(0, dtype=STORED.get(name, np.int64)) for name in ROW}
+            name: np.empty(0, dtype=STORED.get(name, np.int64)) for name in ROW
+        }
         self._size = 0
 
     def flush(self) -> None:
@@ -81,8 +82,9 @@ class TraceBuffer:
             columns[name][start:end] = self._codes(name, list(map(field, rows)))
         # the int fields of every row, row after row, into one (rows x columns) array
         width = len(INT_COLUMNS)
-        ints = np.fromiter(chain.from_iterable(map(_INTS, rows)), dtype=np.int64,
-                           count=width * count).reshape(count, width)
+        ints = np.fromiter(
+            chain.from_iterable(map(_INTS, rows)), dtype=np.int64, count=width * count
+        ).reshape(count, width)
         for index, name in enumerate(INT_COLUMNS):
             columns[name][start:end] = ints[:, index]
         self._size = end
@@ -94,7 +96,7 @@ class TraceBuffer:
         capacity = max(needed, 2 * len(self._columns["kind"]), self.GROW_FROM)
         for name, old in self._columns.items():
             new = np.empty(capacity, dtype=old.dtype)
-            new[:self._size] = old[:self._size]
+            new[: self._size] = old[: self._size]
             self._columns[name] = new
 
     def _codes(self, name: str, objects: list) -> np.ndarray:
@@ -103,8 +105,9 @@ class TraceBuffer:
         distinct, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
         code_of, known = self._code_of[name], self.objects[name]
         table = np.empty(len(distinct), dtype=np.int32)
-        for index, (ident, position) in enumerate(zip(distinct.tolist(), first.tolist(),
-                                                            strict=True)):
+        for index, (ident, position) in enumerate(
+            zip(distinct.tolist(), first.tolist(), strict=True)
+        ):
             code = code_of.get(ident)
             if code is None:  # kept alive in ``objects``: its id stays its own
                 code = code_of[ident] = len(known)
@@ -115,7 +118,7 @@ class TraceBuffer:
     def column(self, name: str) -> np.ndarray:
         """One column as stored: an int array (codes into ``objects`` for kind and outcome)."""
         self.flush()
-        return self._columns[name][:self._size]
+        return self._columns[name][: self._size]
 
     def _objects_of(self, name: str) -> list:
         known = self.objects[name]
@@ -134,8 +137,9 @@ class TraceBuffer:
     def __len__(self) -> int:
         return self._size + len(self.rows)
 
-    def to_frame(self, since: int = 0, threads: list[str] | None = None,
-                 until: int | None = None) -> pd.DataFrame:
+    def to_frame(
+        self, since: int = 0, threads: list[str] | None = None, until: int | None = None
+    ) -> pd.DataFrame:
         """Records entered at or after cycle ``since`` (and closed by ``until``), as a DataFrame."""
         entry = self.entry
         keep = entry >= since
@@ -154,8 +158,9 @@ class TraceBuffer:
         columns = {
             "kind": _categorical(self.objects["kind"], self.column("kind")[order]),
             "path": _categorical([o.path if o else "none" for o in outcomes], outcome_codes),
-            "exit_point": _categorical([o.exit_point if o else "none" for o in outcomes],
-                                       outcome_codes),
+            "exit_point": _categorical(
+                [o.exit_point if o else "none" for o in outcomes], outcome_codes
+            ),
             "cpu": self.cpu[order],
             "thread": self.thread[order],
             "entry": entry[order],
@@ -170,8 +175,9 @@ class TraceBuffer:
         if threads is not None:
             thread = columns["thread"]
             # IDLE (-1): the label after the threads'
-            columns["thread_name"] = _categorical([*threads, "idle"],
-                                                  np.where(thread < 0, len(threads), thread))
+            columns["thread_name"] = _categorical(
+                [*threads, "idle"], np.where(thread < 0, len(threads), thread)
+            )
         # each column its own block: no copy of the columns into a consolidated one
         return pd.DataFrame(columns, copy=False)
 

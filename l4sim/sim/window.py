@@ -62,8 +62,7 @@ class MeasurementWindow:
         closed = len(closed_at)
         if closed >= self.next_report:
             self._report(closed)
-        if (closed >= self.next_check and self.settle_at is None
-                and not self.done.triggered):
+        if closed >= self.next_check and self.settle_at is None and not self.done.triggered:
             # the end can only move earlier as more entries close: one check at
             # the end found now is enough (then it recomputes)
             _, measured = self.measured_closes()

@@ -41,8 +41,9 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def run_inline(tasks: list[Task], invariants: bool | None = None,
-               progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, dict]]:
+def run_inline(
+    tasks: list[Task], invariants: bool | None = None, progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[str, dict]]:
     """Every run in this process; ``progress(count)`` hears of closed entries as they close."""
     for key, config, replication in tasks:
         yield key, run_record(config, replication, invariants, progress)
@@ -63,8 +64,12 @@ def _run_in_worker(config: dict, replication: int, invariants: bool | None) -> d
     return run_record(config, replication, invariants, counting)
 
 
-def run_local(tasks: list[Task], jobs: int, invariants: bool | None = None,
-              progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, dict]]:
+def run_local(
+    tasks: list[Task],
+    jobs: int,
+    invariants: bool | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[str, dict]]:
     """``jobs`` worker processes; pending runs are cancelled if the caller stops.
 
     The workers add the entries they close to one shared count, which is
@@ -75,8 +80,12 @@ def run_local(tasks: list[Task], jobs: int, invariants: bool | None = None,
         return
     context = multiprocessing.get_context()
     count = context.Value("q", 0)
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
-                               initializer=_start_worker, initargs=(count,))
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(count,),
+    )
     told = 0
 
     def tell() -> None:
@@ -95,16 +104,14 @@ def run_local(tasks: list[Task], jobs: int, invariants: bool | None = None,
             if len(running) >= 2 * jobs:
                 break
         while running:
-            done, _ = wait(running, timeout=PROGRESS_POLL_SECONDS,
-                           return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=PROGRESS_POLL_SECONDS, return_when=FIRST_COMPLETED)
             tell()
             for future in done:
                 key = running.pop(future)
                 yield key, future.result()
                 task = next(pending, None)
                 if task is not None:
-                    running[pool.submit(_run_in_worker, task[1], task[2],
-                                        invariants)] = task[0]
+                    running[pool.submit(_run_in_worker, task[1], task[2], invariants)] = task[0]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -142,14 +149,16 @@ def _client_class():
     return QuietClient
 
 
-def run_dask(tasks: list[Task], client,
-             invariants: bool | None = None) -> Iterator[tuple[str, dict]]:
+def run_dask(
+    tasks: list[Task], client, invariants: bool | None = None
+) -> Iterator[tuple[str, dict]]:
     """Every run as a Dask task; results are fetched and released as they finish."""
     from distributed import as_completed
 
-    futures = {client.submit(run_record, config, replication, invariants,
-                             key=f"l4sim-run-{key}"): key
-               for key, config, replication in tasks}
+    futures = {
+        client.submit(run_record, config, replication, invariants, key=f"l4sim-run-{key}"): key
+        for key, config, replication in tasks
+    }
     try:
         for future, record in as_completed(futures, loop=client.loop, with_results=True):
             key = futures.pop(future)

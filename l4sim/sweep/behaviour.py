@@ -35,7 +35,9 @@ def compare_behaviour(first: dict[str, list], second: dict[str, list]) -> tuple[
         shorter = min(len(x), len(y))
         for i in range(shorter):
             if x[i] != y[i]:
-                return compared, (f"{pair[0]} from {pair[1]}: message {i + 1} is {x[i]} in "
-                                  f"the first run, {y[i]} in the second")
+                return compared, (
+                    f"{pair[0]} from {pair[1]}: message {i + 1} is {x[i]} in "
+                    f"the first run, {y[i]} in the second"
+                )
         compared += shorter
     return compared, None

@@ -122,8 +122,9 @@ def file_contents(config: dict) -> dict:
 
 
 def _is_labels(kind: pa.DataType) -> bool:
-    return (pa.types.is_string(kind) or pa.types.is_large_string(kind)
-            or pa.types.is_dictionary(kind))
+    return (
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind)
+    )
 
 
 def _compact(values: np.ndarray | pd.Categorical) -> pa.Array:
@@ -135,13 +136,15 @@ def _compact(values: np.ndarray | pd.Categorical) -> pa.Array:
     if isinstance(values, pd.Categorical):
         return pa.DictionaryArray.from_arrays(
             pa.array(values.codes.astype(np.int32)),
-            pa.array(np.asarray(values.categories, dtype=object), type=pa.string()))
+            pa.array(np.asarray(values.categories, dtype=object), type=pa.string()),
+        )
     values = np.asarray(values)
     if values.dtype != object:
         return pa.array(values)
     codes, labels = pd.factorize(values)
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
-                                          pa.array(labels, type=pa.string()))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32)), pa.array(labels, type=pa.string())
+    )
 
 
 @dataclass
@@ -173,8 +176,12 @@ class ResultCache:
     def put(self, key: str, record: dict) -> None:
         """File a worker's record atomically (temporary file, then rename)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        meta = {"rows": record["rows"], "measured_cycles": record["measured_cycles"],
-                "config": record.get("config"), "replication": record.get("replication")}
+        meta = {
+            "rows": record["rows"],
+            "measured_cycles": record["measured_cycles"],
+            "config": record.get("config"),
+            "replication": record.get("replication"),
+        }
         table = pa.table({name: _compact(values) for name, values in record["events"].items()})
         table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
         self._file(self.path(key), lambda temporary: pq.write_table(table, temporary))
@@ -186,8 +193,9 @@ class ResultCache:
             table = pq.read_table(path, read_dictionary=strings)
             meta = json.loads(table.schema.metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
-            raise CacheError(f"{path}: unreadable cached result ({error}); "
-                             f"delete it or rerun with --force") from None
+            raise CacheError(
+                f"{path}: unreadable cached result ({error}); delete it or rerun with --force"
+            ) from None
         return Record(meta["rows"], meta["measured_cycles"], table.replace_schema_metadata())
 
     def summary(self, key: str) -> tuple[list[dict], int]:
@@ -196,8 +204,9 @@ class ResultCache:
         try:
             meta = json.loads(pq.read_schema(path).metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
-            raise CacheError(f"{path}: unreadable cached result ({error}); "
-                             f"delete it or rerun with --force") from None
+            raise CacheError(
+                f"{path}: unreadable cached result ({error}); delete it or rerun with --force"
+            ) from None
         return meta["rows"], meta["measured_cycles"]
 
     def derived(self, name: str, config: dict, compute):
@@ -215,8 +224,15 @@ class ResultCache:
                 return pickle.load(stored)
         except FileNotFoundError:
             pass
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-                ValueError, TypeError):
+        except (
+            OSError,
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ImportError,
+            ValueError,
+            TypeError,
+        ):
             path.unlink(missing_ok=True)
         value = compute()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -255,8 +271,9 @@ class FolderLock:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.handle.close()
-            raise CacheError(f"{self.path.parent}: another l4sim run is writing "
-                             f"this folder") from None
+            raise CacheError(
+                f"{self.path.parent}: another l4sim run is writing this folder"
+            ) from None
         return self
 
     def __exit__(self, *exc) -> None:

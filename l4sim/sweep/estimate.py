@@ -58,10 +58,12 @@ class Estimate:
         return self.cpu_seconds / (workers * PARALLEL_EFFICIENCY if workers > 1 else 1)
 
     def describe(self, workers: int) -> str:
-        return (f"about {self.entries:,} kernel entries to simulate (warm-up included): "
-                f"{duration(self.wall_seconds(workers))} on {workers} "
-                f"core{'s' if workers != 1 else ''}, {size(self.run_bytes)} of memory per "
-                f"worker, {size(self.disk_bytes)} on disk")
+        return (
+            f"about {self.entries:,} kernel entries to simulate (warm-up included): "
+            f"{duration(self.wall_seconds(workers))} on {workers} "
+            f"core{'s' if workers != 1 else ''}, {size(self.run_bytes)} of memory per "
+            f"worker, {size(self.disk_bytes)} on disk"
+        )
 
 
 def estimate(points: list[Point]) -> Estimate:
@@ -73,11 +75,17 @@ def estimate(points: list[Point]) -> Estimate:
         count = find_workload(point.workload).kernel_entries(point)
         runs += point.replications
         entries += point.replications * count
-        seconds += (point.replications * count * per_entry
-                    * (1 + CPU_COST_GROWTH * max(0, point.cpus - 2)))
+        seconds += (
+            point.replications * count * per_entry * (1 + CPU_COST_GROWTH * max(0, point.cpus - 2))
+        )
         largest = max(largest, count)
-    return Estimate(runs, entries, seconds, PROCESS_BYTES + BYTES_PER_ENTRY * largest,
-                    DISK_BYTES_PER_ENTRY * entries)
+    return Estimate(
+        runs,
+        entries,
+        seconds,
+        PROCESS_BYTES + BYTES_PER_ENTRY * largest,
+        DISK_BYTES_PER_ENTRY * entries,
+    )
 
 
 def check_fits(estimate: Estimate, out_dir: Path, workers: int) -> None:
@@ -86,14 +94,18 @@ def check_fits(estimate: Estimate, out_dir: Path, workers: int) -> None:
     workers = max(1, min(workers, estimate.runs))
     needed = estimate.run_bytes * workers
     if free is not None and needed > free:
-        raise SizeError(f"its largest run needs about {size(estimate.run_bytes)} of memory "
-                        f"per worker, {size(needed)} for {workers}, and {size(free)} are free "
-                        "(lower events or warmup_events, or use fewer --jobs)")
+        raise SizeError(
+            f"its largest run needs about {size(estimate.run_bytes)} of memory "
+            f"per worker, {size(needed)} for {workers}, and {size(free)} are free "
+            "(lower events or warmup_events, or use fewer --jobs)"
+        )
     disk = _existing(out_dir)
     free_disk = shutil.disk_usage(disk).free
     if estimate.disk_bytes > free_disk:
-        raise SizeError(f"its tables need about {size(estimate.disk_bytes)} on disk and "
-                        f"{disk} has {size(free_disk)} free")
+        raise SizeError(
+            f"its tables need about {size(estimate.disk_bytes)} on disk and "
+            f"{disk} has {size(free_disk)} free"
+        )
 
 
 def _existing(path: Path) -> Path:

@@ -31,8 +31,15 @@ from l4sim.sweep.stats import METRICS_ATTR, record_metrics, write_summary
 from l4sim.workloads.base import COSTS_PREFIX
 from l4sim.workloads.registry import find_workload
 
-__all__ = ["SweepRun", "default_jobs", "load_points", "point_from_row", "run_points",
-           "run_scenario", "run_sweep"]
+__all__ = [
+    "SweepRun",
+    "default_jobs",
+    "load_points",
+    "point_from_row",
+    "run_points",
+    "run_scenario",
+    "run_sweep",
+]
 
 
 class OutputError(CacheError):
@@ -50,10 +57,16 @@ class SweepRun:
     computed: int
 
 
-def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
-              scheduler: str | None = None, force: bool = False,
-              progress: bool | None = None, client=None,
-              invariants: bool | None = None) -> SweepRun:
+def run_sweep(
+    scenario: Scenario,
+    out_dir: Path,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+    client=None,
+    invariants: bool | None = None,
+) -> SweepRun:
     """Run what is missing from the cache, then write the tables into ``out_dir``.
 
     ``scheduler`` is a Dask scheduler address and ``client`` an existing Dask
@@ -71,19 +84,42 @@ def run_sweep(scenario: Scenario, out_dir: Path, jobs: int | None = None,
     out_dir = Path(out_dir)
 
     def tables(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
-        frame = _assemble(points, tasks, keys, cache, list(scenario.sweep), out_dir,
-                          Progress(len(tasks), f"{scenario.name}: tables", mode,
-                                   unit="runs", delay=1.0))
+        frame = _assemble(
+            points,
+            tasks,
+            keys,
+            cache,
+            list(scenario.sweep),
+            out_dir,
+            Progress(len(tasks), f"{scenario.name}: tables", mode, unit="runs", delay=1.0),
+        )
         write_summary(out_dir, frame)
         return frame
 
-    return _run_tasks(tasks, scenario.name, out_dir, tables, jobs, scheduler,
-                      force or bool(invariants), progress, client, invariants)
+    return _run_tasks(
+        tasks,
+        scenario.name,
+        out_dir,
+        tables,
+        jobs,
+        scheduler,
+        force or bool(invariants),
+        progress,
+        client,
+        invariants,
+    )
 
 
-def run_points(points: list[Point], label: str, out_dir: Path, jobs: int | None = None,
-               scheduler: str | None = None, force: bool = False,
-               progress: bool | None = None, client=None) -> SweepRun:
+def run_points(
+    points: list[Point],
+    label: str,
+    out_dir: Path,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+    client=None,
+) -> SweepRun:
     """Run an explicit list of points, each with its replications, as :func:`run_sweep` does.
 
     The same cache (``out_dir/cache``, so a killed run resumes), backends,
@@ -94,25 +130,41 @@ def run_points(points: list[Point], label: str, out_dir: Path, jobs: int | None 
     summaries alone (the events are not read).
     """
     tasks = [(point, rep) for point in points for rep in range(point.replications)]
-    positions = [index for index, point in enumerate(points)
-                 for _ in range(point.replications)]
+    positions = [index for index, point in enumerate(points) for _ in range(point.replications)]
 
     def rows(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
         found = []
         for key, index, (point, rep) in zip(keys, positions, tasks, strict=True):
             summary, measured = cache.summary(key)
-            found.extend({"point": index, **point.flat(), "replication": rep,
-                          "measured_cycles": measured, **row} for row in summary)
+            found.extend(
+                {
+                    "point": index,
+                    **point.flat(),
+                    "replication": rep,
+                    "measured_cycles": measured,
+                    **row,
+                }
+                for row in summary
+            )
         return pd.DataFrame(found)
 
-    return _run_tasks(tasks, label, Path(out_dir), rows, jobs, scheduler, force, progress,
-                      client, None)
+    return _run_tasks(
+        tasks, label, Path(out_dir), rows, jobs, scheduler, force, progress, client, None
+    )
 
 
-def _run_tasks(tasks: list[tuple[Point, int]], label: str, out_dir: Path,
-               collect: Callable[[ResultCache, list[str], str], pd.DataFrame],
-               jobs: int | None, scheduler: str | None, force: bool,
-               progress: bool | None, client, invariants: bool | None) -> SweepRun:
+def _run_tasks(
+    tasks: list[tuple[Point, int]],
+    label: str,
+    out_dir: Path,
+    collect: Callable[[ResultCache, list[str], str], pd.DataFrame],
+    jobs: int | None,
+    scheduler: str | None,
+    force: bool,
+    progress: bool | None,
+    client,
+    invariants: bool | None,
+) -> SweepRun:
     """Compute the (point, replication) tasks missing from ``out_dir``'s cache, then
     ``collect`` the results from the cache while holding the folder's lock.
 
@@ -130,8 +182,10 @@ def _run_tasks(tasks: list[tuple[Point, int]], label: str, out_dir: Path,
             cache = ResultCache(out_dir)
             cache.remove_stale_temporaries()
             configs: dict[int, dict] = {}  # each point's configuration, dumped once
-            keys = [task_key(configs.setdefault(id(point), point.model_dump()), rep,
-                             cache.model) for point, rep in tasks]
+            keys = [
+                task_key(configs.setdefault(id(point), point.model_dump()), rep, cache.model)
+                for point, rep in tasks
+            ]
             todo: dict[str, tuple] = {}  # each distinct run once, in task order
             targets: dict[str, int] = {}  # closed entries of the measured kind per run
             for key, (point, rep) in zip(keys, tasks, strict=True):
@@ -145,8 +199,10 @@ def _run_tasks(tasks: list[tuple[Point, int]], label: str, out_dir: Path,
     except OSError as error:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
-        raise OutputError(f"{out_dir}: cannot write ({_reason(error)})"
-                          + ("; nothing was kept" if created else "")) from None
+        raise OutputError(
+            f"{out_dir}: cannot write ({_reason(error)})"
+            + ("; nothing was kept" if created else "")
+        ) from None
     except BaseException:
         if created and not any(out_dir.glob("cache/*/*.parquet")):
             shutil.rmtree(out_dir, ignore_errors=True)  # nothing worth resuming
@@ -158,22 +214,31 @@ def _run_tasks(tasks: list[tuple[Point, int]], label: str, out_dir: Path,
     return SweepRun(frame, out_dir, len(tasks), distinct - len(missing), len(missing))
 
 
-def _compute(missing: list, targets: dict[str, int], cache: ResultCache, label: str,
-             mode: str, client, jobs: int | None, invariants: bool | None) -> None:
+def _compute(
+    missing: list,
+    targets: dict[str, int],
+    cache: ResultCache,
+    label: str,
+    mode: str,
+    client,
+    jobs: int | None,
+    invariants: bool | None,
+) -> None:
     """Run the missing runs, filing each result as it arrives, with a progress bar."""
     with Progress(sum(targets.values()), label, mode, unit="entries") as bar:
         if client is not None:  # a Dask worker's progress is seen when its run ends
             results = run_dask(missing, client, invariants)
         else:
-            results = run_local(missing, jobs or default_jobs(), invariants,
-                                progress=bar.update)
+            results = run_local(missing, jobs or default_jobs(), invariants, progress=bar.update)
         finished = 0
         bar.note(f"0/{len(missing)} runs")
         with closing(results):  # stops the workers at once if this loop fails
             for key, record in results:
                 if record["model"] != cache.model:
-                    raise BackendError(f"a worker runs another version of l4sim "
-                                       f"(model {record['model']}, here {cache.model})")
+                    raise BackendError(
+                        f"a worker runs another version of l4sim "
+                        f"(model {record['model']}, here {cache.model})"
+                    )
                 cache.put(key, record)
                 finished += 1
                 bar.note(f"{finished}/{len(missing)} runs")
@@ -188,14 +253,26 @@ def _reason(error: OSError) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def run_scenario(scenario: Scenario, out_dir: Path, jobs: int | None = None,
-                 progress: bool | None = None, **options) -> pd.DataFrame:
+def run_scenario(
+    scenario: Scenario,
+    out_dir: Path,
+    jobs: int | None = None,
+    progress: bool | None = None,
+    **options,
+) -> pd.DataFrame:
     """Run a sweep (see :func:`run_sweep`) and return its ``points.parquet`` table."""
     return run_sweep(scenario, out_dir, jobs=jobs, progress=progress, **options).points
 
 
-def _assemble(points: list[Point], tasks, keys: list[str], cache: ResultCache,
-              swept: list[str], out_dir: Path, progress: Progress) -> pd.DataFrame:
+def _assemble(
+    points: list[Point],
+    tasks,
+    keys: list[str],
+    cache: ResultCache,
+    swept: list[str],
+    out_dir: Path,
+    progress: Progress,
+) -> pd.DataFrame:
     """``points.parquet`` and ``events.parquet`` from the cache, in task order.
 
     Both are written under temporary names first and renamed together at the
@@ -211,9 +288,10 @@ def _assemble(points: list[Point], tasks, keys: list[str], cache: ResultCache,
             progress.update()
             record = cache.get(key)
             config = point.flat()
-            rows.extend({**config, "replication": rep,
-                         "measured_cycles": record.measured_cycles, **row}
-                        for row in record.rows)
+            rows.extend(
+                {**config, "replication": rep, "measured_cycles": record.measured_cycles, **row}
+                for row in record.rows
+            )
             metrics.update(dict.fromkeys(record_metrics(record.rows)))
             labels = {**{name: config[name] for name in swept}, "replication": rep}
             for table in _labelled(record.events, labels):
@@ -251,8 +329,10 @@ def _labelled(events: pa.Table, labels: dict):
     replication), its dictionary-encoded labels as strings, ``WRITE_ROWS`` at a time."""
     for start in range(0, max(events.num_rows, 1), WRITE_ROWS):
         part = events.slice(start, WRITE_ROWS)
-        columns = [column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
-                   for column in part.columns]
+        columns = [
+            column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
+            for column in part.columns
+        ]
         constants = [pa.repeat(value, part.num_rows) for value in labels.values()]
         yield pa.Table.from_arrays([*constants, *columns], names=[*labels, *part.column_names])
 
@@ -284,7 +364,8 @@ def point_from_row(row: dict) -> Point:
 
 def describe(run: SweepRun) -> str:
     """One line for the terminal: where the tables went and what was reused."""
-    return (f"{run.runs} runs ({run.reused} reused from {run.out_dir / 'cache'}, "
-            f"{run.computed} computed), {len(run.points)} rows -> "
-            f"{run.out_dir / 'points.parquet'}, events.parquet, summary.parquet")
-
+    return (
+        f"{run.runs} runs ({run.reused} reused from {run.out_dir / 'cache'}, "
+        f"{run.computed} computed), {len(run.points)} rows -> "
+        f"{run.out_dir / 'points.parquet'}, events.parquet, summary.parquet"
+    )

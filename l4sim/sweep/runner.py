@@ -45,10 +45,26 @@ VERIFY_EVENTS = 2000
 
 
 # metrics some workloads add to their measured kind's rows (Setup.metrics)
-WORKLOAD_METRICS = ("acquisitions_per_mcycle", "wait_mean", "wait_m2", "utilization",
-                    "calls_per_second", "call_cycles", "reply_recv_cycles")
-METRICS = ("entries", "duration_mean", "duration_p50", "duration_p99", "fast_fraction",
-           "lock_wait_mean", "contended_fraction", "entries_per_mcycle", *WORKLOAD_METRICS)
+WORKLOAD_METRICS = (
+    "acquisitions_per_mcycle",
+    "wait_mean",
+    "wait_m2",
+    "utilization",
+    "calls_per_second",
+    "call_cycles",
+    "reply_recv_cycles",
+)
+METRICS = (
+    "entries",
+    "duration_mean",
+    "duration_p50",
+    "duration_p99",
+    "fast_fraction",
+    "lock_wait_mean",
+    "contended_fraction",
+    "entries_per_mcycle",
+    *WORKLOAD_METRICS,
+)
 
 
 @dataclass
@@ -77,9 +93,16 @@ def invariants_by_default() -> bool:
     return os.environ.get(INVARIANTS_ENV, "") not in ("", "0")
 
 
-def build_machine(point: Point, replication: int = 0, observe: bool = False,
-                  invariants: bool = False, recorder=None, costs=None,
-                  lookahead: bool = True, design: dict | None = None) -> Machine:
+def build_machine(
+    point: Point,
+    replication: int = 0,
+    observe: bool = False,
+    invariants: bool = False,
+    recorder=None,
+    costs=None,
+    lookahead: bool = True,
+    design: dict | None = None,
+) -> Machine:
     """The machine of one (point, replication), with the invariant checker if asked.
 
     ``lookahead=False`` flushes every effect to the clock instead of folding
@@ -90,16 +113,29 @@ def build_machine(point: Point, replication: int = 0, observe: bool = False,
     workload_seeds, machine_seeds, check_seeds = seed_sequence(point, replication).spawn(3)
     costs = costs or point.cost_profile()
     setup = build_setup(point, costs, workload_seeds, kernel_config(point, design))
-    machine = Machine(setup.kernel, setup.programs, np.random.default_rng(machine_seeds),
-                      setup.measure_kind, setup.warmup, setup.events, observe=observe,
-                      lookahead=lookahead, timers=setup.timers, probe=setup.probe,
-                      timed_locks=setup.timed_locks)
+    machine = Machine(
+        setup.kernel,
+        setup.programs,
+        np.random.default_rng(machine_seeds),
+        setup.measure_kind,
+        setup.warmup,
+        setup.events,
+        observe=observe,
+        lookahead=lookahead,
+        timers=setup.timers,
+        probe=setup.probe,
+        timed_locks=setup.timed_locks,
+    )
     machine.enforce_lock_order = point.lock_order_check
     if invariants or recorder is not None:
         # unlocked reads are only truthful if kernel code runs at its true cycle
-        Monitor(exact_time=setup.kernel.unlocked_fastpath or recorder is not None,
-                order=point.lock_order_check, stress=point.stress_jitter,
-                seed=int(check_seeds.generate_state(1)[0]), recorder=recorder).attach(machine)
+        Monitor(
+            exact_time=setup.kernel.unlocked_fastpath or recorder is not None,
+            order=point.lock_order_check,
+            stress=point.stress_jitter,
+            seed=int(check_seeds.generate_state(1)[0]),
+            recorder=recorder,
+        ).attach(machine)
     machine.setup = setup
     return machine
 
@@ -114,8 +150,7 @@ def build_setup(point: Point, costs, seeds, config: KernelConfig) -> Setup:
             raise
         raise users from None
     if not isinstance(setup, Setup):
-        raise UserCodeError(f"{point.workload}: build returned {type(setup).__name__}, "
-                            "not a Setup")
+        raise UserCodeError(f"{point.workload}: build returned {type(setup).__name__}, not a Setup")
     return setup
 
 
@@ -141,10 +176,17 @@ def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
         raise
 
 
-def simulate(point: Point, replication: int = 0, seed: int | None = None,
-             observe: bool = False, invariants: bool | None = None, costs=None,
-             lookahead: bool = True, progress=None,
-             design: dict | None = None) -> Result:
+def simulate(
+    point: Point,
+    replication: int = 0,
+    seed: int | None = None,
+    observe: bool = False,
+    invariants: bool | None = None,
+    costs=None,
+    lookahead: bool = True,
+    progress=None,
+    design: dict | None = None,
+) -> Result:
     """Simulate one point; ``seed`` (if given) replaces the point's root seed.
 
     ``invariants`` runs the invariant checker (default: on if ``L4SIM_CHECK_INVARIANTS``
@@ -158,8 +200,9 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
         point = point.model_copy(update={"seed": seed})
     if invariants is None:
         invariants = invariants_by_default()
-    machine = build_machine(point, replication, observe, invariants, costs=costs,
-                            lookahead=lookahead, design=design)
+    machine = build_machine(
+        point, replication, observe, invariants, costs=costs, lookahead=lookahead, design=design
+    )
     setup = machine.setup
     if progress is not None:
         machine.window.report_progress(progress, PROGRESS_EVERY)
@@ -190,35 +233,39 @@ def simulate(point: Point, replication: int = 0, seed: int | None = None,
 
 def measured_events(machine: Machine) -> pd.DataFrame:
     """The records of a run's measurement window."""
-    return machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names,
-                                  until=machine.measure_to)
+    return machine.trace.to_frame(
+        since=machine.measure_from, threads=machine.thread_names, until=machine.measure_to
+    )
 
 
-def kernel_config(point: Point, design: dict | None = None,
-                  resolve: bool = True) -> KernelConfig:
+def kernel_config(point: Point, design: dict | None = None, resolve: bool = True) -> KernelConfig:
     """The kernel options of a point (the keys every workload shares); ``design``, if given,
     replaces the point's fastpath design. ``resolve=False`` leaves out the profiling run
     an optimized order or design needs (the lists as given: to check a build quickly)."""
     if design is None:
         design = resolve_fastpath_design(point) if resolve else {}
-    return KernelConfig(cpus=point.cpus, lock=point.lock, kernel_lock=point.kernel_lock,
-                        fastpath_syscall=point.fastpath_syscall,
-                        fastpath_ipc=point.fastpath_ipc,
-                        fastpath_checks=point.fastpaths(),
-                        check_order=(None if design or not resolve
-                                     else resolve_check_order(point)),
-                        fastpath_design=design or None,
-                        proven_immutable=proven_immutable(point) if design else frozenset(),
-                        profile_checks=point.check_profile,
-                        fastpath_notify=point.fastpath_notify,
-                        fastpath_variant=point.fastpath_variant,
-                        lock_order=point.lock_order)
+    return KernelConfig(
+        cpus=point.cpus,
+        lock=point.lock,
+        kernel_lock=point.kernel_lock,
+        fastpath_syscall=point.fastpath_syscall,
+        fastpath_ipc=point.fastpath_ipc,
+        fastpath_checks=point.fastpaths(),
+        check_order=(None if design or not resolve else resolve_check_order(point)),
+        fastpath_design=design or None,
+        proven_immutable=proven_immutable(point) if design else frozenset(),
+        profile_checks=point.check_profile,
+        fastpath_notify=point.fastpath_notify,
+        fastpath_variant=point.fastpath_variant,
+        lock_order=point.lock_order,
+    )
 
 
 def proven_immutable(point: Point) -> frozenset[str]:
     """The fields of a point's checks that the static scan proves never written."""
-    return immutable(field for checks in point.fastpaths().values() for check in checks
-                     for field in check.reads)
+    return immutable(
+        field for checks in point.fastpaths().values() for check in checks for field in check.reads
+    )
 
 
 def resolve_check_order(point: Point) -> dict[str, list[str]] | None:
@@ -238,9 +285,14 @@ def resolve_check_order(point: Point) -> dict[str, list[str]] | None:
 
 def _profiling_config(point: Point) -> str:
     """The point that profiles ``point``: its lists as given, check profile on."""
-    profiling = point.model_copy(update={"check_order": "paper", "fastpath_design": "paper",
-                                         "check_profile": True,
-                                         "events": min(point.events, PROFILING_EVENTS)})
+    profiling = point.model_copy(
+        update={
+            "check_order": "paper",
+            "fastpath_design": "paper",
+            "check_profile": True,
+            "events": min(point.events, PROFILING_EVENTS),
+        }
+    )
     return json.dumps(profiling.model_dump(), sort_keys=True)
 
 
@@ -257,8 +309,12 @@ def resolve_fastpath_design(point: Point) -> dict[str, list[str]] | None:
     if point.check_order_file:
         return load_design_file(point.check_order_file, point.fastpaths())
     found = design_proposals(point)
-    return {kind: entry["optimized"]["design"] if entry["verdict"] is None
-            else entry["reordered"]["design"] for kind, entry in found.items()}
+    return {
+        kind: entry["optimized"]["design"]
+        if entry["verdict"] is None
+        else entry["reordered"]["design"]
+        for kind, entry in found.items()
+    }
 
 
 def design_proposals(point: Point) -> dict[str, dict]:
@@ -292,13 +348,15 @@ def _profiled_designs(config: str) -> dict[str, dict]:
         if len(masks) == 0 or kind not in point.fastpaths():
             continue
         masks, counts = unique_masks(masks)
-        entry = propose(point.fastpaths()[kind], masks, counts, point.cost_profile(),
-                        waits[kind], proven)
+        entry = propose(
+            point.fastpaths()[kind], masks, counts, point.cost_profile(), waits[kind], proven
+        )
         entry["attempts"] = int(counts.sum())
         entry["lock_waits"] = asdict(waits[kind])
         found[kind] = entry
     point = find_workload(values["workload"]).Params.model_validate(
-        {**values, "check_profile": False})
+        {**values, "check_profile": False}
+    )
     for kind, entry in found.items():
         others = {k: paper_design(point.fastpaths()[k]) for k in found if k != kind}
         entry["verdict"] = verify_design(point, {**others, kind: entry["optimized"]["design"]})
@@ -324,8 +382,7 @@ def lock_waits(machine: Machine, events: pd.DataFrame) -> dict[str, LockWaits]:
     for kind, group in events.groupby("kind", observed=True):
         fast = group[group["path"] == "fast"]["lock_wait"]
         wait = float(fast.mean()) if len(fast) else float(group["lock_wait"].mean())
-        result[str(kind)] = LockWaits(scheduler=wait, threads=0.0,
-                                      waiters_per_held_cycle=per_cycle)
+        result[str(kind)] = LockWaits(scheduler=wait, threads=0.0, waiters_per_held_cycle=per_cycle)
     return result
 
 
@@ -339,13 +396,19 @@ def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
     paper's own design disagrees with the fastpaths off on this load as well.
     """
     for cpus in VERIFY_CPUS:
-        update = {"cpus": cpus, "events": VERIFY_EVENTS,
-                  "warmup_events": VERIFY_EVENTS // 10,
-                  "fastpath_design": "paper", "check_order": "paper", "check_order_file": "",
-                  "check_profile": False}
+        update = {
+            "cpus": cpus,
+            "events": VERIFY_EVENTS,
+            "warmup_events": VERIFY_EVENTS // 10,
+            "fastpath_design": "paper",
+            "check_order": "paper",
+            "check_order_file": "",
+            "check_profile": False,
+        }
         try:
             probe = find_workload(point.workload).Params.model_validate(
-                {**point.model_dump(), **update})
+                {**point.model_dump(), **update}
+            )
         except ValueError:
             continue  # the workload does not run on this many CPUs
         stressed = probe.model_copy(update={"stress_jitter": VERIFY_STRESS})
@@ -353,9 +416,12 @@ def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
             with_design = simulate(stressed, 0, observe=True, invariants=True, design=design)
         except InvariantViolation as error:
             return f"{cpus} CPUs, stress {VERIFY_STRESS}: {str(error).splitlines()[0]}"
-        without = simulate(probe.model_copy(update={"fastpath_syscall": False,
-                                                    "fastpath_ipc": False}), 0, observe=True,
-                           invariants=False)
+        without = simulate(
+            probe.model_copy(update={"fastpath_syscall": False, "fastpath_ipc": False}),
+            0,
+            observe=True,
+            invariants=False,
+        )
         _, difference = compare_behaviour(with_design.observations, without.observations)
         if difference is not None:
             # on a load whose messages depend on timing (the Linux load's replies carry
@@ -371,12 +437,15 @@ def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
 def check_masks(events: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per fastpath kind, the check masks of its profiled attempts (one per attempt)."""
     profiled = events[events["check_mask"] >= 0]
-    return {str(kind): group["check_mask"].to_numpy()
-            for kind, group in profiled.groupby("kind", observed=True)}
+    return {
+        str(kind): group["check_mask"].to_numpy()
+        for kind, group in profiled.groupby("kind", observed=True)
+    }
 
 
-def run_record(config: dict, replication: int, invariants: bool | None = None,
-               progress=None) -> dict:
+def run_record(
+    config: dict, replication: int, invariants: bool | None = None, progress=None
+) -> dict:
     """One (point, replication) as plain data: what a worker receives and returns.
 
     A worker gets only the point's configuration (a dict) and the replication
@@ -393,11 +462,19 @@ def run_record(config: dict, replication: int, invariants: bool | None = None,
     except InvariantViolation as error:  # say which run broke the invariant
         first, _, rest = error.report.partition("\n")
         where = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("name", "profile"))
-        raise InvariantViolation(f"{first}\n  in the run {where}, replication {replication}"
-                                 f"\n{rest}", error.check, error.cycle) from None
-    return {"config": config, "replication": replication, "rows": result.rows,
-            "measured_cycles": int(result.measured_cycles), "events": events_columns(result.events),
-            "model": model_version()}
+        raise InvariantViolation(
+            f"{first}\n  in the run {where}, replication {replication}\n{rest}",
+            error.check,
+            error.cycle,
+        ) from None
+    return {
+        "config": config,
+        "replication": replication,
+        "rows": result.rows,
+        "measured_cycles": int(result.measured_cycles),
+        "events": events_columns(result.events),
+        "model": model_version(),
+    }
 
 
 def events_columns(events: pd.DataFrame) -> dict[str, np.ndarray | pd.Categorical]:
@@ -428,15 +505,17 @@ def summarize_entries(events: pd.DataFrame, measured_cycles: int) -> list[dict]:
         duration = durations[rows_of_kind]
         lock_wait = lock_waits[rows_of_kind]
         entries = len(duration)
-        rows.append({
-            "kind": str(kind),
-            "entries": int(entries),
-            "duration_mean": float(duration.mean()),
-            "duration_p50": float(np.percentile(duration, 50)),
-            "duration_p99": float(np.percentile(duration, 99)),
-            "fast_fraction": float(fast[rows_of_kind].mean()),
-            "lock_wait_mean": float(lock_wait.mean()),
-            "contended_fraction": float((lock_wait > 0).mean()),
-            "entries_per_mcycle": float(entries * 1e6 / max(measured_cycles, 1)),
-        })
+        rows.append(
+            {
+                "kind": str(kind),
+                "entries": int(entries),
+                "duration_mean": float(duration.mean()),
+                "duration_p50": float(np.percentile(duration, 50)),
+                "duration_p99": float(np.percentile(duration, 99)),
+                "fast_fraction": float(fast[rows_of_kind].mean()),
+                "lock_wait_mean": float(lock_wait.mean()),
+                "contended_fraction": float((lock_wait > 0).mean()),
+                "entries_per_mcycle": float(entries * 1e6 / max(measured_cycles, 1)),
+            }
+        )
     return rows

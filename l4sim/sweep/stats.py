@@ -86,12 +86,19 @@ def summarize(points: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFr
     metrics = metric_columns(points)
     keys = [c for c in points.columns if c not in metrics and c != "replication"]
     grouped = points.groupby(keys, sort=False, dropna=False)[metrics]
-    table = pd.concat({"n": grouped.count().stack(), "mean": grouped.mean().stack(),
-                       "std": grouped.std().stack()}, axis=1)
+    table = pd.concat(
+        {
+            "n": grouped.count().stack(),
+            "mean": grouped.mean().stack(),
+            "std": grouped.std().stack(),
+        },
+        axis=1,
+    )
     table.index.names = [*keys, "metric"]
     table = table.reset_index()
-    low, high = t_interval(table["mean"].to_numpy(), table["std"].to_numpy(),
-                           table["n"].to_numpy(), confidence)
+    low, high = t_interval(
+        table["mean"].to_numpy(), table["std"].to_numpy(), table["n"].to_numpy(), confidence
+    )
     table["ci_low"] = low
     table["ci_high"] = high
     # a metric some kinds do not have (a workload's own, of its measured kind): no row

@@ -40,12 +40,26 @@ from l4sim.kernel.objects import Thread
 # Keys that change the kernel, not the workload: points that differ only in
 # these share their random streams (common random numbers), so fastpath on
 # and off see the same user behaviour.
-KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "fastpath_notify",
-                                "fastpath_variant", "fastpath_checks", "lock", "kernel_lock",
-                                "lock_order", "lock_order_check", "profile", "costs",
-                                "check_order", "check_order_file", "check_profile",
-                                "fastpath_design",
-                                "stress_jitter"})
+KERNEL_OPTION_KEYS = frozenset(
+    {
+        "fastpath_syscall",
+        "fastpath_ipc",
+        "fastpath_notify",
+        "fastpath_variant",
+        "fastpath_checks",
+        "lock",
+        "kernel_lock",
+        "lock_order",
+        "lock_order_check",
+        "profile",
+        "costs",
+        "check_order",
+        "check_order_file",
+        "check_profile",
+        "fastpath_design",
+        "stress_jitter",
+    }
+)
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
 # Keys that may name a file: a relative path is taken relative to the scenario file.
@@ -93,8 +107,9 @@ def is_path(value: str) -> bool:
 class Point(BaseModel):
     """Keys every workload has. Each workload's ``Params`` subclasses it with its own keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True,
-                              ignored_types=FUNCTION_TYPES)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, ignored_types=FUNCTION_TYPES
+    )
 
     name: str
     workload: str = "syscall_bench"  # a built-in or installed name, or a Python file
@@ -135,8 +150,7 @@ class Point(BaseModel):
         # TOML integers are fine where a float is expected (strict mode refuses them)
         if isinstance(data, dict):
             floats = [k for k, f in cls.model_fields.items() if f.annotation is float]
-            data = {k: (float(v) if k in floats and type(v) is int else v)
-                    for k, v in data.items()}
+            data = {k: (float(v) if k in floats and type(v) is int else v) for k, v in data.items()}
         return data
 
     @field_validator("*", mode="before")
@@ -153,8 +167,10 @@ class Point(BaseModel):
     @classmethod
     def _plain_name(cls, name: str) -> str:
         if not NAME_PATTERN.fullmatch(name):
-            raise ValueError("must be a plain folder name: letters, digits, '_', '-' and "
-                             "'.' (not first), no '/' or '..'")
+            raise ValueError(
+                "must be a plain folder name: letters, digits, '_', '-' and "
+                "'.' (not first), no '/' or '..'"
+            )
         return name
 
     @field_validator("profile")
@@ -189,22 +205,28 @@ class Point(BaseModel):
     @model_validator(mode="after")
     def _valid_order_file(self):
         if self.fastpath_design != "paper" and self.check_order != "paper":
-            raise ValueError(f"fastpath_design = {self.fastpath_design!r} excludes "
-                             f"check_order = {self.check_order!r} (set one of them)")
+            raise ValueError(
+                f"fastpath_design = {self.fastpath_design!r} excludes "
+                f"check_order = {self.check_order!r} (set one of them)"
+            )
         if self.check_order_file:
             from l4sim.kernel.check_order import validate_order_file
 
             try:
-                validate_order_file(self.check_order_file, self.fastpaths(),
-                                    designs=self.fastpath_design == "optimized")
+                validate_order_file(
+                    self.check_order_file,
+                    self.fastpaths(),
+                    designs=self.fastpath_design == "optimized",
+                )
             except ValueError as error:  # (named: a rule across keys has no key of its own)
                 raise ValueError(f"check_order_file: {error}") from None
         return self
 
     def uses_order_file(self) -> bool:
         """Whether this point's checks come from a file written by ``l4sim checks --optimize``."""
-        return bool(self.check_order_file) and (self.check_order == "optimized"
-                                                or self.fastpath_design != "paper")
+        return bool(self.check_order_file) and (
+            self.check_order == "optimized" or self.fastpath_design != "paper"
+        )
 
     def workload_identity(self) -> str:
         """The workload's name as its random streams see it: a file by its name only,
@@ -215,12 +237,15 @@ class Point(BaseModel):
         """Spawn key of this point's random streams: a stable hash of its workload keys
         (or the digest ``stream_key`` names)."""
         digest = bytes.fromhex(self.stream_key or self.stream_digest())
-        return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
+        return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
 
     def stream_digest(self) -> str:
         """This point's own streams as a ``stream_key``: a hash of its workload keys."""
-        workload = {k: v for k, v in self.model_dump().items()
-                    if k not in KERNEL_OPTION_KEYS | RUN_KEYS | {"stream_key"}}
+        workload = {
+            k: v
+            for k, v in self.model_dump().items()
+            if k not in KERNEL_OPTION_KEYS | RUN_KEYS | {"stream_key"}
+        }
         workload["workload"] = self.workload_identity()
         return hashlib.sha256(json.dumps(workload, sort_keys=True).encode()).hexdigest()[:32]
 

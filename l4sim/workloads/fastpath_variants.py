@@ -48,8 +48,7 @@ def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
     for kind, checks in lists.items():
         where = f"{path}: {NAME}[{kind!r}]"
         if kind not in PAPER_FASTPATHS:
-            raise UserFileError(f"{where}: unknown fastpath (known: "
-                                f"{', '.join(PAPER_FASTPATHS)})")
+            raise UserFileError(f"{where}: unknown fastpath (known: {', '.join(PAPER_FASTPATHS)})")
         if not isinstance(checks, tuple | list) or not checks:
             raise UserFileError(f"{where}: must be a non-empty tuple of Check")
         for check in checks:
@@ -58,8 +57,10 @@ def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
             if not isinstance(check.stage, Stage):
                 raise UserFileError(f"{where}: check {check.name}: stage must be a Stage")
             if check.cost not in COST_KEYS:
-                raise UserFileError(f"{where}: check {check.name}: unknown cost "
-                                    f"{check.cost!r} (a profile key, such as check_load_compare)")
+                raise UserFileError(
+                    f"{where}: check {check.name}: unknown cost "
+                    f"{check.cost!r} (a profile key, such as check_load_compare)"
+                )
             if not callable(check.passes):
                 raise UserFileError(f"{where}: check {check.name}: passes must be callable")
         names = [check.name for check in checks]
@@ -67,14 +68,20 @@ def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
         if twice:
             raise UserFileError(f"{where}: more than one check is named {', '.join(twice)}")
         for check in checks:
-            if not (isinstance(check.needs, tuple)
-                    and all(isinstance(need, str) for need in check.needs)):
-                raise UserFileError(f"{where}: check {check.name}: needs must be a tuple of "
-                                    f"check names (got {check.needs!r})")
+            if not (
+                isinstance(check.needs, tuple)
+                and all(isinstance(need, str) for need in check.needs)
+            ):
+                raise UserFileError(
+                    f"{where}: check {check.name}: needs must be a tuple of "
+                    f"check names (got {check.needs!r})"
+                )
             unknown = [need for need in check.needs if need not in names]
             if unknown:
-                raise UserFileError(f"{where}: check {check.name} needs "
-                                    f"{', '.join(unknown)}, which is not in the list")
+                raise UserFileError(
+                    f"{where}: check {check.name} needs "
+                    f"{', '.join(unknown)}, which is not in the list"
+                )
         try:
             validate_dependencies(tuple(checks))
         except ValueError as error:

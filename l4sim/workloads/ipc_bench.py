@@ -53,15 +53,21 @@ class Params(Point):
     wait_factor: float = Field(100.0, ge=0, le=MAX_WAIT_FACTOR)
 
 
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     kernel = Kernel(config, costs)
     space = kernel.create_space("server")
     the_server = kernel.create_thread("server", 0, SERVER_PRIORITY, space)
     programs = {the_server: server(costs.handler_service)}
     for index, stream in enumerate(seeds.spawn(params.clients)):
-        thread = kernel.create_thread(f"client{index}", index % params.cpus, CLIENT_PRIORITY,
-                                      kernel.create_space(f"client{index}"))
-        programs[thread] = client(np.random.default_rng(stream), the_server,
-                                  params.wait_factor, costs.wait_loop_iteration)
+        thread = kernel.create_thread(
+            f"client{index}",
+            index % params.cpus,
+            CLIENT_PRIORITY,
+            kernel.create_space(f"client{index}"),
+        )
+        programs[thread] = client(
+            np.random.default_rng(stream), the_server, params.wait_factor, costs.wait_loop_iteration
+        )
     return Setup(kernel, programs, IPC, params.warmup_events, params.events)

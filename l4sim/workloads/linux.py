@@ -65,8 +65,9 @@ def guest(rng: np.random.Generator, gap_mean: float):
         yield RaiseException("syscall", (number,))
 
 
-def linux_server(cpu: int, rng: np.random.Generator, io_names: set[str],
-                 processes: dict[str, Thread], params):
+def linux_server(
+    cpu: int, rng: np.random.Generator, io_names: set[str], processes: dict[str, Thread], params
+):
     """The Linux server of one CPU: serve system calls and schedule the guest processes."""
     runnable: deque[Thread] = deque()
     active: Thread | None = None
@@ -115,8 +116,13 @@ def linux_server(cpu: int, rng: np.random.Generator, io_names: set[str],
         message = yield ReplyWait(caller, ("irq-done",))
 
 
-def irq_root(servers: list[Thread], irq_threads: list[Thread], decode: int,
-             forward: str, mailboxes: list[deque]):
+def irq_root(
+    servers: list[Thread],
+    irq_threads: list[Thread],
+    decode: int,
+    forward: str,
+    mailboxes: list[deque],
+):
     """CPU 0's interrupt thread: receive kernel IRQ IPCs and forward them.
 
     ``forward = "send"``: a Send IPC carrying the interrupt (blocks until the
@@ -176,17 +182,24 @@ class IrqLatency:
 
     def rows(self, since: int, measured_cycles: int) -> list[dict]:
         until = since + measured_cycles  # received inside the window (lookahead may run past it)
-        latencies = np.array([lat for at, lat in self.samples if at >= since and at + lat <= until],
-                             dtype=float)
+        latencies = np.array(
+            [lat for at, lat in self.samples if at >= since and at + lat <= until], dtype=float
+        )
         if latencies.size == 0:
             return []
-        return [{"kind": "irq_latency", "entries": int(latencies.size),
-                 "duration_mean": float(latencies.mean()),
-                 "duration_p50": float(np.percentile(latencies, 50)),
-                 "duration_p99": float(np.percentile(latencies, 99)),
-                 "fast_fraction": float("nan"), "lock_wait_mean": float("nan"),
-                 "contended_fraction": float("nan"),
-                 "entries_per_mcycle": float(latencies.size * 1e6 / max(measured_cycles, 1))}]
+        return [
+            {
+                "kind": "irq_latency",
+                "entries": int(latencies.size),
+                "duration_mean": float(latencies.mean()),
+                "duration_p50": float(np.percentile(latencies, 50)),
+                "duration_p99": float(np.percentile(latencies, 99)),
+                "fast_fraction": float("nan"),
+                "lock_wait_mean": float("nan"),
+                "contended_fraction": float("nan"),
+                "entries_per_mcycle": float(latencies.size * 1e6 / max(measured_cycles, 1)),
+            }
+        ]
 
 
 class Params(Point):
@@ -215,20 +228,26 @@ class Params(Point):
         return self
 
 
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     kernel = Kernel(config, costs)
     linux_space = kernel.create_space("linux")
-    irq_threads = [kernel.create_thread(f"irq{c}", c, IRQ_PRIORITY, linux_space)
-                   for c in range(params.cpus)]
-    servers = [kernel.create_thread(f"linux{c}", c, SERVER_PRIORITY, linux_space)
-               for c in range(params.cpus)]
+    irq_threads = [
+        kernel.create_thread(f"irq{c}", c, IRQ_PRIORITY, linux_space) for c in range(params.cpus)
+    ]
+    servers = [
+        kernel.create_thread(f"linux{c}", c, SERVER_PRIORITY, linux_space)
+        for c in range(params.cpus)
+    ]
     kernel.irq_threads[0] = irq_threads[0]
     server_seeds, guest_seeds = seeds.spawn(2)
     mailboxes = [deque() for _ in range(params.cpus)]
     programs: dict[Thread, object] = {
-        irq_threads[0]: irq_root(servers, irq_threads, params.irq_decode, params.irq_forward,
-                                 mailboxes)}
+        irq_threads[0]: irq_root(
+            servers, irq_threads, params.irq_decode, params.irq_forward, mailboxes
+        )
+    }
     for c in range(1, params.cpus):
         programs[irq_threads[c]] = irq_leaf(servers[c], params.irq_decode, mailboxes[c])
     known: dict[str, Thread] = {}
@@ -239,17 +258,25 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
         for index in range(per_cpu):
             io = index < params.io_procs
             name = f"{'io' if io else 'cpu'}{c}.{index}"
-            thread = kernel.create_thread(name, c, GUEST_PRIORITY,
-                                          kernel.create_space(f"proc-{name}"),
-                                          handler=servers[c])
+            thread = kernel.create_thread(
+                name, c, GUEST_PRIORITY, kernel.create_space(f"proc-{name}"), handler=servers[c]
+            )
             known[name] = thread
             if io:
                 io_names.add(name)
             gap = params.io_gap if io else params.cpu_gap
             programs[thread] = guest(np.random.default_rng(streams[c * per_cpu + index]), gap)
     for c, stream in enumerate(server_seeds.spawn(params.cpus)):
-        programs[servers[c]] = linux_server(c, np.random.default_rng(stream), io_names, known,
-                                            params)
+        programs[servers[c]] = linux_server(
+            c, np.random.default_rng(stream), io_names, known, params
+        )
     timers = ((0, params.tick, "timer"),)
-    return Setup(kernel, programs, SYSCALL_EXCEPTION, params.warmup_events, params.events,
-                 timers=timers, probe=IrqLatency(servers))
+    return Setup(
+        kernel,
+        programs,
+        SYSCALL_EXCEPTION,
+        params.warmup_events,
+        params.events,
+        timers=timers,
+        probe=IrqLatency(servers),
+    )

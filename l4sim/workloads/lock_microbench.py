@@ -61,11 +61,15 @@ def metrics(machine, events, measured_cycles: int) -> dict:
     return {
         "acquisitions_per_mcycle": float(len(wait) * 1e6 / max(measured_cycles, 1)),
         "wait_mean": float(wait.mean()) if len(wait) else 0.0,
-        "wait_m2": float((wait ** 2).mean()) if len(wait) else 0.0,
-        "utilization": float(lock.sim.held_between(machine.measure_from,
-                                                   machine.measure_from + measured_cycles,
-                                                   lock.holder is not None)
-                             / max(measured_cycles, 1)),
+        "wait_m2": float((wait**2).mean()) if len(wait) else 0.0,
+        "utilization": float(
+            lock.sim.held_between(
+                machine.measure_from,
+                machine.measure_from + measured_cycles,
+                lock.holder is not None,
+            )
+            / max(measured_cycles, 1)
+        ),
     }
 
 
@@ -85,22 +89,32 @@ class Params(Point):
     @model_validator(mode="after")
     def _one_thread_per_cpu(self):
         if self.threads > self.cpus:
-            raise ValueError(f"threads ({self.threads}) must not exceed cpus ({self.cpus}): "
-                             "one thread per CPU")
+            raise ValueError(
+                f"threads ({self.threads}) must not exceed cpus ({self.cpus}): one thread per CPU"
+            )
         return self
 
 
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     """Kernel, one thread per CPU (CPUs 0..threads-1) and their programs."""
     kernel = LockBenchKernel(config, costs)
     programs: dict[Thread, object] = {}
-    for index, (think_seed, hold_seed) in enumerate(s.spawn(2) for s in
-                                                     seeds.spawn(params.threads)):
+    for index, (think_seed, hold_seed) in enumerate(
+        s.spawn(2) for s in seeds.spawn(params.threads)
+    ):
         space = kernel.create_space(f"task{index}")
         thread = kernel.create_thread(f"contender{index}", index, PRIORITY, space)
         thinks = draws(np.random.default_rng(think_seed), params.think_dist, params.think_mean)
         holds = draws(np.random.default_rng(hold_seed), params.hold_dist, params.hold_mean)
         programs[thread] = contender(thinks, holds)
-    return Setup(kernel, programs, LOCK, params.warmup_events, params.events, metrics=metrics,
-                 timed_locks=(kernel.bench_lock,))
+    return Setup(
+        kernel,
+        programs,
+        LOCK,
+        params.warmup_events,
+        params.events,
+        metrics=metrics,
+        timed_locks=(kernel.bench_lock,),
+    )

@@ -76,8 +76,9 @@ class Params(Point):
         return 2 * (self.events + self.warmup_events)
 
 
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     """A ping and a pong thread per CPU, in one address space."""
     kernel = Kernel(config, costs)
     space = kernel.create_space("sel4bench")
@@ -93,11 +94,15 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
     def metrics(machine, events, measured_cycles: int) -> dict:
         calls = int(events["thread_name"].str.startswith("ping").sum())
         one_way = one_way_cycles(machine)
-        return {"calls_per_second": calls * costs.clock_hz / max(measured_cycles, 1),
-                "call_cycles": one_way[True], "reply_recv_cycles": one_way[False]}
+        return {
+            "calls_per_second": calls * costs.clock_hz / max(measured_cycles, 1),
+            "call_cycles": one_way[True],
+            "reply_recv_cycles": one_way[False],
+        }
 
-    return Setup(kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events,
-                 metrics=metrics)
+    return Setup(
+        kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events, metrics=metrics
+    )
 
 
 def one_way_cycles(machine) -> dict[bool, float]:

@@ -50,9 +50,9 @@ class Params(Point):
     delay_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)  # user work of each ping between Calls
 
 
-
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     """A ping and a pong thread per CPU."""
     kernel = Kernel(config, costs)
     programs = {}
@@ -67,8 +67,9 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
         calls = int(events["thread_name"].str.startswith("ping").sum())
         return {"calls_per_second": calls * costs.clock_hz / max(measured_cycles, 1)}
 
-    return Setup(kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events,
-                 metrics=metrics)
+    return Setup(
+        kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events, metrics=metrics
+    )
 
 
 def kernel_entries(params: Params) -> int:

@@ -64,24 +64,27 @@ class Params(Point):
         return self.threads if self.threads_per_cpu is None else self.threads_per_cpu * self.cpus
 
 
-
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     """Kernel, threads and programs for one point of the benchmark."""
     kernel = Kernel(config, costs)
     server = kernel.create_space("exception-server")
-    handlers = [kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server)
-                for c in range(params.cpus)]
+    handlers = [
+        kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server) for c in range(params.cpus)
+    ]
     programs: dict[Thread, object] = {h: handler(costs.handler_service) for h in handlers}
     threads = params.worker_threads
     streams = seeds.spawn(threads)
     for index in range(threads):
         cpu = index % params.cpus
         space = kernel.create_space(f"task{index}")
-        thread = kernel.create_thread(f"worker{index}", cpu, WORKER_PRIORITY, space,
-                                      handler=handlers[cpu])
-        programs[thread] = worker(np.random.default_rng(streams[index]), params.wait_factor,
-                                  costs.wait_loop_iteration)
+        thread = kernel.create_thread(
+            f"worker{index}", cpu, WORKER_PRIORITY, space, handler=handlers[cpu]
+        )
+        programs[thread] = worker(
+            np.random.default_rng(streams[index]), params.wait_factor, costs.wait_loop_iteration
+        )
     return Setup(kernel, programs, SYSCALL_EXCEPTION, params.warmup_events, params.events)
 
 

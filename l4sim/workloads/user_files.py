@@ -49,8 +49,10 @@ def load_python_file(path: str | Path) -> ModuleType:
     except Exception as error:  # whatever the user's code raises at import: one line
         del sys.modules[name]
         where = _user_line(error, path)
-        raise UserFileError(f"{path}:{where} importing it raised {type(error).__name__}: "
-                            f"{str(error).splitlines()[0] if str(error) else ''}") from None
+        raise UserFileError(
+            f"{path}:{where} importing it raised {type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}"
+        ) from None
     return module
 
 

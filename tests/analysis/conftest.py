@@ -34,8 +34,9 @@ def reviewed(monkeypatch):
     def reviewing(figure, name, *args, **options):
         if str(name).endswith(".png"):
             caption = (options.get("metadata") or {}).get("Description", "")
-            found[Path(name).name] = review(figure, caption, SCENARIO_NAMES,
-                                            nonnegative=found.nonnegative)
+            found[Path(name).name] = review(
+                figure, caption, SCENARIO_NAMES, nonnegative=found.nonnegative
+            )
             found.texts[Path(name).name] = [text.get_text() for text in figure.texts]
         return save(figure, name, *args, **options)
 

@@ -32,15 +32,26 @@ def figure(mean: float, n: int = 16) -> list[float]:
     return [mean, mean, mean, mean, mean, mean, 0.0, n]
 
 
-def records(run_id: int, day: int, truth: Truth, four_core: dict[int, float] | None = None
-            ) -> tuple[dict, dict]:
+def records(
+    run_id: int, day: int, truth: Truth, four_core: dict[int, float] | None = None
+) -> tuple[dict, dict]:
     """The SMP build's record and the uniprocessor build's record of one run."""
-    head = {"ts": f"2026-03-{day:02d}T10:00:00Z", "sha": f"m{run_id:07x}",
-            "sha_kernel": f"k{run_id:07x}", "sha_bench": "b0000001", "run_id": run_id}
-    smp = {**head, "ipc_call": figure(truth.call + 1), "ipc_reply": figure(truth.reply + 2),
-           "ipc_call_intra": figure(truth.call), "ipc_reply_intra": figure(truth.reply),
-           "smp_1core_c500": figure(truth.rate(500), 5),
-           "smp_1core_c32000": figure(truth.rate(32000), 5)}
+    head = {
+        "ts": f"2026-03-{day:02d}T10:00:00Z",
+        "sha": f"m{run_id:07x}",
+        "sha_kernel": f"k{run_id:07x}",
+        "sha_bench": "b0000001",
+        "run_id": run_id,
+    }
+    smp = {
+        **head,
+        "ipc_call": figure(truth.call + 1),
+        "ipc_reply": figure(truth.reply + 2),
+        "ipc_call_intra": figure(truth.call),
+        "ipc_reply_intra": figure(truth.reply),
+        "smp_1core_c500": figure(truth.rate(500), 5),
+        "smp_1core_c32000": figure(truth.rate(32000), 5),
+    }
     for delay, rate in (four_core or {}).items():
         smp[f"smp_4core_c{delay}"] = figure(rate, 5)
     up = {**head, "null_syscall": figure(truth.null), "ipc_call": figure(truth.call - 90)}

@@ -13,9 +13,11 @@ REDUCED = ["replications=2", "events=400", "warmup_events=40"]
 
 def test_the_section_shows_designs_intervals_and_e5(tmp_path):
     folders = {}
-    for name, extra in (("fastpath_design", ["sweep.clients=[1,4]", "sweep.wait_factor=[10]"]),
-                        ("ipc_bench", ["sweep.clients=[1,4]", "sweep.wait_factor=[10]"]),
-                        ("fastpath_design_linux", [])):
+    for name, extra in (
+        ("fastpath_design", ["sweep.clients=[1,4]", "sweep.wait_factor=[10]"]),
+        ("ipc_bench", ["sweep.clients=[1,4]", "sweep.wait_factor=[10]"]),
+        ("fastpath_design_linux", []),
+    ):
         scenario = load_scenario(SCENARIOS / f"{name}.toml", [*REDUCED, *extra])
         folders[name] = tmp_path / name
         run_scenario(scenario, folders[name], jobs=1, progress=False)
@@ -25,8 +27,9 @@ def test_the_section_shows_designs_intervals_and_e5(tmp_path):
     assert "<ol><li>" in document.html()  # a design's checks as a numbered list
     assert "## A fastpath design for SMP" in text
     # the eleven columns of one table are three narrow tables
-    assert "| clients | wait factor | paper | reordered | reordered vs paper (%) | optimized |" \
-        in text
+    assert (
+        "| clients | wait factor | paper | reordered | reordered vs paper (%) | optimized |" in text
+    )
     assert "| clients | wait factor | reordered - paper | optimized - paper |" in text
     assert "| clients | wait factor | paper | reordered | optimized |" in text
     assert max(line.count("|") for line in text.splitlines()) <= 10  # at most 9 columns
@@ -35,16 +38,23 @@ def test_the_section_shows_designs_intervals_and_e5(tmp_path):
     assert "### E5 with the optimized design" in text and "| E5 |" in text
     # one missing-value mark, each with its reason; no '-' for missing
     assert "no value for this row" not in text
-    assert not any(cell.strip() == "-" for line in text.splitlines() if line.startswith("|")
-                   for cell in line.split("|"))
+    assert not any(
+        cell.strip() == "-"
+        for line in text.splitlines()
+        if line.startswith("|")
+        for cell in line.split("|")
+    )
     # each distinct design listed once, with where it applies
     designs = [line for line in text.splitlines() if line.startswith("**Design ")]
     assert len(designs) == len(set(designs))
     assert any("4 clients at wait factor 10" in line for line in designs)
     assert "`destination_on_this_cpu` [no lock] **hoisted**" in text
     # hoisted means before any lock: never beside a lock
-    assert not [line for line in text.splitlines() if "lock" in line.split("]")[0]
-                and "[no lock]" not in line and "**hoisted**" in line]
+    assert not [
+        line
+        for line in text.splitlines()
+        if "lock" in line.split("]")[0] and "[no lock]" not in line and "**hoisted**" in line
+    ]
     assert "accepted" in text and "clean under the invariant checker" in text
     assert "(syscall exception fastpath; the load)" in text  # the Linux load's design
 
@@ -54,14 +64,24 @@ def test_a_design_is_described_with_its_locks_and_moves():
     from l4sim.kernel.fastpath_design import paper_design
     from l4sim.kernel.ipc_fastpath import IPC_CHECKS
 
-    design = ["simple_message", "valid_destination", "call_or_reply_wait",
-              "hoisted:destination_on_this_cpu", "early:no_sender_queued",
-              "early:destination_waiting", "priority_and_domain", "destination_partner",
-              "no_pending_notification", "valid_space", "recheck:no_sender_queued",
-              "recheck:destination_waiting"]
+    design = [
+        "simple_message",
+        "valid_destination",
+        "call_or_reply_wait",
+        "hoisted:destination_on_this_cpu",
+        "early:no_sender_queued",
+        "early:destination_waiting",
+        "priority_and_domain",
+        "destination_partner",
+        "no_pending_notification",
+        "valid_space",
+        "recheck:no_sender_queued",
+        "recheck:destination_waiting",
+    ]
     lines = describe(design, IPC_CHECKS)
-    assert lines[3] == ("`destination_on_this_cpu` [no lock] **hoisted** (reads only fields "
-                        "never written)")
+    assert lines[3] == (
+        "`destination_on_this_cpu` [no lock] **hoisted** (reads only fields never written)"
+    )
     assert "**early**" in lines[4] and "again under its lock" in lines[-1]
     # hoisted means before any lock: placed after a check that took one, it is not
     late = [s for s in paper_design(IPC_CHECKS) if s != "valid_space"] + ["hoisted:valid_space"]

@@ -51,8 +51,7 @@ def test_a_legend_entry_for_nothing_drawn_is_found():
     fig, ax = _line_figure()
     proxy = plt.Rectangle((0, 0), 1, 1, color="red")  # never added to the axes
     handles, labels = ax.get_legend_handles_labels()
-    ax.legend([*handles, proxy], [*labels, "spin"], loc="upper left",
-              bbox_to_anchor=(1.02, 1.0))
+    ax.legend([*handles, proxy], [*labels, "spin"], loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     assert review(fig) == ["the legend entry 'spin' names nothing drawn"]
     plt.close(fig)
@@ -68,8 +67,7 @@ def test_raw_column_names_are_found_but_not_file_names_or_allowed_names():
     fig, ax = _line_figure()
     ax.set_xlabel("wait_factor")
     problems = review(fig)
-    assert problems == ["the x label of 'a panel' shows the raw name wait_factor: "
-                        "'wait_factor'"]
+    assert problems == ["the x label of 'a panel' shows the raw name wait_factor: 'wait_factor'"]
     plt.close(fig)
 
 
@@ -138,8 +136,9 @@ def test_the_syscall_figures_pass(tmp_path, reviewed):
     # the synthetic replications differ by 0.1 cycle: no band can be seen, and the
     # caption says so instead of calling them shaded
     duration = drawn[2].caption
-    assert duration.startswith("No band shows: the 95% t-interval over replications is "
-                               "too narrow to see (at most ")
+    assert duration.startswith(
+        "No band shows: the 95% t-interval over replications is too narrow to see (at most "
+    )
     assert "shaded" not in duration.lower()
 
 
@@ -160,12 +159,16 @@ def test_the_linux_figure_passes_with_a_narrow_range(tmp_path, reviewed):
     """Durations within one octave (the calibrated profile's bulk): still four labelled
     ticks, the legend under the panels, not on the fastpath-off distribution."""
     rng = np.random.default_rng(0)
-    events = pd.DataFrame({
-        "kind": ["syscall_exception", "ipc"] * 1000,
-        "fastpath_syscall": [True] * 1000 + [False] * 1000,
-        "fastpath_ipc": [True] * 1000 + [False] * 1000,
-        "duration": np.concatenate([rng.normal(500, 20, 1000),
-                                    rng.normal(800, 30, 1000)]).astype(int)})
+    events = pd.DataFrame(
+        {
+            "kind": ["syscall_exception", "ipc"] * 1000,
+            "fastpath_syscall": [True] * 1000 + [False] * 1000,
+            "fastpath_ipc": [True] * 1000 + [False] * 1000,
+            "duration": np.concatenate(
+                [rng.normal(500, 20, 1000), rng.normal(800, 30, 1000)]
+            ).astype(int),
+        }
+    )
     points = _points().assign(name="linux", workload="linux")
     linux_figure(events, tmp_path, points, paper=True)
     assert reviewed == {"linux_durations.png": []}
@@ -174,16 +177,27 @@ def test_the_linux_figure_passes_with_a_narrow_range(tmp_path, reviewed):
 def _scaling_points(clh_gap: float = 0.0):
     rows = []
     for strategy, design, factor, cpus, replication in itertools.product(
-            ("fine", "big"), ("tas", "ticket", "clh"), (100.0, 1000.0), (1, 2, 4, 8, 16),
-            range(3)):
+        ("fine", "big"), ("tas", "ticket", "clh"), (100.0, 1000.0), (1, 2, 4, 8, 16), range(3)
+    ):
         slow = 2.0 if design == "ticket" else 1.0 + (clh_gap if design == "clh" else 0.0)
         slow *= 1.5 if strategy == "big" else 1.0
         duration = 500.0 * cpus ** (0.8 * slow) + replication
-        rows.append({"name": "scaling", "profile": "vmxl4-pandaboard", "cpus": cpus,
-                     "lock": design, "kernel_lock": strategy, "wait_factor": factor,
-                     "events": 300, "replication": replication,
-                     "kind": "syscall_exception", "entries": 300,
-                     "entries_per_mcycle": 1e6 * cpus / duration, "duration_mean": duration})
+        rows.append(
+            {
+                "name": "scaling",
+                "profile": "vmxl4-pandaboard",
+                "cpus": cpus,
+                "lock": design,
+                "kernel_lock": strategy,
+                "wait_factor": factor,
+                "events": 300,
+                "replication": replication,
+                "kind": "syscall_exception",
+                "entries": 300,
+                "entries_per_mcycle": 1e6 * cpus / duration,
+                "duration_mean": duration,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -191,7 +205,8 @@ def test_the_scaling_figure_passes_and_draws_coinciding_designs_once(tmp_path, r
     drawn = scaling_figure(_scaling_points(), tmp_path)
     assert reviewed == {"scaling.png": []}
     assert "tas and clh coincide (at most 0% apart at any point)" in drawn.caption.replace(
-        "0.0%", "0%")
+        "0.0%", "0%"
+    )
     apart = scaling_figure(_scaling_points(clh_gap=0.3), tmp_path)
     assert "coincide" not in apart.caption and reviewed == {"scaling.png": []}
 
@@ -199,22 +214,30 @@ def test_the_scaling_figure_passes_and_draws_coinciding_designs_once(tmp_path, r
 def _indices(largest: float):
     rows = []
     for output in ("lock.duration_mean", "lock.fast_fraction", "E3.1"):
-        for parameter, value in (("hold_mean", largest), ("costs.lock_handoff", 0.05),
-                                 ("(no effect)", 0.0)):
+        for parameter, value in (
+            ("hold_mean", largest),
+            ("costs.lock_handoff", 0.05),
+            ("(no effect)", 0.0),
+        ):
             constant = output == "lock.fast_fraction"
-            rows.append({"output": output, "parameter": parameter,
-                         "ST": np.nan if constant else value,
-                         "ST_conf": np.nan if constant else 0.1})
+            rows.append(
+                {
+                    "output": output,
+                    "parameter": parameter,
+                    "ST": np.nan if constant else value,
+                    "ST_conf": np.nan if constant else 0.1,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def test_the_sensitivity_figure_passes_and_says_a_total_index_beyond_1_is_error(
-        tmp_path, reviewed):
+def test_the_sensitivity_figure_passes_and_says_a_total_index_beyond_1_is_error(tmp_path, reviewed):
     subtitle = "scenario lock_microbench: sobol (N = 8), 2 parameters, 48 samples x 1 point"
     drawn = indices_figure(_indices(1.93), "ST", tmp_path, subtitle)
     assert reviewed == {"sensitivity.png": []}
-    assert ("estimates up to 1.93 lie beyond it: they are sampling error of the estimator "
-            "at N = 8") in drawn.caption
+    assert (
+        "estimates up to 1.93 lie beyond it: they are sampling error of the estimator at N = 8"
+    ) in drawn.caption
     within = indices_figure(_indices(0.6), "ST", tmp_path, subtitle)
     assert "beyond it" not in within.caption and reviewed == {"sensitivity.png": []}
 
@@ -222,33 +245,70 @@ def test_the_sensitivity_figure_passes_and_says_a_total_index_beyond_1_is_error(
 def test_the_robustness_figure_passes(tmp_path, reviewed):
     reviewed.nonnegative = False  # a claim's quantity may be a negative change
     rng = np.random.default_rng(1)
-    samples = pd.DataFrame({"sample": np.arange(-1, 40),
-                            "costs.sched_pick": rng.uniform(70, 130, 41),
-                            "E5.3": rng.uniform(-16, -2, 41),
-                            "E5.1": rng.uniform(1.2, 1.6, 41)})
-    robustness = pd.DataFrame([
-        {"output": "E5.3", "text": "4 clients, lightest contention: fastpath vs slowpath (%)",
-         "band": "-15 .. 15%", "band_low": -15.0, "band_high": 15.0, "share_holding": 0.9,
-         "top_parameters": "costs.sched_pick"},
-        {"output": "E5.1", "text": "1 client: smallest IPC speedup", "band": ">= 1.2x",
-         "band_low": 1.2, "band_high": np.inf, "share_holding": 1.0, "top_parameters": ""}])
+    samples = pd.DataFrame(
+        {
+            "sample": np.arange(-1, 40),
+            "costs.sched_pick": rng.uniform(70, 130, 41),
+            "E5.3": rng.uniform(-16, -2, 41),
+            "E5.1": rng.uniform(1.2, 1.6, 41),
+        }
+    )
+    robustness = pd.DataFrame(
+        [
+            {
+                "output": "E5.3",
+                "text": "4 clients, lightest contention: fastpath vs slowpath (%)",
+                "band": "-15 .. 15%",
+                "band_low": -15.0,
+                "band_high": 15.0,
+                "share_holding": 0.9,
+                "top_parameters": "costs.sched_pick",
+            },
+            {
+                "output": "E5.1",
+                "text": "1 client: smallest IPC speedup",
+                "band": ">= 1.2x",
+                "band_low": 1.2,
+                "band_high": np.inf,
+                "share_holding": 1.0,
+                "top_parameters": "",
+            },
+        ]
+    )
     robustness_figure(samples, robustness, tmp_path, "scenario sensitivity_ipc: morris")
     assert reviewed == {"robustness.png": []}
 
 
 def test_the_timeline_passes_and_names_only_what_it_draws(tmp_path, reviewed):
-    done = l4sim("timeline", SCENARIOS / "ipc_bench.toml", "--set", "clients=4", "--set",
-                 "wait_factor=10", "--set", "fastpath_ipc=true", "--events", 40,
-                 "--start", 2000, "--cycles", 6000, "--out", tmp_path / "t.png", cwd=tmp_path)
+    done = l4sim(
+        "timeline",
+        SCENARIOS / "ipc_bench.toml",
+        "--set",
+        "clients=4",
+        "--set",
+        "wait_factor=10",
+        "--set",
+        "fastpath_ipc=true",
+        "--events",
+        40,
+        "--start",
+        2000,
+        "--cycles",
+        6000,
+        "--out",
+        tmp_path / "t.png",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert reviewed == {"t.png": []}
     from l4sim.analysis.timeline import segment_label
 
     assert segment_label("ipc fast:fast_call") == "IPC fastpath: call"
-    assert segment_label("syscall_exception slow:slow_wait") == \
-        "syscall exception slowpath: wait"
-    assert segment_label("ipc slow:destination_on_this_cpu") == \
-        "IPC fell back: destination on this cpu"
+    assert segment_label("syscall_exception slow:slow_wait") == "syscall exception slowpath: wait"
+    assert (
+        segment_label("ipc slow:destination_on_this_cpu")
+        == "IPC fell back: destination on this cpu"
+    )
     assert segment_label("scheduler") == "scheduler"
 
 
@@ -262,8 +322,9 @@ def test_the_sel4bench_series_is_broken_at_each_change(tmp_path, reviewed):
         metric = rate_metric(4, delay)
         # a step down after the change on 2026-04-16
         table[f"{metric}_predicted"] = np.where(dates < "2026-04-16", 1000.0, 800.0)
-        table[f"{metric}_measured"] = np.where(dates < "2026-04-25",
-                                               table[f"{metric}_predicted"] + 5, np.nan)
+        table[f"{metric}_measured"] = np.where(
+            dates < "2026-04-25", table[f"{metric}_predicted"] + 5, np.nan
+        )
     captured = []
     original = plt.Axes.plot
 
@@ -289,8 +350,7 @@ def test_the_sel4bench_series_is_broken_at_each_change(tmp_path, reviewed):
 def test_an_interval_below_zero_is_cut_at_zero_and_the_caption_says_so(tmp_path, reviewed):
     """Three replications of a lock wait near 0: the t-interval would reach below it."""
     points = _points()
-    points["lock_wait_mean"] = np.where(points["threads"] > 1, 2.0 * points["replication"],
-                                        0.0)
+    points["lock_wait_mean"] = np.where(points["threads"] > 1, 2.0 * points["replication"], 0.0)
     contention = syscall_figures(points, tmp_path)[0]
     assert reviewed["syscall_contention.png"] == []
     assert "it is cut at 0 (the quantity cannot be negative" in contention.caption
@@ -299,9 +359,12 @@ def test_an_interval_below_zero_is_cut_at_zero_and_the_caption_says_so(tmp_path,
 def test_a_caption_travels_in_the_files_not_drawn_in_the_image(tmp_path, reviewed):
     from PIL import Image
 
-    drawn = ipc_bench_figure(_points().rename(columns={"threads": "clients",
-                                                       "fastpath_syscall": "fastpath_ipc"})
-                             .assign(kind="ipc"), tmp_path)
+    drawn = ipc_bench_figure(
+        _points()
+        .rename(columns={"threads": "clients", "fastpath_syscall": "fastpath_ipc"})
+        .assign(kind="ipc"),
+        tmp_path,
+    )
     texts = reviewed.texts["ipc_bench_duration.png"]  # the figure's own: its title only
     assert len(texts) == 1 and texts[0].startswith("IPC duration per client count")
     assert Image.open(drawn.png).text["Description"] == drawn.caption

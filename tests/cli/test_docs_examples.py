@@ -20,8 +20,17 @@ pytestmark = pytest.mark.slow  # every example in a subprocess
 ROOT = Path(__file__).parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SMALL = "--set events=40 --set warmup_events=4 --set replications=2"
-COPIED = ("README.md", "docs", "scenarios", "examples", "notebooks", "scripts", "benchmarks",
-          "Makefile", "pyproject.toml")
+COPIED = (
+    "README.md",
+    "docs",
+    "scenarios",
+    "examples",
+    "notebooks",
+    "scripts",
+    "benchmarks",
+    "Makefile",
+    "pyproject.toml",
+)
 BLOCK = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SIZED = re.compile(r"(^|[\s/])l4sim (run|report)\b")
 
@@ -56,8 +65,11 @@ def _copy(destination: Path) -> None:
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, destination / name,
-                            ignore=shutil.ignore_patterns("results", "__pycache__", ".*"))
+            shutil.copytree(
+                source,
+                destination / name,
+                ignore=shutil.ignore_patterns("results", "__pycache__", ".*"),
+            )
         elif source.exists():
             shutil.copy2(source, destination / name)
     (destination / ".venv").symlink_to(ROOT / ".venv")
@@ -79,7 +91,8 @@ def test_the_readme_is_a_front_door_and_the_project_stands_alone():
 def test_every_page_is_found_and_the_rules_hold():
     assert ROOT / "README.md" in PAGES and len(PAGES) >= 5
     assert sized("l4sim run x.toml --jobs 1  # note\n") == (
-        f"l4sim run x.toml --jobs 1 {SMALL}  # note\n")
+        f"l4sim run x.toml --jobs 1 {SMALL}  # note\n"
+    )
     assert sized(".venv/bin/l4sim report \\\n  --quiet\n").endswith(f"--quiet {SMALL}\n")
     assert sized("l4sim validate x.toml\n") == "l4sim validate x.toml\n"
     assert expected_status("l4sim run x\n# exit 3: a violation\n") == 3
@@ -95,8 +108,15 @@ def test_the_shell_examples_of_a_page_run(page, tmp_path):
     for number, block in enumerate(blocks, 1):
         if block.lstrip().startswith("# not run:"):
             continue
-        result = subprocess.run(["bash", "-e", "-c", sized(block)], cwd=tmp_path,
-                                env=environment, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            ["bash", "-e", "-c", sized(block)],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == expected_status(block), (
             f"{page.name}, shell example {number} exited {result.returncode}:\n{block}\n"
-            f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}")
+            f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}"
+        )

@@ -39,8 +39,13 @@ def test_cross_cpu_handler_goes_slowpath_with_an_ipi(pair):
 
 def test_big_lock_serialises_more_than_fine_locks():
     """Same workload, same streams: one lock for everything waits more on 8 CPUs."""
-    keys = {"cpus": 8, "threads_per_cpu": 1, "wait_factor": 300.0, "events": 1500,
-            "warmup_events": 150}
+    keys = {
+        "cpus": 8,
+        "threads_per_cpu": 1,
+        "wait_factor": 300.0,
+        "events": 1500,
+        "warmup_events": 150,
+    }
     fine = simulate(point_from_dict({**keys, "kernel_lock": "fine"})).rows
     big = simulate(point_from_dict({**keys, "kernel_lock": "big"})).rows
     wait = {r["kind"]: r["lock_wait_mean"] for r in fine}
@@ -57,10 +62,14 @@ def test_every_entry_point_of_the_kernel_is_wrapped():
     # lock around it and the trap around that (enter_kernel is its counterpart
     # for enter, not a generator itself)
     kernel_parts = {"reschedule_kernel", "deliver_irq_kernel"}
-    generators = {name for name, value in vars(Kernel).items()
-                  if callable(value) and not name.startswith("_")
-                  and getattr(value, "__code__", None) is not None
-                  and value.__code__.co_flags & 0x20}  # generator functions: kernel paths
+    generators = {
+        name
+        for name, value in vars(Kernel).items()
+        if callable(value)
+        and not name.startswith("_")
+        and getattr(value, "__code__", None) is not None
+        and value.__code__.co_flags & 0x20
+    }  # generator functions: kernel paths
     assert generators <= entry_points | kernel_parts, generators - entry_points - kernel_parts
     assert all(name in vars(BigLockKernel) for name in entry_points)
 
@@ -79,8 +88,10 @@ def _effects(path, resume: bool = True) -> list:
 def test_the_trap_s_entry_and_exit_run_outside_every_lock(costs, big):
     """seL4 takes its lock in C, after the trap's assembly entry, and drops it before the
     assembly exit: trap_entry comes before the first lock, trap_exit after the last."""
-    kernel = Kernel(KernelConfig(cpus=2, kernel_lock="big" if big else "fine"),
-                    costs.replace(trap_entry=7, trap_exit=5))
+    kernel = Kernel(
+        KernelConfig(cpus=2, kernel_lock="big" if big else "fine"),
+        costs.replace(trap_entry=7, trap_exit=5),
+    )
     space = kernel.create_space("s")
     handler = kernel.create_thread("handler0", 0, 200, space)
     worker = kernel.create_thread("worker0", 0, 100, space, handler=handler)

@@ -43,8 +43,11 @@ def test_dynamic_program_matches_brute_force(n, data):
     masks, counts = np.unique(masks, return_counts=True)
     best = optimal_order(checks, masks, counts, COSTS)
     assert _valid(best)
-    brute = min(expected_cost(order, checks, masks, counts, COSTS)
-                for order in itertools.permutations(checks) if _valid(order))
+    brute = min(
+        expected_cost(order, checks, masks, counts, COSTS)
+        for order in itertools.permutations(checks)
+        if _valid(order)
+    )
     assert abs(expected_cost(best, checks, masks, counts, COSTS) - brute) < 1e-9
 
 

@@ -38,8 +38,7 @@ def test_fast_reply_wait_returns_to_the_caller(rig):
     run_sync(ipc_fastpath(kernel, 0, client, Call(server, (7,))))
     run = run_sync(ipc_fastpath(kernel, 0, server, ReplyWait(client, ("ok",))))
     assert (run.outcome.path, run.outcome.exit_point) == ("fast", FAST_REPLY_WAIT)
-    assert run.switched_to is client and client.received.observed() == ("reply", "server",
-                                                                        ("ok",))
+    assert run.switched_to is client and client.received.observed() == ("reply", "server", ("ok",))
     assert server.state is ThreadState.WAITING_TO_RECEIVE
 
 

@@ -47,8 +47,15 @@ def test_notification_forwarding_delivers_every_interrupt_once_in_order():
     """The Linux load depends on timing (which process blocks when), so runs with the
     notification fastpath on and off differ; each must still deliver every forwarded
     interrupt to its server exactly once and the timer ticks in order."""
-    base = {"workload": "linux", "irq_forward": "notify", "events": 600, "warmup_events": 50,
-            "device_latency": 20000.0, "tick": 1_000_000, "fastpath_ipc": True}
+    base = {
+        "workload": "linux",
+        "irq_forward": "notify",
+        "events": 600,
+        "warmup_events": 50,
+        "device_latency": 20000.0,
+        "tick": 1_000_000,
+        "fastpath_ipc": True,
+    }
     on = simulate(point_from_dict({**base, "fastpath_notify": True}), 0, observe=True)
     off = simulate(point_from_dict({**base, "fastpath_notify": False}), 0, observe=True)
     assert (on.events["exit_point"] == "fast_notify").sum() > 0
@@ -60,5 +67,3 @@ def test_notification_forwarding_delivers_every_interrupt_once_in_order():
             assert payloads and len(payloads) == len(set(payloads))  # each exactly once
             ticks = [p[1] for p in payloads if p[0] == "timer"]
             assert ticks == sorted(ticks)
-
-

@@ -35,8 +35,9 @@ class GuestFault(RaiseException):
 
 def rig(fastpath_ipc: bool):
     """A server waiting for IPC and a running client, both on CPU 0."""
-    kernel = Kernel(KernelConfig(cpus=2, fastpath_ipc=fastpath_ipc),
-                    load_profile("vmxl4-pandaboard"))
+    kernel = Kernel(
+        KernelConfig(cpus=2, fastpath_ipc=fastpath_ipc), load_profile("vmxl4-pandaboard")
+    )
     server = kernel.create_thread("server", 0, 200, kernel.create_space("s"))
     client = kernel.create_thread("client", 0, 100, kernel.create_space("c"), handler=server)
     kernel.scheduler.pick_next(0)

@@ -26,8 +26,16 @@ POINTS = {
 
 
 def _point(name: str, **extra):
-    return point_from_dict({**POINTS[name], "fastpath_ipc": True, "events": 600,
-                            "warmup_events": 60, "fastpath_design": "optimized", **extra})
+    return point_from_dict(
+        {
+            **POINTS[name],
+            "fastpath_ipc": True,
+            "events": 600,
+            "warmup_events": 60,
+            "fastpath_design": "optimized",
+            **extra,
+        }
+    )
 
 
 @cache
@@ -43,7 +51,8 @@ def test_every_reported_design_passed_its_checks(name):
         assert entry["verdict"] is None, f"{kind}: {entry['verdict']}"
         assert entry["optimized"]["expected_cycles"] <= entry["paper"]["expected_cycles"]
     assert resolve_fastpath_design(_point(name)) == {
-        kind: entry["optimized"]["design"] for kind, entry in found.items()}
+        kind: entry["optimized"]["design"] for kind, entry in found.items()
+    }
 
 
 def test_the_heavy_ipc_design_moves_the_failing_checks_before_the_lock():
@@ -61,16 +70,24 @@ def test_reported_designs_keep_the_behaviour_on_random_workloads(workload):
         for kind, entry in _reported(name).items():
             designs.setdefault(kind, entry["optimized"]["design"])
     proof = runner.proven_immutable(_point("ipc_4_clients_heavy"))
-    fast = workload.run(True, fastpath_ipc=True, fastpath_design=designs,
-                        proven_immutable=proof)
+    fast = workload.run(True, fastpath_ipc=True, fastpath_design=designs, proven_immutable=proof)
     assert_same_behaviour(fast, workload.run(False))
     assert sum(map(len, fast.values())) > 0
 
 
-UNSAFE = ["simple_message", "valid_destination", "call_or_reply_wait",
-          "hoisted:destination_on_this_cpu", "early:no_sender_queued",
-          "hoisted:destination_waiting", "priority_and_domain", "destination_partner",
-          "no_pending_notification", "valid_space", "recheck:no_sender_queued"]
+UNSAFE = [
+    "simple_message",
+    "valid_destination",
+    "call_or_reply_wait",
+    "hoisted:destination_on_this_cpu",
+    "early:no_sender_queued",
+    "hoisted:destination_waiting",
+    "priority_and_domain",
+    "destination_partner",
+    "no_pending_notification",
+    "valid_space",
+    "recheck:no_sender_queued",
+]
 
 
 def test_an_unsafe_hoist_is_refused_without_a_forged_proof():

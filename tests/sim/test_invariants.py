@@ -31,8 +31,9 @@ def _violation(point, **kwargs) -> InvariantViolation:
 
 @pytest.mark.parametrize("cpus,seed", [(2, 1), (2, 2), (2, 3), (3, 1), (4, 1)])
 def test_uniprocessor_fastpath_races_on_two_or_more_cpus(cpus, seed):
-    point = point_from_dict({**LOADED, "cpus": cpus, "threads": 2 * cpus,
-                             "fastpath_variant": "uniprocessor"})
+    point = point_from_dict(
+        {**LOADED, "cpus": cpus, "threads": 2 * cpus, "fastpath_variant": "uniprocessor"}
+    )
     error = _violation(point, seed=seed)
     assert error.check in ("stale-read", "unlocked-write"), error
     assert "scheduler" in str(error) or "ipc:" in str(error)
@@ -65,12 +66,29 @@ def test_report_says_what_when_where_and_what_led_to_it():
 @pytest.mark.slow
 def test_cli_exits_3_without_traceback(tmp_path):
     scenario = tmp_path / "s.toml"
-    scenario.write_text('name = "s"\nthreads = 4\nwait_factor = 10\nevents = 500\n'
-                        'warmup_events = 0\nfastpath_variant = "uniprocessor"\n')
+    scenario.write_text(
+        'name = "s"\nthreads = 4\nwait_factor = 10\nevents = 500\n'
+        'warmup_events = 0\nfastpath_variant = "uniprocessor"\n'
+    )
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-m", "l4sim.cli", "run", str(scenario), "--out",
-                             str(out), "--jobs", "1", "--quiet", "--check-invariants"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "l4sim.cli",
+            "run",
+            str(scenario),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            "--quiet",
+            "--check-invariants",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr
     assert "invariant violated" in result.stderr and "last " in result.stderr
@@ -95,6 +113,7 @@ def test_descending_thread_locks_cannot_deadlock_under_the_scheduler_lock(monkey
             if len(objects) == 2:
                 taken.append((objects, self.scheduler_lock in held_before + list(effect.locks)))
             return effect
+
         return take
 
     monkeypatch.setattr(Kernel, "take_stage", recording(Kernel.take_stage, 1))
@@ -135,8 +154,14 @@ def test_mutual_exclusion_is_checked_independently_of_the_engine():
     machine = runner.build_machine(point_from_dict(LOADED), invariants=True, lookahead=False)
     locks = machine.locks
     machine.locks = machine.interpreter.locks = BrokenSpinLocks(
-        machine.env, machine.costs, locks.design, locks.rng, machine.held, machine.next_act,
-        machine.spinning_on)
+        machine.env,
+        machine.costs,
+        locks.design,
+        locks.rng,
+        machine.held,
+        machine.next_act,
+        machine.spinning_on,
+    )
     with pytest.raises(InvariantViolation, match="mutual-exclusion"):
         runner.run_machine(machine)
 
@@ -218,9 +243,16 @@ def test_the_checker_does_not_change_the_timeline(variant):
     """Watching (and catching time up for exact accesses) changes no record."""
     import pandas as pd
 
-    point = point_from_dict({"threads": 3, "wait_factor": 100.0, "events": 400,
-                             "warmup_events": 20, "cpus": 1 if variant != "smp" else 2,
-                             "fastpath_variant": variant})
+    point = point_from_dict(
+        {
+            "threads": 3,
+            "wait_factor": 100.0,
+            "events": 400,
+            "warmup_events": 20,
+            "cpus": 1 if variant != "smp" else 2,
+            "fastpath_variant": variant,
+        }
+    )
     plain = simulate(point, invariants=False)
     watched = simulate(point, invariants=True)
     pd.testing.assert_frame_equal(plain.events, watched.events)
@@ -243,8 +275,7 @@ def test_a_deadlock_is_caught_while_other_cpus_keep_running():
 
 
 # -- under the paravirtualized Linux load ---------------------------------------
-LINUX = {"workload": "linux", "cpus": 2, "fastpath_ipc": True, "events": 400,
-         "warmup_events": 0}
+LINUX = {"workload": "linux", "cpus": 2, "fastpath_ipc": True, "events": 400, "warmup_events": 0}
 
 
 def test_uniprocessor_fastpath_race_is_caught_under_linux():
@@ -259,8 +290,15 @@ def test_uniprocessor_fastpath_race_is_caught_under_linux():
 
 @pytest.mark.parametrize("forward", ["send", "notify"])
 def test_smp_fastpaths_run_clean_under_linux(forward):
-    point = point_from_dict({**LINUX, "irq_forward": forward, "fastpath_notify": True,
-                             "tick": 1_000_000, "device_latency": 20_000.0})
+    point = point_from_dict(
+        {
+            **LINUX,
+            "irq_forward": forward,
+            "fastpath_notify": True,
+            "tick": 1_000_000,
+            "device_latency": 20_000.0,
+        }
+    )
     result = simulate(point, 0, invariants=True)
     assert (result.events["path"] == "fast").any()
 
@@ -271,7 +309,8 @@ def test_uniprocessor_fastpath_is_clean_on_one_cpu_under_linux():
     run_machine(machine)
     # the checker watched the whole run, and the unlocked fastpath was taken
     assert machine.monitor is not None and machine.monitor.violations == 0
-    records = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names,
-                                     until=machine.measure_to)
+    records = machine.trace.to_frame(
+        since=machine.measure_from, threads=machine.thread_names, until=machine.measure_to
+    )
     assert len(records) >= LINUX["events"]
     assert (records["path"] == "fast").sum() > 0

@@ -25,8 +25,10 @@ def _setup(cpus=1, workers=1, handler_cpu=0, handler_priority=200, fastpath=True
     assert k.scheduler.pick_next(handler_cpu) is handler
     run_sync(k.enter(handler_cpu, handler, Wait())[1], handler_cpu)  # the handler waits
     assert handler.state is ThreadState.WAITING_TO_RECEIVE
-    ws = [k.create_thread(f"w{i}", i % cpus, 100, k.create_space(f"t{i}"), handler=handler)
-          for i in range(workers)]
+    ws = [
+        k.create_thread(f"w{i}", i % cpus, 100, k.create_space(f"t{i}"), handler=handler)
+        for i in range(workers)
+    ]
     return k, handler, ws
 
 
@@ -45,8 +47,7 @@ def _tap(path, exits):
 def _raise(k, w, number=1):
     """Raise a syscall; the run's ``exits`` lists the fastpath's then the slowpath's exit."""
     exits = []
-    run = run_sync(_tap(k.enter(w.cpu, w, RaiseException("syscall", (number,)))[1], exits),
-                   w.cpu)
+    run = run_sync(_tap(k.enter(w.cpu, w, RaiseException("syscall", (number,)))[1], exits), w.cpu)
     run.exits = exits
     return run
 

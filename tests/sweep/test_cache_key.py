@@ -37,21 +37,38 @@ def test_the_model_is_the_simulation_code_only():
     parts = {path.relative_to(PACKAGE).parts[0] for path in simulation_sources()}
     assert parts == {"kernel", "sim", "workloads", "sweep"}
     assert [p for p in simulation_sources() if p.parts[-2] == "sweep"] == [
-        PACKAGE / "sweep" / "runner.py"]
+        PACKAGE / "sweep" / "runner.py"
+    ]
     assert set(SIMULATION_CODE) == {"kernel", "sim", "workloads", "sweep/runner.py"}
 
 
-@pytest.mark.parametrize("edited", ["analysis/figures.py", "analysis/report.py", "cli.py",
-                                    "sweep/run.py", "sweep/progress.py", "build.py"])
+@pytest.mark.parametrize(
+    "edited",
+    [
+        "analysis/figures.py",
+        "analysis/report.py",
+        "cli.py",
+        "sweep/run.py",
+        "sweep/progress.py",
+        "build.py",
+    ],
+)
 def test_editing_analysis_cli_or_tables_reuses_cached_runs(package_copy, edited):
     before = source_digest(package_copy)
     _append(package_copy / edited)
     assert source_digest(package_copy) == before
 
 
-@pytest.mark.parametrize("edited", ["kernel/ipc_fastpath.py", "sim/interpreter.py",
-                                    "sim/interpreter.pxd", "workloads/linux.py",
-                                    "sweep/runner.py"])
+@pytest.mark.parametrize(
+    "edited",
+    [
+        "kernel/ipc_fastpath.py",
+        "sim/interpreter.py",
+        "sim/interpreter.pxd",
+        "workloads/linux.py",
+        "sweep/runner.py",
+    ],
+)
 def test_editing_the_simulation_code_recomputes(package_copy, edited):
     before = source_digest(package_copy)
     _append(package_copy / edited)
@@ -68,9 +85,15 @@ def test_key_covers_every_result_shaping_key_and_the_model():
     assert task_key(dict(point), 0, "m1") == key
     assert task_key(point, 1, "m1") != key
     assert task_key(point, 0, "m2") != key
-    for name, value in [("seed", 1), ("events", 151), ("lock", "tas"), ("cpus", 3),
-                        ("fastpath_ipc", True), ("profile", "sel4-sabre"),
-                        ("costs", {"lock_handoff": 61})]:
+    for name, value in [
+        ("seed", 1),
+        ("events", 151),
+        ("lock", "tas"),
+        ("cpus", 3),
+        ("fastpath_ipc", True),
+        ("profile", "sel4-sabre"),
+        ("costs", {"lock_handoff": 61}),
+    ]:
         assert task_key({**point, name: value}, 0, "m1") != key, name
     # labels that do not change one run's result leave the key alone
     assert task_key({**point, "name": "renamed", "replications": 9}, 0, "m1") == key
@@ -113,8 +136,11 @@ def test_editing_a_fastpath_variant_recomputes(tmp_path):
 def test_the_cache_key_follows_the_order_file_contents(tmp_path):
     path = tmp_path / "order.json"
     path.write_text(json.dumps({"ipc": ["valid_destination", "simple_message"]}))
-    config = {**_config(workload="ipc_bench"), "check_order": "optimized",
-              "check_order_file": str(path)}
+    config = {
+        **_config(workload="ipc_bench"),
+        "check_order": "optimized",
+        "check_order_file": str(path),
+    }
     first = task_key(config, 0, "model")
     path.write_text(json.dumps({"ipc": ["simple_message", "valid_destination"]}))
     assert task_key(config, 0, "model") != first

@@ -30,8 +30,9 @@ def test_a_single_run_reports_its_entries_as_it_goes_and_no_record_changes():
 
 
 def test_local_workers_share_one_count_of_entries():
-    points = [point_from_dict({"events": 300, "warmup_events": 30, "threads": t})
-              for t in (1, 2, 3)]
+    points = [
+        point_from_dict({"events": 300, "warmup_events": 30, "threads": t}) for t in (1, 2, 3)
+    ]
     tasks = [(f"k{i}", p.model_dump(), 0) for i, p in enumerate(points)]
     told: list[int] = []
     results = dict(run_local(tasks, 2, progress=told.append))
@@ -94,8 +95,9 @@ def test_a_sweep_counts_entries_then_assembles_its_tables(tmp_path, capsys, monk
             made.append(self)
 
     monkeypatch.setattr(run_module, "Progress", Recorded)
-    (tmp_path / "s.toml").write_text('name = "s"\nevents = 100\nwarmup_events = 10\n'
-                                     '[sweep]\nthreads = [1, 2]\n')
+    (tmp_path / "s.toml").write_text(
+        'name = "s"\nevents = 100\nwarmup_events = 10\n[sweep]\nthreads = [1, 2]\n'
+    )
     run_sweep(load_scenario(tmp_path / "s.toml"), tmp_path / "out", jobs=1)
     computing, assembling = made
     assert (computing.unit, computing.total, computing.done) == ("entries", 220, 220)

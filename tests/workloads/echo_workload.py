@@ -32,5 +32,10 @@ def build(params: Params, costs, seeds: np.random.SeedSequence, config) -> Setup
     kernel = Kernel(config, costs)
     server = kernel.create_thread("handler", 0, 200, kernel.create_space("server"))
     thread = kernel.create_thread("worker", 0, 100, kernel.create_space("task"), handler=server)
-    return Setup(kernel, {server: handler(), thread: worker(params.gap)}, SYSCALL_EXCEPTION,
-                 params.warmup_events, params.events)
+    return Setup(
+        kernel,
+        {server: handler(), thread: worker(params.gap)},
+        SYSCALL_EXCEPTION,
+        params.warmup_events,
+        params.events,
+    )

@@ -38,6 +38,7 @@ def variant(tmp_path):
         path = tmp_path / name
         path.write_text(text)
         return path
+
     return write
 
 
@@ -50,8 +51,14 @@ def test_the_example_variant_replaces_only_the_ipc_list():
 
 
 def test_the_kernel_runs_the_variants_checks(variant):
-    point = point_from_dict({"workload": "ipc_bench", "fastpath_ipc": True, "events": 300,
-                             "fastpath_checks": str(variant(STRICT))})
+    point = point_from_dict(
+        {
+            "workload": "ipc_bench",
+            "fastpath_ipc": True,
+            "events": 300,
+            "fastpath_checks": str(variant(STRICT)),
+        }
+    )
     result = simulate(point, 0)
     calls = result.events[result.events["thread_name"].str.startswith("client")]
     assert (calls["exit_point"] == "no_payload").all()  # every Call carries its number
@@ -68,9 +75,17 @@ def test_the_invariant_checker_catches_an_unsafe_variant(variant):
 
 
 def test_the_order_optimizer_orders_the_variants_checks(variant):
-    point = point_from_dict({"workload": "ipc_bench", "fastpath_ipc": True, "clients": 4,
-                             "wait_factor": 10.0, "events": 300, "check_order": "optimized",
-                             "fastpath_checks": str(variant(STRICT))})
+    point = point_from_dict(
+        {
+            "workload": "ipc_bench",
+            "fastpath_ipc": True,
+            "clients": 4,
+            "wait_factor": 10.0,
+            "events": 300,
+            "check_order": "optimized",
+            "fastpath_checks": str(variant(STRICT)),
+        }
+    )
     order = resolve_check_order(point)
     names = sorted(check.name for check in load_fastpath_variant(point.fastpath_checks)["ipc"])
     assert sorted(order["ipc"]) == names and "no_payload" in order["ipc"]
@@ -84,14 +99,18 @@ def test_a_variant_is_read_again_when_its_file_changes(tmp_path):
     shutil.copy(EXAMPLE / "my_fastpath.py", path)
     first = load_fastpath_variant(path)["ipc"][0].name
     path.write_text(path.read_text().replace('"short_message"', '"tiny_message"'))
-    assert first == "short_message" and load_fastpath_variant(path)["ipc"][0].name == \
-        "tiny_message"
+    assert first == "short_message" and load_fastpath_variant(path)["ipc"][0].name == "tiny_message"
 
 
 def test_an_order_file_must_name_the_variants_checks(variant, tmp_path):
     order = tmp_path / "order.json"
     order.write_text('{"ipc": ["simple_message"]}')
     with pytest.raises(ScenarioError, match="check_order_file.*each check once"):
-        point_from_dict({"workload": "ipc_bench", "check_order": "optimized",
-                         "check_order_file": str(order),
-                         "fastpath_checks": str(variant(STRICT))})
+        point_from_dict(
+            {
+                "workload": "ipc_bench",
+                "check_order": "optimized",
+                "check_order_file": str(order),
+                "fastpath_checks": str(variant(STRICT)),
+            }
+        )

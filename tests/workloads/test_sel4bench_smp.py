@@ -7,13 +7,20 @@ from l4sim.kernel.costs import load_profile
 from l4sim.sweep.runner import build_machine, run_machine, simulate
 from l4sim.sweep.scenario import point_from_dict
 
-TRAPPED = {"costs.trap_entry": 57, "costs.trap_exit": 56, "costs.kernel_entry": 0,
-           "costs.kernel_exit": 0, "costs.smp_bench_loop": 500, "costs.fp_reply_recv": 50}
+TRAPPED = {
+    "costs.trap_entry": 57,
+    "costs.trap_exit": 56,
+    "costs.kernel_entry": 0,
+    "costs.kernel_exit": 0,
+    "costs.smp_bench_loop": 500,
+    "costs.fp_reply_recv": 50,
+}
 
 
 def point(**keys):
-    return point_from_dict({"workload": "sel4bench_smp", "events": 600, "warmup_events": 60,
-                            **keys})
+    return point_from_dict(
+        {"workload": "sel4bench_smp", "events": 600, "warmup_events": 60, **keys}
+    )
 
 
 def test_one_core_round_is_two_delays_the_loop_and_the_two_ipcs():
@@ -30,7 +37,12 @@ def test_one_core_round_is_two_delays_the_loop_and_the_two_ipcs():
 def test_the_defaults_are_sel4_s_smp_build():
     p = point()
     assert (p.kernel_lock, p.lock, p.fastpath_ipc, p.fastpath_syscall, p.profile) == (
-        "big", "clh", True, False, "sel4-sabre")
+        "big",
+        "clh",
+        True,
+        False,
+        "sel4-sabre",
+    )
 
 
 def _ping_periods(**keys) -> np.ndarray:
