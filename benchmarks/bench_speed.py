@@ -25,7 +25,7 @@ import numpy as np
 import simpy
 
 sys.path.insert(0, str(Path(__file__).parent))
-import end_to_end  # noqa: E402
+import end_to_end
 
 from l4sim.compiled import PURE_ENV, summary
 from l4sim.kernel.costs import load_profile

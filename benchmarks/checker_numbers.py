@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from helpers import machine, shared_handler  # noqa: E402
+from helpers import machine, shared_handler
 
-from l4sim.sim.invariants import InvariantViolation, Monitor  # noqa: E402
-from l4sim.sweep.runner import build_machine, run_machine, simulate  # noqa: E402
-from l4sim.sweep.scenario import point_from_dict  # noqa: E402
+from l4sim.sim.invariants import InvariantViolation, Monitor
+from l4sim.sweep.runner import build_machine, run_machine, simulate
+from l4sim.sweep.scenario import point_from_dict
 
 BOUND = 20_000  # syscall exceptions: the bounded run
 

@@ -28,13 +28,13 @@ import simpy
 from simpy.events import PENDING, Event, Timeout
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_speed import bare_simpy_rate  # noqa: E402
+from bench_speed import bare_simpy_rate
 
-from l4sim.kernel.costs import load_profile  # noqa: E402
-from l4sim.kernel.effects import Acquire, Outcome, Release, Switch  # noqa: E402
-from l4sim.kernel.kernel import Kernel, KernelConfig  # noqa: E402
-from l4sim.kernel.syscalls import Compute  # noqa: E402
-from l4sim.workloads.syscall_bench import handler, worker  # noqa: E402
+from l4sim.kernel.costs import load_profile
+from l4sim.kernel.effects import Acquire, Outcome, Release, Switch
+from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.syscalls import Compute
+from l4sim.workloads.syscall_bench import handler, worker
 
 
 def floor_rate(entries: int = 80_000, wait_factor: float = 100) -> float:

@@ -80,4 +80,4 @@ def shared_handler(cpus=2, workers=2, wait=300, seed=0, **options):
     return k, programs
 
 
-__all__ = ["kernel", "worker", "server", "machine", "shared_handler", "run_machine"]
+__all__ = ["kernel", "machine", "run_machine", "server", "shared_handler", "worker"]

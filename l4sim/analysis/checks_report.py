@@ -16,23 +16,23 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from l4sim.analysis.check_profile import check_table, implied_pairs  # noqa: E402
-from l4sim.kernel.check_order import optimize, unique_masks  # noqa: E402
-from l4sim.kernel.checks import reorder  # noqa: E402
-from l4sim.kernel.design_search import LockWaits, search  # noqa: E402
-from l4sim.kernel.fastpath_design import paper_design  # noqa: E402
-from l4sim.sweep.run import point_from_row  # noqa: E402
-from l4sim.sweep.runner import (  # noqa: E402
+from l4sim.analysis.check_profile import check_table, implied_pairs
+from l4sim.kernel.check_order import optimize, unique_masks
+from l4sim.kernel.checks import reorder
+from l4sim.kernel.design_search import LockWaits, search
+from l4sim.kernel.fastpath_design import paper_design
+from l4sim.sweep.run import point_from_row
+from l4sim.sweep.runner import (
     METRICS,
     check_masks,
     proven_immutable,
     resolve_check_order,
     verify_design,
 )
-from l4sim.sweep.stats import metric_columns  # noqa: E402
+from l4sim.sweep.stats import metric_columns
 
 METRIC_COLUMNS = {"replication", "kind", "measured_cycles", *METRICS}
 

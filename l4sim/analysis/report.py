@@ -240,10 +240,10 @@ def beyond_the_paper(document: Document, folders: dict[str, Path]) -> None:
         document.table(
             Table(
                 _order_effect(effect),
-                missing={
-                    column: "no fastpath attempt of this kind fell back"
-                    for column in ("fallback paper", "fallback reordered", "fallback change")
-                },
+                missing=dict.fromkeys(
+                    ("fallback paper", "fallback reordered", "fallback change"),
+                    "no fastpath attempt of this kind fell back",
+                ),
             )
         )
         orders = []

@@ -13,11 +13,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from l4sim.analysis.style import (  # noqa: E402
+from l4sim.analysis.style import (
     CLIPPED,
     PALETTE,
     Curve,
@@ -30,7 +30,7 @@ from l4sim.analysis.style import (  # noqa: E402
     replications_text,
     save,
 )
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION  # noqa: E402
+from l4sim.kernel.kernel import SYSCALL_EXCEPTION
 
 COLOURS = dict(zip(("tas", "ticket", "mcs", "clh"), PALETTE, strict=False))
 MARKERS = {"tas": "x", "ticket": "o", "mcs": "^", "clh": "s"}

@@ -91,7 +91,7 @@ def compare(
             row[f"{metric}_measured"] = run.mean(SMP, metric) if run.has(SMP, metric) else np.nan
             row[f"{metric}_error"] = row[f"{metric}_predicted"] / row[f"{metric}_measured"] - 1
         rows.append(row)
-    return write_comparison(pd.DataFrame(rows), out, changes) + [out / "profiles"]
+    return [*write_comparison(pd.DataFrame(rows), out, changes), out / "profiles"]
 
 
 def write_comparison(

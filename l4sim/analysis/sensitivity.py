@@ -406,7 +406,7 @@ def robustness_table(
                 "at_profile": float(claim.value),
                 "holds_at_profile": bool(claim.holds),
                 "share_holding": float(holds.mean()),
-                "samples": int(len(values)),
+                "samples": len(values),
                 "top_parameters": ", ".join(top),
                 "top_indices": ", ".join(f"{v:.2g}" for v in ranked[column].head(3)),
                 "fails_where": _fails_where(study, sampled, holds, top),

@@ -14,12 +14,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from l4sim.analysis.sensitivity_params import NO_EFFECT  # noqa: E402
-from l4sim.analysis.style import PALETTE, Drawn, number, save, words  # noqa: E402
+from l4sim.analysis.sensitivity_params import NO_EFFECT
+from l4sim.analysis.style import PALETTE, Drawn, number, save, words
 
 SHOWN = 8  # parameters drawn per panel: the most influential
 COLUMNS = 3

@@ -52,7 +52,7 @@ class Parameter:
 
     def applied(self, sampled: float):
         """The value a point gets for a sampled number (a whole one where the key needs it)."""
-        return int(round(sampled)) if self.integer else float(sampled)
+        return round(sampled) if self.integer else float(sampled)
 
     @property
     def cost(self) -> str | None:

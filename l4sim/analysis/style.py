@@ -33,12 +33,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import LogNorm, Normalize  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm, Normalize
 
-from l4sim.sweep.stats import mean_ci  # noqa: E402
+from l4sim.sweep.stats import mean_ci
 
 # Okabe & Ito, "Color universal design" (2008): distinguishable with any
 # common colour-vision deficiency
@@ -271,8 +271,7 @@ def draw_curves(ax, curves: list[Curve], key_title: str, style_offset: int = 0):
             label=line.label,
         )
     if many:
-        mappable = plt.cm.ScalarMappable(norm=norm, cmap=COLOUR_MAP)
-        return mappable
+        return plt.cm.ScalarMappable(norm=norm, cmap=COLOUR_MAP)
     return None
 
 

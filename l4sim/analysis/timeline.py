@@ -264,7 +264,7 @@ def segment_label(name: str) -> str:
     if not outcome:
         return shown
     path, _, exit_point = outcome.partition(":")
-    if exit_point.startswith(f"{path}_") or exit_point.startswith("irq_"):
+    if exit_point.startswith((f"{path}_", "irq_")):
         what = exit_point.split("_", 1)[1].replace("_", " ")
         return f"{shown} {path}path: {what}"
     # a slow exit named after a fastpath check: the check failed and the slowpath ran

@@ -12,6 +12,7 @@ the global scheduler lock, then those under the thread locks), which
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -101,7 +102,7 @@ def validate_order(checks: tuple[Check, ...]) -> tuple[Check, ...]:
     names = [c.name for c in checks]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate check names in {names}")
-    for before, after in zip(checks, checks[1:], strict=False):
+    for before, after in itertools.pairwise(checks):
         if after.stage < before.stage:
             raise ValueError(
                 f"check {after.name} ({after.stage.name}) comes after {before.name} "

@@ -171,10 +171,7 @@ def ipc_fastpath(
         decoded = decode(op)
     is_call = decoded.is_call
     is_reply_wait = decoded.is_reply_wait
-    if is_call:
-        dest = op.dest
-    else:
-        dest = op.reply_to if is_reply_wait else getattr(op, "dest", None)
+    dest = op.dest if is_call else op.reply_to if is_reply_wait else getattr(op, "dest", None)
     ctx = kernel.ipc_contexts[cpu]
     ctx.current = current
     ctx.op = op

@@ -491,4 +491,4 @@ def _trap(path, entry: int, exit: int):
     return result
 
 
-__all__ = ["Kernel", "KernelConfig", "SYSCALL_EXCEPTION", "IPC", "IRQ"]
+__all__ = ["IPC", "IRQ", "SYSCALL_EXCEPTION", "Kernel", "KernelConfig"]

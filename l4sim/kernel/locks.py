@@ -35,7 +35,7 @@ class Lock:
 
     # (compiled build: a C struct, see locks.pxd; the simulator reads these
     # fields on every acquisition and release)
-    __slots__ = ("name", "rank", "address", "lines", "holder", "sim", "order_key")
+    __slots__ = ("address", "holder", "lines", "name", "order_key", "rank", "sim")
 
     def __init__(
         self, name: str, rank: int | None = None, address: int | None = None, lines: int = 1

@@ -51,7 +51,7 @@ def handoff_cost(design: str, handoff: int, contenders: int) -> int:
 class SpinState:
     """Simulator-side state of one spinlock."""
 
-    __slots__ = ("waiters", "last_cpu", "free_at", "held_from", "holds")
+    __slots__ = ("free_at", "held_from", "holds", "last_cpu", "waiters")
 
     def __init__(self) -> None:
         self.waiters: deque = deque()  # (cpu, event), in arrival order
@@ -157,9 +157,8 @@ class SpinLocks:
     def release(self, cpu: int, lock: Lock, pending: int) -> int:
         """Release ``lock`` ``pending`` cycles from now; returns the cycles the release costs."""
         held = self.held[cpu]
-        if not held or held[-1] is not lock:
-            if lock not in held:
-                raise RuntimeError(f"cpu{cpu} releases {lock.name} it does not hold")
+        if (not held or held[-1] is not lock) and lock not in held:
+            raise RuntimeError(f"cpu{cpu} releases {lock.name} it does not hold")
         held.remove(lock)
         spin: SpinState = lock.sim
         spin.last_cpu = cpu

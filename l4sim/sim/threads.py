@@ -37,7 +37,7 @@ class ProgramError(ValueError):
 class ThreadRunner:
     """Simulator-side state of one thread: its process and where it stands."""
 
-    __slots__ = ("thread", "index", "program", "process", "wake", "in_user", "slice_left", "carry")
+    __slots__ = ("carry", "in_user", "index", "process", "program", "slice_left", "thread", "wake")
 
     def __init__(self, thread: Thread, index: int, program: Generator, slice_left: int) -> None:
         self.thread = thread

@@ -34,7 +34,7 @@ BATCH = 1024  # draws per numpy call
 def draws(rng: np.random.Generator, dist: str, mean: float):
     """An endless stream of whole-cycle draws with this distribution and mean."""
     if dist == "deterministic":
-        value = int(round(mean))
+        value = round(mean)
         while True:
             yield value
     while True:

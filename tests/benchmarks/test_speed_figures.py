@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import end_to_end  # noqa: E402
+import end_to_end
 
 
 def cpus_row(cpus: int, cpu_us: float, ratios: list[float], wait: int = 100) -> dict:

@@ -319,7 +319,7 @@ RUNTIME = {
 @pytest.mark.parametrize("case", ["build_raises", "build_returns_nothing"])
 def test_validate_builds_every_point(tmp_path, case):
     """(A program's failure shows only when it runs; a failing build shows at once.)"""
-    files, scenario_text, key, problem = CASES[case]
+    files, scenario_text, _key, problem = CASES[case]
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "bad.toml").write_text('name = "x"\nevents = 20\n' + scenario_text)

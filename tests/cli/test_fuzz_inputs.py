@@ -34,8 +34,8 @@ scalars = st.one_of(
     st.booleans(),
     st.text(max_size=12),
     st.sampled_from(
-        WORKLOADS
-        + [
+        [
+            *WORKLOADS,
             "ticket",
             "tas",
             "mcs",

@@ -15,7 +15,7 @@ from l4sim.sweep.scenario import point_from_dict
 def test_fastpath_runs_under_the_big_lock_only(pair):
     kernel, worker, handler = pair
     big = BigLockKernel(kernel)
-    kind, path = big.enter(0, worker, RaiseException("syscall"))
+    _kind, path = big.enter(0, worker, RaiseException("syscall"))
     run = run_sync(path)
     # the lock is taken before the first check and dropped before the switch
     assert run.acquired == [big.big_lock]
@@ -101,7 +101,7 @@ def test_the_trap_s_entry_and_exit_run_outside_every_lock(costs, big):
     entry = with_kernel_lock(kernel)
     effects = _effects(entry.enter(0, worker, RaiseException("syscall"))[1])
     locks = [i for i, e in enumerate(effects) if isinstance(e, Acquire | Release)]
-    assert effects[0] == 7 and 0 < locks[0]  # the entry, then the first lock
+    assert effects[0] == 7 and locks[0] > 0  # the entry, then the first lock
     assert effects[-1] == 5 and locks[-1] < len(effects) - 1  # the last release, then the exit
     assert isinstance(effects[locks[-1]], Release)
     assert sum(1 for e in effects if e in (5, 7) and type(e) is int) == 2

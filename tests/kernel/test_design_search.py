@@ -64,21 +64,21 @@ def every_design(checks, proven):
             if name in placed or not set(check.needs) <= placed:
                 if name in early:
                     yield from extend(
-                        prefix + [f"recheck:{name}"], placed | {name}, early - {name}, True
+                        [*prefix, f"recheck:{name}"], placed | {name}, early - {name}, True
                     )
                 continue
             if name in early:
                 yield from extend(
-                    prefix + [f"recheck:{name}"], placed | {name}, early - {name}, True
+                    [*prefix, f"recheck:{name}"], placed | {name}, early - {name}, True
                 )
                 continue
             yield from extend(
-                prefix + [name], placed | {name}, early, locked or check.stage > Stage.LOCK_FREE
+                [*prefix, name], placed | {name}, early, locked or check.stage > Stage.LOCK_FREE
             )
             if hoistable(check, proven):
-                yield from extend(prefix + [f"hoisted:{name}"], placed | {name}, early, locked)
+                yield from extend([*prefix, f"hoisted:{name}"], placed | {name}, early, locked)
             elif check.stage > Stage.LOCK_FREE and not locked and name not in depended:
-                yield from extend(prefix + [f"early:{name}"], placed, early | {name}, locked)
+                yield from extend([*prefix, f"early:{name}"], placed, early | {name}, locked)
 
     seen = set()
     for design in extend([], frozenset(), frozenset(), False):

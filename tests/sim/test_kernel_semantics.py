@@ -156,7 +156,7 @@ def test_a_lower_priority_handler_is_reached_by_the_slowpath_only():
 
 
 def test_cross_cpu_handler_is_woken_with_an_ipi():
-    k, h, (w0, w1) = _setup(cpus=2, workers=2)
+    k, h, (_w0, w1) = _setup(cpus=2, workers=2)
     _make_current(k, w1)
     run = _raise(k, w1)
     assert run.exits == ["handler_on_this_cpu", DELIVERED]

@@ -1,5 +1,6 @@
 """Timeline traces: Chrome trace JSON and PNG, from a normal run and from a violation."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def test_trace_json_has_cpu_tracks_segments_and_ipc_flows(tmp_path):
         spans = sorted(
             (e["ts"], e["ts"] + e["dur"]) for e in slices if e["tid"] == cpu and e["cat"] != "spin"
         )
-        assert all(a[1] <= b[0] + 1e-9 for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a[1] <= b[0] + 1e-9 for a, b in itertools.pairwise(spans))
 
 
 def test_kernel_segments_add_up_to_the_trace_buffer():
