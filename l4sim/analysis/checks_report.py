@@ -28,6 +28,7 @@ from l4sim.kernel.fastpath_design import paper_design
 from l4sim.simulation.records import METRICS
 from l4sim.sweep.execute import point_from_row
 from l4sim.sweep.fastpath_designs import check_masks, resolve_order, verify_design
+from l4sim.sweep.stats import metric_columns
 
 METRIC_COLUMNS = {"replication", "kind", "measured_cycles", *METRICS}
 
@@ -36,7 +37,8 @@ def point_groups(directory: Path):
     """(point, its key values, its events) for each scenario point of a run folder."""
     points = pd.read_parquet(directory / "points.parquet")
     events = pd.read_parquet(directory / "events.parquet")
-    keys = [c for c in points.columns if c not in METRIC_COLUMNS]
+    metrics = METRIC_COLUMNS | set(metric_columns(points))  # a workload's own too
+    keys = [c for c in points.columns if c not in metrics]
     swept = [k for k in keys if k in events.columns]
     for values, _ in points.groupby(keys, sort=False, dropna=False):  # keys may be None
         config = dict(zip(keys, values, strict=True))

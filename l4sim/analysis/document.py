@@ -36,6 +36,11 @@ HEADERS = {
 }
 
 
+# the note of an empty cell whose table gave no reason: a report's tables give one for
+# every column that can be empty (the report's test holds them to it)
+NO_REASON = "no value for this row"
+
+
 @dataclass
 class Table:
     """A table: a DataFrame, with why a column may have no value (shown as 'n/a')."""
@@ -135,6 +140,41 @@ class Document:
         return PAGE.format(title=html.escape(self.title), body="\n".join(body))
 
 
+def collapse_rows(frame: pd.DataFrame, varying: str) -> pd.DataFrame:
+    """Rows that differ only in ``varying`` merged into one, which lists its values.
+
+    Only neighbours merge (the table keeps its order); ``varying`` becomes text
+    ('10, 100, 1,000'), or 'every one (10 .. 100,000)' when a row covers every
+    value of the column.
+    """
+    if frame.empty or varying not in frame:
+        return frame
+    every = list(dict.fromkeys(frame[varying]))
+    others = [c for c in frame.columns if c != varying]
+    rows: list[dict] = []
+    members: list[list] = []
+    for record in frame.to_dict("records"):
+        same = rows and all(_same(rows[-1][c], record[c]) for c in others)
+        if same:
+            members[-1].append(record[varying])
+        else:
+            rows.append(record)
+            members.append([record[varying]])
+    for row, values in zip(rows, members, strict=True):
+        shown = [cell_text(v) or "n/a" for v in values]
+        if len(values) > 2 and len(values) == len(every):
+            row[varying] = f"every one ({shown[0]} .. {shown[-1]})"
+        else:
+            row[varying] = ", ".join(shown)
+    return pd.DataFrame(rows, columns=frame.columns)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a is b or (a is not None and b is not None and a == b)
+
+
 def _relative(path: Path, folder: Path) -> str:
     try:
         return Path(path).resolve().relative_to(Path(folder).resolve()).as_posix()
@@ -186,11 +226,13 @@ def _cells(table: Table) -> tuple[list[str], list[list[str]], list[str]]:
                 text = "n/a"
             row.append(text)
         rows.append(row)
-    notes = [
-        f"n/a in {header_text(c)}: {table.missing.get(c, 'no value for this row')}"
-        for c in frame.columns
-        if c in empty
-    ]
+    # one note per reason, naming its columns
+    reasons: dict[str, list[str]] = {}
+    for column in frame.columns:
+        if column in empty:
+            reason = table.missing.get(column, NO_REASON)
+            reasons.setdefault(reason, []).append(header_text(column))
+    notes = [f"n/a in {', '.join(columns)}: {reason}" for reason, columns in reasons.items()]
     return header, rows, notes
 
 

@@ -23,26 +23,25 @@ import numpy as np
 import pandas as pd
 
 from l4sim.analysis.style import (
+    CLIPPED,
     PALETTE,
     Drawn,
-    caption_lines,
-    caption_room,
     coinciding_groups,
     curve,
     draw_curves,
-    footnote,
     heading,
     merge_coinciding,
     number,
-    plain_log_ticks,
     plt,
     replications_text,
     save,
     uses_colour_bar,
+    words,
 )
 from l4sim.analysis.style import colour_bar as add_colour_bar
 from l4sim.kernel.decode import SYSCALL_EXCEPTION
 from l4sim.simulation.records import METRICS
+from l4sim.sweep.stats import metric_columns
 
 NOT_KEYS = {
     *METRICS,
@@ -55,15 +54,19 @@ NOT_KEYS = {
     "events",
     "warmup_events",
 }
-WAIT_FACTOR_LABEL = "wait factor (busy-loop iterations between calls, x uniform[0,1))"
+WAIT_FACTOR_LABEL = "wait factor: busy-loop iterations between calls, x uniform[0,1)"
 
 
 def varying_keys(data: pd.DataFrame, *fixed: str) -> list[str]:
     """The scenario keys that take more than one value in ``data`` (besides ``fixed``)."""
+    metrics = set(metric_columns(data))  # a workload's own metrics are no keys either
     return [
         c
         for c in data.columns
-        if c not in NOT_KEYS and c not in fixed and data[c].nunique(dropna=False) > 1
+        if c not in NOT_KEYS
+        and c not in fixed
+        and c not in metrics
+        and data[c].nunique(dropna=False) > 1
     ]
 
 
@@ -72,15 +75,17 @@ def curves_of(
 ) -> list[tuple[object, pd.DataFrame]]:
     """One curve per combination of the ``by`` keys, labelled by its values."""
     if not by:
-        return [curve("all", 0, data, x, metric, scale)]
+        return [curve("all", 0, data, x, metric, scale, floor=0.0)]
     drawn = []
     for values, group in data.groupby(by, sort=True):
         values = values if isinstance(values, tuple) else (values,)
         if len(by) == 1:
             label = _shown(values[0])
         else:
-            label = ", ".join(f"{k}={_shown(v)}" for k, v in zip(by, values, strict=True))
-        drawn.append(curve(label, values[0] if len(by) == 1 else label, group, x, metric, scale))
+            label = ", ".join(f"{words(k)} {_shown(v)}" for k, v in zip(by, values, strict=True))
+        drawn.append(
+            curve(label, values[0] if len(by) == 1 else label, group, x, metric, scale, floor=0.0)
+        )  # (cycles and shares: never negative)
     return drawn
 
 
@@ -156,24 +161,26 @@ def _sweep_figure(
     )
     apart: dict[str, float] = {}
     colour_bar = None
+    # a range of more than 20x on a linear axis would squash its lower values to the edge
+    logarithmic = bool(data[x].min() > 0 and data[x].max() / data[x].min() > 20)
     for (row, column), ax in zip(panels, axes.flat, strict=True):
         shown, merged = merge_coinciding(all_curves[(row, column)], groups)
         for label, distance in merged.items():
             apart[label] = max(distance, apart.get(label, 0.0))
         colour_bar = draw_curves(ax, shown) or colour_bar
-        parts = [f"{k} {_shown(v)}" for k, v in zip(others, row, strict=True)]
+        parts = [f"{words(k)} {_shown(v)}" for k, v in zip(others, row, strict=True)]
         if column is not None:
             parts.insert(0, panel_text(column))
         ax.set_title(", ".join(parts), fontsize=9.5)
-        if data[x].min() > 0 and data[x].max() / data[x].min() > 20:
+        if logarithmic:
             ax.set_xscale("log")
         ax.grid(True, which="major", alpha=0.35)
         ax.grid(True, which="minor", alpha=0.12)
     for ax in axes[-1]:
-        ax.set_xlabel(xlabel, fontsize=8.5)
+        ax.set_xlabel(f"{xlabel} (log scale)" if logarithmic else xlabel, fontsize=8.5)
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel, fontsize=9)
-    legend_title = by[0] if len(by) == 1 else ("curves" if by else "")
+    legend_title = words(by[0]) if len(by) == 1 else ("curves" if by else "")
     if colour_bar is None and by:
         axes[0][-1].legend(
             title=legend_title,
@@ -184,37 +191,30 @@ def _sweep_figure(
             borderaxespad=0,
         )
     title = heading(fig, what, data, reference)
-    notes = []
+    notes = [f"Mean of {replications_text(data)} per point"]
     if apart:
         groups_text = "; ".join(
             f"{label} (at most {number(distance)}{unit} apart)" for label, distance in apart.items()
         )
-        notes = [
-            f"{by[0].capitalize()} {groups_text} lie on top of each other: each group is "
-            "drawn as one line, its band covering its members"
-        ]
-    bands = (
-        "shaded: 95% t-interval over replications"
-        if colour_bar is None
-        else f"colour: {legend_title}; the 95% intervals are in summary.parquet (too many "
-        "curves to shade them)"
+        notes.append(
+            f"{legend_title.capitalize()} {groups_text} lie on top of each other: "
+            "each group is drawn as one line, its band covering its members"
+        )
+    if colour_bar is None and any(c.clipped for cs in all_curves.values() for c in cs):
+        notes.append(CLIPPED.capitalize())
+    if colour_bar is None:
+        return save(
+            fig, out_dir, stem, title, notes, bands="95% t-interval over replications", unit=unit
+        )
+    # tight_layout cannot place a colour bar: the layout keeps room for it
+    notes.append(
+        f"Colour: {legend_title}; the 95% intervals are in summary.parquet (too "
+        "many curves to shade them)"
     )
-    caption = [f"Mean of {replications_text(data)} per point; {bands}", *notes]
-    text = " ".join(s.rstrip(".") + "." for s in caption)
-    lines = caption_lines(fig, text)
-    text = footnote(fig, caption)
-    if colour_bar is not None:  # tight_layout cannot place a colour bar: keep room for it
-        bottom = 0.1 + caption_room(fig, lines)
-        top = 1 - 0.8 / fig.get_figheight()
-        fig.subplots_adjust(bottom=bottom, top=top, hspace=0.35)
-        add_colour_bar(fig, colour_bar, legend_title, bottom, top)
-        out_dir = Path(out_dir)
-        png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
-        fig.savefig(png, dpi=150)
-        fig.savefig(svg)
-        plt.close(fig)
-        return Drawn(png, svg, title, text)
-    return save(fig, out_dir, stem, title, text, lines)
+    bottom, top = 0.1, 1 - 0.8 / fig.get_figheight()
+    fig.subplots_adjust(bottom=bottom, top=top, hspace=0.35)
+    add_colour_bar(fig, colour_bar, legend_title, bottom, top)
+    return save(fig, out_dir, stem, title, notes, layout=False)
 
 
 def syscall_figures(points: pd.DataFrame, out_dir: Path, paper: bool = False) -> list[Drawn]:
@@ -309,7 +309,7 @@ def linux_figure(
     entries ten times the median, which a linear axis would stretch over most
     of the width.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0))
     settings = ((True, "fastpaths on", "-", 0), (False, "fastpaths off", "--", 1))
     for ax, kind, what in (
         (axes[0], "syscall_exception", "syscall exceptions"),
@@ -340,7 +340,6 @@ def linux_figure(
                 np.median(ordered), color=PALETTE[index], linewidth=0.7, linestyle=":", alpha=0.8
             )
         ax.set_xscale("log")
-        plain_log_ticks(ax.xaxis)
         ax.set_title(
             f"{what} ({'paper Fig. 1a' if kind != 'ipc' else 'paper Fig. 1b'})" if paper else what,
             fontsize=9.5,
@@ -349,7 +348,14 @@ def linux_figure(
         ax.set_ylabel("share of entries at most this long", fontsize=9)
         ax.grid(True, which="major", alpha=0.35)
         ax.grid(True, which="minor", alpha=0.12)
-        ax.legend(fontsize=7, loc="lower right")
+        # below the panel: inside, it would hide the bottom of a distribution
+        ax.legend(
+            fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            borderaxespad=0,
+            frameon=False,
+        )
     frame = points if points is not None else events
     title = heading(fig, "Paravirtualized Linux load: cycles per kernel entry", frame, None)
     caption = [
@@ -358,6 +364,4 @@ def linux_figure(
         "fastpath, off neither. Log x axis, so that the rare long entries "
         "(interrupts, cross-CPU wake-ups) do not squash the bulk"
     ]
-    text = " ".join(s.rstrip(".") + "." for s in caption)
-    lines = caption_lines(fig, text)
-    return save(fig, out_dir, "linux_durations", title, footnote(fig, caption), lines)
+    return save(fig, out_dir, "linux_durations", title, caption)

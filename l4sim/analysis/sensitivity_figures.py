@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from l4sim.analysis.sensitivity_params import NO_EFFECT
-from l4sim.analysis.style import PALETTE, Drawn, caption_lines, footnote, save
+from l4sim.analysis.style import PALETTE, Drawn, number, save, words
 
 SHOWN = 8  # parameters drawn per panel: the most influential
 COLUMNS = 3
@@ -29,6 +29,9 @@ INDEX_NAMES = {
     "ST": "total-order Sobol' index ST",
     "mu_star": "Morris' mu_star (mean absolute elementary effect)",
 }
+# the axis of each index (no table key: mu_star is a symbol, written as one)
+INDEX_AXES = {"ST": "total-order Sobol' index ST", "mu_star": "Morris' \u03bc* (output's unit)"}
+ST_MAX = 1.0  # a total-order index is a share of the variance: at most 1
 
 
 def _grid(count: int, height: float):
@@ -43,13 +46,20 @@ def _grid(count: int, height: float):
 
 
 def _finish(
-    figure, out_dir: Path, stem: str, title: str, subtitle: str, caption: list[str]
+    figure,
+    out_dir: Path,
+    stem: str,
+    title: str,
+    subtitle: str,
+    caption: list[str],
+    bottom: float = 0.0,
 ) -> Drawn:
     figure.suptitle(f"{title}\n{subtitle}", fontsize=10.5)
-    text = " ".join(s.rstrip(".") + "." for s in caption)
-    lines = caption_lines(figure, text)
-    footnote(figure, caption)
-    return save(figure, out_dir, stem, f"{title}; {subtitle}", text, lines, title_lines=2)
+    if bottom:  # room for a legend under the panels
+        figure.tight_layout(rect=(0, bottom, 1, 1 - 2 * 0.24 / figure.get_figheight()))
+    return save(
+        figure, out_dir, stem, f"{title}; {subtitle}", caption, title_lines=2, layout=not bottom
+    )
 
 
 def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: str) -> Drawn:
@@ -57,7 +67,8 @@ def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: 
     index ST (Sobol') or mu_star (Morris), with 95% intervals, and the noise floor."""
     outputs = list(dict.fromkeys(indices["output"]))
     figure, axes = _grid(len(outputs), 2.6)
-    floors = []
+    floors: list[float] = []
+    above: list[float] = []  # estimates of ST beyond what an index can be
     for axis, output in zip(axes, outputs, strict=False):
         rows = indices[indices["output"] == output]
         ranked = (
@@ -67,7 +78,7 @@ def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: 
             .head(SHOWN)
             .iloc[::-1]
         )
-        axis.set_title(output, fontsize=9)
+        axis.set_title(_output_words(output), fontsize=9)
         if ranked.empty:
             axis.text(
                 0.5,
@@ -99,11 +110,15 @@ def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: 
             floors.append(level)
             axis.axvline(level, color=FAILS, linestyle="--", linewidth=1.0)
         axis.tick_params(axis="x", labelsize=7)
+        axis.set_xlabel(INDEX_AXES.get(column, column), fontsize=8)
         axis.grid(True, axis="x", alpha=0.3)
         axis.set_xlim(left=0)  # an index is not negative; a bootstrap interval may reach below
         if column == "ST":
             reach = float((ranked[column] + ranked[f"{column}_conf"]).max())
             axis.set_xlim(0, max(1.05, 1.05 * reach))
+            if float(ranked[column].max()) > ST_MAX:
+                axis.axvline(ST_MAX, color="black", linestyle=":", linewidth=1.0)
+                above.append(float(ranked[column].max()))
     name = INDEX_NAMES.get(column, column)
     floor_text = (
         "Dashed line: the noise floor, the index (plus interval) of a parameter "
@@ -120,6 +135,16 @@ def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: 
         f"costs are shown without their costs. prefix{unit}",
         floor_text,
     ]
+    if above:
+        samples = subtitle.split("N = ", 1)[-1].split(")", 1)[0] if "N = " in subtitle else ""
+        caption.append(
+            f"Dotted line: 1, the largest a total-order index can be (the share of the "
+            f"output's variance a parameter takes part in); estimates up to "
+            f"{number(max(above))} lie beyond it: they are sampling error of the estimator"
+            + (f" at N = {samples}" if samples else "")
+            + ", so the bars rank the "
+            "parameters but their lengths are not shares; more samples shrink them"
+        )
     return _finish(
         figure,
         out_dir,
@@ -173,12 +198,12 @@ def robustness_figure(
         )
         axis.set_ylim(bottom, top_y)
         axis.set_xlabel(
-            f"{top.removeprefix('costs.')} (cycles)"
-            if top and top.startswith("costs.")
-            else top or "sample (no parameter moves it)",
+            f"{words(top)}" + (" (cycles)" if top.startswith("costs.") else "")
+            if top
+            else "sample (no parameter moves it)",
             fontsize=8,
         )
-        axis.set_ylabel(claim.output, fontsize=8)
+        axis.set_ylabel(f"claim {claim.output}", fontsize=8)
         text = "\n".join(textwrap.wrap(claim.text, 62)[:2])
         axis.set_title(
             f"{claim.output}: holds in {100 * claim.share_holding:.0f}% "
@@ -187,7 +212,21 @@ def robustness_figure(
         )
         axis.tick_params(labelsize=7)
         axis.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=6.5, loc="best")
+    # one legend for every panel, under them (inside a panel it would cover samples);
+    # an entry only for what some panel draws
+    entries = {}
+    for axis in axes[: len(robustness)]:
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            if _draws(handle):
+                entries.setdefault(label, handle)
+    figure.legend(
+        entries.values(),
+        entries.keys(),
+        loc="lower center",
+        ncol=len(entries),
+        fontsize=7.5,
+        frameon=False,
+    )
     caption = [
         "Each point is one sample of the study (every other parameter varies too, so "
         "the spread at one value of the parameter shows what the others do); "
@@ -202,4 +241,16 @@ def robustness_figure(
         "Claim robustness: each claim's quantity against its most influential parameter",
         subtitle,
         caption,
+        bottom=0.5 / figure.get_figheight(),
     )
+
+
+def _draws(artist) -> bool:
+    """Whether a scatter (or any artist) has something to draw."""
+    offsets = getattr(artist, "get_offsets", None)
+    return offsets is None or len(offsets()) > 0
+
+
+def _output_words(output: str) -> str:
+    """A study's output as a panel title: a claim by its name (E3.1), a metric in words."""
+    return output if "_" not in output else words(output)

@@ -139,27 +139,3 @@ def apply_design(
     if missing:
         raise ValueError(f"design: the checks {', '.join(missing)} are missing")
     return validate_dependencies(tuple(result))
-
-
-def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
-    """The design as steps for a reader, in order: where each check runs, moves marked."""
-    by_name = {check.name: check for check in checks}
-    lines = []
-    held = Stage.LOCK_FREE
-    for text in design:
-        how, name = parse_step(text)
-        stage = Stage.LOCK_FREE if how in (HOISTED, EARLY) else by_name[name].stage
-        held = max(held, stage)
-        where = {
-            Stage.LOCK_FREE: "no lock",
-            Stage.SCHEDULER: "scheduler lock",
-            Stage.THREADS: "scheduler + thread locks",
-        }[held]
-        mark = {
-            PLAIN: "",
-            HOISTED: " **hoisted** (reads only fields never written)",
-            EARLY: " **early** (unlocked precheck)",
-            RECHECK: " (again under its lock, before the commit)",
-        }[how]
-        lines.append(f"`{name}` [{where}]{mark}")
-    return lines

@@ -29,7 +29,7 @@ from l4sim.sweep.cache import ROW_GROUP_ROWS, CacheError, FolderLock, ResultCach
 from l4sim.sweep.fastpath_designs import resolve_design
 from l4sim.sweep.progress import Progress
 from l4sim.sweep.scenario import Point, Scenario, point_keys
-from l4sim.sweep.stats import write_summary
+from l4sim.sweep.stats import METRICS_ATTR, record_metrics, write_summary
 from l4sim.workloads.base import COSTS_PREFIX
 from l4sim.workloads.registry import find_workload
 
@@ -306,6 +306,7 @@ def _assemble(
     end, so a failure leaves the folder's previous tables, never half of new ones.
     """
     rows: list[dict] = []
+    metrics: dict[str, None] = {}  # every metric name the records carry, in order
     events_temporary = _temporary(out_dir, "events")
     points_temporary = _temporary(out_dir, "points")
     writer = None
@@ -318,6 +319,7 @@ def _assemble(
                 {**config, "replication": rep, "measured_cycles": record.measured_cycles, **row}
                 for row in record.rows
             )
+            metrics.update(dict.fromkeys(record_metrics(record.rows)))
             labels = {**{name: config[name] for name in swept}, "replication": rep}
             for table in _labelled(record.events, labels):
                 if writer is None:
@@ -329,6 +331,8 @@ def _assemble(
         frame = pd.DataFrame(rows)
         ordered = [*point_keys(points), "replication"]
         frame = frame[ordered + [c for c in frame.columns if c not in ordered]]
+        # which columns are metrics (a workload's own too), kept in the file's metadata
+        frame.attrs[METRICS_ATTR] = list(metrics)
         frame.to_parquet(points_temporary, index=False)
         if events_temporary.exists():
             os.replace(events_temporary, out_dir / "events.parquet")

@@ -59,8 +59,8 @@ def test_a_users_scenario_is_not_called_the_papers_figure(tmp_path):
     assert all("paper" not in d.title for d in mine)
     assert mine[2].title.startswith(
         "Syscall-exception duration; scenario mine: "
-        "profile vmxl4-pandaboard, 2 CPUs, lock ticket, "
-        "kernel_lock fine"
+        "profile vmxl4-pandaboard, 2 CPUs, ticket spinlocks, "
+        "fine-grained kernel locks"
     )
     papers = syscall_figures(_points(name="syscall_bench"), tmp_path, paper=True)
     assert "(paper Fig. 2b)" in papers[2].title and "(paper Fig. 2a)" in papers[0].title
@@ -86,7 +86,7 @@ def test_curves_merge_only_where_they_coincide_in_every_panel():
 
 def test_many_curves_get_a_colour_bar_not_a_legend(tmp_path):
     drawn = syscall_figures(_points(threads=tuple(range(1, 21)), gap=30.0), tmp_path)[0]
-    assert "colour: threads" in drawn.caption
+    assert "Colour: threads" in drawn.caption
     assert 'id="legend_1"' not in drawn.svg.read_text()
     few = syscall_figures(_points(threads=(1, 2, 3), gap=30.0), tmp_path)[0]
     assert 'id="legend_1"' in few.svg.read_text()
@@ -96,8 +96,8 @@ def test_other_swept_keys_are_rows_of_panels_not_averaged_away(tmp_path):
     both = pd.concat([_points(lock="ticket"), _points(lock="tas")], ignore_index=True)
     drawn = syscall_figures(both, tmp_path)[2]
     svg = drawn.svg.read_text()
-    assert "lock tas" in svg and "lock ticket" in svg
-    assert "lock tas/ticket" in drawn.title
+    assert "spinlock tas" in svg and "spinlock ticket" in svg  # the panels' titles
+    assert "tas/ticket spinlocks" in drawn.title
 
 
 def test_linux_figure_has_a_log_axis_and_names_medians(tmp_path):

@@ -32,7 +32,7 @@ def test_notebook_is_stored_without_outputs(path):
 @pytest.mark.parametrize("path", execute.notebooks(), ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("L4SIM_RESULTS", str(tmp_path / "results"))
-    notebook = execute.execute(path, timeout=240)
+    notebook = execute.execute(path, timeout=240, review=True)  # every figure reviewed
     outputs = [
         output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
     ]

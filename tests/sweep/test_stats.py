@@ -90,3 +90,71 @@ def test_summarize_command_writes_summary(tmp_path):
         pd.read_parquet(tmp_path / "summary.parquet"), summarize(_points(3))
     )
     assert write_summary(tmp_path) == tmp_path / "summary.parquet"
+
+
+WORKLOAD = '''
+import numpy as np
+from l4sim.kernel.decode import SYSCALL_EXCEPTION
+from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
+from l4sim.workloads import Point, Setup
+
+
+class Params(Point):
+    gap: int = 500
+
+
+def worker(rng, gap):
+    while True:
+        yield Compute(int(rng.integers(gap)))
+        yield RaiseException("syscall", ())
+
+
+def handler():
+    message = yield Wait()
+    while True:
+        message = yield ReplyWait(message.sender, ("ok",))
+
+
+def metrics(machine, events, measured_cycles):
+    """The workload's own metric: handler replies per million cycles."""
+    replies = (events["kind"] == "ipc").sum()
+    return {"replies_per_mcycle": float(replies * 1e6 / measured_cycles)}
+
+
+def build(params, costs, seeds, config):
+    kernel = Kernel(config, costs)
+    server = kernel.create_thread("handler", 0, 200, kernel.create_space("server"))
+    thread = kernel.create_thread("worker", 0, 100, kernel.create_space("task"),
+                                  handler=server)
+    rng = np.random.default_rng(seeds)
+    return Setup(kernel, {server: handler(), thread: worker(rng, params.gap)},
+                 SYSCALL_EXCEPTION, params.warmup_events, params.events, metrics=metrics)
+'''
+
+
+def test_a_user_workloads_own_metric_is_summarised_like_a_built_in_one(tmp_path):
+    from l4sim.sweep.execute import run_sweep
+    from l4sim.sweep.scenario import load_scenario
+
+    (tmp_path / "echo.py").write_text(WORKLOAD)
+    (tmp_path / "echo.toml").write_text(
+        'name = "echo"\nworkload = "./echo.py"\n'
+        "events = 60\nwarmup_events = 5\nreplications = 3\n"
+        "[sweep]\ngap = [300, 900]\n"
+    )
+    run = run_sweep(load_scenario(tmp_path / "echo.toml"), tmp_path / "out", jobs=1, progress=False)
+    points = pd.read_parquet(tmp_path / "out" / "points.parquet")
+    assert "replies_per_mcycle" in points.attrs["metrics"]  # named by the records
+    summary = pd.read_parquet(tmp_path / "out" / "summary.parquet")
+    own = summary[summary["metric"] == "replies_per_mcycle"]
+    # one row per point (of the measured kind), over its three replications
+    assert sorted(own["gap"]) == [300, 900] and (own["n"] == 3).all()
+    assert set(own["kind"]) == {"syscall_exception"}
+    assert "replies_per_mcycle" not in summary.columns  # a metric, not a key
+    values = run.points[(run.points["gap"] == 300) & (run.points["kind"] == "syscall_exception")]
+    assert own[own["gap"] == 300]["mean"].iloc[0] == pytest.approx(
+        values["replies_per_mcycle"].mean()
+    )
+    again = summarize(points)  # `l4sim summarize DIR` reads the same names from the file
+    assert (again["metric"] == "replies_per_mcycle").sum() == 2
