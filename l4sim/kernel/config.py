@@ -53,7 +53,7 @@ class KernelConfig:
     # -- resolved before the run ------------------------------------------------
     # kind -> the checks replacing the paper's list for that fastpath (a fastpath
     # variant's lists); None: the paper's lists (l4sim.kernel.state.PAPER_FASTPATHS)
-    fastpaths: Mapping[str, tuple[Check, ...]] | None = None
+    fastpaths: Mapping[str, tuple[Check[Any], ...]] | None = None
     # kind -> the order its fastpath runs its checks in (check names); None: as listed
     order: Mapping[str, list[str]] | None = None
     # kind -> a fastpath design (l4sim.kernel.fastpath_design: checks reordered,
