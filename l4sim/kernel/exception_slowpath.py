@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from l4sim.kernel.checks import Stage
-from l4sim.kernel.effects import Kick, KernelPath, Outcome, Spend, Switch
+from l4sim.kernel.effects import KernelPath, Kick, Outcome, Spend, Switch
 from l4sim.kernel.ipc_state import can_receive_now, enqueue_sender, exception_message, send_message
 from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import BLOCKED_ON_REPLY, INACTIVE, Thread

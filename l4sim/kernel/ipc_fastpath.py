@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from l4sim.kernel.check_plan import run_checks
 from l4sim.kernel.checks import THREADS, pass_mask
 from l4sim.kernel.decode import Decoded, decode
-from l4sim.kernel.effects import Kick, KernelPath, Outcome, Spend, Switch
+from l4sim.kernel.effects import KernelPath, Kick, Outcome, Spend, Switch
 from l4sim.kernel.ipc_checks import NOTIFY_CHECKS
 from l4sim.kernel.ipc_state import notify, send_message
 from l4sim.kernel.locks import Lock

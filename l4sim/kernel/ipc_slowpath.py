@@ -15,7 +15,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from l4sim.kernel.decode import Decoded, decode
-from l4sim.kernel.effects import Kick, KernelPath, Outcome, Spend, Switch
+from l4sim.kernel.effects import KernelPath, Kick, Outcome, Spend, Switch
 from l4sim.kernel.ipc_state import (
     awaits_reply_from,
     can_receive_now,

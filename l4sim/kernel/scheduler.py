@@ -7,7 +7,6 @@ next and where, which is why every fastpath commit takes that lock first.
 from __future__ import annotations
 
 from collections import deque
-
 from typing import TYPE_CHECKING
 
 from l4sim.kernel.objects import READY, RUNNING, Thread

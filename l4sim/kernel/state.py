@@ -15,9 +15,8 @@ from l4sim.kernel.checks import Check, Context, reorder
 from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.decode import IPC, SYSCALL_EXCEPTION
-from l4sim.kernel.exception_checks import SYSCALL_EXCEPTION_CHECKS
+from l4sim.kernel.exception_checks import SYSCALL_EXCEPTION_CHECKS, ExceptionContext
 from l4sim.kernel.fastpath_design import apply_design
-from l4sim.kernel.exception_checks import ExceptionContext
 from l4sim.kernel.ipc_checks import IPC_CHECKS, NOTIFY_CHECKS, IpcContext
 from l4sim.kernel.lock_effects import LockEffects
 from l4sim.kernel.locks import Lock
