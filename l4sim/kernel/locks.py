@@ -7,6 +7,8 @@ it raises :class:`LockOrderError` naming both locks.
 
 from __future__ import annotations
 
+from typing import Any
+
 # The spinlock designs a kernel can be built with (``lock``): how waiters are
 # served and what a contended handoff costs (charged by l4sim.sim.spinlock).
 # ticket: FIFO, every waiter re-reads the ticket word; tas: test-and-set, a
@@ -45,7 +47,9 @@ class Lock:
         self.address = address
         self.lines = lines
         self.holder: int | None = None
-        self.sim: object = None
+        # (Any: the simulator's own, l4sim.sim.spinlock.SpinState, which the kernel
+        # does not know)
+        self.sim: Any = None
         # sort key of the lock order: globals by rank, then objects by address
         # (one int: compared on every acquisition)
         if rank is not None:

@@ -6,7 +6,9 @@ User programs are generators that yield these actions; the simulator charges
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
 from l4sim.kernel.objects import Thread
 
@@ -124,3 +126,6 @@ IPC_OPERATIONS = (Call, Send, Notify, Reply, Wait, ReplyWait)
 IpcOperation = Call | Send | Notify | Reply | Wait | ReplyWait
 # what a user program may yield
 Action = Compute | Spin | RaiseException | StartIO | SharedAccess | IpcOperation
+# A user program: yields actions (these, or a workload's own), and is sent what the
+# kernel returns (a receive's Message, else None: Any, as it depends on the action).
+Program = Generator[object, Any, None]
