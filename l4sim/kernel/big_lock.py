@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from l4sim.kernel.effects import Acquire, KernelPath, Release, Switch
 from l4sim.kernel.locks import KERNEL_LOCKING, Lock
 from l4sim.kernel.objects import Thread
-from l4sim.kernel.syscalls import Action
 
 if TYPE_CHECKING:
     from l4sim.kernel.kernel import Kernel, Path
@@ -76,7 +75,7 @@ class BigLockKernel(_AKernel):
     # The trap's assembly entry and exit (trap_entry, trap_exit) stay outside the
     # lock, as in seL4, whose lock covers the C code from the entry to just
     # before the return to user.
-    def enter(self, cpu: int, thread: Thread, action: Action) -> tuple[str, Path]:
+    def enter(self, cpu: int, thread: Thread, action: object) -> tuple[str, Path]:
         kernel = self._kernel
         kind, path = kernel.enter_kernel(cpu, thread, action)
         path = self.locked(path)

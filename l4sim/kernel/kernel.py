@@ -19,7 +19,7 @@ from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import ANY, WAITING_TO_RECEIVE, Message, Thread
 from l4sim.kernel.state import KernelState
-from l4sim.kernel.syscalls import Action, Call, IpcOperation, Notify, RaiseException, ReplyWait
+from l4sim.kernel.syscalls import Call, IpcOperation, Notify, RaiseException, ReplyWait
 
 IRQ_DELIVERED = Outcome("slow", "irq_deliver")
 IRQ_PENDING = Outcome("slow", "irq_pending")
@@ -45,7 +45,7 @@ class Kernel(KernelState):
             self.reschedule = self.reschedule_kernel  # type: ignore[method-assign]
             self.deliver_irq = self.deliver_irq_kernel  # type: ignore[method-assign]
 
-    def enter(self, cpu: int, thread: Thread, action: Action) -> tuple[str, Path]:
+    def enter(self, cpu: int, thread: Thread, action: object) -> tuple[str, Path]:
         """A user action that traps: (kind of kernel entry, path generator)."""
         kind, path = self.enter_kernel(cpu, thread, action)
         return kind, self.trapped(path)
@@ -65,7 +65,7 @@ class Kernel(KernelState):
             return path
         return _trap(path, c.trap_entry if entry else 0, c.trap_exit)
 
-    def enter_kernel(self, cpu: int, thread: Thread, action: Action) -> tuple[str, Path]:
+    def enter_kernel(self, cpu: int, thread: Thread, action: object) -> tuple[str, Path]:
         """The kernel's C part of a trap (what :meth:`enter` wraps in the trap itself)."""
         decoded = LEARNED.get(type(action)) or decode(action)
         if decoded is None:

@@ -31,12 +31,11 @@ from l4sim.sim.simpy_internals import (
     timeout,
 )
 
-
 if TYPE_CHECKING:
     from l4sim.kernel.kernel import Kernel
     from l4sim.sim.interpreter import PathInterpreter
-    from l4sim.sim.threads import ThreadRunner
     from l4sim.sim.machine import Probe
+    from l4sim.sim.threads import ThreadRunner
 
 
 class InterruptSources:

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from l4sim.kernel.effects import Effect
     from l4sim.kernel.exception_checks import ExceptionContext
     from l4sim.kernel.ipc_checks import IpcContext
-    from l4sim.kernel.kernel import Kernel
     from l4sim.sim.machine import Machine
     from l4sim.sim.threads import ThreadRunner
 
@@ -253,9 +252,7 @@ class Monitor:
             else:
                 yield effect
 
-    def _before_acquire(
-        self, cpu: int, thread: Thread | None, locks: tuple[Lock, ...]
-    ) -> None:
+    def _before_acquire(self, cpu: int, thread: Thread | None, locks: tuple[Lock, ...]) -> None:
         held = list(self.held[cpu])
         for lock in locks:
             if self.order:

@@ -13,7 +13,6 @@ next delay of the thread folds it in.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +31,9 @@ from l4sim.sim.simpy_internals import (
 )
 
 if TYPE_CHECKING:
+    from l4sim.kernel.syscalls import Program
     from l4sim.sim.interpreter import PathInterpreter
     from l4sim.sim.invariants import Monitor
-    from l4sim.kernel.syscalls import Program
     from l4sim.sim.machine import Machine
 
 try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from l4sim.kernel.checks import Check, Stage, validate_dependencies
 from l4sim.kernel.costs import COST_KEYS
@@ -25,7 +26,7 @@ from l4sim.workloads.user_files import UserFileError, load_python_file
 NAME = "FASTPATH_CHECKS"
 
 
-def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check, ...]]:
+def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check[Any], ...]]:
     """The check lists a variant file defines, validated (ValueError: one line)."""
     path = Path(path).expanduser().resolve()
     try:
@@ -36,7 +37,7 @@ def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check, ...]]:
 
 
 @lru_cache(maxsize=32)
-def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
+def _load(path: Path, _contents: str) -> dict[str, tuple[Check[Any], ...]]:
     module = load_python_file(path)
     lists = getattr(module, NAME, None)
     shape = f"a dict: fastpath kind ({', '.join(PAPER_FASTPATHS)}) -> its checks in order"
