@@ -59,7 +59,7 @@ def _comparison(frame: pd.DataFrame, keys: list[str], slow: pd.Series | None) ->
     rows = []
     for key, block in frame.groupby(level=keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        block = block.droplevel(keys)
+        block = block.droplevel(keys)  # type: ignore[arg-type]  # (pandas takes a list of levels)
         by = {
             d: block.xs(d, level="fastpath_design")
             for d in DESIGNS
@@ -76,7 +76,7 @@ def _comparison(frame: pd.DataFrame, keys: list[str], slow: pd.Series | None) ->
         row["fallback paper"] = round(float(paper["fallback"].mean()), 1)
         row["fallback optimized"] = round(float(by["optimized"]["fallback"].mean()), 1)
         if slow is not None:
-            base = slow.xs(key, level=keys) if keys else slow
+            base = slow.xs(key, level=keys) if keys else slow  # type: ignore[arg-type]  # (pandas takes a list of levels)
             for design in DESIGNS:
                 row[f"slow/fast {design}"] = _ci(base / by[design]["duration"], 3)
         rows.append(row)

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from l4sim.analysis.style import (
     PALETTE,
+    Curve,
     Drawn,
     caption_lines,
     caption_room,
@@ -35,7 +37,6 @@ from l4sim.analysis.style import (
     merge_coinciding,
     number,
     plain_log_ticks,
-    plt,
     replications_text,
     save,
     uses_colour_bar,
@@ -76,7 +77,7 @@ def varying_keys(data: pd.DataFrame, *fixed: str) -> list[str]:
 
 def curves_of(
     data: pd.DataFrame, x: str, metric: str, by: list[str], scale: float = 1.0
-) -> list[tuple[object, pd.DataFrame]]:
+) -> list[Curve]:
     """One curve per combination of the ``by`` keys, labelled by its values."""
     if not by:
         return [curve("all", 0, data, x, metric, scale)]
@@ -91,7 +92,7 @@ def curves_of(
     return drawn
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     return number(value) if isinstance(value, float) else str(value)
 
 
@@ -168,7 +169,7 @@ def _sweep_figure(
         for label, distance in merged.items():
             apart[label] = max(distance, apart.get(label, 0.0))
         colour_bar = draw_curves(ax, shown, by[0] if by else "") or colour_bar
-        parts = [f"{k} {_shown(v)}" for k, v in zip(others, row, strict=True)]
+        parts = [f"{k} {_shown(v)}" for k, v in zip(others, row, strict=True)]  # type: ignore[var-annotated]
         if column is not None:
             parts.insert(0, panel_text(column))
         ax.set_title(", ".join(parts), fontsize=9.5)

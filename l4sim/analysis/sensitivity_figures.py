@@ -139,7 +139,7 @@ def robustness_figure(
     profile = samples[samples["sample"] == -1]
     figure, axes = _grid(len(robustness), 3.3)
     for axis, claim in zip(axes, robustness.itertuples(), strict=False):
-        top = claim.top_parameters.split(", ")[0] if claim.top_parameters else None
+        top = claim.top_parameters.split(", ")[0] if claim.top_parameters else None  # type: ignore[arg-type, union-attr]  # (a table row)
         values = sampled[claim.output].to_numpy(dtype=float)
         low, high = claim.band_low, claim.band_high
         holds = (low <= values) & (values <= high)
@@ -173,15 +173,15 @@ def robustness_figure(
         )
         axis.set_ylim(bottom, top_y)
         axis.set_xlabel(
-            f"{top.removeprefix('costs.')} (cycles)"
-            if top and top.startswith("costs.")
+            f"{top.removeprefix('costs.')} (cycles)"  # type: ignore[arg-type, str-bytes-safe]
+            if top and top.startswith("costs.")  # type: ignore[arg-type]
             else top or "sample (no parameter moves it)",
             fontsize=8,
         )
         axis.set_ylabel(claim.output, fontsize=8)
-        text = "\n".join(textwrap.wrap(claim.text, 62)[:2])
+        text = "\n".join(textwrap.wrap(claim.text, 62)[:2])  # type: ignore[arg-type]
         axis.set_title(
-            f"{claim.output}: holds in {100 * claim.share_holding:.0f}% "
+            f"{claim.output}: holds in {100 * claim.share_holding:.0f}% "  # type: ignore[operator, str-bytes-safe]
             f"(band {claim.band})\n{text}",
             fontsize=8,
         )

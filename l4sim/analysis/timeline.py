@@ -205,7 +205,7 @@ class Timeline:
         for now, _cpu, _text in self.marks:
             if start <= now < stop:
                 ax.axvline(now, color="red", linestyle="--")
-        handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in COLOURS.values()]
+        handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in COLOURS.values()]  # type: ignore[attr-defined]  # (pyplot re-exports it)
         ax.legend(
             handles,
             [f"{k}path" if k in ("fast", "slow") else k for k in COLOURS],
