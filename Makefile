@@ -47,15 +47,17 @@ report: $(READY)  ## the claims report alone: l4sim report (reuses cached result
 notebooks: $(READY)  ## execute notebooks/*.ipynb; executed copies go to results/notebooks/
 	$(BIN)/python notebooks/execute.py
 
-test: $(READY)  ## ruff, the layers (lint-imports) and the whole test suite (notebooks, examples)
+test: $(READY)  ## ruff, the types (mypy), the layers (lint-imports) and the whole test suite
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n auto
 
-lint: $(STAMP)  ## ruff and the layers' contracts only
+lint: $(STAMP)  ## ruff, the types (mypy) and the layers' contracts only
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 bench: $(READY)  ## memory per entry of a long run; speed end to end through l4sim run vs a bare SimPy loop

@@ -49,8 +49,8 @@ def build(directory: Path = DIRECTORY, jobs: int | None = None, log=None) -> int
     jobs = jobs or os.cpu_count() or 1
     modules = hot_modules()
     suffix = extension_suffix()
-    with tempfile.TemporaryDirectory() as work, _output_to(log):
-        work = Path(work)
+    with tempfile.TemporaryDirectory() as folder, _output_to(log):
+        work = Path(folder)
         extensions = cythonize(
             [
                 Extension(name, [str(path)], extra_compile_args=NO_DEBUG_INFO)
@@ -82,7 +82,7 @@ def build(directory: Path = DIRECTORY, jobs: int | None = None, log=None) -> int
             }
         import Cython
 
-        _write_manifest(staged, {"cython": Cython.__version__, "modules": entries})
+        _write_manifest(staged, {"cython": Cython.__version__, "modules": entries})  # type: ignore[attr-defined]
         _swap_in(staged, directory)
     return len(entries)
 

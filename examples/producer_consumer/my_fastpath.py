@@ -14,13 +14,14 @@ invariant checker agrees: ``l4sim run scenario.toml --check-invariants``).
 """
 
 from l4sim.kernel.checks import Check, Stage
-from l4sim.kernel.ipc_checks import IPC_CHECKS
+from l4sim.kernel.ipc_checks import IPC_CHECKS, IpcContext
+from l4sim.workloads.fastpath_variants import FastpathChecks
 
 PAPER = {check.name: check for check in IPC_CHECKS}
 
 # the consumer hands over batches of one or two words: refuse longer messages
 # before anything else (a single compare, lock-free)
-SHORT_MESSAGE = Check(
+SHORT_MESSAGE: Check[IpcContext] = Check(
     "short_message",
     Stage.LOCK_FREE,
     "check_load_compare",
@@ -28,7 +29,7 @@ SHORT_MESSAGE = Check(
     "messages of this workload fit in two registers",
 )
 
-FASTPATH_CHECKS = {
+FASTPATH_CHECKS: FastpathChecks = {
     "ipc": (
         SHORT_MESSAGE,
         PAPER["valid_destination"],

@@ -225,7 +225,7 @@ def simulate_rows(runs: list[tuple[object, Costs]]) -> list[dict]:
     """The measured-kind row of each (point, costs), simulated without the invariant checker."""
     from l4sim.simulation.simulate import simulate
 
-    return [simulate(point, 0, invariants=False, costs=costs).rows[0] for point, costs in runs]
+    return [simulate(point, 0, invariants=False, costs=costs).rows[0] for point, costs in runs]  # type: ignore[arg-type]  # (points built above)
 
 
 def handoff_matching(run: Run, costs: Costs, events: int = EVENTS) -> float:

@@ -44,12 +44,12 @@ def compare(directory: Path) -> pd.DataFrame:
     duration = points.set_index([*swept, "kind", "check_order", "replication"])["duration_mean"]
     rows = []
     for key, _ in duration.groupby(level=[*swept, "kind"]):
-        key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip([*swept, "kind"], key, strict=True))
+        key = key if isinstance(key, tuple) else (key,)  # type: ignore[assignment]
+        row = dict(zip([*swept, "kind"], key, strict=True))  # type: ignore[arg-type]
         for metric, series in (("duration", duration), ("fallback_cycles", fallback)):
             try:
-                paper = series.xs((*key, "paper"), level=[*swept, "kind", "check_order"])
-                best = series.xs((*key, "optimized"), level=[*swept, "kind", "check_order"])
+                paper = series.xs((*key, "paper"), level=[*swept, "kind", "check_order"])  # type: ignore[arg-type, misc]  # (pandas takes a list of levels)
+                best = series.xs((*key, "optimized"), level=[*swept, "kind", "check_order"])  # type: ignore[arg-type, misc]
             except KeyError:
                 continue
             paired = (best - paper).dropna()

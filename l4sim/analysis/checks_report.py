@@ -92,7 +92,7 @@ def build(directory: Path, optimize_order: bool) -> dict:
             if pairs
             else implied_pairs(pooled.iloc[:0], "ipc", fastpaths["ipc"])
         )
-        result["pairs"].to_parquet(directory / "implied_checks.parquet", index=False)
+        result["pairs"].to_parquet(directory / "implied_checks.parquet", index=False)  # type: ignore[attr-defined]
     if optimize_order:
         point = profiled[0][0]
         pooled = pd.concat([events for _, events in profiled], ignore_index=True)
@@ -139,7 +139,7 @@ def fastpath_designs(point, events: pd.DataFrame) -> dict[str, dict]:
         )
         result[kind] = {"design": design, "lock_waits": {"scheduler": waits.scheduler}}
         if violation is not None:
-            result[kind].update(design=None, rejected={"design": design, "violation": violation})
+            result[kind].update(design=None, rejected={"design": design, "violation": violation})  # type: ignore[call-overload]
     return result
 
 

@@ -307,9 +307,9 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             crossover = count
         crossovers.append(crossover)
         if 1 in table.index:
-            one.append(table.loc[1, "big"] / table.loc[1, "fine"])
+            one.append(table.loc[1, "big"] / table.loc[1, "fine"])  # type: ignore[operator]  # (numbers: pandas-stubs say any scalar)
         if 2 in table.index:
-            two.append(table.loc[2, "fine"] / table.loc[2, "big"])
+            two.append(table.loc[2, "fine"] / table.loc[2, "big"])  # type: ignore[operator]
     value, ci = mean_ci(crossovers)
     claims = [
         Claim(

@@ -16,6 +16,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -58,7 +59,8 @@ class Document:
     steps, table, figure."""
 
     title: str
-    blocks: list[tuple[str, object]] = field(default_factory=list)
+    # (Any: what a block holds depends on its kind, which the checker cannot follow)
+    blocks: list[tuple[str, Any]] = field(default_factory=list)
 
     def heading(self, text: str, level: int = 2) -> None:
         self.blocks.append(("heading", (level, text)))
@@ -220,9 +222,9 @@ def _cells(table: Table) -> tuple[list[str], list[list[str]], list[str]]:
             elif column in table.decimals and isinstance(value, float) and value == value:
                 text = f"{value:+.{table.decimals[column]}f}"
             else:
-                text = cell_text(value, column in table.percent)
+                text = cell_text(value, column in table.percent)  # type: ignore[assignment]
             if text is None:
-                empty.add(column)
+                empty.add(column)  # type: ignore[unreachable]
                 text = "n/a"
             row.append(text)
         rows.append(row)

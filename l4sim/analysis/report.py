@@ -12,6 +12,7 @@ command ends with one summary of where everything went and what was reused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +63,7 @@ class Written:
         return "\n".join(lines)
 
 
-def report_scenarios(scenario_dir: Path, overrides: list[str] = ()) -> dict[str, Scenario]:
+def report_scenarios(scenario_dir: Path, overrides: Sequence[str] = ()) -> dict[str, Scenario]:
     """The report's scenarios, each read and checked (before any runs)."""
     return {
         name: load_scenario(Path(scenario_dir) / f"{name}.toml", overrides)
@@ -73,7 +74,7 @@ def report_scenarios(scenario_dir: Path, overrides: list[str] = ()) -> dict[str,
 def build_report(
     scenario_dir: Path,
     results: Path,
-    overrides: list[str] = (),
+    overrides: Sequence[str] = (),
     jobs: int | None = None,
     progress: bool | None = None,
     **options,

@@ -18,6 +18,7 @@ against hardware" section is the same blocks, from ``compare.csv``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def compare(
     out: Path,
     events: int = calibration.EVENTS,
     jobs: int = 1,
-    data_paths: list[Path] = (),
+    data_paths: Sequence[Path] = (),
     changes: tuple[tuple[str, str], ...] = CHANGES,
 ) -> list[Path]:
     """Calibrate and simulate every run; write the table, its Markdown and the figure.
@@ -133,7 +134,7 @@ def effects(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = CHANGES)
     one, "after" from this change to the next (or the end).
     """
     dates = table["ts"].str[:10]
-    changes = sorted(changes)
+    changes = sorted(changes)  # type: ignore[assignment]
     bounds = ["0000", *(date for date, _ in changes), "9999"]
     found = []
     for index, (date, what) in enumerate(changes):
@@ -188,7 +189,7 @@ RESIDUALS = (
 
 def _percent(value: float, sign: bool = True) -> str:
     if pd.isna(value):
-        return "n/a"
+        return "n/a"  # type: ignore[unreachable]
     return f"{100 * value:+.2f}%" if sign else f"{100 * value:.2f}%"
 
 
@@ -223,7 +224,7 @@ def comparison_blocks(
                 "figure": name + (" *" if used else ""),
                 "metric (SMP build)": metric,
                 "runs": f"{len(errors)}",
-                "largest error": _percent(errors.loc[errors.abs().idxmax()]),
+                "largest error": _percent(errors.loc[errors.abs().idxmax()]),  # type: ignore[call-overload]
                 "mean absolute error": _percent(errors.abs().mean(), sign=False),
             }
         )
@@ -309,10 +310,10 @@ def comparison_blocks(
                 [
                     {
                         "run": str(row.run_id),
-                        "date": row.ts[:10],
+                        "date": row.ts[:10],  # type: ignore[index]  # (a table row)
                         "seL4": row.sha_kernel,
                         "sel4bench": row.sha_bench,
-                        "handoff (FITTED, runs)": f"{row.lock_handoff} ({row.fit_runs})"
+                        "handoff (FITTED, runs)": f"{row.lock_handoff} ({row.fit_runs})"  # type: ignore[str-bytes-safe]
                         if row.fit_runs
                         else f"{row.lock_handoff} (not fitted)",
                         f"c{low} measured": _number(values[first + "_measured"]),
@@ -323,7 +324,8 @@ def comparison_blocks(
                         f"c{high} error": _percent(values[second + "_error"]),
                     }
                     for row, values in (
-                        (row, row._asdict()) for row in table.itertuples(index=False)
+                        (row, row._asdict())  # type: ignore[misc, operator]  # (a named tuple)
+                        for row in table.itertuples(index=False)
                     )
                 ]
             ),

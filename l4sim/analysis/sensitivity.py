@@ -35,8 +35,10 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +54,7 @@ from l4sim.analysis.sensitivity_params import (
 from l4sim.analysis.style import Drawn
 from l4sim.sweep.execute import run_points
 from l4sim.sweep.scenario import Scenario
+from l4sim.workloads.base import Point
 
 METHODS = ("sobol", "morris")
 # SALib's base sample size: Sobol' needs a power of 2 (the sequence's balance), and
@@ -124,7 +127,7 @@ def study_from(
     fixed: list[str],
     method: str | None,
     samples: int | None,
-    metrics: list[str] = (),
+    metrics: Sequence[str] = (),
 ) -> Study:
     """The study the command line and the scenario's ``[sensitivity]`` table describe.
 
@@ -194,7 +197,7 @@ def sample_points(study: Study, design: np.ndarray) -> list:
     rows = [[p.value for p in study.parameters]] + [
         row[: len(study.parameters)] for row in design.tolist()
     ]
-    points = []
+    points: list[Point] = []
     for row in rows:
         values = dict(zip(study.parameters, row, strict=True))
         points.extend(
@@ -236,7 +239,8 @@ def run_study(
     frame = run.points
     frame["sample"] = frame["point"] // per_sample - 1  # -1: the profile's own values
     claims_of = claims_for(study.scenario)
-    outputs, claims = {}, {}
+    outputs: dict[Any, dict[str, float]] = {}
+    claims: list[Any] = []
     for sample, rows in frame.groupby("sample", sort=True):
         values, found = sample_outputs(
             rows.drop(columns=["point", "sample"]), claims_of, study.metrics
@@ -314,7 +318,8 @@ def sample_outputs(points: pd.DataFrame, claims_of, metrics) -> tuple[dict, list
 
 def claim_names(claims: list) -> dict:
     """``E3.1``, ``E3.2``...: each claim row by its experiment and its place among its rows."""
-    names, seen = {}, {}
+    names: dict[str, Any] = {}
+    seen: dict[str, int] = {}
     for claim in claims:
         seen[claim.id] = seen.get(claim.id, 0) + 1
         names[f"{claim.id}.{seen[claim.id]}"] = claim
@@ -490,8 +495,8 @@ def console_table(result: StudyResult, top: int = 3) -> str:
         lines.append(f"{'claim':<8} {'holds in':>9}  at profile  most influential")
         for r in result.robustness.itertuples():
             lines.append(
-                f"{r.output:<8} {100 * r.share_holding:8.0f}%  "
-                f"{r.at_profile:10.4g}  {r.top_parameters or '-'}  ({r.text})"
+                f"{r.output:<8} {100 * r.share_holding:8.0f}%  "  # type: ignore[operator, str-bytes-safe]  # (a table row)
+                f"{r.at_profile:10.4g}  {r.top_parameters or '-'}  ({r.text})"  # type: ignore[str-bytes-safe]
             )
     return "\n".join(lines)
 

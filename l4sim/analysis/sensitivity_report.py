@@ -75,8 +75,8 @@ def robustness_rows(robustness: pd.DataFrame) -> pd.DataFrame:
     """The robustness table as the report shows it: one row per claim."""
     rows = []
     for row in robustness.itertuples():
-        names = row.top_parameters.split(", ") if row.top_parameters else []
-        values = row.top_indices.split(", ") if row.top_indices else []
+        names = row.top_parameters.split(", ") if row.top_parameters else []  # type: ignore[arg-type, union-attr]  # (a table row)
+        values = row.top_indices.split(", ") if row.top_indices else []  # type: ignore[arg-type, union-attr]
         top = ", ".join(
             f"`{name.removeprefix('costs.')}` ({value})"
             for name, value in zip(names, values, strict=False)
@@ -86,8 +86,8 @@ def robustness_rows(robustness: pd.DataFrame) -> pd.DataFrame:
                 "claim": row.output,
                 "what": row.text,
                 "band": row.band,
-                "at the profile": float(row.at_profile),
-                "holds in": float(row.share_holding),
+                "at the profile": float(row.at_profile),  # type: ignore[arg-type]
+                "holds in": float(row.share_holding),  # type: ignore[arg-type]
                 "most influential (index)": top or "none above the floor",
                 "where it fails": row.fails_where,
             }

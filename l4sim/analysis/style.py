@@ -250,13 +250,13 @@ def draw_curves(ax, curves: list[Curve], style_offset: int = 0):
     many = uses_colour_bar(curves)
     norm = None
     if many:
-        values = np.array([float(c.value) for c in curves])
+        values = np.array([float(c.value) for c in curves])  # type: ignore[arg-type]  # (a curve's value: a number)
         positive = values.min() > 0 and values.max() / values.min() > 20
         norm = (LogNorm if positive else Normalize)(values.min(), values.max())
         colours = plt.get_cmap(COLOUR_MAP)
     for index, line in enumerate(curves):
         order = index + style_offset
-        colour = colours(norm(float(line.value))) if many else PALETTE[order % len(PALETTE)]
+        colour = colours(norm(float(line.value))) if many else PALETTE[order % len(PALETTE)]  # type: ignore[arg-type, misc]
         if not many:  # dozens of overlapping bands would hide the lines
             band(ax, line, colour)
         ax.plot(

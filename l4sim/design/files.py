@@ -10,7 +10,9 @@ per kind is an order.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from l4sim.design.immutability import proven_immutable
 from l4sim.kernel.checks import Check, reorder
@@ -18,7 +20,7 @@ from l4sim.kernel.fastpath_design import apply_design
 
 
 def validate_order_file(
-    path: str | Path, fastpaths: dict[str, tuple[Check, ...]], designs: bool = False
+    path: str | Path, fastpaths: Mapping[str, tuple[Check[Any], ...]], designs: bool = False
 ) -> None:
     """Raise ValueError (one line) unless ``path`` holds valid orders of these fastpaths' checks
     (``designs``: valid fastpath designs, :mod:`l4sim.kernel.fastpath_design`)."""
@@ -44,7 +46,9 @@ def validate_order_file(
             raise ValueError(f"{path}: {kind}: {error}") from None
 
 
-def load_order_file(path: str | Path, fastpaths) -> dict[str, list[str]]:
+def load_order_file(
+    path: str | Path, fastpaths: Mapping[str, tuple[Check[Any], ...]]
+) -> dict[str, list[str]]:
     """``{"syscall_exception": [...], "ipc": [...]}`` from a file written by ``l4sim checks``
     (entries for fastpaths not in ``fastpaths`` are ignored)."""
     data = json.loads(Path(path).read_text())
@@ -55,7 +59,9 @@ def load_order_file(path: str | Path, fastpaths) -> dict[str, list[str]]:
     }
 
 
-def load_design_file(path: str | Path, fastpaths) -> dict[str, list[str]]:
+def load_design_file(
+    path: str | Path, fastpaths: Mapping[str, tuple[Check[Any], ...]]
+) -> dict[str, list[str]]:
     """The fastpath designs (``"design"`` of each entry) of a file written by ``l4sim checks
     --optimize``; a fastpath without one is refused (KeyError)."""
     data = json.loads(Path(path).read_text())

@@ -13,9 +13,10 @@ has a field of that name: the scan errs on the side of "written".
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import l4sim
 from l4sim.kernel.checks import Check
@@ -73,7 +74,7 @@ def scan_written_fields(package: Path) -> frozenset[str]:
     return frozenset(written)
 
 
-def _assigned(target: ast.expr):
+def _assigned(target: ast.expr) -> Iterator[ast.Attribute]:
     """The attributes an assignment target writes: along its receiver chain, not in its
     subscripts (``q[t.cpu] = x`` writes ``q``, and only reads ``t.cpu``)."""
     if isinstance(target, ast.Tuple | ast.List):
@@ -88,7 +89,7 @@ def _assigned(target: ast.expr):
         yield from _assigned(target.value)
 
 
-def immutable(fields) -> frozenset[str]:
+def immutable(fields: Iterable[str]) -> frozenset[str]:
     """Those of ``fields`` that no statement of the package assigns or mutates."""
     return frozenset(fields) - written_fields()
 
@@ -107,7 +108,7 @@ def _is_self_in_init(node: ast.Attribute, tree: ast.AST) -> bool:
     return False
 
 
-def proven_immutable(fastpaths: Mapping[str, tuple[Check, ...]]) -> frozenset[str]:
+def proven_immutable(fastpaths: Mapping[str, tuple[Check[Any], ...]]) -> frozenset[str]:
     """The fields these fastpaths' checks read that the scan proves never written."""
     return immutable(
         field for checks in fastpaths.values() for check in checks for field in check.reads

@@ -39,6 +39,8 @@ real effect.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from l4sim.kernel.checks import Check, Stage, locks_held
@@ -51,8 +53,8 @@ def unique_masks(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def expected_cost(
-    order: tuple[Check, ...],
-    paper: tuple[Check, ...],
+    order: tuple[Check[Any], ...],
+    paper: tuple[Check[Any], ...],
     masks: np.ndarray,
     counts: np.ndarray,
     costs: Costs,
@@ -74,12 +76,12 @@ def expected_cost(
                 spent += locks_held(stage) * costs.lock_release
                 break
         total += spent * count
-    return total / counts.sum()
+    return total / counts.sum()  # type: ignore[no-any-return]  # (a numpy float)
 
 
 def optimal_order(
-    paper: tuple[Check, ...], masks: np.ndarray, counts: np.ndarray, costs: Costs
-) -> tuple[Check, ...]:
+    paper: tuple[Check[Any], ...], masks: np.ndarray, counts: np.ndarray, costs: Costs
+) -> tuple[Check[Any], ...]:
     """The order minimising the expected cycles per attempt on these masks (see above)."""
     n = len(paper)
     full = (1 << n) - 1
@@ -113,7 +115,7 @@ def optimal_order(
             )
             if choice is None or value < choice[0] - 1e-12:
                 choice = (value, i)
-        best[subset] = choice
+        best[subset] = choice  # type: ignore[assignment]  # (every subset but the full has a next check)
     order, subset = [], 0
     while subset != full:
         i = best[subset][1]
@@ -123,8 +125,8 @@ def optimal_order(
 
 
 def optimize(
-    attempts: dict[str, np.ndarray], fastpaths: dict[str, tuple[Check, ...]], costs: Costs
-) -> dict:
+    attempts: dict[str, np.ndarray], fastpaths: dict[str, tuple[Check[Any], ...]], costs: Costs
+) -> dict[str, Any]:
     """For each fastpath with profiled attempts: the optimal order and both expected costs.
 
     ``attempts[kind]`` are the check masks of that fastpath's attempts (bits

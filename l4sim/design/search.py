@@ -48,7 +48,9 @@ simulation of the design measures the real effect.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +105,7 @@ class _Model:
 
     def __init__(
         self,
-        checks: tuple[Check, ...],
+        checks: tuple[Check[Any], ...],
         costs: Costs,
         waits: LockWaits,
         proven_immutable: frozenset[str],
@@ -115,7 +117,7 @@ class _Model:
             self.position[check.name] = i
         # a check others depend on must have passed under its locks before they run:
         # it is never only prechecked
-        depended = set()
+        depended: set[str] = set()
         for check in checks:
             depended.update(check.needs)
         self.cost, self.stage, self.needs, self.hoistable, self.may_precheck = [], [], [], [], []
@@ -169,7 +171,7 @@ def _superset_counts(masks: np.ndarray, counts: np.ndarray, n: int) -> np.ndarra
 
 
 def search(
-    checks: tuple[Check, ...],
+    checks: tuple[Check[Any], ...],
     masks: np.ndarray,
     counts: np.ndarray,
     costs: Costs,
@@ -191,7 +193,9 @@ def search(
     total_pass = reach[full]
     exact = n <= EXACT_LIMIT if exact is None else exact
 
-    def options(subset: int, held: Stage):
+    Step = tuple[str, int, Stage]  # (how, check, locks held after)
+
+    def options(subset: int, held: Stage) -> Iterator[Step]:
         """(how, check, locks held after) for every step that may run now."""
         for i in range(n):
             if subset >> i & 1 or (model.needs[i] & subset) != model.needs[i]:
@@ -216,7 +220,7 @@ def search(
             value += total_pass / reached * model.cost[i] * model.weight
         return value, 1 - ok
 
-    def as_listed(subset: int, held: Stage):
+    def as_listed(subset: int, held: Stage) -> Step:
         """Where the data never reach (every cost there is weighted by zero): the next
         check of the list, where it belongs, so that the design moves nothing it need not."""
         return next((how, i, after) for how, i, after in options(subset, held) if how == PLAIN)
@@ -225,7 +229,7 @@ def search(
         return model.take(held, Stage.THREADS)
 
     if exact:
-        best: dict[tuple[int, Stage], tuple[float, tuple | None]] = {}
+        best: dict[tuple[int, Stage], tuple[float, Step | None]] = {}
         for held in Stage:
             best[(full, held)] = (finish(held), None)
         for subset in range(full - 1, -1, -1):  # S + i > S: successors come first
@@ -243,11 +247,11 @@ def search(
                 if choice is not None:
                     best[(subset, held)] = choice
 
-        def chooser(subset: int, held: Stage):
+        def chooser(subset: int, held: Stage) -> Step | None:
             return best[(subset, held)][1]
     else:
 
-        def chooser(subset: int, held: Stage):
+        def chooser(subset: int, held: Stage) -> Step | None:
             if reach[subset] == 0:
                 return as_listed(subset, held)
             ranked = []
@@ -259,7 +263,7 @@ def search(
     design, rechecks = [], []
     subset, held = 0, Stage.LOCK_FREE
     while subset != full:
-        how, i, held = chooser(subset, held)
+        how, i, held = chooser(subset, held)  # type: ignore[misc]  # (a step until full)
         name = checks[i].name
         design.append(step(how, name))
         if how == EARLY:
@@ -269,7 +273,7 @@ def search(
 
 
 def expected_cycles(
-    checks: tuple[Check, ...],
+    checks: tuple[Check[Any], ...],
     design: list[str],
     masks: np.ndarray,
     counts: np.ndarray,
@@ -304,13 +308,13 @@ def expected_cycles(
 
 
 def propose(
-    checks: tuple[Check, ...],
+    checks: tuple[Check[Any], ...],
     masks: np.ndarray,
     counts: np.ndarray,
     costs: Costs,
     waits: LockWaits,
     proven_immutable: frozenset[str],
-) -> dict:
+) -> dict[str, Any]:
     """The paper's list, the order optimizer's order (``reordered``, which minimises the
     same cost without lock waits) and the best design, each with its expected cycles."""
     designs = {

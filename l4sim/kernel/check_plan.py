@@ -11,13 +11,19 @@ unlocked read sees other CPUs' writes as they are at its true cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
+from typing import TYPE_CHECKING, Generic
 
-from l4sim.kernel.checks import LOCK_FREE, Check, Stage, pass_mask
-from l4sim.kernel.effects import Outcome, Spend, Sync
+from l4sim.kernel.checks import LOCK_FREE, Check, Context, Stage, pass_mask
+from l4sim.kernel.effects import Effect, KernelPath, Outcome, Spend, Sync
+from l4sim.kernel.locks import Lock
+from l4sim.kernel.objects import Thread
+
+if TYPE_CHECKING:
+    from l4sim.kernel.state import KernelState
 
 SYNC = Sync()
 
@@ -29,7 +35,7 @@ def fallback(check_name: str) -> Outcome:
 
 
 @dataclass(frozen=True)
-class CheckRun:
+class CheckRun(Generic[Context]):
     """Consecutive checks that run under the same locks (``stage``).
 
     ``tests`` are the checks' predicates and ``paid[i]`` the cycles of the run
@@ -38,14 +44,14 @@ class CheckRun:
     """
 
     stage: Stage
-    checks: tuple[Check, ...]
-    tests: tuple[Callable[[object], bool], ...]
+    checks: tuple[Check[Context], ...]
+    tests: tuple[Callable[[Context], bool], ...]
     paid: tuple[int, ...]
     sync: bool = False
 
 
 @dataclass(frozen=True)
-class CheckPlan:
+class CheckPlan(Generic[Context]):
     """A fastpath's checks in running order, cut where new locks must be taken.
 
     Each run starts with the check that needs a stage beyond what is held;
@@ -55,13 +61,13 @@ class CheckPlan:
     evaluates them again under the commit's locks.
     """
 
-    runs: tuple[CheckRun, ...]
-    hoisted: tuple[Check, ...] = ()
+    runs: tuple[CheckRun[Context], ...]
+    hoisted: tuple[Check[Context], ...] = ()
 
 
-def plan_checks(checks: tuple[Check, ...], costs: tuple[int, ...]) -> CheckPlan:
+def plan_checks(checks: tuple[Check[Context], ...], costs: tuple[int, ...]) -> CheckPlan[Context]:
     """Group ``checks`` (with their cycle ``costs``) into runs under the same locks."""
-    groups: list[tuple[Stage, bool, list]] = []
+    groups: list[tuple[Stage, bool, list[tuple[Check[Context], int]]]] = []
     stage = Stage.LOCK_FREE
     for check, cost in zip(checks, costs, strict=True):
         sync = check.optimistic and not (groups and groups[-1][1])
@@ -84,16 +90,16 @@ def plan_checks(checks: tuple[Check, ...], costs: tuple[int, ...]) -> CheckPlan:
 
 
 def run_checks(
-    kernel,
-    plan: CheckPlan,
-    paper: tuple[Check, ...],
-    ctx,
-    current,
-    other,
-    held: list,
+    kernel: KernelState,
+    plan: CheckPlan[Context],
+    paper: tuple[Check[Context], ...],
+    ctx: Context,
+    current: Thread,
+    other: Thread | None,
+    held: list[Lock],
     spent: int,
-    unlocked_read=None,
-):
+    unlocked_read: Callable[[Stage], Generator[Effect, None, None]] | None = None,
+) -> KernelPath[tuple[bool, Stage, int]]:
     """Run the planned checks in order; returns (passed, stage reached, cycles not yet yielded).
 
     ``paper`` is the canonical list the profile's mask bits refer to.

@@ -16,6 +16,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Generic, TypeVar
 
 
 class Stage(IntEnum):
@@ -38,14 +39,21 @@ def locks_held(stage: Stage) -> int:
     return {Stage.LOCK_FREE: 0, Stage.SCHEDULER: 1, Stage.THREADS: 1 + THREAD_LOCKS}[stage]
 
 
+# what a fastpath's checks look at: IpcContext, ExceptionContext (or a user's own)
+Context = TypeVar("Context")
+
+
 @dataclass(frozen=True)
-class Check:
-    """One fastpath check: passes -> go on, fails -> fall back to the slowpath."""
+class Check(Generic[Context]):
+    """One fastpath check: passes -> go on, fails -> fall back to the slowpath.
+
+    ``Check[IpcContext]``: a check whose predicate reads an IPC fastpath's context.
+    """
 
     name: str
     stage: Stage
     cost: str  # key of the cycle cost in the profile
-    passes: Callable[[object], bool]
+    passes: Callable[[Context], bool]
     why: str  # what the check guards, in the paper's terms
     needs: tuple[str, ...] = ()  # checks that must pass first (data dependencies)
     reads: tuple[str, ...] = ()  # thread/space fields it reads (for static analysis)
@@ -57,7 +65,7 @@ class Check:
     optimistic: bool = False
 
 
-def validate_dependencies(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+def validate_dependencies(checks: tuple[Check[Context], ...]) -> tuple[Check[Context], ...]:
     """Refuse an order that runs a check before one it depends on (e.g. a null deref)."""
     seen: set[str] = set()
     for check in checks:
@@ -70,7 +78,7 @@ def validate_dependencies(checks: tuple[Check, ...]) -> tuple[Check, ...]:
     return checks
 
 
-def reorder(checks: tuple[Check, ...], names: list[str]) -> tuple[Check, ...]:
+def reorder(checks: tuple[Check[Context], ...], names: list[str]) -> tuple[Check[Context], ...]:
     """The same checks in the order ``names`` gives (every check exactly once)."""
     by_name = {check.name: check for check in checks}
     if sorted(names) != sorted(by_name):
@@ -81,7 +89,7 @@ def reorder(checks: tuple[Check, ...], names: list[str]) -> tuple[Check, ...]:
     return validate_dependencies(tuple(by_name[name] for name in names))
 
 
-def pass_mask(checks: tuple[Check, ...], context) -> int:
+def pass_mask(checks: tuple[Check[Context], ...], context: Context) -> int:
     """Bit i set if ``checks[i]`` passes now (checks that cannot be evaluated fail).
 
     For the check profile only: evaluates every check, including those after
@@ -97,7 +105,7 @@ def pass_mask(checks: tuple[Check, ...], context) -> int:
     return mask
 
 
-def validate_order(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+def validate_order(checks: tuple[Check[Context], ...]) -> tuple[Check[Context], ...]:
     """Refuse a check list whose stages go backwards (that would need release-and-reacquire)."""
     names = [c.name for c in checks]
     if len(set(names)) != len(names):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
 
@@ -23,12 +23,14 @@ if TYPE_CHECKING:
 # How the fastpaths read shared state: "smp", under the locks as the paper
 # makes them; "uniprocessor", the same checks before the paper's work, reading
 # the scheduler's and the partner's state without locks (correct on one CPU).
-FASTPATH_VARIANTS = ("smp", "uniprocessor")
+FastpathVariant = Literal["smp", "uniprocessor"]
+FASTPATH_VARIANTS: tuple[str, ...] = get_args(FastpathVariant)
 # The order locks are taken in: "ascending" is the rule (globals by rank, then
 # objects by address); "descending" thread locks, or "objects_first" (the
 # slowpaths take the thread locks before the global scheduler lock) are
 # deliberate bugs, to show what the invariant checker catches.
-LOCK_ORDERS = ("ascending", "descending", "objects_first")
+LockOrder = Literal["ascending", "descending", "objects_first"]
+LOCK_ORDERS: tuple[str, ...] = get_args(LockOrder)
 
 _OPTION = {"scenario_key": True}  # a field set by the scenario key of the same name
 
@@ -53,7 +55,7 @@ class KernelConfig:
     # -- resolved before the run ------------------------------------------------
     # kind -> the checks replacing the paper's list for that fastpath (a fastpath
     # variant's lists); None: the paper's lists (l4sim.kernel.state.PAPER_FASTPATHS)
-    fastpaths: Mapping[str, tuple[Check, ...]] | None = None
+    fastpaths: Mapping[str, tuple[Check[Any], ...]] | None = None
     # kind -> the order its fastpath runs its checks in (check names); None: as listed
     order: Mapping[str, list[str]] | None = None
     # kind -> a fastpath design (l4sim.kernel.fastpath_design: checks reordered,

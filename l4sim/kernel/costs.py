@@ -14,6 +14,7 @@ import hashlib
 import tomllib
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import l4sim
 
@@ -94,7 +95,7 @@ MAX_COST = 10**10
 POSITIVE_COSTS = frozenset({"clock_hz", "timeslice"})
 
 
-def cost_problem(key: str, value) -> str | None:
+def cost_problem(key: str, value: object) -> str | None:
     """Why ``value`` cannot be the cost ``key`` (None: it can)."""
     if type(value) is not int or value < 0:
         return f"must be a non-negative integer number of cycles (got {value!r})"
@@ -130,7 +131,7 @@ def profile_path(profile: str | Path, relative_to: Path | None = None) -> Path:
 
 
 # path -> (the files it was read from with a hash of their contents, its costs)
-_LOADED: dict[Path, tuple[tuple, Costs]] = {}
+_LOADED: dict[Path, tuple[tuple[tuple[Path, bytes | None], ...], Costs]] = {}
 
 
 def load_profile(profile: str | Path) -> Costs:
@@ -164,7 +165,7 @@ def _stamp(path: Path) -> bytes | None:
         return None
 
 
-def _values(path: Path, seen: tuple[Path, ...], read: list[Path]) -> dict:
+def _values(path: Path, seen: tuple[Path, ...], read: list[Path]) -> dict[str, Any]:
     """The keys of a profile file, on top of its base's (``read`` collects the files)."""
     read.append(path)
     if path in seen:
@@ -190,7 +191,7 @@ def _values(path: Path, seen: tuple[Path, ...], read: list[Path]) -> dict:
     for key in ("name", "description", "base"):
         if key in data and not isinstance(data[key], str):
             raise ProfileError(f"{path}: key '{key}': must be a string")
-    values: dict = {}
+    values: dict[str, Any] = {}
     if "base" in data:
         try:
             base = profile_path(data["base"], relative_to=path.parent).resolve()

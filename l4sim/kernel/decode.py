@@ -14,10 +14,12 @@ own operation, say a Call carrying a trace tag) decodes as its base class.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 from l4sim.kernel.syscalls import (
     IPC_OPERATIONS,
     Call,
+    IpcOperation,
     Notify,
     RaiseException,
     Reply,
@@ -74,7 +76,11 @@ def decode_class(action_class: type) -> Decoded | None:
 LEARNED: dict[type, Decoded] = {}
 
 
-def decode(action) -> Decoded | None:
+@overload
+def decode(action: IpcOperation | RaiseException) -> Decoded: ...
+@overload
+def decode(action: object) -> Decoded | None: ...
+def decode(action: object) -> Decoded | None:
     """What ``action`` asks of the kernel (learned per class on first use); None: no entry."""
     action_class = type(action)
     decoded = LEARNED.get(action_class)

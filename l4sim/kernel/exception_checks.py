@@ -30,11 +30,13 @@ class ExceptionContext:
     cpu: int
     current: Thread
     exception: RaiseException
-    handler: Thread | None
+    # the handler: the checks that read it need handler_present, which vouches
+    # that there is one (a check that cannot be evaluated fails)
+    handler: Thread
 
 
 # The checks, in the order the SMP fastpath runs them. Read this next to the paper.
-SYSCALL_EXCEPTION_CHECKS: tuple[Check, ...] = validate_order(
+SYSCALL_EXCEPTION_CHECKS: tuple[Check[ExceptionContext], ...] = validate_order(
     (
         # -- lock-free: the current thread's own state, owned by this CPU -------
         Check(

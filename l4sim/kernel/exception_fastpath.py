@@ -23,13 +23,20 @@ CPU can change what was read before the commit uses it.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
 from l4sim.kernel.check_plan import run_checks
 from l4sim.kernel.checks import THREADS, Stage, pass_mask
-from l4sim.kernel.effects import Outcome, Spend, Switch, Sync
+from l4sim.kernel.effects import KernelPath, Outcome, Spend, Switch, Sync
 from l4sim.kernel.exception_checks import ExceptionContext
 from l4sim.kernel.ipc_state import exception_message, send_message
+from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import BLOCKED_ON_REPLY, Thread
 from l4sim.kernel.syscalls import RaiseException
+
+if TYPE_CHECKING:
+    from l4sim.kernel.state import KernelState
 
 FAST_EXIT = "fast_switch"
 SYNC = Sync()
@@ -37,8 +44,8 @@ FAST_OUTCOME = Outcome("fast", FAST_EXIT)
 
 
 def syscall_exception_fastpath(
-    kernel, cpu: int, current: Thread, exception: RaiseException, spent: int = 0
-):
+    kernel: KernelState, cpu: int, current: Thread, exception: RaiseException, spent: int = 0
+) -> KernelPath[bool]:
     """Try the fastpath. Returns True if the exception was delivered, False to fall back.
 
     On success the handler runs in place of ``current`` and ``current`` blocks
@@ -46,8 +53,9 @@ def syscall_exception_fastpath(
     ``spent`` is kernel time already spent (the entry) to charge with the checks.
     """
     c = kernel.costs
-    ctx = ExceptionContext(kernel, cpu, current, exception, current.handler)
-    held: list = []
+    # (a missing handler fails handler_present before any check reads it)
+    ctx = ExceptionContext(kernel, cpu, current, exception, current.handler)  # type: ignore[arg-type]
+    held: list[Lock] = []
     unlocked = kernel.unlocked_fastpath
     read = (lambda stage: _read_unlocked(kernel, cpu, ctx, stage)) if unlocked else None
     plan = kernel.exception_plan
@@ -85,14 +93,16 @@ def syscall_exception_fastpath(
     return True
 
 
-def _read_unlocked(kernel, cpu: int, ctx: ExceptionContext, stage: Stage):
+def _read_unlocked(
+    kernel: KernelState, cpu: int, ctx: ExceptionContext, stage: Stage
+) -> Generator[Sync, None, None]:
     """Uniprocessor variant: read the stage's shared state as it is now, without its lock."""
     yield SYNC
     if kernel.monitor is not None:  # the monitor notes an unlocked read
         kernel.monitor.read_unlocked(cpu, _stage_cell(kernel, stage, ctx))
 
 
-def _stage_cell(kernel, stage: Stage, ctx: ExceptionContext) -> tuple:
+def _stage_cell(kernel: KernelState, stage: Stage, ctx: ExceptionContext) -> tuple[str, Lock]:
     """The shared state a check stage reads, and the lock that protects it."""
     if stage is Stage.SCHEDULER:
         return ("scheduler", kernel.scheduler_lock)

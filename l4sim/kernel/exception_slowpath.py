@@ -8,23 +8,31 @@ thread on the handler's send queue, then go through the scheduler and switch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from l4sim.kernel.checks import Stage
-from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
+from l4sim.kernel.effects import KernelPath, Kick, Outcome, Spend, Switch
 from l4sim.kernel.ipc_state import can_receive_now, enqueue_sender, exception_message, send_message
+from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import BLOCKED_ON_REPLY, INACTIVE, Thread
 from l4sim.kernel.syscalls import RaiseException
+
+if TYPE_CHECKING:
+    from l4sim.kernel.state import KernelState
 
 DELIVERED = "slow_deliver"
 QUEUED = "slow_queue"
 NO_HANDLER = "slow_no_handler"
 
 
-def syscall_exception_slowpath(kernel, cpu: int, current: Thread, exception: RaiseException):
+def syscall_exception_slowpath(
+    kernel: KernelState, cpu: int, current: Thread, exception: RaiseException
+) -> KernelPath[None]:
     """Deliver or queue the exception; returns once ``current`` is resumed with the reply."""
     c = kernel.costs
     yield Spend(c.sp_save_state + c.sp_build_message)
     handler = current.handler
-    held: list = []
+    held: list[Lock] = []
     if handler is None:
         # nobody to tell: the kernel halts the faulting thread
         yield kernel.lock_effects.take_stage(Stage.SCHEDULER, held, current, None)

@@ -30,8 +30,9 @@ first step that needs them, as for the paper's lists.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
-from l4sim.kernel.checks import Check, Stage, validate_dependencies
+from l4sim.kernel.checks import Check, Context, Stage, validate_dependencies
 
 PLAIN, HOISTED, EARLY, RECHECK = "plain", "hoisted", "early", "recheck"
 MOVES = (HOISTED, EARLY, RECHECK)
@@ -55,12 +56,12 @@ def step(how: str, name: str) -> str:
     return name if how == PLAIN else f"{how}:{name}"
 
 
-def paper_design(checks: tuple[Check, ...]) -> list[str]:
+def paper_design(checks: tuple[Check[Context], ...]) -> list[str]:
     """The design that is the list itself: every check plain, in order."""
     return [check.name for check in checks]
 
 
-def hoistable(check: Check, proven_immutable: frozenset[str]) -> bool:
+def hoistable(check: Check[Any], proven_immutable: frozenset[str]) -> bool:
     """May ``check`` run before any lock: it needs one, and reads only proven-immutable fields."""
     return (
         check.stage > Stage.LOCK_FREE and bool(check.reads) and set(check.reads) <= proven_immutable
@@ -68,15 +69,15 @@ def hoistable(check: Check, proven_immutable: frozenset[str]) -> bool:
 
 
 def apply_design(
-    checks: tuple[Check, ...], design: list[str], proven_immutable: frozenset[str]
-) -> tuple[Check, ...]:
+    checks: tuple[Check[Context], ...], design: list[str], proven_immutable: frozenset[str]
+) -> tuple[Check[Context], ...]:
     """The checks a fastpath runs for ``design``, in order; ValueError (one line) if invalid.
 
     ``proven_immutable`` are the fields the static scan proved never written
     after creation (passed in as data: the kernel does not scan its own source).
     """
     by_name = {check.name: check for check in checks}
-    result: list[Check] = []
+    result: list[Check[Context]] = []
     placed: dict[str, str] = {}
     early_open: set[str] = set()
     locked = False  # a step needing a lock has run: later prechecks would not be early

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from l4sim.kernel.checks import Check, Stage, validate_order
 from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Thread
+from l4sim.kernel.syscalls import Call, Notify, ReplyWait
 
 if TYPE_CHECKING:
     from l4sim.kernel.state import KernelState
@@ -37,8 +38,10 @@ class IpcContext:
     kernel: KernelState
     cpu: int
     current: Thread
-    op: object
-    dest: Thread | None
+    op: Call | ReplyWait | Notify  # the fastpaths' operations (a notification's, too)
+    # the destination: the checks that read it need valid_destination, which
+    # vouches that there is one (a check that cannot be evaluated fails)
+    dest: Thread
     is_call: bool
     is_reply_wait: bool
 
@@ -57,7 +60,7 @@ def _partner_ok(c: IpcContext) -> bool:
 
 
 # The checks, in the order the SMP fastpath runs them. Read this next to the paper.
-IPC_CHECKS: tuple[Check, ...] = validate_order(
+IPC_CHECKS: tuple[Check[IpcContext], ...] = validate_order(
     (
         # -- lock-free: the operation and the caller's own registers --------------
         Check(
@@ -78,7 +81,8 @@ IPC_CHECKS: tuple[Check, ...] = validate_order(
             "call_or_reply_wait",
             Stage.LOCK_FREE,
             "check_load_compare",
-            lambda c: c.is_call or (c.is_reply_wait and c.op.source is ANY),
+            # (is_reply_wait: the operation is a ReplyWait, which has a source)
+            lambda c: c.is_call or (c.is_reply_wait and c.op.source is ANY),  # type: ignore[union-attr]
             "only a Call, or a ReplyWait with an open receive, has a fast case",
         ),
         # -- under the global scheduler lock: scheduling state ---------------------
@@ -155,7 +159,7 @@ IPC_CHECKS: tuple[Check, ...] = validate_order(
 # needs no message copy and no switch, so a waiting receiver on any CPU can be
 # woken cheaply; a receiver that is not waiting gets the bits in the slowpath.
 _BY_NAME = {check.name: check for check in IPC_CHECKS}
-NOTIFY_CHECKS: tuple[Check, ...] = validate_order(
+NOTIFY_CHECKS: tuple[Check[IpcContext], ...] = validate_order(
     (
         _BY_NAME["valid_destination"],
         Check(

@@ -14,13 +14,20 @@ fails ``destination_on_this_cpu``: the slowpath delivers it and sends an IPI.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from l4sim.kernel.check_plan import run_checks
 from l4sim.kernel.checks import THREADS, pass_mask
 from l4sim.kernel.decode import Decoded, decode
-from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
+from l4sim.kernel.effects import KernelPath, Kick, Outcome, Spend, Switch
 from l4sim.kernel.ipc_checks import NOTIFY_CHECKS
 from l4sim.kernel.ipc_state import notify, send_message
+from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Message, Thread
+from l4sim.kernel.syscalls import Call, Notify, ReplyWait
+
+if TYPE_CHECKING:
+    from l4sim.kernel.state import KernelState
 
 FAST_CALL = "fast_call"
 FAST_REPLY_WAIT = "fast_reply_wait"
@@ -28,8 +35,13 @@ _FAST = {True: Outcome("fast", FAST_CALL), False: Outcome("fast", FAST_REPLY_WAI
 
 
 def ipc_fastpath(
-    kernel, cpu: int, current: Thread, op, spent: int = 0, decoded: Decoded | None = None
-):
+    kernel: KernelState,
+    cpu: int,
+    current: Thread,
+    op: Call | ReplyWait,
+    spent: int = 0,
+    decoded: Decoded | None = None,
+) -> KernelPath[tuple[bool, Message | None]]:
     """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back.
 
     ``decoded``: what the kernel's entry made of ``op`` (:mod:`l4sim.kernel.decode`).
@@ -39,14 +51,18 @@ def ipc_fastpath(
         decoded = decode(op)
     is_call = decoded.is_call
     is_reply_wait = decoded.is_reply_wait
-    dest = op.dest if is_call else op.reply_to if is_reply_wait else getattr(op, "dest", None)
+    # (is_call: a Call, which has a dest; is_reply_wait: a ReplyWait, which has a
+    # reply_to; the checks vouch for the destination before anything uses it)
+    dest: Thread = (
+        op.dest if is_call else op.reply_to if is_reply_wait else getattr(op, "dest", None)  # type: ignore[union-attr, assignment]
+    )
     ctx = kernel.ipc_contexts[cpu]
     ctx.current = current
     ctx.op = op
     ctx.dest = dest
     ctx.is_call = is_call
     ctx.is_reply_wait = is_reply_wait
-    held: list = []
+    held: list[Lock] = []
     plan = kernel.ipc_plan
     passed, stage, spent = yield from run_checks(
         kernel, plan, kernel.ipc_base_checks, ctx, current, dest, held, spent
@@ -99,7 +115,9 @@ def ipc_fastpath(
 FAST_NOTIFY = Outcome("fast", "fast_notify")
 
 
-def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
+def notify_fastpath(
+    kernel: KernelState, cpu: int, current: Thread, op: Notify, spent: int = 0
+) -> KernelPath[bool]:
     """Deliver a notification to a waiting receiver; False to fall back to the slowpath."""
     c = kernel.costs
     ctx = kernel.ipc_contexts[cpu]
@@ -108,7 +126,7 @@ def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     ctx.dest = op.dest
     ctx.is_call = False
     ctx.is_reply_wait = False
-    held: list = []
+    held: list[Lock] = []
     passed, stage, spent = yield from run_checks(
         kernel, kernel.notify_plan, NOTIFY_CHECKS, ctx, current, op.dest, held, spent
     )

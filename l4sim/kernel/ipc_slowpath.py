@@ -11,8 +11,11 @@ Phases, as in L4: send (Call/Send) or reply (Reply/ReplyWait), then receive
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
 from l4sim.kernel.decode import Decoded, decode
-from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
+from l4sim.kernel.effects import KernelPath, Kick, Outcome, Spend, Switch
 from l4sim.kernel.ipc_state import (
     awaits_reply_from,
     can_receive_now,
@@ -22,6 +25,7 @@ from l4sim.kernel.ipc_state import (
     send_message,
     wrote_ipc_state,
 )
+from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import (
     BLOCKED_ON_REPLY,
     INACTIVE,
@@ -30,6 +34,10 @@ from l4sim.kernel.objects import (
     Message,
     Thread,
 )
+
+if TYPE_CHECKING:
+    from l4sim.kernel.costs import Costs
+    from l4sim.kernel.state import KernelState
 
 DELIVERED = "slow_deliver"  # a send that found its receiver waiting
 QUEUED = "slow_queue"  # a send that queued on the receiver
@@ -55,7 +63,16 @@ _OUTCOMES = {
 }
 
 
-def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Decoded | None = None):
+def ipc_slowpath(
+    kernel: KernelState,
+    cpu: int,
+    me: Thread,
+    # an IPC operation (l4sim.kernel.syscalls): which of its fields the path reads
+    # follows from its decoded class (``decoded``), which the type checker cannot see
+    op: Any,
+    spent: int = 0,
+    decoded: Decoded | None = None,
+) -> KernelPath[Message | None]:
     """Run ``op`` for ``me``; returns what ``me`` receives (None if nothing).
 
     ``decoded``: what the kernel's entry made of ``op`` (its phases,
@@ -63,7 +80,7 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
     """
     c = kernel.costs
     yield Spend(spent + c.ipc_decode)
-    held: list = []
+    held: list[Lock] = []
     yield kernel.lock_effects.take_scheduler(held)
     if decoded is None:
         decoded = decode(op)
@@ -76,10 +93,11 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
         yield Spend(c.kernel_exit)
         return Message("error", None, ("bad destination",))
     # -- notification: set the bits, wake a waiting receiver, never block -----------
+    # (a notification sends: it has its destination, or it ended just above)
     if decoded.notifies:
-        if notify(kernel, me, dest, op.bits):
-            if dest.cpu != cpu:
-                kicks.append(dest.cpu)
+        if notify(kernel, me, dest, op.bits):  # type: ignore[arg-type]
+            if dest.cpu != cpu:  # type: ignore[union-attr]
+                kicks.append(dest.cpu)  # type: ignore[union-attr]
             exit_point = NOTIFIED
         else:
             exit_point = NOTIFY_PENDING
@@ -119,7 +137,9 @@ def ipc_slowpath(kernel, cpu: int, me: Thread, op, spent: int = 0, decoded: Deco
     return (yield from _resume(kernel, me))
 
 
-def _partners(me: Thread, op, decoded: Decoded) -> tuple[Thread | None, ...]:
+def _partners(
+    me: Thread, op: Any, decoded: Decoded
+) -> tuple[Thread | None, Thread | None, Thread | None]:
     """Who ``op`` sends to, replies to and receives from now (each None if nobody)."""
     dest = op.dest if decoded.sends else None
     if dest is not None and dest.state is INACTIVE:
@@ -135,7 +155,15 @@ def _partners(me: Thread, op, decoded: Decoded) -> tuple[Thread | None, ...]:
     return dest, reply_to, sender
 
 
-def _send(kernel, cpu: int, me: Thread, dest: Thread, op, is_call: bool, kicks: list[int]):
+def _send(
+    kernel: KernelState,
+    cpu: int,
+    me: Thread,
+    dest: Thread,
+    op: Any,
+    is_call: bool,
+    kicks: list[int],
+) -> tuple[int, str]:
     """Deliver to a waiting receiver or queue on it: (cycles spent, exit point)."""
     c = kernel.costs
     message = Message(op.__class__.__name__.lower(), me, op.payload, op.words, op.typed_items)
@@ -153,7 +181,9 @@ def _send(kernel, cpu: int, me: Thread, dest: Thread, op, is_call: bool, kicks: 
     return c.ipc_transfer, DELIVERED
 
 
-def _receive_waiting(kernel, cpu: int, me: Thread, op, sender: Thread | None, kicks: list[int]):
+def _receive_waiting(
+    kernel: KernelState, cpu: int, me: Thread, op: Any, sender: Thread | None, kicks: list[int]
+) -> bool:
     """Take what waits for ``me``: notification bits, an interrupt, a queued sender.
 
     True if something was received (into ``me.received``); False: ``me`` must block.
@@ -169,7 +199,8 @@ def _receive_waiting(kernel, cpu: int, me: Thread, op, sender: Thread | None, ki
         return False
     me.send_queue.remove(sender)
     wrote_ipc_state(kernel, me)
-    send_message(kernel, sender, me, sender.outgoing)
+    # (a queued sender's message waits in its outgoing register)
+    send_message(kernel, sender, me, sender.outgoing)  # type: ignore[arg-type]
     sender.outgoing = None
     if sender.expects_reply:
         sender.state = BLOCKED_ON_REPLY
@@ -183,8 +214,14 @@ def _receive_waiting(kernel, cpu: int, me: Thread, op, sender: Thread | None, ki
 
 
 def _finish(
-    kernel, cpu: int, me: Thread, held: list, kicks: list[int], spent: int, exit_point: str
-):
+    kernel: KernelState,
+    cpu: int,
+    me: Thread,
+    held: list[Lock],
+    kicks: list[int],
+    spent: int,
+    exit_point: str,
+) -> KernelPath[None]:
     """Return to user: ``me`` keeps the CPU unless a woken thread outranks it."""
     c = kernel.costs
     sched = kernel.scheduler
@@ -209,7 +246,9 @@ def _finish(
     yield Spend(c.kernel_exit)
 
 
-def _block(kernel, cpu: int, held: list, kicks: list[int], spent: int, exit_point: str):
+def _block(
+    kernel: KernelState, cpu: int, held: list[Lock], kicks: list[int], spent: int, exit_point: str
+) -> KernelPath[None]:
     """The caller blocks: go through the scheduler and switch to the next thread."""
     c = kernel.costs
     yield Spend(spent + c.sched_pick)
@@ -222,7 +261,7 @@ def _block(kernel, cpu: int, held: list, kicks: list[int], spent: int, exit_poin
     yield Switch(following)
 
 
-def _resume(kernel, me: Thread):
+def _resume(kernel: KernelState, me: Thread) -> KernelPath[Message | None]:
     """Continuation of a blocked IPC: the partner delivered and we were switched to."""
     if me.direct_return:
         me.direct_return = False  # a fastpath already returned us to user mode
@@ -231,7 +270,7 @@ def _resume(kernel, me: Thread):
     return me.received
 
 
-def _kick_all(c, cpus: list[int]):
+def _kick_all(c: Costs, cpus: list[int]) -> Generator[int | Kick, None, None]:
     for target in cpus:
         yield Spend(c.ipi_send)
         yield Kick(target)

@@ -8,20 +8,18 @@ job. The state they work on is :class:`l4sim.kernel.state.KernelState`.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
-
 from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.decode import IPC, LEARNED, SYSCALL_EXCEPTION, Decoded, decode
-from l4sim.kernel.effects import Outcome, Spend, Switch
+from l4sim.kernel.effects import KernelPath, Outcome, Spend, Switch
 from l4sim.kernel.exception_fastpath import syscall_exception_fastpath
 from l4sim.kernel.exception_slowpath import syscall_exception_slowpath
 from l4sim.kernel.ipc_fastpath import ipc_fastpath, notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
+from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import ANY, WAITING_TO_RECEIVE, Message, Thread
 from l4sim.kernel.state import KernelState
-from l4sim.kernel.syscalls import RaiseException
+from l4sim.kernel.syscalls import Call, IpcOperation, Notify, RaiseException, ReplyWait
 
 IRQ_DELIVERED = Outcome("slow", "irq_deliver")
 IRQ_PENDING = Outcome("slow", "irq_pending")
@@ -30,7 +28,7 @@ IRQ_PENDING = Outcome("slow", "irq_pending")
 # and kernel-originated IPC, an interrupt delivered to its handler thread
 IRQ = "irq"
 
-Path = Generator[Any, Any, Any]  # a kernel path: a generator of effects
+Path = KernelPath[Message | None]  # a kernel entry's path: returns what its thread receives
 
 
 class Kernel(KernelState):
@@ -47,12 +45,12 @@ class Kernel(KernelState):
             self.reschedule = self.reschedule_kernel  # type: ignore[method-assign]
             self.deliver_irq = self.deliver_irq_kernel  # type: ignore[method-assign]
 
-    def enter(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
+    def enter(self, cpu: int, thread: Thread, action: object) -> tuple[str, Path]:
         """A user action that traps: (kind of kernel entry, path generator)."""
         kind, path = self.enter_kernel(cpu, thread, action)
         return kind, self.trapped(path)
 
-    def trapped(self, path, entry: bool = True):
+    def trapped(self, path: Path, entry: bool = True) -> Path:
         """``path`` inside the trap's assembly entry and exit (``trap_entry``, ``trap_exit``).
 
         The entry comes first and the exit last, after every lock is released:
@@ -67,16 +65,17 @@ class Kernel(KernelState):
             return path
         return _trap(path, c.trap_entry if entry else 0, c.trap_exit)
 
-    def enter_kernel(self, cpu: int, thread: Thread, action) -> tuple[str, object]:
+    def enter_kernel(self, cpu: int, thread: Thread, action: object) -> tuple[str, Path]:
         """The kernel's C part of a trap (what :meth:`enter` wraps in the trap itself)."""
         decoded = LEARNED.get(type(action)) or decode(action)
         if decoded is None:
             raise TypeError(f"thread {thread.name}: unknown action {action!r}")
+        # (decoded says which: a RaiseException, or an IPC operation)
         if decoded.entry == SYSCALL_EXCEPTION:
-            return SYSCALL_EXCEPTION, self._syscall_exception(cpu, thread, action)
-        return IPC, self._ipc(cpu, thread, action, decoded)
+            return SYSCALL_EXCEPTION, self._syscall_exception(cpu, thread, action)  # type: ignore[arg-type]
+        return IPC, self._ipc(cpu, thread, action, decoded)  # type: ignore[arg-type]
 
-    def _syscall_exception(self, cpu: int, thread: Thread, exception: RaiseException):
+    def _syscall_exception(self, cpu: int, thread: Thread, exception: RaiseException) -> Path:
         c = self.costs
         delivered = False
         if self.config.fastpath_syscall:
@@ -95,19 +94,24 @@ class Kernel(KernelState):
             yield Spend(c.resume_after_reply + c.kernel_exit)
         return thread.received
 
-    def _ipc(self, cpu: int, thread: Thread, op, decoded: Decoded | None = None):
+    def _ipc(
+        self, cpu: int, thread: Thread, op: IpcOperation, decoded: Decoded | None = None
+    ) -> Path:
         """An IPC system call's path: its fastpath if one is built in (a fallback starts
         the slowpath from the beginning), else the slowpath itself."""
         if decoded is None:
             decoded = decode(op)
         config = self.config
+        # (has_fastpath: a Call or a ReplyWait; notifies: a Notify)
         if config.fastpath_ipc and decoded.has_fastpath:
-            return self._ipc_fast_or_slow(cpu, thread, op, decoded)
+            return self._ipc_fast_or_slow(cpu, thread, op, decoded)  # type: ignore[arg-type]
         if config.fastpath_notify and decoded.notifies:
-            return self._notify_fast_or_slow(cpu, thread, op, decoded)
+            return self._notify_fast_or_slow(cpu, thread, op, decoded)  # type: ignore[arg-type]
         return ipc_slowpath(self, cpu, thread, op, self.costs.kernel_entry, decoded)
 
-    def _ipc_fast_or_slow(self, cpu: int, thread: Thread, op, decoded: Decoded):
+    def _ipc_fast_or_slow(
+        self, cpu: int, thread: Thread, op: Call | ReplyWait, decoded: Decoded
+    ) -> Path:
         done, received = yield from ipc_fastpath(
             self, cpu, thread, op, self.costs.kernel_entry, decoded
         )
@@ -115,12 +119,12 @@ class Kernel(KernelState):
             return received
         return (yield from ipc_slowpath(self, cpu, thread, op, 0, decoded))
 
-    def _notify_fast_or_slow(self, cpu: int, thread: Thread, op, decoded: Decoded):
+    def _notify_fast_or_slow(self, cpu: int, thread: Thread, op: Notify, decoded: Decoded) -> Path:
         if (yield from notify_fastpath(self, cpu, thread, op, self.costs.kernel_entry)):
             return None
         return (yield from ipc_slowpath(self, cpu, thread, op, 0, decoded))
 
-    def deliver_irq(self, cpu: int, current: Thread | None, payload: tuple):
+    def deliver_irq(self, cpu: int, current: Thread | None, payload: tuple[object, ...]) -> Path:
         """An interrupt on ``cpu``: kernel-originated IPC to the CPU's interrupt thread.
 
         Delivered at once if the thread waits, else left pending for its next
@@ -129,13 +133,15 @@ class Kernel(KernelState):
         path = self.deliver_irq_kernel(cpu, current, payload)
         return path if current is None else self.trapped(path, entry=False)
 
-    def deliver_irq_kernel(self, cpu: int, current: Thread | None, payload: tuple):
+    def deliver_irq_kernel(
+        self, cpu: int, current: Thread | None, payload: tuple[object, ...]
+    ) -> KernelPath[None]:
         """The kernel part of :meth:`deliver_irq` (without the trap's exit)."""
         c = self.costs
         sched = self.scheduler
         yield Spend(c.timer_irq)
         target = self.irq_threads[cpu]
-        held: list = []
+        held: list[Lock] = []
         yield self.lock_effects.take_scheduler(held)
         yield self.lock_effects.take_thread_locks(held, target)
         if target.state is WAITING_TO_RECEIVE and target.partner is ANY:
@@ -166,7 +172,7 @@ class Kernel(KernelState):
         yield outcome
         yield Spend(c.kernel_exit)
 
-    def reschedule(self, cpu: int, thread: Thread, timeslice_expired: bool):
+    def reschedule(self, cpu: int, thread: Thread, timeslice_expired: bool) -> Path:
         """Timer (timeslice end) or IPI: run a better ready thread if there is one.
 
         At the end of a timeslice an equal-priority thread takes over (round
@@ -174,11 +180,13 @@ class Kernel(KernelState):
         """
         return self.trapped(self.reschedule_kernel(cpu, thread, timeslice_expired), entry=False)
 
-    def reschedule_kernel(self, cpu: int, thread: Thread, timeslice_expired: bool):
+    def reschedule_kernel(
+        self, cpu: int, thread: Thread, timeslice_expired: bool
+    ) -> KernelPath[None]:
         """The kernel part of :meth:`reschedule` (without the trap's exit)."""
         c = self.costs
         yield Spend(c.timer_irq)
-        held: list = []
+        held: list[Lock] = []
         yield self.lock_effects.take_scheduler(held)
         best = self.scheduler.highest_ready(cpu)
         yield Spend(c.check_bitmap)
@@ -195,11 +203,11 @@ class Kernel(KernelState):
             yield self.lock_effects.release_all(held)
         yield Spend(c.kernel_exit)
 
-    def dispatch(self, cpu: int):
+    def dispatch(self, cpu: int) -> KernelPath[None]:
         """An idle CPU was kicked: run its best ready thread, if any."""
         c = self.costs
         yield Spend(c.timer_irq)
-        held: list = []
+        held: list[Lock] = []
         yield self.lock_effects.take_scheduler(held)
         yield Spend(c.sched_pick)
         following = self.scheduler.pick_next(cpu)
@@ -209,7 +217,7 @@ class Kernel(KernelState):
         yield Switch(following)
 
 
-def _trap(path, entry: int, exit: int):
+def _trap(path: Path, entry: int, exit: int) -> Path:
     """``path`` after ``entry`` cycles and before ``exit`` cycles (see Kernel.trapped)."""
     if entry:
         yield Spend(entry)

@@ -28,11 +28,11 @@ class LockEffects:
         self.lock_order = lock_order
         self._take_scheduler = Acquire((scheduler_lock,))
         # the lock effects of each fastpath stage, per (stage, thread pair, locks held)
-        self._stage_effects: dict[tuple, Acquire] = {}
+        self._stage_effects: dict[tuple[Stage, Thread, Thread | None, int], Acquire] = {}
         # the same for take_thread_locks, per (threads, locks held)
-        self._thread_lock_effects: dict[tuple, Acquire] = {}
+        self._thread_lock_effects: dict[tuple[object, ...], Acquire] = {}
         # and the effect releasing each set of held locks
-        self._release_effects: dict[tuple, Release] = {}
+        self._release_effects: dict[tuple[Lock, ...], Release] = {}
 
     def take_scheduler(self, held: list[Lock]) -> Acquire:
         """The effect that takes the global scheduler lock (noted in ``held``)."""
@@ -63,10 +63,10 @@ class LockEffects:
             locks = []
             if stage >= Stage.SCHEDULER and self.scheduler_lock not in held:
                 locks.append(self.scheduler_lock)
-            if stage >= Stage.THREADS:
+            if stage >= Stage.THREADS:  # (which always has a partner: ``other``)
                 locks.extend(
                     lock
-                    for lock in self.thread_lock_order(current.lock, other.lock)
+                    for lock in self.thread_lock_order(current.lock, other.lock)  # type: ignore[union-attr]
                     if lock not in held
                 )
                 if self.lock_order == "objects_first" and locks[0] is self.scheduler_lock:

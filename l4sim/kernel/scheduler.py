@@ -7,8 +7,12 @@ next and where, which is why every fastpath commit takes that lock first.
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from l4sim.kernel.objects import READY, RUNNING, Thread
+
+if TYPE_CHECKING:
+    from l4sim.kernel.state import StateMonitor
 
 
 class Scheduler:
@@ -22,7 +26,7 @@ class Scheduler:
         # of OKL4 and seL4: the best priority is its highest set bit)
         self._ready_bitmap: list[int] = [0] * cpus
         # the invariant monitor, told of every change to the scheduler's shared state
-        self.monitor = None
+        self.monitor: StateMonitor | None = None
 
     def make_ready(self, thread: Thread) -> None:
         """Put ``thread`` at the tail of its CPU's queue for its priority."""

@@ -16,19 +16,27 @@ from __future__ import annotations
 
 import random
 from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
 from l4sim.kernel.locks import Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
-from l4sim.sim.simpy_internals import Event, park, processed_event, schedule_rearmed
+from l4sim.sim.simpy_internals import Event, Waits, park, processed_event, schedule_rearmed
 from l4sim.sim.spinlock import SpinState, handoff_cost
 from l4sim.sim.threads import ThreadRunner
 from l4sim.sim.trace import IDLE, TraceBuffer
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from l4sim.kernel.effects import Effect
+    from l4sim.sim.invariants import Monitor
+    from l4sim.sim.machine import Machine
+
 try:
     import cython
 except ImportError:  # no Cython: its declarations below mean nothing
-    from l4sim.sim.no_cython import cython
+    from l4sim.sim.no_cython import cython  # type: ignore[no-redef]
 
 TRACE_CHUNK = TraceBuffer.CHUNK
 
@@ -36,7 +44,7 @@ TRACE_CHUNK = TraceBuffer.CHUNK
 class PathInterpreter:
     """Runs the kernel paths of one machine's CPUs (one at a time per CPU)."""
 
-    def __init__(self, machine, rng) -> None:
+    def __init__(self, machine: Machine, rng: np.random.Generator) -> None:
         self.env = machine.env
         costs = self.costs = machine.costs
         cpus = machine.cpus
@@ -60,7 +68,7 @@ class PathInterpreter:
         self.trace = machine.trace
         self.window = machine.window
         self.measure_kind = machine.window.kind
-        self.monitor = None  # the invariant monitor, if one watches the run
+        self.monitor: Monitor | None = None  # the invariant monitor, if one watches the run
         # hardware timing noise on every kernel entry (the profile's entry_jitter),
         # one stream per CPU: a CPU's noise must not depend on the order in which
         # the simulator happens to process different CPUs' events
@@ -97,9 +105,9 @@ class PathInterpreter:
         cpu: int,
         runner: ThreadRunner | None,
         kind: str | None,
-        path: Generator,
+        path: Generator[Effect, None, Any],
         pending: int = 0,
-    ):
+    ) -> Waits[tuple[Any, int]]:
         """Run one kernel path: charge its time, spin for its locks, switch threads.
 
         ``pending`` counts cycles spent but not yet elapsed in simulated time: a
@@ -139,7 +147,8 @@ class PathInterpreter:
         acquire_cost, release_cost, line_transfer = self.lock_costs
         others_min = None  # many CPUs: the others' earliest next action, while it holds
         try:
-            effect = next(path)
+            # (Any: dispatched on its class, kept in kind_of, which the checker does not follow)
+            effect: Any = next(path)
             while True:
                 kind_of = type(effect)
                 if kind_of is int:  # Spend
@@ -338,4 +347,5 @@ class PathInterpreter:
         wait = self.waits[cpu]
         if wait.callbacks is not None:
             raise RuntimeError(f"cpu{cpu} waits in kernel mode twice at once")
-        return schedule_rearmed(self.env, wait, delay)
+        # (reachable: callbacks is None once processed, which SimPy's types omit)
+        return schedule_rearmed(self.env, wait, delay)  # type: ignore[unreachable]

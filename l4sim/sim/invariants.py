@@ -27,10 +27,21 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 from l4sim.kernel.effects import Acquire, Outcome, Release, Switch, Sync
 from l4sim.kernel.locks import Lock
-from l4sim.kernel.objects import ThreadState
+from l4sim.kernel.objects import Message, Thread, ThreadState
+
+if TYPE_CHECKING:
+    from l4sim.analysis.timeline import Timeline
+    from l4sim.kernel.checks import Check
+    from l4sim.kernel.effects import Effect
+    from l4sim.kernel.exception_checks import ExceptionContext
+    from l4sim.kernel.ipc_checks import IpcContext
+    from l4sim.sim.machine import Machine
+    from l4sim.sim.threads import ThreadRunner
 
 SYNC = Sync()
 
@@ -83,10 +94,10 @@ class Monitor:
         order: bool = True,
         stress: int = 0,
         seed: int = 0,
-        recorder=None,
+        recorder: Timeline | None = None,
         races: bool = True,
     ) -> None:
-        self.history: deque = deque(maxlen=history)
+        self.history: deque[tuple[int, int | None, str, str]] = deque(maxlen=history)
         self.wakeup_bound = wakeup_bound
         self.exact_time = exact_time or stress > 0
         self.order = order
@@ -94,12 +105,12 @@ class Monitor:
         self.stress = stress
         self._jitter = random.Random(seed).random
         self.recorder = recorder
-        self.machine = None
+        self.machine: Machine = None  # type: ignore[assignment]  # (set by attach)
         self.kernel_cpu: int | None = None  # the CPU whose kernel code runs right now
         self.violations = 0
 
     # -- wiring ---------------------------------------------------------------
-    def attach(self, machine) -> Monitor:
+    def attach(self, machine: Machine) -> Monitor:
         """Hook into a machine (before ``run``); returns self."""
         self.machine = machine
         self.env = machine.env
@@ -111,23 +122,33 @@ class Monitor:
         cpus = machine.cpus
         self.owner: dict[Lock, int] = {}
         self.held: list[list[Lock]] = [[] for _ in range(cpus)]
-        self.in_user: list = [None] * cpus
-        self.reads: list[dict] = [{} for _ in range(cpus)]
-        self.readers: dict[str, set] = {}
-        self.inbox: dict = {}  # receiver -> deque of (sender, message, sequence number)
-        self.sent: dict = {}  # (sender, receiver) -> messages sent so far
-        self.got: dict = {}  # (sender, receiver) -> messages received so far
-        self.stuck_since: dict = {}
-        self._singles: dict = {}
-        self.open_paths: list = [None] * cpus  # per CPU: [start, name, thread] of its path
+        self.in_user: list[Thread | None] = [None] * cpus
+        # per CPU, each cell read without its lock: [when, None or who changed it since]
+        self.reads: list[dict[str, list[Any]]] = [{} for _ in range(cpus)]
+        self.readers: dict[str, set[int]] = {}
+        # receiver -> deque of (sender, message, sequence number)
+        self.inbox: dict[Thread, deque[tuple[Thread, Message, int]]] = {}
+        self.sent: dict[tuple[Thread, Thread], int] = {}  # (sender, receiver) -> messages sent
+        self.got: dict[tuple[Thread, Thread], int] = {}  # (sender, receiver) -> received
+        self.stuck_since: dict[Thread, int] = {}
+        self._singles: dict[Lock, Acquire] = {}
+        # per CPU: [start, name, thread] of its path
+        self.open_paths: list[list[Any] | None] = [None] * cpus
         return self
 
     # -- reporting ------------------------------------------------------------
-    def note(self, cpu, thread, text: str) -> None:
+    def note(self, cpu: int | None, thread: Thread | None, text: str) -> None:
         name = thread.name if thread is not None else "-"
         self.history.append((self.env.now, cpu, name, text))
 
-    def violate(self, check: str, what: str, cpu=None, thread=None, lock=None) -> None:
+    def violate(
+        self,
+        check: str,
+        what: str,
+        cpu: int | None = None,
+        thread: Thread | None = None,
+        lock: str | None = None,
+    ) -> None:
         now = self.env.now
         self.violations += 1
         if cpu is not None:
@@ -153,7 +174,13 @@ class Monitor:
         raise InvariantViolation("\n".join(lines), check, now)
 
     # -- the path wrapper ---------------------------------------------------------
-    def wrap(self, cpu: int, runner, kind: str | None, path):
+    def wrap(
+        self,
+        cpu: int,
+        runner: ThreadRunner | None,
+        kind: str | None,
+        path: Generator[Effect, None, Any],
+    ) -> Generator[Effect, None, Any]:
         """Run ``path`` for the engine, checking every effect it yields."""
         thread = runner.thread if runner is not None else None
         self.in_user[cpu] = None
@@ -169,7 +196,8 @@ class Monitor:
         while True:
             self.kernel_cpu = cpu
             try:
-                effect = next(path)
+                # (Any: dispatched on its class, kept in kind_of, which the checker does not follow)
+                effect: Any = next(path)
             except StopIteration as stop:
                 self.open_paths[cpu] = None
                 self._end_path(cpu, thread)
@@ -224,7 +252,7 @@ class Monitor:
             else:
                 yield effect
 
-    def _before_acquire(self, cpu, thread, locks) -> None:
+    def _before_acquire(self, cpu: int, thread: Thread | None, locks: tuple[Lock, ...]) -> None:
         held = list(self.held[cpu])
         for lock in locks:
             if self.order:
@@ -240,7 +268,7 @@ class Monitor:
             effect = self._singles[lock] = Acquire((lock,))
         return effect
 
-    def _check_deadlock(self, cpu: int, thread, lock: Lock) -> None:
+    def _check_deadlock(self, cpu: int, thread: Thread | None, lock: Lock) -> None:
         """Spinning for ``lock`` now would close a cycle of spinning CPUs: a deadlock.
 
         A CPU spinning for a lock we hold cannot release what we are about to
@@ -267,7 +295,7 @@ class Monitor:
                 )
             other = wanted.holder
 
-    def _after_acquire(self, cpu, thread, locks) -> None:
+    def _after_acquire(self, cpu: int, thread: Thread | None, locks: tuple[Lock, ...]) -> None:
         for lock in locks:
             other = self.owner.get(lock)
             if other is not None and other != cpu:
@@ -290,7 +318,7 @@ class Monitor:
             self.held[cpu].append(lock)
         self.note(cpu, thread, "got " + " ".join(lock.name for lock in locks))
 
-    def _after_release(self, cpu, thread, locks) -> None:
+    def _after_release(self, cpu: int, thread: Thread | None, locks: tuple[Lock, ...]) -> None:
         for lock in locks:
             if self.owner.get(lock) != cpu:
                 self.violate(
@@ -304,12 +332,12 @@ class Monitor:
             self.held[cpu].remove(lock)
         self.note(cpu, thread, "release " + " ".join(lock.name for lock in locks))
 
-    def _end_path(self, cpu, thread) -> None:
+    def _end_path(self, cpu: int, thread: Thread | None) -> None:
         self.reads[cpu].clear()
         self._check_wakeups()
 
     # -- shared state: unlocked reads, writes ----------------------------------------
-    def read_unlocked(self, cpu: int, cell: tuple) -> None:
+    def read_unlocked(self, cpu: int, cell: tuple[str, Lock]) -> None:
         """``cpu`` reads ``cell`` = (name, protecting lock) without holding its lock."""
         name, _lock = cell
         self.reads[cpu][name] = [self.env.now, None]
@@ -332,7 +360,9 @@ class Monitor:
                 )
         self.reads[cpu].clear()
 
-    def recheck_hoisted(self, cpu: int, context, checks) -> None:
+    def recheck_hoisted(
+        self, cpu: int, context: IpcContext | ExceptionContext, checks: tuple[Check[Any], ...]
+    ) -> None:
         """A fastpath about to commit ran ``checks`` before their locks, on the proof that
         they read only fields never written after creation: under the commit's locks each
         must still pass, or the commit acts on a stale read."""
@@ -341,7 +371,7 @@ class Monitor:
                 self.violate(
                     "stale-read",
                     f"cpu{cpu} ran {check.name} without the "
-                    f"{check.moved_from.name.lower()} stage's locks (hoisted: "
+                    f"{check.moved_from.name.lower()} stage's locks (hoisted: "  # type: ignore[union-attr]  # (hoisted: moved)
                     f"its reads {', '.join(check.reads)} taken as never written); "
                     "under the commit's locks it fails: the commit would use a "
                     "stale read",
@@ -376,15 +406,15 @@ class Monitor:
                         self.note(cpu, self._current(cpu), f"write {name} (read by cpu{reader})")
             readers.intersection_update(r for r in readers if name in self.reads[r])
 
-    def _current(self, cpu):
+    def _current(self, cpu: int) -> Thread | None:
         return self.kernel.scheduler.current[cpu]
 
-    def _current_name(self, cpu) -> str:
+    def _current_name(self, cpu: int) -> str:
         current = self._current(cpu)
         return current.name if current is not None else "idle"
 
     # -- threads on CPUs ------------------------------------------------------------
-    def on_user(self, cpu: int, thread, carry: int) -> None:
+    def on_user(self, cpu: int, thread: Thread, carry: int) -> None:
         """``thread`` (re)starts user code on ``cpu``."""
         if thread.state is not ThreadState.RUNNING:
             self.violate(
@@ -415,14 +445,14 @@ class Monitor:
         self._check_wakeups(bound=None if bounded else 0)
 
     # -- messages ---------------------------------------------------------------------
-    def on_send(self, sender, receiver, message) -> None:
+    def on_send(self, sender: Thread, receiver: Thread, message: Message) -> None:
         pending = self.inbox.setdefault(receiver, deque())
         if pending:
             earlier = pending[0][1]
             self.violate(
                 "message",
                 f"{message.label} from {sender.name} overwrote the "
-                f"{earlier.label} from {earlier.sender.name} before {receiver.name} "
+                f"{earlier.label} from {earlier.sender.name} before {receiver.name} "  # type: ignore[union-attr]
                 f"took it",
                 self.kernel_cpu,
                 receiver,
@@ -432,9 +462,9 @@ class Monitor:
         pending.append((sender, message, number))
         self.note(self.kernel_cpu, sender, f"send {message.label} #{number} to {receiver.name}")
         if self.recorder is not None:
-            self.recorder.send(self.kernel_cpu, self.env.now, message)
+            self.recorder.send(self.kernel_cpu, self.env.now, message)  # type: ignore[arg-type]  # (in a path)
 
-    def on_receive(self, thread, message) -> None:
+    def on_receive(self, thread: Thread, message: Message) -> None:
         if message.sender is None:
             return  # kernel-originated (interrupt, notification): no sender/receiver pair
         pending = self.inbox.get(thread)
@@ -446,7 +476,7 @@ class Monitor:
                 thread.cpu,
                 thread,
             )
-        sender, _, number = pending.popleft()
+        sender, _, number = pending.popleft()  # type: ignore[union-attr]  # (violated above)
         pair = (sender, thread)
         expected = self.got.get(pair, 0) + 1
         if number != expected:
@@ -486,7 +516,7 @@ class Monitor:
                 del self.stuck_since[thread]
 
 
-def deadlock_report(machine) -> InvariantViolation | None:
+def deadlock_report(machine: Machine) -> InvariantViolation | None:
     """The wait-for cycle of a stalled machine, as a violation (None if no CPU spins)."""
     spinning = machine.spinning_on
     lines = []
@@ -501,10 +531,10 @@ def deadlock_report(machine) -> InvariantViolation | None:
     seen: list[int] = []
     while cpu is not None and cpu not in seen and spinning[cpu] is not None:
         seen.append(cpu)
-        cpu = spinning[cpu].holder
+        cpu = spinning[cpu].holder  # type: ignore[union-attr, assignment]  # (spins)
     if cpu in seen:
         cycle = seen[seen.index(cpu) :]
-    chain = " -> ".join(f"cpu{c} (waits for {spinning[c].name})" for c in cycle)
+    chain = " -> ".join(f"cpu{c} (waits for {spinning[c].name})" for c in cycle)  # type: ignore[union-attr]  # (spins)
     what = (
         f"wait-for cycle {chain} -> cpu{cycle[0]}"
         if cycle

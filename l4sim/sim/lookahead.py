@@ -20,17 +20,21 @@ convert it back for each comparison.
 from __future__ import annotations
 
 from array import array
+from typing import TYPE_CHECKING
 
 try:
     import cython
 except ImportError:  # no Cython: its declarations below mean nothing
-    from l4sim.sim.no_cython import cython
+    from l4sim.sim.no_cython import cython  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from l4sim.sim.interrupts import InterruptSources
 
 NEVER = 2**62  # a time no run reaches
 SCAN_CPUS = 8  # up to this many CPUs, "may another CPU act?" scans them one by one
 
 
-def action_times(cpus: int) -> array:
+def action_times(cpus: int) -> array[int]:
     """Per CPU, when it may next touch shared kernel state (all 0: at the start).
 
     Signed 64-bit integers: every cycle count of a run, and NEVER, fits.
@@ -49,7 +53,7 @@ def other_cpus(cpus: int) -> list[tuple[int, ...] | None]:
 class Lookahead:
     """Answers "may another CPU act before t?" from the machine's per-CPU state."""
 
-    def __init__(self, cpus: int, next_act, interrupts) -> None:
+    def __init__(self, cpus: int, next_act: array[int], interrupts: InterruptSources) -> None:
         self.next_act = next_act
         self.interrupts = interrupts  # ipi_due, irq_due and their minima
         self.ipi_due = interrupts.ipi_due
@@ -99,7 +103,7 @@ class Lookahead:
         """
         if cython.compiled:
             earliest = NEVER
-            cpus = self.next_act.shape[0]
+            cpus = self.next_act.shape[0]  # type: ignore[attr-defined]  # a C array, compiled
             for other in range(cpus):
                 act = self.next_act[other]
                 if act < earliest and other != cpu:

@@ -16,28 +16,39 @@ runs them.
 from __future__ import annotations
 
 import gc
-from collections.abc import Generator
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.locks import Lock
-from l4sim.kernel.objects import Thread
+from l4sim.kernel.objects import Message, Thread
+from l4sim.kernel.syscalls import Program
 from l4sim.sim.interpreter import PathInterpreter
 from l4sim.sim.interrupts import InterruptSources
 from l4sim.sim.lookahead import Lookahead, action_times
-from l4sim.sim.simpy_internals import Clock, Process, run_until
+from l4sim.sim.simpy_internals import Clock, Event, Process, run_until
 from l4sim.sim.spinlock import SpinLocks, SpinState
 from l4sim.sim.threads import ThreadRunner, UserThreads
 from l4sim.sim.trace import TraceBuffer
 from l4sim.sim.window import MeasurementWindow
+
+if TYPE_CHECKING:
+    from l4sim.sim.invariants import Monitor
 
 # Allocations between two passes of the cyclic garbage collector during a run. A
 # run allocates a handful of container objects per kernel entry (events,
 # generators, tuples), all freed by reference counting: the default pass every
 # 700 allocations would find (almost) nothing in them, many times per run.
 GC_THRESHOLD = 100_000
+
+
+class Probe(Protocol):
+    """A workload's own measurements: told of each interrupt raised and message received."""
+
+    def irq_raised(self, payload: tuple[object, ...], now: int) -> None: ...
+    def received(self, thread: Thread, message: Message, now: int) -> None: ...
 
 
 class SimulationStalled(RuntimeError):
@@ -57,16 +68,16 @@ class Machine:
     def __init__(
         self,
         kernel: Kernel,
-        programs: dict[Thread, Generator],
+        programs: dict[Thread, Program],
         rng: np.random.Generator,
         measure_kind: str,
         warmup: int,
         events: int,
         observe: bool = False,
         lookahead: bool = True,
-        timers: tuple = (),
-        probe=None,
-        timed_locks: tuple = (),
+        timers: tuple[tuple[int, int, str], ...] = (),
+        probe: Probe | None = None,
+        timed_locks: tuple[Lock, ...] = (),
     ) -> None:
         self.env = Clock()
         kernel = with_kernel_lock(kernel)  # kernel_lock = "big": one lock around every path
@@ -92,7 +103,7 @@ class Machine:
                 raise ValueError(f"thread {thread.name} has no program")
             self.runners[thread] = ThreadRunner(thread, index, program, self.costs.timeslice)
         self.thread_names = [t.name for t in kernel.threads]
-        self.observations: dict[str, list] | None = (
+        self.observations: dict[str, list[tuple[str, str, tuple[object, ...]]]] | None = (
             {t.name: [] for t in kernel.threads} if observe else None
         )
         self.window = MeasurementWindow(self.env, measure_kind, warmup, events)
@@ -112,17 +123,17 @@ class Machine:
         self.interpreter = PathInterpreter(self, rng)  # draws the per-CPU noise seeds
         self.threads.interpreter = self.interpreter
         self.interrupts.interpreter = self.interpreter
-        self._monitor = None
+        self._monitor: Monitor | None = None
         self._enforce_lock_order = True
 
     # -- what a run's users read and set ----------------------------------------
     @property
-    def monitor(self):
+    def monitor(self) -> Monitor | None:
         """The invariant monitor watching the run (None: none)."""
         return self._monitor
 
     @monitor.setter
-    def monitor(self, monitor) -> None:
+    def monitor(self, monitor: Monitor | None) -> None:
         self._monitor = monitor
         self.threads.monitor = monitor
         self.interpreter.monitor = monitor
@@ -139,7 +150,7 @@ class Machine:
         self.interpreter.enforce_lock_order = check
 
     @property
-    def done(self):
+    def done(self) -> Event:
         """Triggered once the measurement window is complete."""
         return self.window.done
 
@@ -183,7 +194,7 @@ class Machine:
             if not self.done.triggered:  # cut short: the window as far as it got
                 self.window.cut_short()
 
-    def _run(self, until) -> None:
+    def _run(self, until: Event) -> None:
         try:
             run_until(self.env, until)
         except RuntimeError as error:

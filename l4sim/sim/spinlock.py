@@ -23,15 +23,24 @@ applied without an event by the effect interpreter itself
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from l4sim.kernel.locks import FIFO_DESIGNS, LOCK_DESIGNS, Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
 from l4sim.sim.simpy_internals import call_later, new_event, succeed
 
+if TYPE_CHECKING:
+    from array import array
+
+    import numpy as np
+
+    from l4sim.kernel.costs import Costs
+    from l4sim.sim.simpy_internals import Clock, Event, Waits
+
 try:
     import cython
 except ImportError:  # no Cython: its declarations below mean nothing
-    from l4sim.sim.no_cython import cython
+    from l4sim.sim.no_cython import cython  # type: ignore[no-redef]
 
 
 def is_fifo(design: str) -> bool:
@@ -54,7 +63,7 @@ class SpinState:
     __slots__ = ("free_at", "held_from", "holds", "last_cpu", "waiters")
 
     def __init__(self) -> None:
-        self.waiters: deque = deque()  # (cpu, event), in arrival order
+        self.waiters: deque[tuple[int, Event]] = deque()  # (cpu, event), in arrival order
         self.last_cpu: int | None = None
         self.free_at = 0  # a lazily applied release: still held until this cycle
         self.held_from = 0  # when the current run of holders began
@@ -83,7 +92,14 @@ class SpinLocks:
     """
 
     def __init__(
-        self, env, costs, design: str, rng, held: list, next_act, spinning_on: list
+        self,
+        env: Clock,
+        costs: Costs,
+        design: str,
+        rng: np.random.Generator,
+        held: list[list[Lock]],
+        next_act: array[int],
+        spinning_on: list[Lock | None],
     ) -> None:
         self.env = env
         self.costs = costs
@@ -109,7 +125,7 @@ class SpinLocks:
         return costs.lock_acquire
 
     @cython.locals(cpu=cython.int, spin=SpinState, now=cython.longlong)
-    def acquire(self, cpu: int, lock: Lock):
+    def acquire(self, cpu: int, lock: Lock) -> Waits[int]:
         """Spin until ``lock`` is ours; returns the cycles the acquisition costs."""
         if self.enforce_lock_order:
             ensure_lock_order(self.held[cpu], lock)

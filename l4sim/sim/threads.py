@@ -13,20 +13,33 @@ next delay of the thread folds it in.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from numbers import Integral
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from l4sim.kernel.kernel import IRQ
 from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import Compute, SharedAccess, Spin, StartIO
-from l4sim.sim.simpy_internals import new_event, run_now, schedule_rearmed, timeout, trigger_parked
+from l4sim.sim.simpy_internals import (
+    Waits,
+    new_event,
+    run_now,
+    schedule_rearmed,
+    timeout,
+    trigger_parked,
+)
+
+if TYPE_CHECKING:
+    from l4sim.kernel.syscalls import Program
+    from l4sim.sim.interpreter import PathInterpreter
+    from l4sim.sim.invariants import Monitor
+    from l4sim.sim.machine import Machine
 
 try:
     import cython
 except ImportError:  # no Cython: its declarations below mean nothing
-    from l4sim.sim.no_cython import cython
+    from l4sim.sim.no_cython import cython  # type: ignore[no-redef]
 
 
 class ProgramError(ValueError):
@@ -39,12 +52,13 @@ class ThreadRunner:
 
     __slots__ = ("carry", "in_user", "index", "process", "program", "slice_left", "thread", "wake")
 
-    def __init__(self, thread: Thread, index: int, program: Generator, slice_left: int) -> None:
+    def __init__(self, thread: Thread, index: int, program: Program, slice_left: int) -> None:
         self.thread = thread
         self.index = index
         self.program = program
-        self.process: simpy.Process | None = None
-        self.wake: simpy.Event | None = None
+        # its process and the event it waits on while parked (set by the machine's run)
+        self.process: simpy.Process = None  # type: ignore[assignment]
+        self.wake: simpy.Event = None  # type: ignore[assignment]
         self.in_user = False
         self.slice_left = slice_left
         # cycles the CPU still owes the thread that switched to this one when it
@@ -55,7 +69,7 @@ class ThreadRunner:
 class UserThreads:
     """The thread processes of one machine: user work, traps, timeslices, wake-ups."""
 
-    def __init__(self, machine) -> None:
+    def __init__(self, machine: Machine) -> None:
         self.env = machine.env
         self.kernel = machine.kernel
         self.timeslice = machine.costs.timeslice
@@ -67,8 +81,9 @@ class UserThreads:
         self.lookahead = machine.lookahead  # "may another CPU act before t?"
         self.observations = machine.observations
         self.probe = machine.probe
-        self.monitor = None  # the invariant monitor, if one watches the run
-        self.interpreter = None  # runs the kernel paths (set by the machine)
+        self.monitor: Monitor | None = None  # the invariant monitor, if one watches the run
+        # runs the kernel paths (set by the machine)
+        self.interpreter: PathInterpreter = None  # type: ignore[assignment]
         # run a switched-to thread at once, owing the switcher's cycles (lookahead)
         self.eager_resume = machine.lookahead_enabled
         self.resuming = False  # a switched-to thread runs inside resume() right now
@@ -85,7 +100,7 @@ class UserThreads:
         ran=cython.longlong,
         next_act=cython.longlong[::1],
     )
-    def process(self, runner: ThreadRunner):
+    def process(self, runner: ThreadRunner) -> Waits[None]:
         """The thread's process: run its program; each trap runs a kernel path."""
         yield runner.wake  # dispatched for the first time
         thread = runner.thread
@@ -111,7 +126,8 @@ class UserThreads:
         # then it is replaced. The same queue entries as a Timeout: same results.
         worked = new_event(env)
         while True:
-            action = program.send(result)
+            # (Any: dispatched on its class, kept in kind_of, which the checker does not follow)
+            action: Any = program.send(result)
             kind_of = type(action)
             if kind_of is Compute or kind_of is Spin:
                 result = None
@@ -121,7 +137,7 @@ class UserThreads:
                         f"thread {thread.name}: {kind_of.__name__}({given!r}): "
                         "cycles must be a whole number"
                     )
-                cycles = given
+                cycles: int = given  # type: ignore[assignment]  # a whole number, as checked
                 if cycles < 0:  # (a Timeout refused it; the queue below would not)
                     raise ProgramError(
                         f"thread {thread.name}: {kind_of.__name__}({cycles}): "
@@ -194,7 +210,9 @@ class UserThreads:
                 if monitor is not None:  # exactly-once, in-order delivery
                     monitor.on_receive(thread, result)
 
-    def compute(self, runner: ThreadRunner, cycles: int, carry: int, until: int | None = None):
+    def compute(
+        self, runner: ThreadRunner, cycles: int, carry: int, until: int | None = None
+    ) -> Waits[int]:
         """User-mode work after ``carry`` kernel cycles, cut by the timeslice or an interrupt.
 
         ``until``: the work ends at that cycle however long interrupts took (a
@@ -236,7 +254,7 @@ class UserThreads:
             if remaining <= 0:
                 return carry
 
-    def service_interrupts(self, runner: ThreadRunner, carry: int):
+    def service_interrupts(self, runner: ThreadRunner, carry: int) -> Waits[int]:
         """Deliver this CPU's pending interrupts, then reschedule if an IPI asked to."""
         cpu = runner.thread.cpu
         kernel = self.kernel

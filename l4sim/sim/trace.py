@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from itertools import chain
 from operator import itemgetter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ class TraceBuffer:
     CHUNK = 4096
 
     def __init__(self) -> None:
-        self.rows: list[tuple] = []  # staged records, fields in ROW order
+        self.rows: list[tuple[Any, ...]] = []  # staged records, fields in ROW order
         self.release()
 
     def release(self) -> None:
@@ -57,7 +58,7 @@ class TraceBuffer:
         the records, the bulk of a long run's memory, need not wait for it.
         """
         self.rows.clear()
-        self.objects: dict[str, list] = {name: [] for name in OBJECT_COLUMNS}
+        self.objects: dict[str, list[Any]] = {name: [] for name in OBJECT_COLUMNS}
         self._code_of: dict[str, dict[int, int]] = {name: {} for name in OBJECT_COLUMNS}
         # each column one buffer, grown by doubling: a new buffer each time, so a
         # column handed out earlier stays valid, and large enough that it is
@@ -99,7 +100,7 @@ class TraceBuffer:
             new[: self._size] = old[: self._size]
             self._columns[name] = new
 
-    def _codes(self, name: str, objects: list) -> np.ndarray:
+    def _codes(self, name: str, objects: list[Any]) -> np.ndarray:
         """Each object's code among the distinct ``name`` objects (by identity), new ones added."""
         ids = np.fromiter(map(id, objects), dtype=np.int64, count=len(objects))
         distinct, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
@@ -120,7 +121,7 @@ class TraceBuffer:
         self.flush()
         return self._columns[name][: self._size]
 
-    def _objects_of(self, name: str) -> list:
+    def _objects_of(self, name: str) -> list[Any]:
         known = self.objects[name]
         return [known[code] for code in self.column(name).tolist()]
 
@@ -189,4 +190,5 @@ def _categorical(labels: list[str], codes: np.ndarray) -> pd.Categorical:
     categories = sorted({labels[code] for code in np.unique(codes)})
     position = {label: index for index, label in enumerate(categories)}
     table = np.asarray([position.get(label, -1) for label in labels], dtype=np.int32)
-    return pd.Categorical.from_codes(table[codes], categories=categories)
+    # (pandas takes any list of categories; its stubs ask for an Index)
+    return pd.Categorical.from_codes(table[codes], categories=categories)  # type: ignore[call-overload, no-any-return]

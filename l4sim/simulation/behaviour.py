@@ -12,9 +12,14 @@ the ready queue), so a pair seen in only one run has nothing to compare.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
+
+# what each thread saw of the messages it received (Message.observed), by thread name
+Observed = tuple[Any, ...]
+Observations = dict[str, list[Observed]]
 
 
-def by_pair(observations: dict[str, list]) -> dict[tuple[str, str], list]:
+def by_pair(observations: Observations) -> dict[tuple[str, str], list[Observed]]:
     """Per (receiver, sender): the messages in the order received."""
     pairs = defaultdict(list)
     for receiver, seen in observations.items():
@@ -23,7 +28,7 @@ def by_pair(observations: dict[str, list]) -> dict[tuple[str, str], list]:
     return pairs
 
 
-def compare_behaviour(first: dict[str, list], second: dict[str, list]) -> tuple[int, str | None]:
+def compare_behaviour(first: Observations, second: Observations) -> tuple[int, str | None]:
     """(messages compared, the first difference or None), per the property above.
 
     A difference names the receiver, the sender and the first message that differs.

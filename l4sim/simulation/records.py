@@ -8,11 +8,13 @@ processes and to file in the cache.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from l4sim.sim.machine import Machine
+from l4sim.simulation.behaviour import Observations
 from l4sim.workloads.base import Point
 
 # metrics some workloads add to their measured kind's rows (Setup.metrics)
@@ -45,9 +47,9 @@ class Result:
     point: Point
     replication: int
     events: pd.DataFrame  # one row per measured kernel entry
-    rows: list[dict]  # one summary row per kernel-entry kind
+    rows: list[dict[str, Any]]  # one summary row per kernel-entry kind
     measured_cycles: int
-    observations: dict[str, list] | None = None
+    observations: Observations | None = None
 
     @property
     def total_entries(self) -> int:
@@ -67,17 +69,17 @@ def events_columns(events: pd.DataFrame) -> dict[str, np.ndarray | pd.Categorica
     columns as categoricals of their labels (a code per row: a long run's reply
     stays small, and it is sent and filed without expanding a string per row).
     """
-    columns = {}
+    columns: dict[Any, np.ndarray | pd.Categorical] = {}
     for name, column in events.items():
         if isinstance(column.dtype, pd.CategoricalDtype):
             labels = [str(label) for label in column.cat.categories]
-            columns[name] = pd.Categorical.from_codes(column.cat.codes.to_numpy(), labels)
+            columns[name] = pd.Categorical.from_codes(column.cat.codes.to_numpy(), labels)  # type: ignore[call-overload]  # (pandas takes a list of categories)
         else:
             columns[name] = column.to_numpy()
     return columns
 
 
-def summarize_entries(events: pd.DataFrame, measured_cycles: int) -> list[dict]:
+def summarize_entries(events: pd.DataFrame, measured_cycles: int) -> list[dict[str, Any]]:
     """One row of metrics per kernel-entry kind present in ``events``."""
     rows = []
     kinds = events["kind"]

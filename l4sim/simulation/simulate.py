@@ -11,10 +11,13 @@ are what a cached result depends on: their sources make the model version
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from l4sim.kernel.config import KernelConfig
+from l4sim.kernel.costs import Costs
 from l4sim.sim.invariants import Monitor, deadlock_report
 from l4sim.sim.machine import Machine, SimulationStalled
 from l4sim.sim.threads import ProgramError
@@ -23,6 +26,9 @@ from l4sim.simulation.resolution import AS_LISTED, Resolution, UnresolvedDesign,
 from l4sim.workloads.base import Point, Setup
 from l4sim.workloads.registry import find_workload
 from l4sim.workloads.user_files import UserCodeError, raised_in_user_code
+
+if TYPE_CHECKING:
+    from l4sim.analysis.timeline import Timeline
 
 # the invariant checker is on in every simulate() when this is set (the test
 # suite sets it; it reaches worker processes through the environment)
@@ -47,8 +53,8 @@ def build_machine(
     replication: int = 0,
     observe: bool = False,
     invariants: bool = False,
-    recorder=None,
-    costs=None,
+    recorder: Timeline | None = None,
+    costs: Costs | None = None,
     lookahead: bool = True,
     resolution: Resolution | None = None,
 ) -> Machine:
@@ -86,11 +92,13 @@ def build_machine(
             seed=int(check_seeds.generate_state(1)[0]),
             recorder=recorder,
         ).attach(machine)
-    machine.setup = setup
+    machine.setup = setup  # type: ignore[attr-defined]  # (the setup it was built from)
     return machine
 
 
-def build_setup(point: Point, costs, seeds, config: KernelConfig) -> Setup:
+def build_setup(
+    point: Point, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     """The workload's kernel, threads and programs; a user's build that fails is one line."""
     try:
         setup = find_workload(point.workload).build(point, costs, seeds, config)
@@ -132,9 +140,9 @@ def simulate(
     seed: int | None = None,
     observe: bool = False,
     invariants: bool | None = None,
-    costs=None,
+    costs: Costs | None = None,
     lookahead: bool = True,
-    progress=None,
+    progress: Callable[[int], object] | None = None,
     resolution: Resolution | None = None,
 ) -> Result:
     """Simulate one point; ``seed`` (if given) replaces the point's root seed.
@@ -159,7 +167,7 @@ def simulate(
         lookahead=lookahead,
         resolution=resolution,
     )
-    setup = machine.setup
+    setup = machine.setup  # type: ignore[attr-defined]  # (noted by build_machine)
     if progress is not None:
         machine.window.report_progress(progress, PROGRESS_EVERY)
     try:

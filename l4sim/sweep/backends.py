@@ -74,8 +74,8 @@ def _start_worker(count) -> None:
 
 
 def _add_to_shared_count(step: int) -> None:
-    with _shared_count.get_lock():
-        _shared_count.value += step
+    with _shared_count.get_lock():  # type: ignore[union-attr]  # (set in each worker)
+        _shared_count.value += step  # type: ignore[union-attr]
 
 
 def _run_in_worker(
@@ -143,7 +143,7 @@ def connect(address: str):
     A TCP/TLS address is checked with a plain socket first: a half-built Client
     on a bad address hangs in its destructor and prints a traceback.
     """
-    from distributed.comm import get_address_host_port
+    from distributed.comm import get_address_host_port  # type: ignore[attr-defined]
     from distributed.comm.addressing import normalize_address
 
     try:

@@ -29,6 +29,7 @@ import os
 import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -73,12 +74,12 @@ def _key(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def file_contents(config: dict) -> dict:
+def file_contents(config: dict[str, Any]) -> dict[str, Any]:
     """What the files a point names contain: hashes of user code, the resolved costs."""
     defaults = Point.model_fields
     profile = config.get("profile", defaults["profile"].default)
     workload = config.get("workload", defaults["workload"].default)
-    contents = {"profile": asdict(load_profile(profile))}
+    contents: dict[str, Any] = {"profile": asdict(load_profile(profile))}
     if is_path(workload):
         contents["workload"] = file_digest(workload)
     for key in ("fastpath_checks", "check_order_file"):
@@ -229,7 +230,7 @@ class FolderLock:
 
     def __init__(self, out_dir: Path):
         self.path = Path(out_dir) / ".lock"
-        self.handle = None
+        self.handle: TextIO = None  # type: ignore[assignment]  # (open while held)
 
     def __enter__(self) -> FolderLock:
         self.handle = open(self.path, "a")  # held until __exit__

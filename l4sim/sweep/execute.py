@@ -18,6 +18,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -28,9 +29,9 @@ from l4sim.sweep.backends import BackendError, connect, default_jobs, run_dask, 
 from l4sim.sweep.cache import ROW_GROUP_ROWS, CacheError, FolderLock, ResultCache, task_key
 from l4sim.sweep.fastpath_designs import resolve_design
 from l4sim.sweep.progress import Progress
-from l4sim.sweep.scenario import Point, Scenario, point_keys
+from l4sim.sweep.scenario import Scenario, point_keys
 from l4sim.sweep.stats import METRICS_ATTR, record_metrics, write_summary
-from l4sim.workloads.base import COSTS_PREFIX
+from l4sim.workloads.base import COSTS_PREFIX, Point
 from l4sim.workloads.registry import find_workload
 
 __all__ = [
@@ -135,7 +136,7 @@ def run_points(
     positions = [index for index, point in enumerate(points) for _ in range(point.replications)]
 
     def rows(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
-        found = []
+        found: list[dict[str, Any]] = []
         for key, index, (point, rep) in zip(keys, positions, tasks, strict=True):
             summary, measured = cache.summary(key)
             found.extend(
@@ -259,7 +260,8 @@ def _compute(
             results = run_local(missing, jobs or default_jobs(), invariants, progress=bar.update)
         finished = 0
         bar.note(f"0/{len(missing)} runs")
-        with closing(results):  # stops the workers at once if this loop fails
+        # stops the workers at once if this loop fails (a generator: it has close())
+        with closing(results):  # type: ignore[type-var]
             for key, record in results:
                 if record["model"] != cache.model:
                     raise BackendError(

@@ -237,7 +237,7 @@ def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
             observe=True,
             invariants=False,
         )
-        _, difference = compare_behaviour(with_design.observations, without.observations)
+        _, difference = compare_behaviour(with_design.observations, without.observations)  # type: ignore[arg-type]  # (observed runs)
         if difference is not None:
             # on a load whose messages depend on timing (the Linux load's replies carry
             # what the server saw last), the paper's own fastpath differs too: there the
@@ -247,7 +247,7 @@ def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
                 proven_immutable=designed.proven_immutable,
             )
             baseline = simulate(stressed, 0, observe=True, invariants=False, resolution=paper)
-            if compare_behaviour(baseline.observations, without.observations)[1] is None:
+            if compare_behaviour(baseline.observations, without.observations)[1] is None:  # type: ignore[arg-type]  # (observed runs)
                 return f"{cpus} CPUs: fastpath on and off differ: {difference}"
     return None
 

@@ -76,7 +76,7 @@ def model_sources(package: Path = PACKAGE) -> list[Path]:
 
 def _imported(package: Path, path: Path) -> list[Path]:
     """The package's modules that ``path`` imports, anywhere in its source."""
-    found = []
+    found: list[Path] = []
     for node in ast.walk(ast.parse(path.read_bytes())):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]

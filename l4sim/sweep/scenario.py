@@ -20,6 +20,7 @@ import itertools
 import json
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -183,7 +184,7 @@ def _flat_sweep(sweep: dict, source: str) -> dict:
     return flat
 
 
-def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, override and validate a scenario file (raises :class:`ScenarioError`)."""
     path = Path(path)
     source = str(path)

@@ -19,10 +19,10 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -33,12 +33,20 @@ from pydantic import (
 )
 
 from l4sim.design.files import validate_order_file
-from l4sim.kernel.config import FASTPATH_VARIANTS, LOCK_ORDERS, SCENARIO_OPTIONS
+from l4sim.kernel.checks import Check
+from l4sim.kernel.config import SCENARIO_OPTIONS, FastpathVariant, LockOrder
 from l4sim.kernel.costs import COST_KEYS, Costs, ProfileError, cost_problem, load_profile
 from l4sim.kernel.kernel import Kernel
-from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
+from l4sim.kernel.locks import KernelLocking, Lock, LockDesign
 from l4sim.kernel.objects import Thread
 from l4sim.kernel.state import PAPER_FASTPATHS
+from l4sim.kernel.syscalls import Program
+from l4sim.sim.machine import Probe
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from l4sim.sim.machine import Machine
 
 # Keys that change the kernel, not the workload: points that differ only in
 # these share their random streams (common random numbers), so fastpath on
@@ -116,12 +124,12 @@ class Point(BaseModel):
     events: int = Field(3000, ge=1, le=MAX_EVENTS)
     warmup_events: int = Field(300, ge=0, le=MAX_EVENTS)
     cpus: int = Field(2, ge=1, le=MAX_CPUS)
-    lock: Literal[LOCK_DESIGNS] = "ticket"
-    kernel_lock: Literal[KERNEL_LOCKING] = "fine"
+    lock: LockDesign = "ticket"
+    kernel_lock: KernelLocking = "fine"
     fastpath_syscall: bool = True
     fastpath_ipc: bool = False
     fastpath_notify: bool = False  # the IPC fastpath also delivers notifications
-    fastpath_variant: Literal[FASTPATH_VARIANTS] = "smp"
+    fastpath_variant: FastpathVariant = "smp"
     # a Python file defining FASTPATH_CHECKS, each fastpath's own ordered checks
     # (l4sim.workloads.fastpath_variants); empty: the paper's lists
     fastpath_checks: str = ""
@@ -131,7 +139,7 @@ class Point(BaseModel):
     # searched design (l4sim.kernel.fastpath_design: orders x hoists x prechecks)
     fastpath_design: Literal["paper", "reordered", "optimized"] = "paper"
     check_profile: bool = False  # record which checks pass at every fastpath decision
-    lock_order: Literal[LOCK_ORDERS] = "ascending"
+    lock_order: LockOrder = "ascending"
     lock_order_check: bool = True  # the engine and the checker refuse a lock-order violation
     stress_jitter: int = Field(0, ge=0, le=100_000)  # the invariant checker's stress (cycles)
     # the random streams to use, as another point's seed digest (hex); empty: this point's
@@ -141,7 +149,7 @@ class Point(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _numbers(cls, data):
+    def _numbers(cls, data: Any) -> Any:
         # TOML integers are fine where a float is expected (strict mode refuses them)
         if isinstance(data, dict):
             floats = [k for k, f in cls.model_fields.items() if f.annotation is float]
@@ -150,7 +158,7 @@ class Point(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _representable(cls, value):
+    def _representable(cls, value: Any) -> Any:
         # before the range checks: NaN is not "below 0", it is no number at all
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number")
@@ -198,7 +206,7 @@ class Point(BaseModel):
         return path
 
     @model_validator(mode="after")
-    def _valid_order_file(self):
+    def _valid_order_file(self) -> Point:
         if self.fastpath_design != "paper" and self.check_order != "paper":
             raise ValueError(
                 f"fastpath_design = {self.fastpath_design!r} excludes "
@@ -241,7 +249,7 @@ class Point(BaseModel):
         costs = load_profile(self.profile)
         return costs.replace(**self.costs) if self.costs else costs
 
-    def fastpaths(self) -> dict:
+    def fastpaths(self) -> dict[str, tuple[Check[Any], ...]]:
         """Each fastpath's checks as listed (the paper's, or this point's variant's)."""
         return fastpaths_of(self.fastpath_checks)
 
@@ -250,7 +258,7 @@ class Point(BaseModel):
         measured kind's; a workload module may say better (its ``kernel_entries``)."""
         return self.events + self.warmup_events
 
-    def flat(self) -> dict:
+    def flat(self) -> dict[str, Any]:
         """The keys as table columns: each cost override as its own ``costs.NAME`` key."""
         values = self.model_dump()
         costs = values.pop("costs")
@@ -258,7 +266,7 @@ class Point(BaseModel):
         return values
 
 
-def fastpaths_of(fastpath_checks: str) -> dict:
+def fastpaths_of(fastpath_checks: str) -> dict[str, tuple[Check[Any], ...]]:
     """Each fastpath's checks as listed: the paper's, with a variant file's lists instead."""
     if not fastpath_checks:
         return dict(PAPER_FASTPATHS)
@@ -267,17 +275,26 @@ def fastpaths_of(fastpath_checks: str) -> dict:
     return {**PAPER_FASTPATHS, **load_fastpath_variant(fastpath_checks)}
 
 
+class WorkloadProbe(Probe, Protocol):
+    """A workload's own measurements (see :class:`l4sim.sim.machine.Probe`), and its
+    rows for the results: one per measure, over the measured window."""
+
+    def rows(self, since: int, measured_cycles: int) -> list[dict[str, Any]]: ...
+
+
 @dataclass
 class Setup:
     """A workload ready to simulate."""
 
     kernel: Kernel
-    programs: dict[Thread, Generator]
+    programs: dict[Thread, Program]
     measure_kind: str  # the kernel-entry kind whose count ends the run
     warmup: int  # entries of that kind before measuring starts
     events: int  # entries of that kind measured
     # extra metrics of the measured kind: (machine, events, measured cycles) -> {name: value}
-    metrics: Callable | None = None
-    timers: tuple = ()  # periodic interrupts: (cpu, period in cycles, name)
-    probe: object = None  # optional: irq_raised(payload, now), received(thread, msg, now), rows()
-    timed_locks: tuple = ()  # locks whose hold times the metrics need (SpinState.held_between)
+    metrics: Callable[[Machine, pd.DataFrame, int], dict[str, float]] | None = None
+    timers: tuple[tuple[int, int, str], ...] = ()  # periodic interrupts: (cpu, period, name)
+    probe: WorkloadProbe | None = None  # a workload's own measurements
+    timed_locks: tuple[
+        Lock, ...
+    ] = ()  # locks whose hold times the metrics need (SpinState.held_between)

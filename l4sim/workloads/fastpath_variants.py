@@ -16,16 +16,29 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from l4sim.kernel.checks import Check, Stage, validate_dependencies
 from l4sim.kernel.costs import COST_KEYS
 from l4sim.kernel.state import PAPER_FASTPATHS
 from l4sim.workloads.user_files import UserFileError, load_python_file
 
+if TYPE_CHECKING:
+    from l4sim.kernel.exception_checks import ExceptionContext
+    from l4sim.kernel.ipc_checks import IpcContext
+
 NAME = "FASTPATH_CHECKS"
 
 
-def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check, ...]]:
+class FastpathChecks(TypedDict, total=False):
+    """The type of a variant file's ``FASTPATH_CHECKS``: each fastpath's checks, each
+    check's predicate on that fastpath's context (so a type checker sees its fields)."""
+
+    syscall_exception: tuple[Check[ExceptionContext], ...]
+    ipc: tuple[Check[IpcContext], ...]
+
+
+def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check[Any], ...]]:
     """The check lists a variant file defines, validated (ValueError: one line)."""
     path = Path(path).expanduser().resolve()
     try:
@@ -36,7 +49,7 @@ def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check, ...]]:
 
 
 @lru_cache(maxsize=32)
-def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
+def _load(path: Path, _contents: str) -> dict[str, tuple[Check[Any], ...]]:
     module = load_python_file(path)
     lists = getattr(module, NAME, None)
     shape = f"a dict: fastpath kind ({', '.join(PAPER_FASTPATHS)}) -> its checks in order"

@@ -22,14 +22,15 @@ from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.decode import IPC
 from l4sim.kernel.kernel import Kernel
-from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
+from l4sim.kernel.objects import Thread
+from l4sim.kernel.syscalls import Call, Compute, Program, ReplyWait, Wait
 from l4sim.workloads.base import MAX_WAIT_FACTOR, Point, Setup
 
 SERVER_PRIORITY = 200
 CLIENT_PRIORITY = 100
 
 
-def client(rng: np.random.Generator, server, wait_factor: float, iteration: int):
+def client(rng: np.random.Generator, server: Thread, wait_factor: float, iteration: int) -> Program:
     """Busy-wait a random number of iterations, Call the server, repeat."""
     number = 0
     while True:
@@ -38,7 +39,7 @@ def client(rng: np.random.Generator, server, wait_factor: float, iteration: int)
         yield Call(server, (number,))
 
 
-def server(service: int):
+def server(service: int) -> Program:
     """Serve each Call for ``service`` cycles and reply to its caller."""
     message = yield Wait()
     while True:

@@ -28,7 +28,7 @@ the same window is measured.
 from __future__ import annotations
 
 from collections import deque
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -37,11 +37,12 @@ from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.decode import SYSCALL_EXCEPTION
 from l4sim.kernel.kernel import Kernel
-from l4sim.kernel.objects import Thread
+from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import (
     Call,
     Compute,
     Notify,
+    Program,
     RaiseException,
     Reply,
     ReplyWait,
@@ -57,7 +58,7 @@ SERVER_PRIORITY = 150
 GUEST_PRIORITY = 100
 
 
-def guest(rng: np.random.Generator, gap_mean: float):
+def guest(rng: np.random.Generator, gap_mean: float) -> Program:
     """A guest process: exponential user bursts, each ended by a system call."""
     number = 0
     yield RaiseException("syscall", (0,))  # exec: register with the Linux server
@@ -68,8 +69,12 @@ def guest(rng: np.random.Generator, gap_mean: float):
 
 
 def linux_server(
-    cpu: int, rng: np.random.Generator, io_names: set[str], processes: dict[str, Thread], params
-):
+    cpu: int,
+    rng: np.random.Generator,
+    io_names: set[str],
+    processes: dict[str, Thread],
+    params: Params,
+) -> Program:
     """The Linux server of one CPU: serve system calls and schedule the guest processes."""
     runnable: deque[Thread] = deque()
     active: Thread | None = None
@@ -123,8 +128,8 @@ def irq_root(
     irq_threads: list[Thread],
     decode: int,
     forward: str,
-    mailboxes: list[deque],
-):
+    mailboxes: list[deque[tuple[object, ...]]],
+) -> Program:
     """CPU 0's interrupt thread: receive kernel IRQ IPCs and forward them.
 
     ``forward = "send"``: a Send IPC carrying the interrupt (blocks until the
@@ -149,7 +154,7 @@ def irq_root(
         message = yield Wait()
 
 
-def irq_leaf(server: Thread, decode: int, mailbox: deque):
+def irq_leaf(server: Thread, decode: int, mailbox: deque[tuple[object, ...]]) -> Program:
     """Another CPU's interrupt thread: take forwarded interrupts to its Linux server."""
     message = yield Wait()
     while True:
@@ -171,18 +176,18 @@ class IrqLatency:
 
     def __init__(self, servers: list[Thread]) -> None:
         self.servers = {server: cpu for cpu, server in enumerate(servers)}
-        self.raised: dict[tuple, int] = {}
+        self.raised: dict[tuple[object, ...], int] = {}
         self.samples: list[tuple[int, int]] = []  # (raised at, latency)
 
-    def irq_raised(self, payload: tuple, now: int) -> None:
+    def irq_raised(self, payload: tuple[object, ...], now: int) -> None:
         self.raised[payload] = now
 
-    def received(self, thread: Thread, message, now: int) -> None:
+    def received(self, thread: Thread, message: Message, now: int) -> None:
         if thread in self.servers and message.label == "call" and message.payload in self.raised:
             raised = self.raised[message.payload]
             self.samples.append((raised, now - raised))
 
-    def rows(self, since: int, measured_cycles: int) -> list[dict]:
+    def rows(self, since: int, measured_cycles: int) -> list[dict[str, Any]]:
         until = since + measured_cycles  # received inside the window (lookahead may run past it)
         latencies = np.array(
             [lat for at, lat in self.samples if at >= since and at + lat <= until], dtype=float
@@ -244,8 +249,8 @@ def build(
     ]
     kernel.irq_threads[0] = irq_threads[0]
     server_seeds, guest_seeds = seeds.spawn(2)
-    mailboxes = [deque() for _ in range(params.cpus)]
-    programs: dict[Thread, object] = {
+    mailboxes: list[deque[tuple[object, ...]]] = [deque() for _ in range(params.cpus)]
+    programs: dict[Thread, Program] = {
         irq_threads[0]: irq_root(
             servers, irq_threads, params.irq_decode, params.irq_forward, mailboxes
         )

@@ -15,20 +15,26 @@ A point measures ``events`` acquisitions (all threads) after ``warmup_events``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.effects import Acquire, Release
-from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.effects import Acquire, KernelPath, Release
+from l4sim.kernel.kernel import Kernel, Path
 from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import Thread
-from l4sim.kernel.syscalls import Compute
+from l4sim.kernel.syscalls import Compute, Program
 from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from l4sim.sim.machine import Machine
 
 # The benchmark's kernel: one extra lock and a system call that holds it. The
 # call traps, takes the lock, spends its hold time and releases it, through the
@@ -47,7 +53,7 @@ class CriticalSection:
 class LockBenchKernel(Kernel):
     """The kernel plus one benchmark lock (an object lock protecting no data: 0 lines)."""
 
-    def __init__(self, config, costs) -> None:
+    def __init__(self, config: KernelConfig, costs: Costs) -> None:
         super().__init__(config, costs)
         self.bench_lock = Lock("bench", address=0x1000, lines=0)
         self._take = Acquire((self.bench_lock,))
@@ -57,12 +63,12 @@ class LockBenchKernel(Kernel):
     def locks(self) -> list[Lock]:
         return [*super().locks, self.bench_lock]
 
-    def enter_kernel(self, cpu, thread, action):
+    def enter_kernel(self, cpu: int, thread: Thread, action: object) -> tuple[str, Path]:
         if type(action) is CriticalSection:
             return LOCK, self._critical_section(action.hold)
         return super().enter_kernel(cpu, thread, action)
 
-    def _critical_section(self, hold: int):
+    def _critical_section(self, hold: int) -> KernelPath[None]:
         yield self._take
         yield hold  # Spend
         yield self._drop
@@ -72,7 +78,7 @@ PRIORITY = 100
 BATCH = 1024  # draws per numpy call
 
 
-def draws(rng: np.random.Generator, dist: str, mean: float):
+def draws(rng: np.random.Generator, dist: str, mean: float) -> Iterator[int]:
     """An endless stream of whole-cycle draws with this distribution and mean."""
     if dist == "deterministic":
         value = round(mean)
@@ -88,17 +94,17 @@ def draws(rng: np.random.Generator, dist: str, mean: float):
         yield from np.rint(batch).astype(np.int64).tolist()
 
 
-def contender(thinks, holds):
+def contender(thinks: Iterable[int], holds: Iterable[int]) -> Program:
     """Think, then hold the lock; forever."""
     for think, hold in zip(thinks, holds, strict=False):
         yield Compute(think)
         yield CriticalSection(hold)
 
 
-def metrics(machine, events, measured_cycles: int) -> dict:
+def metrics(machine: Machine, events: pd.DataFrame, measured_cycles: int) -> dict[str, float]:
     """The lock's metrics over the measured window."""
     wait = events.loc[events["kind"] == LOCK, "lock_wait"].to_numpy(dtype=np.float64)
-    lock = machine.kernel.bench_lock
+    lock = machine.kernel.bench_lock  # type: ignore[attr-defined]  # (a LockBenchKernel's)
     return {
         "acquisitions_per_mcycle": float(len(wait) * 1e6 / max(measured_cycles, 1)),
         "wait_mean": float(wait.mean()) if len(wait) else 0.0,
@@ -128,7 +134,7 @@ class Params(Point):
     hold_mean: float = Field(1000.0, ge=0, le=MAX_WORK_CYCLES)
 
     @model_validator(mode="after")
-    def _one_thread_per_cpu(self):
+    def _one_thread_per_cpu(self) -> Params:
         if self.threads > self.cpus:
             raise ValueError(
                 f"threads ({self.threads}) must not exceed cpus ({self.cpus}): one thread per CPU"
@@ -141,7 +147,7 @@ def build(
 ) -> Setup:
     """Kernel, one thread per CPU (CPUs 0..threads-1) and their programs."""
     kernel = LockBenchKernel(config, costs)
-    programs: dict[Thread, object] = {}
+    programs: dict[Thread, Program] = {}
     for index, (think_seed, hold_seed) in enumerate(
         s.spawn(2) for s in seeds.spawn(params.threads)
     ):

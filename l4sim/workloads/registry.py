@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from l4sim.workloads.base import Point, is_path
+from l4sim.workloads.base import Point, Setup, is_path
 from l4sim.workloads.user_files import UserFileError, load_python_file
 
 BUILTIN = {
@@ -57,11 +59,12 @@ class Workload:
 
     name: str  # as the scenario names it
     Params: type[Point]
-    build: Callable
+    # build(params, costs, seeds, config): the workload ready to simulate
+    build: Callable[..., Setup]
     source: Path | None = None  # a user's file (its contents key the cached results)
     # kernel entries one replication simulates (the module's kernel_entries(params), if
     # it has one), for validate's size estimate
-    sizing: Callable | None = None
+    sizing: Callable[[Any], int] | None = None  # (takes the workload's own Params)
 
     def kernel_entries(self, params: Point) -> int:
         return self.sizing(params) if self.sizing is not None else params.kernel_entries()
@@ -114,7 +117,7 @@ def _from_file(path: str) -> Workload:
     return workload_of(module, path, Path(path))
 
 
-def workload_of(module, name: str, source: Path | None = None) -> Workload:
+def workload_of(module: ModuleType, name: str, source: Path | None = None) -> Workload:
     """Check that ``module`` declares a usable ``Params`` and ``build``."""
     where = str(source) if source is not None else f"workload {name!r} ({module.__name__})"
     params = getattr(module, "Params", None)

@@ -27,7 +27,7 @@ from the caller's trap to the receiver's return to user mode:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field
@@ -36,16 +36,22 @@ from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.decode import IPC
 from l4sim.kernel.kernel import Kernel
-from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
-from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Spin, Wait
+from l4sim.kernel.locks import KernelLocking, LockDesign
+from l4sim.kernel.objects import Thread
+from l4sim.kernel.syscalls import Call, Compute, Program, ReplyWait, Spin, Wait
 from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from l4sim.sim.machine import Machine
 
 # pong above ping: at the start every pong is waiting before its ping first calls
 PONG_PRIORITY = 200
 PING_PRIORITY = 100
 
 
-def ping(pong, delay: int, loop: int):
+def ping(pong: Thread, delay: int, loop: int) -> Program:
     number = 0
     while True:
         yield Spin(delay)
@@ -54,7 +60,7 @@ def ping(pong, delay: int, loop: int):
         yield Compute(loop)  # counter increment, the next spin's first counter read
 
 
-def pong(delay: int, loop: int):
+def pong(delay: int, loop: int) -> Program:
     message = yield Wait()
     while True:
         yield Spin(delay)
@@ -67,8 +73,8 @@ class Params(Point):
 
     workload: Literal["sel4bench_smp"] = "sel4bench_smp"
     profile: str = "sel4-sabre"
-    kernel_lock: Literal[KERNEL_LOCKING] = "big"
-    lock: Literal[LOCK_DESIGNS] = "clh"
+    kernel_lock: KernelLocking = "big"
+    lock: LockDesign = "clh"
     fastpath_ipc: bool = True
     fastpath_syscall: bool = False
     delay_cycles: int = Field(500, ge=0, le=MAX_WORK_CYCLES)  # each thread's spin per round
@@ -93,7 +99,7 @@ def build(
         programs[answer] = pong(params.delay_cycles, pong_loop)
         programs[caller] = ping(answer, params.delay_cycles, ping_loop)
 
-    def metrics(machine, events, measured_cycles: int) -> dict:
+    def metrics(machine: Machine, events: pd.DataFrame, measured_cycles: int) -> dict[str, float]:
         calls = int(events["thread_name"].str.startswith("ping").sum())
         one_way = one_way_cycles(machine)
         return {
@@ -107,7 +113,7 @@ def build(
     )
 
 
-def one_way_cycles(machine) -> dict[bool, float]:
+def one_way_cycles(machine: Machine) -> dict[bool, float]:
     """Mean cycles from a trap to the partner's return to user mode, by caller (ping: True).
 
     On each CPU the pair alternates: ping's Call returns pong to user mode

@@ -14,7 +14,7 @@ at the profile's clock. A point measures ``events`` Calls after
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field
@@ -23,14 +23,20 @@ from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.decode import IPC
 from l4sim.kernel.kernel import Kernel
-from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
+from l4sim.kernel.objects import Thread
+from l4sim.kernel.syscalls import Call, Compute, Program, ReplyWait, Wait
 from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from l4sim.sim.machine import Machine
 
 PONG_PRIORITY = 200
 PING_PRIORITY = 100
 
 
-def ping(pong, delay: int):
+def ping(pong: Thread, delay: int) -> Program:
     number = 0
     while True:
         yield Compute(delay)
@@ -38,7 +44,7 @@ def ping(pong, delay: int):
         yield Call(pong, (number,))
 
 
-def pong(delay: int):
+def pong(delay: int) -> Program:
     message = yield Wait()
     while True:
         yield Compute(delay)
@@ -65,7 +71,7 @@ def build(
         programs[answer] = pong(params.delay_cycles)
         programs[caller] = ping(answer, params.delay_cycles)
 
-    def metrics(machine, events, measured_cycles: int) -> dict:
+    def metrics(machine: Machine, events: pd.DataFrame, measured_cycles: int) -> dict[str, float]:
         calls = int(events["thread_name"].str.startswith("ping").sum())
         return {"calls_per_second": calls * costs.clock_hz / max(measured_cycles, 1)}
 

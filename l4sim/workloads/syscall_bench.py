@@ -25,7 +25,7 @@ from l4sim.kernel.costs import Costs
 from l4sim.kernel.decode import SYSCALL_EXCEPTION
 from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import Thread
-from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
+from l4sim.kernel.syscalls import Compute, Program, RaiseException, ReplyWait, Wait
 from l4sim.workloads.base import MAX_WAIT_FACTOR, Point, Setup
 
 HANDLER_PRIORITY = 200
@@ -33,7 +33,7 @@ WORKER_PRIORITY = 100
 DRAW_BLOCK = 256  # uniform draws taken from a worker's stream at a time
 
 
-def worker(rng: np.random.Generator, wait_factor: float, iteration: int):
+def worker(rng: np.random.Generator, wait_factor: float, iteration: int) -> Program:
     """Busy-wait a random number of loop iterations, raise a syscall, repeat."""
     number = 0
     while True:
@@ -44,7 +44,7 @@ def worker(rng: np.random.Generator, wait_factor: float, iteration: int):
             yield RaiseException("syscall", (number,))
 
 
-def handler(service: int):
+def handler(service: int) -> Program:
     """Serve each exception for ``service`` cycles and reply to its sender."""
     serve = Compute(service)  # the same work every time
     message = yield Wait()
@@ -75,7 +75,7 @@ def build(
     handlers = [
         kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server) for c in range(params.cpus)
     ]
-    programs: dict[Thread, object] = {h: handler(costs.handler_service) for h in handlers}
+    programs: dict[Thread, Program] = {h: handler(costs.handler_service) for h in handlers}
     threads = params.worker_threads
     streams = seeds.spawn(threads)
     for index in range(threads):

@@ -39,10 +39,10 @@ def load_python_file(path: str | Path) -> ModuleType:
     # a loader for Python source whatever the file's suffix (.py is only a convention)
     loader = importlib.machinery.SourceFileLoader(name, str(path))
     spec = importlib.util.spec_from_file_location(name, path, loader=loader)
-    module = importlib.util.module_from_spec(spec)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]  # (a source file)
     sys.modules[name] = module  # (dataclasses and pydantic look their module up)
     try:
-        spec.loader.exec_module(module)
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
     except SyntaxError as error:
         del sys.modules[name]
         raise UserFileError(f"{path}: syntax error at line {error.lineno}: {error.msg}") from None
@@ -90,5 +90,5 @@ def raised_in_user_code(error: BaseException) -> UserCodeError | None:
         if where is not None:
             text = str(error).splitlines()[0] if str(error) else ""
             return UserCodeError(f"{where}: your code raised {type(error).__name__}: {text}")
-        error = error.__cause__ or error.__context__
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
     return None
