@@ -10,6 +10,11 @@ another CPU could observe the difference (lookahead, :mod:`l4sim.sim.lookahead`)
 every rule is exact, the records equal those of flushing every effect to the
 clock (``lookahead=False``, tested). At the end of a path it writes the
 kernel entry's record.
+
+A free lock is granted without an event when no other CPU can act before
+the path has it: every other CPU's next action (``next_act``; NEVER while it
+spins, since it acts only once its lock's holder does), IPI and interrupt
+lie strictly later (``Lookahead.others_quiet``, inline in ``run_path``).
 """
 
 from __future__ import annotations
@@ -76,8 +81,7 @@ class PathInterpreter:
         self.jitter_span = costs.entry_jitter + 1
         self.waits = [processed_event(self.env) for _ in range(cpus)]  # see wait()
 
-    # cycles and CPU numbers as C integers, a lock and its simulator state as structs
-    # (compiled build only: the values are the same Python ints either way)
+    # compiled: cycles and CPU numbers as C integers, locks as structs (same values)
     @cython.locals(
         cpu=cython.int,
         pending=cython.longlong,
@@ -110,16 +114,10 @@ class PathInterpreter:
     ) -> Waits[tuple[Any, int]]:
         """Run one kernel path: charge its time, spin for its locks, switch threads.
 
-        ``pending`` counts cycles spent but not yet elapsed in simulated time: a
-        path only turns them into a timeout when another CPU could observe the
-        difference (a lock it could contend for, an IPI, a lock handoff). It
-        returns (the path's value, cycles still pending), and the caller folds
-        the latter into its next delay.
-
-        A free lock is granted without an event when no other CPU can act
-        before we have it: every other CPU's next action (``next_act``; NEVER
-        while it spins, since it acts only once its lock's holder does), IPI
-        and interrupt lie strictly later (``Lookahead.others_quiet``, inline here).
+        ``pending``: cycles spent but not yet elapsed in simulated time (turned
+        into a wait only when another CPU could observe the difference).
+        Returns (the path's value, cycles still pending), which the caller
+        folds into its next delay.
         """
         env = self.env
         if self.monitor is not None:  # the invariant monitor watches every effect
@@ -338,9 +336,8 @@ class PathInterpreter:
         """A wait of ``delay`` cycles in kernel mode (or at a trap) on ``cpu``.
 
         A Timeout without building one: the CPU's one wait event, rearmed (the
-        same queue entry as a Timeout, so the same results). Kernel mode is not
-        interruptible and a CPU runs one kernel path at a time, so its last
-        wait has always been processed by then.
+        same queue entry as a Timeout). Kernel mode is not interruptible and a
+        CPU runs one path at a time, so its last wait has been processed by then.
         """
         if delay < 0:
             raise ValueError(f"cpu{cpu}: a wait of {delay} cycles")

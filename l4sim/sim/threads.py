@@ -132,17 +132,10 @@ class UserThreads:
             if kind_of is Compute or kind_of is Spin:
                 result = None
                 given = action.cycles
-                if type(given) is not int and not isinstance(given, Integral):
-                    raise ProgramError(
-                        f"thread {thread.name}: {kind_of.__name__}({given!r}): "
-                        "cycles must be a whole number"
-                    )
+                # a whole number, not negative (a Timeout refused it; the queue below would not)
+                if (type(given) is not int and not isinstance(given, Integral)) or given < 0:
+                    raise bad_cycles(thread, kind_of.__name__, given)
                 cycles: int = given  # type: ignore[assignment]  # a whole number, as checked
-                if cycles < 0:  # (a Timeout refused it; the queue below would not)
-                    raise ProgramError(
-                        f"thread {thread.name}: {kind_of.__name__}({cycles}): "
-                        "cycles must not be negative"
-                    )
                 # a spin on the cycle counter ends at a fixed cycle, interrupted or not
                 until = env.now + carry + cycles if kind_of is Spin else None
                 if (
@@ -180,8 +173,7 @@ class UserThreads:
             if kind_of is SharedAccess:  # user memory another CPU uses: at our true cycle
                 result = None
                 if carry:
-                    next_act[cpu] = env.now + carry
-                    yield interpreter.wait(cpu, carry)
+                    yield interpreter.elapse(cpu, carry)
                     carry = 0
                 continue
             # a trap or a device access, at our local time: an interrupt arriving
@@ -190,8 +182,7 @@ class UserThreads:
             if carry:
                 now = env.now
                 if lookahead.interruptible_before(cpu, now + carry):
-                    next_act[cpu] = now + carry
-                    yield interpreter.wait(cpu, carry)
+                    yield interpreter.elapse(cpu, carry)
                     carry = 0
             if resched[cpu] or pending_irqs[cpu]:
                 carry = yield from self.service_interrupts(runner, carry)
@@ -303,3 +294,10 @@ class UserThreads:
             self.resuming = False
         if not ran:  # it does not wait on its wake event yet: as an event, at this instant
             env.schedule(wake)
+
+
+def bad_cycles(thread: Thread, action: str, given: object) -> ProgramError:
+    """A program asked to spend cycles that are not a whole number of at least 0."""
+    problem = "must not be negative" if isinstance(given, Integral) else "must be a whole number"
+    shown = given if isinstance(given, Integral) else repr(given)
+    return ProgramError(f"thread {thread.name}: {action}({shown}): cycles {problem}")

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
-from l4sim.sim.invariants import Monitor, deadlock_report
+from l4sim.sim.invariants import Monitor, Recorder, deadlock_report
 from l4sim.sim.machine import Machine, SimulationStalled
 from l4sim.sim.threads import ProgramError
 from l4sim.simulation.records import Result, measured_events, summarize_entries
@@ -26,9 +25,6 @@ from l4sim.simulation.resolution import AS_LISTED, Resolution, UnresolvedDesign,
 from l4sim.workloads.base import Point, Setup
 from l4sim.workloads.registry import find_workload
 from l4sim.workloads.user_files import UserCodeError, raised_in_user_code
-
-if TYPE_CHECKING:
-    from l4sim.analysis.timeline import Timeline
 
 # the invariant checker is on in every simulate() when this is set (the test
 # suite sets it; it reaches worker processes through the environment)
@@ -53,7 +49,7 @@ def build_machine(
     replication: int = 0,
     observe: bool = False,
     invariants: bool = False,
-    recorder: Timeline | None = None,
+    recorder: Recorder | None = None,
     costs: Costs | None = None,
     lookahead: bool = True,
     resolution: Resolution | None = None,
