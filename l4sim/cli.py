@@ -59,6 +59,47 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
+    _run_parser(commands)
+
+    summarize = commands.add_parser(
+        "summarize",
+        help="write DIR/summary.parquet: mean, std and 95%% t-interval across replications",
+    )
+    summarize.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
+
+    plot = commands.add_parser(
+        "plot",
+        help="draw the figures of a run's folder (the paper's, "
+        "or the scaling figure for a CPU-count sweep)",
+    )
+    plot.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
+
+    validate = commands.add_parser("validate", help="check a scenario and print its size")
+    validate.add_argument("scenario")
+    validate.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+    )
+    _report_parser(commands)
+    checks = commands.add_parser(
+        "checks",
+        help="which fastpath checks fail, implied checks, "
+        "and (with --optimize) the optimal check order of a run",
+    )
+    checks.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
+    checks.add_argument(
+        "--optimize",
+        action="store_true",
+        help="compute the order minimising expected cycles per attempt and "
+        "write DIR/check_order.json (needs a run with check_profile = true)",
+    )
+    _sensitivity_parser(commands)
+    _trace_parsers(commands)
+    _measurement_parsers(commands)
+    return parser
+
+
+def _run_parser(commands) -> None:
+    """'run': a scenario's sweep."""
     run = commands.add_parser(
         "run",
         help="run a scenario's sweep (what DIR/cache lacks) into "
@@ -91,24 +132,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run the SMP invariant checker; a violation ends with exit status 3",
     )
 
-    summarize = commands.add_parser(
-        "summarize",
-        help="write DIR/summary.parquet: mean, std and 95%% t-interval across replications",
-    )
-    summarize.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
 
-    plot = commands.add_parser(
-        "plot",
-        help="draw the figures of a run's folder (the paper's, "
-        "or the scaling figure for a CPU-count sweep)",
-    )
-    plot.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
-
-    validate = commands.add_parser("validate", help="check a scenario and print its size")
-    validate.add_argument("scenario")
-    validate.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
-    )
+def _report_parser(commands) -> None:
+    """'report': the paper's scenarios, every claim held against them."""
     report = commands.add_parser(
         "report",
         help="run the paper's scenarios and write "
@@ -142,22 +168,6 @@ def _parser() -> argparse.ArgumentParser:
         help="override a key in every scenario (e.g. replications=3 for a quick report)",
     )
     report.add_argument("--quiet", action="store_true")
-    checks = commands.add_parser(
-        "checks",
-        help="which fastpath checks fail, implied checks, "
-        "and (with --optimize) the optimal check order of a run",
-    )
-    checks.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
-    checks.add_argument(
-        "--optimize",
-        action="store_true",
-        help="compute the order minimising expected cycles per attempt and "
-        "write DIR/check_order.json (needs a run with check_profile = true)",
-    )
-    _sensitivity_parser(commands)
-    _trace_parsers(commands)
-    _measurement_parsers(commands)
-    return parser
 
 
 def _measurement_parsers(commands) -> None:

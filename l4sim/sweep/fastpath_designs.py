@@ -133,13 +133,8 @@ def design_proposals(point: Point, derived: Derived = compute_now) -> dict[str, 
     (None: accepted; else the violation that rejected it)."""
     profiling = profiling_point(point)
     config = profiling.model_dump()
-    return derived(
-        "design_proposals",
-        config,
-        lambda: _proposals(
-            profiling, derived("fastpath_profile", config, lambda: profile_point(profiling))
-        ),
-    )
+    profile = derived("fastpath_profile", config, lambda: profile_point(profiling))
+    return derived("design_proposals", config, lambda: _proposals(profiling, profile))
 
 
 def profile_point(profiling: Point) -> FastpathProfile:
