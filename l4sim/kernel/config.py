@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
+from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS, KernelLocking, LockDesign
 
 if TYPE_CHECKING:
     from l4sim.kernel.checks import Check
@@ -40,15 +40,15 @@ class KernelConfig:
     """The kernel's options, as a scenario sets them, plus what was resolved for the run."""
 
     cpus: int = field(default=2, metadata=_OPTION)
-    lock: str = field(default="ticket", metadata=_OPTION)  # one of LOCK_DESIGNS
+    lock: LockDesign = field(default="ticket", metadata=_OPTION)
     # "fine" (the paper's) or "big" (seL4's, l4sim.kernel.big_lock)
-    kernel_lock: str = field(default="fine", metadata=_OPTION)
+    kernel_lock: KernelLocking = field(default="fine", metadata=_OPTION)
     fastpath_syscall: bool = field(default=True, metadata=_OPTION)
     fastpath_ipc: bool = field(default=True, metadata=_OPTION)
     # the IPC fastpath also delivers notifications (the paper's future work)
     fastpath_notify: bool = field(default=False, metadata=_OPTION)
-    fastpath_variant: str = field(default="smp", metadata=_OPTION)  # one of FASTPATH_VARIANTS
-    lock_order: str = field(default="ascending", metadata=_OPTION)  # one of LOCK_ORDERS
+    fastpath_variant: FastpathVariant = field(default="smp", metadata=_OPTION)
+    lock_order: LockOrder = field(default="ascending", metadata=_OPTION)
     # record which checks pass at every fastpath decision (the check profile)
     check_profile: bool = field(default=False, metadata=_OPTION)
 

@@ -63,9 +63,7 @@ def visits(stack: list[str]) -> dict[str, int]:
     return counts
 
 
-def test_the_walk_from_the_command_to_the_engine_enters_each_module_at_most_twice(
-    tmp_path, walks
-):
+def test_the_walk_from_the_command_to_the_engine_enters_each_module_at_most_twice(tmp_path, walks):
     (tmp_path / "walk.toml").write_text(SCENARIO)
     done = l4sim("run", "walk.toml", "--jobs", "1", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
