@@ -18,7 +18,7 @@ import numpy as np
 from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
 from l4sim.sim.invariants import Monitor, Recorder, deadlock_report
-from l4sim.sim.machine import Machine, SimulationStalled
+from l4sim.sim.machine import Machine, NoMeasuredProgress, SimulationStalled
 from l4sim.sim.threads import ProgramError
 from l4sim.simulation.records import Result, measured_events, summarize_entries
 from l4sim.simulation.resolution import AS_LISTED, Resolution, UnresolvedDesign, needs_resolution
@@ -121,6 +121,8 @@ def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
         machine.run(max_cycles)
         if machine.monitor is not None and not machine.done.triggered:
             machine.monitor.on_stall(bounded=True)  # stopped by max_cycles
+    except NoMeasuredProgress:
+        raise  # time goes on: not a deadlock, and no thread need be blocked
     except SimulationStalled:
         deadlock = deadlock_report(machine)
         if deadlock is not None:
