@@ -96,8 +96,9 @@ def build_setup(
     point: Point, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
 ) -> Setup:
     """The workload's kernel, threads and programs; a user's build that fails is one line."""
+    workload = find_workload(point.workload)
     try:
-        setup = find_workload(point.workload).build(point, costs, seeds, config)
+        setup = workload.build(point, costs, seeds, config)
     except Exception as error:
         users = raised_in_user_code(error)
         if users is None:
@@ -105,6 +106,14 @@ def build_setup(
         raise users from None
     if not isinstance(setup, Setup):
         raise UserCodeError(f"{point.workload}: build returned {type(setup).__name__}, not a Setup")
+    declared = workload.measured_entries(point)
+    if setup.warmup + setup.events != declared:  # a sweep's progress and estimate count it
+        raise UserCodeError(
+            f"{point.workload}: its Setup measures {setup.warmup + setup.events:,} "
+            f"{setup.measure_kind} entries (warm-up {setup.warmup:,} + {setup.events:,}), "
+            f"its measured_entries(params) says {declared:,} (declare measured_entries "
+            "to match)"
+        )
     return setup
 
 

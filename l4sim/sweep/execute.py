@@ -194,7 +194,7 @@ def _run_tasks(
             for key, (point, rep) in zip(keys, tasks, strict=True):
                 if key not in todo and (force or not cache.has(key)):
                     todo[key] = (key, point, rep)
-                    targets[key] = point.warmup_events + point.events
+                    targets[key] = find_workload(point.workload).measured_entries(point)
             mode = Progress.choose(progress)
             resolutions = _resolve([point for _, point, _ in todo.values()], cache, label, mode)
             missing = [

@@ -256,6 +256,12 @@ class Point(BaseModel):
     def kernel_entries(self) -> int:
         """Kernel entries one replication simulates (warm-up included), for sizing: the
         measured kind's; a workload module may say better (its ``kernel_entries``)."""
+        return self.measured_entries()
+
+    def measured_entries(self) -> int:
+        """Entries of the measured kind one replication closes, warm-up included: its
+        Setup's ``warmup + events``, what a sweep's progress counts and ``l4sim validate``
+        announces. A workload that measures more than one entry per event says so."""
         return self.events + self.warmup_events
 
     def flat(self) -> dict[str, Any]:

@@ -79,8 +79,8 @@ class Params(Point):
     fastpath_syscall: bool = False
     delay_cycles: int = Field(500, ge=0, le=MAX_WORK_CYCLES)  # each thread's spin per round
 
-    def kernel_entries(self) -> int:
-        # each Call is followed by its pong's ReplyRecv (two ipc entries)
+    def measured_entries(self) -> int:
+        # each Call is followed by its pong's ReplyRecv: two measured ipc entries per event
         return 2 * (self.events + self.warmup_events)
 
 
