@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 from l4sim.sweep.backends import BackendError
 from l4sim.sweep.cache import CacheError
 from l4sim.sweep.estimate import SizeError
+from l4sim.sweep.provenance import set_command
 from l4sim.sweep.scenario import ScenarioError, load_scenario
 from l4sim.workloads.user_files import UserCodeError
 
@@ -324,8 +327,31 @@ def _trace_parsers(commands) -> None:
             command.add_argument("--cycles", type=int, default=5000, help="cycles drawn")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop as for Ctrl-C (workers stopped, finished runs kept, the lock released)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(arguments)
+    set_command(arguments)
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    try:
+        return _dispatch(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _dispatch(args) -> int:
     try:
         try:
             return COMMANDS[args.command](args)
@@ -342,8 +368,15 @@ def main(argv: list[str] | None = None) -> int:
     except RunFailure as error:  # a broken invariant, a deadlock, a stall
         print(f"l4sim: {error}", file=sys.stderr)
         return 3
+    except Terminated:
+        print(
+            "l4sim: terminated (finished runs are kept: the same command resumes)", file=sys.stderr
+        )
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print("l4sim: interrupted", file=sys.stderr)
+        print(
+            "l4sim: interrupted (finished runs are kept: the same command resumes)", file=sys.stderr
+        )
         return 130
 
 

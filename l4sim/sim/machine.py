@@ -253,8 +253,9 @@ class Machine:
         )
         return (
             f"no {window.kind} kernel entry closed in {now - self._watched_at:,} simulated "
-            f"cycles ({self._watched_events:,} engine events, up to cycle {now:,}; {len(window.closed_at):,} of "
-            f"{window.warmup + window.events:,} closed; kernel entries meanwhile: {did}): "
+            f"cycles ({self._watched_events:,} engine events, up to cycle {now:,}; "
+            f"{len(window.closed_at):,} of {window.warmup + window.events:,} closed; "
+            f"kernel entries meanwhile: {did}): "
             f"check that the workload's programs make {window.kind} kernel entries "
             "(its Setup's measure_kind) and that they are not blocked for good"
         )
