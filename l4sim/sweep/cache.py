@@ -70,6 +70,18 @@ def _keyed(config: dict) -> dict:
     return keyed
 
 
+def _identity(config: dict) -> str:
+    """A point's configuration as a cached record stores it, less the keys that do not
+    change a result (JSON: what a record read back compares equal to)."""
+    return json.dumps({k: v for k, v in config.items() if k not in UNKEYED}, sort_keys=True)
+
+
+def _reason(error: BaseException) -> str:
+    """An error in a few words, on one line."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
 def _key(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -148,6 +160,7 @@ class ResultCache:
             "measured_cycles": record["measured_cycles"],
             "config": record.get("config"),
             "replication": record.get("replication"),
+            "model": self.model,
         }
         table = pa.table({name: _compact(values) for name, values in record["events"].items()})
         table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
@@ -164,6 +177,32 @@ class ResultCache:
                 f"{path}: unreadable cached result ({error}); delete it or rerun with --force"
             ) from None
         return Record(meta["rows"], meta["measured_cycles"], table.replace_schema_metadata())
+
+    def check(self, key: str, config: dict, replication: int) -> str | None:
+        """Why the result filed under ``key`` is not the run of ``config``, replication
+        ``replication``, under this model version (None: it is).
+
+        A file is trusted only once its own record says which run it is: a file
+        copied or renamed into the cache, or damaged, is not read as another run's.
+        """
+        path = self.path(key)
+        try:
+            meta = json.loads(pq.read_schema(path).metadata[META])
+            stored, rows, cycles = meta["config"], meta["rows"], meta["measured_cycles"]
+            replication_stored = meta["replication"]
+        except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as error:
+            return f"unreadable ({_reason(error)})"
+        if not isinstance(stored, dict) or not isinstance(rows, list) or type(cycles) is not int:
+            return "not a result of l4sim"
+        if meta.get("model", self.model) != self.model:
+            return f"a result of model {meta.get('model')}, not {self.model}"
+        if replication_stored != replication or _identity(stored) != _identity(config):
+            return "the result of another run"
+        return None
+
+    def discard(self, key: str) -> None:
+        """Remove a result that cannot be used."""
+        self.path(key).unlink(missing_ok=True)
 
     def summary(self, key: str) -> tuple[list[dict], int]:
         """A cached result's summary rows and measured cycles, without reading its events."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
@@ -25,8 +26,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from l4sim.simulation.resolution import Resolution, needs_resolution
-from l4sim.sweep.backends import BackendError, connect, default_jobs, run_dask, run_local
-from l4sim.sweep.cache import ROW_GROUP_ROWS, CacheError, FolderLock, ResultCache, task_key
+from l4sim.sweep.backends import (
+    BackendError,
+    connect,
+    default_jobs,
+    run_dask,
+    run_local,
+    run_task,
+)
+from l4sim.sweep.cache import (
+    ROW_GROUP_ROWS,
+    CacheError,
+    FolderLock,
+    Record,
+    ResultCache,
+    task_key,
+)
 from l4sim.sweep.fastpath_designs import resolve_design
 from l4sim.sweep.progress import Progress
 from l4sim.sweep.scenario import Scenario, point_keys
@@ -86,12 +101,12 @@ def run_sweep(
     tasks = [(point, rep) for point in points for rep in range(point.replications)]
     out_dir = Path(out_dir)
 
-    def tables(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
+    def tables(reader: CheckedReader, keys: list[str], mode: str) -> pd.DataFrame:
         frame = _assemble(
             points,
             tasks,
             keys,
-            cache,
+            reader,
             list(scenario.sweep),
             out_dir,
             Progress(len(tasks), f"{scenario.name}: tables", mode, unit="runs", delay=1.0),
@@ -135,10 +150,10 @@ def run_points(
     tasks = [(point, rep) for point in points for rep in range(point.replications)]
     positions = [index for index, point in enumerate(points) for _ in range(point.replications)]
 
-    def rows(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
+    def rows(reader: CheckedReader, keys: list[str], mode: str) -> pd.DataFrame:
         found: list[dict[str, Any]] = []
         for key, index, (point, rep) in zip(keys, positions, tasks, strict=True):
-            summary, measured = cache.summary(key)
+            summary, measured = reader.summary(key, point, rep)
             found.extend(
                 {
                     "point": index,
@@ -160,7 +175,7 @@ def _run_tasks(
     tasks: list[tuple[Point, int]],
     label: str,
     out_dir: Path,
-    collect: Callable[[ResultCache, list[str], str], pd.DataFrame],
+    collect: Callable[[CheckedReader, list[str], str], pd.DataFrame],
     jobs: int | None,
     scheduler: str | None,
     force: bool,
@@ -191,10 +206,26 @@ def _run_tasks(
             ]
             todo: dict[str, tuple] = {}  # each distinct run once, in task order
             targets: dict[str, int] = {}  # closed entries of the measured kind per run
+            unusable: dict[str, str] = {}  # cached files that are not the run they are for
             for key, (point, rep) in zip(keys, tasks, strict=True):
-                if key not in todo and (force or not cache.has(key)):
-                    todo[key] = (key, point, rep)
-                    targets[key] = find_workload(point.workload).measured_entries(point)
+                if key in todo:
+                    continue
+                if not force and cache.has(key):
+                    reason = cache.check(key, configs[id(point)], rep)
+                    if reason is None:
+                        continue
+                    unusable[key] = reason
+                    cache.discard(key)
+                todo[key] = (key, point, rep)
+                targets[key] = find_workload(point.workload).measured_entries(point)
+            if unusable:
+                first = next(iter(unusable))
+                warn(
+                    f"{len(unusable)} cached run{'s' if len(unusable) > 1 else ''} in "
+                    f"{cache.folder} not usable ({cache.path(first).name}: "
+                    f"{unusable[first]}): computing {'them' if len(unusable) > 1 else 'it'} "
+                    "again"
+                )
             mode = Progress.choose(progress)
             resolutions = _resolve([point for _, point, _ in todo.values()], cache, label, mode)
             missing = [
@@ -202,7 +233,8 @@ def _run_tasks(
                 for key, point, rep in todo.values()
             ]
             _compute(missing, targets, cache, label, mode, client, jobs, invariants)
-            frame = collect(cache, keys, mode)
+            reader = CheckedReader(cache, configs, resolutions, invariants)
+            frame = collect(reader, keys, mode)
     except OSError as error:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
@@ -219,6 +251,50 @@ def _run_tasks(
             owned.close()
     distinct = len(set(keys))  # a run two tasks share is reused or computed once
     return SweepRun(frame, out_dir, len(tasks), distinct - len(missing), len(missing))
+
+
+def warn(message: str) -> None:
+    """A warning: one line on stderr (the run goes on)."""
+    print(f"l4sim: warning: {message}", file=sys.stderr, flush=True)
+
+
+class CheckedReader:
+    """The cache's results, each read as the run it is for: one found damaged while its
+    tables are assembled (its metadata was checked before, not every byte) is computed
+    again in this process, with a warning, never trusted."""
+
+    def __init__(
+        self,
+        cache: ResultCache,
+        configs: dict[int, dict],
+        resolutions: dict[int, Resolution],
+        invariants: bool | None,
+    ):
+        self.cache, self.configs = cache, configs
+        self.resolutions, self.invariants = resolutions, invariants
+
+    def get(self, key: str, point: Point, replication: int) -> Record:
+        try:
+            return self.cache.get(key)
+        except CacheError as error:
+            self._recompute(key, point, replication, str(error))
+            return self.cache.get(key)
+
+    def summary(self, key: str, point: Point, replication: int) -> tuple[list[dict], int]:
+        try:
+            return self.cache.summary(key)
+        except CacheError as error:
+            self._recompute(key, point, replication, str(error))
+            return self.cache.summary(key)
+
+    def _recompute(self, key: str, point: Point, replication: int, reason: str) -> None:
+        warn(f"{reason.split('; ')[0]}: computing it again")
+        self.cache.discard(key)
+        resolution = self.resolutions.get(id(point))
+        if resolution is None and needs_resolution(point):
+            resolution = resolve_design(point, self.cache.derived)
+        config = self.configs.get(id(point)) or point.model_dump()
+        self.cache.put(key, run_task(config, replication, resolution, self.invariants))
 
 
 def _resolve(
@@ -297,7 +373,7 @@ def _assemble(
     points: list[Point],
     tasks,
     keys: list[str],
-    cache: ResultCache,
+    reader: CheckedReader,
     swept: list[str],
     out_dir: Path,
     progress: Progress,
@@ -315,7 +391,7 @@ def _assemble(
     try:
         for (point, rep), key in zip(tasks, keys, strict=True):
             progress.update()
-            record = cache.get(key)
+            record = reader.get(key, point, rep)
             config = point.flat()
             rows.extend(
                 {**config, "replication": rep, "measured_cycles": record.measured_cycles, **row}
