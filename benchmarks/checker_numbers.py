@@ -1,5 +1,7 @@
-"""The invariant checker's numbers: how fast it finds the uniprocessor fastpath's race, what
-stress jitter changes, and what the checker costs. Writes results/checker_numbers.json.
+"""The invariant checker's numbers, written to results/checker_numbers.json.
+
+How fast it finds the uniprocessor fastpath's race, what stress jitter
+changes, and what the checker costs.
 
     .venv/bin/python benchmarks/checker_numbers.py [--seeds 20]
 """

@@ -107,8 +107,10 @@ print("ENTRIES", l4sim_run(cases[sys.argv[1]], int(sys.argv[2]))[0])
 
 
 def counted(tree: Path, code: str, *args: str, hash_seed: int = 0) -> tuple[int, str]:
-    """(instructions, standard output) of ``python -c code args`` in ``tree`` under callgrind,
-    with ``PYTHONHASHSEED=hash_seed`` and one BLAS thread (the count is the same on every run).
+    """(instructions, standard output) of ``python -c code args`` in ``tree`` under callgrind.
+
+    With ``PYTHONHASHSEED=hash_seed`` and one BLAS thread, the count is the
+    same on every run.
 
     The hash seed moves where the interpreter's objects land in memory, and with
     them the collisions in its type-attribute cache: the same code counts up to

@@ -1,5 +1,7 @@
-"""The ``l4sim`` command line: run, validate, summarize, plot, report, checks, trace, timeline,
-calibrate, compare, sensitivity.
+"""The ``l4sim`` command line.
+
+Its commands: run, validate, summarize, plot, report, checks, trace,
+timeline, calibrate, compare, sensitivity.
 
 A user's mistake (bad scenario, missing folder) ends with one line on stderr
 and exit status 2, never a traceback, and nothing written. A simulated
@@ -363,8 +365,10 @@ def _jobs(args) -> None:
 
 
 def _fits(points, out: Path, jobs: int | None):
-    """The estimate of running ``points``, refused (SizeError) if it cannot fit in memory
-    or on disk."""
+    """The estimate of running ``points``.
+
+    Refused (SizeError) if it cannot fit in memory or on disk.
+    """
     from l4sim.sweep.backends import default_jobs
     from l4sim.sweep.estimate import check_fits, estimate
 

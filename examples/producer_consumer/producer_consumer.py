@@ -39,8 +39,11 @@ class Params(Point):
 
 
 def kernel_entries(params: Params) -> int:
-    """For ``l4sim validate``'s estimate: about two ipc entries per measured one
-    (a Notify, and a share of the Wait, Call and ReplyWait)."""
+    """Kernel entries per replication, for ``l4sim validate``'s estimate.
+
+    About two ipc entries per measured one: a Notify, and a share of the
+    Wait, Call and ReplyWait.
+    """
     return 2 * (params.events + params.warmup_events)
 
 

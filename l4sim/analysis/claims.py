@@ -42,7 +42,7 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        """holds (whole 95% interval in the band), inconclusive (only the mean), or not."""
+        """Holds (the whole 95% interval in the band), inconclusive (only the mean), or not."""
         inside = self.band[0] <= self.ci[0] and self.ci[1] <= self.band[1]
         if self.holds and inside:
             return "holds"
@@ -255,8 +255,11 @@ def ipc_bench_claims(points: pd.DataFrame) -> list[Claim]:
 
 
 def decimals(value: float, ci: tuple[float, float]) -> int:
-    """Decimals that show a value to its precision: the first significant digit of its
-    interval's half-width (at most 4), or three significant digits without a spread."""
+    """Decimals that show a value to its precision.
+
+    The first significant digit of its interval's half-width (at most 4), or
+    three significant digits without a spread.
+    """
     half = (ci[1] - ci[0]) / 2
     if half > 0 and math.isfinite(half):
         return min(4, max(0, -math.floor(math.log10(half))))

@@ -49,8 +49,10 @@ class Table:
 
 @dataclass
 class Document:
-    """The blocks of a report in order: (kind, content); kinds heading, text, bullets,
-    steps, table, figure."""
+    """The blocks of a report in order, as (kind, content).
+
+    The kinds: heading, text, bullets, steps, table, figure.
+    """
 
     title: str
     blocks: list[tuple[str, object]] = field(default_factory=list)

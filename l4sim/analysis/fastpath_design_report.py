@@ -114,8 +114,11 @@ def _designs(document: Document, folder: Path) -> None:
 
 
 def fastpath_design_section(document: Document, folders: dict[str, Path]) -> None:
-    """The section: ``folders`` holds ``fastpath_design``, ``fastpath_design_linux`` and
-    ``ipc_bench`` (whose slowpath runs pair with the designs')."""
+    """The section "A fastpath design for SMP".
+
+    ``folders`` holds ``fastpath_design``, ``fastpath_design_linux`` and
+    ``ipc_bench`` (whose slowpath runs pair with the designs').
+    """
     document.heading("A fastpath design for SMP")
     document.text(
         "The paper's open problem: an IPC fastpath that is not slower than the slowpath "

@@ -274,8 +274,11 @@ def save(
     caption_lines: int = 0,
     title_lines: int = 0,
 ) -> Drawn:
-    """Lay the figure out (room for the caption below and, when given, for a title of
-    ``title_lines`` lines above), write PNG and SVG, close it."""
+    """Lay the figure out, write PNG and SVG, close it.
+
+    The layout leaves room for the caption below and, when given, for a
+    title of ``title_lines`` lines above.
+    """
     top = 1 - title_lines * 0.24 / fig.get_figheight() if title_lines else 1
     fig.tight_layout(rect=(0, caption_room(fig, caption_lines), 1, top))
     out_dir = Path(out_dir)

@@ -217,8 +217,11 @@ def search(
         return value, 1 - ok
 
     def as_listed(subset: int, held: Stage):
-        """Where the data never reach (every cost there is weighted by zero): the next
-        check of the list, where it belongs, so that the design moves nothing it need not."""
+        """The step where the data never reach: the next check of the list, where it belongs.
+
+        Every cost there is weighted by zero, so the design moves nothing it
+        need not.
+        """
         return next((how, i, after) for how, i, after in options(subset, held) if how == PLAIN)
 
     def finish(held: Stage) -> float:
@@ -311,8 +314,11 @@ def propose(
     waits: LockWaits,
     proven_immutable: frozenset[str],
 ) -> dict:
-    """The paper's list, the order optimizer's order (``reordered``, which minimises the
-    same cost without lock waits) and the best design, each with its expected cycles."""
+    """The paper's list, the order optimizer's order and the best design, with their cycles.
+
+    ``reordered`` is the order optimizer's, which minimises the same cost
+    without lock waits; each design comes with its expected cycles.
+    """
     designs = {
         "paper": paper_design(checks),
         "reordered": [c.name for c in optimal_order(checks, masks, counts, costs)],

@@ -96,8 +96,10 @@ class Kernel(KernelState):
         return thread.received
 
     def _ipc(self, cpu: int, thread: Thread, op, decoded: Decoded | None = None):
-        """An IPC system call's path: its fastpath if one is built in (a fallback starts
-        the slowpath from the beginning), else the slowpath itself."""
+        """An IPC system call's path: its fastpath if one is built in, else the slowpath.
+
+        A fastpath that falls back starts the slowpath from the beginning.
+        """
         if decoded is None:
             decoded = decode(op)
         config = self.config

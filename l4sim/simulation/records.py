@@ -63,9 +63,11 @@ def measured_events(machine: Machine) -> pd.DataFrame:
 
 
 def events_columns(events: pd.DataFrame) -> dict[str, np.ndarray | pd.Categorical]:
-    """The events as plain columns (a worker's reply): numpy arrays, and the string
-    columns as categoricals of their labels (a code per row: a long run's reply
-    stays small, and it is sent and filed without expanding a string per row).
+    """The events as plain columns (a worker's reply).
+
+    Numpy arrays, and the string columns as categoricals of their labels (a
+    code per row: a long run's reply stays small, and it is sent and filed
+    without expanding a string per row).
     """
     columns = {}
     for name, column in events.items():

@@ -77,7 +77,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 def _a_function() -> None:
-    """(Its type: a plain function, or Cython's when this module runs compiled.)"""
+    """Give its type: a plain function, or Cython's when this module runs compiled."""
 
 
 # A compiled build (l4sim.build) makes methods Cython functions, which pydantic
@@ -216,13 +216,18 @@ class Point(BaseModel):
         return self
 
     def workload_identity(self) -> str:
-        """The workload's name as its random streams see it: a file by its name only,
-        so the same file gives the same streams wherever it lies."""
+        """The workload's name as its random streams see it.
+
+        A file by its name only, so the same file gives the same streams
+        wherever it lies.
+        """
         return Path(self.workload).name if is_path(self.workload) else self.workload
 
     def seed_key(self) -> tuple[int, ...]:
-        """Spawn key of this point's random streams: a stable hash of its workload keys
-        (or the digest ``stream_key`` names)."""
+        """Spawn key of this point's random streams.
+
+        A stable hash of its workload keys, or the digest ``stream_key`` names.
+        """
         digest = bytes.fromhex(self.stream_key or self.stream_digest())
         return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
 
@@ -246,8 +251,11 @@ class Point(BaseModel):
         return fastpaths_of(self.fastpath_checks)
 
     def kernel_entries(self) -> int:
-        """Kernel entries one replication simulates (warm-up included), for sizing: the
-        measured kind's; a workload module may say better (its ``kernel_entries``)."""
+        """Kernel entries one replication simulates (warm-up included), for sizing.
+
+        The measured kind's; a workload module may say better (its
+        ``kernel_entries``).
+        """
         return self.events + self.warmup_events
 
     def flat(self) -> dict:

@@ -25,8 +25,10 @@ SLOWER = files.Truth(call=TRUTH.call + 25, reply=TRUTH.reply + 20)  # the calibr
 
 @pytest.fixture(scope="module")
 def data_folder(tmp_path_factory):
-    """Three runs: two with a 4-core figure made by the model with HANDOFF, the last (a
-    slower IPC, as a kernel change would make it) with none."""
+    """Three runs: two with a 4-core figure made by the model with HANDOFF, one without.
+
+    The last has a slower IPC, as a kernel change would make it.
+    """
     folder = tmp_path_factory.mktemp("data")
     files.write(folder, [files.records(1001, 10, TRUTH)])
     costs = calibration.derive(read(folder).run(1001))[1].replace(lock_handoff=HANDOFF)
