@@ -34,7 +34,13 @@ Path = Generator[Any, Any, Any]  # a kernel path: a generator of effects
 
 
 class Kernel(KernelState):
-    """The kernel's state and its entry points: a trap, an interrupt, a reschedule."""
+    """The kernel's state and its entry points: a trap, an interrupt, a reschedule.
+
+    A workload's ``build`` makes one from the configuration and costs it is
+    given, ``Kernel(config, costs)``, and creates its address spaces and
+    threads (:meth:`create_space`, :meth:`create_thread`); the simulator calls
+    the entry points.
+    """
 
     def __init__(self, config: KernelConfig, costs: Costs) -> None:
         super().__init__(config, costs)

@@ -40,7 +40,16 @@ METRICS = (
 
 @dataclass
 class Result:
-    """What one (point, replication) produced."""
+    """What one (point, replication) produced.
+
+    Attributes:
+        point: The point simulated.
+        replication: Its replication number.
+        events: One row per measured kernel entry (the columns of ``events.parquet``).
+        rows: One summary row per kernel-entry kind (the columns of ``points.parquet``).
+        measured_cycles: The cycles of the measurement window.
+        observations: What each thread received, when the run was asked to observe it.
+    """
 
     point: Point
     replication: int

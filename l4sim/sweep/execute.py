@@ -371,6 +371,7 @@ def _temporary(out_dir: Path, stem: str) -> Path:
 
 
 def load_points(out_dir: Path) -> pd.DataFrame:
+    """The ``points.parquet`` table of a run's folder: one row per point, replication and kind."""
     return pd.read_parquet(Path(out_dir) / "points.parquet")
 
 
