@@ -107,9 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
 
     validate = commands.add_parser("validate", help="check a scenario and print its size")
-    validate.add_argument("scenario")
+    validate.add_argument("scenario", help="scenario TOML file")
     validate.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key, as for 'l4sim run'; repeatable",
     )
     report = commands.add_parser(
         "report",
@@ -127,7 +132,9 @@ def _parser() -> argparse.ArgumentParser:
         "ipc_bench, check_order, check_order_linux, notify, fastpath_design, "
         "fastpath_design_linux)",
     )
-    report.add_argument("--jobs", type=int, default=None)
+    report.add_argument(
+        "--jobs", type=int, default=None, help="local worker processes (default: all cores)"
+    )
     report.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -143,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a key in every scenario (e.g. replications=3 for a quick report)",
     )
-    report.add_argument("--quiet", action="store_true")
+    report.add_argument("--quiet", action="store_true", help="no progress bars")
     checks = commands.add_parser(
         "checks",
         help="which fastpath checks fail, implied checks, "
@@ -167,12 +174,12 @@ def _measurement_parsers(commands) -> None:
     calibrate = commands.add_parser(
         "calibrate",
         help="write a cost profile calibrated from one run of sel4bench results, "
-        "and the model's residuals (docs/calibration.md)",
+        "and the model's residuals (docs/how-to/calibration.md)",
     )
     compare = commands.add_parser(
         "compare",
         help="calibrate every run of sel4bench results, simulate the SMP benchmark "
-        "and set it beside the measured multi-core figures (docs/calibration.md)",
+        "and set it beside the measured multi-core figures (docs/how-to/calibration.md)",
     )
     for command in (calibrate, compare):
         command.add_argument("format", choices=["sel4bench"], help="the data's format")
@@ -273,7 +280,9 @@ def _sensitivity_parser(commands) -> None:
         "entries_per_mcycle and the workload's throughput); repeatable",
     )
     study.add_argument("--out", type=Path, help="output folder (default results/<name>)")
-    study.add_argument("--jobs", type=int, default=None)
+    study.add_argument(
+        "--jobs", type=int, default=None, help="local worker processes (default: all cores)"
+    )
     study.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -299,18 +308,30 @@ def _trace_parsers(commands) -> None:
         ("timeline", "draw a run's timeline as a PNG", "timeline.png"),
     ):
         command = commands.add_parser(name, help=what)
-        command.add_argument("scenario")
+        command.add_argument("scenario", help="scenario TOML file (its first point is run)")
         command.add_argument(
-            "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a key, as for 'l4sim run' (pin a swept key to pick a point); repeatable",
         )
-        command.add_argument("--out", type=Path, default=Path(suffix), help=f"default {suffix}")
+        command.add_argument(
+            "--out", type=Path, default=Path(suffix), help=f"the file to write (default {suffix})"
+        )
         command.add_argument(
             "--events",
             type=int,
             default=100,
             help="measured-kind kernel entries to simulate (default 100)",
         )
-        command.add_argument("--replication", type=int, default=0)
+        command.add_argument(
+            "--replication",
+            type=int,
+            default=0,
+            help="which replication's random streams (default 0)",
+        )
         if name == "timeline":
             command.add_argument("--start", type=int, default=0, help="first cycle drawn")
             command.add_argument("--cycles", type=int, default=5000, help="cycles drawn")
