@@ -25,6 +25,7 @@ import numpy as np
 import simpy
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parents[1]))  # the tests' kernel interpreter
 import end_to_end
 
 from l4sim import (

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import MISSING, fields
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import annotated_types
@@ -31,6 +32,19 @@ from sphinx.pycode import ModuleAnalyzer
 from sphinx.util.docutils import SphinxDirective
 
 ROLE = re.compile(r":\w+:`~?([^`]+)`")
+PACKAGE = Path(importlib.import_module("l4sim").__file__).parent
+
+
+def _analyzer(module: str) -> ModuleAnalyzer:
+    """The source analyzer of ``module``: the package's own from its source file.
+
+    A module of the package may run compiled (``l4sim.compiled``), its
+    ``__file__`` a build without source.
+    """
+    if module.startswith("l4sim."):
+        source = PACKAGE.joinpath(*module.split(".")[1:]).with_suffix(".py")
+        return ModuleAnalyzer.for_file(str(source), module)
+    return ModuleAnalyzer.for_module(module)
 
 
 def attribute_doc(owner: type, name: str) -> str | None:
@@ -39,8 +53,8 @@ def attribute_doc(owner: type, name: str) -> str | None:
         if cls is BaseModel or cls is object:
             break
         try:
-            docs = ModuleAnalyzer.for_module(cls.__module__).find_attr_docs()
-        except Exception:  # a class without source (compiled, built in)
+            docs = _analyzer(cls.__module__).find_attr_docs()
+        except Exception:  # a class without source (built in, or a user's compiled module)
             continue
         lines = docs.get((cls.__qualname__, name))
         if lines:

@@ -319,7 +319,7 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             "S1",
             "CPU count from which fine-grained locking outperforms the big "
             "kernel lock (syscall exceptions per Mcycle)",
-            "from 2 CPUs (docs/scaling.md)",
+            "from 2 CPUs (docs/background/scaling.md)",
             (1.0, 2.0),
             value,
             ci,
@@ -332,7 +332,7 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             Claim(
                 "S1",
                 "1 CPU: big-lock / fine-grained throughput",
-                "big lock cheaper (docs/scaling.md)",
+                "big lock cheaper (docs/background/scaling.md)",
                 (1.0 + 1e-9, math.inf),
                 *mean_ci(one),
                 unit="x",
@@ -344,7 +344,7 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             Claim(
                 "S1",
                 "2 CPUs: fine-grained / big-lock throughput",
-                "fine ahead (docs/scaling.md)",
+                "fine ahead (docs/background/scaling.md)",
                 (1.0 + 1e-9, math.inf),
                 *mean_ci(two),
                 unit="x",

@@ -127,7 +127,7 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
         "*early* (an unlocked precheck, checked again under its lock before the "
         "commit), and reordered; the search (`l4sim/kernel/design_search.py`) picks "
         "the design with the least expected cycles per attempt from a profiling run, "
-        "and each design is checked before it runs. See docs/fastpath-design.md."
+        "and each design is checked before it runs. See docs/background/fastpath-design.md."
     )
     ipc_events = pd.read_parquet(
         folders["fastpath_design"] / "events.parquet",

@@ -37,7 +37,7 @@ milliseconds for the paper's 10 and 11 checks. Above ``EXACT_LIMIT`` checks
 the least cost per unit of failure probability (the ``c / q`` rule that is
 optimal for independent checks, here with lock costs inside ``c``); its gap
 to the exact search is measured on the paper's lists
-(``tests/kernel/test_design_search.py``, docs/fastpath-design.md).
+(``tests/kernel/test_design_search.py``, docs/background/fastpath-design.md).
 
 **How far from the real optimum.** The masks were recorded by the paper's
 design; a design that takes locks at other moments may see slightly

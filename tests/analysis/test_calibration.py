@@ -274,7 +274,7 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
 
 
 def test_the_example_data_is_what_its_script_writes(tmp_path, monkeypatch):
-    """examples/sel4bench/data/ (synthetic, used by docs/calibration.md) is reproducible."""
+    """examples/sel4bench/data/ (synthetic, used by docs/how-to/calibration.md) is reproducible."""
     import importlib.util
     from pathlib import Path
 
