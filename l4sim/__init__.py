@@ -17,7 +17,7 @@ import-linter, ``lint-imports``; contracts in ``pyproject.toml``)::
     simulation  one run of one point: kernel configuration, engine, records
     workloads   the keys every workload has, the registry, the built-in workloads
     sim         SimPy (only here): CPUs, thread processes, effects, lock spinning, trace
-    design      fastpath check orders and designs, studied once per point
+    design      (beside sim, independent of it) fastpath check orders and designs
     kernel      plain Python: objects, locks, checks, fastpaths, slowpaths, costs
 
 ``sim``, ``workloads`` and ``kernel`` run compiled by Cython when built
