@@ -116,9 +116,12 @@ def _mean(series: pd.Series) -> float | None:
 def _comparison(
     frame: pd.DataFrame, keys: list[str], slow: pd.Series | None
 ) -> dict[str, pd.DataFrame]:
-    """Per point, three narrow tables: ``fallback`` (cycles before falling back, each
-    design, changes against the paper's), ``duration`` (changes of the mean
-    duration) and, with ``slow``, ``ratio`` (slowpath / fastpath per design)."""
+    """Per point, three narrow tables.
+
+    ``fallback`` (cycles before falling back, each design, changes against the paper's),
+    ``duration`` (changes of the mean duration) and, with ``slow``, ``ratio`` (slowpath /
+    fastpath per design).
+    """
     tables: dict[str, list[dict]] = {"fallback": [], "duration": [], "ratio": []}
     for key, block in frame.groupby(level=keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
@@ -154,9 +157,11 @@ def _header(key: str) -> str:
 
 
 def ratio_verdict(ratios: pd.DataFrame, design: str = "optimized") -> str:
-    """What the slowpath/fastpath ratios of ``design`` show, stated as measured: at how
-    many points the fastpath is faster (the whole interval above 1), not told apart,
-    or slower (the whole interval below 1), and which points are not faster."""
+    """What the slowpath/fastpath ratios of ``design`` show, stated as measured.
+
+    At how many points the fastpath is faster (the whole interval above 1), not told apart, or
+    slower (the whole interval below 1), and which points are not faster.
+    """
     faster, level, slower = [], [], []
     for row in ratios.to_dict("records"):
         text = row[design]
@@ -191,10 +196,12 @@ def _where(row: dict) -> str:
 
 
 def _designs(document: Document, folder: Path, keys: list[str], lists: dict) -> None:
-    """The designs the search found for the optimized points: each point's expected
-    cycles and verdict in one table, each distinct design listed once with the
-    points it applies to. ``lists`` (kind, steps) -> letter is shared by the
-    section's calls, so that a letter names one design throughout."""
+    """The designs the search found for the optimized points.
+
+    Each point's expected cycles and verdict in one table, each distinct design listed once with
+    the points it applies to. ``lists`` (kind, steps) -> letter is shared by the section's
+    calls, so that a letter names one design throughout.
+    """
     cache = ResultCache(folder)  # the designs are filed beside the runs they explain
     rows, here = [], {}
     for point, values, _ in point_groups(folder):
@@ -241,8 +248,10 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _applies(rows: pd.DataFrame, keys: list[str]) -> str:
-    """Where a design applies, in words: '1 client at every wait factor; 4 clients at
-    wait factor 10, 100'."""
+    """Where a design applies, in words: '1 client at every wait factor.
+
+    4 clients at wait factor 10, 100'.
+    """
     if not keys:
         return "the load"
     if len(keys) == 1:
@@ -264,8 +273,11 @@ def _applies(rows: pd.DataFrame, keys: list[str]) -> str:
 
 
 def fastpath_design_section(document: Document, folders: dict[str, Path]) -> None:
-    """The section: ``folders`` holds ``fastpath_design``, ``fastpath_design_linux`` and
-    ``ipc_bench`` (whose slowpath runs pair with the designs')."""
+    """The section "A fastpath design for SMP".
+
+    ``folders`` holds ``fastpath_design``, ``fastpath_design_linux`` and
+    ``ipc_bench`` (whose slowpath runs pair with the designs').
+    """
     document.heading("A fastpath design for SMP")
     document.text(
         "The paper's open problem: an IPC fastpath that is not slower than the slowpath "
@@ -276,7 +288,7 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
     document.text(
         "The search (`l4sim/design/search.py`) picks the optimized design with the "
         "least expected cycles per attempt from a profiling run, and each design is "
-        "checked before it runs. See docs/fastpath-design.md."
+        "checked before it runs. See docs/background/fastpath-design.md."
     )
     ipc_events = pd.read_parquet(
         folders["fastpath_design"] / "events.parquet",

@@ -221,8 +221,10 @@ def _texts(fig: Figure) -> list[tuple[str, str]]:
 
 
 def raw_names_in(text: str, allowed: Iterable[str] = ()) -> list[str]:
-    """The table keys in ``text`` (snake_case, dotted or path:exit names), but file names
-    and the ``allowed`` ones."""
+    """The table keys in ``text``: snake_case, dotted or path:exit names.
+
+    File names and the ``allowed`` ones are not counted.
+    """
     allowed = set(allowed)
     words = (word.strip(".:!?`*") for word in WORD.findall(text))
     return [
@@ -274,8 +276,11 @@ def log_axes(fig: Figure) -> list[str]:
 
 
 def _family(ax, name: str) -> list:
-    """The panels whose ``name`` axis a reader reads ``ax``'s from: ``ax``, those sharing
-    it, and those in its grid row (y) or column (x), where one label serves them all."""
+    """The panels whose ``name`` axis a reader reads ``ax``'s from.
+
+    ``ax``, those sharing it, and those in its grid row (y) or column (x), where one label
+    serves them all.
+    """
     shared = getattr(ax, f"get_shared_{name}_axes")()
     spec = ax.get_subplotspec()
     family = [ax]
@@ -396,13 +401,14 @@ def negative_intervals(fig: Figure) -> list[str]:
 
 
 def watch(shell, allowed: Iterable[str] = (), nonnegative: bool = False) -> list[str]:
-    """Review every figure an IPython session draws, as it draws it; returns the list
-    the problems go to ("figure NAME: problem").
+    """Review every figure an IPython session draws, as it draws it.
 
-    Figures written to PNG are reviewed as they are saved (with the caption in
-    their metadata); figures left open are reviewed after each cell, before the
-    inline backend shows and closes them (call this before matplotlib is set up
-    in the session: callbacks run in the order registered).
+    Returns the list the problems go to ("figure NAME: problem").
+
+    Figures written to PNG are reviewed as they are saved (with the caption in their metadata);
+    figures left open are reviewed after each cell, before the inline backend shows and closes
+    them (call this before matplotlib is set up in the session: callbacks run in the order
+    registered).
     """
     import matplotlib.figure
 

@@ -310,8 +310,10 @@ STAGES = {
 
 
 def _order_effect(effect: pd.DataFrame) -> pd.DataFrame:
-    """compare()'s table as the report shows it: each change with its interval in one
-    cell, kinds in words (7 columns instead of 10)."""
+    """compare()'s table as the report shows it.
+
+    Each change with its interval in one cell, kinds in words (7 columns instead of 10).
+    """
     rows = []
     for row in effect.to_dict("records"):
         shown = {

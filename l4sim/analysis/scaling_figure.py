@@ -62,9 +62,11 @@ def per_replication(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def coinciding_designs(data: pd.DataFrame, strategy: str) -> list[list[str]]:
-    """The spinlock designs of one kernel locking strategy, those whose curves coincide
-    grouped: at every CPU count and wait factor, in both rows, their means are closer
-    than :data:`COINCIDE_SHARE` of the row's plotted range (on the log axis)."""
+    """The spinlock designs of one kernel locking strategy, those whose curves coincide grouped.
+
+    At every CPU count and wait factor, in both rows, their means are closer than
+    :data:`COINCIDE_SHARE` of the row's plotted range (on the log axis).
+    """
     logs = np.log10(
         data.groupby(["kernel_lock", "lock", "wait_factor", "cpus"])[list(METRICS)].mean()
     )

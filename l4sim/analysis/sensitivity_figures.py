@@ -63,8 +63,11 @@ def _finish(
 
 
 def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: str) -> Drawn:
-    """One panel per output: the most influential parameters' ``column``, the total-order
-    index ST (Sobol') or mu_star (Morris), with 95% intervals, and the noise floor."""
+    """One panel per output: the most influential parameters, with the noise floor.
+
+    Each parameter's ``column``, the total-order index ST (Sobol') or mu_star
+    (Morris), with 95% intervals.
+    """
     outputs = list(dict.fromkeys(indices["output"]))
     figure, axes = _grid(len(outputs), 2.6)
     floors: list[float] = []
@@ -158,8 +161,10 @@ def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: 
 def robustness_figure(
     samples: pd.DataFrame, robustness: pd.DataFrame, out_dir: Path, subtitle: str
 ) -> Drawn:
-    """One panel per claim: its quantity in every sample against its most influential
-    parameter, the claim's band shaded, the samples where it fails marked apart."""
+    """One panel per claim: its quantity in every sample against its most influential parameter.
+
+    The claim's band is shaded, the samples where it fails are marked apart.
+    """
     sampled = samples[samples["sample"] >= 0]
     profile = samples[samples["sample"] == -1]
     figure, axes = _grid(len(robustness), 3.3)

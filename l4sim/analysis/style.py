@@ -123,8 +123,10 @@ class Drawn:
 
 
 def words(name: str) -> str:
-    """A table's key, metric or kind of entry as a reader says it: ``wait_factor`` ->
-    'wait factor', ``ipc.duration_mean`` -> 'IPC: mean duration (cycles)'."""
+    """A table's key, metric or kind of entry as a reader says it.
+
+    ``wait_factor`` -> 'wait factor', ``ipc.duration_mean`` -> 'IPC: mean duration (cycles)'.
+    """
     if name in WORDS:
         return WORDS[name]
     if name.startswith("costs."):
@@ -411,8 +413,9 @@ def save(
 
 
 def log_ticks(fig) -> None:
-    """Every log axis of ``fig`` with at least :data:`MIN_LOG_TICKS` labelled ticks in
-    view, as plain numbers (500, 1,000, 2,000; not 5 x 10^2).
+    """Give every log axis of ``fig`` at least :data:`MIN_LOG_TICKS` labelled ticks in view.
+
+    The labels are plain numbers (500, 1,000, 2,000; not 5 x 10^2).
 
     Decades first, then 1-2-5 steps, then every integer multiple; an axis
     spanning less than that gets evenly spaced ticks (in the log) rounded to
