@@ -19,6 +19,7 @@ stages) and *optimized* (the searched design: reordered, with checks
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
 import pandas as pd
@@ -123,9 +124,10 @@ def _comparison(
     fastpath per design).
     """
     tables: dict[str, list[dict]] = {"fallback": [], "duration": [], "ratio": []}
+    levels: list[Hashable] = [*keys]  # (pandas-stubs: a list of level names is list[Hashable])
     for key, block in frame.groupby(level=keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        block = block.droplevel(keys)
+        block = block.droplevel(levels)
         by = {
             d: block.xs(d, level="fastpath_design")
             for d in DESIGNS
@@ -145,7 +147,9 @@ def _comparison(
         tables["fallback"].append(fallback)
         tables["duration"].append(duration)
         if slow is not None:
-            base = slow.xs(key, level=keys) if keys else slow
+            # pandas takes a list of levels (its docs: level=[0, "locomotion"]); its stubs
+            # type one level only
+            base = slow.xs(key, level=keys) if keys else slow  # type: ignore[arg-type]
             tables["ratio"].append(
                 {**where, **{design: _ci(base / by[design]["duration"], 3) for design in DESIGNS}}
             )
@@ -162,7 +166,10 @@ def ratio_verdict(ratios: pd.DataFrame, design: str = "optimized") -> str:
     At how many points the fastpath is faster (the whole interval above 1), not told apart, or
     slower (the whole interval below 1), and which points are not faster.
     """
-    faster, level, slower = [], [], []
+    # (where, interval) of the points where the fastpath is faster, level, slower
+    faster: list[tuple[str, str]] = []
+    level: list[tuple[str, str]] = []
+    slower: list[tuple[str, str]] = []
     for row in ratios.to_dict("records"):
         text = row[design]
         _, low, high = (
@@ -389,7 +396,7 @@ def _tables(document: Document, tables: dict[str, pd.DataFrame], varying: str | 
             Table(
                 table,
                 missing={
-                    column: NO_FALLBACK
+                    str(column): NO_FALLBACK
                     for column in table
                     if name == "fallback"
                     and column not in ("clients", "wait factor", "kernel entry")

@@ -317,9 +317,9 @@ def _order_effect(effect: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in effect.to_dict("records"):
         shown = {
-            words(k): (number(v) if isinstance(v, float) else v)
+            words(str(k)): (number(v) if isinstance(v, float) else v)
             for k, v in row.items()
-            if k not in ("kind",) and not k.startswith(("duration", "fallback"))
+            if k not in ("kind",) and not str(k).startswith(("duration", "fallback"))
         }
         shown["kernel entry"] = KINDS.get(row["kind"], row["kind"])
         for metric, name in (("duration", "duration"), ("fallback_cycles", "fallback")):

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 
 from l4sim.analysis.sensitivity_params import NO_EFFECT
 from l4sim.analysis.style import PALETTE, Drawn, number, save, words
@@ -168,10 +169,10 @@ def robustness_figure(
     sampled = samples[samples["sample"] >= 0]
     profile = samples[samples["sample"] == -1]
     figure, axes = _grid(len(robustness), 3.3)
-    for axis, claim in zip(axes, robustness.itertuples(), strict=False):
-        top = claim.top_parameters.split(", ")[0] if claim.top_parameters else None
-        values = sampled[claim.output].to_numpy(dtype=float)
-        low, high = claim.band_low, claim.band_high
+    for axis, claim in zip(axes, robustness.to_dict("records"), strict=False):
+        top = claim["top_parameters"].split(", ")[0] if claim["top_parameters"] else None
+        values = sampled[claim["output"]].to_numpy(dtype=float)
+        low, high = claim["band_low"], claim["band_high"]
         holds = (low <= values) & (values <= high)
         x = sampled[top].to_numpy(dtype=float) if top else np.arange(len(values))
         axis.scatter(
@@ -190,7 +191,7 @@ def robustness_figure(
         if top:
             axis.scatter(
                 profile[top],
-                profile[claim.output],
+                profile[claim["output"]],
                 marker="*",
                 s=90,
                 color="black",
@@ -208,18 +209,18 @@ def robustness_figure(
             else "sample (no parameter moves it)",
             fontsize=8,
         )
-        axis.set_ylabel(f"claim {claim.output}", fontsize=8)
-        text = "\n".join(textwrap.wrap(claim.text, 62)[:2])
+        axis.set_ylabel(f"claim {claim['output']}", fontsize=8)
+        text = "\n".join(textwrap.wrap(claim["text"], 62)[:2])
         axis.set_title(
-            f"{claim.output}: holds in {100 * claim.share_holding:.0f}% "
-            f"(band {claim.band})\n{text}",
+            f"{claim['output']}: holds in {100 * claim['share_holding']:.0f}% "
+            f"(band {claim['band']})\n{text}",
             fontsize=8,
         )
         axis.tick_params(labelsize=7)
         axis.grid(True, alpha=0.3)
     # one legend for every panel, under them (inside a panel it would cover samples);
     # an entry only for what some panel draws
-    entries = {}
+    entries: dict[str, Artist] = {}  # label -> the first handle drawn with it
     for axis in axes[: len(robustness)]:
         for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
             if _draws(handle):

@@ -154,15 +154,15 @@ def curve(
     """
     xs, means, lows, highs = [], [], [], []
     for x_value, group in frame.groupby(x, sort=True):
-        mean, (low, high) = mean_ci(group[y].to_numpy())
+        mean, (low_here, high_here) = mean_ci(group[y].to_numpy())
         xs.append(x_value)
         means.append(mean * scale)
-        lows.append(low * scale)
-        highs.append(high * scale)
+        lows.append(low_here * scale)
+        highs.append(high_here * scale)
     low = np.array(lows)
-    clipped = floor is not None and bool((low < floor).any())
-    if clipped:
-        low = np.maximum(low, floor)
+    clipped = False
+    if floor is not None and (low < floor).any():
+        low, clipped = np.maximum(low, floor), True
     return Curve(label, value, np.array(xs), np.array(means), low, np.array(highs), clipped=clipped)
 
 
@@ -368,11 +368,11 @@ def bands_sentence(
         if len(hidden) == len(bands):
             return f"No band shows: every replication gave the same value ({what}: none)"
         return f"Shaded: {what}; where no band shows, every replication gave the same value"
-    widest = "" if unit is None else f"at most {number(widest)}{unit} wide, "
+    how_wide = "" if unit is None else f"at most {number(widest)}{unit} wide, "
     if len(hidden) == len(bands):
-        return f"No band shows: the {what} is {HIDDEN_WORDS} ({widest}narrower than a line)"
+        return f"No band shows: the {what} is {HIDDEN_WORDS} ({how_wide}narrower than a line)"
     return (
-        f"Shaded: {what}; where no band shows, it is {HIDDEN_WORDS} ({widest}"
+        f"Shaded: {what}; where no band shows, it is {HIDDEN_WORDS} ({how_wide}"
         "narrower than the line)"
     )
 
