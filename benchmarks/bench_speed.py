@@ -25,15 +25,20 @@ import numpy as np
 import simpy
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parents[1]))  # the tests' kernel interpreter
 import end_to_end
 
+from l4sim import (
+    Kernel,
+    KernelConfig,
+    RaiseException,
+    ReplyWait,
+    Wait,
+    load_profile,
+    point_from_dict,
+    simulate,
+)
 from l4sim.compiled import PURE_ENV, summary
-from l4sim.kernel.config import KernelConfig
-from l4sim.kernel.costs import load_profile
-from l4sim.kernel.kernel import Kernel
-from l4sim.kernel.syscalls import RaiseException, ReplyWait, Wait
-from l4sim.simulation.simulate import simulate
-from l4sim.sweep.scenario import point_from_dict
 from tests.kernel.sync_run import run_sync
 
 

@@ -1,5 +1,7 @@
-"""The invariant checker's numbers: how fast it finds the uniprocessor fastpath's race, what
-stress jitter changes, and what the checker costs. Writes results/checker_numbers.json.
+"""The invariant checker's numbers, written to results/checker_numbers.json.
+
+How fast it finds the uniprocessor fastpath's race, what stress jitter
+changes, and what the checker costs.
 
     .venv/bin/python benchmarks/checker_numbers.py [--seeds 20]
 """
@@ -17,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from helpers import machine, shared_handler
 
-from l4sim.sim.invariants import InvariantViolation, Monitor
-from l4sim.simulation.simulate import build_machine, run_machine, simulate
-from l4sim.sweep.scenario import point_from_dict
+from l4sim import InvariantViolation, point_from_dict, simulate
+from l4sim.sim.invariants import Monitor
+from l4sim.simulation.simulate import build_machine, run_machine
 
 BOUND = 20_000  # syscall exceptions: the bounded run
 

@@ -42,9 +42,8 @@ import sys, time
 sys.path.insert(0, "benchmarks")
 from bench_speed import bare_simpy_rate
 try:
-    from l4sim.simulation.simulate import simulate
-    from l4sim.sweep.scenario import point_from_dict
-except ImportError:
+    from l4sim import point_from_dict, simulate
+except ImportError:  # a tree from before the public API
     from l4sim.simulation.simulate import simulate
     from l4sim.sweep.scenario import point_from_dict
 point = point_from_dict({"workload": "syscall_bench", "cpus": 2, "threads": 2,
@@ -73,11 +72,14 @@ def measure(tree: Path, case: float, repeats: int) -> float:
 ONE_RUN = r"""
 import sys
 try:
-    from l4sim.simulation.simulate import simulate
-    from l4sim.sweep.scenario import point_from_dict
-except ImportError:  # a tree from before the layers were packages
-    from l4sim.runner import simulate
-    from l4sim.scenario import point_from_dict
+    from l4sim import point_from_dict, simulate
+except ImportError:
+    try:  # a tree from before the public API
+        from l4sim.simulation.simulate import simulate
+        from l4sim.sweep.scenario import point_from_dict
+    except ImportError:  # a tree from before the layers were packages
+        from l4sim.runner import simulate
+        from l4sim.scenario import point_from_dict
 point = point_from_dict({"workload": "syscall_bench", "cpus": 2, "threads": 2,
                          "wait_factor": float(sys.argv[1]), "events": int(sys.argv[2])})
 simulate(point, seed=1)
@@ -107,8 +109,10 @@ print("ENTRIES", l4sim_run(cases[sys.argv[1]], int(sys.argv[2]))[0])
 
 
 def counted(tree: Path, code: str, *args: str, hash_seed: int = 0) -> tuple[int, str]:
-    """(instructions, standard output) of ``python -c code args`` in ``tree`` under callgrind,
-    with ``PYTHONHASHSEED=hash_seed`` and one BLAS thread (the count is the same on every run).
+    """(instructions, standard output) of ``python -c code args`` in ``tree`` under callgrind.
+
+    With ``PYTHONHASHSEED=hash_seed`` and one BLAS thread, the count is the
+    same on every run.
 
     The hash seed moves where the interpreter's objects land in memory, and with
     them the collisions in its type-attribute cache: the same code counts up to

@@ -30,11 +30,8 @@ from simpy.events import PENDING, Event, Timeout
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_speed import bare_simpy_rate
 
-from l4sim.kernel.config import KernelConfig
-from l4sim.kernel.costs import load_profile
+from l4sim import Compute, Kernel, KernelConfig, load_profile
 from l4sim.kernel.effects import Acquire, Outcome, Release, Switch
-from l4sim.kernel.kernel import Kernel
-from l4sim.kernel.syscalls import Compute
 from l4sim.workloads.syscall_bench import handler, worker
 
 

@@ -1,5 +1,7 @@
-"""The ``l4sim`` command line: run, validate, summarize, plot, report, checks, trace, timeline,
-calibrate, compare, sensitivity.
+"""The ``l4sim`` command line.
+
+Its commands: run, validate, summarize, plot, report, checks, trace,
+timeline, calibrate, compare, sensitivity.
 
 A user's mistake (bad scenario, missing folder) ends with one line on stderr
 and exit status 2, never a traceback, and nothing written. A simulated
@@ -78,9 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
 
     validate = commands.add_parser("validate", help="check a scenario and print its size")
-    validate.add_argument("scenario")
+    validate.add_argument("scenario", help="scenario TOML file")
     validate.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key, as for 'l4sim run'; repeatable",
     )
     _report_parser(commands)
     checks = commands.add_parser(
@@ -154,7 +161,9 @@ def _report_parser(commands) -> None:
         "ipc_bench, check_order, check_order_linux, notify, fastpath_design, "
         "fastpath_design_linux)",
     )
-    report.add_argument("--jobs", type=int, default=None)
+    report.add_argument(
+        "--jobs", type=int, default=None, help="local worker processes (default: all cores)"
+    )
     report.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -170,7 +179,7 @@ def _report_parser(commands) -> None:
         metavar="KEY=VALUE",
         help="override a key in every scenario (e.g. replications=3 for a quick report)",
     )
-    report.add_argument("--quiet", action="store_true")
+    report.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _measurement_parsers(commands) -> None:
@@ -178,12 +187,12 @@ def _measurement_parsers(commands) -> None:
     calibrate = commands.add_parser(
         "calibrate",
         help="write a cost profile calibrated from one run of sel4bench results, "
-        "and the model's residuals (docs/calibration.md)",
+        "and the model's residuals (docs/how-to/calibration.md)",
     )
     compare = commands.add_parser(
         "compare",
         help="calibrate every run of sel4bench results, simulate the SMP benchmark "
-        "and set it beside the measured multi-core figures (docs/calibration.md)",
+        "and set it beside the measured multi-core figures (docs/how-to/calibration.md)",
     )
     for command in (calibrate, compare):
         command.add_argument("format", choices=["sel4bench"], help="the data's format")
@@ -284,7 +293,9 @@ def _sensitivity_parser(commands) -> None:
         "entries_per_mcycle and the workload's throughput); repeatable",
     )
     study.add_argument("--out", type=Path, help="output folder (default results/<name>)")
-    study.add_argument("--jobs", type=int, default=None)
+    study.add_argument(
+        "--jobs", type=int, default=None, help="local worker processes (default: all cores)"
+    )
     study.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -310,18 +321,30 @@ def _trace_parsers(commands) -> None:
         ("timeline", "draw a run's timeline as a PNG", "timeline.png"),
     ):
         command = commands.add_parser(name, help=what)
-        command.add_argument("scenario")
+        command.add_argument("scenario", help="scenario TOML file (its first point is run)")
         command.add_argument(
-            "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a key, as for 'l4sim run' (pin a swept key to pick a point); repeatable",
         )
-        command.add_argument("--out", type=Path, default=Path(suffix), help=f"default {suffix}")
+        command.add_argument(
+            "--out", type=Path, default=Path(suffix), help=f"the file to write (default {suffix})"
+        )
         command.add_argument(
             "--events",
             type=int,
             default=100,
             help="measured-kind kernel entries to simulate (default 100)",
         )
-        command.add_argument("--replication", type=int, default=0)
+        command.add_argument(
+            "--replication",
+            type=int,
+            default=0,
+            help="which replication's random streams (default 0)",
+        )
         if name == "timeline":
             command.add_argument("--start", type=int, default=0, help="first cycle drawn")
             command.add_argument("--cycles", type=int, default=5000, help="cycles drawn")
@@ -406,8 +429,10 @@ def _jobs(args) -> None:
 
 
 def _fits(points, out: Path, jobs: int | None):
-    """The estimate of running ``points``, refused (SizeError) if it cannot fit in memory
-    or on disk."""
+    """The estimate of running ``points``.
+
+    Refused (SizeError) if it cannot fit in memory or on disk.
+    """
     from l4sim.sweep.backends import default_jobs
     from l4sim.sweep.estimate import check_fits, estimate
 

@@ -110,8 +110,11 @@ class CompiledFinder(importlib.abc.MetaPathFinder):
         self.failed = manifest.get("failed")
 
     def binary(self, name: str, _deciding: frozenset = frozenset()) -> Path | None:
-        """The compiled file of module ``name``, or None (not built, stale, other Python,
-        or a module whose declarations it compiled in runs as Python)."""
+        """The compiled file of module ``name``, or None.
+
+        None: not built, stale, built for another Python, or a module whose
+        declarations it compiled in runs as Python.
+        """
         path = self._own_binary(name)
         if path is None:
             return None

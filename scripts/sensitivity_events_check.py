@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from l4sim import load_scenario
 from l4sim.analysis.sensitivity import NO_EFFECT, run_study, study_from
-from l4sim.sweep.scenario import load_scenario
 
 SCENARIO = Path(__file__).parents[1] / "scenarios" / "sensitivity_syscall.toml"
 PARAMS = [

@@ -12,8 +12,10 @@ from l4sim.simulation.simulate import run_machine
 
 
 def kernel(cpus=2, **options):
-    """A kernel for the regression suite: the IPC slowpath unless asked (the suite
-    checks system-call semantics; the IPC fastpath has its own tests)."""
+    """A kernel for the regression suite: the IPC slowpath unless asked.
+
+    The suite checks system-call semantics; the IPC fastpath has its own tests.
+    """
     options.setdefault("fastpath_ipc", False)
     return Kernel(KernelConfig(cpus=cpus, **options), load_profile("vmxl4-pandaboard"))
 

@@ -10,8 +10,10 @@ from pathlib import Path
 def kill_after_cached_runs(
     command: list[str], out: Path, cwd: Path, runs: int, timeout: float
 ) -> int:
-    """Start ``command``, ``kill -9`` it once ``out`` holds ``runs`` cached runs;
-    returns how many it had filed by then (no more runs are filed after the kill)."""
+    """Start ``command``, ``kill -9`` it once ``out`` holds ``runs`` cached runs.
+
+    Returns how many it had filed by then (no more runs are filed after the kill).
+    """
     process = subprocess.Popen(
         command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

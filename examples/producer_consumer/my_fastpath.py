@@ -3,7 +3,7 @@
 A scenario selects it with ``fastpath_checks = "./my_fastpath.py"``. The file
 defines ``FASTPATH_CHECKS``: for each fastpath to change (``"ipc"``,
 ``"syscall_exception"``), its checks in the order they run. A check is an
-``l4sim.kernel.checks.Check``: a name, the lock ``Stage`` it needs, the
+``l4sim.Check``: a name, the lock ``Stage`` it needs, the
 profile key of its cost, a predicate on the fastpath's context (here an
 ``IpcContext``: ``kernel``, ``cpu``, ``current``, ``op``, ``dest``,
 ``is_call``), what it guards, and the checks it depends on. The kernel takes
@@ -13,9 +13,7 @@ attempts to the slowpath, so this variant is as safe as the paper's (the
 invariant checker agrees: ``l4sim run scenario.toml --check-invariants``).
 """
 
-from l4sim.kernel.checks import Check, Stage
-from l4sim.kernel.ipc_checks import IPC_CHECKS, IpcContext
-from l4sim.workloads.fastpath_variants import FastpathChecks
+from l4sim import IPC_CHECKS, Check, FastpathChecks, IpcContext, Stage
 
 PAPER = {check.name: check for check in IPC_CHECKS}
 

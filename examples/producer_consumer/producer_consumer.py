@@ -9,7 +9,7 @@ the batch to a sink thread on its own CPU with a ``Call``, which the IPC
 fastpath can serve (same CPU, the sink waiting in ``ReplyWait``).
 
 A workload module declares its parameter model ``Params`` (a subclass of
-``l4sim.workloads.Point``, which brings the keys every workload has) and
+``l4sim.Point``, which brings the keys every workload has) and
 ``build``, which returns the kernel, one program per thread and what to
 measure. A scenario names it by path: ``workload = "./producer_consumer.py"``.
 """
@@ -19,10 +19,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from l4sim.kernel.decode import IPC
-from l4sim.kernel.kernel import Kernel
-from l4sim.kernel.syscalls import Call, Compute, Notify, ReplyWait, SharedAccess, Wait
-from l4sim.workloads import Point, Setup
+from l4sim import IPC, Call, Compute, Kernel, Notify, Point, ReplyWait, Setup, SharedAccess, Wait
 
 CONSUMER_PRIORITY = 150
 SINK_PRIORITY = 150
@@ -39,8 +36,11 @@ class Params(Point):
 
 
 def kernel_entries(params: Params) -> int:
-    """For ``l4sim validate``'s estimate: about two ipc entries per measured one
-    (a Notify, and a share of the Wait, Call and ReplyWait)."""
+    """Kernel entries per replication, for ``l4sim validate``'s estimate.
+
+    About two ipc entries per measured one: a Notify, and a share of the
+    Wait, Call and ReplyWait.
+    """
     return 2 * (params.events + params.warmup_events)
 
 

@@ -42,7 +42,7 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        """holds (whole 95% interval in the band), inconclusive (only the mean), or not."""
+        """Holds (the whole 95% interval in the band), inconclusive (only the mean), or not."""
         inside = self.band[0] <= self.ci[0] and self.ci[1] <= self.band[1]
         if self.holds and inside:
             return "holds"
@@ -255,8 +255,11 @@ def ipc_bench_claims(points: pd.DataFrame) -> list[Claim]:
 
 
 def decimals(value: float, ci: tuple[float, float]) -> int:
-    """Decimals that show a value to its precision: the first significant digit of its
-    interval's half-width (at most 4), or three significant digits without a spread."""
+    """Decimals that show a value to its precision.
+
+    The first significant digit of its interval's half-width (at most 4), or
+    three significant digits without a spread.
+    """
     half = (ci[1] - ci[0]) / 2
     if half > 0 and math.isfinite(half):
         return min(4, max(0, -math.floor(math.log10(half))))
@@ -316,7 +319,7 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             "S1",
             "CPU count from which fine-grained locking outperforms the big "
             "kernel lock (syscall exceptions per Mcycle)",
-            "from 2 CPUs (docs/scaling.md)",
+            "from 2 CPUs (docs/background/scaling.md)",
             (1.0, 2.0),
             value,
             ci,
@@ -329,7 +332,7 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             Claim(
                 "S1",
                 "1 CPU: big-lock / fine-grained throughput",
-                "big lock cheaper (docs/scaling.md)",
+                "big lock cheaper (docs/background/scaling.md)",
                 (1.0 + 1e-9, math.inf),
                 *mean_ci(one),
                 unit="x",
@@ -341,7 +344,7 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             Claim(
                 "S1",
                 "2 CPUs: fine-grained / big-lock throughput",
-                "fine ahead (docs/scaling.md)",
+                "fine ahead (docs/background/scaling.md)",
                 (1.0 + 1e-9, math.inf),
                 *mean_ci(two),
                 unit="x",

@@ -55,8 +55,10 @@ class Table:
 
 @dataclass
 class Document:
-    """The blocks of a report in order: (kind, content); kinds heading, text, bullets,
-    steps, table, figure."""
+    """The blocks of a report in order, as (kind, content).
+
+    The kinds: heading, text, bullets, steps, table, figure.
+    """
 
     title: str
     # (Any: what a block holds depends on its kind, which the checker cannot follow)

@@ -19,6 +19,7 @@ stages) and *optimized* (the searched design: reordered, with checks
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
 import pandas as pd
@@ -116,13 +117,17 @@ def _mean(series: pd.Series) -> float | None:
 def _comparison(
     frame: pd.DataFrame, keys: list[str], slow: pd.Series | None
 ) -> dict[str, pd.DataFrame]:
-    """Per point, three narrow tables: ``fallback`` (cycles before falling back, each
-    design, changes against the paper's), ``duration`` (changes of the mean
-    duration) and, with ``slow``, ``ratio`` (slowpath / fastpath per design)."""
+    """Per point, three narrow tables.
+
+    ``fallback`` (cycles before falling back, each design, changes against the paper's),
+    ``duration`` (changes of the mean duration) and, with ``slow``, ``ratio`` (slowpath /
+    fastpath per design).
+    """
     tables: dict[str, list[dict]] = {"fallback": [], "duration": [], "ratio": []}
+    levels: list[Hashable] = [*keys]  # (pandas-stubs: a list of level names is list[Hashable])
     for key, block in frame.groupby(level=keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        block = block.droplevel(keys)
+        block = block.droplevel(levels)
         by = {
             d: block.xs(d, level="fastpath_design")
             for d in DESIGNS
@@ -142,7 +147,9 @@ def _comparison(
         tables["fallback"].append(fallback)
         tables["duration"].append(duration)
         if slow is not None:
-            base = slow.xs(key, level=keys) if keys else slow
+            # pandas takes a list of levels (its docs: level=[0, "locomotion"]); its stubs
+            # type one level only
+            base = slow.xs(key, level=keys) if keys else slow  # type: ignore[arg-type]
             tables["ratio"].append(
                 {**where, **{design: _ci(base / by[design]["duration"], 3) for design in DESIGNS}}
             )
@@ -154,10 +161,15 @@ def _header(key: str) -> str:
 
 
 def ratio_verdict(ratios: pd.DataFrame, design: str = "optimized") -> str:
-    """What the slowpath/fastpath ratios of ``design`` show, stated as measured: at how
-    many points the fastpath is faster (the whole interval above 1), not told apart,
-    or slower (the whole interval below 1), and which points are not faster."""
-    faster, level, slower = [], [], []
+    """What the slowpath/fastpath ratios of ``design`` show, stated as measured.
+
+    At how many points the fastpath is faster (the whole interval above 1), not told apart, or
+    slower (the whole interval below 1), and which points are not faster.
+    """
+    # (where, interval) of the points where the fastpath is faster, level, slower
+    faster: list[tuple[str, str]] = []
+    level: list[tuple[str, str]] = []
+    slower: list[tuple[str, str]] = []
     for row in ratios.to_dict("records"):
         text = row[design]
         _, low, high = (
@@ -191,10 +203,12 @@ def _where(row: dict) -> str:
 
 
 def _designs(document: Document, folder: Path, keys: list[str], lists: dict) -> None:
-    """The designs the search found for the optimized points: each point's expected
-    cycles and verdict in one table, each distinct design listed once with the
-    points it applies to. ``lists`` (kind, steps) -> letter is shared by the
-    section's calls, so that a letter names one design throughout."""
+    """The designs the search found for the optimized points.
+
+    Each point's expected cycles and verdict in one table, each distinct design listed once with
+    the points it applies to. ``lists`` (kind, steps) -> letter is shared by the section's
+    calls, so that a letter names one design throughout.
+    """
     cache = ResultCache(folder)  # the designs are filed beside the runs they explain
     rows, here = [], {}
     for point, values, _ in point_groups(folder):
@@ -241,8 +255,10 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _applies(rows: pd.DataFrame, keys: list[str]) -> str:
-    """Where a design applies, in words: '1 client at every wait factor; 4 clients at
-    wait factor 10, 100'."""
+    """Where a design applies, in words: '1 client at every wait factor.
+
+    4 clients at wait factor 10, 100'.
+    """
     if not keys:
         return "the load"
     if len(keys) == 1:
@@ -264,8 +280,11 @@ def _applies(rows: pd.DataFrame, keys: list[str]) -> str:
 
 
 def fastpath_design_section(document: Document, folders: dict[str, Path]) -> None:
-    """The section: ``folders`` holds ``fastpath_design``, ``fastpath_design_linux`` and
-    ``ipc_bench`` (whose slowpath runs pair with the designs')."""
+    """The section "A fastpath design for SMP".
+
+    ``folders`` holds ``fastpath_design``, ``fastpath_design_linux`` and
+    ``ipc_bench`` (whose slowpath runs pair with the designs').
+    """
     document.heading("A fastpath design for SMP")
     document.text(
         "The paper's open problem: an IPC fastpath that is not slower than the slowpath "
@@ -276,7 +295,7 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
     document.text(
         "The search (`l4sim/design/search.py`) picks the optimized design with the "
         "least expected cycles per attempt from a profiling run, and each design is "
-        "checked before it runs. See docs/fastpath-design.md."
+        "checked before it runs. See docs/background/fastpath-design.md."
     )
     ipc_events = pd.read_parquet(
         folders["fastpath_design"] / "events.parquet",
@@ -377,7 +396,7 @@ def _tables(document: Document, tables: dict[str, pd.DataFrame], varying: str | 
             Table(
                 table,
                 missing={
-                    column: NO_FALLBACK
+                    str(column): NO_FALLBACK
                     for column in table
                     if name == "fallback"
                     and column not in ("clients", "wait factor", "kernel entry")

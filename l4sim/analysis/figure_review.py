@@ -27,13 +27,16 @@ they make; it works on any figure, a notebook's too.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import IO, Any, Protocol, runtime_checkable
 
 import numpy as np
+from matplotlib.backend_bases import RendererBase
 from matplotlib.collections import PolyCollection
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.transforms import Bbox
 
 MIN_LOG_TICKS = 3  # labelled ticks a log axis needs in view
@@ -83,6 +86,25 @@ def review(
     return problems
 
 
+@runtime_checkable
+class _RenderingCanvas(Protocol):
+    """A canvas that keeps the renderer it drew with.
+
+    Agg and its interactive subclasses, Cairo, PGF do; the base canvas of a
+    bare ``Figure()`` does not.
+    """
+
+    def get_renderer(self) -> RendererBase: ...
+
+
+def _renderer(fig: Figure | SubFigure) -> RendererBase:
+    """The renderer that laid ``fig`` out: extents in display pixels come from it."""
+    canvas = fig.canvas
+    if not isinstance(canvas, _RenderingCanvas):
+        raise TypeError(f"a {type(canvas).__name__} keeps no renderer to measure the figure with")
+    return canvas.get_renderer()
+
+
 def _panel(ax) -> str:
     return ax.get_title() or ax.get_title(loc="left") or ax.get_ylabel() or "a panel"
 
@@ -103,7 +125,10 @@ def _covers(artist, box: Bbox, renderer) -> bool:
 
     if isinstance(artist, Line2D):
         path = artist.get_transform().transform_path(artist.get_path())
-        if len(path.vertices) == 0:
+        vertices = np.asarray(path.vertices)
+        if len(vertices) == 0:
+            return False
+        if artist.axes is None:  # a line outside every panel is no panel's data
             return False
         clip = artist.axes.bbox
         if artist.get_linestyle() not in ("None", "", " ") and artist.get_linewidth() > 0:
@@ -111,10 +136,12 @@ def _covers(artist, box: Bbox, renderer) -> bool:
             if clipped is not None and path.intersects_bbox(clipped, filled=False):
                 return True
         if artist.get_marker() not in (None, "None", "", " "):
-            inside = [clip.contains(x, y) and box.contains(x, y) for x, y in path.vertices]
+            inside = [clip.contains(x, y) and box.contains(x, y) for x, y in vertices]
             return any(inside)
         return False
     if isinstance(artist, PolyCollection):
+        if artist.axes is None:  # a band outside every panel is no panel's data
+            return False
         clip = artist.axes.bbox
         clipped = Bbox.intersection(box, clip)
         if clipped is None:
@@ -136,7 +163,7 @@ def _covers(artist, box: Bbox, renderer) -> bool:
 
 def legend_overlaps(fig: Figure) -> list[str]:
     """A legend whose box meets data of any panel, or runs off the figure."""
-    renderer = fig.canvas.get_renderer()
+    renderer = _renderer(fig)
     problems = []
     for legend in _legends(fig):
         box = legend.get_window_extent(renderer)
@@ -162,7 +189,7 @@ def _in_view(artist) -> bool:
     if ax is None:
         return False
     if isinstance(artist, Line2D):
-        points = artist.get_xydata()
+        points = np.asarray(artist.get_xydata())
         if len(points) == 0:
             return False
         shown = artist.get_transform().transform(points)  # (axvline: y in axes units)
@@ -175,13 +202,13 @@ def _in_view(artist) -> bool:
                 & (shown[:, 1] <= box.y1 + 0.5)
             ).any()
         )
-    extent = artist.get_window_extent(artist.figure.canvas.get_renderer())
+    extent = artist.get_window_extent(_renderer(artist.figure))
     return Bbox.intersection(extent, ax.bbox) is not None
 
 
 def legend_entries_not_drawn(fig: Figure) -> list[str]:
     """Legend entries with no visible artist of that label in view (a proxy for nothing)."""
-    drawn = {}
+    drawn: dict[object, object] = {}  # label -> the first artist drawn with it
     for ax in fig.axes:
         for artist in _data_artists(ax):
             if _in_view(artist):
@@ -199,9 +226,7 @@ def legend_entries_not_drawn(fig: Figure) -> list[str]:
 
 def _texts(fig: Figure) -> list[tuple[str, str]]:
     """(where, text) of every word a reader sees besides tick labels."""
-    found = []
-    if fig._suptitle is not None:
-        found.append(("the title", fig._suptitle.get_text()))
+    found = [("the title", fig.get_suptitle())]
     found += [("a text of the figure", t.get_text()) for t in fig.texts]
     for ax in fig.axes:
         panel = _panel(ax)
@@ -221,8 +246,10 @@ def _texts(fig: Figure) -> list[tuple[str, str]]:
 
 
 def raw_names_in(text: str, allowed: Iterable[str] = ()) -> list[str]:
-    """The table keys in ``text`` (snake_case, dotted or path:exit names), but file names
-    and the ``allowed`` ones."""
+    """The table keys in ``text``: snake_case, dotted or path:exit names.
+
+    File names and the ``allowed`` ones are not counted.
+    """
     allowed = set(allowed)
     words = (word.strip(".:!?`*") for word in WORD.findall(text))
     return [
@@ -274,8 +301,11 @@ def log_axes(fig: Figure) -> list[str]:
 
 
 def _family(ax, name: str) -> list:
-    """The panels whose ``name`` axis a reader reads ``ax``'s from: ``ax``, those sharing
-    it, and those in its grid row (y) or column (x), where one label serves them all."""
+    """The panels whose ``name`` axis a reader reads ``ax``'s from.
+
+    ``ax``, those sharing it, and those in its grid row (y) or column (x), where one label
+    serves them all.
+    """
     shared = getattr(ax, f"get_shared_{name}_axes")()
     spec = ax.get_subplotspec()
     family = [ax]
@@ -320,15 +350,16 @@ def hidden_bands(fig: Figure) -> list[Band]:
         for collection in ax.collections:
             if not isinstance(collection, PolyCollection) or not collection.get_paths():
                 continue
-            if not collection.get_label().startswith("_band"):
+            name = collection.get_label()
+            if not isinstance(name, str) or not name.startswith("_band"):
                 continue
             pixels, width = 0.0, 0.0
             for path in collection.get_paths():
-                vertices = path.vertices
+                vertices = np.asarray(path.vertices)
                 shown = ax.transData.transform(vertices)
                 pixels = max(pixels, _height(vertices[:, 0], shown[:, 1]))
                 width = max(width, _height(vertices[:, 0], vertices[:, 1]))
-            label = collection.get_label().removeprefix("_band").strip()
+            label = name.removeprefix("_band").strip()
             bands.append(Band(_panel(ax), label, pixels, needed, width))
     return bands
 
@@ -370,15 +401,20 @@ def negative_intervals(fig: Figure) -> list[str]:
 
     problems = []
     for ax in fig.axes:
-        lows = []
+        lows: list[tuple[object, float]] = []  # (label, lowest end)
         for collection in ax.collections:
-            if isinstance(collection, PolyCollection) and collection.get_label().startswith(
-                "_band"
+            name = collection.get_label()
+            if (
+                isinstance(collection, PolyCollection)
+                and isinstance(name, str)
+                and name.startswith("_band")
             ):
                 lows += [
                     (
-                        collection.get_label().removeprefix("_band").strip(),
-                        min(path.vertices[:, 1].min() for path in collection.get_paths()),
+                        name.removeprefix("_band").strip(),
+                        min(
+                            np.asarray(path.vertices)[:, 1].min() for path in collection.get_paths()
+                        ),
                     )
                 ]
         for container in ax.containers:
@@ -396,13 +432,14 @@ def negative_intervals(fig: Figure) -> list[str]:
 
 
 def watch(shell, allowed: Iterable[str] = (), nonnegative: bool = False) -> list[str]:
-    """Review every figure an IPython session draws, as it draws it; returns the list
-    the problems go to ("figure NAME: problem").
+    """Review every figure an IPython session draws, as it draws it.
 
-    Figures written to PNG are reviewed as they are saved (with the caption in
-    their metadata); figures left open are reviewed after each cell, before the
-    inline backend shows and closes them (call this before matplotlib is set up
-    in the session: callbacks run in the order registered).
+    Returns the list the problems go to ("figure NAME: problem").
+
+    Figures written to PNG are reviewed as they are saved (with the caption in their metadata);
+    figures left open are reviewed after each cell, before the inline backend shows and closes
+    them (call this before matplotlib is set up in the session: callbacks run in the order
+    registered).
     """
     import matplotlib.figure
 
@@ -410,7 +447,9 @@ def watch(shell, allowed: Iterable[str] = (), nonnegative: bool = False) -> list
     allowed = set(allowed)
     save = matplotlib.figure.Figure.savefig
 
-    def reviewing(figure, name, *args, **options):
+    def reviewing(
+        figure: Figure, name: str | os.PathLike[Any] | IO[Any], *args: Any, **options: Any
+    ) -> None:
         if str(name).endswith(".png"):
             caption = (options.get("metadata") or {}).get("Description", "")
             found.extend(
@@ -428,6 +467,7 @@ def watch(shell, allowed: Iterable[str] = (), nonnegative: bool = False) -> list
                 for problem in review(plt.figure(number), "", allowed, nonnegative)
             )
 
-    matplotlib.figure.Figure.savefig = reviewing
+    # a deliberate patch (matplotlib has no hook on saving): mypy forbids replacing a method
+    matplotlib.figure.Figure.savefig = reviewing  # type: ignore[method-assign, assignment]
     shell.events.register("post_execute", after_cell)
     return found

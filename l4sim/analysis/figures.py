@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from l4sim.analysis.style import (
     CLIPPED,
     PALETTE,
+    Curve,
     Drawn,
     coinciding_groups,
     curve,
@@ -32,7 +34,6 @@ from l4sim.analysis.style import (
     heading,
     merge_coinciding,
     number,
-    plt,
     replications_text,
     save,
     uses_colour_bar,
@@ -72,11 +73,11 @@ def varying_keys(data: pd.DataFrame, *fixed: str) -> list[str]:
 
 def curves_of(
     data: pd.DataFrame, x: str, metric: str, by: list[str], scale: float = 1.0
-) -> list[tuple[object, pd.DataFrame]]:
+) -> list[Curve]:
     """One curve per combination of the ``by`` keys, labelled by its values."""
     if not by:
         return [curve("all", 0, data, x, metric, scale, floor=0.0)]
-    drawn = []
+    drawn: list[Curve] = []
     for values, group in data.groupby(by, sort=True):
         values = values if isinstance(values, tuple) else (values,)
         if len(by) == 1:
@@ -127,7 +128,7 @@ def _sweep_figure(
     by = [first_key] if first_key in data and data[first_key].nunique() > 1 else []
     if not by and others:
         by, others = [others[0]], others[1:]
-    rows = [()]
+    rows: list[tuple[object, ...]] = [()]  # the other keys' values of each row of panels
     if others:
         rows = list(
             data[others].drop_duplicates().sort_values(others).itertuples(index=False, name=None)

@@ -310,14 +310,16 @@ STAGES = {
 
 
 def _order_effect(effect: pd.DataFrame) -> pd.DataFrame:
-    """compare()'s table as the report shows it: each change with its interval in one
-    cell, kinds in words (7 columns instead of 10)."""
+    """compare()'s table as the report shows it.
+
+    Each change with its interval in one cell, kinds in words (7 columns instead of 10).
+    """
     rows = []
     for row in effect.to_dict("records"):
         shown = {
-            words(k): (number(v) if isinstance(v, float) else v)
+            words(str(k)): (number(v) if isinstance(v, float) else v)
             for k, v in row.items()
-            if k not in ("kind",) and not k.startswith(("duration", "fallback"))
+            if k not in ("kind",) and not str(k).startswith(("duration", "fallback"))
         }
         shown["kernel entry"] = KINDS.get(row["kind"], row["kind"])
         for metric, name in (("duration", "duration"), ("fallback_cycles", "fallback")):

@@ -62,10 +62,13 @@ def per_replication(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def coinciding_designs(data: pd.DataFrame, strategy: str) -> list[list[str]]:
-    """The spinlock designs of one kernel locking strategy, those whose curves coincide
-    grouped: at every CPU count and wait factor, in both rows, their means are closer
-    than :data:`COINCIDE_SHARE` of the row's plotted range (on the log axis)."""
-    logs = np.log10(
+    """The spinlock designs of one kernel locking strategy, those whose curves coincide grouped.
+
+    At every CPU count and wait factor, in both rows, their means are closer than
+    :data:`COINCIDE_SHARE` of the row's plotted range (on the log axis).
+    """
+    # a ufunc of a DataFrame is a DataFrame (pandas' __array_ufunc__); numpy's stubs say ndarray
+    logs: pd.DataFrame = np.log10(  # type: ignore[assignment]
         data.groupby(["kernel_lock", "lock", "wait_factor", "cpus"])[list(METRICS)].mean()
     )
     span = logs.max() - logs.min()
@@ -85,10 +88,10 @@ def coinciding_designs(data: pd.DataFrame, strategy: str) -> list[list[str]]:
     return groups
 
 
-def _coincide(a: pd.DataFrame, b: pd.DataFrame, span: pd.Series) -> bool:
+def _coincide(a: pd.DataFrame | pd.Series, b: pd.DataFrame | pd.Series, span: pd.Series) -> bool:
     if not a.index.equals(b.index):
         return False
-    return bool(((a - b).abs() <= COINCIDE_SHARE * span).all().all())
+    return bool(((a - b).abs() <= COINCIDE_SHARE * span).to_numpy().all())
 
 
 STRATEGIES = {"fine": "fine-grained locks", "big": "big kernel lock"}

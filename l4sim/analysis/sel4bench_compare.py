@@ -447,7 +447,7 @@ def hardware_section(document: Document, folder: Path) -> None:
         document.text(
             f"No comparison yet: `{table_path}` is absent. Run `l4sim compare "
             "sel4bench DATA` (DATA: sel4bench-results files of the board; see "
-            "docs/calibration.md), then `l4sim report` again."
+            "docs/how-to/calibration.md), then `l4sim report` again."
         )
         return
     table = pd.read_csv(table_path, dtype={"sha_kernel": str, "sha_bench": str})

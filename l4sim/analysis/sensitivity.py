@@ -387,8 +387,11 @@ def influence_column(method: str) -> str:
 def robustness_table(
     study: Study, samples: pd.DataFrame, indices: pd.DataFrame, claims: list
 ) -> pd.DataFrame:
-    """Per claim: the share of samples where it holds, its most influential parameters,
-    and where along the first of them it fails."""
+    """Each claim's robustness.
+
+    Per claim: the share of samples where it holds, its most influential
+    parameters, and where along the first of them it fails.
+    """
     column = influence_column(study.method)
     sampled = samples[samples["sample"] >= 0]
     rows = []
@@ -438,8 +441,11 @@ def noise_floor(indices: pd.DataFrame, method: str) -> float:
 
 
 def _fails_where(study: Study, sampled: pd.DataFrame, holds: np.ndarray, top: list) -> str:
-    """How many samples fail, and the share holding in each quarter of the most
-    influential parameter's range (where along it the claim breaks)."""
+    """How many samples fail, and where along the most influential parameter.
+
+    The share holding in each quarter of that parameter's range says where
+    along it the claim breaks.
+    """
     failures = int((~holds).sum())
     if failures == 0:
         return "holds in every sample"

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 
 from l4sim.analysis.sensitivity_params import NO_EFFECT
 from l4sim.analysis.style import PALETTE, Drawn, number, save, words
@@ -63,8 +64,11 @@ def _finish(
 
 
 def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: str) -> Drawn:
-    """One panel per output: the most influential parameters' ``column``, the total-order
-    index ST (Sobol') or mu_star (Morris), with 95% intervals, and the noise floor."""
+    """One panel per output: the most influential parameters, with the noise floor.
+
+    Each parameter's ``column``, the total-order index ST (Sobol') or mu_star
+    (Morris), with 95% intervals.
+    """
     outputs = list(dict.fromkeys(indices["output"]))
     figure, axes = _grid(len(outputs), 2.6)
     floors: list[float] = []
@@ -158,15 +162,17 @@ def indices_figure(indices: pd.DataFrame, column: str, out_dir: Path, subtitle: 
 def robustness_figure(
     samples: pd.DataFrame, robustness: pd.DataFrame, out_dir: Path, subtitle: str
 ) -> Drawn:
-    """One panel per claim: its quantity in every sample against its most influential
-    parameter, the claim's band shaded, the samples where it fails marked apart."""
+    """One panel per claim: its quantity in every sample against its most influential parameter.
+
+    The claim's band is shaded, the samples where it fails are marked apart.
+    """
     sampled = samples[samples["sample"] >= 0]
     profile = samples[samples["sample"] == -1]
     figure, axes = _grid(len(robustness), 3.3)
-    for axis, claim in zip(axes, robustness.itertuples(), strict=False):
-        top = claim.top_parameters.split(", ")[0] if claim.top_parameters else None
-        values = sampled[claim.output].to_numpy(dtype=float)
-        low, high = claim.band_low, claim.band_high
+    for axis, claim in zip(axes, robustness.to_dict("records"), strict=False):
+        top = claim["top_parameters"].split(", ")[0] if claim["top_parameters"] else None
+        values = sampled[claim["output"]].to_numpy(dtype=float)
+        low, high = claim["band_low"], claim["band_high"]
         holds = (low <= values) & (values <= high)
         x = sampled[top].to_numpy(dtype=float) if top else np.arange(len(values))
         axis.scatter(
@@ -185,7 +191,7 @@ def robustness_figure(
         if top:
             axis.scatter(
                 profile[top],
-                profile[claim.output],
+                profile[claim["output"]],
                 marker="*",
                 s=90,
                 color="black",
@@ -203,18 +209,18 @@ def robustness_figure(
             else "sample (no parameter moves it)",
             fontsize=8,
         )
-        axis.set_ylabel(f"claim {claim.output}", fontsize=8)
-        text = "\n".join(textwrap.wrap(claim.text, 62)[:2])
+        axis.set_ylabel(f"claim {claim['output']}", fontsize=8)
+        text = "\n".join(textwrap.wrap(claim["text"], 62)[:2])
         axis.set_title(
-            f"{claim.output}: holds in {100 * claim.share_holding:.0f}% "
-            f"(band {claim.band})\n{text}",
+            f"{claim['output']}: holds in {100 * claim['share_holding']:.0f}% "
+            f"(band {claim['band']})\n{text}",
             fontsize=8,
         )
         axis.tick_params(labelsize=7)
         axis.grid(True, alpha=0.3)
     # one legend for every panel, under them (inside a panel it would cover samples);
     # an entry only for what some panel draws
-    entries = {}
+    entries: dict[str, Artist] = {}  # label -> the first handle drawn with it
     for axis in axes[: len(robustness)]:
         for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
             if _draws(handle):

@@ -32,7 +32,7 @@ def sensitivity_section(document: Document, results: Path) -> None:
     if not found:
         document.text(
             "No sensitivity study in this folder yet: `make sensitivity` runs them "
-            "(see docs/sensitivity.md), and `l4sim report` then adds this section."
+            "(see docs/how-to/sensitivity.md), and `l4sim report` then adds this section."
         )
         return
     document.text(
@@ -41,7 +41,7 @@ def sensitivity_section(document: Document, results: Path) -> None:
         "the timeslice. *Holds in*: the share of the study's samples in which the "
         "claim's value lies in its band. *Most influential*: the costs with the "
         "largest index above the noise floor (the index of a parameter applied to "
-        "nothing); Morris' `mu_star` is in the claim's own unit. See docs/sensitivity.md "
+        "nothing); Morris' `mu_star` is in the claim's own unit. See docs/how-to/sensitivity.md "
         "for the method."
     )
     for folder in found:

@@ -123,8 +123,10 @@ class Drawn:
 
 
 def words(name: str) -> str:
-    """A table's key, metric or kind of entry as a reader says it: ``wait_factor`` ->
-    'wait factor', ``ipc.duration_mean`` -> 'IPC: mean duration (cycles)'."""
+    """A table's key, metric or kind of entry as a reader says it.
+
+    ``wait_factor`` -> 'wait factor', ``ipc.duration_mean`` -> 'IPC: mean duration (cycles)'.
+    """
     if name in WORDS:
         return WORDS[name]
     if name.startswith("costs."):
@@ -152,15 +154,15 @@ def curve(
     """
     xs, means, lows, highs = [], [], [], []
     for x_value, group in frame.groupby(x, sort=True):
-        mean, (low, high) = mean_ci(group[y].to_numpy())
+        mean, (low_here, high_here) = mean_ci(group[y].to_numpy())
         xs.append(x_value)
         means.append(mean * scale)
-        lows.append(low * scale)
-        highs.append(high * scale)
+        lows.append(low_here * scale)
+        highs.append(high_here * scale)
     low = np.array(lows)
-    clipped = floor is not None and bool((low < floor).any())
-    if clipped:
-        low = np.maximum(low, floor)
+    clipped = False
+    if floor is not None and (low < floor).any():
+        low, clipped = np.maximum(low, floor), True
     return Curve(label, value, np.array(xs), np.array(means), low, np.array(highs), clipped=clipped)
 
 
@@ -366,11 +368,11 @@ def bands_sentence(
         if len(hidden) == len(bands):
             return f"No band shows: every replication gave the same value ({what}: none)"
         return f"Shaded: {what}; where no band shows, every replication gave the same value"
-    widest = "" if unit is None else f"at most {number(widest)}{unit} wide, "
+    how_wide = "" if unit is None else f"at most {number(widest)}{unit} wide, "
     if len(hidden) == len(bands):
-        return f"No band shows: the {what} is {HIDDEN_WORDS} ({widest}narrower than a line)"
+        return f"No band shows: the {what} is {HIDDEN_WORDS} ({how_wide}narrower than a line)"
     return (
-        f"Shaded: {what}; where no band shows, it is {HIDDEN_WORDS} ({widest}"
+        f"Shaded: {what}; where no band shows, it is {HIDDEN_WORDS} ({how_wide}"
         "narrower than the line)"
     )
 
@@ -411,8 +413,9 @@ def save(
 
 
 def log_ticks(fig) -> None:
-    """Every log axis of ``fig`` with at least :data:`MIN_LOG_TICKS` labelled ticks in
-    view, as plain numbers (500, 1,000, 2,000; not 5 x 10^2).
+    """Give every log axis of ``fig`` at least :data:`MIN_LOG_TICKS` labelled ticks in view.
+
+    The labels are plain numbers (500, 1,000, 2,000; not 5 x 10^2).
 
     Decades first, then 1-2-5 steps, then every integer multiple; an axis
     spanning less than that gets evenly spaced ticks (in the log) rounded to

@@ -255,8 +255,10 @@ class Timeline:
 
 
 def segment_label(name: str) -> str:
-    """A kernel segment's name for a reader: ``ipc fast:fast_call`` -> 'IPC fastpath: call',
-    ``ipc slow:destination_on_this_cpu`` -> 'IPC fell back: destination on this cpu'."""
+    """A kernel segment's name for a reader: ``ipc fast:fast_call`` -> 'IPC fastpath.
+
+    Call', ``ipc slow:destination_on_this_cpu`` -> 'IPC fell back: destination on this cpu'.
+    """
     from l4sim.analysis.style import KINDS
 
     kind, _, outcome = name.partition(" ")

@@ -22,8 +22,10 @@ from l4sim.kernel.fastpath_design import apply_design
 def validate_order_file(
     path: str | Path, fastpaths: Mapping[str, tuple[Check[Any], ...]], designs: bool = False
 ) -> None:
-    """Raise ValueError (one line) unless ``path`` holds valid orders of these fastpaths' checks
-    (``designs``: valid fastpath designs, :mod:`l4sim.kernel.fastpath_design`)."""
+    """Raise ValueError (one line) unless ``path`` holds valid orders of these fastpaths' checks.
+
+    With ``designs``: valid fastpath designs (:mod:`l4sim.kernel.fastpath_design`).
+    """
     try:
         orders = load_design_file(path, fastpaths) if designs else load_order_file(path, fastpaths)
     except FileNotFoundError:
@@ -49,8 +51,10 @@ def validate_order_file(
 def load_order_file(
     path: str | Path, fastpaths: Mapping[str, tuple[Check[Any], ...]]
 ) -> dict[str, list[str]]:
-    """``{"syscall_exception": [...], "ipc": [...]}`` from a file written by ``l4sim checks``
-    (entries for fastpaths not in ``fastpaths`` are ignored)."""
+    """``{"syscall_exception": [...], "ipc": [...]}`` from a file written by ``l4sim checks``.
+
+    Entries for fastpaths not in ``fastpaths`` are ignored.
+    """
     data = json.loads(Path(path).read_text())
     return {
         kind: entry["order"] if isinstance(entry, dict) else entry
@@ -62,7 +66,9 @@ def load_order_file(
 def load_design_file(
     path: str | Path, fastpaths: Mapping[str, tuple[Check[Any], ...]]
 ) -> dict[str, list[str]]:
-    """The fastpath designs (``"design"`` of each entry) of a file written by ``l4sim checks
-    --optimize``; a fastpath without one is refused (KeyError)."""
+    """The fastpath designs of a file written by ``l4sim checks --optimize``.
+
+    The ``"design"`` of each entry; a fastpath without one is refused (KeyError).
+    """
     data = json.loads(Path(path).read_text())
     return {kind: entry["design"] for kind, entry in data.items() if kind in fastpaths}

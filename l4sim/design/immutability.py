@@ -75,8 +75,10 @@ def scan_written_fields(package: Path) -> frozenset[str]:
 
 
 def _assigned(target: ast.expr) -> Iterator[ast.Attribute]:
-    """The attributes an assignment target writes: along its receiver chain, not in its
-    subscripts (``q[t.cpu] = x`` writes ``q``, and only reads ``t.cpu``)."""
+    """The attributes an assignment target writes: along its receiver chain, not in its subscripts.
+
+    ``q[t.cpu] = x`` writes ``q``, and only reads ``t.cpu``.
+    """
     if isinstance(target, ast.Tuple | ast.List):
         for element in target.elts:
             yield from _assigned(element)

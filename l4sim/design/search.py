@@ -37,7 +37,7 @@ milliseconds for the paper's 10 and 11 checks. Above ``EXACT_LIMIT`` checks
 the least cost per unit of failure probability (the ``c / q`` rule that is
 optimal for independent checks, here with lock costs inside ``c``); its gap
 to the exact search is measured on the paper's lists
-(``tests/kernel/test_design_search.py``, docs/fastpath-design.md).
+(``tests/kernel/test_design_search.py``, docs/background/fastpath-design.md).
 
 **How far from the real optimum.** The masks were recorded by the paper's
 design; a design that takes locks at other moments may see slightly
@@ -221,8 +221,11 @@ def search(
         return value, 1 - ok
 
     def as_listed(subset: int, held: Stage) -> Step:
-        """Where the data never reach (every cost there is weighted by zero): the next
-        check of the list, where it belongs, so that the design moves nothing it need not."""
+        """The step where the data never reach: the next check of the list, where it belongs.
+
+        Every cost there is weighted by zero, so the design moves nothing it
+        need not.
+        """
         return next((how, i, after) for how, i, after in options(subset, held) if how == PLAIN)
 
     def finish(held: Stage) -> float:
@@ -315,8 +318,11 @@ def propose(
     waits: LockWaits,
     proven_immutable: frozenset[str],
 ) -> dict[str, Any]:
-    """The paper's list, the order optimizer's order (``reordered``, which minimises the
-    same cost without lock waits) and the best design, each with its expected cycles."""
+    """The paper's list, the order optimizer's order and the best design, with their cycles.
+
+    ``reordered`` is the order optimizer's, which minimises the same cost
+    without lock waits; each design comes with its expected cycles.
+    """
     designs = {
         "paper": paper_design(checks),
         "reordered": [c.name for c in optimal_order(checks, masks, counts, costs)],

@@ -48,6 +48,21 @@ class Check(Generic[Context]):
     """One fastpath check: passes -> go on, fails -> fall back to the slowpath.
 
     ``Check[IpcContext]``: a check whose predicate reads an IPC fastpath's context.
+
+    Attributes:
+        name: The check's name, and the exit point of an entry where it fails.
+        stage: The locks it needs (:class:`Stage`).
+        cost: The name of its cycle cost in the profile (e.g. ``"check_load_compare"``).
+        passes: Its predicate on the fastpath's context (an
+            :class:`~l4sim.kernel.exception_checks.ExceptionContext` or an
+            :class:`~l4sim.kernel.ipc_checks.IpcContext`).
+        why: What it guards, in the paper's terms.
+        needs: The checks that must pass before it (its data dependencies).
+        reads: The thread and space fields it reads (for the static scan).
+        moved_from: On a check a fastpath design moved before the locks it would
+            need, the stage it came from; None where it belongs.
+        optimistic: An early precheck read without its lock (its answer may be
+            stale); the check runs again under its lock before the commit.
     """
 
     name: str

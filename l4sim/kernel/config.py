@@ -37,7 +37,24 @@ _OPTION = {"scenario_key": True}  # a field set by the scenario key of the same 
 
 @dataclass(frozen=True)
 class KernelConfig:
-    """The kernel's options, as a scenario sets them, plus what was resolved for the run."""
+    """The kernel's options, as a scenario sets them, plus what was resolved for the run.
+
+    The options (``cpus`` to ``check_profile``) have the names, types and
+    meanings of the scenario keys of the same names
+    (:data:`SCENARIO_OPTIONS`); a run builds its configuration from its
+    point by name (:meth:`from_options`). A workload's ``build`` is given one
+    and passes it to :class:`~l4sim.kernel.kernel.Kernel`.
+
+    Attributes:
+        fastpaths: Kind of fastpath -> the checks replacing the paper's list for
+            it (a fastpath variant's lists); None: the paper's lists.
+        order: Kind -> the order its fastpath runs its checks in (check names);
+            None: as listed.
+        design: Kind -> a fastpath design (:mod:`l4sim.kernel.fastpath_design`);
+            None: as listed.
+        proven_immutable: The fields proven never written after creation, the
+            proof a design's hoisted checks rest on.
+    """
 
     cpus: int = field(default=2, metadata=_OPTION)
     lock: LockDesign = field(default="ticket", metadata=_OPTION)

@@ -24,7 +24,15 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class ExceptionContext:
-    """What the exception fastpath's checks look at."""
+    """What the exception fastpath's checks look at.
+
+    Attributes:
+        kernel: The kernel's state.
+        cpu: The CPU that trapped.
+        current: The thread that raised the exception.
+        exception: Its :class:`~l4sim.kernel.syscalls.RaiseException`.
+        handler: Its exception handler, if it has one.
+    """
 
     kernel: KernelState
     cpu: int

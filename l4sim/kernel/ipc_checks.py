@@ -33,6 +33,16 @@ class IpcContext:
     keep it. (The exception fastpath builds its context per entry: filling in
     its ``handler`` would count, for the static scan of
     :mod:`l4sim.design.immutability`, as a write of every thread's handler.)
+
+    Attributes:
+        kernel: The kernel's state.
+        cpu: The CPU that trapped.
+        current: The thread that made the IPC.
+        op: Its IPC operation (:class:`~l4sim.kernel.syscalls.Call`,
+            :class:`~l4sim.kernel.syscalls.ReplyWait`, ...).
+        dest: The thread it sends or replies to, if any.
+        is_call: The operation is a Call.
+        is_reply_wait: The operation is a ReplyWait.
     """
 
     kernel: KernelState

@@ -32,7 +32,13 @@ Path = KernelPath[Message | None]  # a kernel entry's path: returns what its thr
 
 
 class Kernel(KernelState):
-    """The kernel's state and its entry points: a trap, an interrupt, a reschedule."""
+    """The kernel's state and its entry points: a trap, an interrupt, a reschedule.
+
+    A workload's ``build`` makes one from the configuration and costs it is
+    given, ``Kernel(config, costs)``, and creates its address spaces and
+    threads (:meth:`create_space`, :meth:`create_thread`); the simulator calls
+    the entry points.
+    """
 
     def __init__(self, config: KernelConfig, costs: Costs) -> None:
         super().__init__(config, costs)
@@ -97,8 +103,10 @@ class Kernel(KernelState):
     def _ipc(
         self, cpu: int, thread: Thread, op: IpcOperation, decoded: Decoded | None = None
     ) -> Path:
-        """An IPC system call's path: its fastpath if one is built in (a fallback starts
-        the slowpath from the beginning), else the slowpath itself."""
+        """An IPC system call's path: its fastpath if one is built in, else the slowpath.
+
+        A fastpath that falls back starts the slowpath from the beginning.
+        """
         if decoded is None:
             decoded = decode(op)
         config = self.config

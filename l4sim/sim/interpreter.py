@@ -327,8 +327,10 @@ class PathInterpreter:
             return stop.value, pending
 
     def elapse(self, cpu: int, delay: int) -> Event:
-        """The clock catches up with ``delay`` cycles ``cpu`` has spent: its next action
-        then is ``delay`` from now, and this is the wait (see :meth:`wait`)."""
+        """The clock catches up with ``delay`` cycles ``cpu`` has spent.
+
+        Its next action then is ``delay`` from now, and this is the wait (see :meth:`wait`).
+        """
         self.next_act[cpu] = self.env.now + delay
         return self.wait(cpu, delay)
 

@@ -276,9 +276,12 @@ class _SharedStateChecks(_Books):
     def recheck_hoisted(
         self, cpu: int, context: IpcContext | ExceptionContext, checks: tuple[Check[Any], ...]
     ) -> None:
-        """A fastpath about to commit ran ``checks`` before their locks, on the proof that
-        they read only fields never written after creation: under the commit's locks each
-        must still pass, or the commit acts on a stale read."""
+        """Check that ``checks``, run before their locks, still pass under the commit's locks.
+
+        A fastpath about to commit ran them on the proof that they read only
+        fields never written after creation: each must still pass, or the
+        commit acts on a stale read.
+        """
         for check in checks:
             if not check.passes(context) and self.races:
                 self.violate(
@@ -349,8 +352,11 @@ class _DeliveryChecks(_Books):
         self._check_wakeups()
 
     def on_stall(self, bounded: bool = False) -> None:
-        """The run can no longer advance (or hit its cycle limit, ``bounded``): a receiver
-        left waiting with a sender queued is a lost wake-up (past the bound, if bounded)."""
+        """The run can no longer advance (or hit its cycle limit, ``bounded``).
+
+        A receiver left waiting with a sender queued is a lost wake-up (past the bound, if
+        bounded).
+        """
         self._check_wakeups(bound=None if bounded else 0)
 
     def on_send(self, sender: Thread, receiver: Thread, message: Message) -> None:

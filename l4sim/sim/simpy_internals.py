@@ -97,14 +97,20 @@ def timeout(env: simpy.Environment, delay: int) -> Event:
 
 
 def call_later(env: simpy.Environment, delay: int, callback: Callable[[Event], None]) -> None:
-    """Call ``callback(event)`` ``delay`` cycles from now: what ``env.timeout(delay)`` with
-    ``callback`` among its callbacks does, the same queue entry, without building a Timeout."""
+    """Call ``callback(event)`` ``delay`` cycles from now.
+
+    What ``env.timeout(delay)`` with ``callback`` among its callbacks does,
+    the same queue entry, without building a Timeout.
+    """
     timeout(env, delay).callbacks.append(callback)
 
 
 def succeed(env: simpy.Environment, event: Event, value: object = None) -> None:
-    """``event.succeed(value)``: the same queue entry (now, NORMAL), without SimPy's
-    (interpreted) method; a contended lock's grant, once per handover."""
+    """``event.succeed(value)``: the same queue entry (now, NORMAL), without SimPy's method.
+
+    SimPy's method runs interpreted; this is a contended lock's grant, once
+    per handover.
+    """
     if event._value is not PENDING:
         raise RuntimeError(f"{event} has already been triggered")
     event._ok = True
@@ -141,9 +147,11 @@ def park(event: Event) -> None:
 
 
 def trigger_parked(event: Event | None) -> bool:
-    """Trigger a parked (pending) ``event``, successful with value None, keeping its
-    waiters; False if it is not pending. What ``event.succeed()`` does but queueing it
-    (the caller does that with ``env.schedule``, or runs its process now)."""
+    """Trigger a parked (pending) ``event``, successful with value None, keeping its waiters.
+
+    False if it is not pending. What ``event.succeed()`` does but queueing it
+    (the caller does that with ``env.schedule``, or runs its process now).
+    """
     if event is None or event._value is not PENDING:
         return False
     event._ok = True
@@ -161,8 +169,9 @@ def call_after_all(env: simpy.Environment, at: int, callback: Callable[[Event], 
 
 
 def run_now(env: simpy.Environment, process: simpy.Process, event: Event) -> bool:
-    """Resume ``process``, suspended on the triggered ``event``, right now (False: it is not
-    suspended on it, nothing done).
+    """Resume ``process``, suspended on the triggered ``event``, right now.
+
+    False: it is not suspended on it, and nothing is done.
 
     What ``Process._resume(event)`` does when SimPy processes ``event`` at this
     instant, without the event's round trip through the queue, for a process
@@ -187,10 +196,13 @@ def run_now(env: simpy.Environment, process: simpy.Process, event: Event) -> boo
 
 
 def interrupt(process: simpy.Process) -> None:
-    """``process.interrupt()`` (no cause): SimPy 4.1's ``Interruption``, the same URGENT
-    queue entry, built without its (interpreted) init; delivered by :func:`_deliver`,
+    """``process.interrupt()`` (no cause), without SimPy's interpreted code.
+
+    SimPy 4.1's ``Interruption``, the same URGENT queue entry, built without
+    its (interpreted) init; delivered by :func:`_deliver`,
     a copy of ``Interruption._interrupt``. Interrupting user work is how an IPI or
-    a device reaches a thread in user mode."""
+    a device reaches a thread in user mode.
+    """
     env = process.env
     if process._value is not PENDING:
         raise RuntimeError(f"{process} has terminated and cannot be interrupted.")

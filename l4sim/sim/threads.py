@@ -43,8 +43,11 @@ except ImportError:  # no Cython: its declarations below mean nothing
 
 
 class ProgramError(ValueError):
-    """A thread's program asked for what no machine can do (a negative or fractional
-    number of cycles): a mistake in the program, told in one line with its thread."""
+    """A thread's program asked for what no machine can do.
+
+    A negative or fractional number of cycles: a mistake in the program,
+    told in one line with its thread.
+    """
 
 
 class ThreadRunner:

@@ -42,7 +42,16 @@ METRICS = (
 
 @dataclass
 class Result:
-    """What one (point, replication) produced."""
+    """What one (point, replication) produced.
+
+    Attributes:
+        point: The point simulated.
+        replication: Its replication number.
+        events: One row per measured kernel entry (the columns of ``events.parquet``).
+        rows: One summary row per kernel-entry kind (the columns of ``points.parquet``).
+        measured_cycles: The cycles of the measurement window.
+        observations: What each thread received, when the run was asked to observe it.
+    """
 
     point: Point
     replication: int
@@ -65,9 +74,11 @@ def measured_events(machine: Machine) -> pd.DataFrame:
 
 
 def events_columns(events: pd.DataFrame) -> dict[str, np.ndarray | pd.Categorical]:
-    """The events as plain columns (a worker's reply): numpy arrays, and the string
-    columns as categoricals of their labels (a code per row: a long run's reply
-    stays small, and it is sent and filed without expanding a string per row).
+    """The events as plain columns (a worker's reply).
+
+    Numpy arrays, and the string columns as categoricals of their labels (a
+    code per row: a long run's reply stays small, and it is sent and filed
+    without expanding a string per row).
     """
     columns: dict[Any, np.ndarray | pd.Categorical] = {}
     for name, column in events.items():

@@ -5,7 +5,7 @@ a worker, a Dask cluster): the workload's kernel and programs are built, run
 on the engine (:mod:`l4sim.sim`) and their records collected
 (:mod:`l4sim.simulation.records`). This module and everything it imports
 are what a cached result depends on: their sources make the model version
-(:mod:`l4sim.simulation.version`).
+(:mod:`l4sim.sweep.model_version`).
 """
 
 from __future__ import annotations
@@ -154,10 +154,16 @@ def simulate(
 ) -> Result:
     """Simulate one point; ``seed`` (if given) replaces the point's root seed.
 
+    A point whose fastpaths run an optimized check order or design
+    (``check_order`` or ``fastpath_design`` other than ``"paper"``) must be
+    resolved first and given as ``resolution``:
+    ``simulate(point, resolution=resolve_design(point))``; without it the
+    call raises :class:`~l4sim.simulation.resolution.UnresolvedDesign`.
+
     ``invariants`` runs the invariant checker (default: on if ``L4SIM_CHECK_INVARIANTS``
     is set); a violation raises :class:`l4sim.sim.invariants.InvariantViolation`.
     ``costs`` replaces the point's profile (calibration scripts use it);
-    ``lookahead`` and ``resolution`` as for :func:`build_machine`. ``progress(count)``
+    ``lookahead`` as for :func:`build_machine`. ``progress(count)``
     is told of closed entries of the measured kind as the run goes,
     ``warmup_events + events`` in all (it changes no record).
     """

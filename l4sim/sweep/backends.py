@@ -66,8 +66,11 @@ def run_task(
     invariants: bool | None,
     progress: Callable[[int], None] | None = None,
 ) -> dict:
-    """One run's record, with the model version this process runs (checked by the caller,
-    so a stale worker cannot pass its results off as current ones)."""
+    """One run's record, with the model version this process runs.
+
+    The caller checks the version, so a stale worker cannot pass its results
+    off as current ones.
+    """
     record = run_record(config, replication, resolution, invariants, progress)
     record["model"] = model_version()
     return record

@@ -1,7 +1,7 @@
 """How long a sweep will take and how much memory and disk it needs, before it runs.
 
 The figures are rates measured on a 2-core machine (``make bench``; see
-docs/speed.md) and the sizes of a run's records, so they are estimates: a
+docs/background/speed.md) and the sizes of a run's records, so they are estimates: a
 slower machine, a long user loop preempted at every timeslice, or many
 interrupts make a run slower. What they are for is refusing, with the
 number, a sweep that cannot fit (its largest run needs more memory than the
@@ -24,7 +24,7 @@ from l4sim.workloads.registry import find_workload
 
 # time per simulated kernel entry of a whole sweep (the run, its cache file and its
 # share of the tables) on 2 simulated CPUs, measured on a 2-core machine with the
-# paper's syscall benchmark (docs/speed.md): compiled hot modules, and pure Python
+# paper's syscall benchmark (docs/background/speed.md): compiled hot modules, and pure Python
 SECONDS_PER_ENTRY = {"compiled": 10e-6, "python": 16e-6}
 # two local workers ran that sweep 1.74x as fast as one
 PARALLEL_EFFICIENCY = 0.87

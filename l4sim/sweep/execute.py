@@ -183,8 +183,10 @@ def _run_tasks(
     client,
     invariants: bool | None,
 ) -> SweepRun:
-    """Compute the (point, replication) tasks missing from ``out_dir``'s cache, then
-    ``collect`` the results from the cache while holding the folder's lock.
+    """Compute the tasks missing from ``out_dir``'s cache, then ``collect`` the results.
+
+    A task is a (point, replication); the results are collected from the
+    cache while the folder's lock is held.
 
     A folder this call created is removed again if writing fails (an
     :class:`OutputError` then says why), or if it is interrupted before any
@@ -430,8 +432,11 @@ WRITE_ROWS = ROW_GROUP_ROWS
 
 
 def _labelled(events: pa.Table, labels: dict):
-    """``events`` with a constant column per label in front (the swept keys, the
-    replication), its dictionary-encoded labels as strings, ``WRITE_ROWS`` at a time."""
+    """``events`` with a constant column per label in front, ``WRITE_ROWS`` at a time.
+
+    The labels are the swept keys and the replication; the events'
+    dictionary-encoded labels come out as strings.
+    """
     for start in range(0, max(events.num_rows, 1), WRITE_ROWS):
         part = events.slice(start, WRITE_ROWS)
         columns = [
@@ -448,6 +453,7 @@ def _temporary(out_dir: Path, stem: str) -> Path:
 
 
 def load_points(out_dir: Path) -> pd.DataFrame:
+    """The ``points.parquet`` table of a run's folder: one row per point, replication and kind."""
     return pd.read_parquet(Path(out_dir) / "points.parquet")
 
 

@@ -128,9 +128,12 @@ def optimized_orders(point: Point, derived: Derived = compute_now) -> dict[str, 
 
 
 def design_proposals(point: Point, derived: Derived = compute_now) -> dict[str, dict[str, Any]]:
-    """Per profiled fastpath of ``point``: paper, reordered and optimized designs with their
-    expected cycles, the measured lock waits, and the verdict on the optimized design
-    (None: accepted; else the violation that rejected it)."""
+    """The designs proposed for each profiled fastpath of ``point``, with their verdict.
+
+    Per fastpath: paper, reordered and optimized designs with their expected
+    cycles, the measured lock waits, and the verdict on the optimized design
+    (None: accepted; else the violation that rejected it).
+    """
     profiling = profiling_point(point)
     config = profiling.model_dump()
     profile = derived("fastpath_profile", config, lambda: profile_point(profiling))

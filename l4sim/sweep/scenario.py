@@ -59,6 +59,7 @@ class Scenario(BaseModel):
 
     @property
     def name(self) -> str:
+        """The scenario's name, and its output folder's (``results/<name>/``)."""
         return self.base["name"]
 
 

@@ -62,16 +62,20 @@ METRICS_ATTR = "metrics"  # the points table's attrs entry naming its metric col
 
 
 def metric_columns(points: pd.DataFrame) -> list[str]:
-    """The metric columns of a points table: those its records named (see above), else
-    the built-in ones it has."""
+    """The metric columns of a points table.
+
+    Those its records named (see above), else the built-in ones it has.
+    """
     named = points.attrs.get(METRICS_ATTR)
     chosen = list(named) if named else list(SUMMARY_METRICS)
     return [m for m in chosen if m in points.columns]
 
 
 def record_metrics(rows: list[dict]) -> list[str]:
-    """The metric names of a run's summary rows, in order of first appearance (every
-    key but the kind), then ``measured_cycles``."""
+    """The metric names of a run's summary rows, then ``measured_cycles``.
+
+    Every key but the kind, in order of first appearance.
+    """
     names = dict.fromkeys(name for row in rows for name in row if name != "kind")
     return [*names, "measured_cycles"]
 

@@ -85,7 +85,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 def _a_function() -> None:
-    """(Its type: a plain function, or Cython's when this module runs compiled.)"""
+    """Give its type: a plain function, or Cython's when this module runs compiled."""
 
 
 # A compiled build (l4sim.build) makes methods Cython functions, which pydantic
@@ -108,44 +108,133 @@ def is_path(value: str) -> bool:
 
 
 class Point(BaseModel):
-    """Keys every workload has. Each workload's ``Params`` subclasses it with its own keys."""
+    """Keys every workload has. Each workload's ``Params`` subclasses it with its own keys.
+
+    A point is one combination of a scenario's keys, validated (unknown keys,
+    wrong types and values out of range are refused) and frozen. Every key,
+    with its type, default and meaning, is in the scenario reference
+    (``docs/reference/scenarios.md``).
+    """
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, ignored_types=FUNCTION_TYPES
     )
 
     name: str
-    workload: str = "syscall_bench"  # a built-in or installed name, or a Python file
-    profile: str = "vmxl4-pandaboard"  # a built-in name or a .toml file
-    # cost overrides (costs.NAME = cycles), applied on top of the profile
+    """The output folder's name (``results/<name>/``); default: the scenario file's stem.
+
+    A plain name of letters, digits, ``_``, ``-`` and ``.`` (not first), so never
+    a path; from the file's stem, other characters become ``_`` (``my first.toml``
+    runs as ``my_first``).
+    """
+    workload: str = "syscall_bench"
+    """A built-in workload, an installed one's name, or a Python file.
+
+    A file is named by its path, relative to the scenario file
+    (``./my_workload.py``): see the how-to guide on extending l4sim.
+    """
+    profile: str = "vmxl4-pandaboard"
+    """The cost profile: a built-in name (``vmxl4-pandaboard``, ``sel4-sabre``) or a ``.toml`` file.
+
+    A file is relative to the scenario file; given with ``--set``, to the
+    current folder.
+    """
     costs: dict[str, int] = Field(default_factory=dict)
+    """Cost overrides on top of the profile, one key each: ``costs.NAME = cycles``.
+
+    Any cost of the profile (e.g. ``costs.lock_handoff = 30``); sweepable as
+    ``"costs.NAME" = [...]``; each is a column ``costs.NAME`` of the tables.
+    """
     seed: int = Field(0, ge=0)
+    """The root seed.
+
+    Each (point, replication) derives its streams from it through
+    ``numpy.random.SeedSequence`` spawn keys made of a hash of the point's
+    workload keys and the replication number.
+    """
     replications: int = Field(1, ge=1, le=10_000)
+    """Independent runs per point."""
     events: int = Field(3000, ge=1, le=MAX_EVENTS)
+    """Kernel entries of the workload's measured kind counted per run.
+
+    Syscall exceptions for ``syscall_bench`` and ``linux``, IPCs for ``ipc_bench``.
+    """
     warmup_events: int = Field(300, ge=0, le=MAX_EVENTS)
+    """Kernel entries of the measured kind simulated first, then discarded."""
     cpus: int = Field(2, ge=1, le=MAX_CPUS)
+    """The number of CPUs."""
     lock: LockDesign = "ticket"
+    """The spinlock design of every kernel lock.
+
+    ``ticket`` (FIFO), ``tas`` (test-and-set, a random waiter wins), ``mcs``,
+    ``clh`` (FIFO queue locks).
+    """
     kernel_lock: KernelLocking = "fine"
+    """``fine`` (the paper's global and per-object locks) or ``big`` (one big kernel lock, seL4)."""
     fastpath_syscall: bool = True
+    """The system-call-exception fastpath is built in (a kernel build option)."""
     fastpath_ipc: bool = False
-    fastpath_notify: bool = False  # the IPC fastpath also delivers notifications
+    """The IPC fastpath is built in (a kernel build option)."""
+    fastpath_notify: bool = False
+    """The IPC fastpath also delivers notifications."""
     fastpath_variant: FastpathVariant = "smp"
-    # a Python file defining FASTPATH_CHECKS, each fastpath's own ordered checks
-    # (l4sim.workloads.fastpath_variants); empty: the paper's lists
+    """``smp`` (the paper's locked fastpath) or ``uniprocessor``.
+
+    The uniprocessor variant runs the same checks reading the scheduler's and
+    the handler's state without locks.
+    """
     fastpath_checks: str = ""
-    check_order: Literal["paper", "optimized"] = "paper"  # paper: as listed
-    check_order_file: str = ""  # JSON from `l4sim checks DIR --optimize`; empty: profile first
-    # paper: the lists (in check_order); reordered: the optimized order; optimized: the
-    # searched design (l4sim.kernel.fastpath_design: orders x hoists x prechecks)
+    """A Python file defining ``FASTPATH_CHECKS``: a fastpath's own ordered checks.
+
+    See the how-to guide on extending l4sim (a fastpath variant,
+    :mod:`l4sim.workloads.fastpath_variants`); empty: the paper's lists.
+    """
+    check_order: Literal["paper", "optimized"] = "paper"
+    """The order each fastpath runs its checks in: ``paper`` (as listed) or ``optimized``."""
+    check_order_file: str = ""
+    """With an optimized order or design: a JSON file written by ``l4sim checks DIR --optimize``.
+
+    A path relative to the scenario file, checked when the scenario is read;
+    its contents are part of a cached result's key. Empty: profile the same
+    point first (paper order, 2000 events) and optimise from that.
+    """
     fastpath_design: Literal["paper", "reordered", "optimized"] = "paper"
-    check_profile: bool = False  # record which checks pass at every fastpath decision
+    """``paper`` (as ``check_order`` says), ``reordered`` (the optimized order) or ``optimized``.
+
+    ``optimized``: the searched design, checks hoisted before their locks and
+    prechecked early (:mod:`l4sim.kernel.fastpath_design`), from
+    ``check_order_file`` (its ``design`` entries) or a profiling run, checked
+    before use.
+    """
+    check_profile: bool = False
+    """Record, at every fastpath decision, which checks pass.
+
+    A bit mask per entry; it has no effect on timing.
+    """
     lock_order: LockOrder = "ascending"
-    lock_order_check: bool = True  # the engine and the checker refuse a lock-order violation
-    stress_jitter: int = Field(0, ge=0, le=100_000)  # the invariant checker's stress (cycles)
-    # the random streams to use, as another point's seed digest (hex); empty: this point's
-    # own. Points that vary a workload key (hold_mean, wait_factor) but name the same
-    # streams face the same random numbers, scaled: common random numbers for that key
+    """``ascending`` (the rule), or a deliberate bug.
+
+    ``descending`` thread-lock addresses, or ``objects_first`` (the slowpaths
+    take thread locks before the scheduler lock).
+    """
+    lock_order_check: bool = True
+    """The engine and the checker refuse a lock-order violation.
+
+    ``false``: let it happen (to see deadlocks).
+    """
+    stress_jitter: int = Field(0, ge=0, le=100_000)
+    """The invariant checker's stress mode: uniform 0..N extra cycles (seeded).
+
+    Added to every kernel cost and before every lock acquisition.
+    """
     stream_key: str = Field("", pattern=r"^([0-9a-f]{32})?$")
+    """The random streams to use, as another point's seed digest; empty: the point's own.
+
+    The digest is 32 hex digits. Points that vary a workload key
+    (``hold_mean``, ``wait_factor``) but name the same streams face the same
+    random numbers, scaled: common random numbers for that key. A sensitivity
+    study gives every sample the streams of its unsampled point.
+    """
 
     @model_validator(mode="before")
     @classmethod
@@ -224,13 +313,18 @@ class Point(BaseModel):
         return self
 
     def workload_identity(self) -> str:
-        """The workload's name as its random streams see it: a file by its name only,
-        so the same file gives the same streams wherever it lies."""
+        """The workload's name as its random streams see it.
+
+        A file by its name only, so the same file gives the same streams
+        wherever it lies.
+        """
         return Path(self.workload).name if is_path(self.workload) else self.workload
 
     def seed_key(self) -> tuple[int, ...]:
-        """Spawn key of this point's random streams: a stable hash of its workload keys
-        (or the digest ``stream_key`` names)."""
+        """Spawn key of this point's random streams.
+
+        A stable hash of its workload keys, or the digest ``stream_key`` names.
+        """
         digest = bytes.fromhex(self.stream_key or self.stream_digest())
         return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
 
@@ -254,14 +348,20 @@ class Point(BaseModel):
         return fastpaths_of(self.fastpath_checks)
 
     def kernel_entries(self) -> int:
-        """Kernel entries one replication simulates (warm-up included), for sizing: the
-        measured kind's; a workload module may say better (its ``kernel_entries``)."""
+        """Kernel entries one replication simulates (warm-up included), for sizing.
+
+        The measured kind's; a workload module may say better (its
+        ``kernel_entries``).
+        """
         return self.measured_entries()
 
     def measured_entries(self) -> int:
-        """Entries of the measured kind one replication closes, warm-up included: its
-        Setup's ``warmup + events``, what a sweep's progress counts and ``l4sim validate``
-        announces. A workload that measures more than one entry per event says so."""
+        """Entries of the measured kind one replication closes, warm-up included.
+
+        Its Setup's ``warmup + events``: what a sweep's progress counts and
+        ``l4sim validate`` announces. A workload that measures more than one
+        entry per event says so.
+        """
         return self.events + self.warmup_events
 
     def flat(self) -> dict[str, Any]:
@@ -282,15 +382,33 @@ def fastpaths_of(fastpath_checks: str) -> dict[str, tuple[Check[Any], ...]]:
 
 
 class WorkloadProbe(Probe, Protocol):
-    """A workload's own measurements (see :class:`l4sim.sim.machine.Probe`), and its
-    rows for the results: one per measure, over the measured window."""
+    """A workload's own measurements (see :class:`l4sim.sim.machine.Probe`).
+
+    Its rows for the results: one per measure, over the measured window.
+    """
 
     def rows(self, since: int, measured_cycles: int) -> list[dict[str, Any]]: ...
 
 
 @dataclass
 class Setup:
-    """A workload ready to simulate."""
+    """A workload ready to simulate: what its ``build`` returns.
+
+    Attributes:
+        kernel: The kernel, with its spaces and threads created.
+        programs: One program (a generator of actions) per thread, every thread.
+        measure_kind: The kind of kernel entry whose count ends the run
+            (:data:`~l4sim.kernel.decode.IPC`, :data:`~l4sim.kernel.decode.SYSCALL_EXCEPTION`).
+        warmup: Entries of that kind simulated before measuring starts.
+        events: Entries of that kind measured.
+        metrics: Extra metrics of the measured kind's rows:
+            ``(machine, events, measured cycles) -> {name: value}``.
+        timers: Periodic interrupts, each ``(cpu, period in cycles, name)``.
+        probe: An object told of interrupts and receptions
+            (``irq_raised(payload, now)``, ``received(thread, msg, now)``) that adds
+            rows of its own (``rows()``).
+        timed_locks: Locks whose hold times the metrics need.
+    """
 
     kernel: Kernel
     programs: dict[Thread, Program]

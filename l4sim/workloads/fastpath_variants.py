@@ -31,8 +31,11 @@ NAME = "FASTPATH_CHECKS"
 
 
 class FastpathChecks(TypedDict, total=False):
-    """The type of a variant file's ``FASTPATH_CHECKS``: each fastpath's checks, each
-    check's predicate on that fastpath's context (so a type checker sees its fields)."""
+    """The type of a variant file's ``FASTPATH_CHECKS``.
+
+    Each fastpath's checks, each check's predicate on that fastpath's context (so a type checker
+    sees its fields).
+    """
 
     syscall_exception: tuple[Check[ExceptionContext], ...]
     ipc: tuple[Check[IpcContext], ...]

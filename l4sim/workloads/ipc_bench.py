@@ -51,9 +51,10 @@ class Params(Point):
     """The keys of the IPC benchmark (on top of those every workload has)."""
 
     workload: Literal["ipc_bench"] = "ipc_bench"
-    clients: int = Field(1, ge=1, le=4096)  # client threads
-    # scale of the random busy loop between Calls
+    clients: int = Field(1, ge=1, le=4096)
+    """Client threads, pinned round robin from CPU 0 (the server's)."""
     wait_factor: float = Field(100.0, ge=0, le=MAX_WAIT_FACTOR)
+    """The scale of the random busy loop between Calls, as in ``syscall_bench``."""
 
 
 def build(

@@ -214,19 +214,34 @@ class Params(Point):
 
     workload: Literal["linux"] = "linux"
     io_procs: int = Field(3, ge=0, le=64)
+    """I/O-heavy guest processes per CPU."""
     cpu_procs: int = Field(3, ge=0, le=64)
-    io_gap: float = Field(20_000.0, gt=0, le=MAX_WORK_CYCLES)  # user burst of an I/O-heavy process
-    # user burst of a CPU-intensive process
+    """CPU-intensive guest processes per CPU."""
+    io_gap: float = Field(20_000.0, gt=0, le=MAX_WORK_CYCLES)
+    """User work of an I/O-heavy process between system calls (cycles, mean)."""
     cpu_gap: float = Field(2_000_000.0, gt=0, le=MAX_WORK_CYCLES)
-    io_block_fraction: float = Field(0.3, ge=0, le=1)  # syscalls that wait for the device
-    device_latency: float = Field(100_000.0, gt=0, le=MAX_WORK_CYCLES)  # device transfer time
-    # Linux server work per system call
+    """User work of a CPU-intensive process between system calls (cycles, mean)."""
+    io_block_fraction: float = Field(0.3, ge=0, le=1)
+    """The share of an I/O process's system calls that wait for the device."""
+    device_latency: float = Field(100_000.0, gt=0, le=MAX_WORK_CYCLES)
+    """A device transfer's time (cycles, mean)."""
     syscall_service: float = Field(2_000.0, gt=0, le=MAX_WORK_CYCLES)
-    irq_service: int = Field(1_000, ge=0, le=MAX_WORK_CYCLES)  # Linux server work per interrupt
-    irq_decode: int = Field(200, ge=0, le=MAX_WORK_CYCLES)  # interrupt thread work per interrupt
-    # guest timer period (HZ = 100 at 1 GHz)
+    """The Linux server's work per system call (cycles, mean)."""
+    irq_service: int = Field(1_000, ge=0, le=MAX_WORK_CYCLES)
+    """The Linux server's work per interrupt (cycles)."""
+    irq_decode: int = Field(200, ge=0, le=MAX_WORK_CYCLES)
+    """The interrupt thread's work per interrupt (cycles)."""
     tick: int = Field(10_000_000, ge=1000, le=MAX_WORK_CYCLES)
-    irq_forward: Literal["send", "notify"] = "send"  # how irq0 forwards to other CPUs
+    """The guest timer's period (cycles; HZ = 100 at 1 GHz).
+
+    The server rotates its runnable processes at the first system call after a tick.
+    """
+    irq_forward: Literal["send", "notify"] = "send"
+    """How ``irq0`` forwards interrupts to the other CPUs.
+
+    ``send``: a ``Send`` IPC; ``notify``: a mailbox in the shared Linux space
+    plus a notification, which never blocks.
+    """
 
     @model_validator(mode="after")
     def _some_process(self) -> Params:

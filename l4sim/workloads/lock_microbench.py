@@ -127,11 +127,16 @@ class Params(Point):
     """The keys of the lock microbenchmark (on top of those every workload has)."""
 
     workload: Literal["lock_microbench"] = "lock_microbench"
-    threads: int = Field(2, ge=1, le=64)  # one per CPU
+    threads: int = Field(2, ge=1, le=64)
+    """Contending threads, one per CPU (at most ``cpus``)."""
     think_dist: Distribution = "exponential"
+    """The distribution of think times (``uniform``: on [0, 2 x mean]), rounded to whole cycles."""
     think_mean: float = Field(3000.0, ge=0, le=MAX_WORK_CYCLES)
+    """The mean think time between a release and the next acquisition (cycles)."""
     hold_dist: Distribution = "exponential"
+    """The distribution of hold times, as ``think_dist``."""
     hold_mean: float = Field(1000.0, ge=0, le=MAX_WORK_CYCLES)
+    """The mean time the lock is held (cycles)."""
 
     @model_validator(mode="after")
     def _one_thread_per_cpu(self) -> Params:

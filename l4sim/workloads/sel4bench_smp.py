@@ -77,7 +77,11 @@ class Params(Point):
     lock: LockDesign = "clh"
     fastpath_ipc: bool = True
     fastpath_syscall: bool = False
-    delay_cycles: int = Field(500, ge=0, le=MAX_WORK_CYCLES)  # each thread's spin per round
+    delay_cycles: int = Field(500, ge=0, le=MAX_WORK_CYCLES)
+    """Cycles of the cycle counter each thread spins between IPCs (sel4bench: 500 and 32000).
+
+    Exact whatever interrupts the spin.
+    """
 
     def measured_entries(self) -> int:
         # each Call is followed by its pong's ReplyRecv: two measured ipc entries per event

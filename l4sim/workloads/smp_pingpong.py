@@ -55,7 +55,8 @@ class Params(Point):
     """The keys of sel4bench's SMP benchmark (on top of those every workload has)."""
 
     workload: Literal["smp_pingpong"] = "smp_pingpong"
-    delay_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)  # user work of each ping between Calls
+    delay_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)
+    """Cycles each ping spins before its Call, and its pong once the next Call is in."""
 
 
 def build(

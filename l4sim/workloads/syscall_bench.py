@@ -57,9 +57,19 @@ class Params(Point):
     """The keys of the syscall benchmark (on top of those every workload has)."""
 
     workload: Literal["syscall_bench"] = "syscall_bench"
-    threads: int = Field(1, ge=1, le=4096)  # user threads in all
-    threads_per_cpu: int | None = Field(None, ge=1, le=64)  # if set, replaces threads
-    wait_factor: float = Field(100.0, ge=0, le=MAX_WAIT_FACTOR)  # scale of the random busy loop
+    threads: int = Field(1, ge=1, le=4096)
+    """User threads in all, pinned round robin on the CPUs."""
+    threads_per_cpu: int | None = Field(None, ge=1, le=64)
+    """If set, ``threads_per_cpu x cpus`` user threads instead of ``threads``.
+
+    For CPU-count sweeps.
+    """
+    wait_factor: float = Field(100.0, ge=0, le=MAX_WAIT_FACTOR)
+    """The scale of the random busy loop between system calls.
+
+    Each thread busy-loops ``uniform[0,1) x wait_factor`` iterations
+    (``wait_loop_iteration`` cycles each) before each system call.
+    """
 
     @property
     def worker_threads(self) -> int:

@@ -23,8 +23,11 @@ class UserFileError(ValueError):
 
 
 class UserCodeError(ValueError):
-    """A user's own code (a workload, a check) raised while it ran: one line naming the file
-    and line, and the exception. Picklable: it crosses from worker processes."""
+    """A user's own code (a workload, a check) raised while it ran.
+
+    One line naming the file and line, and the exception. Picklable: it
+    crosses from worker processes.
+    """
 
 
 def load_python_file(path: str | Path) -> ModuleType:

@@ -26,8 +26,10 @@ class Reviewed(dict):
 
 @pytest.fixture
 def reviewed(monkeypatch):
-    """Every PNG a drawing function writes, reviewed as it is saved, with the caption the
-    file's metadata carries."""
+    """Review every PNG a drawing function writes, as it is saved.
+
+    With the caption the file's metadata carries.
+    """
     found = Reviewed()
     save = matplotlib.figure.Figure.savefig
 

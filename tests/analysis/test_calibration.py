@@ -25,8 +25,10 @@ SLOWER = files.Truth(call=TRUTH.call + 25, reply=TRUTH.reply + 20)  # the calibr
 
 @pytest.fixture(scope="module")
 def data_folder(tmp_path_factory):
-    """Three runs: two with a 4-core figure made by the model with HANDOFF, the last (a
-    slower IPC, as a kernel change would make it) with none."""
+    """Three runs: two with a 4-core figure made by the model with HANDOFF, one without.
+
+    The last has a slower IPC, as a kernel change would make it.
+    """
     folder = tmp_path_factory.mktemp("data")
     files.write(folder, [files.records(1001, 10, TRUTH)])
     costs = calibration.derive(read(folder).run(1001))[1].replace(lock_handoff=HANDOFF)
@@ -272,7 +274,7 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
 
 
 def test_the_example_data_is_what_its_script_writes(tmp_path, monkeypatch):
-    """examples/sel4bench/data/ (synthetic, used by docs/calibration.md) is reproducible."""
+    """examples/sel4bench/data/ (synthetic, used by docs/how-to/calibration.md) is reproducible."""
     import importlib.util
     from pathlib import Path
 

@@ -156,8 +156,11 @@ def test_the_ipc_bench_figure_passes(tmp_path, reviewed):
 
 
 def test_the_linux_figure_passes_with_a_narrow_range(tmp_path, reviewed):
-    """Durations within one octave (the calibrated profile's bulk): still four labelled
-    ticks, the legend under the panels, not on the fastpath-off distribution."""
+    """Durations within one octave (the calibrated profile's bulk).
+
+    Still four labelled ticks, the legend under the panels, not on the fastpath-off
+    distribution.
+    """
     rng = np.random.default_rng(0)
     events = pd.DataFrame(
         {

@@ -1,5 +1,8 @@
-"""The report: numbers to their precision, headers in words, n/a with its reason, figures
-embedded; Markdown and one self-contained HTML page; a closing summary of what was written."""
+"""The report, in Markdown and as one self-contained HTML page.
+
+Numbers to their precision, headers in words, n/a with its reason, figures
+embedded; a closing summary of what was written.
+"""
 
 import re
 from html.parser import HTMLParser

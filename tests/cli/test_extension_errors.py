@@ -319,7 +319,7 @@ RUNTIME = {
 
 @pytest.mark.parametrize("case", ["build_raises", "build_returns_nothing"])
 def test_validate_builds_every_point(tmp_path, case):
-    """(A program's failure shows only when it runs; a failing build shows at once.)"""
+    """A failing build shows at once (a program's failure only when it runs)."""
     files, scenario_text, _key, problem = CASES[case]
     for name, text in files.items():
         (tmp_path / name).write_text(text)

@@ -1,5 +1,7 @@
-"""Property: whatever a user writes in a scenario or passes with --set, l4sim either takes it
-or refuses it in one line with exit status 2, never a traceback, and writes nothing.
+"""Property: whatever a user writes in a scenario or passes with --set, l4sim takes or refuses.
+
+A refusal is one line with exit status 2, never a traceback, and nothing
+written.
 
 Hypothesis writes scenario files (known keys of every workload with values
 of every type, unknown keys, tables, garbage text, a byte-order mark) and

@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.slow  # make in a subprocess
 
 ROOT = Path(__file__).parents[2]
-TARGETS = ["venv", "figures", "sweep", "report", "notebooks", "bench", "test", "clean"]
+TARGETS = ["venv", "figures", "sweep", "report", "notebooks", "bench", "test", "docs", "clean"]
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")

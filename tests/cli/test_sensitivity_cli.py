@@ -1,5 +1,8 @@
-"""``l4sim sensitivity``: bad input is one line, exit 2, nothing written; the same
-indices on one process, two and a Dask cluster; a killed study resumes."""
+"""``l4sim sensitivity``: mistakes, the same indices everywhere, resuming.
+
+Bad input is one line, exit 2, nothing written; the same indices on one
+process, two and a Dask cluster; a killed study resumes.
+"""
 
 import sys
 from pathlib import Path
@@ -118,8 +121,10 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_indices(tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_study_resumes_from_its_finished_runs(tmp_path):
-    """kill -9 a real 'l4sim sensitivity' mid-study: the rerun reuses every run it filed
-    and writes the tables a study run in one go writes."""
+    """A real 'l4sim sensitivity' killed (-9) mid-study: the rerun reuses every run it filed.
+
+    It writes the tables a study run in one go writes.
+    """
     study = [
         "sensitivity",
         SCENARIOS / "lock_microbench.toml",

@@ -68,8 +68,11 @@ def test_its_declarations_are_part_of_its_source(tmp_path):
 
 
 def test_a_build_that_compiled_in_a_changed_modules_declarations_is_not_used(tmp_path):
-    """Its extension types' layout came from the other module's build: Python would
-    refuse to import it (a size mismatch) next to that module running as source."""
+    """Its extension types' layout came from the other module's build.
+
+    Python would refuse to import it (a size mismatch) next to that module
+    running as source.
+    """
     package, locks, built = _fake_build(tmp_path)
     (package / "sim").mkdir()
     spinlock = package / "sim" / "spinlock.py"

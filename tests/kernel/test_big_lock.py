@@ -87,8 +87,11 @@ def _effects(path, resume: bool = True) -> list:
 
 @pytest.mark.parametrize("big", [True, False], ids=["big", "fine"])
 def test_the_trap_s_entry_and_exit_run_outside_every_lock(costs, big):
-    """seL4 takes its lock in C, after the trap's assembly entry, and drops it before the
-    assembly exit: trap_entry comes before the first lock, trap_exit after the last."""
+    """The trap's entry comes before the first lock, its exit after the last.
+
+    seL4 takes its lock in C, after the trap's assembly entry, and drops it
+    before the assembly exit.
+    """
     kernel = Kernel(
         KernelConfig(cpus=2, kernel_lock="big" if big else "fine"),
         costs.replace(trap_entry=7, trap_exit=5),

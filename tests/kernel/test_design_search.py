@@ -13,8 +13,11 @@ WAITS = LockWaits(scheduler=120.0, threads=10.0, waiters_per_held_cycle=0.4)
 
 
 def _checks():
-    """A small fastpath: a root two others dereference, two scheduler checks (one on an
-    immutable field, one on the current thread's own queue), one thread-lock check."""
+    """A small fastpath of five checks.
+
+    A root two others dereference, two scheduler checks (one on an immutable
+    field, one on the current thread's own queue), one thread-lock check.
+    """
     return (
         Check("root", Stage.LOCK_FREE, "check_pointer_chase", lambda c: True, "root"),
         Check(

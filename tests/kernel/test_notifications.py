@@ -45,9 +45,12 @@ def test_notification_to_a_busy_thread_stays_pending(waiter):
 
 
 def test_notification_forwarding_delivers_every_interrupt_once_in_order():
-    """The Linux load depends on timing (which process blocks when), so runs with the
-    notification fastpath on and off differ; each must still deliver every forwarded
-    interrupt to its server exactly once and the timer ticks in order."""
+    """Every forwarded interrupt reaches its server exactly once, the ticks in order.
+
+    The Linux load depends on timing (which process blocks when), so runs with
+    the notification fastpath on and off differ; each must still deliver every
+    forwarded interrupt to its server exactly once and the timer ticks in order.
+    """
     base = {
         "workload": "linux",
         "irq_forward": "notify",

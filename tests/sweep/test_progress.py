@@ -1,5 +1,8 @@
-"""Progress of long work: within a run (entries against the target), across workers, while
-the tables are assembled; a bar on a terminal, lines in a log; records never change."""
+"""Progress of long work; records never change.
+
+Within a run (entries against the target), across workers, while the tables
+are assembled; a bar on a terminal, lines in a log.
+"""
 
 import io
 

@@ -75,7 +75,7 @@ def test_cached_file_is_written_atomically(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_tables(tmp_path):
-    """kill -9 a real 'l4sim run' mid-sweep; the rerun finishes it, tables identical."""
+    """A real 'l4sim run' killed (-9) mid-sweep; the rerun finishes it, tables identical."""
     args = [
         "run",
         str(SCENARIO),

@@ -54,9 +54,11 @@ def _ping_periods(**keys) -> np.ndarray:
 
 
 def test_the_delay_is_a_spin_on_the_counter_whatever_interrupts_it():
-    """Timeslice ends cut the spins (3.3 a round, a kernel entry of ~230 cycles each): the
-    round stays as long, but for a cut that lands in a spin's last cycles (the spin ends
-    only once the kernel has returned: ~230^2 / (2 x 5000) = 5 cycles a cut on average).
+    """Timeslice ends cut the spins, and the round stays as long.
+
+    3.3 cuts a round, a kernel entry of ~230 cycles each; only a cut that
+    lands in a spin's last cycles lengthens it (the spin ends only once the
+    kernel has returned: ~230^2 / (2 x 5000) = 5 cycles a cut on average).
 
     As user work (Compute) each cut would add its whole kernel time: ~770 cycles a round.
     """

@@ -160,7 +160,6 @@ def test_tables_do_not_depend_on_worker_count(tmp_path):
 )
 def test_lookahead_gives_the_same_timeline_as_flushing_every_effect(keys):
     """The engine's folding of delays is an optimisation only: same records either way."""
-
     values = {"threads": 4, "wait_factor": 100.0, "events": 500, "warmup_events": 50, **keys}
     values = {key: value for key, value in values.items() if value is not None}  # None: unset
     if values.get("workload") in ("linux", "ipc_bench"):
