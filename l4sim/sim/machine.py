@@ -226,8 +226,11 @@ class Machine:
             ) from None
 
     def _watch(self, now: int) -> None:
-        """Every WATCH_EVERY events: raise :class:`NoMeasuredProgress` once the measured kind
-        has made no progress for STALL_EVENTS events."""
+        """Every WATCH_EVERY events: end a run whose measured kind makes no progress.
+
+        Raises :class:`NoMeasuredProgress` once no entry of that kind has closed
+        for STALL_EVENTS events.
+        """
         closed = len(self.window.closed_at)
         if closed != self._watched_closed:
             self._watched_closed, self._watched_at = closed, now

@@ -302,7 +302,7 @@ def run_until(
             countdown -= 1
             if countdown == 0:
                 countdown = every
-                watch(env._now)  # type: ignore[misc]  # (counts down only with a watch)
+                watch(env._now)  # type: ignore[misc, arg-type]  # (counts down only with a watch)
             callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
             try:
                 for callback in callbacks:

@@ -92,10 +92,12 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent(parent: int) -> None:
-    """Have the OS kill this worker when the process that started it dies, however it
-    dies (kill -9 included): no worker may go on alone, holding the output folder's
-    lock it inherited or computing runs nobody will file. Linux only; elsewhere the
-    main process stops its workers itself when it is interrupted."""
+    """Have the OS kill this worker when the process that started it dies.
+
+    However it dies (kill -9 included): no worker may go on alone, holding the
+    output folder's lock it inherited or computing runs nobody will file. Linux
+    only; elsewhere the main process stops its workers itself when interrupted.
+    """
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -174,8 +176,11 @@ def run_local(
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop every worker of ``pool`` now: its pending runs cancelled, its running ones
-    ended (a long run would otherwise go on after the sweep was interrupted)."""
+    """Stop every worker of ``pool`` now.
+
+    Its pending runs are cancelled and its running ones ended: a long run would
+    otherwise go on after the sweep was interrupted.
+    """
     workers = list((getattr(pool, "_processes", None) or {}).values())  # (not published)
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:

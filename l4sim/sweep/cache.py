@@ -71,8 +71,11 @@ def _keyed(config: dict) -> dict:
 
 
 def _identity(config: dict) -> str:
-    """A point's configuration as a cached record stores it, less the keys that do not
-    change a result (JSON: what a record read back compares equal to)."""
+    """A point's configuration as a cached record stores it, as JSON.
+
+    Less the keys that do not change a result; JSON, so that a record read back
+    compares equal to the configuration it was made from.
+    """
     return json.dumps({k: v for k, v in config.items() if k not in UNKEYED}, sort_keys=True)
 
 
@@ -179,9 +182,9 @@ class ResultCache:
         return Record(meta["rows"], meta["measured_cycles"], table.replace_schema_metadata())
 
     def check(self, key: str, config: dict, replication: int) -> str | None:
-        """Why the result filed under ``key`` is not the run of ``config``, replication
-        ``replication``, under this model version (None: it is).
+        """Why the file under ``key`` is not this run's result (None: it is).
 
+        The run: ``config``, replication ``replication``, this model version.
         A file is trusted only once its own record says which run it is: a file
         copied or renamed into the cache, or damaged, is not read as another run's.
         """

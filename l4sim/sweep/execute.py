@@ -261,9 +261,12 @@ def warn(message: str) -> None:
 
 
 class CheckedReader:
-    """The cache's results, each read as the run it is for: one found damaged while its
-    tables are assembled (its metadata was checked before, not every byte) is computed
-    again in this process, with a warning, never trusted."""
+    """The cache's results, each read as the run it is for.
+
+    One found damaged while the tables are assembled (its metadata was checked
+    before, not every byte) is computed again in this process, with a warning,
+    never trusted.
+    """
 
     def __init__(
         self,

@@ -85,8 +85,11 @@ class Progress:
                 self.next_step = step + 1
 
     def tick(self) -> None:
-        """Nothing new done, but time passed: a line every 30 s all the same (a bar redrawn),
-        so long work is never silent. Call it often (a sweep does while it waits for runs)."""
+        """Nothing new done, but time passed.
+
+        A line every 30 s all the same (a bar redrawn), so long work is never
+        silent. Call it often (a sweep does while it waits for runs).
+        """
         self.update(0)
 
     def note(self, text: str) -> None:
@@ -115,9 +118,12 @@ class Progress:
         )
 
     def close(self) -> None:
-        """The end: a bar shows its last count; in a log, a last line if the count (or what
-        is noted beside it) changed since the line before, so a log ends with the final
-        count (800/800 runs, not the 799/800 of the line when the entries were all in)."""
+        """The end: a bar shows its last count; a log, a last line.
+
+        The last line is printed if the count (or what is noted beside it)
+        changed since the line before, so a log ends with the final count
+        (800/800 runs, not the 799/800 of the line when the entries were all in).
+        """
         if self.bar is not None:
             self.bar.close()
         elif self.mode == "lines" and self.shown and self.last_shown != (self.done, self.postfix):

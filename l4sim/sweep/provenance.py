@@ -82,8 +82,10 @@ def version() -> str:
 
 @functools.lru_cache(maxsize=1)
 def source_state() -> tuple[str, str]:
-    """(commit, tree) of the source this process runs: the git commit, and 'clean' or
-    'modified' (tracked files changed); 'unknown' where there is no git checkout or no git.
+    """(commit, tree) of the source this process runs.
+
+    The git commit, and 'clean' or 'modified' (tracked files changed); 'unknown'
+    where there is no git checkout or no git.
     """
     if not (SOURCE_ROOT / "pyproject.toml").is_file() or not (SOURCE_ROOT / ".git").exists():
         return UNKNOWN, UNKNOWN
@@ -232,8 +234,10 @@ def with_metadata(table: pa.Table, provenance: Provenance) -> pa.Table:
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, provenance: Provenance | None) -> Path:
-    """Write ``frame`` (no index) with its provenance, whole or not at all (a temporary
-    file, then a rename)."""
+    """Write ``frame`` (no index) with its provenance, whole or not at all.
+
+    A temporary file, then a rename.
+    """
     path = Path(path)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if provenance is not None:
@@ -263,8 +267,10 @@ def _from_fields(fields: dict[str, Any]) -> Provenance:
 
 
 def write_file(out_dir: Path, provenance: Provenance, **more: Any) -> Path:
-    """``out_dir/provenance.json``: the provenance, the date, the whole command line as
-    typed, and ``more`` (what was written)."""
+    """Write ``out_dir/provenance.json``.
+
+    The provenance, the date, the whole command line as typed, and ``more``.
+    """
     path = Path(out_dir) / FILE
     record = {
         **provenance.fields(),
@@ -294,8 +300,10 @@ def read_file(out_dir: Path) -> dict[str, Any] | None:
 
 
 def of_folder(out_dir: Path) -> Provenance:
-    """The provenance of the results in ``out_dir`` (its tables', else its file's), or
-    this process's where it has none: what a figure drawn from the folder carries."""
+    """The provenance of the results in ``out_dir``: what a figure drawn from it carries.
+
+    Its tables', else its file's, or this process's where it has none.
+    """
     out_dir = Path(out_dir)
     for table in ("points.parquet", "summary.parquet"):
         found = of_table(out_dir / table)
