@@ -17,7 +17,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,9 @@ from l4sim.sweep.cache import (
     task_key,
 )
 from l4sim.sweep.fastpath_designs import resolve_design
+from l4sim.sweep.output_folder import claim, remove_stale_figures
 from l4sim.sweep.progress import Progress
+from l4sim.sweep.provenance import Provenance, parquet_table, with_metadata, write_file
 from l4sim.sweep.scenario import Scenario, point_keys
 from l4sim.sweep.stats import METRICS_ATTR, record_metrics, write_summary
 from l4sim.workloads.base import COSTS_PREFIX, Point
@@ -60,6 +62,10 @@ __all__ = [
 ]
 
 
+# the tables a sweep writes
+TABLES = ("points.parquet", "events.parquet", "summary.parquet")
+
+
 class OutputError(CacheError):
     """The output folder cannot be written (a full disk, no permission): one line, exit 2."""
 
@@ -73,6 +79,8 @@ class SweepRun:
     runs: int
     reused: int
     computed: int
+    # figures drawn from the tables this sweep replaced with different ones
+    removed_figures: list[Path] = field(default_factory=list)
 
 
 def run_sweep(
@@ -84,6 +92,8 @@ def run_sweep(
     progress: bool | None = None,
     client=None,
     invariants: bool | None = None,
+    overwrite: bool = False,
+    provenance: Provenance | None = None,
 ) -> SweepRun:
     """Run what is missing from the cache, then write the tables into ``out_dir``.
 
@@ -93,16 +103,24 @@ def run_sweep(
     them all: a cached result was not necessarily checked. ``progress``
     (default: on) shows the kernel entries simulated against the target, then
     the tables being assembled.
-    Writes ``points.parquet``, ``events.parquet`` and ``summary.parquet``. A
-    folder this call created is removed again if writing fails (a full disk):
-    an :class:`OutputError` then says why.
+    Writes ``points.parquet``, ``events.parquet`` and ``summary.parquet``, each
+    with ``provenance`` (default: the scenario's, :mod:`l4sim.sweep.provenance`) in
+    its metadata, and ``provenance.json``. A folder holding another scenario's or
+    study's results is refused (:class:`l4sim.sweep.output_folder.FolderTaken`),
+    or emptied of them first with ``overwrite``; figures drawn from tables this
+    sweep replaces with different ones are removed. A folder this call created is
+    removed again if writing fails (a full disk): an :class:`OutputError` then
+    says why.
     """
     points = scenario.points()
     tasks = [(point, rep) for point in points for rep in range(point.replications)]
     out_dir = Path(out_dir)
+    provenance = provenance or Provenance.of_points(points, "run", scenario.name, scenario.source)
+    claim(out_dir, "run", scenario.name, overwrite)  # before anything is written
+    removed: list[Path] = []
 
     def tables(reader: CheckedReader, keys: list[str], mode: str) -> pd.DataFrame:
-        frame = _assemble(
+        frame, changed = _assemble(
             points,
             tasks,
             keys,
@@ -110,11 +128,15 @@ def run_sweep(
             list(scenario.sweep),
             out_dir,
             Progress(len(tasks), f"{scenario.name}: tables", mode, unit="runs", delay=1.0),
+            provenance,
         )
-        write_summary(out_dir, frame)
+        write_summary(out_dir, frame, provenance)
+        if changed:
+            removed.extend(remove_stale_figures(out_dir))
+        write_file(out_dir, provenance, tables=TABLES)
         return frame
 
-    return _run_tasks(
+    run = _run_tasks(
         tasks,
         scenario.name,
         out_dir,
@@ -126,6 +148,8 @@ def run_sweep(
         client,
         invariants,
     )
+    run.removed_figures = removed
+    return run
 
 
 def run_points(
@@ -382,11 +406,13 @@ def _assemble(
     swept: list[str],
     out_dir: Path,
     progress: Progress,
-) -> pd.DataFrame:
+    provenance: Provenance,
+) -> tuple[pd.DataFrame, bool]:
     """``points.parquet`` and ``events.parquet`` from the cache, in task order.
 
     Both are written under temporary names first and renamed together at the
     end, so a failure leaves the folder's previous tables, never half of new ones.
+    Returns the points table, and whether it differs from the one it replaced.
     """
     rows: list[dict] = []
     metrics: dict[str, None] = {}  # every metric name the records carry, in order
@@ -406,7 +432,8 @@ def _assemble(
             labels = {**{name: config[name] for name in swept}, "replication": rep}
             for table in _labelled(record.events, labels):
                 if writer is None:
-                    writer = pq.ParquetWriter(events_temporary, table.schema)
+                    schema = with_metadata(table, provenance).schema
+                    writer = pq.ParquetWriter(events_temporary, schema)
                 writer.write_table(table)
         if writer is not None:
             writer.close()
@@ -416,7 +443,8 @@ def _assemble(
         frame = frame[ordered + [c for c in frame.columns if c not in ordered]]
         # which columns are metrics (a workload's own too), kept in the file's metadata
         frame.attrs[METRICS_ATTR] = list(metrics)
-        frame.to_parquet(points_temporary, index=False)
+        pq.write_table(parquet_table(frame, provenance), points_temporary)
+        changed = not _same_bytes(points_temporary, out_dir / "points.parquet")
         if events_temporary.exists():
             os.replace(events_temporary, out_dir / "events.parquet")
         os.replace(points_temporary, out_dir / "points.parquet")
@@ -426,7 +454,17 @@ def _assemble(
             writer.close()
         for leftover in out_dir.glob(".*.parquet.tmp*"):
             leftover.unlink(missing_ok=True)
-    return frame
+    return frame, changed
+
+
+def _same_bytes(new: Path, old: Path) -> bool:
+    """Whether file ``old`` exists and holds the bytes of ``new``."""
+    try:
+        if old.stat().st_size != new.stat().st_size:
+            return False
+        return old.read_bytes() == new.read_bytes()
+    except OSError:
+        return False
 
 
 # rows of events.parquet written at a time (a row group): a long run's strings are
@@ -478,8 +516,14 @@ def point_from_row(row: dict) -> Point:
 
 def describe(run: SweepRun) -> str:
     """One line for the terminal: where the tables went and what was reused."""
+    removed = len(run.removed_figures)
     return (
         f"{run.runs} runs ({run.reused} reused from {run.out_dir / 'cache'}, "
         f"{run.computed} computed), {len(run.points)} rows -> "
-        f"{run.out_dir / 'points.parquet'}, events.parquet, summary.parquet"
+        f"{run.out_dir / 'points.parquet'}, events.parquet, summary.parquet, provenance.json"
+        + (
+            f"; removed {removed} figure{'s' if removed > 1 else ''} drawn from the previous tables"
+            if removed
+            else ""
+        )
     )

@@ -14,9 +14,10 @@ header block) carries it, so that a reader can cite a result and make it again:
   file as given and a hash of its bytes;
 - ``seeds``: the root seeds of its points, and the replications each runs (every
   random stream derives from them);
-- ``command``: the command line, less the options that only say how to run
-  (``--jobs``, ``--scheduler``, ``--quiet``, ``--force``, ``--overwrite``): a result
-  is the same on any number of workers, and so are its files.
+- ``command``: the command line, less the options that only say how or where to
+  run (``--jobs``, ``--scheduler``, ``--quiet``, ``--force``, ``--overwrite``,
+  ``--out``): a result is the same on any number of workers, in any folder, and
+  so are its files.
 
 The date is the one fact that differs between two runs of the same command on
 the same source, so it is kept apart: in ``provenance.json`` beside the tables
@@ -54,9 +55,13 @@ METADATA_KEY = b"l4sim.provenance"
 # the file beside the tables with the date and the whole command line
 FILE = "provenance.json"
 UNKNOWN = "unknown"
-# options that say how to run, not what: left out of the command the files record
-# (with the number of values each takes)
+# how a figure's metadata names its creator: l4sim's version follows
+FIGURE_CREATOR = b"l4sim "
+# options that say how or where to run, not what: left out of the command the files
+# record (with the number of values each takes)
 EXECUTION_OPTIONS = {
+    "--out": 1,
+    "--results": 1,
     "--jobs": 1,
     "--scheduler": 1,
     "--quiet": 0,
@@ -122,7 +127,7 @@ def command_line() -> list[str]:
 
 
 def recorded_command(argv: Sequence[str]) -> str:
-    """The command as the files record it: without the options that only say how to run."""
+    """The command as the files record it: without the options that say how or where to run."""
     kept: list[str] = []
     skip = 0
     for argument in argv:
@@ -226,11 +231,52 @@ class Provenance:
         return {METADATA_KEY: json.dumps(self.fields(), sort_keys=True).encode()}
 
 
+def figure_metadata(
+    provenance: Provenance, title: str, caption: str, file_format: str
+) -> dict[str, str | None]:
+    """Matplotlib's ``metadata`` of a figure file (``png`` or ``svg``): its provenance.
+
+    PNG text chunks (Title, Description, Software, Source: the provenance as
+    JSON, Comment: the footer line) or SVG Dublin Core (Title, Description,
+    Creator, Source, Identifier); no date, so the same figure is the same file.
+    """
+    import matplotlib
+
+    creator = f"{provenance.program} (matplotlib {matplotlib.__version__})"
+    source = json.dumps(provenance.fields(), sort_keys=True)
+    if file_format == "svg":
+        return {
+            "Title": title,
+            "Description": caption,
+            "Creator": creator,
+            "Source": source,
+            "Identifier": provenance.footer(),
+            "Date": None,
+        }
+    return {
+        "Title": title,
+        "Description": caption,
+        "Software": creator,
+        "Source": source,
+        "Comment": provenance.footer(),
+    }
+
+
 def with_metadata(table: pa.Table, provenance: Provenance) -> pa.Table:
     """``table`` with the provenance in its schema's metadata (beside pandas' own)."""
     return table.replace_schema_metadata(
         {**(table.schema.metadata or {}), **provenance.parquet_metadata()}
     )
+
+
+def parquet_table(frame: pd.DataFrame, provenance: Provenance | None) -> pa.Table:
+    """``frame`` (no index) as an Arrow table with its provenance in the metadata."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if frame.attrs:  # as pandas' own to_parquet keeps them, to read them back
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"PANDAS_ATTRS": json.dumps(frame.attrs).encode()}
+        )
+    return table if provenance is None else with_metadata(table, provenance)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, provenance: Provenance | None) -> Path:
@@ -239,9 +285,7 @@ def write_parquet(frame: pd.DataFrame, path: Path, provenance: Provenance | None
     A temporary file, then a rename.
     """
     path = Path(path)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    if provenance is not None:
-        table = with_metadata(table, provenance)
+    table = parquet_table(frame, provenance)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         pq.write_table(table, temporary)
