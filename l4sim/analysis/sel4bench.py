@@ -6,7 +6,9 @@ one file per kernel build of one board, one JSON object per line and run:
 ``sha_bench`` (sel4bench commit), ``run_id``, and every other key a metric
 whose value is ``[min, q1, median, mean, q3, max, stddev, n]`` (zeros where
 only the mean, stddev and n were kept). Metrics are cycle counts, except
-``smp_*``, calls per second.
+``smp_*``, calls per second. One key is l4sim's own: ``synthetic``, a text
+saying what made a run that was not measured (example data carries it), so
+that no comparison with it is ever presented as one with hardware.
 
 A file's build comes from its name, as the series names them:
 ``BOARD_SMP_32.jsonl`` (the SMP build), ``BOARD_32.jsonl`` (uniprocessor),
@@ -26,6 +28,7 @@ from pathlib import Path
 
 STATISTICS = ("min", "q1", "median", "mean", "q3", "max", "stddev", "n")
 RUN_FIELDS = ("ts", "sha", "sha_kernel", "sha_bench", "run_id")
+SYNTHETIC = "synthetic"  # a run not measured: what made it (never a metric)
 
 SMP = "smp"
 UNIPROCESSOR = "uniprocessor"
@@ -81,6 +84,7 @@ class Run:
     sha_bench: str
     builds: dict[str, dict[str, Figure]] = field(default_factory=dict)
     files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # build -> (file, line)
+    synthetic: str = ""  # what made it, if it was not measured
 
     @property
     def date(self) -> str:
@@ -122,6 +126,16 @@ class Sel4benchData:
 
     source: str
     runs: list[Run]
+
+    @property
+    def files(self) -> list[Path]:
+        """The files the runs were read from, in order."""
+        return sorted({path for run in self.runs for path, _ in run.files.values()})
+
+    @property
+    def synthetic(self) -> str:
+        """What made the data, if any run of it was not measured ('' if all were)."""
+        return next((run.synthetic for run in self.runs if run.synthetic), "")
 
     def run(self, run_id: int | None = None) -> Run:
         """A run by its ``run_id``; None: the last one."""
@@ -181,10 +195,11 @@ def read(paths: list[Path] | Path) -> Sel4benchData:
                     f"{path}:{line}: run_id {run_id} again (first on line {first})"
                 )
             run.files[build] = (path, line)
+            run.synthetic = run.synthetic or record.get(SYNTHETIC, "")
             run.builds[build] = {
                 key: Figure(tuple(value), path, line)
                 for key, value in record.items()
-                if key not in RUN_FIELDS
+                if key not in RUN_FIELDS and key != SYNTHETIC
             }
     source = ", ".join(str(p) for p in paths)
     return Sel4benchData(source, [runs[run_id] for _, _, run_id in sorted(order)])
@@ -219,8 +234,12 @@ def _records(path: Path):
         for key in RUN_FIELDS[:-1]:
             if not isinstance(record[key], str):
                 raise Sel4benchError(f"{where}: '{key}' must be a string")
+        if SYNTHETIC in record and not (
+            isinstance(record[SYNTHETIC], str) and record[SYNTHETIC].strip()
+        ):
+            raise Sel4benchError(f"{where}: '{SYNTHETIC}' must say what made the run (a text)")
         for key, value in record.items():
-            if key in RUN_FIELDS:
+            if key in RUN_FIELDS or key == SYNTHETIC:
                 continue
             if (
                 not isinstance(value, list)

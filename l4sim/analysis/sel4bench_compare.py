@@ -12,13 +12,21 @@ the FITTED handoff, the residuals), ``OUT/compare.md`` (the residuals, the
 in-sample errors, the predicted effects of the changes below and every run,
 as tables), the time-series figure ``OUT/sel4bench_2026.png`` and ``.svg``,
 and ``OUT/profiles/RUN_ID.toml`` with their residuals; ``OUT/runs/RUN_ID/``
-holds each run's simulated tables (and cache). The report's "Validated
-against hardware" section is the same blocks, from ``compare.csv``.
+holds each run's simulated tables (and cache); ``OUT/provenance.json`` says
+where the data came from (each file and its SHA-256) and whether it was
+measured. The report's section is the same blocks, from ``compare.csv``.
+
+Data marked synthetic (:data:`l4sim.analysis.sel4bench.SYNTHETIC`: the
+example data is) is never presented as a validation against hardware: every
+title, heading and legend then says it is synthetic, and the report's section
+says so before anything else. A comparison whose data's origin was not
+recorded is not called a validation either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +37,7 @@ from l4sim.analysis.document import Document, Table
 from l4sim.analysis.sel4bench import SMP, Sel4benchData
 from l4sim.analysis.style import Drawn
 from l4sim.sweep.execute import run_scenario
+from l4sim.sweep.provenance import Provenance, file_sha256, read_file, write_file
 from l4sim.sweep.scenario import Scenario, load_scenario
 
 CORES = 4
@@ -40,6 +49,67 @@ CHANGES_TABLE = "changes.csv"  # the changes a comparison marks: date, change
 TABLE = "compare.csv"
 FIGURE = "sel4bench_2026"
 TITLE = f"sel4bench on the board against l4sim: {CORES}-core SMP benchmark"
+SYNTHETIC_TITLE = (
+    f"Synthetic sel4bench data against l4sim: {CORES}-core SMP benchmark "
+    "(not measurements: no validation against hardware)"
+)
+COMPARED = "sel4bench"  # what a comparison's folder holds (its provenance's name)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a comparison's data came from.
+
+    Its files (path, SHA-256), and if it is synthetic, what made it ('':
+    measured; None: not recorded).
+    """
+
+    files: tuple[tuple[str, str], ...]
+    synthetic: str | None
+
+    @classmethod
+    def of(cls, data: Sel4benchData) -> DataSource:
+        return cls(tuple((str(path), file_sha256(path)) for path in data.files), data.synthetic)
+
+    @classmethod
+    def recorded(cls, folder: Path) -> DataSource:
+        """What a comparison's ``provenance.json`` says (files none, synthetic None: nothing)."""
+        found = (read_file(folder) or {}).get("data")
+        if not isinstance(found, dict):
+            return cls((), None)
+        files = tuple(
+            (str(entry.get("path")), str(entry.get("sha256")))
+            for entry in found.get("files", [])
+            if isinstance(entry, dict)
+        )
+        synthetic = found.get("synthetic")
+        return cls(files, synthetic if isinstance(synthetic, str) else None)
+
+    def record(self) -> dict:
+        return {
+            "files": [{"path": path, "sha256": digest} for path, digest in self.files],
+            "synthetic": self.synthetic,
+        }
+
+    def sentence(self) -> str:
+        """Where the data came from, in words (Markdown)."""
+        if not self.files:
+            return (
+                "Where these data came from was not recorded (a comparison written by an "
+                "older l4sim): run `l4sim compare` again. Until then this is no validation."
+            )
+        files = ", ".join(f"`{path}` (SHA-256 {digest[:12]})" for path, digest in self.files)
+        if self.synthetic:
+            return (
+                f"**Synthetic data, not measurements**: {files}, {self.synthetic}. The "
+                "tables and figure below show how a comparison reads; they validate "
+                "nothing against hardware."
+            )
+        return f"Data: {files}, sel4bench's results of the board."
+
+    @property
+    def title(self) -> str:
+        return SYNTHETIC_TITLE if self.synthetic else TITLE
 
 
 def compare(
@@ -59,7 +129,13 @@ def compare(
     for run in data.runs:  # every run's figures are checked before anything is written
         calibration.derive(run)
     out = Path(out)
+    source = DataSource.of(data)
     (out / "profiles").mkdir(parents=True, exist_ok=True)
+    write_file(
+        out,
+        Provenance.of_points(scenario.points(), "compare", COMPARED, scenario.source),
+        data=source.record(),
+    )
     known: dict[int, float] = {}
     rows = []
     for run in data.runs:
@@ -92,19 +168,30 @@ def compare(
             row[f"{metric}_measured"] = run.mean(SMP, metric) if run.has(SMP, metric) else np.nan
             row[f"{metric}_error"] = row[f"{metric}_predicted"] / row[f"{metric}_measured"] - 1
         rows.append(row)
-    return [*write_comparison(pd.DataFrame(rows), out, changes), out / "profiles"]
+    return [
+        *write_comparison(pd.DataFrame(rows), out, changes, source),
+        out / "profiles",
+        out / "provenance.json",
+    ]
 
 
 def write_comparison(
-    table: pd.DataFrame, out: Path, changes: tuple[tuple[str, str], ...] = CHANGES
+    table: pd.DataFrame,
+    out: Path,
+    changes: tuple[tuple[str, str], ...] = CHANGES,
+    source: DataSource | None = None,
 ) -> list[Path]:
-    """Write the comparison's table, its changes, the figure and the Markdown from ``table``."""
+    """Write the comparison's table, its changes, the figure and the Markdown from ``table``.
+
+    ``source``: where the data came from (default: what ``out/provenance.json`` says).
+    """
     out = Path(out)
+    source = source or DataSource.recorded(out)
     table.to_csv(out / TABLE, index=False)
     pd.DataFrame(list(changes), columns=["date", "change"]).to_csv(out / CHANGES_TABLE, index=False)
-    figure = time_series_figure(table, out, changes)
-    document = Document(TITLE)
-    comparison_blocks(document, table, figure, changes, level=1)
+    figure = time_series_figure(table, out, changes, source)
+    document = Document(source.title)
+    comparison_blocks(document, table, figure, changes, level=1, source=source)
     (out / "compare.md").write_text(document.markdown(out))
     return [out / TABLE, out / CHANGES_TABLE, out / "compare.md", figure.png, figure.svg]
 
@@ -203,16 +290,18 @@ def comparison_blocks(
     figure: Drawn | None,
     changes: tuple[tuple[str, str], ...] = CHANGES,
     level: int = 2,
+    source: DataSource | None = None,
 ) -> None:
-    """The comparison as blocks: residuals, FITTED, in-sample errors, effects, every run."""
+    """The comparison as blocks: the data's origin, residuals, FITTED, errors, every run."""
     low, high = calibration.DELAYS
     first, second = (calibration.rate_metric(CORES, d) for d in (low, high))
+    document.text((source or DataSource((), None)).sentence())
     document.text(
         f"{len(table)} runs, each calibrated on its own single-core figures (`l4sim calibrate "
         f"sel4bench`); each prediction is `sel4bench_smp` on {CORES} CPUs with that run's "
         "profile. No run's own multi-core figures enter its profile."
     )
-    document.heading("Residuals: the model's single-core figures against the board", level + 1)
+    document.heading("Residuals: the model's single-core figures against the data's", level + 1)
     rows = []
     for name, metric, used in RESIDUALS:
         column = f"residual_{metric}"
@@ -336,12 +425,19 @@ def comparison_blocks(
         document.figure(figure)
 
 
-def _caption(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = ()) -> str:
+def _caption(
+    table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = (), synthetic: bool = False
+) -> str:
     withheld = int(
         table[f"{calibration.rate_metric(CORES, calibration.DELAYS[0])}_measured"].isna().sum()
     )
+    points = (
+        f"Points: the synthetic data's {CORES}-core rate of each run (made up, not measured)"
+        if synthetic
+        else f"Points: sel4bench's measured {CORES}-core rate of each run"
+    )
     return (
-        f"Points: sel4bench's measured {CORES}-core rate of each run; line: l4sim's "
+        f"{points}; line: l4sim's "
         f"prediction, from a profile calibrated on that run's single-core figures "
         f"({len(table)} runs"
         + (f", {withheld} with their {CORES}-core figures withheld, shaded" if withheld else "")
@@ -363,7 +459,10 @@ def _within(table: pd.DataFrame, changes: tuple[tuple[str, str], ...]) -> list[t
 
 
 def time_series_figure(
-    table: pd.DataFrame, out_dir: Path, changes: tuple[tuple[str, str], ...] = CHANGES
+    table: pd.DataFrame,
+    out_dir: Path,
+    changes: tuple[tuple[str, str], ...] = CHANGES,
+    source: DataSource | None = None,
 ) -> Drawn:
     """Measured 4-core rates as points, predicted as a line, the changes marked.
 
@@ -377,6 +476,7 @@ def time_series_figure(
     from l4sim.analysis.style import PALETTE, save
 
     when = pd.to_datetime(table["ts"])
+    synthetic = bool(source and source.synthetic)
     marked = _within(table, changes)
     stamps = [pd.Timestamp(date, tz=when.dt.tz) for date, _ in marked]
     # each run's period: how many changes came before it
@@ -405,7 +505,7 @@ def time_series_figure(
             "o",
             color=PALETTE[6],
             markersize=4,
-            label="measured (sel4bench)",
+            label="synthetic (not measured)" if synthetic else "measured (sel4bench)",
         )
         withheld = when[measured.isna()]
         if len(withheld):  # wide enough to see, even around one run
@@ -433,16 +533,39 @@ def time_series_figure(
     axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     axes[-1].set_xlabel("run date")
     figure.autofmt_xdate()
-    title = f"sel4bench's SMP benchmark on {CORES} cores: measured and predicted"
+    title = figure_title(synthetic)
     figure.suptitle(title, fontsize=10.5)
-    return save(figure, out_dir, FIGURE, title, [_caption(table, changes)])
+    return save(figure, out_dir, FIGURE, title, [_caption(table, changes, synthetic)])
+
+
+def figure_title(synthetic: bool) -> str:
+    if synthetic:
+        return (
+            f"sel4bench's SMP benchmark on {CORES} cores: synthetic data (not measured) "
+            "and predicted"
+        )
+    return f"sel4bench's SMP benchmark on {CORES} cores: measured and predicted"
 
 
 def hardware_section(document: Document, folder: Path) -> None:
-    """The report's "validated against hardware" section, from what ``compare`` wrote."""
-    document.heading(f"Validated against hardware (sel4bench, {CORES} cores)")
+    """The report's section on the model against sel4bench, from what ``compare`` wrote.
+
+    Headed "Validated against hardware" only when the comparison's data were
+    recorded as measured; synthetic data (or data of unrecorded origin) head it
+    as such.
+    """
     folder = Path(folder)
     table_path = folder / TABLE
+    source = DataSource.recorded(folder)
+    if not table_path.is_file() or (source.files and not source.synthetic):
+        document.heading(f"Validated against hardware (sel4bench, {CORES} cores)")
+    elif source.synthetic:
+        document.heading(
+            f"Synthetic sel4bench data (not measurements: no validation against hardware, "
+            f"{CORES} cores)"
+        )
+    else:
+        document.heading(f"Against sel4bench data of unrecorded origin ({CORES} cores)")
     if not table_path.is_file():
         document.text(
             f"No comparison yet: `{table_path}` is absent. Run `l4sim compare "
@@ -458,17 +581,13 @@ def hardware_section(document: Document, folder: Path) -> None:
         else ()
     )
     png, svg = folder / f"{FIGURE}.png", folder / f"{FIGURE}.svg"
+    synthetic = bool(source.synthetic)
     figure = (
-        Drawn(
-            png,
-            svg,
-            f"sel4bench's SMP benchmark on {CORES} cores: measured and predicted",
-            _caption(table, changes),
-        )
+        Drawn(png, svg, figure_title(synthetic), _caption(table, changes, synthetic))
         if png.is_file()
         else None
     )
-    comparison_blocks(document, table, figure, changes, level=2)
+    comparison_blocks(document, table, figure, changes, level=2, source=source)
 
 
 def _before_after(entry: dict, metric: str) -> str:

@@ -14,6 +14,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from l4sim.sweep.provenance import Provenance
 
 # colours of the PNG, by segment category, and the category in the legend
 COLOURS = {
@@ -153,14 +157,31 @@ class Timeline:
             "otherData": {"clock_hz": self.clock_hz, "time_unit": "microseconds"},
         }
 
-    def write_chrome(self, path: Path) -> Path:
+    def write_chrome(self, path: Path, provenance: Provenance | None = None) -> Path:
+        """Write the Chrome trace, with the run's provenance as the trace's metadata."""
         path = Path(path)
-        path.write_text(json.dumps(self.to_chrome()))
+        trace = self.to_chrome()
+        if provenance is not None:
+            trace["metadata"] = {"l4sim": provenance.fields()}
+        path.write_text(json.dumps(trace))
         return path
 
-    def draw(self, path: Path, start: int = 0, cycles: int = 5000) -> Path:
-        """A PNG of the window [start, start + cycles): a row per CPU, arrows for IPC."""
+    def draw(
+        self,
+        path: Path,
+        start: int = 0,
+        cycles: int = 5000,
+        provenance: Provenance | None = None,
+    ) -> Path:
+        """A PNG of the window [start, start + cycles): a row per CPU, arrows for IPC.
+
+        The run's ``provenance`` (default: this process's) goes into the file's
+        metadata and a footer line.
+        """
         import matplotlib
+
+        from l4sim.analysis.style import FOOTER_INCHES, write_figure
+        from l4sim.sweep.provenance import Provenance
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -248,8 +269,15 @@ class Timeline:
             "l4sim timeline (arrows: IPC hand-offs, thin bars over a row: lock spinning)",
             fontsize=9,
         )
-        fig.tight_layout()
-        fig.savefig(path, dpi=150)
+        title = "l4sim timeline"
+        fig.tight_layout(rect=(0, FOOTER_INCHES / fig.get_figheight(), 1, 1))
+        write_figure(
+            fig,
+            Path(path),
+            title,
+            f"Cycles {start:,} to {stop:,} of one run, a row per CPU.",
+            provenance or Provenance.current("timeline"),
+        )
         plt.close(fig)
         return Path(path)
 
