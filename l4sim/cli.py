@@ -83,7 +83,8 @@ class _Version(argparse.Action):
 
         commit, tree = source_state()
         source = "" if commit == "unknown" else f" (commit {commit[:12]}, {tree})"
-        parser.exit(0, f"l4sim {version()}{source}\n")
+        print(f"l4sim {version()}{source}")
+        parser.exit(0)
 
 
 class _Deprecated(argparse.Action):

@@ -80,9 +80,10 @@ def _identity(config: dict) -> str:
 
 
 def _reason(error: BaseException) -> str:
-    """An error in a few words, on one line."""
+    """An error in a few words, on one line of printable characters."""
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    first = text[0] if text else type(error).__name__
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in first)
 
 
 def _key(identity: dict) -> str:
@@ -177,7 +178,7 @@ class ResultCache:
             meta = json.loads(table.schema.metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
-                f"{path}: unreadable cached result ({error}); delete it or rerun with --force"
+                f"{path}: unreadable cached result ({_reason(error)}); delete it or rerun with --force"
             ) from None
         return Record(meta["rows"], meta["measured_cycles"], table.replace_schema_metadata())
 
@@ -214,7 +215,7 @@ class ResultCache:
             meta = json.loads(pq.read_schema(path).metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
-                f"{path}: unreadable cached result ({error}); delete it or rerun with --force"
+                f"{path}: unreadable cached result ({_reason(error)}); delete it or rerun with --force"
             ) from None
         return meta["rows"], meta["measured_cycles"]
 

@@ -281,7 +281,8 @@ def _run_tasks(
 
 def warn(message: str) -> None:
     """A warning: one line on stderr (the run goes on)."""
-    print(f"l4sim: warning: {message}", file=sys.stderr, flush=True)
+    shown = " ".join(message.split())  # one line
+    print(f"l4sim: warning: {shown}", file=sys.stderr, flush=True)
 
 
 class CheckedReader:
