@@ -178,7 +178,8 @@ class ResultCache:
             meta = json.loads(table.schema.metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
-                f"{path}: unreadable cached result ({_reason(error)}); delete it or rerun with --force"
+                f"{path}: unreadable cached result ({_reason(error)}); "
+                "delete it or rerun with --force"
             ) from None
         return Record(meta["rows"], meta["measured_cycles"], table.replace_schema_metadata())
 
@@ -215,7 +216,8 @@ class ResultCache:
             meta = json.loads(pq.read_schema(path).metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
-                f"{path}: unreadable cached result ({_reason(error)}); delete it or rerun with --force"
+                f"{path}: unreadable cached result ({_reason(error)}); "
+                "delete it or rerun with --force"
             ) from None
         return meta["rows"], meta["measured_cycles"]
 

@@ -1,5 +1,8 @@
-"""No result lost or silently wrong: an output folder holds one scenario's results, its
-figures are drawn from the tables beside them, and a cached run is checked before use."""
+"""No result lost or silently wrong.
+
+An output folder holds one scenario's results, its figures are drawn from the
+tables beside them, and a cached run is checked before use.
+"""
 
 import json
 from pathlib import Path

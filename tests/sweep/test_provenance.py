@@ -1,5 +1,7 @@
-"""Provenance: what made every table and figure is recorded, and the same inputs give the same
-bytes (the date lives apart, in provenance.json)."""
+"""Provenance: what made every table and figure is recorded.
+
+The same inputs give the same bytes (the date lives apart, in provenance.json).
+"""
 
 import json
 import re
@@ -67,8 +69,11 @@ def test_version_comes_from_the_package_metadata():
 
 @pytest.mark.slow
 def test_tables_and_figures_record_what_made_them_and_are_the_same_bytes_again(tmp_path):
-    """Two runs of the same command (on 1 and 2 workers, into two folders): every table and
-    figure byte-identical; provenance.json differs only by its date and the command as typed."""
+    """Two runs of the same command give byte-identical tables and figures.
+
+    On 1 and 2 workers, into two folders; provenance.json differs only by its
+    date and the command as typed.
+    """
     one = _run_and_plot(tmp_path, "one", "--jobs", "1")
     two = _run_and_plot(tmp_path, "two", "--jobs", "2")
     files = sorted(p.name for p in one.iterdir() if p.is_file() and p.suffix != ".json")
