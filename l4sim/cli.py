@@ -453,11 +453,12 @@ def _terminate(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(arguments)
-    set_command(arguments)
+    command = set_command(arguments)
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         return _dispatch(args)
     finally:
+        set_command(command[1:] if command else None)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

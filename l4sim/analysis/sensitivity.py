@@ -161,7 +161,7 @@ def study_from(
 
     for metric in chosen:
         if metric not in METRICS:
-            raise StudyError(f"--output {metric}: unknown metric (known: {', '.join(METRICS)})")
+            raise StudyError(f"--metric {metric}: unknown metric (known: {', '.join(METRICS)})")
     parameters = parse_parameters(specs, fixes, scenario, option)
     return Study(scenario, parameters, method, samples, chosen)
 

@@ -113,17 +113,27 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
-def set_command(argv: Sequence[str]) -> None:
-    """The command line of this process, as typed (the command line interface's arguments)."""
+def set_command(argv: Sequence[str] | None) -> list[str] | None:
+    """Set the command line of this process, as typed; returns the one set before.
+
+    ``argv``: the command line interface's arguments (None: none).
+    """
     global _command
-    _command = ["l4sim", *argv]
+    previous = _command
+    _command = None if argv is None else ["l4sim", *argv]
+    return previous
 
 
 def command_line() -> list[str]:
-    """This process's command line, as typed."""
+    """This process's command line, as typed.
+
+    Called from Python rather than the command line (a script, a notebook, the
+    tests), it is the program's name alone: its arguments are not l4sim's, and a
+    notebook's kernel has a new one every session.
+    """
     if _command is not None:
         return list(_command)
-    return [Path(sys.argv[0]).name or "python", *sys.argv[1:]]
+    return [f"python {Path(sys.argv[0]).name or '-'}"]
 
 
 def recorded_command(argv: Sequence[str]) -> str:

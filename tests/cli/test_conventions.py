@@ -1,5 +1,8 @@
-"""The command line's conventions: one name per option across commands, help on every
-option, the command's own help in errors, shell completion, defaults under results/."""
+"""The command line's conventions.
+
+One name per option across commands, help on every option, the command's own
+help in errors, shell completion, defaults under results/.
+"""
 
 import argparse
 import subprocess

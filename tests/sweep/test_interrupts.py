@@ -1,5 +1,7 @@
-"""An interrupted run (SIGTERM, Ctrl-C, kill -9) leaves no worker behind and no lock that
-blocks the rerun, which resumes from the runs it kept."""
+"""An interrupted run (SIGTERM, Ctrl-C, kill -9) leaves no worker and no lock behind.
+
+No lock blocks the rerun, which resumes from the runs it kept.
+"""
 
 import os
 import signal

@@ -1,6 +1,8 @@
-"""Accounting that adds up: for every workload, validate's count, the progress target and
-what the runs closed are one number (sel4bench_smp and smp_pingpong measure two entries
-per event)."""
+"""Accounting that adds up, for every workload.
+
+Validate's count, the progress target and what the runs closed are one number
+(sel4bench_smp and smp_pingpong measure two entries per event).
+"""
 
 import re
 from pathlib import Path
