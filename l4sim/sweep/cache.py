@@ -44,6 +44,9 @@ from l4sim.workloads.user_files import file_digest
 # keys that do not change the result of one (point, replication)
 UNKEYED = frozenset({"name", "replications"})
 META = b"l4sim"
+# a SHA-256 of the record's metadata, beside it: a changed byte in it is found, as a
+# changed byte in the events is by the pages' checksums (both checked on every read)
+META_DIGEST = b"l4sim.sha256"
 # rows per Parquet row group of events.parquet: a long run's table is written a
 # group at a time, with little memory beyond the table itself
 ROW_GROUP_ROWS = 64 * 1024
@@ -68,6 +71,19 @@ def _keyed(config: dict) -> dict:
     keyed = {k: v for k, v in config.items() if k not in UNKEYED}
     keyed["files"] = file_contents(config)
     return keyed
+
+
+def _meta(metadata: dict[bytes, bytes] | None) -> dict:
+    """A cached record's metadata, checked against its digest (ValueError: changed)."""
+    if not metadata or META not in metadata:
+        raise KeyError("no l4sim record")
+    text = metadata[META]
+    if metadata.get(META_DIGEST) != hashlib.sha256(text).hexdigest().encode():
+        raise ValueError("its record does not match its checksum")
+    found = json.loads(text)
+    if not isinstance(found, dict):
+        raise ValueError("not an l4sim record")
+    return found
 
 
 def _identity(config: dict) -> str:
@@ -167,15 +183,21 @@ class ResultCache:
             "model": self.model,
         }
         table = pa.table({name: _compact(values) for name, values in record["events"].items()})
-        table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
-        self._file(self.path(key), lambda temporary: pq.write_table(table, temporary))
+        text = json.dumps(meta).encode()
+        table = table.replace_schema_metadata(
+            {META: text, META_DIGEST: hashlib.sha256(text).hexdigest().encode()}
+        )
+        self._file(
+            self.path(key),
+            lambda temporary: pq.write_table(table, temporary, write_page_checksum=True),
+        )
 
     def get(self, key: str) -> Record:
         path = self.path(key)
         try:
             strings = [field.name for field in pq.read_schema(path) if _is_labels(field.type)]
-            table = pq.read_table(path, read_dictionary=strings)
-            meta = json.loads(table.schema.metadata[META])
+            table = pq.read_table(path, read_dictionary=strings, page_checksum_verification=True)
+            meta = _meta(table.schema.metadata)
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
                 f"{path}: unreadable cached result ({_reason(error)}); "
@@ -192,7 +214,7 @@ class ResultCache:
         """
         path = self.path(key)
         try:
-            meta = json.loads(pq.read_schema(path).metadata[META])
+            meta = _meta(pq.read_schema(path).metadata)
             stored, rows, cycles = meta["config"], meta["rows"], meta["measured_cycles"]
             replication_stored = meta["replication"]
         except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as error:
@@ -213,7 +235,7 @@ class ResultCache:
         """A cached result's summary rows and measured cycles, without reading its events."""
         path = self.path(key)
         try:
-            meta = json.loads(pq.read_schema(path).metadata[META])
+            meta = _meta(pq.read_schema(path).metadata)
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
                 f"{path}: unreadable cached result ({_reason(error)}); "
