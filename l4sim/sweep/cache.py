@@ -47,6 +47,11 @@ META = b"l4sim"
 # a SHA-256 of the record's metadata, beside it: a changed byte in it is found, as a
 # changed byte in the events is by the pages' checksums (both checked on every read)
 META_DIGEST = b"l4sim.sha256"
+# A cache file is the Parquet file, then SEAL and the SHA-256 of the Parquet bytes:
+# a byte changed anywhere (the footer's schema and offsets too, which no page
+# checksum covers) is found when the file is read, and the run computed again.
+SEAL = b"l4sim-sha256"
+SEALED = len(SEAL) + 32
 # rows per Parquet row group of events.parquet: a long run's table is written a
 # group at a time, with little memory beyond the table itself
 ROW_GROUP_ROWS = 64 * 1024
@@ -71,6 +76,27 @@ def _keyed(config: dict) -> dict:
     keyed = {k: v for k, v in config.items() if k not in UNKEYED}
     keyed["files"] = file_contents(config)
     return keyed
+
+
+def _unsealed(sealed: bytes) -> pa.BufferReader:
+    """The Parquet file a sealed cache file holds, its SHA-256 checked (ValueError)."""
+    data, seal, digest = sealed[:-SEALED], sealed[-SEALED:-32], sealed[-32:]
+    if len(sealed) < SEALED or seal != SEAL or hashlib.sha256(data).digest() != digest:
+        raise ValueError("its bytes do not match its checksum")
+    return pa.BufferReader(data)
+
+
+def _schema(path: Path) -> pa.Schema:
+    """The schema (and metadata) of a sealed cache file, read from its end alone.
+
+    The whole file's checksum is checked where its events are read
+    (:meth:`ResultCache.get`); the metadata has a checksum of its own.
+    """
+    with pa.memory_map(str(path)) as mapped:
+        size = mapped.size()
+        if size < SEALED or mapped.read_at(len(SEAL), size - SEALED) != SEAL:
+            raise ValueError("not a sealed l4sim result")
+        return pq.read_schema(pa.BufferReader(mapped.read_at(size - SEALED, 0)))
 
 
 def _meta(metadata: dict[bytes, bytes] | None) -> dict:
@@ -187,16 +213,18 @@ class ResultCache:
         table = table.replace_schema_metadata(
             {META: text, META_DIGEST: hashlib.sha256(text).hexdigest().encode()}
         )
-        self._file(
-            self.path(key),
-            lambda temporary: pq.write_table(table, temporary, write_page_checksum=True),
-        )
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, write_page_checksum=True)
+        data = sink.getvalue().to_pybytes()
+        sealed = data + SEAL + hashlib.sha256(data).digest()
+        self._file(self.path(key), lambda temporary: temporary.write_bytes(sealed))
 
     def get(self, key: str) -> Record:
         path = self.path(key)
         try:
-            strings = [field.name for field in pq.read_schema(path) if _is_labels(field.type)]
-            table = pq.read_table(path, read_dictionary=strings, page_checksum_verification=True)
+            data = _unsealed(path.read_bytes())
+            strings = [field.name for field in pq.read_schema(data) if _is_labels(field.type)]
+            table = pq.read_table(data, read_dictionary=strings)
             meta = _meta(table.schema.metadata)
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
@@ -214,7 +242,7 @@ class ResultCache:
         """
         path = self.path(key)
         try:
-            meta = _meta(pq.read_schema(path).metadata)
+            meta = _meta(_schema(path).metadata)
             stored, rows, cycles = meta["config"], meta["rows"], meta["measured_cycles"]
             replication_stored = meta["replication"]
         except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as error:
@@ -235,7 +263,7 @@ class ResultCache:
         """A cached result's summary rows and measured cycles, without reading its events."""
         path = self.path(key)
         try:
-            meta = _meta(pq.read_schema(path).metadata)
+            meta = _meta(_schema(path).metadata)
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
                 f"{path}: unreadable cached result ({_reason(error)}); "

@@ -133,7 +133,7 @@ def command_line() -> list[str]:
     """
     if _command is not None:
         return list(_command)
-    return [f"python {Path(sys.argv[0]).name or '-'}"]
+    return ["python", Path(sys.argv[0]).name or "-"]
 
 
 def recorded_command(argv: Sequence[str]) -> str:

@@ -1,5 +1,6 @@
 """Same tables on one process, two processes and a Dask cluster; progress in a log."""
 
+import shlex
 import subprocess
 import sys
 from dataclasses import replace
@@ -69,7 +70,8 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
         assert pq.read_table(tmp_path / "cli" / name).equals(table)
         assert made is not None and made.command.startswith("python ")
         assert of_table(tmp_path / "cli" / name) == replace(
-            made, command=f"l4sim run {SCENARIO} " + " ".join(f"--set={s}" for s in SMALL)
+            made,
+            command=shlex.join(["l4sim", "run", str(SCENARIO), *(f"--set={s}" for s in SMALL)]),
         )
 
 
