@@ -805,7 +805,7 @@ def _traced_run(args):
         args.out = Path("results") / f"{scenario.name}-{suffix}"
         writable_folder(args.out.parent, "--out")
     writable_folder(args.out.parent, "--out")  # below a file, or no permission
-    if not args.out.parent.is_dir() and args.out.parent != Path("results"):
+    if not args.out.parent.is_dir() and args.out.parent != RESULTS:
         raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
     if args.out.is_dir():
         raise UsageError(f"--out {args.out}: is a folder (give a file name)")
@@ -863,6 +863,8 @@ def _timeline(args) -> int:
     return 0
 
 
+# where l4sim writes by default (made if missing, unlike any other folder a user names)
+RESULTS = Path("results")
 # the largest --replication (as for a scenario's replications) and cycle of a timeline
 MAX_REPLICATION = 10_000
 MAX_CYCLE = 2**62
@@ -890,13 +892,14 @@ def _calibrate(args) -> int:
     if args.out.is_dir():
         raise UsageError(f"--out {args.out}: is a folder (give a file name)")
     writable_folder(args.out.parent, "--out")  # below a file, or no permission
-    if not args.out.parent.is_dir():
+    if not args.out.parent.is_dir() and args.out.parent != RESULTS:
         raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
     try:
         result = calibration.calibrate(read(args.data), args.run, args.events, jobs=jobs)
     except Sel4benchError as error:
         raise UsageError(str(error)) from None
     print(calibration.residuals_markdown(result))
+    args.out.parent.mkdir(exist_ok=True)  # (results/: made if missing)
     paths = calibration.write(
         result, args.out, calibration.command_line(args.data, result, args.events)
     )
