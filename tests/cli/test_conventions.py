@@ -5,8 +5,10 @@ help in errors, shell completion, defaults under results/.
 """
 
 import argparse
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +122,42 @@ def test_trace_and_timeline_write_under_results_by_default(tmp_path):
         assert done.returncode == 0, done.stderr
         assert (tmp_path / "results" / written).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "s.toml"]
+
+
+ROOT = Path(__file__).parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def test_docs_call_the_installed_command_not_a_bare_one():
+    """``l4sim`` is in .venv/bin, not on a user's PATH: a shell example says so."""
+    bare = [
+        f"{page.relative_to(ROOT)}: {line}"
+        for page in PAGES
+        for block in re.findall(r"```sh\n(.*?)```", page.read_text(), flags=re.DOTALL)
+        for line in block.splitlines()
+        if re.match(r"\s*l4sim\s", line)
+    ]
+    assert bare == []
+
+
+def test_the_docs_count_the_reports_scenarios_as_it_runs_them():
+    from l4sim.analysis.report import BEYOND, DESIGN, SCENARIOS
+
+    count = len(SCENARIOS + BEYOND + DESIGN)
+    words = {8: "eight"}[count]
+    assert f"report's {words} scenarios" in (ROOT / "README.md").read_text()
+    assert f"report's {words} scenarios" in (ROOT / "docs/reference/commands.md").read_text()
+    report = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    scenarios = next(
+        a for a in report.choices["report"]._actions if "--scenarios" in a.option_strings
+    )
+    assert f"the report's {words} scenarios" in scenarios.help
+    assert all(name in scenarios.help for name in SCENARIOS + BEYOND + DESIGN)
+
+
+def test_the_license_and_citation_are_there_and_the_version_has_one_home():
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert "cff-version:" in citation and "license: MIT" in citation
+    assert "\nversion:" not in citation  # the version is pyproject.toml's alone
+    assert "[LICENSE](LICENSE)" in (ROOT / "README.md").read_text()
