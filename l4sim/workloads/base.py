@@ -42,6 +42,7 @@ from l4sim.kernel.objects import Thread
 from l4sim.kernel.state import PAPER_FASTPATHS
 from l4sim.kernel.syscalls import Program
 from l4sim.sim.machine import Probe
+from l4sim.workloads.user_files import is_path as is_path  # (its home; named here too)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,11 +101,6 @@ def plain_name(stem: str) -> str:
     """A scenario name made from a file's stem: what a folder name may not hold becomes '_'."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).lstrip(".")
     return name if NAME_PATTERN.fullmatch(name) else "scenario"
-
-
-def is_path(value: str) -> bool:
-    """A workload or profile given as a file rather than by name."""
-    return "/" in value or value.endswith((".py", ".toml"))
 
 
 class Point(BaseModel):
