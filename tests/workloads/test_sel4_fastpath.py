@@ -65,6 +65,15 @@ def test_a_scenario_names_it_without_a_path(tmp_path):
         point_from_dict({"workload": "ipc_bench", "fastpath_checks": "sel5"})
 
 
+def test_its_source_keys_the_cached_runs():
+    """Editing the built-in variant recomputes the runs that use it, as for a user's file."""
+    from l4sim.sweep.cache import file_contents
+    from l4sim.workloads.user_files import file_digest
+
+    contents = file_contents({"workload": "ipc_bench", "fastpath_checks": "sel4"})
+    assert contents["fastpath_checks"] == file_digest(variant_source("sel4"))
+
+
 @pytest.mark.parametrize("profile", ["sel4-sabre", str(CALIBRATED)])
 def test_its_checks_cost_what_the_calibration_subtracts(profile):
     """The calibration takes the paper's IPC checks out of the measured totals: seL4's
