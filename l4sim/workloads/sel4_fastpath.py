@@ -68,8 +68,7 @@ from l4sim.workloads.fastpath_variants import FastpathChecks
 def _endpoint_state(c: IpcContext) -> bool:
     if c.is_call:  # EPState_Recv: a receiver waits on the endpoint, nobody queued to send
         dest = c.dest
-        return (dest.state is WAITING_TO_RECEIVE and dest.partner is ANY
-                and not dest.send_queue)
+        return dest.state is WAITING_TO_RECEIVE and dest.partner is ANY and not dest.send_queue
     return not c.current.send_queue  # not EPState_Send: no sender waits for our receive
 
 
@@ -89,57 +88,117 @@ def _caller_no_fault(c: IpcContext) -> bool:
 
 
 SEL4_IPC_CHECKS: tuple[Check[IpcContext], ...] = (
-    Check("message_info", Stage.LOCK_FREE, "check_pointer_chase",
-          lambda c: c.op.words <= MAX_REGISTER_WORDS and not c.op.typed_items,
-          "fastpath_mi_check: no extra caps, the message fits in the 4 message registers; "
-          "and the caller has no saved fault (in the model a thread in a system call has "
-          "none)"),
-    Check("endpoint_cap", Stage.SCHEDULER, "check_pointer_chase",
-          lambda c: c.dest is not None and (c.is_call or c.op.source is ANY),
-          "lookup_fp: the capability is an endpoint with the send (Call) or receive "
-          "(ReplyRecv) right; the model names the partner thread directly (a ReplyRecv "
-          "receives on an endpoint: from anyone)"),
-    Check("no_bound_notification", Stage.THREADS, "check_load_compare",
-          lambda c: c.is_call or (c.current.notify_bits == 0 and not c.current.pending_irqs),
-          "ReplyRecv: no active bound notification (nor interrupt) our receive would take "
-          "first", reads=("notify_bits", "pending_irqs")),
-    Check("endpoint_state", Stage.THREADS, "check_load_compare", _endpoint_state,
-          "Call: the endpoint is in Recv state (a receiver waits); ReplyRecv: it is not in "
-          "Send state (no sender queued)", needs=("endpoint_cap",),
-          reads=("state", "partner", "send_queue")),
-    Check("reply_cap", Stage.THREADS, "check_load_compare",
-          lambda c: c.is_call or (c.dest.state is BLOCKED_ON_REPLY
-                                  and c.dest.reply_from is c.current),
-          "ReplyRecv: the caller slot holds a reply capability (the caller waits for our "
-          "reply)", needs=("endpoint_cap",), reads=("state", "reply_from")),
-    Check("caller_no_fault", Stage.THREADS, "check_load_compare", _caller_no_fault,
-          "ReplyRecv: the caller is not blocked in a fault (a fault reply takes the "
-          "slowpath)", reads=("received",)),
-    Check("valid_vspace", Stage.THREADS, "check_pointer_chase",
-          lambda c: c.dest.space is not None,
-          "isValidVTableRoot_fp: the destination has a valid vspace root to switch to",
-          needs=("endpoint_cap",), reads=("space",)),
-    Check("priority", Stage.SCHEDULER, "check_bitmap", _priority,
-          "the destination may run now (isHighestPrio over the core's ready bitmap; a "
-          "Call also when the callee is not below the caller)", needs=("endpoint_cap",),
-          reads=("priority", "_ready", "_ready_bitmap")),
-    Check("grant_reply", Stage.SCHEDULER, "check_load_compare",
-          lambda c: True,
-          "Call: the endpoint capability has the grant or grant-reply right, to create "
-          "the reply capability (the model's capabilities carry every right: it passes, "
-          "and costs what seL4's test costs)"),
-    Check("valid_asid", Stage.THREADS, "check_load_compare",
-          lambda c: c.dest.space.valid,
-          "32-bit ARM: the vspace root's stored hardware ASID is valid",
-          needs=("endpoint_cap", "valid_vspace"), reads=("space", "valid")),
-    Check("same_domain", Stage.SCHEDULER, "check_load_compare",
-          lambda c: c.dest.domain == c.current.domain,
-          "the destination is in the current scheduling domain", needs=("endpoint_cap",),
-          reads=("domain",)),
-    Check("same_core", Stage.SCHEDULER, "check_load_compare",
-          lambda c: c.dest.cpu == c.cpu,
-          "SMP: the destination's affinity is this core (cross-core IPC takes the "
-          "slowpath and an IPI)", needs=("endpoint_cap",), reads=("cpu",)),
+    Check(
+        "message_info",
+        Stage.LOCK_FREE,
+        "check_pointer_chase",
+        lambda c: c.op.words <= MAX_REGISTER_WORDS and not c.op.typed_items,
+        "fastpath_mi_check: no extra caps, the message fits in the 4 message registers; "
+        "and the caller has no saved fault (in the model a thread in a system call has "
+        "none)",
+    ),
+    Check(
+        "endpoint_cap",
+        Stage.SCHEDULER,
+        "check_pointer_chase",
+        lambda c: c.dest is not None and (c.is_call or c.op.source is ANY),
+        "lookup_fp: the capability is an endpoint with the send (Call) or receive "
+        "(ReplyRecv) right; the model names the partner thread directly (a ReplyRecv "
+        "receives on an endpoint: from anyone)",
+    ),
+    Check(
+        "no_bound_notification",
+        Stage.THREADS,
+        "check_load_compare",
+        lambda c: c.is_call or (c.current.notify_bits == 0 and not c.current.pending_irqs),
+        "ReplyRecv: no active bound notification (nor interrupt) our receive would take first",
+        reads=("notify_bits", "pending_irqs"),
+    ),
+    Check(
+        "endpoint_state",
+        Stage.THREADS,
+        "check_load_compare",
+        _endpoint_state,
+        "Call: the endpoint is in Recv state (a receiver waits); ReplyRecv: it is not in "
+        "Send state (no sender queued)",
+        needs=("endpoint_cap",),
+        reads=("state", "partner", "send_queue"),
+    ),
+    Check(
+        "reply_cap",
+        Stage.THREADS,
+        "check_load_compare",
+        lambda c: (
+            c.is_call or (c.dest.state is BLOCKED_ON_REPLY and c.dest.reply_from is c.current)
+        ),
+        "ReplyRecv: the caller slot holds a reply capability (the caller waits for our reply)",
+        needs=("endpoint_cap",),
+        reads=("state", "reply_from"),
+    ),
+    Check(
+        "caller_no_fault",
+        Stage.THREADS,
+        "check_load_compare",
+        _caller_no_fault,
+        "ReplyRecv: the caller is not blocked in a fault (a fault reply takes the slowpath)",
+        reads=("received",),
+    ),
+    Check(
+        "valid_vspace",
+        Stage.THREADS,
+        "check_pointer_chase",
+        lambda c: c.dest.space is not None,
+        "isValidVTableRoot_fp: the destination has a valid vspace root to switch to",
+        needs=("endpoint_cap",),
+        reads=("space",),
+    ),
+    Check(
+        "priority",
+        Stage.SCHEDULER,
+        "check_bitmap",
+        _priority,
+        "the destination may run now (isHighestPrio over the core's ready bitmap; a "
+        "Call also when the callee is not below the caller)",
+        needs=("endpoint_cap",),
+        reads=("priority", "_ready", "_ready_bitmap"),
+    ),
+    Check(
+        "grant_reply",
+        Stage.SCHEDULER,
+        "check_load_compare",
+        lambda c: True,
+        "Call: the endpoint capability has the grant or grant-reply right, to create "
+        "the reply capability (the model's capabilities carry every right: it passes, "
+        "and costs what seL4's test costs)",
+    ),
+    Check(
+        "valid_asid",
+        Stage.THREADS,
+        "check_load_compare",
+        lambda c: c.dest.space.valid,
+        "32-bit ARM: the vspace root's stored hardware ASID is valid",
+        needs=("endpoint_cap", "valid_vspace"),
+        reads=("space", "valid"),
+    ),
+    Check(
+        "same_domain",
+        Stage.SCHEDULER,
+        "check_load_compare",
+        lambda c: c.dest.domain == c.current.domain,
+        "the destination is in the current scheduling domain",
+        needs=("endpoint_cap",),
+        reads=("domain",),
+    ),
+    Check(
+        "same_core",
+        Stage.SCHEDULER,
+        "check_load_compare",
+        lambda c: c.dest.cpu == c.cpu,
+        "SMP: the destination's affinity is this core (cross-core IPC takes the "
+        "slowpath and an IPI)",
+        needs=("endpoint_cap",),
+        reads=("cpu",),
+    ),
 )
 
 FASTPATH_CHECKS: FastpathChecks = {"ipc": SEL4_IPC_CHECKS}

@@ -22,29 +22,71 @@ MEASURED_CALL, MEASURED_REPLY_RECV = 433.0, 491.0
 
 # seL4/seL4 src/fastpath/fastpath.c (32-bit ARM, SMP, no MCS): each function's checks in
 # source order, as this variant names them
-FASTPATH_CALL = ["message_info", "endpoint_cap", "endpoint_state", "valid_vspace", "priority",
-                 "grant_reply", "valid_asid", "same_domain", "same_core"]
-FASTPATH_REPLY_RECV = ["message_info", "endpoint_cap", "no_bound_notification",
-                       "endpoint_state", "reply_cap", "caller_no_fault", "valid_vspace",
-                       "priority", "valid_asid", "same_domain", "same_core"]
-CALL_ONLY, REPLY_RECV_ONLY = {"grant_reply"}, {"no_bound_notification", "reply_cap",
-                                                "caller_no_fault"}
+FASTPATH_CALL = [
+    "message_info",
+    "endpoint_cap",
+    "endpoint_state",
+    "valid_vspace",
+    "priority",
+    "grant_reply",
+    "valid_asid",
+    "same_domain",
+    "same_core",
+]
+FASTPATH_REPLY_RECV = [
+    "message_info",
+    "endpoint_cap",
+    "no_bound_notification",
+    "endpoint_state",
+    "reply_cap",
+    "caller_no_fault",
+    "valid_vspace",
+    "priority",
+    "valid_asid",
+    "same_domain",
+    "same_core",
+]
+CALL_ONLY, REPLY_RECV_ONLY = (
+    {"grant_reply"},
+    {"no_bound_notification", "reply_cap", "caller_no_fault"},
+)
 
 
 def sel4bench(cpus: int, **keys):
     """sel4bench's SMP benchmark at delay 500, seL4's settings (its defaults)."""
-    return point_from_dict({"workload": "sel4bench_smp", "profile": str(CALIBRATED),
-                            "cpus": cpus, "delay_cycles": 500, "events": 2000,
-                            "warmup_events": 200, "fastpath_checks": "sel4", **keys})
+    return point_from_dict(
+        {
+            "workload": "sel4bench_smp",
+            "profile": str(CALIBRATED),
+            "cpus": cpus,
+            "delay_cycles": 500,
+            "events": 2000,
+            "warmup_events": 200,
+            "fastpath_checks": "sel4",
+            **keys,
+        }
+    )
 
 
 def clients(cpus: int, **keys):
     """The IPC benchmark, five clients of one server, under seL4's settings."""
-    return point_from_dict({"workload": "ipc_bench", "profile": str(CALIBRATED), "cpus": cpus,
-                            "clients": 5, "wait_factor": 1000.0, "kernel_lock": "big",
-                            "lock": "clh", "fastpath_syscall": False, "fastpath_ipc": True,
-                            "events": 2000, "warmup_events": 200, "fastpath_checks": "sel4",
-                            **keys})
+    return point_from_dict(
+        {
+            "workload": "ipc_bench",
+            "profile": str(CALIBRATED),
+            "cpus": cpus,
+            "clients": 5,
+            "wait_factor": 1000.0,
+            "kernel_lock": "big",
+            "lock": "clh",
+            "fastpath_syscall": False,
+            "fastpath_ipc": True,
+            "events": 2000,
+            "warmup_events": 200,
+            "fastpath_checks": "sel4",
+            **keys,
+        }
+    )
 
 
 def test_the_variant_is_built_in_and_keeps_each_functions_order():
@@ -61,7 +103,7 @@ def test_a_scenario_names_it_without_a_path(tmp_path):
     scenario.write_text('workload = "sel4bench_smp"\nfastpath_checks = "sel4"\n')
     points = load_scenario(scenario).points()
     assert {point.fastpath_checks for point in points} == {"sel4"}
-    with pytest.raises(ScenarioError, match="unknown fastpath variant 'sel5'.*known: sel4"):
+    with pytest.raises(ScenarioError, match=r"unknown fastpath variant 'sel5'.*known: sel4"):
         point_from_dict({"workload": "ipc_bench", "fastpath_checks": "sel5"})
 
 
@@ -79,8 +121,9 @@ def test_its_checks_cost_what_the_calibration_subtracts(profile):
     """The calibration takes the paper's IPC checks out of the measured totals: seL4's
     twelve cost the same, so the calibrated commit terms stand."""
     costs = load_profile(profile)
-    assert sum(getattr(costs, c.cost) for c in SEL4_IPC_CHECKS) == \
-        sum(getattr(costs, c.cost) for c in IPC_CHECKS)
+    assert sum(getattr(costs, c.cost) for c in SEL4_IPC_CHECKS) == sum(
+        getattr(costs, c.cost) for c in IPC_CHECKS
+    )
 
 
 def test_it_reproduces_the_calibrated_call_and_reply_recv_on_one_core():
@@ -93,8 +136,10 @@ def test_it_reproduces_the_calibrated_call_and_reply_recv_on_one_core():
     assert (result.events["check_mask"] == (1 << len(SEL4_IPC_CHECKS)) - 1).all()
     # and at the same cycles as the paper's list, which the profile was calibrated with
     paper = simulate(sel4bench(1, events=4000, warmup_events=400, fastpath_checks=""), 0)
-    assert (row["call_cycles"], row["reply_recv_cycles"]) == \
-        (paper.rows[0]["call_cycles"], paper.rows[0]["reply_recv_cycles"])
+    assert (row["call_cycles"], row["reply_recv_cycles"]) == (
+        paper.rows[0]["call_cycles"],
+        paper.rows[0]["reply_recv_cycles"],
+    )
 
 
 @pytest.mark.parametrize("cpus", [1, 2, 4])
@@ -121,8 +166,9 @@ def test_fastpath_on_and_off_deliver_the_same_messages(kernel_lock):
 
 def test_a_reply_to_a_fault_takes_the_slowpath():
     """seL4 replies to a faulted caller in the slowpath: here, to a syscall exception."""
-    point = point_from_dict({"workload": "linux", "fastpath_ipc": True, "events": 600,
-                             "fastpath_checks": "sel4"})
+    point = point_from_dict(
+        {"workload": "linux", "fastpath_ipc": True, "events": 600, "fastpath_checks": "sel4"}
+    )
     events = simulate(point, 0, invariants=True).events
     exits = events[events["kind"] == "ipc"]["exit_point"].astype(str)
     assert (exits == "caller_no_fault").any() and (exits == "fast_reply_wait").any()
@@ -132,9 +178,11 @@ def test_without_its_smp_check_the_checker_catches_it(tmp_path):
     """seL4's uniprocessor list is not SMP-safe: without the affinity check a Call to a
     server on another core switches to it here."""
     unsafe = tmp_path / "no_affinity.py"
-    unsafe.write_text("from l4sim.workloads.sel4_fastpath import SEL4_IPC_CHECKS\n"
-                      "FASTPATH_CHECKS = {'ipc': tuple(c for c in SEL4_IPC_CHECKS\n"
-                      "                            if c.name != 'same_core')}\n")
+    unsafe.write_text(
+        "from l4sim.workloads.sel4_fastpath import SEL4_IPC_CHECKS\n"
+        "FASTPATH_CHECKS = {'ipc': tuple(c for c in SEL4_IPC_CHECKS\n"
+        "                            if c.name != 'same_core')}\n"
+    )
     with pytest.raises(InvariantViolation) as caught:
         simulate(clients(2, fastpath_checks=str(unsafe)), 0, invariants=True)
     assert caught.value.check == "one-cpu"
