@@ -101,7 +101,8 @@ SEL4_IPC_CHECKS: tuple[Check[IpcContext], ...] = (
         "endpoint_cap",
         Stage.SCHEDULER,
         "check_pointer_chase",
-        lambda c: c.dest is not None and (c.is_call or c.op.source is ANY),
+        # (not a Call: a ReplyWait, which has a source)
+        lambda c: c.dest is not None and (c.is_call or c.op.source is ANY),  # type: ignore[union-attr]
         "lookup_fp: the capability is an endpoint with the send (Call) or receive "
         "(ReplyRecv) right; the model names the partner thread directly (a ReplyRecv "
         "receives on an endpoint: from anyone)",

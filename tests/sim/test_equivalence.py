@@ -189,7 +189,7 @@ def test_sel4s_fastpath_keeps_the_behaviour(workload):
     from l4sim.workloads.fastpath_variants import load_fastpath_variant
 
     RUNS["examples"] += 1
-    fast = workload.run(True, fastpath_checks=load_fastpath_variant("sel4"), fastpath_ipc=True)
+    fast = workload.run(True, fastpaths=load_fastpath_variant("sel4"), fastpath_ipc=True)
     assert_same_behaviour(fast, workload.run(False))
     assert sum(map(len, fast.values())) > 0
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+from l4sim.kernel.ipc_checks import IPC_CHECKS
 from l4sim.sim.invariants import InvariantViolation
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import ScenarioError, load_scenario, point_from_dict
-from l4sim.workloads.fastpath_variants import load_fastpath_variant, variant_source
+from l4sim.workloads.fastpath_variants import BUILTIN_VARIANTS, load_fastpath_variant
 from l4sim.workloads.sel4_fastpath import SEL4_IPC_CHECKS
 
 from ..behaviour import assert_same_behaviour
@@ -95,7 +95,7 @@ def test_the_variant_is_built_in_and_keeps_each_functions_order():
     names = [check.name for check in checks]
     assert [n for n in names if n not in REPLY_RECV_ONLY] == FASTPATH_CALL
     assert [n for n in names if n not in CALL_ONLY] == FASTPATH_REPLY_RECV
-    assert variant_source("sel4").name == "sel4_fastpath.py"
+    assert BUILTIN_VARIANTS["sel4"] == "l4sim.workloads.sel4_fastpath"
 
 
 def test_a_scenario_names_it_without_a_path(tmp_path):
@@ -107,13 +107,16 @@ def test_a_scenario_names_it_without_a_path(tmp_path):
         point_from_dict({"workload": "ipc_bench", "fastpath_checks": "sel5"})
 
 
-def test_its_source_keys_the_cached_runs():
-    """Editing the built-in variant recomputes the runs that use it, as for a user's file."""
+def test_its_source_is_part_of_the_model_version():
+    """Editing the built-in variant recomputes the runs that use it, as editing a built-in
+    workload does (it is imported by name, not through a file a point names)."""
     from l4sim.sweep.cache import file_contents
-    from l4sim.workloads.user_files import file_digest
+    from l4sim.sweep.model_version import model_sources
 
-    contents = file_contents({"workload": "ipc_bench", "fastpath_checks": "sel4"})
-    assert contents["fastpath_checks"] == file_digest(variant_source("sel4"))
+    assert "fastpath_checks" not in file_contents(
+        {"workload": "ipc_bench", "fastpath_checks": "sel4"}
+    )
+    assert any(path.name == "sel4_fastpath.py" for path in model_sources())
 
 
 @pytest.mark.parametrize("profile", ["sel4-sabre", str(CALIBRATED)])
