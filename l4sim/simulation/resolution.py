@@ -17,7 +17,8 @@ from l4sim.workloads.base import Point
 
 @dataclass(frozen=True)
 class Resolution:
-    """Each fastpath's check order or design (kind -> names or steps); empty: as listed."""
+    """Each fastpath's check order or design (kind, or for a design "kind.operation" ->
+    names or steps); empty: as listed."""
 
     order: Mapping[str, list[str]] | None = None
     design: Mapping[str, list[str]] | None = None

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from l4sim.design.files import validate_order_file
+from l4sim.design.immutability import proven_immutable
 from l4sim.kernel.checks import Check
 from l4sim.kernel.config import SCENARIO_OPTIONS, FastpathVariant, LockOrder
 from l4sim.kernel.costs import COST_KEYS, Costs, ProfileError, cost_problem, load_profile
@@ -59,6 +60,7 @@ KERNEL_OPTION_KEYS = frozenset(SCENARIO_OPTIONS) - {"cpus"} | {
     "check_order",
     "check_order_file",
     "fastpath_design",
+    "hoist_proof",
     "profile",
     "costs",
     "lock_order_check",
@@ -197,10 +199,22 @@ class Point(BaseModel):
     fastpath_design: Literal["paper", "reordered", "optimized"] = "paper"
     """``paper`` (as ``check_order`` says), ``reordered`` (the optimized order) or ``optimized``.
 
-    ``optimized``: the searched design, checks hoisted before their locks and
-    prechecked early (:mod:`l4sim.kernel.fastpath_design`), from
-    ``check_order_file`` (its ``design`` entries) or a profiling run, checked
-    before use.
+    ``optimized``: the searched design (:mod:`l4sim.kernel.fastpath_design`),
+    one per operation (a Call's, a ReplyWait's): checks hoisted before their
+    locks, prechecked early, and what the lock-free checks decoded handed to
+    the slowpath on a fallback; from ``check_order_file`` (its ``design``
+    entries) or a profiling run, checked before use. Under ``kernel_lock =
+    "big"`` a design also moves the big lock: taken at the design's first
+    locked step instead of at the kernel's entry.
+    """
+    hoist_proof: Literal["static_system", "kernel"] = "static_system"
+    """What an optimized design's hoisted checks rest on: ``static_system`` or ``kernel``.
+
+    ``static_system``: the static scan of the model (fields it never writes, as
+    in a system whose capabilities, priorities, affinities and address spaces
+    are fixed after boot). ``kernel``: that scan less the fields the fastpath
+    variant declares its kernel writes at run time (``WRITTEN_AT_RUN_TIME``;
+    seL4's, for its checks outside the big lock).
     """
     check_profile: bool = False
     """Record, at every fastpath decision, which checks pass.
@@ -303,6 +317,7 @@ class Point(BaseModel):
                     self.check_order_file,
                     self.fastpaths(),
                     designs=self.fastpath_design == "optimized",
+                    proven=self.proven_immutable(),
                 )
             except ValueError as error:  # (named: a rule across keys has no key of its own)
                 raise ValueError(f"check_order_file: {error}") from None
@@ -342,6 +357,15 @@ class Point(BaseModel):
     def fastpaths(self) -> dict[str, tuple[Check[Any], ...]]:
         """Each fastpath's checks as listed (the paper's, or this point's variant's)."""
         return fastpaths_of(self.fastpath_checks)
+
+    def proven_immutable(self) -> frozenset[str]:
+        """The fields this point's fastpath designs may hoist checks on (``hoist_proof``)."""
+        proven = proven_immutable(self.fastpaths())
+        if self.hoist_proof == "kernel" and self.fastpath_checks:
+            from l4sim.workloads.fastpath_variants import written_at_run_time
+
+            proven -= written_at_run_time(self.fastpath_checks)
+        return proven
 
     def kernel_entries(self) -> int:
         """Kernel entries one replication simulates (warm-up included), for sizing.

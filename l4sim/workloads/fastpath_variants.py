@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from l4sim.kernel.ipc_checks import IpcContext
 
 NAME = "FASTPATH_CHECKS"
+# optional: the fields the modelled kernel writes at run time through operations the
+# model does not have (a capability's deletion, a thread's new priority or affinity):
+# no static scan of the model can see those writes, and a hoist must not rest on them
+WRITTEN = "WRITTEN_AT_RUN_TIME"
 # the variants a scenario names without a path: name -> module of this package (their
 # sources count in the model version, as the built-in workloads' do)
 BUILTIN_VARIANTS = {"sel4": "l4sim.workloads.sel4_fastpath"}
@@ -68,6 +72,25 @@ def load_fastpath_variant(value: str | Path) -> dict[str, tuple[Check[Any], ...]
     except OSError:
         raise UserFileError(f"{path}: file not found") from None
     return _load(path, contents)
+
+
+def written_at_run_time(value: str | Path) -> frozenset[str]:
+    """The fields a variant declares written at run time (``WRITTEN_AT_RUN_TIME``)."""
+    load_fastpath_variant(value)  # validated, and its module loaded once
+    if not is_path(str(value)):
+        module = importlib.import_module(BUILTIN_VARIANTS[str(value)])
+    else:
+        module = load_python_file(Path(value).expanduser().resolve())
+    return _written(module, str(value))
+
+
+def _written(module: ModuleType, path: str) -> frozenset[str]:
+    fields: object = getattr(module, WRITTEN, frozenset())
+    if not (
+        isinstance(fields, set | frozenset | tuple) and all(isinstance(f, str) for f in fields)
+    ):
+        raise UserFileError(f"{path}: {WRITTEN} must be a set of field names (got {fields!r})")
+    return frozenset(fields)
 
 
 @lru_cache(maxsize=32)
@@ -127,4 +150,5 @@ def _validated(module: ModuleType, path: str) -> dict[str, tuple[Check[Any], ...
         except ValueError as error:
             raise UserFileError(f"{where}: {error}") from None
         variant[kind] = tuple(checks)
+    _written(module, path)
     return variant
