@@ -54,7 +54,23 @@ capability space and the ready queues, written by any core, are global
 (``SCHEDULER``); a partner's or the endpoint's IPC state is under the
 thread locks (``THREADS``). Under ``kernel_lock = "big"`` every stage is the
 one big lock, as in seL4. ``reads`` names the model's fields, for the
-static scan a fastpath design's hoisting rests on.
+static scan a fastpath design's hoisting rests on; ``cspace`` stands for the
+capability space, which the model does not have (so nothing in it writes
+one).
+
+**What may leave the big lock** (``hoist_proof``). The model's static scan
+proves ``cpu``, ``priority``, ``domain``, ``space``, ``valid`` and ``cspace``
+never written: true of the model, and of a static seL4 system (capabilities,
+priorities, affinities, domains and address spaces fixed after boot, as in
+a Microkit or CAmkES system, and as in sel4bench while it measures). seL4 as
+a kernel guarantees none of it: any core may, under the lock, delete or move
+a capability (CNode invocations), change a thread's priority
+(``TCB_SetPriority``), affinity (``TCB_SetAffinity``), domain
+(``DomainSet_Set``) or address space (``TCB_SetSpace``), or free an ASID.
+:data:`WRITTEN_AT_RUN_TIME` says so, and ``hoist_proof = "kernel"`` takes
+those fields out of the proof: only what the calling core owns, its
+registers and its own fault word (``message_info``, which needs no lock at
+all), is left.
 """
 
 from __future__ import annotations
@@ -106,6 +122,7 @@ SEL4_IPC_CHECKS: tuple[Check[IpcContext], ...] = (
         "lookup_fp: the capability is an endpoint with the send (Call) or receive "
         "(ReplyRecv) right; the model names the partner thread directly (a ReplyRecv "
         "receives on an endpoint: from anyone)",
+        reads=("cspace",),
     ),
     Check(
         "no_bound_notification",
@@ -171,6 +188,7 @@ SEL4_IPC_CHECKS: tuple[Check[IpcContext], ...] = (
         "Call: the endpoint capability has the grant or grant-reply right, to create "
         "the reply capability (the model's capabilities carry every right: it passes, "
         "and costs what seL4's test costs)",
+        reads=("cspace",),
     ),
     Check(
         "valid_asid",
@@ -203,3 +221,7 @@ SEL4_IPC_CHECKS: tuple[Check[IpcContext], ...] = (
 )
 
 FASTPATH_CHECKS: FastpathChecks = {"ipc": SEL4_IPC_CHECKS}
+
+# Fields seL4 writes at run time through operations the model does not have (see above):
+# under hoist_proof = "kernel" no check on them may run before the lock.
+WRITTEN_AT_RUN_TIME = frozenset({"cpu", "priority", "domain", "space", "valid", "cspace"})
