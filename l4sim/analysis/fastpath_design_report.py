@@ -69,14 +69,16 @@ HELD = {
     Stage.SCHEDULER: "scheduler lock",
     Stage.THREADS: "scheduler + thread locks",
 }
+BIG_LOCK = "big kernel lock"
 
 
-def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
+def describe(design: list[str], checks: tuple[Check, ...], big_lock: bool = False) -> list[str]:
     """The design as steps for a reader, in order: the locks held at each, moves marked.
 
     *Hoisted* means before any lock: a hoisted step the design places after a
     check that took a lock runs under that lock, so it is described as needing
-    no lock of its own, not as hoisted.
+    no lock of its own, not as hoisted. ``big_lock``: the kernel's one lock
+    is what every locked step holds.
     """
     by_name = {check.name: check for check in checks}
     lines = []
@@ -94,7 +96,8 @@ def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
         }[how]
         if how == HOISTED and held > Stage.LOCK_FREE:
             mark = " (needs no lock of its own: reads only fields never written)"
-        lines.append(f"`{name}` [{HELD[held]}]{mark}")
+        holds = BIG_LOCK if big_lock and held > Stage.LOCK_FREE else HELD[held]
+        lines.append(f"`{name}` [{holds}]{mark}")
     return lines
 
 

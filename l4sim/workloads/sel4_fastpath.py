@@ -222,6 +222,10 @@ SEL4_IPC_CHECKS: tuple[Check[IpcContext], ...] = (
 
 FASTPATH_CHECKS: FastpathChecks = {"ipc": SEL4_IPC_CHECKS}
 
+# the checks only one of seL4's two functions makes (the others are in both)
+CALL_ONLY = frozenset({"grant_reply"})
+REPLY_RECV_ONLY = frozenset({"no_bound_notification", "reply_cap", "caller_no_fault"})
+
 # Fields seL4 writes at run time through operations the model does not have (see above):
 # under hoist_proof = "kernel" no check on them may run before the lock.
 WRITTEN_AT_RUN_TIME = frozenset({"cpu", "priority", "domain", "space", "valid", "cspace"})

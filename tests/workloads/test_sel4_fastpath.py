@@ -12,7 +12,7 @@ from l4sim.sweep.fastpath_designs import design_proposals, resolve_design, verif
 from l4sim.sweep.scenario import ScenarioError, load_scenario, point_from_dict
 from l4sim.workloads.base import Point
 from l4sim.workloads.fastpath_variants import BUILTIN_VARIANTS, load_fastpath_variant
-from l4sim.workloads.sel4_fastpath import SEL4_IPC_CHECKS
+from l4sim.workloads.sel4_fastpath import CALL_ONLY, REPLY_RECV_ONLY, SEL4_IPC_CHECKS
 
 from ..behaviour import assert_same_behaviour
 
@@ -48,10 +48,6 @@ FASTPATH_REPLY_RECV = [
     "same_domain",
     "same_core",
 ]
-CALL_ONLY, REPLY_RECV_ONLY = (
-    {"grant_reply"},
-    {"no_bound_notification", "reply_cap", "caller_no_fault"},
-)
 
 
 def sel4bench(cpus: int, **keys):
