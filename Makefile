@@ -82,7 +82,7 @@ sensitivity: $(READY)  ## which costs decide each claim: results/sensitivity_*/,
 	for study in $(STUDIES); do \
 	  $(L4SIM) sensitivity scenarios/sensitivity_$$study.toml $(ARGS) || exit $$?; done
 
-# seL4's fastpath checks outside its big lock (docs/sel4-big-lock.md): the prediction's runs
+# seL4's fastpath checks outside its big lock (docs/background/sel4-big-lock.md): the prediction's runs
 SEL4CHECKS := sel4_checks_smp sel4_checks_smp_static sel4_checks_ipc sel4_checks_ipc_static \
               sel4_checks_band
 sel4checks: $(READY)  ## seL4's checks outside the big lock: results/sel4_checks_*/, then make report

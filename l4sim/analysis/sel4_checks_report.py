@@ -65,7 +65,7 @@ def sel4_checks_section(document: Document, results: Path) -> None:
         document.text(
             "Not run in this folder yet: `make sel4checks` runs "
             + ", ".join(f"`scenarios/{name}.toml`" for name in missing)
-            + " (about ten minutes on two cores; see docs/sel4-big-lock.md), and "
+            + " (about ten minutes on two cores; see docs/background/sel4-big-lock.md), and "
             "`l4sim report` then adds this section."
         )
         return

@@ -162,8 +162,10 @@ class _Model:
         return self.weight if held >= Stage.SCHEDULER else 1.0
 
     def handed(self, decoded: float) -> float:
-        """Cycles a fallback spares the slowpath, ``decoded`` cycles having been handed
-        over (under a big lock the slowpath, and so its decoding, runs under it)."""
+        """Cycles a fallback spares the slowpath, ``decoded`` cycles having been handed over.
+
+        Under a big lock the slowpath, and so its decoding, runs under it.
+        """
         spared = min(decoded, self.decoding)
         return spared * self.weight if self.big_lock else spared
 
@@ -182,8 +184,11 @@ class _Model:
         return sched + (acquire - self.acquire + wait - self.waits.scheduler) * self.weight
 
     def drop(self, held: Stage) -> float:
-        """Releasing every held lock (the scheduler lock last). Under a big lock: nothing
-        once it is held (the slowpath goes on under it), else the slowpath's taking it."""
+        """Releasing every held lock (the scheduler lock last).
+
+        Under a big lock: nothing once it is held (the slowpath goes on under
+        it), else the slowpath's taking it.
+        """
         if self.big_lock:
             return self.acquire + self.waits.scheduler if held == Stage.LOCK_FREE else 0.0
         count = locks_held(held)

@@ -111,8 +111,10 @@ def run_checks(
     unlocked_read: Callable[[Stage], Generator[Effect, None, None]] | None = None,
     operation_bit: int = 0,
 ) -> KernelPath[tuple[bool, Stage, int]]:
-    """Run the planned checks in order: (True, stage reached, cycles not yet yielded) if
-    every check passed, else (False, stage reached, decoding cycles handed to the slowpath).
+    """Run the planned checks in order: (passed, stage reached, cycles).
+
+    The cycles: if every check passed, those not yet yielded; else those of
+    the decoding handed to the slowpath.
 
     ``paper`` is the canonical list the profile's mask bits refer to;
     ``operation_bit`` is or-ed into a profiled mask (above those bits: which

@@ -42,8 +42,9 @@ def ipc_fastpath(
     spent: int = 0,
     decoded: Decoded | None = None,
 ) -> KernelPath[tuple[bool, Message | None, int]]:
-    """Try the fastpath for ``op``: (True, received, 0) on success, (False, None, handed)
-    to fall back, ``handed`` the cycles of decoding the fastpath hands to the slowpath.
+    """Try the fastpath for ``op``: (True, received, 0), or (False, None, handed) to fall back.
+
+    ``handed``: the cycles of decoding the fastpath hands to the slowpath.
 
     ``decoded``: what the kernel's entry made of ``op`` (:mod:`l4sim.kernel.decode`).
     """

@@ -99,8 +99,10 @@ class KernelState:
         self.unlocked_fastpath = config.fastpath_variant == "uniprocessor"
 
     def _checks_run(self, kind: str, operation: str | None = None) -> tuple[Check[Any], ...]:
-        """The checks fastpath ``kind`` runs (for ``operation``), in order: its list,
-        reordered or redesigned."""
+        """The checks fastpath ``kind`` runs for ``operation``, in order.
+
+        Its list, reordered or redesigned (an operation's own design first).
+        """
         base = self.fastpaths[kind]
         order = self.config.order or {}
         design = design_for(self.config.design or {}, kind, operation)

@@ -66,8 +66,11 @@ def compute_now(name: str, config: dict[str, Any], compute: Callable[[], T]) -> 
 
 @dataclass(frozen=True)
 class FastpathProfile:
-    """What the profiling run measured, per fastpath kind: check masks and lock waits;
-    and per design key (each operation of a fastpath that serves several)."""
+    """What the profiling run measured: check masks and lock waits.
+
+    Per fastpath kind, and per design key (each operation of a fastpath that
+    serves several).
+    """
 
     masks: dict[str, np.ndarray]  # one pass mask per profiled fastpath attempt, by kind
     waits: dict[str, LockWaits]  # by design key (a kind, or one of its operations)
@@ -152,8 +155,10 @@ def design_proposals(point: Point, derived: Derived = compute_now) -> dict[str, 
 
 
 def profile_point(profiling: Point) -> FastpathProfile:
-    """Run the profiling point once: each fastpath's check masks and lock waits (per
-    operation, for a fastpath that serves several)."""
+    """Run the profiling point once: each fastpath's check masks and lock waits.
+
+    Per operation, too, for a fastpath that serves several.
+    """
     machine = build_machine(profiling, 0, invariants=invariants_by_default())
     first_lock(machine).sim.holds = []  # its hold times, for the lock-wait model
     run_machine(machine)
@@ -169,8 +174,10 @@ def profile_point(profiling: Point) -> FastpathProfile:
 
 
 def _proposals(profiling: Point, profile: FastpathProfile) -> dict[str, dict[str, Any]]:
-    """Search each profiled fastpath's design (each operation's), then verify the optimized
-    designs of each fastpath together."""
+    """Search each profiled fastpath's design (each operation's), then verify them.
+
+    The optimized designs of one fastpath's operations are verified together.
+    """
     proven = profiling.proven_immutable()
     fastpaths = profiling.fastpaths()
     found = {}
@@ -208,9 +215,12 @@ def first_lock(machine: Machine) -> Lock:
 
 
 def operation_masks(kind: str, masks: np.ndarray, checks: int) -> dict[str, np.ndarray]:
-    """A fastpath's profiled masks by design key: per operation (the bit above the
-    ``checks`` bits says which, :mod:`l4sim.kernel.ipc_fastpath`) for a fastpath that
-    serves several, with that bit cleared; else the kind's own."""
+    """A fastpath's profiled masks by design key.
+
+    Per operation for a fastpath that serves several (the bit above the
+    ``checks`` bits says which, :mod:`l4sim.kernel.ipc_fastpath`), with that
+    bit cleared; else the kind's own.
+    """
     operations = OPERATIONS.get(kind)
     if operations is None:
         return {kind: masks}

@@ -182,10 +182,12 @@ class Point(BaseModel):
     the handler's state without locks.
     """
     fastpath_checks: str = ""
-    """A Python file defining ``FASTPATH_CHECKS``: a fastpath's own ordered checks.
+    """A Python file defining ``FASTPATH_CHECKS``, or a built-in variant's name.
 
-    See the how-to guide on extending l4sim (a fastpath variant,
-    :mod:`l4sim.workloads.fastpath_variants`); empty: the paper's lists.
+    A file: a fastpath's own ordered checks (see the how-to guide on extending
+    l4sim, :mod:`l4sim.workloads.fastpath_variants`). A name: ``sel4``, seL4's
+    own IPC fastpath checks (:mod:`l4sim.workloads.sel4_fastpath`). Empty:
+    the paper's lists.
     """
     check_order: Literal["paper", "optimized"] = "paper"
     """The order each fastpath runs its checks in: ``paper`` (as listed) or ``optimized``."""

@@ -55,8 +55,10 @@ class FastpathChecks(TypedDict, total=False):
 
 
 def load_fastpath_variant(value: str | Path) -> dict[str, tuple[Check[Any], ...]]:
-    """The check lists a variant (a built-in name or a file) defines, validated
-    (ValueError: one line)."""
+    """The check lists a variant (a built-in name or a file) defines, validated.
+
+    A problem is a ValueError of one line.
+    """
     if not is_path(str(value)):
         module = BUILTIN_VARIANTS.get(str(value))
         if module is None:

@@ -29,7 +29,7 @@ both have tests each operation's condition.
 
 **Costs: an estimate, apportioned from the calibrated totals.** The
 calibrated Call and ReplyRecv (``l4sim calibrate sel4bench``,
-docs/calibration.md) fix what each operation spends inside the big lock;
+docs/how-to/calibration.md) fix what each operation spends inside the big lock;
 how that splits into checks and commit is not measured. Each check here is
 charged by the kind of access seL4's code makes, at the profile's
 per-check costs: a compare on values already in registers or one load

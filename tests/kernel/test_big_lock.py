@@ -118,9 +118,12 @@ def test_without_trap_costs_paths_are_not_wrapped(pair):
 
 
 def test_with_a_design_the_big_lock_is_taken_at_the_first_locked_step():
-    """seL4 as it is takes its lock at the C entry; a kernel whose IPC fastpath runs a
-    design takes it at the design's first locked step: the lock-free, hoisted and
-    prechecked steps run before it. A fallback before it takes it for the slowpath."""
+    """With a design the big lock is taken at the design's first locked step.
+
+    seL4 as it is takes its lock at the C entry; with a design the lock-free,
+    hoisted and prechecked steps run before it. A fallback before it takes it
+    for the slowpath.
+    """
     from l4sim.kernel.costs import load_profile
     from l4sim.kernel.syscalls import Call
     from tests.kernel.test_fastpath_design import DESIGN, PROVEN

@@ -136,9 +136,11 @@ def test_a_handed_over_decoding_spares_each_later_fallback_its_cycles():
 
 
 def test_under_a_big_lock_only_the_cycles_under_it_differ():
-    """Every attempt takes the big lock once (a fallback before it, in the slowpath), so
-    a design changes only how many cycles run under the lock, each weighed by the
-    waiters it keeps spinning."""
+    """Under a big lock a design changes only how many cycles run under it.
+
+    Every attempt takes the big lock once (a fallback before it, in the
+    slowpath); each cycle under it is weighed by the waiters it keeps spinning.
+    """
     checks = _checks()
     everything = np.array([15])
     one = np.array([1])

@@ -206,8 +206,11 @@ def test_a_handover_step_marks_a_lock_free_check_that_decodes():
 
 
 def test_a_fallback_hands_what_the_lock_free_checks_decoded_to_the_slowpath():
-    """A cross-CPU Call falls back after the destination's lookup: with the lookup and the
-    message tag handed over, the slowpath spends their cycles less on decoding."""
+    """A cross-CPU Call falls back after the destination's lookup.
+
+    With the lookup and the message tag handed over, the slowpath spends their
+    cycles less on decoding.
+    """
     cycles = {}
     for name, design in (("as run", DESIGN), ("handed", HANDED)):
         kernel, client, _, remote = _rig({"ipc": design})
@@ -221,8 +224,11 @@ def test_a_fallback_hands_what_the_lock_free_checks_decoded_to_the_slowpath():
 
 
 def test_each_operation_runs_its_own_design():
-    """A design for the Call only: a Call to a busy server fails its precheck; with a
-    design for the ReplyWait only, the same Call runs the list as given."""
+    """A Call runs the Call's design, a ReplyWait the ReplyWait's.
+
+    A design for the Call only: a Call to a busy server fails its precheck;
+    with a design for the ReplyWait only, the same Call runs the list as given.
+    """
     for design, exit_point in (
         ({"ipc.call": DESIGN}, "destination_waiting_early"),
         ({"ipc.reply_wait": DESIGN}, "destination_waiting"),

@@ -184,8 +184,11 @@ def test_a_fastpath_variant_keeps_the_behaviour(workload):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(workloads())
 def test_sel4s_fastpath_keeps_the_behaviour(workload):
-    """The built-in variant of seL4's checks (replies to a syscall exception, a fault
-    reply in seL4's terms, fall back to the slowpath)."""
+    """The built-in variant of seL4's checks keeps the behaviour.
+
+    Replies to a syscall exception (a fault reply in seL4's terms) fall back to
+    the slowpath.
+    """
     from l4sim.workloads.fastpath_variants import load_fastpath_variant
 
     RUNS["examples"] += 1

@@ -79,8 +79,10 @@ def test_the_heavy_ipc_designs_move_each_operations_failing_checks_before_the_lo
 
 
 def test_each_operation_runs_its_own_design():
-    """The kernel runs a Call's design for Calls and a ReplyWait's for ReplyWaits: where
-    they fall back tells (a precheck's exit point is its own)."""
+    """The kernel runs a Call's design for Calls and a ReplyWait's for ReplyWaits.
+
+    Where they fall back tells (a precheck's exit point is its own).
+    """
     point = _point("ipc_4_clients_heavy")
     resolution = resolve_design(point)
     assert set(resolution.design) == {"ipc.call", "ipc.reply_wait"}

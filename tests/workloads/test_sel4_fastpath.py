@@ -106,8 +106,11 @@ def test_a_scenario_names_it_without_a_path(tmp_path):
 
 
 def test_its_source_is_part_of_the_model_version():
-    """Editing the built-in variant recomputes the runs that use it, as editing a built-in
-    workload does (it is imported by name, not through a file a point names)."""
+    """Editing the built-in variant recomputes the runs that use it.
+
+    As editing a built-in workload does: it is imported by name, not through a
+    file a point names.
+    """
     from l4sim.sweep.cache import file_contents
     from l4sim.sweep.model_version import model_sources
 
@@ -119,8 +122,11 @@ def test_its_source_is_part_of_the_model_version():
 
 @pytest.mark.parametrize("profile", ["sel4-sabre", str(CALIBRATED)])
 def test_its_checks_cost_what_the_calibration_subtracts(profile):
-    """The calibration takes the paper's IPC checks out of the measured totals: seL4's
-    twelve cost the same, so the calibrated commit terms stand."""
+    """The twelve checks of seL4 cost what the calibration subtracts for the paper's ten.
+
+    The calibration takes the paper's IPC checks out of the measured totals:
+    the same sum here, so the calibrated commit terms stand.
+    """
     costs = load_profile(profile)
     assert sum(getattr(costs, c.cost) for c in SEL4_IPC_CHECKS) == sum(
         getattr(costs, c.cost) for c in IPC_CHECKS
@@ -146,8 +152,11 @@ def test_it_reproduces_the_calibrated_call_and_reply_recv_on_one_core():
 
 @pytest.mark.parametrize("cpus", [1, 2, 4])
 def test_the_invariant_checker_is_clean_under_the_big_lock(cpus):
-    """Pinned ping-pong pairs (always fast) and five clients of one server (cross-core
-    Calls, busy servers), with stress jitter; the fallbacks are seL4's own checks."""
+    """Pinned ping-pong pairs and five clients of one server, with stress jitter.
+
+    The pairs always go fast; the clients make cross-core Calls to a busy
+    server, and the fallbacks are seL4's own checks.
+    """
     simulate(sel4bench(cpus, stress_jitter=100), 0, invariants=True)
     events = simulate(clients(cpus, stress_jitter=100), 0, invariants=True).events
     exits = set(events["exit_point"].astype(str))
@@ -177,8 +186,11 @@ def test_a_reply_to_a_fault_takes_the_slowpath():
 
 
 def test_without_its_smp_check_the_checker_catches_it(tmp_path):
-    """seL4's uniprocessor list is not SMP-safe: without the affinity check a Call to a
-    server on another core switches to it here."""
+    """The uniprocessor list of seL4 is not SMP-safe.
+
+    Without the affinity check a Call to a server on another core switches to
+    it here.
+    """
     unsafe = tmp_path / "no_affinity.py"
     unsafe.write_text(
         "from l4sim.workloads.sel4_fastpath import SEL4_IPC_CHECKS\n"
@@ -199,8 +211,11 @@ def _designed(proof: str, cpus: int = 2, **keys):
 
 
 def test_seL4_as_it_is_lets_only_the_callers_own_check_leave_the_lock():
-    """Under seL4's own guarantees (hoist_proof = "kernel") nothing is hoisted: what runs
-    before the lock is the check on the caller's registers and fault word alone."""
+    """Under seL4's own guarantees (hoist_proof = "kernel") nothing is hoisted.
+
+    What runs before the lock is the check on the caller's registers and fault
+    word alone.
+    """
     found = design_proposals(_designed("kernel"))
     assert set(found) == {"ipc.call", "ipc.reply_wait"}
     for entry in found.values():
@@ -228,8 +243,11 @@ def test_in_a_static_system_six_more_checks_leave_the_lock():
 
 
 def test_moving_checks_out_of_the_lock_leaves_one_core_as_calibrated():
-    """The same work, only moved: on one core (the lock never contended) a design's Call
-    and ReplyRecv are seL4's as it is, to the cycle."""
+    """The same work, only moved: one core is seL4's as it is, to the cycle.
+
+    On one core the lock is never contended: a design's Call and ReplyRecv
+    are seL4's own.
+    """
     as_is = simulate(sel4bench(1), 0).rows[0]
     for proof in ("kernel", "static_system"):
         point = _designed(proof, cpus=1, events=2000, warmup_events=200)
@@ -239,9 +257,11 @@ def test_moving_checks_out_of_the_lock_leaves_one_core_as_calibrated():
 
 
 def test_a_hoist_of_state_another_core_writes_is_caught_under_the_big_lock(monkeypatch):
-    """Test-only: claim the endpoint's state is never written and hoist the check on it
-    before the big lock: another core's Call changes it before this core takes the lock,
-    and the checker sees the commit act on a stale read."""
+    """Test-only: a hoist of the endpoint's state before the big lock, on a forged proof.
+
+    Another core's Call changes it before this core takes the lock, and the
+    checker sees the commit act on a stale read.
+    """
     point = clients(4, wait_factor=10.0)
     forged = point.proven_immutable() | {"state", "partner", "send_queue"}
     monkeypatch.setattr(Point, "proven_immutable", lambda self: forged)
