@@ -54,6 +54,8 @@ PROOFS = {"kernel": "seL4's guarantees", "static_system": "static system"}
 DESIGNS = (AS_IS, *PROOFS.values())
 CPUS = 4  # the prediction's core count
 DELAYS = (0, 500, 1000)  # the ceiling (the lock never idle) and the two delays asked for
+# the costs the calibration band varies
+BAND_COSTS = ("costs.lock_handoff", "costs.sched_lock_lines")
 
 
 def sel4_checks_section(document: Document, results: Path) -> None:
@@ -65,7 +67,7 @@ def sel4_checks_section(document: Document, results: Path) -> None:
         document.text(
             "Not run in this folder yet: `make sel4checks` runs "
             + ", ".join(f"`scenarios/{name}.toml`" for name in missing)
-            + " (about ten minutes on two cores; see docs/background/sel4-big-lock.md), and "
+            + " (about eight minutes on a shared two-core machine; see docs/background/sel4-big-lock.md), and "
             "`l4sim report` then adds this section."
         )
         return
@@ -109,25 +111,28 @@ def sel4_checks_section(document: Document, results: Path) -> None:
 
 def check_table() -> pd.DataFrame:
     """seL4's checks in the variant's order: where each runs under each proof."""
-    checks = fastpaths_of("sel4")["ipc"]
-    proofs = {
-        name: point_proof(name) for name in PROOFS
-    }  # the fields each proof takes as never written
+    # the fields each proof takes as never written
+    proofs = {name: point_proof(name) for name in PROOFS}
     rows = []
-    for check in checks:
+    for check in fastpaths_of("sel4")["ipc"]:
         row = {
             "check": f"`{check.name}`",
-            "in": "Call"
-            if check.name in CALL_ONLY
-            else "ReplyRecv"
-            if check.name in REPLY_RECV_ONLY
-            else "both",
+            "in": _operations(check.name),
             "what seL4 tests": check.why,
         }
         for proof, label in PROOFS.items():
             row[f"before the lock: {label}"] = _where(check, proofs[proof])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _operations(name: str) -> str:
+    """Which of seL4's two fastpath functions makes the check ``name``."""
+    if name in CALL_ONLY:
+        return "Call"
+    if name in REPLY_RECV_ONLY:
+        return "ReplyRecv"
+    return "both"
 
 
 def point_proof(proof: str) -> frozenset[str]:
@@ -156,7 +161,7 @@ def _designs(document: Document, results: Path) -> None:
             name = OPERATION_NAMES.get(split_design_key(key)[1] or "", key)
             lines.append((proof, name, steps, delays))
         verdicts += _verdicts(results / folder, points)
-    for folder in (IPC_BENCH, IPC_STATIC):
+    for folder in (IPC_BENCH, IPC_STATIC, BAND):
         verdicts += _verdicts(
             results / folder, pd.read_parquet(results / folder / "points.parquet")
         )
@@ -196,7 +201,11 @@ def _found(folder: Path, points: pd.DataFrame, where: str) -> dict:
 
 def _verdicts(folder: Path, points: pd.DataFrame) -> list[str | None]:
     cache = ResultCache(folder)
-    keys = [c for c in ("cpus", "delay_cycles", "wait_factor") if c in points.columns]
+    keys = [
+        c
+        for c in ("cpus", "delay_cycles", "wait_factor", "hoist_proof", *BAND_COSTS)
+        if c in points.columns
+    ]
     verdicts = []
     for _, row in points[points["fastpath_design"] == "optimized"].drop_duplicates(keys).iterrows():
         point = point_from_row(row.to_dict())
@@ -228,7 +237,7 @@ def gain(rates: pd.DataFrame, design: str) -> tuple[float, tuple[float, float]]:
 def calibration_band(points: pd.DataFrame) -> pd.DataFrame:
     """Per (delay, proof): the least and greatest mean gain (%) over the band's profiles."""
     points = points[points["cpus"] == CPUS]
-    corners = ["costs.lock_handoff", "costs.sched_lock_lines"]
+    corners = list(BAND_COSTS)
     keys = ["delay_cycles", *corners, "replication"]
     as_is = points[
         (points["fastpath_design"] == "paper") & (points["hoist_proof"] == "kernel")
