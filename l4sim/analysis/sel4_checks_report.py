@@ -67,8 +67,8 @@ def sel4_checks_section(document: Document, results: Path) -> None:
         document.text(
             "Not run in this folder yet: `make sel4checks` runs "
             + ", ".join(f"`scenarios/{name}.toml`" for name in missing)
-            + " (about eight minutes on a shared two-core machine; see docs/background/sel4-big-lock.md), and "
-            "`l4sim report` then adds this section."
+            + " (about eight minutes on a shared two-core machine; see "
+            "docs/background/sel4-big-lock.md), and `l4sim report` then adds this section."
         )
         return
     document.text(
