@@ -22,6 +22,7 @@ from l4sim.analysis import claims as claims_module
 from l4sim.analysis.document import Document, Table
 from l4sim.analysis.fastpath_design_report import fastpath_design_section
 from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figures
+from l4sim.analysis.sel4_checks_report import sel4_checks_section
 from l4sim.analysis.sel4bench_compare import hardware_section
 from l4sim.analysis.sensitivity_report import sensitivity_section
 from l4sim.analysis.style import KINDS, Drawn, number, words
@@ -121,6 +122,7 @@ def build_report(
         # against the board: what `l4sim compare sel4bench` wrote, if it ran (it needs data)
         hardware_section(document, results / "sel4bench_compare")
         sensitivity_section(document, results)  # what make sensitivity wrote, if anything
+        sel4_checks_section(document, results)  # what make sel4checks wrote, if anything
         steps.update()
         markdown, page = results / "report.md", results / "report.html"
         _write(markdown, document.markdown(results))

@@ -166,7 +166,7 @@ GOLDEN = {
     "lock_microbench_ticket_4cpu": "52b672b52bf54129f35f",  # 600 records
     "lock_microbench_tas_deterministic": "fcf5a1c247a31087c100",  # 600 records
     "smp_pingpong_sabre_4cpu": "6e2dab4027534d475075",  # 800 records
-    "ipc_design_optimized_2clients": "aefbeb571caf75538600",  # 400 records
+    "ipc_design_optimized_2clients": "4a2cc31841e66dbd55e9",  # 400 records
     "syscall_design_reordered": "5f4d6ecfdfe5d6104fca",  # 800 records
     "sel4bench_smp_sabre_4cpu": "b6c373762905f3a1fd15",  # 800 records
 }
