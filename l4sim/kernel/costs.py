@@ -63,12 +63,16 @@ class Costs:
     # Costs a profile may leave out (0: none). The trap's assembly entry and exit,
     # outside every kernel lock (a profile that gives them charges the rest of an
     # entry and exit as kernel_entry and kernel_exit); the op-specific parts of the
-    # IPC fastpath's commit; the user-level loop of sel4bench's SMP benchmark.
+    # IPC fastpath's commit; the user-level loop of sel4bench's SMP benchmark; what
+    # each CPU still spinning for a lock adds to a contended grant (the coherence
+    # traffic of the spinners on the lock's and the kernel's shared lines, which the
+    # new holder's stores must invalidate again).
     trap_entry: int = 0
     trap_exit: int = 0
     fp_call: int = 0
     fp_reply_recv: int = 0
     smp_bench_loop: int = 0
+    lock_spinner_drag: int = 0
 
     def replace(self, **changes: int) -> Costs:
         """A copy with some costs changed (scenario overrides)."""
