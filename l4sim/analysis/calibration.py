@@ -292,7 +292,8 @@ def derive(run: Run, kind: RunKind | None = None, clock_run: Run | None = None,
             "sel4bench's warm samples: the path as the SMP benchmark repeats it back to back, "
             "without the interference that makes some samples slower, and the same from boot "
             "to boot where the median and the mean are not). Inside the lock each is the "
-            f"figure less the trap {trap} and the mean entry jitter {jitter:g}: {call_in:.1f} and {reply_in:.1f}. Their "
+            f"figure less the trap {trap} and the mean entry jitter {jitter:g}: {call_in:.1f} "
+            f"and {reply_in:.1f}. Their "
             f"common part less lock_acquire {base.lock_acquire}, lock_release "
             f"{base.lock_release}, the fastpath's checks {checks} and fp_ipc_transfer "
             f"{base.fp_ipc_transfer}:",
@@ -316,13 +317,26 @@ def derive(run: Run, kind: RunKind | None = None, clock_run: Run | None = None,
 
 
 def benchmark_point(cpus: int, delay: int, events: int = EVENTS,
-                    distribution: str = DETERMINISTIC):
+                    distribution: str = DETERMINISTIC, warmup: int | None = None):
     """The ``sel4bench_smp`` point of one (cores, delay): seL4's settings are its defaults."""
     from l4sim.sweep.scenario import point_from_dict
 
     return point_from_dict({"workload": "sel4bench_smp", "cpus": cpus, "delay_cycles": delay,
-                            "events": events, "warmup_events": max(1, events // 10),
+                            "events": events, "warmup_events": warmup or max(1, events // 10),
                             "delay_distribution": distribution})
+
+
+def one_core_point(delay: int, events: int, distribution: str):
+    """The 1-core point of the residuals: warm-up and measurement whole blocks of draws.
+
+    One core draws two spins per Call, so a multiple of half a block of Calls
+    measures the stratified draws' exact mean (the board's samples average
+    some hundred thousand spins).
+    """
+    from l4sim.workloads.sel4bench_smp import DRAW_BLOCK
+
+    half = DRAW_BLOCK // 2
+    return benchmark_point(1, delay, -(-max(events, half) // half) * half, distribution, half)
 
 
 def simulate_rows(runs: list[tuple[object, Costs]]) -> list[dict]:
@@ -512,8 +526,9 @@ def fit_terms(prepared: Prepared, fit: LockFit) -> list[Term]:
     counts = ", ".join(f"{count} {regime}" for regime, count in fit.regimes.items())
     what = (f"the {FIT_CORES}-core figures of the {len(fit.runs)} other runs of "
             f"{data.name} that have them and are no anomaly ({first.date} .. {last.date}; "
-            f"{counts}: at delay {FIT_DELAY} where the delay worked, both delay-0 figures "
-            "where it did not), never this run's own")
+            f"{counts}: {rate_metric(FIT_CORES, FIT_DELAY)} where the delay worked, both "
+            f"delay-0 figures, {rate_metric(FIT_CORES, DELAYS[0])} and "
+            f"{rate_metric(FIT_CORES, DELAYS[1])}, where it did not), never this run's own")
     if fit.own_drag:
         drag_text = (f"FITTED to {what}: the drag with which the runs whose delay worked and "
                      "those whose delay did not need the same handoff (at delay 0 more cores "
@@ -557,7 +572,7 @@ def residuals(run: Run, kind: RunKind, costs: Costs, events: int = EVENTS) -> li
     """The model's single-core figures, simulated with ``costs``, against the measured ones."""
     low, high = DELAYS
     simulated = sorted({kind.simulated_delay(delay) for delay in DELAYS})
-    rows = simulate_rows([(benchmark_point(1, delay, events, kind.distribution), costs)
+    rows = simulate_rows([(one_core_point(delay, events, kind.distribution), costs)
                           for delay in simulated])
     by_delay = dict(zip(simulated, rows, strict=True))
     first = by_delay[kind.simulated_delay(low)]
@@ -599,13 +614,14 @@ def profile_text(calibration: Calibration, command: str) -> str:
         f"# {data.name}, run {run.run_id} at {run.ts}: manifest {run.sha}, seL4 "
         f"{run.sha_kernel}, sel4bench {run.sha_bench}",
         *textwrap.wrap(f"Files: {', '.join(files)}. The fastest samples of the cycle "
-                       "figures, the means of the rates; cycles are counts of the benchmark's counter. For the "
-                       "sel4bench_smp workload (seL4's SMP build: kernel_lock big, lock clh, "
-                       f"IPC fastpath) with {settings}: {kind.version}; "
+                       "figures, the means of the rates; cycles are counts of the benchmark's "
+                       "counter. For the sel4bench_smp workload (seL4's SMP build: kernel_lock "
+                       f"big, lock clh, IPC fastpath). {kind.version}; "
                        f"{'its delay worked' if kind.delay_worked else 'its delay did not work'}"
                        + (f"; anomalies: {'; '.join(kind.anomalies)}" if kind.anomalies else "")
                        + ". Costs not given here are sel4-sabre's (hand-built, documented "
                        "there).", 98, initial_indent="# ", subsequent_indent="# "),
+        f"# As this run ran it: {settings}",
         "",
         f'base = "{BASE_PROFILE}"',
         f'description = "sel4bench {data.name} run {run.run_id} ({run.date}, seL4 '

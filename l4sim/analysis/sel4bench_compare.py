@@ -1,4 +1,4 @@
-"""``l4sim compare sel4bench DATA``: every run of every board calibrated, its SMP benchmark simulated.
+"""``l4sim compare sel4bench DATA``: every run of every board calibrated and simulated.
 
 DATA is a board's folder as published, several, or the folder of all boards
 (:mod:`l4sim.analysis.sel4bench`); each SMP build of each board is a data set
@@ -325,11 +325,11 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
     for key, rows in sets:
         sample = in_sample(rows)
         fitted = rows[rows["fit_runs"] > 0]
+        broken = int((rows["regime"] == "delay 0").sum()) if "regime" in rows else 0
+        flagged = len(rows) - len(_clean(rows))
         summary.append({
             "board, build": _name(key), "runs": f"{len(rows)}",
-            "delay 0 (did not work)": f"{int((rows.get('regime') == 'delay 0').sum())}"
-            if "regime" in rows else "0",
-            "anomalies": f"{int((rows.get('anomaly', pd.Series('', rows.index)).fillna('') != '').sum())}",
+            "delay 0 (did not work)": f"{broken}", "anomalies": f"{flagged}",
             "handoff (FITTED)": _range(fitted["lock_handoff"]) if len(fitted) else "not fitted",
             "drag (FITTED)": _range(fitted["lock_spinner_drag"])
             if len(fitted) and "lock_spinner_drag" in fitted else "-",

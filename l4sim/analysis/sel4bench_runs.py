@@ -220,7 +220,7 @@ def clock_sources(data: Sel4benchData, kinds: dict[int, RunKind]) -> dict[int, R
             f"the 1-core rate at delay {DELAYS[1]} below {DELAY_WORKED_BELOW:g} x the rate at "
             f"delay {DELAYS[0]}), so the board's clock cannot be derived from these data")
     sources = {}
-    for index, run in enumerate(data.runs):
+    for run in data.runs:
         if kinds[run.run_id].delay_worked:
             sources[run.run_id] = run
         else:

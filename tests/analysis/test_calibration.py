@@ -29,8 +29,10 @@ def data_folder(tmp_path_factory):
     slower IPC, as a kernel change would make it) with none."""
     folder = tmp_path_factory.mktemp("data")
     files.write(folder, [files.records(1001, 10, TRUTH)])
-    costs = calibration.derive(read(folder).run(1001))[1].replace(lock_handoff=HANDOFF)
-    rate = calibration.simulate_rows([(calibration.benchmark_point(4, 500, EVENTS), costs)])[0]
+    costs = calibration.derive(read(folder).only().run(1001))[1].replace(
+        lock_handoff=HANDOFF, lock_spinner_drag=round(calibration.DRAG_PER_HANDOFF * HANDOFF))
+    rate = calibration.simulate_rows([(calibration.benchmark_point(
+        4, 500, EVENTS, "exponential"), costs)])[0]  # its version's (not in the table: March)
     four = {500: rate["calls_per_second"]}
     return files.write(folder, [files.records(1001, 10, TRUTH, four),
                                 files.records(1003, 15, TRUTH, four),
@@ -99,7 +101,7 @@ def test_every_derived_number_names_its_source(calibrated):
 
 def test_a_run_s_own_multi_core_figures_are_never_used(data_folder, tmp_path):
     """Giving the calibrated run a 4-core figure of its own changes nothing in its profile."""
-    data = read(data_folder)
+    data = read(data_folder).only()
     known = {}  # the other runs' matching handoffs, found once
     plain = calibration.calibrate(data, 1002, EVENTS, known)
     data.run(1002).builds["smp"]["smp_4core_c500"] = Figure((9e5,) * 7 + (5.0,),
@@ -125,7 +127,7 @@ def test_calibrate_is_deterministic_whatever_the_workers(data_folder, tmp_path):
 
 def test_without_other_multi_core_figures_the_handoff_is_the_base_estimate(tmp_path):
     folder = files.write(tmp_path / "data", [files.records(7, 3, TRUTH)])
-    result = calibration.calibrate(read(folder), None, EVENTS)
+    result = calibration.calibrate(read(folder).only(), None, EVENTS)
     assert result.fit is None
     assert result.costs.lock_handoff == calibration.load_profile("sel4-sabre").lock_handoff
     assert "not fitted" in calibration.profile_text(result, "test")
@@ -187,7 +189,7 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
     assert residuals.shape[1] == 4 and (residuals.abs() < 0.01).all().all()
     for suffix in (".png", ".svg"):
         assert (tmp_path / "out" / f"sel4bench_2026{suffix}").stat().st_size > 10_000
-    assert sorted(p.name for p in (tmp_path / "out" / "profiles").glob("*.toml")) == [
+    assert sorted(p.name for p in (tmp_path / "out").glob("*/SMP_32/profiles/*.toml")) == [
         "1001.toml", "1002.toml", "1003.toml"]
     written = (tmp_path / "out" / "compare.md").read_text()
     assert written in done.stdout and "FITTED" in written and "| 1002 |" in written
@@ -197,7 +199,7 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
     assert "FITTED" in markdown and "(out/sel4bench_2026.png)" in markdown
     assert "2026-03-20" in markdown  # the withheld run's prediction: alone, measured n/a
     effect = next(line for line in markdown.splitlines() if "2026-03-18: IPC slower" in line)
-    assert "| 2 / 1 |" in effect and "-" in effect.split("|")[4]  # fewer calls after it
+    assert "| 2 / 1 |" in effect and "-" in effect.split("|")[6]  # fewer calls after it
     withheld = next(line for line in markdown.splitlines() if line.startswith("| 1002 |"))
     assert withheld.count("n/a") == 4  # measured and error, at both delays
     assert "data:image/png;base64," in page  # the figure inlined in the HTML report
@@ -218,6 +220,6 @@ def test_the_example_data_is_what_its_script_writes(tmp_path, monkeypatch):
     assert [p.name for p in shipped] == sorted(p.name for p in tmp_path.glob("*.jsonl"))
     for path in shipped:
         assert path.read_bytes() == (tmp_path / path.name).read_bytes(), path.name
-    data = read(example / "data")
+    data = read(example / "data").only()
     assert [run.run_id for run in data.runs] == [101, 102, 103]
     assert not data.run(103).has("smp", "smp_4core_c500")  # as if withheld
