@@ -31,7 +31,8 @@ benchmark with each of those runs' own calibrated profile:
 - ``lock_spinner_drag``, what each core still spinning adds to it, fitted to
   the difference between the runs whose delay worked and those whose delay
   did not (more spinners at delay 0) where the other runs have both; else
-  ``DRAG_PER_HANDOFF`` times the handoff (FITTED once, below).
+  the drag with which the model, on the last of those runs' profiles, gives
+  the difference measured where both were (``DELAY0_CONTRAST``).
 
 Every derived number is written with its source (metric, build, file and
 line, run, and the arithmetic). The residuals are the model's own
@@ -82,11 +83,13 @@ BIG_LOCK_LINES = 2
 # A second spinner drag at which every run's handoff is matched: the handoff is linear
 # in the drag, so two matches give it at any drag.
 DRAG_PROBE = 20
-# FITTED: lock_spinner_drag / lock_handoff of the one board and build of sel4bench's 2026
-# series whose runs of January to April have both delay regimes (tx2, SMP_64: 3 runs
-# whose delay worked, 21 whose delay did not), by `l4sim compare sel4bench` on its
-# folder (docs/calibration.md); used where a board's own runs cannot show the drag.
-DRAG_PER_HANDOFF = 0.016
+# MEASURED: how much lower the 4-core rate is at delay 0 than at delay 500, on the one
+# board and build of sel4bench's 2026 series whose runs of January to April have both
+# delay regimes (tx2, SMP_64: the mean of its 23 runs whose delay did not work against
+# the mean smp_4core_c500 of its 3 whose delay worked, 1,067,219 against 1,071,901 calls/s;
+# `l4sim compare sel4bench` on its folder shows it). Where a board's own runs cannot show
+# the spinners' drag, it is fitted so that the model gives this contrast.
+DELAY0_CONTRAST = -0.0044
 
 # (build, metric)
 CALL = (SMP, "ipc_call_intra")  # one address space, as the SMP benchmark's threads
@@ -401,12 +404,12 @@ def match(run: Run, costs: Costs, kind: RunKind, events: int = EVENTS) -> Matchi
     return Matching(run.run_id, kind.regime, without, (with_drag - without) / DRAG_PROBE)
 
 
-def fit_lock(matchings: list[Matching]) -> LockFit | None:
+def fit_lock(matchings: list[Matching], transferred: float | None = None) -> LockFit | None:
     """``lock_handoff`` and ``lock_spinner_drag`` from the runs' matchings; None if none.
 
     Where the runs have both delay regimes, the drag is the one at which the
     two regimes' mean handoffs agree (more cores spin at delay 0); otherwise
-    ``DRAG_PER_HANDOFF`` times the handoff.
+    ``transferred`` (:func:`transferred_drag`).
     """
     if not matchings:
         return None
@@ -416,24 +419,48 @@ def fit_lock(matchings: list[Matching]) -> LockFit | None:
     own = len(regimes) > 1
     if own:
         (first, second) = (regimes[key] for key in sorted(regimes))
-
-        def mean(values) -> float:
-            values = list(values)
-            return sum(values) / len(values)
-
-        apart = mean(m.without_drag for m in first) - mean(m.without_drag for m in second)
-        seen = mean(m.per_drag for m in second) - mean(m.per_drag for m in first)
+        apart = _mean(m.without_drag for m in first) - _mean(m.without_drag for m in second)
+        seen = _mean(m.per_drag for m in second) - _mean(m.per_drag for m in first)
         drag = max(0.0, apart / seen) if abs(seen) > 1e-9 else 0.0
-        values = [m.at(drag) for m in matchings]
     else:
-        values = [m.without_drag / (1 - m.per_drag * DRAG_PER_HANDOFF) for m in matchings]
-        drag = DRAG_PER_HANDOFF * sum(values) / len(values)
-    average = sum(values) / len(values)
+        drag = transferred or 0.0
+    values = [m.at(drag) for m in matchings]
+    average = _mean(values)
     spread = math.sqrt(sum((v - average) ** 2 for v in values) / max(1, len(values) - 1))
     return LockFit(round(average), round(drag), [m.run_id for m in matchings],
                    {key: len(found) for key, found in sorted(regimes.items())}, own,
                    {m.run_id: v for m, v in zip(matchings, values, strict=True)}, average,
                    spread)
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def contrast(costs: Costs, distribution: str, events: int = EVENTS) -> float:
+    """The model's 4-core rate at delay 0 against delay 500 under one profile, minus 1."""
+    rows = simulate_rows([(benchmark_point(FIT_CORES, delay, events, distribution), costs)
+                          for delay in (0, FIT_DELAY)])
+    return rows[0]["calls_per_second"] / rows[1]["calls_per_second"] - 1
+
+
+def transferred_drag(costs: Costs, distribution: str, matchings: list[Matching],
+                     events: int = EVENTS) -> float:
+    """The drag with which the model shows ``DELAY0_CONTRAST`` on this profile.
+
+    At each of two drags the handoff is the one the runs' matchings give with
+    it; the contrast is close to linear in the drag between them.
+    """
+    found = []
+    for drag in (0, DRAG_PROBE):
+        handoff = max(0, round(_mean(m.at(drag) for m in matchings)))
+        found.append(contrast(costs.replace(lock_handoff=handoff, lock_spinner_drag=drag),
+                              distribution, events))
+    slope = (found[1] - found[0]) / DRAG_PROBE
+    if slope >= 0:
+        return 0.0
+    return min(max((DELAY0_CONTRAST - found[0]) / slope, 0.0), 10.0 * DRAG_PROBE)
 
 
 @dataclass
@@ -444,6 +471,19 @@ class Prepared:
     kinds: dict[int, RunKind]
     clock_runs: dict[int, Run]
     derived: dict[int, tuple[list[Term], Costs]]
+    transferred: dict[tuple[int, ...], float] = field(default_factory=dict)
+
+    def drag_for(self, runs: list[Run], matched: list[Matching], events: int) -> float | None:
+        """The transferred drag for these fit runs (None: they have both regimes)."""
+        if len({self.kinds[run.run_id].regime for run in runs}) != 1:
+            return None
+        key = tuple(run.run_id for run in runs)
+        if key not in self.transferred:
+            last = runs[-1]
+            self.transferred[key] = transferred_drag(
+                self.derived[last.run_id][1], self.kinds[last.run_id].distribution, matched,
+                events)
+        return self.transferred[key]
 
     def fit_runs(self, exclude: Run | None) -> list[Run]:
         """The runs the lock is fitted to: 4-core figures, no anomaly, not ``exclude``.
@@ -505,7 +545,9 @@ def calibrate(data: Sel4benchData | Sel4benchSet, run_id: int | None = None,
     kind = prepared.kinds[run.run_id]
     terms, costs = prepared.derived[run.run_id]
     terms = list(terms)
-    fit = fit_lock(matchings(prepared, prepared.fit_runs(run), events, known, jobs))
+    runs = prepared.fit_runs(run)
+    matched = matchings(prepared, runs, events, known, jobs)
+    fit = fit_lock(matched, prepared.drag_for(runs, matched, events) if runs else None)
     if fit is not None:
         terms += fit_terms(prepared, fit)
         costs = costs.replace(lock_handoff=fit.handoff, lock_spinner_drag=fit.drag)
@@ -536,11 +578,13 @@ def fit_terms(prepared: Prepared, fit: LockFit) -> list[Term]:
                      "grant: the spinners' copies of the lock's and the kernel's shared lines, "
                      "which the new holder's stores must invalidate again.")
     else:
-        drag_text = (f"FITTED elsewhere: DRAG_PER_HANDOFF {DRAG_PER_HANDOFF} x lock_handoff "
-                     "(l4sim.analysis.calibration: the ratio on the one board of the 2026 "
-                     "series whose early runs have both delay regimes); these runs have one "
-                     "regime only, which cannot show the drag. What each core still spinning "
-                     "adds to a contended grant.")
+        drag_text = (f"FITTED to the same runs' handoffs and to a contrast measured elsewhere: "
+                     f"the drag with which sel4bench_smp on {FIT_CORES} CPUs, under the profile "
+                     f"of run {fit.runs[-1]}, gives a rate at delay 0 {-100 * DELAY0_CONTRAST:g}% "
+                     f"below the rate at delay {FIT_DELAY} (DELAY0_CONTRAST, measured on the one "
+                     "board of sel4bench's 2026 series whose early runs have both delay "
+                     "regimes); these runs have one regime only, which cannot show the drag. "
+                     "What each core still spinning adds to a contended grant.")
     handoff_text = (
         f"FITTED to {what}: for each, the handoff with which sel4bench_smp on {FIT_CORES} CPUs, "
         "under that run's own calibrated profile and version, gives its measured calls/s "

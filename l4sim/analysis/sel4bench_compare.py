@@ -451,7 +451,8 @@ def _fitted_blocks(document: Document, sets, level: int) -> None:
                      "lock_handoff": _range(fitted["lock_handoff"]),
                      "lock_spinner_drag": _range(fitted.get("lock_spinner_drag", [0])),
                      "drag from": "these runs' two regimes" if own else
-                     f"DRAG_PER_HANDOFF {calibration.DRAG_PER_HANDOFF:g} x handoff",
+                     f"the contrast {100 * calibration.DELAY0_CONTRAST:+.2f}% measured where "
+                     "both were",
                      "points per profile": _range(fitted["fit_runs"]),
                      "the points' regimes": regimes or "delay"})
     if not rows:

@@ -30,7 +30,7 @@ def data_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
     files.write(folder, [files.records(1001, 10, TRUTH)])
     costs = calibration.derive(read(folder).only().run(1001))[1].replace(
-        lock_handoff=HANDOFF, lock_spinner_drag=round(calibration.DRAG_PER_HANDOFF * HANDOFF))
+        lock_handoff=HANDOFF)
     rate = calibration.simulate_rows([(calibration.benchmark_point(
         4, 500, EVENTS, "exponential"), costs)])[0]  # its version's (not in the table: March)
     four = {500: rate["calls_per_second"]}
@@ -79,9 +79,16 @@ def test_the_residuals_are_printed_and_written_within_one_percent(calibrated):
 
 
 def test_the_handoff_is_fitted_to_the_other_runs_four_core_figure(calibrated):
-    """The 4-core figure was made with HANDOFF: the fit on it finds that value again."""
+    """The 4-core figure was made with HANDOFF and no drag. These runs have one delay regime,
+    so the drag is the one that gives the contrast measured elsewhere, and the handoff the
+    one that, with it, gives the figure again: a little below HANDOFF."""
     profile, _ = calibrated
-    assert tomllib.loads(profile.read_text())["lock_handoff"] == pytest.approx(HANDOFF, abs=3)
+    costs = tomllib.loads(profile.read_text())
+    assert 0 < costs["lock_spinner_drag"] < 30
+    assert HANDOFF - 3 * costs["lock_spinner_drag"] <= costs["lock_handoff"] < HANDOFF
+    # with them the model shows the measured contrast of delay 0 against delay 500
+    shown = calibration.contrast(calibration.load_profile(profile), "exponential", EVENTS)
+    assert shown == pytest.approx(calibration.DELAY0_CONTRAST, abs=0.003)
     text = profile.read_text()
     fitted = text[text.index("# FITTED"):text.index("lock_handoff =")]
     assert "smp_4core_c500" in fitted and "1001 1003" in fitted and "1002" not in fitted
