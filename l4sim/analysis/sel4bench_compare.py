@@ -226,7 +226,8 @@ def effects(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = CHANGES)
     The mean prediction of the runs after a change (to the next change, or
     the end) against those before it (from the previous change, or the start),
     anomalies left out, within one delay regime where both sides have runs of
-    it (else from the regime before to the regime after).
+    it (else from the regime before to the regime after), and of the runs
+    before only those at the clock of the runs after.
     """
     found = []
     changes = sorted(changes)
@@ -247,6 +248,7 @@ def effects(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = CHANGES)
             for old_regime, new_regime in pairs:
                 old = before[regimes[before.index] == old_regime]
                 new = after[regimes[after.index] == new_regime]
+                old = _same_clock(old, new)
                 entry = {"board": key[0], "build": key[1], "date": date, "change": what,
                          "regimes": (old_regime if old_regime == new_regime
                                      else f"{old_regime} -> {new_regime}"),
@@ -261,6 +263,21 @@ def effects(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = CHANGES)
                     entry[f"{metric}_measured_after"] = new[f"{metric}_measured"].mean()
                 found.append(entry)
     return found
+
+
+def _same_clock(rows: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """The ``rows`` whose clock is that of ``like`` (within CLOCK_GROUP), if there are any.
+
+    A board whose counter ran at another rate before (a step in the derived
+    clock) is compared with itself at the same clock, not across the step.
+    """
+    from l4sim.analysis.sel4bench_runs import CLOCK_GROUP
+
+    if "clock_hz" not in rows or rows.empty or like.empty:
+        return rows
+    clock = like["clock_hz"].median()
+    same = rows[(rows["clock_hz"] / clock - 1).abs() <= CLOCK_GROUP]
+    return same if len(same) else rows
 
 
 def in_sample(table: pd.DataFrame) -> dict:
@@ -542,7 +559,7 @@ def time_series_figure(table: pd.DataFrame, out_dir: Path,
     from l4sim.analysis.style import PALETTE, caption_lines, footnote, save
 
     sets = _data_sets(table)
-    height = 1.9 + 2.2 * len(sets)  # inches: the title and legend, then a row per data set
+    height = 2.4 + 2.2 * len(sets)  # inches: the title and legend, then a row per data set
     figure, axes = plt.subplots(len(sets), len(DELAYS), figsize=(12, height), sharex=True,
                                 squeeze=False)
     for row_axes, (key, rows) in zip(axes, sets, strict=True):
@@ -584,8 +601,9 @@ def time_series_figure(table: pd.DataFrame, out_dir: Path,
             values = pd.concat([measured.dropna(), rows[f"{metric}_predicted"].dropna()])
             if len(values) and values.min() > 0 and values.max() / values.min() > 3:
                 axis.set_yscale("log")
+            digits = 1 if len(values) and values.max() - values.min() < 2e4 else 0
             axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
-                lambda value, _: f"{value / 1e3:,.0f}k"))
+                lambda value, _, digits=digits: f"{value / 1e3:,.{digits}f}k"))
             axis.set_title(f"{_name(key)}: delay {delay:,}", fontsize=9, loc="left")
             axis.grid(alpha=0.3)
         row_axes[0].set_ylabel("calls/s, 4 cores", fontsize=8)
@@ -594,13 +612,14 @@ def time_series_figure(table: pd.DataFrame, out_dir: Path,
         for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     figure.legend(list(handles.values()), list(handles), loc="upper center", ncol=3,
-                  fontsize=8, bbox_to_anchor=(0.5, 1 - 0.35 / height), frameon=False)
+                  fontsize=8, bbox_to_anchor=(0.5, 1 - 0.3 / height), frameon=False)
     figure.autofmt_xdate()
     title = f"sel4bench's SMP benchmark on {CORES} cores, every board: measured and predicted"
-    figure.suptitle(title, fontsize=10.5, y=1 - 0.08 / height)
-    figure.tight_layout(rect=(0, 0, 1, 1 - 1.3 / height))
+    figure.suptitle(title, fontsize=10.5, y=1 - 0.06 / height)
     caption = footnote(figure, [_caption(table, changes)])
-    return save(figure, out_dir, FIGURE, title, caption, caption_lines(figure, caption))
+    # the title and the legend's three rows above the panels: five title lines of room
+    return save(figure, out_dir, FIGURE, title, caption, caption_lines(figure, caption),
+                title_lines=5)
 
 
 def hardware_section(document: Document, folder: Path) -> None:
