@@ -8,6 +8,8 @@ import json
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from l4sim.analysis.sel4bench import BuildName, Sel4benchError, read
 from l4sim.analysis.sel4bench_runs import (
@@ -197,3 +199,22 @@ def test_a_board_without_any_working_delay_is_one_clear_line():
     with pytest.raises(NoWorkingDelay, match=r"b SMP_32: no run whose delay worked .* "
                                              r"the board's clock cannot be derived"):
         clock_sources(data, classify_all(data))
+
+
+@given(board=st.lists(st.sampled_from(["PC99", "haswell3", "SABRE", "imx8mm", "evk", "x"]),
+                      min_size=1, max_size=3),
+       smp=st.booleans(), mcs=st.booleans(), bits=st.sampled_from([None, 32, 64]),
+       fastpath=st.booleans(), ksw=st.booleans(), order=st.randoms(use_true_random=False))
+def test_any_name_of_the_series_gives_back_its_build(board, smp, mcs, bits, fastpath, ksw,
+                                                     order):
+    """Whatever the order of its parts, a file name says its board and build."""
+    from pathlib import Path
+
+    parts = (["SMP"] if smp else []) + (["MCS"] if mcs else []) + ([str(bits)] if bits else [])
+    parts += ([] if fastpath else ["nofastpath"]) + ([] if ksw else ["noksw"])
+    order.shuffle(parts)
+    build = BuildName.of(Path("_".join([board[0], *parts, *board[1:]]) + ".jsonl"))
+    assert (build.smp, build.mcs, build.bits) == (smp, mcs, bits)
+    assert (build.fastpath, build.kernel_stack_switch) == (fastpath, ksw)
+    assert build.board == "_".join(board)
+    assert build.standard == (fastpath and ksw and not mcs)
