@@ -149,7 +149,8 @@ def test_the_scenario_runs_with_a_calibrated_profile(calibrated, tmp_path):
 
     profile, _ = calibrated
     scenario = Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml"
-    chosen = load_scenario(scenario, [f"profile={profile}", "events=200", "warmup_events=20",
+    # one core over whole blocks of its exponential draws (the scenario's spins)
+    chosen = load_scenario(scenario, [f"profile={profile}", "events=256", "warmup_events=128",
                                       "replications=2", "sweep.cpus=[1,4]",
                                       "sweep.delay_cycles=[500,32000]"])
     points = run_scenario(chosen, tmp_path / "out", jobs=1, progress=False)

@@ -138,14 +138,18 @@ def test_calibrate_writes_a_profile_per_build(board, tmp_path):
 
 
 def test_compare_is_the_same_on_any_number_of_workers(board, tmp_path):
+    """Both delay regimes, both versions, a withheld run: the same table on 1 and 2 workers."""
     folder = tmp_path / "one"
     folder.mkdir()
+    keep = ('"run_id": 201', '"run_id": 202', '"run_id": 204', '"run_id": 207', '"run_id": 209')
     for name in ("BOARD_SMP_32.jsonl", "BOARD_32.jsonl"):
-        (folder / name).write_bytes((board / name).read_bytes())
+        lines = (board / name).read_text().splitlines(keepends=True)
+        (folder / name).write_text("".join(line for line in lines
+                                           if any(k in line for k in keep)))
     tables = []
     for jobs in (1, 2):
         out = tmp_path / f"jobs{jobs}"
-        done = l4sim("compare", "sel4bench", folder, "--out", out, "--events", EVENTS,
+        done = l4sim("compare", "sel4bench", folder, "--out", out, "--events", EVENTS // 2,
                      "--jobs", jobs, "--scenario", SCENARIO, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         tables.append((out / "compare.csv").read_bytes())
