@@ -188,23 +188,36 @@ def _fixed_terms(base: Costs, inside: float) -> tuple[Costs, list[Term], int]:
     keys = ["lock_acquire", "lock_release", *dict.fromkeys(checks), "fp_ipc_transfer"]
 
     def total(costs: Costs) -> int:
-        return (costs.lock_acquire + costs.lock_release + costs.fp_ipc_transfer
-                + sum(getattr(costs, check) for check in checks))
+        return (
+            costs.lock_acquire
+            + costs.lock_release
+            + costs.fp_ipc_transfer
+            + sum(getattr(costs, check) for check in checks)
+        )
 
     fixed = total(base)
     if inside >= fixed:
         return base, [], fixed
     scale = max(0.0, inside) / fixed
     scaled = base.replace(**{key: math.floor(getattr(base, key) * scale) for key in keys})
-    terms = [Term(key, getattr(scaled, key), (
-        f"sel4-sabre's {getattr(base, key)} x {scale:.3f}: this build's Call or ReplyRecv "
-        f"inside the lock ({inside:.1f} cycles) is below sel4-sabre's fixed fastpath terms "
-        f"({fixed}), which are all scaled by their ratio.",)) for key in keys]
+    terms = [
+        Term(
+            key,
+            getattr(scaled, key),
+            (
+                f"sel4-sabre's {getattr(base, key)} x {scale:.3f}: this build's Call or ReplyRecv "
+                f"inside the lock ({inside:.1f} cycles) is below sel4-sabre's fixed fastpath terms "
+                f"({fixed}), which are all scaled by their ratio.",
+            ),
+        )
+        for key in keys
+    ]
     return scaled, terms, total(scaled)
 
 
-def derive(run: Run, kind: RunKind | None = None, clock_run: Run | None = None,
-           base: Costs | None = None) -> tuple[list[Term], Costs]:
+def derive(
+    run: Run, kind: RunKind | None = None, clock_run: Run | None = None, base: Costs | None = None
+) -> tuple[list[Term], Costs]:
     """The terms a run's single-core figures give (no simulation); the lock's as ``base``.
 
     ``kind`` says how the run is read (default: by the rules); ``clock_run``
@@ -224,9 +237,11 @@ def derive(run: Run, kind: RunKind | None = None, clock_run: Run | None = None,
     call_in = call - trap - jitter  # inside the lock (C code), plus the lock itself
     reply_in = reply - trap - jitter
     if min(call_in, reply_in) < 0:
-        raise Sel4benchError(f"{run.describe()}: Call {call:g} and ReplyRecv {reply:g} cycles "
-                             f"are below the null system call {null:g} and the entry jitter "
-                             f"{jitter:g}: not a fastpath IPC")
+        raise Sel4benchError(
+            f"{run.describe()}: Call {call:g} and ReplyRecv {reply:g} cycles "
+            f"are below the null system call {null:g} and the entry jitter "
+            f"{jitter:g}: not a fastpath IPC"
+        )
     base, scaled, fixed = _fixed_terms(base, min(call_in, reply_in))
     checks = sum(getattr(base, check.cost) for check in IPC_CHECKS)
     fp_switch = max(0, round(min(call_in, reply_in) - fixed))
@@ -242,22 +257,28 @@ def derive(run: Run, kind: RunKind | None = None, clock_run: Run | None = None,
         rate = run.mean(SMP, rate_metric(1, low))
         spins = 2 * spin_mean(low, kind.distribution)
         loop = round(clock / rate - spins - model_call - model_reply)
-        loop_text = (f"clock / {rate_metric(1, low)} - 2 x the mean spin at delay {low} "
-                     f"({spins:g}, {kind.distribution}) - Call {model_call:g} - ReplyRecv "
-                     f"{model_reply:g} (the model's, as above):",
-                     f"{clock} / {rate:.1f} - {spins:g} - {model_call:g} - {model_reply:g}")
+        loop_text = (
+            f"clock / {rate_metric(1, low)} - 2 x the mean spin at delay {low} "
+            f"({spins:g}, {kind.distribution}) - Call {model_call:g} - ReplyRecv "
+            f"{model_reply:g} (the model's, as above):",
+            f"{clock} / {rate:.1f} - {spins:g} - {model_call:g} - {model_reply:g}",
+        )
     else:
         rates = [run.mean(SMP, rate_metric(1, delay)) for delay in DELAYS]
         rate = sum(rates) / len(rates)
         loop = round(clock / rate - model_call - model_reply)
-        loop_text = (f"This run's delay did not work (both are delay-0 rates): clock / the mean "
-                     f"of {rate_metric(1, low)} {rates[0]:,.1f} and {rate_metric(1, high)} "
-                     f"{rates[1]:,.1f} - Call {model_call:g} - ReplyRecv {model_reply:g}:",
-                     f"{clock} / {rate:.1f} - {model_call:g} - {model_reply:g}")
+        loop_text = (
+            f"This run's delay did not work (both are delay-0 rates): clock / the mean "
+            f"of {rate_metric(1, low)} {rates[0]:,.1f} and {rate_metric(1, high)} "
+            f"{rates[1]:,.1f} - Call {model_call:g} - ReplyRecv {model_reply:g}:",
+            f"{clock} / {rate:.1f} - {model_call:g} - {model_reply:g}",
+        )
     if clock <= 0 or loop < 0:
-        raise Sel4benchError(f"{run.describe()}: the 1-core rates {clock_low:g} and "
-                             f"{clock_high:g} calls/s leave no time for the benchmark's loop "
-                             f"(clock {clock} Hz, loop {loop} cycles)")
+        raise Sel4benchError(
+            f"{run.describe()}: the 1-core rates {clock_low:g} and "
+            f"{clock_high:g} calls/s leave no time for the benchmark's loop "
+            f"(clock {clock} Hz, loop {loop} cycles)"
+        )
     if clock_run is run:
         clock_text = (
             f"{rate_metric(1, low)} = {clock_low:,.1f} and {rate_metric(1, high)} = "
@@ -265,7 +286,8 @@ def derive(run: Run, kind: RunKind | None = None, clock_run: Run | None = None,
             "benchmark takes 2 x spin + smp_bench_loop + Call + ReplyRecv cycles, so the "
             f"slope over the mean spin ({kind.distribution}) gives the clock:",
             f"2 x ({spin_mean(high, kind.distribution):g} - {spin_mean(low, kind.distribution):g})"
-            f" / (1/{clock_high:.1f} - 1/{clock_low:.1f})")
+            f" / (1/{clock_high:.1f} - 1/{clock_low:.1f})",
+        )
     else:
         clock_text = (
             f"This run's delay did not work; the clock of run {clock_run.run_id} "
@@ -276,57 +298,100 @@ def derive(run: Run, kind: RunKind | None = None, clock_run: Run | None = None,
             f"({clock_kind.distribution}) gives the clock:",
             f"2 x ({spin_mean(high, clock_kind.distribution):g} - "
             f"{spin_mean(low, clock_kind.distribution):g}) / (1/{clock_high:.1f} - "
-            f"1/{clock_low:.1f})")
+            f"1/{clock_low:.1f})",
+        )
     terms = [
         Term("clock_hz", clock, clock_text),
-        Term("trap_entry", trap_entry, (
-            f"{_where(run, *NULL_SYSCALL)}, fastest {null:.1f} cycles ({ident}), rounded: {trap} = "
-            f"trap_entry {trap_entry} + trap_exit {trap_exit}. The trap's assembly entry and "
-            "exit, outside the big lock: the system-call instruction, the register save and "
-            "the kernel stack; the register restore and the return to user.",)),
+        Term(
+            "trap_entry",
+            trap_entry,
+            (
+                f"{_where(run, *NULL_SYSCALL)}, fastest {null:.1f} cycles ({ident}), rounded: {trap} = "
+                f"trap_entry {trap_entry} + trap_exit {trap_exit}. The trap's assembly entry and "
+                "exit, outside the big lock: the system-call instruction, the register save and "
+                "the kernel stack; the register restore and the return to user.",
+            ),
+        ),
         Term("trap_exit", trap_exit, ("The other part of the null syscall above.",)),
-        Term("kernel_entry", 0, ("The trap covers the whole entry: the fastpath's C code "
-                                 "starts by taking the lock (counted in the terms below).",)),
+        Term(
+            "kernel_entry",
+            0,
+            (
+                "The trap covers the whole entry: the fastpath's C code "
+                "starts by taking the lock (counted in the terms below).",
+            ),
+        ),
         Term("kernel_exit", 0, ("The trap covers the whole exit.",)),
         *scaled,
-        Term("fp_switch", fp_switch, (
-            f"Call: {_where(run, *CALL)}, fastest {call:.1f}; ReplyRecv: "
-            f"{_where(run, *REPLY_RECV)}, fastest {reply:.1f} ({ident}; the fastest of "
-            "sel4bench's warm samples: the path as the SMP benchmark repeats it back to back, "
-            "without the interference that makes some samples slower, and the same from boot "
-            "to boot where the median and the mean are not). Inside the lock each is the "
-            f"figure less the trap {trap} and the mean entry jitter {jitter:g}: {call_in:.1f} "
-            f"and {reply_in:.1f}. Their "
-            f"common part less lock_acquire {base.lock_acquire}, lock_release "
-            f"{base.lock_release}, the fastpath's checks {checks} and fp_ipc_transfer "
-            f"{base.fp_ipc_transfer}:",
-            f"{min(call_in, reply_in):.1f} - {fixed}")),
+        Term(
+            "fp_switch",
+            fp_switch,
+            (
+                f"Call: {_where(run, *CALL)}, fastest {call:.1f}; ReplyRecv: "
+                f"{_where(run, *REPLY_RECV)}, fastest {reply:.1f} ({ident}; the fastest of "
+                "sel4bench's warm samples: the path as the SMP benchmark repeats it back to back, "
+                "without the interference that makes some samples slower, and the same from boot "
+                "to boot where the median and the mean are not). Inside the lock each is the "
+                f"figure less the trap {trap} and the mean entry jitter {jitter:g}: {call_in:.1f} "
+                f"and {reply_in:.1f}. Their "
+                f"common part less lock_acquire {base.lock_acquire}, lock_release "
+                f"{base.lock_release}, the fastpath's checks {checks} and fp_ipc_transfer "
+                f"{base.fp_ipc_transfer}:",
+                f"{min(call_in, reply_in):.1f} - {fixed}",
+            ),
+        ),
         Term("fp_call", fp_call, (f"Call's own part: {call_in:.1f} - {fixed} - {fp_switch}",)),
-        Term("fp_reply_recv", fp_reply_recv, (
-            f"ReplyRecv's own part: {reply_in:.1f} - {fixed} - {fp_switch}",)),
-        Term("smp_bench_loop", loop, (
-            "The benchmark's own user code per round (counter reads, the random draws and "
-            "counter resets of the exponential versions, less the overhead they subtract; "
-            "the per-core counter, the stubs), from this run's own rate, so for its "
-            f"version ({kind.version}): {loop_text[0]}", loop_text[1])),
-        Term("sched_lock_lines", BIG_LOCK_LINES, (
-            "Estimate: the cache lines that follow the big lock from core to core, the CLH "
-            "lock's tail word and the queue node the new holder spun on; each pair's TCBs, "
-            "endpoint and reply slot, and seL4's per-core scheduler state, stay on its core. "
-            f"At line_transfer {base.line_transfer} cycles each (sel4-sabre).",)),
+        Term(
+            "fp_reply_recv",
+            fp_reply_recv,
+            (f"ReplyRecv's own part: {reply_in:.1f} - {fixed} - {fp_switch}",),
+        ),
+        Term(
+            "smp_bench_loop",
+            loop,
+            (
+                "The benchmark's own user code per round (counter reads, the random draws and "
+                "counter resets of the exponential versions, less the overhead they subtract; "
+                "the per-core counter, the stubs), from this run's own rate, so for its "
+                f"version ({kind.version}): {loop_text[0]}",
+                loop_text[1],
+            ),
+        ),
+        Term(
+            "sched_lock_lines",
+            BIG_LOCK_LINES,
+            (
+                "Estimate: the cache lines that follow the big lock from core to core, the CLH "
+                "lock's tail word and the queue node the new holder spun on; each pair's TCBs, "
+                "endpoint and reply slot, and seL4's per-core scheduler state, stay on its core. "
+                f"At line_transfer {base.line_transfer} cycles each (sel4-sabre).",
+            ),
+        ),
     ]
     costs = base.replace(**{term.key: term.value for term in terms})
     return terms, costs
 
 
-def benchmark_point(cpus: int, delay: int, events: int = EVENTS,
-                    distribution: str = DETERMINISTIC, warmup: int | None = None):
+def benchmark_point(
+    cpus: int,
+    delay: int,
+    events: int = EVENTS,
+    distribution: str = DETERMINISTIC,
+    warmup: int | None = None,
+):
     """The ``sel4bench_smp`` point of one (cores, delay): seL4's settings are its defaults."""
     from l4sim.sweep.scenario import point_from_dict
 
-    return point_from_dict({"workload": "sel4bench_smp", "cpus": cpus, "delay_cycles": delay,
-                            "events": events, "warmup_events": warmup or max(1, events // 10),
-                            "delay_distribution": distribution})
+    return point_from_dict(
+        {
+            "workload": "sel4bench_smp",
+            "cpus": cpus,
+            "delay_cycles": delay,
+            "events": events,
+            "warmup_events": warmup or max(1, events // 10),
+            "delay_distribution": distribution,
+        }
+    )
 
 
 def one_core_point(delay: int, events: int, distribution: str):
@@ -353,8 +418,11 @@ def four_core_target(run: Run, kind: RunKind) -> float:
     """The 4-core figure a run's handoff is matched to: at delay 500, or both delay-0 ones."""
     if kind.delay_worked:
         return run.mean(SMP, rate_metric(FIT_CORES, FIT_DELAY))
-    rates = [run.mean(SMP, rate_metric(FIT_CORES, delay)) for delay in DELAYS
-             if run.has(SMP, rate_metric(FIT_CORES, delay))]
+    rates = [
+        run.mean(SMP, rate_metric(FIT_CORES, delay))
+        for delay in DELAYS
+        if run.has(SMP, rate_metric(FIT_CORES, delay))
+    ]
     return sum(rates) / len(rates)
 
 
@@ -387,20 +455,27 @@ def _secant(inverse_rate, target: float, low: float, high: float) -> float:
 def match(run: Run, costs: Costs, kind: RunKind, events: int = EVENTS) -> Matching:
     """The handoff with which the model reproduces this run's 4-core figure, at two drags."""
     target = 1 / four_core_target(run, kind)
-    point = benchmark_point(FIT_CORES, kind.simulated_delay(FIT_DELAY), events,
-                            kind.distribution)
+    point = benchmark_point(FIT_CORES, kind.simulated_delay(FIT_DELAY), events, kind.distribution)
 
     def inverse_rate(drag: int):
         def at(handoff: float) -> float:
-            row = simulate_rows([(point, costs.replace(lock_handoff=max(0, round(handoff)),
-                                                       lock_spinner_drag=drag))])[0]
+            row = simulate_rows(
+                [
+                    (
+                        point,
+                        costs.replace(lock_handoff=max(0, round(handoff)), lock_spinner_drag=drag),
+                    )
+                ]
+            )[0]
             return 1 / row["calls_per_second"]
+
         return at
 
     start = float(load_profile(BASE_PROFILE).lock_handoff)
     without = _secant(inverse_rate(0), target, start, 300.0)
-    with_drag = _secant(inverse_rate(DRAG_PROBE), target, without - 2 * DRAG_PROBE,
-                        without - DRAG_PROBE)
+    with_drag = _secant(
+        inverse_rate(DRAG_PROBE), target, without - 2 * DRAG_PROBE, without - DRAG_PROBE
+    )
     return Matching(run.run_id, kind.regime, without, (with_drag - without) / DRAG_PROBE)
 
 
@@ -427,10 +502,16 @@ def fit_lock(matchings: list[Matching], transferred: float | None = None) -> Loc
     values = [m.at(drag) for m in matchings]
     average = _mean(values)
     spread = math.sqrt(sum((v - average) ** 2 for v in values) / max(1, len(values) - 1))
-    return LockFit(round(average), round(drag), [m.run_id for m in matchings],
-                   {key: len(found) for key, found in sorted(regimes.items())}, own,
-                   {m.run_id: v for m, v in zip(matchings, values, strict=True)}, average,
-                   spread)
+    return LockFit(
+        round(average),
+        round(drag),
+        [m.run_id for m in matchings],
+        {key: len(found) for key, found in sorted(regimes.items())},
+        own,
+        {m.run_id: v for m, v in zip(matchings, values, strict=True)},
+        average,
+        spread,
+    )
 
 
 def _mean(values) -> float:
@@ -440,13 +521,18 @@ def _mean(values) -> float:
 
 def contrast(costs: Costs, distribution: str, events: int = EVENTS) -> float:
     """The model's 4-core rate at delay 0 against delay 500 under one profile, minus 1."""
-    rows = simulate_rows([(benchmark_point(FIT_CORES, delay, events, distribution), costs)
-                          for delay in (0, FIT_DELAY)])
+    rows = simulate_rows(
+        [
+            (benchmark_point(FIT_CORES, delay, events, distribution), costs)
+            for delay in (0, FIT_DELAY)
+        ]
+    )
     return rows[0]["calls_per_second"] / rows[1]["calls_per_second"] - 1
 
 
-def transferred_drag(costs: Costs, distribution: str, matchings: list[Matching],
-                     events: int = EVENTS) -> float:
+def transferred_drag(
+    costs: Costs, distribution: str, matchings: list[Matching], events: int = EVENTS
+) -> float:
     """The drag with which the model shows ``DELAY0_CONTRAST`` on this profile.
 
     At each of two drags the handoff is the one the runs' matchings give with
@@ -455,8 +541,11 @@ def transferred_drag(costs: Costs, distribution: str, matchings: list[Matching],
     found = []
     for drag in (0, DRAG_PROBE):
         handoff = max(0, round(_mean(m.at(drag) for m in matchings)))
-        found.append(contrast(costs.replace(lock_handoff=handoff, lock_spinner_drag=drag),
-                              distribution, events))
+        found.append(
+            contrast(
+                costs.replace(lock_handoff=handoff, lock_spinner_drag=drag), distribution, events
+            )
+        )
     slope = (found[1] - found[0]) / DRAG_PROBE
     if slope >= 0:
         return 0.0
@@ -481,8 +570,8 @@ class Prepared:
         if key not in self.transferred:
             last = runs[-1]
             self.transferred[key] = transferred_drag(
-                self.derived[last.run_id][1], self.kinds[last.run_id].distribution, matched,
-                events)
+                self.derived[last.run_id][1], self.kinds[last.run_id].distribution, matched, events
+            )
         return self.transferred[key]
 
     def fit_runs(self, exclude: Run | None) -> list[Run]:
@@ -492,15 +581,21 @@ class Prepared:
         CLOCK_GROUP), if there are any: a handoff in counter cycles need not
         carry over to a board that ran at another clock.
         """
-        runs = [run for run in self.data.runs
-                if (exclude is None or run.run_id != exclude.run_id)
-                and not self.kinds[run.run_id].anomalies
-                and has_four_core(run, self.kinds[run.run_id])]
+        runs = [
+            run
+            for run in self.data.runs
+            if (exclude is None or run.run_id != exclude.run_id)
+            and not self.kinds[run.run_id].anomalies
+            and has_four_core(run, self.kinds[run.run_id])
+        ]
         if exclude is None:
             return runs
         clock = self.derived[exclude.run_id][1].clock_hz
-        same = [run for run in runs
-                if abs(self.derived[run.run_id][1].clock_hz / clock - 1) <= CLOCK_GROUP]
+        same = [
+            run
+            for run in runs
+            if abs(self.derived[run.run_id][1].clock_hz / clock - 1) <= CLOCK_GROUP
+        ]
         return same or runs
 
 
@@ -508,18 +603,28 @@ def prepare(data: Sel4benchData) -> Prepared:
     """Classify and derive every run (no simulation): bad data is found before any."""
     kinds = classify_all(data)
     clock_runs = clock_sources(data, kinds)
-    derived = {run.run_id: derive(run, kinds[run.run_id], clock_runs[run.run_id])
-               for run in data.runs}
+    derived = {
+        run.run_id: derive(run, kinds[run.run_id], clock_runs[run.run_id]) for run in data.runs
+    }
     return Prepared(data, kinds, clock_runs, derived)
 
 
-def matchings(prepared: Prepared, runs: list[Run], events: int = EVENTS,
-              known: dict[int, Matching] | None = None, jobs: int = 1) -> list[Matching]:
+def matchings(
+    prepared: Prepared,
+    runs: list[Run],
+    events: int = EVENTS,
+    known: dict[int, Matching] | None = None,
+    jobs: int = 1,
+) -> list[Matching]:
     """Each run's matching (``known`` caches them; ``jobs`` workers find the missing ones)."""
     known = {} if known is None else known
     todo = [run for run in runs if run.run_id not in known]
-    arguments = ([run for run in todo], [prepared.derived[run.run_id][1] for run in todo],
-                 [prepared.kinds[run.run_id] for run in todo], [events] * len(todo))
+    arguments = (
+        [run for run in todo],
+        [prepared.derived[run.run_id][1] for run in todo],
+        [prepared.kinds[run.run_id] for run in todo],
+        [events] * len(todo),
+    )
     if jobs > 1 and len(todo) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
             found = list(pool.map(match, *arguments))
@@ -529,9 +634,14 @@ def matchings(prepared: Prepared, runs: list[Run], events: int = EVENTS,
     return [known[run.run_id] for run in runs]
 
 
-def calibrate(data: Sel4benchData | Sel4benchSet, run_id: int | None = None,
-              events: int = EVENTS, known: dict[int, Matching] | None = None,
-              jobs: int = 1, prepared: Prepared | None = None):
+def calibrate(
+    data: Sel4benchData | Sel4benchSet,
+    run_id: int | None = None,
+    events: int = EVENTS,
+    known: dict[int, Matching] | None = None,
+    jobs: int = 1,
+    prepared: Prepared | None = None,
+):
     """Calibrate one run (default: the last) and compute its residuals.
 
     Given several boards or builds (a :class:`Sel4benchSet`), each SMP build is
@@ -552,11 +662,17 @@ def calibrate(data: Sel4benchData | Sel4benchSet, run_id: int | None = None,
         terms += fit_terms(prepared, fit)
         costs = costs.replace(lock_handoff=fit.handoff, lock_spinner_drag=fit.drag)
     else:
-        terms.append(Term("lock_handoff", costs.lock_handoff, (
-            "not fitted: no other run of this board and build has a 4-core figure that is "
-            "no anomaly; sel4-sabre's estimate",)))
-    calibration = Calibration(data, run, kind, prepared.clock_runs[run.run_id], terms, costs,
-                              fit)
+        terms.append(
+            Term(
+                "lock_handoff",
+                costs.lock_handoff,
+                (
+                    "not fitted: no other run of this board and build has a 4-core figure that is "
+                    "no anomaly; sel4-sabre's estimate",
+                ),
+            )
+        )
+    calibration = Calibration(data, run, kind, prepared.clock_runs[run.run_id], terms, costs, fit)
     calibration.residuals = residuals(run, kind, costs, events)
     return calibration
 
@@ -566,40 +682,50 @@ def fit_terms(prepared: Prepared, fit: LockFit) -> list[Term]:
     data = prepared.data
     first, last = data.run(fit.runs[0]), data.run(fit.runs[-1])
     counts = ", ".join(f"{count} {regime}" for regime, count in fit.regimes.items())
-    what = (f"the {FIT_CORES}-core figures of the {len(fit.runs)} other runs of "
-            f"{data.name} that have them and are no anomaly ({first.date} .. {last.date}; "
-            f"{counts}: {rate_metric(FIT_CORES, FIT_DELAY)} where the delay worked, both "
-            f"delay-0 figures, {rate_metric(FIT_CORES, DELAYS[0])} and "
-            f"{rate_metric(FIT_CORES, DELAYS[1])}, where it did not), never this run's own")
+    what = (
+        f"the {FIT_CORES}-core figures of the {len(fit.runs)} other runs of "
+        f"{data.name} that have them and are no anomaly ({first.date} .. {last.date}; "
+        f"{counts}: {rate_metric(FIT_CORES, FIT_DELAY)} where the delay worked, both "
+        f"delay-0 figures, {rate_metric(FIT_CORES, DELAYS[0])} and "
+        f"{rate_metric(FIT_CORES, DELAYS[1])}, where it did not), never this run's own"
+    )
     if fit.own_drag:
-        drag_text = (f"FITTED to {what}: the drag with which the runs whose delay worked and "
-                     "those whose delay did not need the same handoff (at delay 0 more cores "
-                     "spin for the lock). What each core still spinning adds to a contended "
-                     "grant: the spinners' copies of the lock's and the kernel's shared lines, "
-                     "which the new holder's stores must invalidate again.")
+        drag_text = (
+            f"FITTED to {what}: the drag with which the runs whose delay worked and "
+            "those whose delay did not need the same handoff (at delay 0 more cores "
+            "spin for the lock). What each core still spinning adds to a contended "
+            "grant: the spinners' copies of the lock's and the kernel's shared lines, "
+            "which the new holder's stores must invalidate again."
+        )
     else:
-        drag_text = (f"FITTED to the same runs' handoffs and to a contrast measured elsewhere: "
-                     f"the drag with which sel4bench_smp on {FIT_CORES} CPUs, under the profile "
-                     f"of run {fit.runs[-1]}, gives a rate at delay 0 {-100 * DELAY0_CONTRAST:g}% "
-                     f"below the rate at delay {FIT_DELAY} (DELAY0_CONTRAST, measured on the one "
-                     "board of sel4bench's 2026 series whose early runs have both delay "
-                     "regimes); these runs have one regime only, which cannot show the drag. "
-                     "What each core still spinning adds to a contended grant.")
+        drag_text = (
+            f"FITTED to the same runs' handoffs and to a contrast measured elsewhere: "
+            f"the drag with which sel4bench_smp on {FIT_CORES} CPUs, under the profile "
+            f"of run {fit.runs[-1]}, gives a rate at delay 0 {-100 * DELAY0_CONTRAST:g}% "
+            f"below the rate at delay {FIT_DELAY} (DELAY0_CONTRAST, measured on the one "
+            "board of sel4bench's 2026 series whose early runs have both delay "
+            "regimes); these runs have one regime only, which cannot show the drag. "
+            "What each core still spinning adds to a contended grant."
+        )
     handoff_text = (
         f"FITTED to {what}: for each, the handoff with which sel4bench_smp on {FIT_CORES} CPUs, "
         "under that run's own calibrated profile and version, gives its measured calls/s "
         f"(at the drag below); their mean {fit.mean:.1f} (standard deviation "
         f"{fit.spread:.1f}). The cycles of a contended grant of the big lock beyond the "
         "lines above: the waiter seeing its predecessor's release, and the kernel data the "
-        "new holder finds in another core's cache. The runs:")
-    return [Term("lock_handoff", fit.handoff, (handoff_text, " ".join(map(str, fit.runs)))),
-            Term("lock_spinner_drag", fit.drag, (drag_text,))]
+        "new holder finds in another core's cache. The runs:"
+    )
+    return [
+        Term("lock_handoff", fit.handoff, (handoff_text, " ".join(map(str, fit.runs)))),
+        Term("lock_spinner_drag", fit.drag, (drag_text,)),
+    ]
 
 
-def _calibrate_set(found: Sel4benchSet, run_id: int | None, events: int,
-                   jobs: int) -> Calibrations:
-    results, skipped = [], [f"{board.name}: {board.problem}" for board in found.boards
-                            if board.problem]
+def _calibrate_set(found: Sel4benchSet, run_id: int | None, events: int, jobs: int) -> Calibrations:
+    results, skipped = (
+        [],
+        [f"{board.name}: {board.problem}" for board in found.boards if board.problem],
+    )
     for data in found.data_sets:
         try:
             prepared = prepare(data)
@@ -616,20 +742,31 @@ def residuals(run: Run, kind: RunKind, costs: Costs, events: int = EVENTS) -> li
     """The model's single-core figures, simulated with ``costs``, against the measured ones."""
     low, high = DELAYS
     simulated = sorted({kind.simulated_delay(delay) for delay in DELAYS})
-    rows = simulate_rows([(one_core_point(delay, events, kind.distribution), costs)
-                          for delay in simulated])
+    rows = simulate_rows(
+        [(one_core_point(delay, events, kind.distribution), costs) for delay in simulated]
+    )
     by_delay = dict(zip(simulated, rows, strict=True))
     first = by_delay[kind.simulated_delay(low)]
     model = {"call": first["call_cycles"], "reply": first["reply_recv_cycles"]}
     regime = "" if kind.delay_worked else " (delay did not work: delay 0)"
-    table = [("Call (cycles)", CALL, model["call"]),
-             ("ReplyRecv (cycles)", REPLY_RECV, model["reply"]),
-             ("Call, two address spaces (cycles; not modelled)", (SMP, "ipc_call"),
-              model["call"]),
-             ("ReplyRecv, two address spaces (cycles; not modelled)", (SMP, "ipc_reply"),
-              model["reply"])]
-    table += [(f"1 core, delay {delay} (calls/s){regime}", (SMP, rate_metric(1, delay)),
-               by_delay[kind.simulated_delay(delay)]["calls_per_second"]) for delay in DELAYS]
+    table = [
+        ("Call (cycles)", CALL, model["call"]),
+        ("ReplyRecv (cycles)", REPLY_RECV, model["reply"]),
+        ("Call, two address spaces (cycles; not modelled)", (SMP, "ipc_call"), model["call"]),
+        (
+            "ReplyRecv, two address spaces (cycles; not modelled)",
+            (SMP, "ipc_reply"),
+            model["reply"],
+        ),
+    ]
+    table += [
+        (
+            f"1 core, delay {delay} (calls/s){regime}",
+            (SMP, rate_metric(1, delay)),
+            by_delay[kind.simulated_delay(delay)]["calls_per_second"],
+        )
+        for delay in DELAYS
+    ]
     out = []
     for name, (build, metric), value in table:
         if not run.has(build, metric):
@@ -638,10 +775,18 @@ def residuals(run: Run, kind: RunKind, costs: Costs, events: int = EVENTS) -> li
         rate = metric.startswith("smp_")
         measured = figure.mean if rate else figure.fastest
         used = (build, metric) in (CALL, REPLY_RECV) or metric.startswith("smp_1core")
-        out.append({"figure": name, "metric": metric, "build": build,
-                    "statistic": "mean" if rate or measured == figure.mean else "fastest",
-                    "measured": measured, "model": value, "error": value / measured - 1,
-                    "used": used})
+        out.append(
+            {
+                "figure": name,
+                "metric": metric,
+                "build": build,
+                "statistic": "mean" if rate or measured == figure.mean else "fastest",
+                "measured": measured,
+                "model": value,
+                "error": value / measured - 1,
+                "used": used,
+            }
+        )
     return out
 
 
@@ -649,22 +794,28 @@ def profile_text(calibration: Calibration, command: str) -> str:
     """The calibrated profile as TOML, every derived number with its source in a comment."""
     run, kind, data = calibration.run, calibration.kind, calibration.data
     files = sorted({str(path.name) for path, _ in run.files.values()})
-    settings = (f'delay_distribution = "{kind.distribution}"'
-                + ("" if kind.delay_worked else ", delay_cycles = 0 (its delay did not work)"))
+    settings = f'delay_distribution = "{kind.distribution}"' + (
+        "" if kind.delay_worked else ", delay_cycles = 0 (its delay did not work)"
+    )
     lines = [
         "# Cost profile calibrated from sel4bench results (files in the format of",
         "# https://github.com/seL4/sel4bench-results) by",
         f"#   {command}",
         f"# {data.name}, run {run.run_id} at {run.ts}: manifest {run.sha}, seL4 "
         f"{run.sha_kernel}, sel4bench {run.sha_bench}",
-        *textwrap.wrap(f"Files: {', '.join(files)}. The fastest samples of the cycle "
-                       "figures, the means of the rates; cycles are counts of the benchmark's "
-                       "counter. For the sel4bench_smp workload (seL4's SMP build: kernel_lock "
-                       f"big, lock clh, IPC fastpath). {kind.version}; "
-                       f"{'its delay worked' if kind.delay_worked else 'its delay did not work'}"
-                       + (f"; anomalies: {'; '.join(kind.anomalies)}" if kind.anomalies else "")
-                       + ". Costs not given here are sel4-sabre's (hand-built, documented "
-                       "there).", 98, initial_indent="# ", subsequent_indent="# "),
+        *textwrap.wrap(
+            f"Files: {', '.join(files)}. The fastest samples of the cycle "
+            "figures, the means of the rates; cycles are counts of the benchmark's "
+            "counter. For the sel4bench_smp workload (seL4's SMP build: kernel_lock "
+            f"big, lock clh, IPC fastpath). {kind.version}; "
+            f"{'its delay worked' if kind.delay_worked else 'its delay did not work'}"
+            + (f"; anomalies: {'; '.join(kind.anomalies)}" if kind.anomalies else "")
+            + ". Costs not given here are sel4-sabre's (hand-built, documented "
+            "there).",
+            98,
+            initial_indent="# ",
+            subsequent_indent="# ",
+        ),
         f"# As this run ran it: {settings}",
         "",
         f'base = "{BASE_PROFILE}"',
@@ -674,8 +825,9 @@ def profile_text(calibration: Calibration, command: str) -> str:
     ]
     for term in calibration.terms:
         for paragraph in term.source:
-            lines += textwrap.wrap(paragraph, 98, initial_indent="# ", subsequent_indent="# ",
-                                   break_on_hyphens=False)
+            lines += textwrap.wrap(
+                paragraph, 98, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False
+            )
         lines.append(f"{term.key} = {term.value}")
         lines.append("")
     return "\n".join(lines)
@@ -686,37 +838,46 @@ def residuals_markdown(calibration: Calibration | Calibrations) -> str:
     if isinstance(calibration, Calibrations):
         return _set_markdown(calibration)
     run, kind = calibration.run, calibration.kind
-    regime = ("its delay worked" if kind.delay_worked
-              else "its delay did not work, simulated at delay 0")
-    lines = [f"Residuals: {calibration.data.name}, sel4bench {run.describe()}, seL4 "
-             f"{run.sha_kernel}, sel4bench {run.sha_bench} ({kind.distribution} delay; "
-             f"{regime}); the model simulated with the calibrated profile",
-             "(sel4bench_smp, 1 CPU). *: a figure the calibration used. Measured: the fastest "
-             "sample of a cycle figure, the mean of a rate.",
-             "Not modelled: the benchmark's threads share one address space, so the model has "
-             "no address-space switch (shown for reference).", ""]
+    regime = (
+        "its delay worked" if kind.delay_worked else "its delay did not work, simulated at delay 0"
+    )
+    lines = [
+        f"Residuals: {calibration.data.name}, sel4bench {run.describe()}, seL4 "
+        f"{run.sha_kernel}, sel4bench {run.sha_bench} ({kind.distribution} delay; "
+        f"{regime}); the model simulated with the calibrated profile",
+        "(sel4bench_smp, 1 CPU). *: a figure the calibration used. Measured: the fastest "
+        "sample of a cycle figure, the mean of a rate.",
+        "Not modelled: the benchmark's threads share one address space, so the model has "
+        "no address-space switch (shown for reference).",
+        "",
+    ]
     if kind.anomalies:
         lines += [f"Anomaly (not fitted to): {'; '.join(kind.anomalies)}", ""]
     lines += ["| figure | metric (build) | measured | model | error |", "|---|---|---|---|---|"]
     for row in calibration.residuals:
         mark = " *" if row["used"] else ""
-        lines.append(f"| {row['figure']}{mark} | {row['metric']} ({row['build']}) | "
-                     f"{row['measured']:,.1f} | {row['model']:,.1f} | "
-                     f"{100 * row['error']:+.2f}% |")
+        lines.append(
+            f"| {row['figure']}{mark} | {row['metric']} ({row['build']}) | "
+            f"{row['measured']:,.1f} | {row['model']:,.1f} | "
+            f"{100 * row['error']:+.2f}% |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def _set_markdown(calibrations: Calibrations) -> str:
     parts = []
     for board in calibrations.found.boards:
-        parts.append(f"## {board.name}\n\n" + "\n".join(f"- {line}" for line in board.summary())
-                     + "\n")
+        parts.append(
+            f"## {board.name}\n\n" + "\n".join(f"- {line}" for line in board.summary()) + "\n"
+        )
         for result in calibrations.results:
             if result.data.board == board.name:
                 parts.append(f"### {result.data.name}\n\n{residuals_markdown(result)}")
-    skipped = [line for line in calibrations.skipped
-               if not any(line.startswith(f"{b.name}:") for b in calibrations.found.boards
-                          if b.problem)]
+    skipped = [
+        line
+        for line in calibrations.skipped
+        if not any(line.startswith(f"{b.name}:") for b in calibrations.found.boards if b.problem)
+    ]
     if skipped:
         parts.append("Not calibrated:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n")
     return "\n".join(parts)
@@ -728,21 +889,24 @@ def profile_paths(calibration: Calibration | Calibrations, out: Path) -> list[Pa
         return [out]
     if len(calibration.results) == 1:
         return [out]
-    return [out.with_name(f"{out.stem}.{r.data.board}.{r.data.build}.toml")
-            for r in calibration.results]
+    return [
+        out.with_name(f"{out.stem}.{r.data.board}.{r.data.build}.toml") for r in calibration.results
+    ]
 
 
 def write(calibration: Calibration | Calibrations, out: Path, command: str) -> tuple[Path, ...]:
     """Write each profile and its residuals (``OUT`` and ``OUT`` with ``.residuals.md``)."""
-    results = (calibration.results if isinstance(calibration, Calibrations)
-               else [calibration])
+    results = calibration.results if isinstance(calibration, Calibrations) else [calibration]
     written: list[Path] = []
     for result, path in zip(results, profile_paths(calibration, out), strict=True):
         residual_path = path.with_name(path.stem + ".residuals.md")
-        temporary = [path.with_name(f".{path.name}.tmp"),
-                     residual_path.with_name(f".{residual_path.name}.tmp")]
-        temporary[0].write_text(profile_text(result, command.replace("RUN_ID",
-                                                                     str(result.run.run_id))))
+        temporary = [
+            path.with_name(f".{path.name}.tmp"),
+            residual_path.with_name(f".{residual_path.name}.tmp"),
+        ]
+        temporary[0].write_text(
+            profile_text(result, command.replace("RUN_ID", str(result.run.run_id)))
+        )
         temporary[1].write_text(residuals_markdown(result))
         temporary[0].replace(path)
         temporary[1].replace(residual_path)
@@ -750,11 +914,11 @@ def write(calibration: Calibration | Calibrations, out: Path, command: str) -> t
     return tuple(written)
 
 
-def command_line(data: list[Path], calibration: Calibration | Calibrations,
-                 events: int = EVENTS) -> str:
+def command_line(
+    data: list[Path], calibration: Calibration | Calibrations, events: int = EVENTS
+) -> str:
     """How the profile was made, for its header (the data by name: no local paths)."""
     named = " ".join(Path(path).name for path in data)
     extra = "" if events == EVENTS else f" --events {events}"
-    run = ("RUN_ID" if isinstance(calibration, Calibrations)
-           else str(calibration.run.run_id))
+    run = "RUN_ID" if isinstance(calibration, Calibrations) else str(calibration.run.run_id)
     return f"l4sim calibrate sel4bench {named} --run {run}{extra} --out PROFILE.toml"

@@ -41,8 +41,10 @@ RUN_FIELDS = ("ts", "sha", "sha_kernel", "sha_bench", "run_id")
 # The roles of the files a data set reads.
 SMP = "smp"
 UNIPROCESSOR = "uniprocessor"
-BUILD_NAMES = {SMP: "SMP build (BOARD_SMP_32.jsonl)",
-               UNIPROCESSOR: "uniprocessor build of the same word size (BOARD_32.jsonl)"}
+BUILD_NAMES = {
+    SMP: "SMP build (BOARD_SMP_32.jsonl)",
+    UNIPROCESSOR: "uniprocessor build of the same word size (BOARD_32.jsonl)",
+}
 SMP_PREFIX = "smp_"  # the SMP benchmark's figures (calls per second)
 # the parts of a file name that name the build; the rest name the board
 _BUILD_PARTS = {"SMP", "MCS", "32", "64", "NOFASTPATH", "NOKSW"}
@@ -68,11 +70,17 @@ class BuildName:
         parts = path.stem.split("_")
         upper = [part.upper() for part in parts]
         bits = next((int(part) for part in upper if part in ("32", "64")), None)
-        board = "_".join(part for part, up in zip(parts, upper, strict=True)
-                         if up not in _BUILD_PARTS)
-        return cls(board=board or "BOARD", smp="SMP" in upper, mcs="MCS" in upper, bits=bits,
-                   fastpath="NOFASTPATH" not in upper,
-                   kernel_stack_switch="NOKSW" not in upper)
+        board = "_".join(
+            part for part, up in zip(parts, upper, strict=True) if up not in _BUILD_PARTS
+        )
+        return cls(
+            board=board or "BOARD",
+            smp="SMP" in upper,
+            mcs="MCS" in upper,
+            bits=bits,
+            fastpath="NOFASTPATH" not in upper,
+            kernel_stack_switch="NOKSW" not in upper,
+        )
 
     @property
     def label(self) -> str:
@@ -100,8 +108,10 @@ class BuildName:
     def why_not_used(self) -> str:
         """Why a file of this build is left aside (for a non-standard build)."""
         if self.mcs:
-            return ("the mixed-criticality (MCS) kernel: another IPC path than the SMP "
-                    "benchmark's build")
+            return (
+                "the mixed-criticality (MCS) kernel: another IPC path than the SMP "
+                "benchmark's build"
+            )
         if not self.fastpath:
             return "fastpath off: the SMP benchmark's build has it on"
         return "built without the kernel stack switch: not the SMP build's configuration"
@@ -164,15 +174,19 @@ class Run:
     def figure(self, build: str, metric: str) -> Figure:
         """A measured metric; a missing or unmeasured one is a :class:`Sel4benchError`."""
         if build not in self.builds:
-            raise Sel4benchError(f"{self.describe()}: not in any file of the "
-                                 f"{BUILD_NAMES[build]}, which has the metric '{metric}'")
+            raise Sel4benchError(
+                f"{self.describe()}: not in any file of the "
+                f"{BUILD_NAMES[build]}, which has the metric '{metric}'"
+            )
         path, line = self.files[build]
         figure = self.builds[build].get(metric)
         if figure is None:
             raise Sel4benchError(f"{path}:{line}: {self.describe()}: no metric '{metric}'")
         if not figure.mean > 0:
-            raise Sel4benchError(f"{path}:{line}: {self.describe()}: metric '{metric}' "
-                                 f"was not measured (mean {figure.mean:g})")
+            raise Sel4benchError(
+                f"{path}:{line}: {self.describe()}: metric '{metric}' "
+                f"was not measured (mean {figure.mean:g})"
+            )
         return figure
 
     def mean(self, build: str, metric: str) -> float:
@@ -204,9 +218,11 @@ class Sel4benchData:
         for run in self.runs:
             if run.run_id == run_id:
                 return run
-        raise Sel4benchError(f"{self.source}: no run with run_id {run_id} "
-                             f"({len(self.runs)} runs, {self.runs[0].date} .. "
-                             f"{self.runs[-1].date}; e.g. {self.runs[-1].run_id})")
+        raise Sel4benchError(
+            f"{self.source}: no run with run_id {run_id} "
+            f"({len(self.runs)} runs, {self.runs[0].date} .. "
+            f"{self.runs[-1].date}; e.g. {self.runs[-1].run_id})"
+        )
 
 
 @dataclass
@@ -241,8 +257,10 @@ class Sel4benchSet:
         """The one data set there is (one board, one SMP build)."""
         found = self.data_sets
         if len(found) != 1:
-            raise Sel4benchError(f"{self.source}: {len(found)} SMP builds "
-                                 f"({', '.join(d.name for d in found)}): give one")
+            raise Sel4benchError(
+                f"{self.source}: {len(found)} SMP builds "
+                f"({', '.join(d.name for d in found)}): give one"
+            )
         return found[0]
 
 
@@ -278,12 +296,15 @@ def _folders(folder: Path) -> list[tuple[str, list[Path]]]:
     files = sorted(folder.glob("*.jsonl"))
     if files:
         return [(folder.resolve().name, files)]
-    boards = [(sub.name, sorted(sub.glob("*.jsonl"))) for sub in sorted(folder.iterdir())
-              if sub.is_dir()]
+    boards = [
+        (sub.name, sorted(sub.glob("*.jsonl"))) for sub in sorted(folder.iterdir()) if sub.is_dir()
+    ]
     boards = [(name, found) for name, found in boards if found]
     if not boards:
-        raise Sel4benchError(f"{folder}: no .jsonl files here (sel4bench results, "
-                             "e.g. SABRE_SMP_32.jsonl, or a folder of boards' folders)")
+        raise Sel4benchError(
+            f"{folder}: no .jsonl files here (sel4bench results, "
+            "e.g. SABRE_SMP_32.jsonl, or a folder of boards' folders)"
+        )
     return boards
 
 
@@ -292,11 +313,19 @@ def _board(name: str, files: list[Path]) -> Board:
     named: dict[BuildName, Path] = {}
     for path in files:
         build = BuildName.of(path)
-        key = BuildName(board="", smp=build.smp, mcs=build.mcs, bits=build.bits,
-                        fastpath=build.fastpath, kernel_stack_switch=build.kernel_stack_switch)
+        key = BuildName(
+            board="",
+            smp=build.smp,
+            mcs=build.mcs,
+            bits=build.bits,
+            fastpath=build.fastpath,
+            kernel_stack_switch=build.kernel_stack_switch,
+        )
         if key in named:
-            raise Sel4benchError(f"{path}: a second file of the {key.label} build besides "
-                                 f"{named[key]} (give the files of one board)")
+            raise Sel4benchError(
+                f"{path}: a second file of the {key.label} build besides "
+                f"{named[key]} (give the files of one board)"
+            )
         named[key] = path
     read_files: list[tuple[Path, str]] = []
     left: list[tuple[Path, str]] = []
@@ -311,31 +340,44 @@ def _board(name: str, files: list[Path]) -> Board:
     for build in smp_builds:
         path = named[build]
         used.add(path)
-        partner = next((p for b, p in named.items() if not b.smp and b.standard
-                        and b.bits == build.bits), None)
+        partner = next(
+            (p for b, p in named.items() if not b.smp and b.standard and b.bits == build.bits), None
+        )
         runs = _runs({SMP: path, **({UNIPROCESSOR: partner} if partner else {})})
-        if not any(key.startswith(SMP_PREFIX) and figure.mean > 0 for run in runs
-                   for key, figure in run.builds.get(SMP, {}).items()):
-            left.append((path, "no smp_* figures in any run: the SMP benchmark did not run "
-                               "in this build"))
+        if not any(
+            key.startswith(SMP_PREFIX) and figure.mean > 0
+            for run in runs
+            for key, figure in run.builds.get(SMP, {}).items()
+        ):
+            left.append(
+                (path, "no smp_* figures in any run: the SMP benchmark did not run in this build")
+            )
             problems.append(f"{path.name} has no smp_* figures")
             continue
-        read_files.append((path, f"{build.describe}: IPC costs and the SMP benchmark's "
-                                 "rates"))
+        read_files.append((path, f"{build.describe}: IPC costs and the SMP benchmark's rates"))
         if partner is not None:
             used.add(partner)
-            read_files.append((partner, f"uniprocessor, {build.bits}-bit: the null system "
-                                        f"call (the trap) for {build.label}"
-                                        if build.bits else "uniprocessor: the null system "
-                                        f"call (the trap) for {build.label}"))
-        data.append(Sel4benchData(", ".join(str(p) for p in (path, partner) if p), runs,
-                                  board=name, build=build.label,
-                                  files={SMP: path, **({UNIPROCESSOR: partner} if partner
-                                                        else {})}))
+            read_files.append(
+                (
+                    partner,
+                    f"uniprocessor, {build.bits}-bit: the null system "
+                    f"call (the trap) for {build.label}"
+                    if build.bits
+                    else f"uniprocessor: the null system call (the trap) for {build.label}",
+                )
+            )
+        data.append(
+            Sel4benchData(
+                ", ".join(str(p) for p in (path, partner) if p),
+                runs,
+                board=name,
+                build=build.label,
+                files={SMP: path, **({UNIPROCESSOR: partner} if partner else {})},
+            )
+        )
     for build, path in sorted(named.items(), key=lambda item: item[1].name):
         if path not in used:  # a uniprocessor build of a word size without an SMP build
-            left.append((path, f"{build.describe}: no SMP build of that word size beside "
-                               "it"))
+            left.append((path, f"{build.describe}: no SMP build of that word size beside it"))
     if not smp_builds:
         problems.append("no SMP build (no file named like BOARD_SMP_32.jsonl)")
     return Board(name, data, read_files, sorted(left), "; ".join(problems) if not data else "")
@@ -350,16 +392,21 @@ def _runs(files: dict[str, Path]) -> list[Run]:
             run_id = record["run_id"]
             run = runs.get(run_id)
             if run is None:
-                run = runs[run_id] = Run(run_id, record["ts"], record["sha"],
-                                         record["sha_kernel"], record["sha_bench"])
+                run = runs[run_id] = Run(
+                    run_id, record["ts"], record["sha"], record["sha_kernel"], record["sha_bench"]
+                )
                 order.append((run.ts, len(order), run_id))
             if role in run.builds:
                 first = run.files[role][1]
-                raise Sel4benchError(f"{path}:{line}: run_id {run_id} again (first on "
-                                     f"line {first})")
+                raise Sel4benchError(
+                    f"{path}:{line}: run_id {run_id} again (first on line {first})"
+                )
             run.files[role] = (path, line)
-            run.builds[role] = {key: Figure(tuple(value), path, line)
-                                for key, value in record.items() if key not in RUN_FIELDS}
+            run.builds[role] = {
+                key: Figure(tuple(value), path, line)
+                for key, value in record.items()
+                if key not in RUN_FIELDS
+            }
     return [runs[run_id] for _, _, run_id in sorted(order)]
 
 
@@ -379,27 +426,30 @@ def _records(path: Path):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise Sel4benchError(f"{where}: not JSON Lines ({error.msg} at column "
-                                 f"{error.colno})") from None
+            raise Sel4benchError(
+                f"{where}: not JSON Lines ({error.msg} at column {error.colno})"
+            ) from None
         if not isinstance(record, dict):
             raise Sel4benchError(f"{where}: not a JSON object (one run per line)")
         for key in RUN_FIELDS:
             if key not in record:
-                raise Sel4benchError(f"{where}: no '{key}' (every run has "
-                                     f"{', '.join(RUN_FIELDS)})")
+                raise Sel4benchError(f"{where}: no '{key}' (every run has {', '.join(RUN_FIELDS)})")
         if type(record["run_id"]) is not int:
-            raise Sel4benchError(f"{where}: 'run_id' must be an integer "
-                                 f"(got {record['run_id']!r})")
+            raise Sel4benchError(f"{where}: 'run_id' must be an integer (got {record['run_id']!r})")
         for key in RUN_FIELDS[:-1]:
             if not isinstance(record[key], str):
                 raise Sel4benchError(f"{where}: '{key}' must be a string")
         for key, value in record.items():
             if key in RUN_FIELDS:
                 continue
-            if (not isinstance(value, list) or len(value) != len(STATISTICS)
-                    or not all(type(v) in (int, float) and math.isfinite(v) for v in value)):
-                raise Sel4benchError(f"{where}: metric '{key}': not a list of 8 numbers "
-                                     f"[{', '.join(STATISTICS)}]")
+            if (
+                not isinstance(value, list)
+                or len(value) != len(STATISTICS)
+                or not all(type(v) in (int, float) and math.isfinite(v) for v in value)
+            ):
+                raise Sel4benchError(
+                    f"{where}: metric '{key}': not a list of 8 numbers [{', '.join(STATISTICS)}]"
+                )
         count += 1
         yield number, record
     if not count:

@@ -42,8 +42,10 @@ from l4sim.sweep.scenario import Scenario, load_scenario
 # Changes during sel4bench's 2026 series (every board ran the same workflow): seL4's
 # IPC became about 25-50 cycles slower from the first date, and the benchmark's delay
 # became deterministic on the second; the 4-core figures from 2026-05-01 on are withheld.
-CHANGES = (("2026-05-05", "seL4: IPC 25-50 cycles slower"),
-           ("2026-06-26", "sel4bench: deterministic delay"))
+CHANGES = (
+    ("2026-05-05", "seL4: IPC 25-50 cycles slower"),
+    ("2026-06-26", "sel4bench: deterministic delay"),
+)
 CHANGES_TABLE = "changes.csv"  # the changes a comparison marks: date, change
 READING = "reading.csv"  # what was read and left aside: board, file, read, why
 TABLE = "compare.csv"
@@ -52,9 +54,15 @@ TITLE = f"sel4bench on the boards against l4sim: {CORES}-core SMP benchmark"
 KEY = ["board", "build"]
 
 
-def compare(data: Sel4benchSet | Sel4benchData, scenario: Scenario, out: Path,
-            events: int = calibration.EVENTS, jobs: int = 1, data_paths: list[Path] = (),
-            changes: tuple[tuple[str, str], ...] = CHANGES) -> list[Path]:
+def compare(
+    data: Sel4benchSet | Sel4benchData,
+    scenario: Scenario,
+    out: Path,
+    events: int = calibration.EVENTS,
+    jobs: int = 1,
+    data_paths: list[Path] = (),
+    changes: tuple[tuple[str, str], ...] = CHANGES,
+) -> list[Path]:
     """Calibrate and simulate every run of every data set; write the tables and the figure.
 
     ``changes`` are (date, what) of the changes to mark and to predict the
@@ -81,11 +89,23 @@ def compare(data: Sel4benchSet | Sel4benchData, scenario: Scenario, out: Path,
         for run in data_set.runs:
             result = calibration.calibrate(data_set, run.run_id, events, known, jobs, ready)
             profile = folder / "profiles" / f"{run.run_id}.toml"
-            calibration.write(result, profile, calibration.command_line(
-                list(data_paths) or [Path(data_set.source)], result, events))
+            calibration.write(
+                result,
+                profile,
+                calibration.command_line(
+                    list(data_paths) or [Path(data_set.source)], result, events
+                ),
+            )
             delays = sorted({result.kind.simulated_delay(delay) for delay in DELAYS})
-            points = _simulate(scenario, profile.resolve(), folder / "runs" / str(run.run_id),
-                               jobs, events, delays, result.kind.distribution)
+            points = _simulate(
+                scenario,
+                profile.resolve(),
+                folder / "runs" / str(run.run_id),
+                jobs,
+                events,
+                delays,
+                result.kind.distribution,
+            )
             rows.append(_row(result, points))
             if result.kind.anomalies == () and result.fit is not None and _measured(run):
                 last_in_sample = result
@@ -94,7 +114,8 @@ def compare(data: Sel4benchSet | Sel4benchData, scenario: Scenario, out: Path,
     table = pd.DataFrame(rows)
     reading = _reading(found, skipped)
     return write_comparison(table, out, changes, reading, pd.DataFrame(contrasts)) + [
-        out / data_set.board for data_set in found.data_sets]
+        out / data_set.board for data_set in found.data_sets
+    ]
 
 
 def _one(data: Sel4benchData) -> Sel4benchSet:
@@ -111,27 +132,36 @@ def _measured(run) -> bool:
 def _row(result: calibration.Calibration, points: pd.DataFrame) -> dict:
     run, kind, data = result.run, result.kind, result.data
     fit = result.fit
-    row = {"board": data.board, "build": data.build, "run_id": run.run_id, "ts": run.ts,
-           "sha_kernel": run.sha_kernel, "sha_bench": run.sha_bench,
-           "distribution": kind.distribution, "regime": kind.regime,
-           "delay_ratio": kind.delay_ratio, "anomaly": "; ".join(kind.anomalies),
-           "clock_hz": result.costs.clock_hz, "clock_run": result.clock_run.run_id,
-           "smp_bench_loop": result.costs.smp_bench_loop,
-           "lock_handoff": result.costs.lock_handoff,
-           "lock_spinner_drag": result.costs.lock_spinner_drag,
-           "fit_runs": len(fit.runs) if fit else 0,
-           "fit_regimes": " ".join(f"{n} {r}" for r, n in fit.regimes.items()) if fit else "",
-           "own_drag": bool(fit and fit.own_drag),
-           "residual_max": max(abs(r["error"]) for r in result.residuals if r["used"])}
+    row = {
+        "board": data.board,
+        "build": data.build,
+        "run_id": run.run_id,
+        "ts": run.ts,
+        "sha_kernel": run.sha_kernel,
+        "sha_bench": run.sha_bench,
+        "distribution": kind.distribution,
+        "regime": kind.regime,
+        "delay_ratio": kind.delay_ratio,
+        "anomaly": "; ".join(kind.anomalies),
+        "clock_hz": result.costs.clock_hz,
+        "clock_run": result.clock_run.run_id,
+        "smp_bench_loop": result.costs.smp_bench_loop,
+        "lock_handoff": result.costs.lock_handoff,
+        "lock_spinner_drag": result.costs.lock_spinner_drag,
+        "fit_runs": len(fit.runs) if fit else 0,
+        "fit_regimes": " ".join(f"{n} {r}" for r, n in fit.regimes.items()) if fit else "",
+        "own_drag": bool(fit and fit.own_drag),
+        "residual_max": max(abs(r["error"]) for r in result.residuals if r["used"]),
+    }
     for residual in result.residuals:  # the model's single-core figures against the board
         row[f"residual_{residual['metric']}"] = residual["error"]
     for delay in DELAYS:
         metric = rate_metric(CORES, delay)
-        chosen = points[(points["cpus"] == CORES)
-                        & (points["delay_cycles"] == kind.simulated_delay(delay))]
+        chosen = points[
+            (points["cpus"] == CORES) & (points["delay_cycles"] == kind.simulated_delay(delay))
+        ]
         row[f"{metric}_predicted"] = float(chosen["calls_per_second"].mean())
-        row[f"{metric}_measured"] = (run.mean(SMP, metric) if run.has(SMP, metric)
-                                     else np.nan)
+        row[f"{metric}_measured"] = run.mean(SMP, metric) if run.has(SMP, metric) else np.nan
         row[f"{metric}_error"] = row[f"{metric}_predicted"] / row[f"{metric}_measured"] - 1
     return row
 
@@ -139,38 +169,53 @@ def _row(result: calibration.Calibration, points: pd.DataFrame) -> dict:
 def delay_contrast(result: calibration.Calibration, events: int) -> dict:
     """The model's 4-core rate at delay 0 against delay 500, one profile, the same loop."""
     costs = result.costs
-    rows = calibration.simulate_rows([
-        (calibration.benchmark_point(CORES, delay, events, result.kind.distribution), costs)
-        for delay in (0, calibration.FIT_DELAY)])
-    return {"board": result.data.board, "build": result.data.build,
-            "run_id": result.run.run_id, "distribution": result.kind.distribution,
-            "delay0": rows[0]["calls_per_second"], "delay500": rows[1]["calls_per_second"],
-            "predicted": rows[0]["calls_per_second"] / rows[1]["calls_per_second"] - 1}
+    rows = calibration.simulate_rows(
+        [
+            (calibration.benchmark_point(CORES, delay, events, result.kind.distribution), costs)
+            for delay in (0, calibration.FIT_DELAY)
+        ]
+    )
+    return {
+        "board": result.data.board,
+        "build": result.data.build,
+        "run_id": result.run.run_id,
+        "distribution": result.kind.distribution,
+        "delay0": rows[0]["calls_per_second"],
+        "delay500": rows[1]["calls_per_second"],
+        "predicted": rows[0]["calls_per_second"] / rows[1]["calls_per_second"] - 1,
+    }
 
 
 def _reading(found: Sel4benchSet, skipped: list[str]) -> pd.DataFrame:
     rows = []
     for board in found.boards:
-        rows += [{"board": board.name, "file": path.name, "read": True, "why": role}
-                 for path, role in board.read]
-        rows += [{"board": board.name, "file": path.name, "read": False, "why": why}
-                 for path, why in board.left_aside]
+        rows += [
+            {"board": board.name, "file": path.name, "read": True, "why": role}
+            for path, role in board.read
+        ]
+        rows += [
+            {"board": board.name, "file": path.name, "read": False, "why": why}
+            for path, why in board.left_aside
+        ]
     for line in skipped:
         board, _, why = line.partition(": ")
-        rows.append({"board": board, "file": "", "read": False,
-                     "why": f"nothing calibrated: {why}"})
+        rows.append(
+            {"board": board, "file": "", "read": False, "why": f"nothing calibrated: {why}"}
+        )
     return pd.DataFrame(rows, columns=["board", "file", "read", "why"])
 
 
-def write_comparison(table: pd.DataFrame, out: Path,
-                     changes: tuple[tuple[str, str], ...] = CHANGES,
-                     reading: pd.DataFrame | None = None,
-                     contrasts: pd.DataFrame | None = None) -> list[Path]:
+def write_comparison(
+    table: pd.DataFrame,
+    out: Path,
+    changes: tuple[tuple[str, str], ...] = CHANGES,
+    reading: pd.DataFrame | None = None,
+    contrasts: pd.DataFrame | None = None,
+) -> list[Path]:
     """Write the comparison's tables, the figure and the Markdown from ``table``."""
     out = Path(out)
     table.to_csv(out / TABLE, index=False)
-    pd.DataFrame(list(changes), columns=["date", "change"]).to_csv(out / CHANGES_TABLE,
-                                                                    index=False)
+    pd.DataFrame(list(changes), columns=["date", "change"]).to_csv(out / CHANGES_TABLE, index=False)
     written = [out / TABLE, out / CHANGES_TABLE]
     if reading is not None:
         reading.to_csv(out / READING, index=False)
@@ -180,8 +225,9 @@ def write_comparison(table: pd.DataFrame, out: Path,
         written.append(out / CONTRASTS)
     figure = time_series_figure(table, out, changes)
     document = Document(TITLE)
-    comparison_blocks(document, table, figure, changes, level=1, reading=reading,
-                      contrasts=contrasts)
+    comparison_blocks(
+        document, table, figure, changes, level=1, reading=reading, contrasts=contrasts
+    )
     (out / "compare.md").write_text(document.markdown(out))
     return written + [out / "compare.md", figure.png, figure.svg]
 
@@ -189,14 +235,27 @@ def write_comparison(table: pd.DataFrame, out: Path,
 CONTRASTS = "delay0.csv"  # the model's 4-core rate at delay 0 against 500, per data set
 
 
-def _simulate(scenario: Scenario, profile: Path, folder: Path, jobs: int, events: int,
-              delays: list[int], distribution: str) -> pd.DataFrame:
+def _simulate(
+    scenario: Scenario,
+    profile: Path,
+    folder: Path,
+    jobs: int,
+    events: int,
+    delays: list[int],
+    distribution: str,
+) -> pd.DataFrame:
     """The scenario's points on 4 CPUs at these delays, with this profile and version."""
-    chosen = load_scenario(scenario.source, [
-        f"profile={profile}", f"sweep.cpus=[{CORES}]",
-        f"sweep.delay_cycles=[{', '.join(map(str, delays))}]",
-        f'delay_distribution="{distribution}"',
-        f"events={events}", f"warmup_events={max(1, events // 10)}"])
+    chosen = load_scenario(
+        scenario.source,
+        [
+            f"profile={profile}",
+            f"sweep.cpus=[{CORES}]",
+            f"sweep.delay_cycles=[{', '.join(map(str, delays))}]",
+            f'delay_distribution="{distribution}"',
+            f"events={events}",
+            f"warmup_events={max(1, events // 10)}",
+        ],
+    )
     return run_scenario(chosen, folder, jobs=jobs, progress=False)
 
 
@@ -205,8 +264,7 @@ def _data_sets(table: pd.DataFrame) -> list[tuple[tuple[str, str], pd.DataFrame]
     if "board" not in table:  # a comparison written before boards were named
         return [(("", ""), table)]
     order = list(dict.fromkeys(zip(table["board"], table["build"], strict=True)))
-    return [(key, table[(table["board"] == key[0]) & (table["build"] == key[1])])
-            for key in order]
+    return [(key, table[(table["board"] == key[0]) & (table["build"] == key[1])]) for key in order]
 
 
 def _name(key: tuple[str, str]) -> str:
@@ -241,24 +299,38 @@ def effects(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = CHANGES)
             after = rows[(dates >= date) & (dates < bounds[index + 2])]
             if before.empty or after.empty:
                 continue
-            shared = [r for r in ("delay", "delay 0") if (regimes[before.index] == r).any()
-                      and (regimes[after.index] == r).any()]
-            pairs = ([(r, r) for r in shared] if shared else
-                     [(regimes[before.index].mode()[0], regimes[after.index].mode()[0])])
+            shared = [
+                r
+                for r in ("delay", "delay 0")
+                if (regimes[before.index] == r).any() and (regimes[after.index] == r).any()
+            ]
+            pairs = (
+                [(r, r) for r in shared]
+                if shared
+                else [(regimes[before.index].mode()[0], regimes[after.index].mode()[0])]
+            )
             for old_regime, new_regime in pairs:
                 old = before[regimes[before.index] == old_regime]
                 new = after[regimes[after.index] == new_regime]
                 old = _same_clock(old, new)
-                entry = {"board": key[0], "build": key[1], "date": date, "change": what,
-                         "regimes": (old_regime if old_regime == new_regime
-                                     else f"{old_regime} -> {new_regime}"),
-                         "runs_before": len(old), "runs_after": len(new)}
+                entry = {
+                    "board": key[0],
+                    "build": key[1],
+                    "date": date,
+                    "change": what,
+                    "regimes": (
+                        old_regime if old_regime == new_regime else f"{old_regime} -> {new_regime}"
+                    ),
+                    "runs_before": len(old),
+                    "runs_after": len(new),
+                }
                 for delay in DELAYS:
                     metric = rate_metric(CORES, delay)
                     entry[f"{metric}_before"] = old[f"{metric}_predicted"].mean()
                     entry[f"{metric}_after"] = new[f"{metric}_predicted"].mean()
-                    entry[f"{metric}_effect"] = (entry[f"{metric}_after"]
-                                                 / entry[f"{metric}_before"] - 1)
+                    entry[f"{metric}_effect"] = (
+                        entry[f"{metric}_after"] / entry[f"{metric}_before"] - 1
+                    )
                     entry[f"{metric}_measured_before"] = old[f"{metric}_measured"].mean()
                     entry[f"{metric}_measured_after"] = new[f"{metric}_measured"].mean()
                 found.append(entry)
@@ -287,18 +359,22 @@ def in_sample(table: pd.DataFrame) -> dict:
     for delay in DELAYS:
         metric = rate_metric(CORES, delay)
         errors = rows[f"{metric}_error"].dropna()
-        summary[delay] = {"runs": len(errors), "max": float(errors.abs().max())
-                          if len(errors) else np.nan,
-                          "mean": float(errors.abs().mean()) if len(errors) else np.nan}
+        summary[delay] = {
+            "runs": len(errors),
+            "max": float(errors.abs().max()) if len(errors) else np.nan,
+            "mean": float(errors.abs().mean()) if len(errors) else np.nan,
+        }
     return summary
 
 
-RESIDUALS = (("Call (cycles)", "ipc_call_intra", True),
-             ("ReplyRecv (cycles)", "ipc_reply_intra", True),
-             ("Call, two address spaces (cycles; not modelled)", "ipc_call", False),
-             ("ReplyRecv, two address spaces (cycles; not modelled)", "ipc_reply", False),
-             (f"1 core, delay {DELAYS[0]} (calls/s)", rate_metric(1, DELAYS[0]), True),
-             (f"1 core, delay {DELAYS[1]} (calls/s)", rate_metric(1, DELAYS[1]), True))
+RESIDUALS = (
+    ("Call (cycles)", "ipc_call_intra", True),
+    ("ReplyRecv (cycles)", "ipc_reply_intra", True),
+    ("Call, two address spaces (cycles; not modelled)", "ipc_call", False),
+    ("ReplyRecv, two address spaces (cycles; not modelled)", "ipc_reply", False),
+    (f"1 core, delay {DELAYS[0]} (calls/s)", rate_metric(1, DELAYS[0]), True),
+    (f"1 core, delay {DELAYS[1]} (calls/s)", rate_metric(1, DELAYS[1]), True),
+)
 
 
 def _percent(value: float, sign: bool = True) -> str:
@@ -316,10 +392,15 @@ def _range(values) -> str:
     return f"{values[0]}" if len(values) == 1 else f"{values[0]} to {values[-1]}"
 
 
-def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | None,
-                      changes: tuple[tuple[str, str], ...] = CHANGES, level: int = 2,
-                      reading: pd.DataFrame | None = None,
-                      contrasts: pd.DataFrame | None = None) -> None:
+def comparison_blocks(
+    document: Document,
+    table: pd.DataFrame,
+    figure: Drawn | None,
+    changes: tuple[tuple[str, str], ...] = CHANGES,
+    level: int = 2,
+    reading: pd.DataFrame | None = None,
+    contrasts: pd.DataFrame | None = None,
+) -> None:
     """The comparison as blocks: reading, summary, residuals, FITTED, errors, effects, runs."""
     low, high = DELAYS
     first, second = (rate_metric(CORES, d) for d in (low, high))
@@ -330,13 +411,26 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
         f"sel4bench`); each prediction is `sel4bench_smp` on {CORES} CPUs with that run's "
         "profile, as that run's sel4bench version ran it: an exponential delay before "
         "sel4bench 1fb8af24, a deterministic one from it, delay 0 where the delay did not "
-        "work. No run's own multi-core figures enter its profile; anomalies enter no fit.")
+        "work. No run's own multi-core figures enter its profile; anomalies enter no fit."
+    )
     if reading is not None and len(reading):
         document.heading("What was read", level + 1)
-        document.table(Table(pd.DataFrame([{
-            "board": row.board, "file": row.file or "-",
-            "read or left aside": "read" if row.read else "left aside", "why": row.why}
-            for row in reading.itertuples(index=False)]), raw=True))
+        document.table(
+            Table(
+                pd.DataFrame(
+                    [
+                        {
+                            "board": row.board,
+                            "file": row.file or "-",
+                            "read or left aside": "read" if row.read else "left aside",
+                            "why": row.why,
+                        }
+                        for row in reading.itertuples(index=False)
+                    ]
+                ),
+                raw=True,
+            )
+        )
     document.heading("Summary: every board and SMP build", level + 1)
     summary = []
     for key, rows in sets:
@@ -344,18 +438,24 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
         fitted = rows[rows["fit_runs"] > 0]
         broken = int((rows["regime"] == "delay 0").sum()) if "regime" in rows else 0
         flagged = len(rows) - len(_clean(rows))
-        summary.append({
-            "board, build": _name(key), "runs": f"{len(rows)}",
-            "delay 0 (did not work)": f"{broken}", "anomalies": f"{flagged}",
-            "handoff (FITTED)": _range(fitted["lock_handoff"]) if len(fitted) else "not fitted",
-            "drag (FITTED)": _range(fitted["lock_spinner_drag"])
-            if len(fitted) and "lock_spinner_drag" in fitted else "-",
-            "points": _range(fitted["fit_runs"]) if len(fitted) else "0",
-            "largest residual": _percent(rows["residual_max"].max(), False),
-            f"in-sample c{low}: largest / mean": f"{_percent(sample[low]['max'], False)} / "
-                                                 f"{_percent(sample[low]['mean'], False)}",
-            f"in-sample c{high}: largest / mean": f"{_percent(sample[high]['max'], False)} / "
-                                                  f"{_percent(sample[high]['mean'], False)}"})
+        summary.append(
+            {
+                "board, build": _name(key),
+                "runs": f"{len(rows)}",
+                "delay 0 (did not work)": f"{broken}",
+                "anomalies": f"{flagged}",
+                "handoff (FITTED)": _range(fitted["lock_handoff"]) if len(fitted) else "not fitted",
+                "drag (FITTED)": _range(fitted["lock_spinner_drag"])
+                if len(fitted) and "lock_spinner_drag" in fitted
+                else "-",
+                "points": _range(fitted["fit_runs"]) if len(fitted) else "0",
+                "largest residual": _percent(rows["residual_max"].max(), False),
+                f"in-sample c{low}: largest / mean": f"{_percent(sample[low]['max'], False)} / "
+                f"{_percent(sample[low]['mean'], False)}",
+                f"in-sample c{high}: largest / mean": f"{_percent(sample[high]['max'], False)} / "
+                f"{_percent(sample[high]['mean'], False)}",
+            }
+        )
     document.table(Table(pd.DataFrame(summary), raw=True))
     document.text(
         "Runs: all of the data set; delay 0: runs whose delay did not work, calibrated and "
@@ -363,7 +463,8 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
         "`lock_spinner_drag` (cycles) over the profiles, and how many runs' 4-core figures "
         "each profile's were fitted to; largest residual: of a single-core figure the "
         "calibration used, over every run; in-sample: runs whose 4-core figures are given "
-        "and that are no anomaly, each predicted from its own profile (fitted to the others).")
+        "and that are no anomaly, each predicted from its own profile (fitted to the others)."
+    )
     document.heading("Residuals: the model's single-core figures against the board", level + 1)
     residual_rows = []
     for key, rows in sets:
@@ -372,67 +473,93 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
             if column not in rows or rows[column].isna().all():
                 continue
             errors = rows[column].dropna()
-            residual_rows.append({
-                "board, build": _name(key), "figure": name + (" *" if used else ""),
-                "runs": f"{len(errors)}",
-                "largest error": _percent(errors.loc[errors.abs().idxmax()]),
-                "mean absolute error": _percent(errors.abs().mean(), sign=False)})
+            residual_rows.append(
+                {
+                    "board, build": _name(key),
+                    "figure": name + (" *" if used else ""),
+                    "runs": f"{len(errors)}",
+                    "largest error": _percent(errors.loc[errors.abs().idxmax()]),
+                    "mean absolute error": _percent(errors.abs().mean(), sign=False),
+                }
+            )
     if residual_rows:
         document.table(Table(pd.DataFrame(residual_rows), raw=True))
-    document.text("Each run's profile simulated on 1 CPU against that run's figures (the "
-                  "fastest sample of a cycle figure, the mean of a rate; a run whose delay did not "
-                  "work simulated at delay 0 against both its rates); *: a figure the "
-                  "calibration used; *not modelled*: the SMP benchmark's threads share one "
-                  "address space, so the model has no address-space switch and gives those "
-                  "figures the one-space cost (shown for reference).")
+    document.text(
+        "Each run's profile simulated on 1 CPU against that run's figures (the "
+        "fastest sample of a cycle figure, the mean of a rate; a run whose delay did not "
+        "work simulated at delay 0 against both its rates); *: a figure the "
+        "calibration used; *not modelled*: the SMP benchmark's threads share one "
+        "address space, so the model has no address-space switch and gives those "
+        "figures the one-space cost (shown for reference)."
+    )
     _fitted_blocks(document, sets, level)
     document.heading(f"In-sample errors: runs whose {CORES}-core figures are given", level + 1)
     errors = []
     for key, rows in sets:
         sample = in_sample(rows)
         for delay in (low, high):
-            errors.append({"board, build": _name(key), "delay (cycles)": f"{delay:,}",
-                           "runs": f"{sample[delay]['runs']}",
-                           "largest error": _percent(sample[delay]["max"], False),
-                           "mean absolute error": _percent(sample[delay]["mean"], False)})
+            errors.append(
+                {
+                    "board, build": _name(key),
+                    "delay (cycles)": f"{delay:,}",
+                    "runs": f"{sample[delay]['runs']}",
+                    "largest error": _percent(sample[delay]["max"], False),
+                    "mean absolute error": _percent(sample[delay]["mean"], False),
+                }
+            )
     document.table(Table(pd.DataFrame(errors), raw=True))
-    document.text("Anomalies are left out here; their errors are in the runs' tables below. "
-                  "For a run whose delay did not work both figures are delay-0 figures.")
+    document.text(
+        "Anomalies are left out here; their errors are in the runs' tables below. "
+        "For a run whose delay did not work both figures are delay-0 figures."
+    )
     if contrasts is not None and len(contrasts):
         _contrast_block(document, table, contrasts, level)
     found = effects(table, changes)
     if found:
-        document.heading(f"Predicted effect of each change on {CORES}-core throughput",
-                         level + 1)
-        document.text("The mean prediction of the runs after each change against those "
-                      "before it (back to the previous change), anomalies left out, within "
-                      "one delay regime where both sides have it; stated before the withheld "
-                      "figures are checked. Measured: the mean of the figures given, for "
-                      "reference (n/a: withheld).")
-        document.table(Table(pd.DataFrame([{
-            "board, build": _name((entry["board"], entry["build"])),
-            "change": f"{entry['date']}: {entry['change']}", "regime": entry["regimes"],
-            "runs before / after": f"{entry['runs_before']} / {entry['runs_after']}",
-            f"c{low}: before -> after":
-                f"{_number(entry[first + '_before'])} -> {_number(entry[first + '_after'])}",
-            f"effect at {low:,}": _percent(entry[first + "_effect"]),
-            f"c{high}: before -> after":
-                f"{_number(entry[second + '_before'])} -> {_number(entry[second + '_after'])}",
-            f"effect at {high:,}": _percent(entry[second + "_effect"]),
-            f"measured c{low} before": _number(entry[first + "_measured_before"])}
-            for entry in found]), raw=True))
+        document.heading(f"Predicted effect of each change on {CORES}-core throughput", level + 1)
+        document.text(
+            "The mean prediction of the runs after each change against those "
+            "before it (back to the previous change), anomalies left out, within "
+            "one delay regime where both sides have it; stated before the withheld "
+            "figures are checked. Measured: the mean of the figures given, for "
+            "reference (n/a: withheld)."
+        )
+        document.table(
+            Table(
+                pd.DataFrame(
+                    [
+                        {
+                            "board, build": _name((entry["board"], entry["build"])),
+                            "change": f"{entry['date']}: {entry['change']}",
+                            "regime": entry["regimes"],
+                            "runs before / after": f"{entry['runs_before']} / {entry['runs_after']}",
+                            f"c{low}: before -> after": f"{_number(entry[first + '_before'])} -> {_number(entry[first + '_after'])}",
+                            f"effect at {low:,}": _percent(entry[first + "_effect"]),
+                            f"c{high}: before -> after": f"{_number(entry[second + '_before'])} -> {_number(entry[second + '_after'])}",
+                            f"effect at {high:,}": _percent(entry[second + "_effect"]),
+                            f"measured c{low} before": _number(entry[first + "_measured_before"]),
+                        }
+                        for entry in found
+                    ]
+                ),
+                raw=True,
+            )
+        )
     _anomaly_block(document, table, level)
     document.heading("Every run", level + 1)
-    document.text(f"Calls per second, all {CORES} cores. Regime: whether the run's delay "
-                  "worked (delay 0: it did not); anomaly: why the run is not fitted to. "
-                  "Measured: sel4bench's figure (n/a: withheld); error: predicted / measured "
-                  "- 1; handoff and drag: the FITTED values and how many runs' figures they "
-                  "were fitted to.")
+    document.text(
+        f"Calls per second, all {CORES} cores. Regime: whether the run's delay "
+        "worked (delay 0: it did not); anomaly: why the run is not fitted to. "
+        "Measured: sel4bench's figure (n/a: withheld); error: predicted / measured "
+        "- 1; handoff and drag: the FITTED values and how many runs' figures they "
+        "were fitted to."
+    )
     for key, rows in sets:
         if len(sets) > 1:
             document.heading(_name(key), level + 2)
-        document.table(Table(pd.DataFrame([_run_cells(row) for row in
-                                           rows.to_dict("records")]), raw=True))
+        document.table(
+            Table(pd.DataFrame([_run_cells(row) for row in rows.to_dict("records")]), raw=True)
+        )
     if figure is not None:
         document.figure(figure)
 
@@ -440,19 +567,27 @@ def comparison_blocks(document: Document, table: pd.DataFrame, figure: Drawn | N
 def _run_cells(row: dict) -> dict:
     low, high = DELAYS
     first, second = (rate_metric(CORES, d) for d in (low, high))
-    fitted = (f"{row['lock_handoff']} / {row.get('lock_spinner_drag', 0)} ({row['fit_runs']})"
-              if row["fit_runs"] else f"{row['lock_handoff']} (not fitted)")
+    fitted = (
+        f"{row['lock_handoff']} / {row.get('lock_spinner_drag', 0)} ({row['fit_runs']})"
+        if row["fit_runs"]
+        else f"{row['lock_handoff']} (not fitted)"
+    )
     anomaly = row.get("anomaly")
-    return {"run": str(row["run_id"]), "date": row["ts"][:10], "seL4": row["sha_kernel"],
-            "sel4bench": row["sha_bench"], "regime": row.get("regime", "delay"),
-            "anomaly": anomaly if isinstance(anomaly, str) and anomaly else "-",
-            "handoff / drag (FITTED, runs)": fitted,
-            f"c{low} measured": _number(row[first + "_measured"]),
-            f"c{low} predicted": _number(row[first + "_predicted"]),
-            f"c{low} error": _percent(row[first + "_error"]),
-            f"c{high} measured": _number(row[second + "_measured"]),
-            f"c{high} predicted": _number(row[second + "_predicted"]),
-            f"c{high} error": _percent(row[second + "_error"])}
+    return {
+        "run": str(row["run_id"]),
+        "date": row["ts"][:10],
+        "seL4": row["sha_kernel"],
+        "sel4bench": row["sha_bench"],
+        "regime": row.get("regime", "delay"),
+        "anomaly": anomaly if isinstance(anomaly, str) and anomaly else "-",
+        "handoff / drag (FITTED, runs)": fitted,
+        f"c{low} measured": _number(row[first + "_measured"]),
+        f"c{low} predicted": _number(row[first + "_predicted"]),
+        f"c{low} error": _percent(row[first + "_error"]),
+        f"c{high} measured": _number(row[second + "_measured"]),
+        f"c{high} predicted": _number(row[second + "_predicted"]),
+        f"c{high} error": _percent(row[second + "_error"]),
+    }
 
 
 def _fitted_blocks(document: Document, sets, level: int) -> None:
@@ -464,14 +599,19 @@ def _fitted_blocks(document: Document, sets, level: int) -> None:
             continue
         own = bool(fitted.get("own_drag", pd.Series(False, fitted.index)).any())
         regimes = fitted["fit_regimes"].iloc[-1] if "fit_regimes" in fitted else ""
-        rows.append({"board, build": _name(key),
-                     "lock_handoff": _range(fitted["lock_handoff"]),
-                     "lock_spinner_drag": _range(fitted.get("lock_spinner_drag", [0])),
-                     "drag from": "these runs' two regimes" if own else
-                     f"the contrast {100 * calibration.DELAY0_CONTRAST:+.2f}% measured where "
-                     "both were",
-                     "points per profile": _range(fitted["fit_runs"]),
-                     "the points' regimes": regimes or "delay"})
+        rows.append(
+            {
+                "board, build": _name(key),
+                "lock_handoff": _range(fitted["lock_handoff"]),
+                "lock_spinner_drag": _range(fitted.get("lock_spinner_drag", [0])),
+                "drag from": "these runs' two regimes"
+                if own
+                else f"the contrast {100 * calibration.DELAY0_CONTRAST:+.2f}% measured where "
+                "both were",
+                "points per profile": _range(fitted["fit_runs"]),
+                "the points' regimes": regimes or "delay",
+            }
+        )
     if not rows:
         return
     document.heading("FITTED: the big lock's handoff and the spinners' drag", level + 1)
@@ -489,32 +629,44 @@ def _fitted_blocks(document: Document, sets, level: int) -> None:
         "ReplyRecv touches in the kernel, so it does not carry from one board to another. "
         "`lock_spinner_drag` is what each core still spinning adds to a grant: spinners "
         "hold copies of the lock's and the kernel's shared lines that the new holder's "
-        "stores must invalidate again.")
+        "stores must invalidate again."
+    )
 
 
-def _contrast_block(document: Document, table: pd.DataFrame, contrasts: pd.DataFrame,
-                    level: int) -> None:
+def _contrast_block(
+    document: Document, table: pd.DataFrame, contrasts: pd.DataFrame, level: int
+) -> None:
     document.heading(f"Delay 0 against delay 500: the {CORES}-core rate", level + 1)
     rows = []
     for row in contrasts.to_dict("records"):
-        data = _clean(table[(table["board"] == row["board"]) & (table["build"] == row["build"])
-                            & (table["ts"].str[:10] < "2026-05-01")])
+        data = _clean(
+            table[
+                (table["board"] == row["board"])
+                & (table["build"] == row["build"])
+                & (table["ts"].str[:10] < "2026-05-01")
+            ]
+        )
         measured = np.nan
         if "regime" in data and data["regime"].nunique() == 2:
             worked = data[data["regime"] == "delay"][f"{rate_metric(CORES, 500)}_measured"]
             zero = data[data["regime"] == "delay 0"][f"{rate_metric(CORES, 500)}_measured"]
             measured = zero.mean() / worked.mean() - 1
-        rows.append({"board, build": _name((row["board"], row["build"])),
-                     "profile of run": str(row["run_id"]),
-                     "predicted: delay 0 / delay 500 - 1": _percent(row["predicted"]),
-                     "measured (runs of either regime, Jan-Apr)": _percent(measured)})
+        rows.append(
+            {
+                "board, build": _name((row["board"], row["build"])),
+                "profile of run": str(row["run_id"]),
+                "predicted: delay 0 / delay 500 - 1": _percent(row["predicted"]),
+                "measured (runs of either regime, Jan-Apr)": _percent(measured),
+            }
+        )
     document.table(Table(pd.DataFrame(rows), raw=True))
     document.text(
         f"Predicted: the model's {CORES}-core rate at delay 0 against delay 500 under one "
         "profile (its board's last in-sample run's, the same loop): more cores spin for the "
         "lock at delay 0. Measured: the mean delay-0 figure of the runs whose delay did not "
         "work against the mean delay-500 figure of those whose delay did, where a board's "
-        "runs of January to April have both.")
+        "runs of January to April have both."
+    )
 
 
 def _anomaly_block(document: Document, table: pd.DataFrame, level: int) -> None:
@@ -525,23 +677,36 @@ def _anomaly_block(document: Document, table: pd.DataFrame, level: int) -> None:
     if not len(flagged):
         document.text("None found by the rules (docs/calibration.md).")
         return
-    document.table(Table(pd.DataFrame([{
-        "board, build": _name((row["board"], row["build"])), "run": str(row["run_id"]),
-        "date": row["ts"][:10], "why": row["anomaly"]}
-        for row in flagged.to_dict("records")]), raw=True))
+    document.table(
+        Table(
+            pd.DataFrame(
+                [
+                    {
+                        "board, build": _name((row["board"], row["build"])),
+                        "run": str(row["run_id"]),
+                        "date": row["ts"][:10],
+                        "why": row["anomaly"],
+                    }
+                    for row in flagged.to_dict("records")
+                ]
+            ),
+            raw=True,
+        )
+    )
 
 
 def _caption(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = ()) -> str:
     withheld = int(table[f"{rate_metric(CORES, DELAYS[0])}_measured"].isna().sum())
-    return (f"Points: sel4bench's measured {CORES}-core rate of each run (filled: its delay "
-            "worked; open triangles: it did not, a delay-0 figure; crosses: an anomaly, not "
-            "fitted); lines: l4sim's prediction of each run, from a profile calibrated on "
-            f"that run's single-core figures, one line per delay regime ({len(table)} runs"
-            + (f", {withheld} with their {CORES}-core figures withheld, shaded" if withheld
-               else "") + ")."
-            + (" Vertical lines: the changes of the period." if _within(table, changes)
-               else "")
-            + " Each prediction is the mean of the scenario's replications.")
+    return (
+        f"Points: sel4bench's measured {CORES}-core rate of each run (filled: its delay "
+        "worked; open triangles: it did not, a delay-0 figure; crosses: an anomaly, not "
+        "fitted); lines: l4sim's prediction of each run, from a profile calibrated on "
+        f"that run's single-core figures, one line per delay regime ({len(table)} runs"
+        + (f", {withheld} with their {CORES}-core figures withheld, shaded" if withheld else "")
+        + ")."
+        + (" Vertical lines: the changes of the period." if _within(table, changes) else "")
+        + " Each prediction is the mean of the scenario's replications."
+    )
 
 
 def _within(table: pd.DataFrame, changes: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
@@ -550,8 +715,9 @@ def _within(table: pd.DataFrame, changes: tuple[tuple[str, str], ...]) -> list[t
     return [(date, what) for date, what in changes if dates.min() <= date <= dates.max()]
 
 
-def time_series_figure(table: pd.DataFrame, out_dir: Path,
-                       changes: tuple[tuple[str, str], ...] = CHANGES) -> Drawn:
+def time_series_figure(
+    table: pd.DataFrame, out_dir: Path, changes: tuple[tuple[str, str], ...] = CHANGES
+) -> Drawn:
     """Every data set's measured 4-core rates as points, predicted as lines, changes marked."""
     import matplotlib.pyplot as plt
     import matplotlib.ticker
@@ -560,50 +726,88 @@ def time_series_figure(table: pd.DataFrame, out_dir: Path,
 
     sets = _data_sets(table)
     height = 2.4 + 2.2 * len(sets)  # inches: the title and legend, then a row per data set
-    figure, axes = plt.subplots(len(sets), len(DELAYS), figsize=(12, height), sharex=True,
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        len(sets), len(DELAYS), figsize=(12, height), sharex=True, squeeze=False
+    )
     for row_axes, (key, rows) in zip(axes, sets, strict=True):
         when = pd.to_datetime(rows["ts"])
         regime = rows["regime"] if "regime" in rows else pd.Series("delay", rows.index)
-        flagged = (rows["anomaly"].fillna("") != "") if "anomaly" in rows else (
-            pd.Series(False, rows.index))
+        flagged = (
+            (rows["anomaly"].fillna("") != "")
+            if "anomaly" in rows
+            else (pd.Series(False, rows.index))
+        )
         for axis, delay in zip(row_axes, DELAYS, strict=True):
             metric = rate_metric(CORES, delay)
             measured = rows[f"{metric}_measured"]
-            for name, colour, style, marker in (("delay", PALETTE[0], "-", "o"),
-                                                ("delay 0", PALETTE[2], "--", "^")):
+            for name, colour, style, marker in (
+                ("delay", PALETTE[0], "-", "o"),
+                ("delay 0", PALETTE[2], "--", "^"),
+            ):
                 mine = regime == name
                 if not mine.any():
                     continue
                 label = "delay worked" if name == "delay" else "delay did not work (delay 0)"
                 # one line per regime, broken where a run of the other regime comes between
-                axis.plot(when, rows[f"{metric}_predicted"].where(mine), style, color=colour,
-                          linewidth=1.3, marker=".", markersize=3,
-                          label=f"predicted, {label}")
+                axis.plot(
+                    when,
+                    rows[f"{metric}_predicted"].where(mine),
+                    style,
+                    color=colour,
+                    linewidth=1.3,
+                    marker=".",
+                    markersize=3,
+                    label=f"predicted, {label}",
+                )
                 points = mine & measured.notna() & ~flagged
-                axis.plot(when[points], measured[points], marker, color=PALETTE[6]
-                          if name == "delay" else PALETTE[1], markersize=4,
-                          markerfacecolor="none" if name == "delay 0" else None,
-                          linestyle="none", label=f"measured, {label}")
+                axis.plot(
+                    when[points],
+                    measured[points],
+                    marker,
+                    color=PALETTE[6] if name == "delay" else PALETTE[1],
+                    markersize=4,
+                    markerfacecolor="none" if name == "delay 0" else None,
+                    linestyle="none",
+                    label=f"measured, {label}",
+                )
             odd = measured.notna() & flagged
             if odd.any():
-                axis.plot(when[odd], measured[odd], "x", color="0.45", markersize=5,
-                          linestyle="none", label="measured, anomaly (not fitted)")
+                axis.plot(
+                    when[odd],
+                    measured[odd],
+                    "x",
+                    color="0.45",
+                    markersize=5,
+                    linestyle="none",
+                    label="measured, anomaly (not fitted)",
+                )
             withheld = when[measured.isna()]
             if len(withheld):  # wide enough to see, even around one run
                 pad = max((when.max() - when.min()) * 0.01, pd.Timedelta(hours=12))
-                axis.axvspan(withheld.min() - pad, withheld.max() + pad, color="0.92",
-                             zorder=0, label=f"{CORES}-core figures withheld")
+                axis.axvspan(
+                    withheld.min() - pad,
+                    withheld.max() + pad,
+                    color="0.92",
+                    zorder=0,
+                    label=f"{CORES}-core figures withheld",
+                )
             for index, (date, what) in enumerate(_within(rows, changes)):
-                axis.axvline(pd.Timestamp(date, tz=when.dt.tz), color=PALETTE[4],
-                             linewidth=1.0, linestyle=(":", "-.")[index % 2],
-                             label=f"{date}: {what}")
+                axis.axvline(
+                    pd.Timestamp(date, tz=when.dt.tz),
+                    color=PALETTE[4],
+                    linewidth=1.0,
+                    linestyle=(":", "-.")[index % 2],
+                    label=f"{date}: {what}",
+                )
             values = pd.concat([measured.dropna(), rows[f"{metric}_predicted"].dropna()])
             if len(values) and values.min() > 0 and values.max() / values.min() > 3:
                 axis.set_yscale("log")
             digits = 1 if len(values) and values.max() - values.min() < 2e4 else 0
-            axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
-                lambda value, _, digits=digits: f"{value / 1e3:,.{digits}f}k"))
+            axis.yaxis.set_major_formatter(
+                matplotlib.ticker.FuncFormatter(
+                    lambda value, _, digits=digits: f"{value / 1e3:,.{digits}f}k"
+                )
+            )
             axis.set_title(f"{_name(key)}: delay {delay:,}", fontsize=9, loc="left")
             axis.grid(alpha=0.3)
         row_axes[0].set_ylabel("calls/s, 4 cores", fontsize=8)
@@ -611,15 +815,23 @@ def time_series_figure(table: pd.DataFrame, out_dir: Path,
     for axis in axes.flat:
         for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
-    figure.legend(list(handles.values()), list(handles), loc="upper center", ncol=3,
-                  fontsize=8, bbox_to_anchor=(0.5, 1 - 0.3 / height), frameon=False)
+    figure.legend(
+        list(handles.values()),
+        list(handles),
+        loc="upper center",
+        ncol=3,
+        fontsize=8,
+        bbox_to_anchor=(0.5, 1 - 0.3 / height),
+        frameon=False,
+    )
     figure.autofmt_xdate()
     title = f"sel4bench's SMP benchmark on {CORES} cores, every board: measured and predicted"
     figure.suptitle(title, fontsize=10.5, y=1 - 0.06 / height)
     caption = footnote(figure, [_caption(table, changes)])
     # the title and the legend's three rows above the panels: five title lines of room
-    return save(figure, out_dir, FIGURE, title, caption, caption_lines(figure, caption),
-                title_lines=5)
+    return save(
+        figure, out_dir, FIGURE, title, caption, caption_lines(figure, caption), title_lines=5
+    )
 
 
 def hardware_section(document: Document, folder: Path) -> None:
@@ -628,25 +840,46 @@ def hardware_section(document: Document, folder: Path) -> None:
     folder = Path(folder)
     table_path = folder / TABLE
     if not table_path.is_file():
-        document.text(f"No comparison yet: `{table_path}` is absent. Run `l4sim compare "
-                      "sel4bench DATA` (DATA: a board's folder of sel4bench-results, or the "
-                      "folder of all boards; see docs/calibration.md), then `l4sim report` "
-                      "again.")
+        document.text(
+            f"No comparison yet: `{table_path}` is absent. Run `l4sim compare "
+            "sel4bench DATA` (DATA: a board's folder of sel4bench-results, or the "
+            "folder of all boards; see docs/calibration.md), then `l4sim report` "
+            "again."
+        )
         return
-    table = pd.read_csv(table_path, dtype={"sha_kernel": str, "sha_bench": str,
-                                           "anomaly": str, "board": str, "build": str})
+    table = pd.read_csv(
+        table_path,
+        dtype={"sha_kernel": str, "sha_bench": str, "anomaly": str, "board": str, "build": str},
+    )
     changes_path = folder / CHANGES_TABLE
-    changes = (tuple(pd.read_csv(changes_path, dtype=str).itertuples(index=False, name=None))
-               if changes_path.is_file() else ())
-    reading = (pd.read_csv(folder / READING, dtype=str, keep_default_na=False)
-               if (folder / READING).is_file() else None)
+    changes = (
+        tuple(pd.read_csv(changes_path, dtype=str).itertuples(index=False, name=None))
+        if changes_path.is_file()
+        else ()
+    )
+    reading = (
+        pd.read_csv(folder / READING, dtype=str, keep_default_na=False)
+        if (folder / READING).is_file()
+        else None
+    )
     if reading is not None:
         reading["read"] = reading["read"] == "True"
-    contrasts = (pd.read_csv(folder / CONTRASTS, dtype={"board": str, "build": str})
-                 if (folder / CONTRASTS).is_file() else None)
+    contrasts = (
+        pd.read_csv(folder / CONTRASTS, dtype={"board": str, "build": str})
+        if (folder / CONTRASTS).is_file()
+        else None
+    )
     png, svg = folder / f"{FIGURE}.png", folder / f"{FIGURE}.svg"
-    figure = (Drawn(png, svg, f"sel4bench's SMP benchmark on {CORES} cores, every board: "
-                    "measured and predicted", _caption(table, changes))
-              if png.is_file() else None)
-    comparison_blocks(document, table, figure, changes, level=2, reading=reading,
-                      contrasts=contrasts)
+    figure = (
+        Drawn(
+            png,
+            svg,
+            f"sel4bench's SMP benchmark on {CORES} cores, every board: measured and predicted",
+            _caption(table, changes),
+        )
+        if png.is_file()
+        else None
+    )
+    comparison_blocks(
+        document, table, figure, changes, level=2, reading=reading, contrasts=contrasts
+    )

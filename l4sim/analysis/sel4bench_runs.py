@@ -113,10 +113,14 @@ def version_of(run: Run) -> tuple[str, str]:
         return distribution, f"sel4bench {sha}: {VERSIONS[sha]}"
     # not a version of the 2026 series: by the date of its run
     if run.date >= first_run:
-        return DETERMINISTIC, (f"sel4bench {sha}: not a version this table knows; taken as "
-                               f"deterministic, run after {commit} ({first_run})")
-    return EXPONENTIAL, (f"sel4bench {sha}: not a version this table knows; taken as "
-                         f"exponential, run before {commit} ({first_run})")
+        return DETERMINISTIC, (
+            f"sel4bench {sha}: not a version this table knows; taken as "
+            f"deterministic, run after {commit} ({first_run})"
+        )
+    return EXPONENTIAL, (
+        f"sel4bench {sha}: not a version this table knows; taken as "
+        f"exponential, run before {commit} ({first_run})"
+    )
 
 
 def classify(run: Run) -> RunKind:
@@ -128,22 +132,30 @@ def classify(run: Run) -> RunKind:
     distribution, version = version_of(run)
     anomalies = []
     if run.sha_bench[:8] in INTERMEDIATE:
-        anomalies.append(f"intermediate sel4bench version {run.sha_bench[:8]} (2026-06-16/17, "
-                         "the SMP benchmark being reworked)")
-    four = {delay: run.mean(SMP, rate_metric(CORES, delay))
-            for delay in DELAYS if run.has(SMP, rate_metric(CORES, delay))}
+        anomalies.append(
+            f"intermediate sel4bench version {run.sha_bench[:8]} (2026-06-16/17, "
+            "the SMP benchmark being reworked)"
+        )
+    four = {
+        delay: run.mean(SMP, rate_metric(CORES, delay))
+        for delay in DELAYS
+        if run.has(SMP, rate_metric(CORES, delay))
+    }
     if worked and high in four:
         pairs = four[high] / rate[high]
         if pairs < PARTIAL_PROGRESS_BELOW:
             anomalies.append(
                 f"partial progress: at delay {high} the {CORES}-core rate is {pairs:.2f} x the "
                 f"1-core rate, about {round(pairs)} of {CORES} pairs' worth (all {CORES} "
-                f"give {PARTIAL_PROGRESS_BELOW:g} x or more)")
+                f"give {PARTIAL_PROGRESS_BELOW:g} x or more)"
+            )
     if not worked and len(four) == len(DELAYS):
         apart = four[low] / four[high] - 1
         if abs(apart) > DELAY0_AGREEMENT:
-            anomalies.append(f"delay 0 at both delays, yet its {CORES}-core rates differ by "
-                             f"{100 * apart:+.1f}% (more than {100 * DELAY0_AGREEMENT:g}%)")
+            anomalies.append(
+                f"delay 0 at both delays, yet its {CORES}-core rates differ by "
+                f"{100 * apart:+.1f}% (more than {100 * DELAY0_AGREEMENT:g}%)"
+            )
     return RunKind(version, distribution, worked, ratio, tuple(anomalies))
 
 
@@ -158,7 +170,8 @@ def classify_all(data: Sel4benchData) -> dict[int, RunKind]:
             continue
         clock = rough_clock(run) if kind.delay_worked else 0.0
         by_regime.setdefault(kind.regime, []).append(
-            (clock, run.mean(SMP, rate_metric(CORES, low)), run.run_id))
+            (clock, run.mean(SMP, rate_metric(CORES, low)), run.run_id)
+        )
     groups: list[list[tuple[float, int]]] = []
     for items in by_regime.values():  # split where the clock steps by more than CLOCK_GROUP
         items.sort()
@@ -169,12 +182,21 @@ def classify_all(data: Sel4benchData) -> dict[int, RunKind]:
     for members in groups:
         for run_id, apart, others in boot_modes(members):
             kind = kinds[run_id]
-            kinds[run_id] = RunKind(kind.version, kind.distribution, kind.delay_worked,
-                                    kind.delay_ratio, (*kind.anomalies, (
-                f"another boot mode: its {CORES}-core rate at delay {low} is {100 * apart:+.1f}% "
-                f"from the median of {others} other runs with the same clock and regime "
-                f"(two clusters, more than {100 * BOOT_MODE_GAP:g}% apart), at the same "
-                "single-core figures")))
+            kinds[run_id] = RunKind(
+                kind.version,
+                kind.distribution,
+                kind.delay_worked,
+                kind.delay_ratio,
+                (
+                    *kind.anomalies,
+                    (
+                        f"another boot mode: its {CORES}-core rate at delay {low} is {100 * apart:+.1f}% "
+                        f"from the median of {others} other runs with the same clock and regime "
+                        f"(two clusters, more than {100 * BOOT_MODE_GAP:g}% apart), at the same "
+                        "single-core figures"
+                    ),
+                ),
+            )
     return kinds
 
 
@@ -189,7 +211,7 @@ def boot_modes(members: list[tuple[float, int]]) -> list[tuple[int, float, int]]
     gap, at = max(gaps)
     if gap <= BOOT_MODE_GAP * median:
         return []
-    lower, upper = ordered[:at + 1], ordered[at + 1:]
+    lower, upper = ordered[: at + 1], ordered[at + 1 :]
     smaller, larger = (lower, upper) if len(lower) < len(upper) else (upper, lower)
     if len(smaller) < BOOT_MODE_RUNS or len(smaller) == len(larger):
         return []
@@ -212,20 +234,25 @@ def clock_sources(data: Sel4benchData, kinds: dict[int, RunKind]) -> dict[int, R
     anomaly (the earlier one of two as near). Raises :class:`NoWorkingDelay`
     if there is none.
     """
-    working = [(index, run) for index, run in enumerate(data.runs)
-               if kinds[run.run_id].delay_worked and not kinds[run.run_id].anomalies]
+    working = [
+        (index, run)
+        for index, run in enumerate(data.runs)
+        if kinds[run.run_id].delay_worked and not kinds[run.run_id].anomalies
+    ]
     if not working:
         raise NoWorkingDelay(
             f"{data.name}: no run whose delay worked (in none of its {len(data.runs)} runs is "
             f"the 1-core rate at delay {DELAYS[1]} below {DELAY_WORKED_BELOW:g} x the rate at "
-            f"delay {DELAYS[0]}), so the board's clock cannot be derived from these data")
+            f"delay {DELAYS[0]}), so the board's clock cannot be derived from these data"
+        )
     sources = {}
     for run in data.runs:
         if kinds[run.run_id].delay_worked:
             sources[run.run_id] = run
         else:
-            sources[run.run_id] = min(working, key=lambda item: (
-                abs(_seconds(item[1]) - _seconds(run)), item[0]))[1]
+            sources[run.run_id] = min(
+                working, key=lambda item: (abs(_seconds(item[1]) - _seconds(run)), item[0])
+            )[1]
     return sources
 
 

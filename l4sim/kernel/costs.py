@@ -86,8 +86,9 @@ PROFILE_DIR = Path(l4sim.__file__).resolve().parent / "profiles"
 
 COST_KEYS = tuple(f.name for f in fields(Costs) if f.name not in ("name", "description"))
 # the costs every profile (or its base) must give: the rest default to 0
-REQUIRED_COST_KEYS = tuple(f.name for f in fields(Costs) if f.name in COST_KEYS
-                           and f.default is MISSING)
+REQUIRED_COST_KEYS = tuple(
+    f.name for f in fields(Costs) if f.name in COST_KEYS and f.default is MISSING
+)
 PROFILE_KEYS = frozenset(f.name for f in fields(Costs)) | {"base"}
 # The largest cost a profile or an override may give: ten seconds at 1 GHz. A
 # larger one cannot describe a kernel path, and a run charging it would take
@@ -119,8 +120,10 @@ def profile_path(profile: str | Path, relative_to: Path | None = None) -> Path:
     if "/" not in text and not text.endswith(".toml"):
         path = PROFILE_DIR / f"{text}.toml"
         if not path.is_file():
-            raise ProfileError(f"unknown profile {text!r} (known: "
-                               f"{', '.join(available_profiles())}; or a path to a .toml file)")
+            raise ProfileError(
+                f"unknown profile {text!r} (known: "
+                f"{', '.join(available_profiles())}; or a path to a .toml file)"
+            )
         return path
     path = Path(text).expanduser()
     if relative_to is not None and not path.is_absolute():
@@ -147,8 +150,10 @@ def load_profile(profile: str | Path) -> Costs:
     values = _values(path, (), read)
     missing = [key for key in REQUIRED_COST_KEYS if key not in values]
     if missing:
-        raise ProfileError(f"{path}: missing costs {', '.join(missing)} "
-                           "(give them, or start from a profile with base = \"NAME\")")
+        raise ProfileError(
+            f"{path}: missing costs {', '.join(missing)} "
+            '(give them, or start from a profile with base = "NAME")'
+        )
     values.setdefault("description", "")
     costs = Costs(**values)
     _LOADED[path] = (tuple((file, _stamp(file)) for file in read), costs)
@@ -178,8 +183,10 @@ def _values(path: Path, seen: tuple[Path, ...], read: list[Path]) -> dict:
         raise ProfileError(f"{path}: cannot read ({error.strerror})") from None
     unknown = sorted(set(data) - PROFILE_KEYS)
     if unknown:
-        raise ProfileError(f"{path}: key '{unknown[0]}': unknown key (a cost profile has "
-                           f"name, description, base and the costs {', '.join(COST_KEYS)})")
+        raise ProfileError(
+            f"{path}: key '{unknown[0]}': unknown key (a cost profile has "
+            f"name, description, base and the costs {', '.join(COST_KEYS)})"
+        )
     for key in COST_KEYS:
         problem = cost_problem(key, data[key]) if key in data else None
         if problem:

@@ -87,8 +87,9 @@ class SpinLocks:
     next touch shared state (NEVER while it waits: it acts only once granted).
     """
 
-    def __init__(self, env, costs, design: str, rng, held: list, next_act,
-                 spinning_on: list) -> None:
+    def __init__(
+        self, env, costs, design: str, rng, held: list, next_act, spinning_on: list
+    ) -> None:
         self.env = env
         self.costs = costs
         self.design = design
@@ -135,9 +136,11 @@ class SpinLocks:
         self.spinning_on[cpu] = None
         self.held[cpu].append(lock)
         # the CPUs still spinning behind us slow our first stores to the shared lines
-        return (handoff_cost(self.design, costs.lock_handoff, contenders)
-                + lock.lines * costs.line_transfer
-                + costs.lock_spinner_drag * (contenders - 2))
+        return (
+            handoff_cost(self.design, costs.lock_handoff, contenders)
+            + lock.lines * costs.line_transfer
+            + costs.lock_spinner_drag * (contenders - 2)
+        )
 
     @cython.locals(spin=SpinState, now=cython.longlong, lock=Lock)
     def hand_over(self, lock: Lock) -> None:

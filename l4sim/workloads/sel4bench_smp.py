@@ -145,8 +145,9 @@ class Params(Point):
         return 2 * (self.events + self.warmup_events)
 
 
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     """A ping and a pong thread per CPU, in one address space."""
     kernel = Kernel(config, costs)
     space = kernel.create_space("sel4bench")
@@ -158,8 +159,11 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
         answer = kernel.create_thread(f"pong{cpu}", cpu, PONG_PRIORITY, space)
         caller = kernel.create_thread(f"ping{cpu}", cpu, PING_PRIORITY, space)
         if params.delay_distribution == "exponential":
-            delay = ExponentialDelay(np.random.default_rng(streams[cpu]), params.delay_cycles,
-                                     params.delay_overhead_cycles)
+            delay = ExponentialDelay(
+                np.random.default_rng(streams[cpu]),
+                params.delay_cycles,
+                params.delay_overhead_cycles,
+            )
         else:
             delay = FixedDelay(params.delay_cycles)
         programs[answer] = pong(delay, pong_loop)
@@ -168,11 +172,15 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
     def metrics(machine, events, measured_cycles: int) -> dict:
         calls = int(events["thread_name"].str.startswith("ping").sum())
         one_way = one_way_cycles(machine)
-        return {"calls_per_second": calls * costs.clock_hz / max(measured_cycles, 1),
-                "call_cycles": one_way[True], "reply_recv_cycles": one_way[False]}
+        return {
+            "calls_per_second": calls * costs.clock_hz / max(measured_cycles, 1),
+            "call_cycles": one_way[True],
+            "reply_recv_cycles": one_way[False],
+        }
 
-    return Setup(kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events,
-                 metrics=metrics)
+    return Setup(
+        kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events, metrics=metrics
+    )
 
 
 def one_way_cycles(machine) -> dict[bool, float]:

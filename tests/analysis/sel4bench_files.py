@@ -53,23 +53,35 @@ def figure(mean: float, n: int = 16) -> list[float]:
     return [mean, mean, mean, mean, mean, mean, 0.0, n]
 
 
-def records(run_id: int, day: int, truth: Truth, four_core: dict[int, float] | None = None,
-            month: int = 3) -> tuple[dict, dict]:
+def records(
+    run_id: int, day: int, truth: Truth, four_core: dict[int, float] | None = None, month: int = 3
+) -> tuple[dict, dict]:
     """The SMP build's record and the uniprocessor build's record of one run."""
-    head = {"ts": f"2026-{month:02d}-{day:02d}T10:00:00Z", "sha": f"m{run_id:07x}",
-            "sha_kernel": f"k{run_id:07x}", "sha_bench": truth.bench, "run_id": run_id}
-    smp = {**head, "ipc_call": figure(truth.call + 1), "ipc_reply": figure(truth.reply + 2),
-           "ipc_call_intra": figure(truth.call), "ipc_reply_intra": figure(truth.reply),
-           "smp_1core_c500": figure(truth.rate(500), 5),
-           "smp_1core_c32000": figure(truth.rate(32000), 5)}
+    head = {
+        "ts": f"2026-{month:02d}-{day:02d}T10:00:00Z",
+        "sha": f"m{run_id:07x}",
+        "sha_kernel": f"k{run_id:07x}",
+        "sha_bench": truth.bench,
+        "run_id": run_id,
+    }
+    smp = {
+        **head,
+        "ipc_call": figure(truth.call + 1),
+        "ipc_reply": figure(truth.reply + 2),
+        "ipc_call_intra": figure(truth.call),
+        "ipc_reply_intra": figure(truth.reply),
+        "smp_1core_c500": figure(truth.rate(500), 5),
+        "smp_1core_c32000": figure(truth.rate(32000), 5),
+    }
     for delay, rate in (four_core or {}).items():
         smp[f"smp_4core_c{delay}"] = figure(rate, 5)
     up = {**head, "null_syscall": figure(truth.null), "ipc_call": figure(truth.call - 90)}
     return smp, up
 
 
-def write(folder: Path, runs: list[tuple[dict, dict]], smp: str = SMP_FILE,
-          up: str = UP_FILE) -> Path:
+def write(
+    folder: Path, runs: list[tuple[dict, dict]], smp: str = SMP_FILE, up: str = UP_FILE
+) -> Path:
     """Write the runs' two files into ``folder``; returns it."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, index in ((smp, 0), (up, 1)):
@@ -92,22 +104,43 @@ class Kind:
 def board_runs(base: Truth = Truth()) -> list[Kind]:
     """Runs of every kind: working and broken delays, both versions, the anomalies."""
     broken = replace(base, delay_works=False, loop=base.loop + 60)  # no overhead subtracted
-    return [Kind(201, 1, 10, base, True),
-            Kind(202, 1, 20, broken, True),
-            Kind(203, 2, 1, replace(base, loop=base.loop + 4), True),
-            Kind(204, 2, 10, replace(broken, loop=broken.loop + 3), True),
-            Kind(205, 2, 20, base, True, pairs=3),  # partial progress
-            Kind(206, 3, 1, replace(base, loop=base.loop + 2), True),
-            Kind(207, 5, 10, replace(broken, call=base.call + 30, reply=base.reply + 20),
-                 False),
-            Kind(208, 6, 16, replace(base, bench=INTERMEDIATE_BENCH, call=base.call + 30,
-                                     reply=base.reply + 20), False),
-            Kind(209, 6, 26, replace(base, bench=DETERMINISTIC_BENCH, loop=base.loop - 120,
-                                     call=base.call + 30, reply=base.reply + 20), False)]
+    return [
+        Kind(201, 1, 10, base, True),
+        Kind(202, 1, 20, broken, True),
+        Kind(203, 2, 1, replace(base, loop=base.loop + 4), True),
+        Kind(204, 2, 10, replace(broken, loop=broken.loop + 3), True),
+        Kind(205, 2, 20, base, True, pairs=3),  # partial progress
+        Kind(206, 3, 1, replace(base, loop=base.loop + 2), True),
+        Kind(207, 5, 10, replace(broken, call=base.call + 30, reply=base.reply + 20), False),
+        Kind(
+            208,
+            6,
+            16,
+            replace(base, bench=INTERMEDIATE_BENCH, call=base.call + 30, reply=base.reply + 20),
+            False,
+        ),
+        Kind(
+            209,
+            6,
+            26,
+            replace(
+                base,
+                bench=DETERMINISTIC_BENCH,
+                loop=base.loop - 120,
+                call=base.call + 30,
+                reply=base.reply + 20,
+            ),
+            False,
+        ),
+    ]
 
 
-LEFT_ASIDE = ("BOARD_MCS_64.jsonl", "BOARD_64_nofastpath.jsonl", "BOARD_64_noksw.jsonl",
-              "BOARD_MCS_32.jsonl")
+LEFT_ASIDE = (
+    "BOARD_MCS_64.jsonl",
+    "BOARD_64_nofastpath.jsonl",
+    "BOARD_64_noksw.jsonl",
+    "BOARD_MCS_32.jsonl",
+)
 
 
 def board(folder: Path, four_core, builds: dict[str, Truth] | None = None) -> Path:
@@ -116,8 +149,10 @@ def board(folder: Path, four_core, builds: dict[str, Truth] | None = None) -> Pa
     ``four_core(kind, bits)`` gives a run's 4-core figures {delay: rate}
     (the tests make them with the model).
     """
-    builds = builds or {"32": Truth(), "64": Truth(clock=1.2e9, call=400, reply=420, null=130,
-                                                   loop=450)}
+    builds = builds or {
+        "32": Truth(),
+        "64": Truth(clock=1.2e9, call=400, reply=420, null=130, loop=450),
+    }
     folder.mkdir(parents=True, exist_ok=True)
     for bits, base in builds.items():
         runs = []

@@ -29,28 +29,53 @@ def data_folder(tmp_path_factory):
     slower IPC, as a kernel change would make it) with none."""
     folder = tmp_path_factory.mktemp("data")
     files.write(folder, [files.records(1001, 10, TRUTH)])
-    costs = calibration.derive(read(folder).only().run(1001))[1].replace(
-        lock_handoff=HANDOFF)
-    rate = calibration.simulate_rows([(calibration.benchmark_point(
-        4, 500, EVENTS, "exponential"), costs)])[0]  # its version's (not in the table: March)
+    costs = calibration.derive(read(folder).only().run(1001))[1].replace(lock_handoff=HANDOFF)
+    rate = calibration.simulate_rows(
+        [(calibration.benchmark_point(4, 500, EVENTS, "exponential"), costs)]
+    )[0]  # its version's (not in the table: March)
     four = {500: rate["calls_per_second"]}
-    return files.write(folder, [files.records(1001, 10, TRUTH, four),
-                                files.records(1003, 15, TRUTH, four),
-                                files.records(1002, 20, SLOWER)])
+    return files.write(
+        folder,
+        [
+            files.records(1001, 10, TRUTH, four),
+            files.records(1003, 15, TRUTH, four),
+            files.records(1002, 20, SLOWER),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
 def calibrated(data_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("profile") / "board.toml"
-    done = l4sim("calibrate", "sel4bench", data_folder, "--run", 1002, "--out", out,
-                 "--events", EVENTS, "--jobs", 1, cwd=data_folder)
+    done = l4sim(
+        "calibrate",
+        "sel4bench",
+        data_folder,
+        "--run",
+        1002,
+        "--out",
+        out,
+        "--events",
+        EVENTS,
+        "--jobs",
+        1,
+        cwd=data_folder,
+    )
     assert done.returncode == 0, done.stderr
     return out, done
 
 
 def simulated(profile, delay: int) -> dict:
-    point = point_from_dict({"workload": "sel4bench_smp", "profile": str(profile), "cpus": 1,
-                             "delay_cycles": delay, "events": 2000, "warmup_events": 100})
+    point = point_from_dict(
+        {
+            "workload": "sel4bench_smp",
+            "profile": str(profile),
+            "cpus": 1,
+            "delay_cycles": delay,
+            "events": 2000,
+            "warmup_events": 100,
+        }
+    )
     return simulate(point, invariants=False).rows[0]
 
 
@@ -90,7 +115,7 @@ def test_the_handoff_is_fitted_to_the_other_runs_four_core_figure(calibrated):
     shown = calibration.contrast(calibration.load_profile(profile), "exponential", EVENTS)
     assert shown == pytest.approx(calibration.DELAY0_CONTRAST, abs=0.003)
     text = profile.read_text()
-    fitted = text[text.index("# FITTED"):text.index("lock_handoff =")]
+    fitted = text[text.index("# FITTED") : text.index("lock_handoff =")]
     assert "smp_4core_c500" in fitted and "1001 1003" in fitted and "1002" not in fitted
 
 
@@ -111,8 +136,9 @@ def test_a_run_s_own_multi_core_figures_are_never_used(data_folder, tmp_path):
     data = read(data_folder).only()
     known = {}  # the other runs' matching handoffs, found once
     plain = calibration.calibrate(data, 1002, EVENTS, known)
-    data.run(1002).builds["smp"]["smp_4core_c500"] = Figure((9e5,) * 7 + (5.0,),
-                                                           data_folder / files.SMP_FILE, 3)
+    data.run(1002).builds["smp"]["smp_4core_c500"] = Figure(
+        (9e5,) * 7 + (5.0,), data_folder / files.SMP_FILE, 3
+    )
     again = calibration.calibrate(data, 1002, EVENTS, known)
     assert again.costs == plain.costs and again.fit.runs == [1001, 1003]
     # and the other way round: calibrating 1001 fits to 1003 and the new figure of 1002
@@ -124,9 +150,21 @@ def test_calibrate_is_deterministic_whatever_the_workers(data_folder, tmp_path):
     for jobs in (1, 2):
         out = tmp_path / f"jobs{jobs}" / "board.toml"
         out.parent.mkdir()
-        done = l4sim("calibrate", "sel4bench", data_folder / files.SMP_FILE,
-                     data_folder / files.UP_FILE, "--run", 1002, "--out", out,
-                     "--events", EVENTS, "--jobs", jobs, cwd=tmp_path)
+        done = l4sim(
+            "calibrate",
+            "sel4bench",
+            data_folder / files.SMP_FILE,
+            data_folder / files.UP_FILE,
+            "--run",
+            1002,
+            "--out",
+            out,
+            "--events",
+            EVENTS,
+            "--jobs",
+            jobs,
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stderr
         outputs.append((out.read_bytes(), out.with_name("board.residuals.md").read_bytes()))
     assert outputs[0] == outputs[1]
@@ -150,9 +188,17 @@ def test_the_scenario_runs_with_a_calibrated_profile(calibrated, tmp_path):
     profile, _ = calibrated
     scenario = Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml"
     # one core over whole blocks of its exponential draws (the scenario's spins)
-    chosen = load_scenario(scenario, [f"profile={profile}", "events=256", "warmup_events=128",
-                                      "replications=2", "sweep.cpus=[1,4]",
-                                      "sweep.delay_cycles=[500,32000]"])
+    chosen = load_scenario(
+        scenario,
+        [
+            f"profile={profile}",
+            "events=256",
+            "warmup_events=128",
+            "replications=2",
+            "sweep.cpus=[1,4]",
+            "sweep.delay_cycles=[500,32000]",
+        ],
+    )
     points = run_scenario(chosen, tmp_path / "out", jobs=1, progress=False)
     assert len(points) == 2 * 2 * 2 and set(points["kind"]) == {"ipc"}
     assert points["calls_per_second"].notna().all()
@@ -178,9 +224,22 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
     markdown, _ = _section(tmp_path / "out", tmp_path)
     assert "No comparison yet" in markdown and "l4sim compare sel4bench" in markdown
     scenario = Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml"
-    done = l4sim("compare", "sel4bench", data_folder, "--out", tmp_path / "out", "--events",
-                 EVENTS, "--jobs", 1, "--scenario", scenario, "--change",
-                 "2026-03-18=IPC slower", cwd=tmp_path)
+    done = l4sim(
+        "compare",
+        "sel4bench",
+        data_folder,
+        "--out",
+        tmp_path / "out",
+        "--events",
+        EVENTS,
+        "--jobs",
+        1,
+        "--scenario",
+        scenario,
+        "--change",
+        "2026-03-18=IPC slower",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "out" / "compare.csv")
     assert list(table["run_id"]) == [1001, 1003, 1002]
@@ -192,13 +251,22 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
     # the slower IPC of the last run: fewer calls on 4 cores at delay 500
     assert table["smp_4core_c500_predicted"].iloc[2] < table["smp_4core_c500_predicted"].iloc[0]
     # every run's residuals, each within 1%
-    residuals = table[[c for c in table.columns if c.startswith("residual_smp_1core")
-                       or c in ("residual_ipc_call_intra", "residual_ipc_reply_intra")]]
+    residuals = table[
+        [
+            c
+            for c in table.columns
+            if c.startswith("residual_smp_1core")
+            or c in ("residual_ipc_call_intra", "residual_ipc_reply_intra")
+        ]
+    ]
     assert residuals.shape[1] == 4 and (residuals.abs() < 0.01).all().all()
     for suffix in (".png", ".svg"):
         assert (tmp_path / "out" / f"sel4bench_2026{suffix}").stat().st_size > 10_000
     assert sorted(p.name for p in (tmp_path / "out").glob("*/SMP_32/profiles/*.toml")) == [
-        "1001.toml", "1002.toml", "1003.toml"]
+        "1001.toml",
+        "1002.toml",
+        "1003.toml",
+    ]
     written = (tmp_path / "out" / "compare.md").read_text()
     assert written in done.stdout and "FITTED" in written and "| 1002 |" in written
     markdown, page = _section(tmp_path / "out", tmp_path)

@@ -27,20 +27,26 @@ SCENARIO = Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml"
 
 def model_four_core(folder: Path):
     """4-core figures made by the model under each run's own calibrated profile."""
+
     def rates(kind, bits) -> dict:
         data = next(d for d in read(folder).data_sets if d.build == f"SMP_{bits}")
         prepared = calibration.prepare(data)
         run_kind = prepared.kinds[kind.run_id]
-        costs = prepared.derived[kind.run_id][1].replace(lock_handoff=HANDOFF,
-                                                         lock_spinner_drag=DRAG)
+        costs = prepared.derived[kind.run_id][1].replace(
+            lock_handoff=HANDOFF, lock_spinner_drag=DRAG
+        )
         delays = [run_kind.simulated_delay(d) for d in (500, 32000)]
-        found = {delay: calibration.simulate_rows([(calibration.benchmark_point(
-            4, delay, EVENTS, run_kind.distribution), costs)])[0]["calls_per_second"]
-            for delay in sorted(set(delays))}
+        found = {
+            delay: calibration.simulate_rows(
+                [(calibration.benchmark_point(4, delay, EVENTS, run_kind.distribution), costs)]
+            )[0]["calls_per_second"]
+            for delay in sorted(set(delays))
+        }
         four = {500: found[delays[0]], 32000: found[delays[1]]}
         if run_kind.delay_worked:  # the pairs that made progress, nearly independent
             four[32000] = kind.pairs * 0.998 * kind.truth.rate(32000)
         return four
+
     return rates
 
 
@@ -54,8 +60,20 @@ def board(tmp_path_factory):
 @pytest.fixture(scope="module")
 def compared(board):
     out = board.parent / "out"
-    done = l4sim("compare", "sel4bench", board.parent, "--out", out, "--events", EVENTS,
-                 "--jobs", 1, "--scenario", SCENARIO, cwd=board.parent)
+    done = l4sim(
+        "compare",
+        "sel4bench",
+        board.parent,
+        "--out",
+        out,
+        "--events",
+        EVENTS,
+        "--jobs",
+        1,
+        "--scenario",
+        SCENARIO,
+        cwd=board.parent,
+    )
     assert done.returncode == 0, done.stderr
     return out, done, pd.read_csv(out / "compare.csv", dtype={"anomaly": str})
 
@@ -67,7 +85,12 @@ def test_every_build_is_compared_and_every_run_labelled(compared):
         assert list(rows["run_id"]) == [k.run_id for k in files.board_runs()]
         regime = dict(zip(rows["run_id"], rows["regime"], strict=True))
         assert [regime[r] for r in (201, 202, 204, 207, 209)] == [
-            "delay", "delay 0", "delay 0", "delay 0", "delay"]
+            "delay",
+            "delay 0",
+            "delay 0",
+            "delay 0",
+            "delay",
+        ]
         distribution = dict(zip(rows["run_id"], rows["distribution"], strict=True))
         assert distribution[209] == "deterministic" and distribution[201] == "exponential"
         anomaly = dict(zip(rows["run_id"], rows["anomaly"].fillna(""), strict=True))
@@ -98,8 +121,9 @@ def test_the_fit_finds_the_lock_the_figures_were_made_with_from_clean_runs_only(
         # exponential spins on 4 cores leave a few percent of noise
         assert (in_sample["smp_4core_c500_error"].abs() < 0.01).all()
         assert (in_sample["smp_4core_c32000_error"].abs() < 0.04).all()
-        residuals = rows[["residual_ipc_call_intra", "residual_ipc_reply_intra",
-                          "residual_smp_1core_c500"]]
+        residuals = rows[
+            ["residual_ipc_call_intra", "residual_ipc_reply_intra", "residual_smp_1core_c500"]
+        ]
         assert (residuals.abs() < 0.01).all().all()
         # 1 core at 32000: 400 Calls are three blocks of exponential draws, a few percent
         assert (rows["residual_smp_1core_c32000"].abs() < 0.03).all()
@@ -119,8 +143,18 @@ def test_a_broken_delay_is_predicted_as_delay_zero_with_the_clock_of_a_working_r
 
 
 def test_calibrate_writes_a_profile_per_build(board, tmp_path):
-    done = l4sim("calibrate", "sel4bench", board, "--out", tmp_path / "board.toml",
-                 "--events", EVENTS, "--jobs", 1, cwd=tmp_path)
+    done = l4sim(
+        "calibrate",
+        "sel4bench",
+        board,
+        "--out",
+        tmp_path / "board.toml",
+        "--events",
+        EVENTS,
+        "--jobs",
+        1,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "left aside BOARD_64_noksw.jsonl" in done.stdout
     for bits in ("32", "64"):
@@ -132,8 +166,9 @@ def test_calibrate_writes_a_profile_per_build(board, tmp_path):
         table = profile.with_name(f"board.myboard.SMP_{bits}.residuals.md").read_text()
         assert table in done.stdout
         errors = [float(e) for e in re.findall(r"\| ([+-]\d+\.\d+)% \|", table)]
-        used = [float(e) for e in re.findall(r"\* \| [^|]+ \| [^|]+ \| [^|]+ \| ([+-]\d+\.\d+)%",
-                                             table)]
+        used = [
+            float(e) for e in re.findall(r"\* \| [^|]+ \| [^|]+ \| [^|]+ \| ([+-]\d+\.\d+)%", table)
+        ]
         assert len(errors) == 6 and len(used) == 4 and all(abs(e) < 1.0 for e in used)
 
 
@@ -144,13 +179,24 @@ def test_compare_is_the_same_on_any_number_of_workers(board, tmp_path):
     keep = ('"run_id": 201', '"run_id": 202', '"run_id": 204', '"run_id": 207', '"run_id": 209')
     for name in ("BOARD_SMP_32.jsonl", "BOARD_32.jsonl"):
         lines = (board / name).read_text().splitlines(keepends=True)
-        (folder / name).write_text("".join(line for line in lines
-                                           if any(k in line for k in keep)))
+        (folder / name).write_text("".join(line for line in lines if any(k in line for k in keep)))
     tables = []
     for jobs in (1, 2):
         out = tmp_path / f"jobs{jobs}"
-        done = l4sim("compare", "sel4bench", folder, "--out", out, "--events", EVENTS // 2,
-                     "--jobs", jobs, "--scenario", SCENARIO, cwd=tmp_path)
+        done = l4sim(
+            "compare",
+            "sel4bench",
+            folder,
+            "--out",
+            out,
+            "--events",
+            EVENTS // 2,
+            "--jobs",
+            jobs,
+            "--scenario",
+            SCENARIO,
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stderr
         tables.append((out / "compare.csv").read_bytes())
     assert tables[0] == tables[1]
@@ -161,8 +207,16 @@ def test_a_board_with_no_smp_build_is_one_line_exit_2(tmp_path):
     folder.mkdir()
     records = files.records(1, 1, files.Truth())
     (folder / "ODROID_64.jsonl").write_text(__import__("json").dumps(records[1]) + "\n")
-    done = l4sim("compare", "sel4bench", folder, "--out", tmp_path / "out", "--scenario",
-                 SCENARIO, cwd=tmp_path)
+    done = l4sim(
+        "compare",
+        "sel4bench",
+        folder,
+        "--out",
+        tmp_path / "out",
+        "--scenario",
+        SCENARIO,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert re.search(r"nothing to calibrate \(uniprocessor_only: no SMP build", done.stderr)
     assert not (tmp_path / "out").exists()

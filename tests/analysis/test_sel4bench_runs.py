@@ -47,8 +47,12 @@ def test_a_published_folder_is_read_by_build_and_says_what_it_left_aside(publish
     assert [data.name for data in found.data_sets] == ["myboard SMP_32", "myboard SMP_64"]
     board = found.boards[0]
     read_files = [path.name for path, _ in board.read]
-    assert read_files == ["BOARD_SMP_32.jsonl", "BOARD_32.jsonl", "BOARD_SMP_64.jsonl",
-                          "BOARD_64.jsonl"]
+    assert read_files == [
+        "BOARD_SMP_32.jsonl",
+        "BOARD_32.jsonl",
+        "BOARD_SMP_64.jsonl",
+        "BOARD_64.jsonl",
+    ]
     why = {path.name: reason for path, reason in board.left_aside}
     assert set(why) == set(files.LEFT_ASIDE)
     assert "mixed-criticality" in why["BOARD_MCS_64.jsonl"]
@@ -81,16 +85,24 @@ def test_a_board_without_smp_figures_is_one_clear_line(tmp_path):
         for key in [k for k in record if k.startswith("smp_")]:
             del record[key]
     smp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    with pytest.raises(Sel4benchError, match=r"nothing to calibrate \(riscv: "
-                                             r"BOARD_SMP_32.jsonl has no smp_\* figures\)"):
+    with pytest.raises(
+        Sel4benchError,
+        match=r"nothing to calibrate \(riscv: "
+        r"BOARD_SMP_32.jsonl has no smp_\* figures\)",
+    ):
         read(folder)
 
 
-@pytest.mark.parametrize("name, label, standard", [
-    ("SABRE_SMP_32.jsonl", "SMP_32", True), ("SABRE_32_nofastpath.jsonl", "32_nofastpath", False),
-    ("PC99_SMP_64_haswell3.jsonl", "SMP_64", True), ("PC99_MCS_64_noksw_x.jsonl",
-                                                      "MCS_64_noksw", False),
-    ("PC99_64_noksw_haswell3.jsonl", "64_noksw", False)])
+@pytest.mark.parametrize(
+    "name, label, standard",
+    [
+        ("SABRE_SMP_32.jsonl", "SMP_32", True),
+        ("SABRE_32_nofastpath.jsonl", "32_nofastpath", False),
+        ("PC99_SMP_64_haswell3.jsonl", "SMP_64", True),
+        ("PC99_MCS_64_noksw_x.jsonl", "MCS_64_noksw", False),
+        ("PC99_64_noksw_haswell3.jsonl", "64_noksw", False),
+    ],
+)
 def test_a_file_name_says_the_build(name, label, standard, tmp_path):
     build = BuildName.of(tmp_path / name)
     assert (build.label, build.standard) == (label, standard)
@@ -107,29 +119,48 @@ def one_data(runs, tmp_path_factory=None):
     from pathlib import Path
 
     folder = Path(tempfile.mkdtemp()) / "b"
-    files.write(folder, [files.records(100 + i, day, truth, four, month)
-                         for i, (truth, four, day, month) in enumerate(runs)])
+    files.write(
+        folder,
+        [
+            files.records(100 + i, day, truth, four, month)
+            for i, (truth, four, day, month) in enumerate(runs)
+        ],
+    )
     return read(folder).only()
 
 
-@pytest.mark.parametrize("ratio, worked", [(0.04, True), (DELAY_WORKED_BELOW * 0.99, True),
-                                           (DELAY_WORKED_BELOW * 1.01, False), (1.0, False)])
+@pytest.mark.parametrize(
+    "ratio, worked",
+    [
+        (0.04, True),
+        (DELAY_WORKED_BELOW * 0.99, True),
+        (DELAY_WORKED_BELOW * 1.01, False),
+        (1.0, False),
+    ],
+)
 def test_a_delay_worked_when_the_slow_rate_is_below_the_threshold(ratio, worked):
     from l4sim.analysis.sel4bench import Figure
 
     run = run_of(files.Truth())
     fast = run.builds["smp"]["smp_1core_c500"]
     run.builds["smp"]["smp_1core_c32000"] = Figure(
-        tuple(v * ratio for v in fast.values[:6]) + (0.0, 5), fast.file, fast.line)
+        tuple(v * ratio for v in fast.values[:6]) + (0.0, 5), fast.file, fast.line
+    )
     kind = classify(run)
     assert kind.delay_worked is worked and kind.regime == ("delay" if worked else "delay 0")
     assert kind.simulated_delay(500) == (500 if worked else 0)
 
 
-@pytest.mark.parametrize("bench, date, distribution, known", [
-    ("05b75695", 3, EXPONENTIAL, True), ("1fb8af24", 6, DETERMINISTIC, True),
-    ("e19fff3e", 6, EXPONENTIAL, True), ("0badc0de", 3, EXPONENTIAL, False),
-    ("0badc0de", 7, DETERMINISTIC, False)])
+@pytest.mark.parametrize(
+    "bench, date, distribution, known",
+    [
+        ("05b75695", 3, EXPONENTIAL, True),
+        ("1fb8af24", 6, DETERMINISTIC, True),
+        ("e19fff3e", 6, EXPONENTIAL, True),
+        ("0badc0de", 3, EXPONENTIAL, False),
+        ("0badc0de", 7, DETERMINISTIC, False),
+    ],
+)
 def test_the_version_decides_the_delay_distribution(bench, date, distribution, known):
     run = run_of(replace(files.Truth(), bench=bench), month=date)
     kind = classify(run)
@@ -143,8 +174,15 @@ def test_an_intermediate_version_is_an_anomaly():
     assert kind.anomalies and "intermediate sel4bench version d2ba9fa8" in kind.anomalies[0]
 
 
-@pytest.mark.parametrize("pairs, flagged", [(3.0, True), (PARTIAL_PROGRESS_BELOW - 0.01, True),
-                                            (PARTIAL_PROGRESS_BELOW + 0.01, False), (3.99, False)])
+@pytest.mark.parametrize(
+    "pairs, flagged",
+    [
+        (3.0, True),
+        (PARTIAL_PROGRESS_BELOW - 0.01, True),
+        (PARTIAL_PROGRESS_BELOW + 0.01, False),
+        (3.99, False),
+    ],
+)
 def test_partial_progress_is_an_anomaly(pairs, flagged):
     truth = files.Truth()
     run = run_of(truth, {500: 2.3 * truth.rate(500), 32000: pairs * truth.rate(32000)})
@@ -154,8 +192,10 @@ def test_partial_progress_is_an_anomaly(pairs, flagged):
         assert kind.anomalies[0].startswith("partial progress")
 
 
-@pytest.mark.parametrize("apart, flagged", [(1.05, True), (1 + DELAY0_AGREEMENT * 1.1, True),
-                                            (1 + DELAY0_AGREEMENT * 0.9, False)])
+@pytest.mark.parametrize(
+    "apart, flagged",
+    [(1.05, True), (1 + DELAY0_AGREEMENT * 1.1, True), (1 + DELAY0_AGREEMENT * 0.9, False)],
+)
 def test_delay_zero_figures_that_disagree_are_an_anomaly(apart, flagged):
     truth = replace(files.Truth(), delay_works=False)
     run = run_of(truth, {500: 1.3e6 * apart, 32000: 1.3e6})
@@ -165,17 +205,32 @@ def test_delay_zero_figures_that_disagree_are_an_anomaly(apart, flagged):
 
 def test_a_second_cluster_of_boots_is_an_anomaly_a_lone_outlier_is_not():
     base = [(1000.0 + i, i) for i in range(6)]
-    modes = boot_modes(base + [(1000 * (1 + 2 * BOOT_MODE_GAP), 10),
-                               (1000 * (1 + 2 * BOOT_MODE_GAP) + 1, 11)])
+    modes = boot_modes(
+        base + [(1000 * (1 + 2 * BOOT_MODE_GAP), 10), (1000 * (1 + 2 * BOOT_MODE_GAP) + 1, 11)]
+    )
     assert sorted(run for run, _, _ in modes) == [10, 11]
     assert all(apart == pytest.approx(2 * BOOT_MODE_GAP, abs=0.01) for _, apart, _ in modes)
     assert boot_modes(base + [(1000 * (1 + 2 * BOOT_MODE_GAP), 10)]) == []  # one run alone
-    assert boot_modes(base + [(1000 * (1 + BOOT_MODE_GAP / 2), 10),
-                              (1000 * (1 + BOOT_MODE_GAP / 2), 11)]) == []  # too near
+    assert (
+        boot_modes(
+            base + [(1000 * (1 + BOOT_MODE_GAP / 2), 10), (1000 * (1 + BOOT_MODE_GAP / 2), 11)]
+        )
+        == []
+    )  # too near
     # through classify_all: two runs of a 6-run board 8% above the rest
     truth = files.Truth()
-    runs = [(truth, {500: 2.3 * truth.rate(500) * (1.08 if i >= 4 else 1 + i / 1e4),
-                     32000: 3.99 * truth.rate(32000)}, 1 + i, 3) for i in range(6)]
+    runs = [
+        (
+            truth,
+            {
+                500: 2.3 * truth.rate(500) * (1.08 if i >= 4 else 1 + i / 1e4),
+                32000: 3.99 * truth.rate(32000),
+            },
+            1 + i,
+            3,
+        )
+        for i in range(6)
+    ]
     data = one_data(runs)
     kinds = classify_all(data)
     flagged = [run.run_id for run in data.runs if kinds[run.run_id].anomalies]
@@ -186,8 +241,9 @@ def test_a_second_cluster_of_boots_is_an_anomaly_a_lone_outlier_is_not():
 def test_a_broken_delay_takes_the_clock_of_the_nearest_working_run():
     truth = files.Truth()
     broken = replace(truth, delay_works=False)
-    data = one_data([(truth, None, 1, 1), (broken, None, 20, 1), (broken, None, 1, 3),
-                     (truth, None, 10, 3)])
+    data = one_data(
+        [(truth, None, 1, 1), (broken, None, 20, 1), (broken, None, 1, 3), (truth, None, 10, 3)]
+    )
     kinds = classify_all(data)
     sources = clock_sources(data, kinds)
     assert [sources[run.run_id].run_id for run in data.runs] == [100, 100, 103, 103]
@@ -196,17 +252,26 @@ def test_a_broken_delay_takes_the_clock_of_the_nearest_working_run():
 def test_a_board_without_any_working_delay_is_one_clear_line():
     broken = replace(files.Truth(), delay_works=False)
     data = one_data([(broken, None, 1, 1), (broken, None, 2, 1)])
-    with pytest.raises(NoWorkingDelay, match=r"b SMP_32: no run whose delay worked .* "
-                                             r"the board's clock cannot be derived"):
+    with pytest.raises(
+        NoWorkingDelay,
+        match=r"b SMP_32: no run whose delay worked .* "
+        r"the board's clock cannot be derived",
+    ):
         clock_sources(data, classify_all(data))
 
 
-@given(board=st.lists(st.sampled_from(["PC99", "haswell3", "SABRE", "imx8mm", "evk", "x"]),
-                      min_size=1, max_size=3),
-       smp=st.booleans(), mcs=st.booleans(), bits=st.sampled_from([None, 32, 64]),
-       fastpath=st.booleans(), ksw=st.booleans(), order=st.randoms(use_true_random=False))
-def test_any_name_of_the_series_gives_back_its_build(board, smp, mcs, bits, fastpath, ksw,
-                                                     order):
+@given(
+    board=st.lists(
+        st.sampled_from(["PC99", "haswell3", "SABRE", "imx8mm", "evk", "x"]), min_size=1, max_size=3
+    ),
+    smp=st.booleans(),
+    mcs=st.booleans(),
+    bits=st.sampled_from([None, 32, 64]),
+    fastpath=st.booleans(),
+    ksw=st.booleans(),
+    order=st.randoms(use_true_random=False),
+)
+def test_any_name_of_the_series_gives_back_its_build(board, smp, mcs, bits, fastpath, ksw, order):
     """Whatever the order of its parts, a file name says its board and build."""
     from pathlib import Path
 

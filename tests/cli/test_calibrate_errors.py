@@ -13,8 +13,9 @@ SCENARIO = Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml"
 
 
 def good(folder):
-    return files.write(folder, [files.records(11, 1, files.Truth()),
-                                files.records(12, 2, files.Truth())])
+    return files.write(
+        folder, [files.records(11, 1, files.Truth()), files.records(12, 2, files.Truth())]
+    )
 
 
 def line_of(path, number: int, text: str) -> None:
@@ -53,8 +54,10 @@ def missing_metric(folder):
 
 def missing_build(folder):
     (folder / files.UP_FILE).unlink()
-    return ([folder / files.SMP_FILE],
-            r"run 11 \(2026-03-01\): not in any file of the uniprocessor build .*'null_syscall'")
+    return (
+        [folder / files.SMP_FILE],
+        r"run 11 \(2026-03-01\): not in any file of the uniprocessor build .*'null_syscall'",
+    )
 
 
 def unknown_run(folder):
@@ -83,8 +86,18 @@ def run_id_not_integer(folder):
     return [folder], rf"{files.SMP_FILE}:1: 'run_id' must be an integer"
 
 
-CASES = [not_json, not_an_object, bad_metric, missing_metric, missing_build, unknown_run,
-         empty_folder, empty_file, no_such_path, run_id_not_integer]
+CASES = [
+    not_json,
+    not_an_object,
+    bad_metric,
+    missing_metric,
+    missing_build,
+    unknown_run,
+    empty_folder,
+    empty_file,
+    no_such_path,
+    run_id_not_integer,
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
@@ -93,8 +106,16 @@ def test_bad_data_is_one_line_exit_2_and_nothing_written(case, tmp_path):
     arguments, message = case(data)
     out = tmp_path / "out"
     out.mkdir()
-    done = l4sim("calibrate", "sel4bench", *arguments, "--out", out / "board.toml",
-                 "--events", 50, cwd=tmp_path)
+    done = l4sim(
+        "calibrate",
+        "sel4bench",
+        *arguments,
+        "--out",
+        out / "board.toml",
+        "--events",
+        50,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("l4sim: error: ")
     assert re.search(message, done.stderr), done.stderr
@@ -106,19 +127,32 @@ def test_compare_refuses_bad_data_before_writing_anything(case, tmp_path):
     data = good(tmp_path / "data")
     arguments, message = case(data)
     out = tmp_path / "out"
-    done = l4sim("compare", "sel4bench", *arguments, "--out", out, "--events", 50,
-                 "--scenario", SCENARIO, cwd=tmp_path)
+    done = l4sim(
+        "compare",
+        "sel4bench",
+        *arguments,
+        "--out",
+        out,
+        "--events",
+        50,
+        "--scenario",
+        SCENARIO,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr
     assert re.search(message, done.stderr), done.stderr
     assert not out.exists()
 
 
-@pytest.mark.parametrize("option, message", [
-    (["--out", "board.txt"], r"--out board\.txt: a profile is a \.toml file"),
-    (["--out", "missing/board.toml"], r"folder missing does not exist"),
-    (["--out", "board.toml", "--events", "0"], r"--events 0: must be between 1 and 10,000,000"),
-    (["--out", "board.toml", "--jobs", "0"], r"--jobs 0: must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--out", "board.txt"], r"--out board\.txt: a profile is a \.toml file"),
+        (["--out", "missing/board.toml"], r"folder missing does not exist"),
+        (["--out", "board.toml", "--events", "0"], r"--events 0: must be between 1 and 10,000,000"),
+        (["--out", "board.toml", "--jobs", "0"], r"--jobs 0: must be >= 1"),
+    ],
+)
 def test_bad_options_are_one_line(option, message, tmp_path):
     data = good(tmp_path / "data")
     done = l4sim("calibrate", "sel4bench", data, *option, cwd=tmp_path)
@@ -127,14 +161,27 @@ def test_bad_options_are_one_line(option, message, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
-@pytest.mark.parametrize("change, message", [
-    ("2026-13-01=x", r"--change 2026-13-01=x: give DATE=WHAT, DATE as YYYY-MM-DD"),
-    ("2026-05-05", r"--change 2026-05-05: give DATE=WHAT \(what changed"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("2026-13-01=x", r"--change 2026-13-01=x: give DATE=WHAT, DATE as YYYY-MM-DD"),
+        ("2026-05-05", r"--change 2026-05-05: give DATE=WHAT \(what changed"),
+    ],
+)
 def test_a_bad_change_is_one_line_before_anything_runs(change, message, tmp_path):
     data = good(tmp_path / "data")
-    done = l4sim("compare", "sel4bench", data, "--out", tmp_path / "out", "--change", change,
-                 "--scenario", SCENARIO, cwd=tmp_path)
+    done = l4sim(
+        "compare",
+        "sel4bench",
+        data,
+        "--out",
+        tmp_path / "out",
+        "--change",
+        change,
+        "--scenario",
+        SCENARIO,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert re.search(message, done.stderr), done.stderr
     assert not (tmp_path / "out").exists()

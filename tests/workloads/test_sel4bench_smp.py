@@ -7,13 +7,20 @@ from l4sim.kernel.costs import load_profile
 from l4sim.sweep.runner import build_machine, run_machine, simulate
 from l4sim.sweep.scenario import point_from_dict
 
-TRAPPED = {"costs.trap_entry": 57, "costs.trap_exit": 56, "costs.kernel_entry": 0,
-           "costs.kernel_exit": 0, "costs.smp_bench_loop": 500, "costs.fp_reply_recv": 50}
+TRAPPED = {
+    "costs.trap_entry": 57,
+    "costs.trap_exit": 56,
+    "costs.kernel_entry": 0,
+    "costs.kernel_exit": 0,
+    "costs.smp_bench_loop": 500,
+    "costs.fp_reply_recv": 50,
+}
 
 
 def point(**keys):
-    return point_from_dict({"workload": "sel4bench_smp", "events": 600, "warmup_events": 60,
-                            **keys})
+    return point_from_dict(
+        {"workload": "sel4bench_smp", "events": 600, "warmup_events": 60, **keys}
+    )
 
 
 def test_one_core_round_is_two_delays_the_loop_and_the_two_ipcs():
@@ -30,7 +37,12 @@ def test_one_core_round_is_two_delays_the_loop_and_the_two_ipcs():
 def test_the_defaults_are_sel4_s_smp_build():
     p = point()
     assert (p.kernel_lock, p.lock, p.fastpath_ipc, p.fastpath_syscall, p.profile) == (
-        "big", "clh", True, False, "sel4-sabre")
+        "big",
+        "clh",
+        True,
+        False,
+        "sel4-sabre",
+    )
 
 
 def _ping_periods(**keys) -> np.ndarray:
@@ -76,8 +88,9 @@ def test_exponential_spins_are_sel4bench_s_draws_stratified_per_block():
     slices = np.floor((1 - np.exp(-(draws + 0.5) / delay)) * DRAW_BLOCK).astype(int)
     assert len(set(slices.tolist())) > 0.95 * DRAW_BLOCK  # (+-1 at a slice's edge: the floor)
     assert (draws < delay).mean() == pytest.approx(1 - np.exp(-1), abs=2 / DRAW_BLOCK)
-    many = np.concatenate([ExponentialDelay(np.random.default_rng(s), delay, 0).block()
-                           for s in range(40)])
+    many = np.concatenate(
+        [ExponentialDelay(np.random.default_rng(s), delay, 0).block() for s in range(40)]
+    )
     assert many.mean() == pytest.approx(1 / np.expm1(1 / delay), rel=0.005)
     fixed = ExponentialDelay(np.random.default_rng(7), delay, 700).block()
     assert (fixed == np.maximum(draws - 700, 0)).all()
@@ -100,11 +113,17 @@ def test_each_cpu_draws_from_its_own_stream_the_same_for_the_same_seed():
 def test_an_exponential_round_is_two_mean_spins_the_loop_and_the_two_ipcs():
     from l4sim.analysis.calibration import spin_mean
 
-    keys = {**TRAPPED, "cpus": 1, "delay_cycles": 2000, "delay_distribution": "exponential",
-            "events": 3000}
+    keys = {
+        **TRAPPED,
+        "cpus": 1,
+        "delay_cycles": 2000,
+        "delay_distribution": "exponential",
+        "events": 3000,
+    }
     row = simulate(point(**keys)).rows[0]
-    round_trip = (2 * spin_mean(2000, "exponential") + 500 + row["call_cycles"]
-                  + row["reply_recv_cycles"])
+    round_trip = (
+        2 * spin_mean(2000, "exponential") + 500 + row["call_cycles"] + row["reply_recv_cycles"]
+    )
     clock = load_profile("sel4-sabre").clock_hz
     assert row["calls_per_second"] == pytest.approx(clock / round_trip, rel=2e-3)
     # an overhead fix-up above every draw: the spin ends at once, as at delay 0 (the same
@@ -125,5 +144,7 @@ def test_spinning_cores_slow_the_lock_s_new_holder_by_the_drag():
     shifted = simulate(point(**keys, **{"costs.lock_handoff": 60 + 40})).rows[0]
     assert shifted["calls_per_second"] < dragged["calls_per_second"] < plain
     one = {**TRAPPED, "cpus": 1, "delay_cycles": 0, "events": 600}
-    assert simulate(point(**one, **{"costs.lock_spinner_drag": 500})).rows[0] == (
-        simulate(point(**one)).rows[0])
+    assert (
+        simulate(point(**one, **{"costs.lock_spinner_drag": 500})).rows[0]
+        == (simulate(point(**one)).rows[0])
+    )
