@@ -7,8 +7,11 @@ L4SIM   := $(BIN)/l4sim
 # extra options for 'make sweep' and 'make figures', e.g. ARGS="--jobs 2" or
 # ARGS="--scheduler tcp://host:8786" or ARGS="--force"
 ARGS    ?=
+# the documentation, built afresh (-E: a docstring changed in the code shows), a
+# warning failing it: a broken link, a reference the code no longer has
+SPHINX  = $(BIN)/sphinx-build -E -W --keep-going -q -b html docs build/docs
 
-.PHONY: help venv figures sweep report notebooks test lint bench scaling validation clean \
+.PHONY: help venv figures sweep report notebooks test lint docs bench scaling validation clean \
         sensitivity
 
 help:  ## list the targets
@@ -47,13 +50,21 @@ report: $(READY)  ## the claims report alone: l4sim report (reuses cached result
 notebooks: $(READY)  ## execute notebooks/*.ipynb; executed copies go to results/notebooks/
 	$(BIN)/python notebooks/execute.py
 
-test: $(READY)  ## ruff, the layers (lint-imports) and the whole test suite (notebooks, examples)
+test: $(READY)  ## ruff, the types (mypy), the layers (lint-imports), the docs' build and the whole test suite
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(SPHINX)
 	$(BIN)/pytest -n auto
 
-lint: $(STAMP)  ## ruff and the layers' contracts only
+docs: $(STAMP)  ## build the documentation into build/docs/ (open build/docs/index.html)
+	$(SPHINX)
+
+lint: $(STAMP)  ## ruff, the types (mypy) and the layers' contracts only
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 bench: $(READY)  ## memory per entry of a long run; speed end to end through l4sim run vs a bare SimPy loop
@@ -65,7 +76,7 @@ scaling: $(READY)  ## CPU-count sweep (1..64) per lock design and kernel_lock, a
 	$(L4SIM) run scenarios/scaling.toml
 	$(L4SIM) plot results/scaling
 
-# the paper's sensitivity studies (docs/sensitivity.md), one scenario each
+# the paper's sensitivity studies (docs/how-to/sensitivity.md), one scenario each
 STUDIES := linux syscall ipc scaling
 sensitivity: $(READY)  ## which costs decide each claim: results/sensitivity_*/, then make report
 	for study in $(STUDIES); do \

@@ -25,19 +25,26 @@ import numpy as np
 import simpy
 
 sys.path.insert(0, str(Path(__file__).parent))
-import end_to_end  # noqa: E402
+sys.path.insert(1, str(Path(__file__).parents[1]))  # the tests' kernel interpreter
+import end_to_end
 
+from l4sim import (
+    Kernel,
+    KernelConfig,
+    RaiseException,
+    ReplyWait,
+    Wait,
+    load_profile,
+    point_from_dict,
+    simulate,
+)
 from l4sim.compiled import PURE_ENV, summary
-from l4sim.kernel.costs import load_profile
-from l4sim.kernel.interpret import run_sync
-from l4sim.kernel.kernel import Kernel, KernelConfig
-from l4sim.kernel.syscalls import RaiseException, ReplyWait, Wait
-from l4sim.sweep.runner import simulate
-from l4sim.sweep.scenario import point_from_dict
+from tests.kernel.sync_run import run_sync
 
 
-def bare_simpy_rate(threads: int = 2, cycles_per_thread: int = 20_000,
-                    clock=time.perf_counter) -> float:
+def bare_simpy_rate(
+    threads: int = 2, cycles_per_thread: int = 20_000, clock=time.perf_counter
+) -> float:
     """Lock cycles per second of the bare loop (think, request, hold, release).
 
     ``clock`` measures the seconds: wall-clock time by default, or
@@ -64,9 +71,16 @@ def bare_simpy_rate(threads: int = 2, cycles_per_thread: int = 20_000,
 
 def kernel_entry_rate(cpus: int, threads: int, wait_factor: float, events: int = 20_000) -> float:
     """Simulated kernel entries (syscall exceptions and IPCs) per wall-clock second."""
-    point = point_from_dict({"workload": "syscall_bench", "cpus": cpus, "threads": threads,
-                             "wait_factor": wait_factor, "events": events,
-                             "fastpath_syscall": True})
+    point = point_from_dict(
+        {
+            "workload": "syscall_bench",
+            "cpus": cpus,
+            "threads": threads,
+            "wait_factor": wait_factor,
+            "events": events,
+            "fastpath_syscall": True,
+        }
+    )
     start = time.perf_counter()
     result = simulate(point, seed=1)
     elapsed = time.perf_counter() - start
@@ -84,8 +98,7 @@ def kernel_logic_rate(pairs: int = 20_000) -> float:
     costs = load_profile("vmxl4-pandaboard")
     kernel = Kernel(KernelConfig(cpus=1, fastpath_ipc=False), costs)
     handler = kernel.create_thread("handler", 0, 200, kernel.create_space("server"))
-    worker = kernel.create_thread("worker", 0, 100, kernel.create_space("task"),
-                                  handler=handler)
+    worker = kernel.create_thread("worker", 0, 100, kernel.create_space("task"), handler=handler)
     kernel.scheduler.pick_next(0)  # the handler runs first and waits
     serving = kernel.enter(0, handler, Wait())[1]
     run_sync(serving)
@@ -106,16 +119,23 @@ CASES = [(2, 2, 100), (2, 2, 10_000), (2, 8, 100), (1, 1, 100)]
 SCALING = [("fine", 100), ("fine", 10_000), ("big", 10_000), ("fine", 100_000)]
 
 
-def entry_cost_us(cpus: int, kernel_lock: str, wait_factor: float,
-                  events: int = 10_000) -> float:
+def entry_cost_us(cpus: int, kernel_lock: str, wait_factor: float, events: int = 10_000) -> float:
     """CPU-time microseconds per simulated kernel entry, one worker per CPU.
 
     Process CPU time, not wall-clock time: on a machine shared with other jobs
     it is what the comparison between two CPU counts needs.
     """
-    point = point_from_dict({"workload": "syscall_bench", "cpus": cpus, "threads_per_cpu": 1,
-                             "kernel_lock": kernel_lock, "wait_factor": wait_factor,
-                             "events": events, "warmup_events": 500})
+    point = point_from_dict(
+        {
+            "workload": "syscall_bench",
+            "cpus": cpus,
+            "threads_per_cpu": 1,
+            "kernel_lock": kernel_lock,
+            "wait_factor": wait_factor,
+            "events": events,
+            "warmup_events": 500,
+        }
+    )
     start = time.process_time()
     result = simulate(point, seed=1)
     return (time.process_time() - start) * 1e6 / result.total_entries
@@ -130,12 +150,18 @@ def scaling_rows(repeats: int) -> list[dict]:
                 key = (kernel_lock, wait_factor, cpus)
                 cost = entry_cost_us(cpus, kernel_lock, wait_factor)
                 best[key] = min(best.get(key, cost), cost)
-    return [{"kernel_lock": kernel_lock, "wait_factor": wait_factor,
-             "us_per_entry_2": round(best[(kernel_lock, wait_factor, 2)], 2),
-             "us_per_entry_64": round(best[(kernel_lock, wait_factor, 64)], 2),
-             "ratio_64_to_2": round(best[(kernel_lock, wait_factor, 64)]
-                                    / best[(kernel_lock, wait_factor, 2)], 2)}
-            for kernel_lock, wait_factor in SCALING]
+    return [
+        {
+            "kernel_lock": kernel_lock,
+            "wait_factor": wait_factor,
+            "us_per_entry_2": round(best[(kernel_lock, wait_factor, 2)], 2),
+            "us_per_entry_64": round(best[(kernel_lock, wait_factor, 64)], 2),
+            "ratio_64_to_2": round(
+                best[(kernel_lock, wait_factor, 64)] / best[(kernel_lock, wait_factor, 2)], 2
+            ),
+        }
+        for kernel_lock, wait_factor in SCALING
+    ]
 
 
 def main_case_only(repeats: int = 3) -> dict:
@@ -155,11 +181,16 @@ def cpu_bare_rate() -> float:
 def end_to_end_matrix(repeats: int, pure: bool = False) -> list[dict]:
     """The matrix through ``l4sim run``; ``pure``: in a fresh interpreter without the builds."""
     if not pure:
-        return end_to_end.measure(end_to_end.matrix(), repeats, cpu_bare_rate,
-                                  log=lambda line: print(line, flush=True))
-    output = subprocess.run([sys.executable, __file__, "--matrix-only", str(repeats)],
-                            check=True, capture_output=True, text=True,
-                            env={**os.environ, PURE_ENV: "1"}).stdout
+        return end_to_end.measure(
+            end_to_end.matrix(), repeats, cpu_bare_rate, log=lambda line: print(line, flush=True)
+        )
+    output = subprocess.run(
+        [sys.executable, __file__, "--matrix-only", str(repeats)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, PURE_ENV: "1"},
+    ).stdout
     return json.loads(output.splitlines()[-1])
 
 
@@ -168,14 +199,20 @@ def print_matrix(title: str, rows: list[dict]) -> dict:
     print(f"\n{title}")
     print(f"{'case':<62} {'us/entry':>9} {'ratio':>6}")
     for row in rows:
-        print(f"{end_to_end.describe(row):<62} {row['cpu_us_per_entry']:>9.2f} "
-              f"{row['ratio']:>6.3f}")
+        print(
+            f"{end_to_end.describe(row):<62} {row['cpu_us_per_entry']:>9.2f} {row['ratio']:>6.3f}"
+        )
     ratios = [row["ratio"] for row in rows]
     worst = min(rows, key=lambda row: row["ratio"])
-    summary_ = {"min": min(ratios), "median": round(statistics.median(ratios), 3),
-                "slowest": end_to_end.describe(worst)}
-    print(f"minimum ratio {summary_['min']:.3f} ({summary_['slowest']}), "
-          f"median {summary_['median']:.3f} over {len(rows)} cases")
+    summary_ = {
+        "min": min(ratios),
+        "median": round(statistics.median(ratios), 3),
+        "slowest": end_to_end.describe(worst),
+    }
+    print(
+        f"minimum ratio {summary_['min']:.3f} ({summary_['slowest']}), "
+        f"median {summary_['median']:.3f} over {len(rows)} cases"
+    )
     return summary_
 
 
@@ -185,26 +222,35 @@ def main() -> int:
         return 0
     if "--matrix-only" in sys.argv:
         repeats = int(sys.argv[sys.argv.index("--matrix-only") + 1])
-        rows = end_to_end.measure(end_to_end.matrix(), repeats, cpu_bare_rate,
-                                  log=lambda line: print(line, file=sys.stderr))
+        rows = end_to_end.measure(
+            end_to_end.matrix(),
+            repeats,
+            cpu_bare_rate,
+            log=lambda line: print(line, file=sys.stderr),
+        )
         print(json.dumps(rows))
         return 0
     quick = "--quick" in sys.argv  # one repeat each: a first look, noisier
     print(f"l4sim: {summary()}")
-    print("end to end through `l4sim run` (long run minus short run), CPU time, "
-          "against the bare SimPy lock loop timed before each case")
+    print(
+        "end to end through `l4sim run` (long run minus short run), CPU time, "
+        "against the bare SimPy lock loop timed before each case"
+    )
     matrix = end_to_end_matrix(1 if quick else 3)
     compiled = print_matrix("compiled (median of the repeats)", matrix)
     scaling = end_to_end.cpu_scaling(matrix)
-    print("\nCPU time per kernel entry, end to end, one worker per CPU: 64 CPUs vs 2 "
-          "(ratio: in bare-loop cycles, repeat by repeat; raw: of the CPU times)")
+    print(
+        "\nCPU time per kernel entry, end to end, one worker per CPU: 64 CPUs vs 2 "
+        "(ratio: in bare-loop cycles, repeat by repeat; raw: of the CPU times)"
+    )
     print(f"{'case':<40} {'2 CPUs':>9} {'16 CPUs':>9} {'64 CPUs':>9} {'ratio':>6} {'raw':>6}")
     for row in scaling:
-        name = (f"wait {row['wait_factor']}, ipc fastpath "
-                f"{'on' if row['fastpath_ipc'] else 'off'}")
-        print(f"{name:<40} {row['us_per_entry_2']:>6.2f} us {row['us_per_entry_16']:>6.2f} us "
-              f"{row['us_per_entry_64']:>6.2f} us {row['ratio_64_to_2']:>6.2f} "
-              f"{row['cpu_time_ratio_64_to_2']:>6.2f}")
+        name = f"wait {row['wait_factor']}, ipc fastpath {'on' if row['fastpath_ipc'] else 'off'}"
+        print(
+            f"{name:<40} {row['us_per_entry_2']:>6.2f} us {row['us_per_entry_16']:>6.2f} us "
+            f"{row['us_per_entry_64']:>6.2f} us {row['ratio_64_to_2']:>6.2f} "
+            f"{row['cpu_time_ratio_64_to_2']:>6.2f}"
+        )
     pure_matrix = end_to_end_matrix(1, pure=True)
     pure = print_matrix(f"pure Python ({PURE_ENV}=1, one repeat)", pure_matrix)
 
@@ -218,24 +264,41 @@ def main() -> int:
             bare = max(bare, bare_simpy_rate())
             best[case] = max(best[case], kernel_entry_rate(*case))
         logic = max(logic, kernel_logic_rate())
-    rows = [{"cpus": cpus, "threads": threads, "wait_factor": wait_factor,
-             "entries_per_s": round(rate), "ratio_to_bare": round(rate / bare, 3)}
-            for (cpus, threads, wait_factor), rate in best.items()]
-    print(f"\nsimulate() alone (syscall_bench, syscall fastpath on, IPC fastpath off), "
-          f"wall-clock, best of {repeats}")
+    rows = [
+        {
+            "cpus": cpus,
+            "threads": threads,
+            "wait_factor": wait_factor,
+            "entries_per_s": round(rate),
+            "ratio_to_bare": round(rate / bare, 3),
+        }
+        for (cpus, threads, wait_factor), rate in best.items()
+    ]
+    print(
+        f"\nsimulate() alone (syscall_bench, syscall fastpath on, IPC fastpath off), "
+        f"wall-clock, best of {repeats}"
+    )
     print(f"bare SimPy lock loop: {bare:,.0f} lock cycles/s")
     print(f"{'cpus':>4} {'threads':>7} {'wait':>8} {'entries/s':>12} {'ratio':>7}")
     for row in rows:
-        print(f"{row['cpus']:>4} {row['threads']:>7} {row['wait_factor']:>8} "
-              f"{row['entries_per_s']:>12,} {row['ratio_to_bare']:>7.3f}")
-    print(f"kernel paths alone, no simulator: {logic:,.0f} entries/s "
-          f"(ratio {logic / bare:.3f}: the ceiling of any engine around this kernel)")
+        print(
+            f"{row['cpus']:>4} {row['threads']:>7} {row['wait_factor']:>8} "
+            f"{row['entries_per_s']:>12,} {row['ratio_to_bare']:>7.3f}"
+        )
+    print(
+        f"kernel paths alone, no simulator: {logic:,.0f} entries/s "
+        f"(ratio {logic / bare:.3f}: the ceiling of any engine around this kernel)"
+    )
     simulate_scaling = scaling_rows(1)
-    print(f"{'kernel_lock':>11} {'wait':>8} {'2 CPUs':>9} {'64 CPUs':>9} {'ratio':>6}"
-          "   (simulate(), CPU time per entry)")
+    print(
+        f"{'kernel_lock':>11} {'wait':>8} {'2 CPUs':>9} {'64 CPUs':>9} {'ratio':>6}"
+        "   (simulate(), CPU time per entry)"
+    )
     for row in simulate_scaling:
-        print(f"{row['kernel_lock']:>11} {row['wait_factor']:>8} {row['us_per_entry_2']:>7} us "
-              f"{row['us_per_entry_64']:>6} us {row['ratio_64_to_2']:>6.2f}")
+        print(
+            f"{row['kernel_lock']:>11} {row['wait_factor']:>8} {row['us_per_entry_2']:>7} us "
+            f"{row['us_per_entry_64']:>6} us {row['ratio_64_to_2']:>6.2f}"
+        )
 
     worst_scaling = max(row["ratio_64_to_2"] for row in scaling)
     verdicts = {
@@ -249,14 +312,28 @@ def main() -> int:
         print(f"{'meets' if met else 'MISSES'}: {target}")
     out = Path("results") / "bench_speed.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({
-        "modules": summary(),
-        "end_to_end": {"compiled": compiled, "pure_python": pure, "rows": matrix,
-                       "pure_python_rows": pure_matrix, "cpu_scaling": scaling},
-        "targets": verdicts,
-        "simulate_only": {"bare_lock_cycles_per_s": round(bare), "rows": rows,
-                          "kernel_logic_entries_per_s": round(logic),
-                          "cpu_scaling": simulate_scaling}}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "modules": summary(),
+                "end_to_end": {
+                    "compiled": compiled,
+                    "pure_python": pure,
+                    "rows": matrix,
+                    "pure_python_rows": pure_matrix,
+                    "cpu_scaling": scaling,
+                },
+                "targets": verdicts,
+                "simulate_only": {
+                    "bare_lock_cycles_per_s": round(bare),
+                    "rows": rows,
+                    "kernel_logic_entries_per_s": round(logic),
+                    "cpu_scaling": simulate_scaling,
+                },
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out}")
     return 0 if all(verdicts.values()) else 1
 

@@ -61,33 +61,67 @@ def _toml(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _syscall(cpus: int, fast_syscall: bool, fast_ipc: bool, wait: int, threads: int,
-             group: str) -> Case:
-    pinned = {"cpus": cpus, "fastpath_syscall": fast_syscall, "fastpath_ipc": fast_ipc,
-              "wait_factor": wait, "threads": threads}
+def _syscall(
+    cpus: int, fast_syscall: bool, fast_ipc: bool, wait: int, threads: int, group: str
+) -> Case:
+    pinned = {
+        "cpus": cpus,
+        "fastpath_syscall": fast_syscall,
+        "fastpath_ipc": fast_ipc,
+        "wait_factor": wait,
+        "threads": threads,
+    }
     if group == "cpus":  # one worker per CPU
         pinned.update(threads=1, threads_per_cpu=1)
-    return Case(group, "syscall_bench.toml", tuple(pinned.items()), 6_000, cpus,
-                {"scenario": "syscall_bench", **pinned})
+    return Case(
+        group,
+        "syscall_bench.toml",
+        tuple(pinned.items()),
+        6_000,
+        cpus,
+        {"scenario": "syscall_bench", **pinned},
+    )
 
 
 def matrix() -> list[Case]:
     """The configurations users run: every workload of the paper, each fastpath on and off."""
-    cases = [_syscall(2, fast_syscall, fast_ipc, wait, threads, "syscall_bench")
-             for fast_syscall in (True, False) for fast_ipc in (False, True)
-             for wait in (10, 100, 10_000) for threads in (1, 2, 8)]
+    cases = [
+        _syscall(2, fast_syscall, fast_ipc, wait, threads, "syscall_bench")
+        for fast_syscall in (True, False)
+        for fast_ipc in (False, True)
+        for wait in (10, 100, 10_000)
+        for threads in (1, 2, 8)
+    ]
     for clients in (1, 4):
         for fast_ipc in (True, False):
             pinned = {"clients": clients, "fastpath_ipc": fast_ipc, "wait_factor": 100}
-            cases.append(Case("ipc_bench", "ipc_bench.toml", tuple(pinned.items()), 12_000,
-                              label={"scenario": "ipc_bench", **pinned}))
+            cases.append(
+                Case(
+                    "ipc_bench",
+                    "ipc_bench.toml",
+                    tuple(pinned.items()),
+                    12_000,
+                    label={"scenario": "ipc_bench", **pinned},
+                )
+            )
     for fast_syscall in (True, False):
         for fast_ipc in (True, False):
             pinned = {"fastpath_syscall": fast_syscall, "fastpath_ipc": fast_ipc}
-            cases.append(Case("linux", "linux.toml", tuple(pinned.items()), 4_000,
-                              label={"scenario": "linux", **pinned}))
-    cases += [_syscall(cpus, True, fast_ipc, wait, 1, "cpus")
-              for fast_ipc in (False, True) for wait in (100, 10_000) for cpus in (2, 16, 64)]
+            cases.append(
+                Case(
+                    "linux",
+                    "linux.toml",
+                    tuple(pinned.items()),
+                    4_000,
+                    label={"scenario": "linux", **pinned},
+                )
+            )
+    cases += [
+        _syscall(cpus, True, fast_ipc, wait, 1, "cpus")
+        for fast_ipc in (False, True)
+        for wait in (100, 10_000)
+        for cpus in (2, 16, 64)
+    ]
     return cases
 
 
@@ -123,7 +157,8 @@ def measure(cases: list[Case], repeats: int, bare_rate, log=print) -> list[dict]
             bare = bare_rate()
             long_entries, long_cpu, long_wall = l4sim_run(case, case.events)
             short_entries, short_cpu, short_wall = l4sim_run(
-                case, max(1, case.events // SHORT_FRACTION))
+                case, max(1, case.events // SHORT_FRACTION)
+            )
             entries = long_entries - short_entries
             cpu_us = (long_cpu - short_cpu) * 1e6 / entries
             rate = 1e6 / cpu_us
@@ -131,11 +166,17 @@ def measure(cases: list[Case], repeats: int, bare_rate, log=print) -> list[dict]
         log(f"  repeat {repeat + 1}/{repeats} done")
     rows = []
     for case, values in samples.items():
-        rows.append({**case.label, "group": case.group, "long_events": case.events,
-                     "ratio": round(statistics.median(v[0] for v in values), 3),
-                     "cpu_us_per_entry": round(statistics.median(v[1] for v in values), 2),
-                     "wall_us_per_entry": round(statistics.median(v[2] for v in values), 2),
-                     "ratios": [round(v[0], 3) for v in values]})
+        rows.append(
+            {
+                **case.label,
+                "group": case.group,
+                "long_events": case.events,
+                "ratio": round(statistics.median(v[0] for v in values), 3),
+                "cpu_us_per_entry": round(statistics.median(v[1] for v in values), 2),
+                "wall_us_per_entry": round(statistics.median(v[2] for v in values), 2),
+                "ratios": [round(v[0], 3) for v in values],
+            }
+        )
     return rows
 
 
@@ -154,8 +195,11 @@ def cpu_scaling(rows: list[dict]) -> list[dict]:
     for row in rows:
         if row["group"] != "cpus":
             continue
-        key = tuple((k, v) for k, v in row.items()
-                    if k in ("fastpath_syscall", "fastpath_ipc", "wait_factor"))
+        key = tuple(
+            (k, v)
+            for k, v in row.items()
+            if k in ("fastpath_syscall", "fastpath_ipc", "wait_factor")
+        )
         by_key.setdefault(key, {})[row["cpus"]] = row
     scaling = []
     for key, by_cpus in by_key.items():
@@ -163,19 +207,32 @@ def cpu_scaling(rows: list[dict]) -> list[dict]:
             continue
         two, many = by_cpus[2], by_cpus[64]
         per_repeat = [few / lots for few, lots in zip(two["ratios"], many["ratios"], strict=True)]
-        scaling.append({
-            **dict(key), "us_per_entry_2": two["cpu_us_per_entry"],
-            "us_per_entry_16": by_cpus[16]["cpu_us_per_entry"] if 16 in by_cpus else None,
-            "us_per_entry_64": many["cpu_us_per_entry"],
-            "ratio_64_to_2": round(statistics.median(per_repeat), 2),
-            "cpu_time_ratio_64_to_2": round(many["cpu_us_per_entry"] / two["cpu_us_per_entry"], 2)})
+        scaling.append(
+            {
+                **dict(key),
+                "us_per_entry_2": two["cpu_us_per_entry"],
+                "us_per_entry_16": by_cpus[16]["cpu_us_per_entry"] if 16 in by_cpus else None,
+                "us_per_entry_64": many["cpu_us_per_entry"],
+                "ratio_64_to_2": round(statistics.median(per_repeat), 2),
+                "cpu_time_ratio_64_to_2": round(
+                    many["cpu_us_per_entry"] / two["cpu_us_per_entry"], 2
+                ),
+            }
+        )
     return scaling
 
 
 def describe(row: dict) -> str:
     """A case in a few words, for the printed matrix."""
-    skip = {"scenario", "group", "long_events", "ratio", "cpu_us_per_entry",
-            "wall_us_per_entry", "ratios"}
+    skip = {
+        "scenario",
+        "group",
+        "long_events",
+        "ratio",
+        "cpu_us_per_entry",
+        "wall_us_per_entry",
+        "ratios",
+    }
     words = []
     for key, value in row.items():
         if key in skip:

@@ -28,23 +28,26 @@ import simpy
 from simpy.events import PENDING, Event, Timeout
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_speed import bare_simpy_rate  # noqa: E402
+from bench_speed import bare_simpy_rate
 
-from l4sim.kernel.costs import load_profile  # noqa: E402
-from l4sim.kernel.effects import Acquire, Outcome, Release, Switch  # noqa: E402
-from l4sim.kernel.kernel import Kernel, KernelConfig  # noqa: E402
-from l4sim.kernel.syscalls import Compute  # noqa: E402
-from l4sim.workloads.syscall_bench import handler, worker  # noqa: E402
+from l4sim import Compute, Kernel, KernelConfig, load_profile
+from l4sim.kernel.effects import Acquire, Outcome, Release, Switch
+from l4sim.workloads.syscall_bench import handler, worker
 
 
 def floor_rate(entries: int = 80_000, wait_factor: float = 100) -> float:
     """Kernel entries per second of the stripped-down driver (see the module docstring)."""
     costs = load_profile("vmxl4-pandaboard")
     kernel = Kernel(KernelConfig(cpus=2, fastpath_ipc=False), costs)
-    handlers = [kernel.create_thread(f"handler{c}", c, 200, kernel.create_space("server"))
-                for c in range(2)]
-    workers = [kernel.create_thread(f"worker{c}", c, 100, kernel.create_space(f"task{c}"),
-                                    handler=handlers[c]) for c in range(2)]
+    handlers = [
+        kernel.create_thread(f"handler{c}", c, 200, kernel.create_space("server")) for c in range(2)
+    ]
+    workers = [
+        kernel.create_thread(
+            f"worker{c}", c, 100, kernel.create_space(f"task{c}"), handler=handlers[c]
+        )
+        for c in range(2)
+    ]
     programs = {h: handler(costs.handler_service) for h in handlers}
     for c, w in enumerate(workers):
         programs[w] = worker(np.random.default_rng(c), wait_factor, costs.wait_loop_iteration)
@@ -115,8 +118,10 @@ def main() -> None:
     bare = max(bare_simpy_rate() for _ in range(3))
     floor = max(floor_rate() for _ in range(3))
     print(f"bare SimPy lock loop: {bare:,.0f} lock cycles/s")
-    print(f"kernel paths in SimPy, nothing modelled around them: {floor:,.0f} entries/s "
-          f"(ratio {floor / bare:.3f})")
+    print(
+        f"kernel paths in SimPy, nothing modelled around them: {floor:,.0f} entries/s "
+        f"(ratio {floor / bare:.3f})"
+    )
 
 
 if __name__ == "__main__":

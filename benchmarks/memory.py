@@ -35,10 +35,28 @@ ENTRIES_PER_EVENT = 2  # each measured syscall exception, and its handler's repl
 def peak_of_run(rows: int, out: Path) -> tuple[int, int, int]:
     """(recorded entries, peak resident bytes, events.parquet bytes) of one run."""
     events = max(1, rows // ENTRIES_PER_EVENT)
-    command = [sys.executable, "-m", "l4sim.cli", "run", str(HERE / "scenarios/syscall_bench.toml"),
-               "--out", str(out), "--quiet", "--jobs", "1",
-               "--set", "replications=1", "--set", "threads=2", "--set", "wait_factor=100",
-               "--set", "fastpath_syscall=true", "--set", f"events={events}"]
+    command = [
+        sys.executable,
+        "-m",
+        "l4sim.cli",
+        "run",
+        str(HERE / "scenarios/syscall_bench.toml"),
+        "--out",
+        str(out),
+        "--quiet",
+        "--jobs",
+        "1",
+        "--set",
+        "replications=1",
+        "--set",
+        "threads=2",
+        "--set",
+        "wait_factor=100",
+        "--set",
+        "fastpath_syscall=true",
+        "--set",
+        f"events={events}",
+    ]
     process = subprocess.Popen(command, cwd=HERE, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -51,8 +69,11 @@ def peak_of_run(rows: int, out: Path) -> tuple[int, int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1000000,4000000",
-                        help="recorded entries of the short and the long run (SHORT,LONG)")
+    parser.add_argument(
+        "--rows",
+        default="1000000,4000000",
+        help="recorded entries of the short and the long run (SHORT,LONG)",
+    )
     args = parser.parse_args()
     try:
         short, long = (int(value) for value in args.rows.split(","))
@@ -68,17 +89,29 @@ def main() -> int:
     print("peak resident memory of one run (syscall_bench, 2 CPUs, 2 threads):")
     for rows, peak, _ in points:
         print(f"  {rows:>12,} recorded entries: {peak / 2**20:8.0f} MiB")
-    print(f"  {per_entry:.0f} bytes per recorded entry + {constant / 2**20:.0f} MiB; "
-          f"events.parquet {parquet_2 / rows_2:.1f} bytes per entry")
+    print(
+        f"  {per_entry:.0f} bytes per recorded entry + {constant / 2**20:.0f} MiB; "
+        f"events.parquet {parquet_2 / rows_2:.1f} bytes per entry"
+    )
     met = per_entry < TARGET_BYTES_PER_ENTRY
     print(f"{'meets' if met else 'MISSES'}: under {TARGET_BYTES_PER_ENTRY} bytes per entry")
     out = HERE / "results" / "bench_memory.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({
-        "runs": [{"recorded_entries": rows, "peak_bytes": peak, "events_parquet_bytes": size}
-                 for rows, peak, size in points],
-        "bytes_per_entry": round(per_entry, 1), "constant_bytes": round(constant),
-        "target_bytes_per_entry": TARGET_BYTES_PER_ENTRY, "met": met}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "runs": [
+                    {"recorded_entries": rows, "peak_bytes": peak, "events_parquet_bytes": size}
+                    for rows, peak, size in points
+                ],
+                "bytes_per_entry": round(per_entry, 1),
+                "constant_bytes": round(constant),
+                "target_bytes_per_entry": TARGET_BYTES_PER_ENTRY,
+                "met": met,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out.relative_to(HERE)}")
     return 0 if met else 1
 

@@ -14,6 +14,7 @@ records why (``--status`` tells), and every module runs as pure Python.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -48,14 +49,19 @@ def build(directory: Path = DIRECTORY, jobs: int | None = None, log=None) -> int
     jobs = jobs or os.cpu_count() or 1
     modules = hot_modules()
     suffix = extension_suffix()
-    with tempfile.TemporaryDirectory() as work, _output_to(log):
-        work = Path(work)
+    with tempfile.TemporaryDirectory() as folder, _output_to(log):
+        work = Path(folder)
         extensions = cythonize(
-            [Extension(name, [str(path)], extra_compile_args=NO_DEBUG_INFO)
-             for name, path in modules.items()],
-            build_dir=str(work / "c"), nthreads=jobs, quiet=True,
+            [
+                Extension(name, [str(path)], extra_compile_args=NO_DEBUG_INFO)
+                for name, path in modules.items()
+            ],
+            build_dir=str(work / "c"),
+            nthreads=jobs,
+            quiet=True,
             # plain Python semantics: annotations are documentation, not C types
-            compiler_directives={"language_level": 3, "annotation_typing": False})
+            compiler_directives={"language_level": 3, "annotation_typing": False},
+        )
         command = Distribution({"ext_modules": extensions}).get_command_obj("build_ext")
         command.build_lib = str(work / "lib")
         command.build_temp = str(work / "temp")
@@ -69,11 +75,14 @@ def build(directory: Path = DIRECTORY, jobs: int | None = None, log=None) -> int
             built = (work / "lib").joinpath(*parts[:-1], parts[-1] + suffix)
             file = name + suffix
             shutil.copyfile(built, staged / file)
-            entries[name] = {"file": file, "source_sha256": source_hash(path),
-                             "size": (staged / file).stat().st_size}
+            entries[name] = {
+                "file": file,
+                "source_sha256": source_hash(path),
+                "size": (staged / file).stat().st_size,
+            }
         import Cython
 
-        _write_manifest(staged, {"cython": Cython.__version__, "modules": entries})
+        _write_manifest(staged, {"cython": Cython.__version__, "modules": entries})  # type: ignore[attr-defined]
         _swap_in(staged, directory)
     return len(entries)
 
@@ -135,7 +144,8 @@ def _output_to(log):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m l4sim.build",
-        description="Compile l4sim's hot modules with Cython (same source, same results).")
+        description="Compile l4sim's hot modules with Cython (same source, same results).",
+    )
     parser.add_argument("--status", action="store_true", help="only say how they run now")
     parser.add_argument("--jobs", type=int, default=None, help="parallel compiler jobs")
     args = parser.parse_args(argv)
@@ -148,15 +158,18 @@ def main(argv: list[str] | None = None) -> int:
             count = build(jobs=args.jobs, log=log)
     except Exception as error:  # no Cython, no compiler, a compiler error, a full disk
         first = str(error).splitlines()[0] if str(error) else ""
-        reason = (first if isinstance(error, ImportError)
-                  else f"{type(error).__name__}: {first[:120]}; the compiler's output is in "
-                  f"{log_path}")
-        try:
+        reason = (
+            first
+            if isinstance(error, ImportError)
+            else f"{type(error).__name__}: {first[:120]}; the compiler's output is in {log_path}"
+        )
+        with contextlib.suppress(OSError):  # nothing writable: the finder then finds no build
             record_failure(reason)
-        except OSError:
-            pass  # nothing writable: the finder then finds no build at all
-        print(f"l4sim: not compiled ({reason}); every module runs as pure Python "
-              "(same results, slower)", file=sys.stderr)
+        print(
+            f"l4sim: not compiled ({reason}); every module runs as pure Python "
+            "(same results, slower)",
+            file=sys.stderr,
+        )
         return 0
     print(f"l4sim: compiled {count} hot modules into {DIRECTORY}")
     return 0

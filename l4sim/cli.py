@@ -1,5 +1,7 @@
-"""The ``l4sim`` command line: run, validate, summarize, plot, report, checks, trace, timeline,
-calibrate, compare, sensitivity.
+"""The ``l4sim`` command line.
+
+Its commands: run, validate, summarize, plot, report, checks, trace,
+timeline, calibrate, compare, sensitivity.
 
 A user's mistake (bad scenario, missing folder) ends with one line on stderr
 and exit status 2, never a traceback, and nothing written. A simulated
@@ -53,141 +55,295 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="l4sim", description="A discrete-event simulator "
-                                     "of the SMP fastpaths of an L4 microkernel.")
+    parser = _Parser(
+        prog="l4sim",
+        description="A discrete-event simulator of the SMP fastpaths of an L4 microkernel.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run a scenario's sweep (what DIR/cache lacks) into "
-                                          "DIR/points.parquet, events.parquet, summary.parquet")
-    run.add_argument("scenario", help="scenario TOML file")
-    run.add_argument("--out", type=Path, help="output folder (default results/<name>)")
-    run.add_argument("--jobs", type=int, default=None,
-                     help="local worker processes (default: all cores)")
-    run.add_argument("--scheduler", metavar="ADDRESS",
-                     help="run on the Dask distributed scheduler at ADDRESS "
-                          "(e.g. tcp://host:8786) instead of local processes")
-    run.add_argument("--force", action="store_true",
-                     help="recompute every run, ignoring DIR/cache")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="KEY=VALUE", help="override a key, TOML value syntax "
-                     "(e.g. events=500, sweep.threads=[1,2]); repeatable")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--check-invariants", action="store_true",
-                     help="run the SMP invariant checker; a violation ends with exit status 3")
+    _run_parser(commands)
 
-    summarize = commands.add_parser("summarize", help="write DIR/summary.parquet: mean, std "
-                                    "and 95%% t-interval across replications")
+    summarize = commands.add_parser(
+        "summarize",
+        help="write DIR/summary.parquet: mean, std and 95%% t-interval across replications",
+    )
     summarize.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
 
-    plot = commands.add_parser("plot", help="draw the figures of a run's folder (the paper's, "
-                                            "or the scaling figure for a CPU-count sweep)")
+    plot = commands.add_parser(
+        "plot",
+        help="draw the figures of a run's folder (the paper's, "
+        "or the scaling figure for a CPU-count sweep)",
+    )
     plot.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
 
     validate = commands.add_parser("validate", help="check a scenario and print its size")
-    validate.add_argument("scenario")
-    validate.add_argument("--set", dest="overrides", action="append", default=[],
-                          metavar="KEY=VALUE")
-    report = commands.add_parser("report", help="run the paper's scenarios and write "
-                                 "RESULTS/report.md: every claim, simulated value, band, verdict")
-    report.add_argument("--results", type=Path, default=Path("results"),
-                        help="results folder (default results/)")
-    report.add_argument("--scenarios", type=Path, default=Path("scenarios"),
-                        help="folder with the report's eight scenarios (syscall_bench, linux, "
-                        "ipc_bench, check_order, check_order_linux, notify, fastpath_design, "
-                        "fastpath_design_linux)")
-    report.add_argument("--jobs", type=int, default=None)
-    report.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                        help="run on an existing Dask scheduler instead of local processes")
-    report.add_argument("--force", action="store_true", help="recompute every run")
-    report.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a key in every scenario "
-                        "(e.g. replications=3 for a quick report)")
-    report.add_argument("--quiet", action="store_true")
-    checks = commands.add_parser("checks", help="which fastpath checks fail, implied checks, "
-                                 "and (with --optimize) the optimal check order of a run")
+    validate.add_argument("scenario", help="scenario TOML file")
+    validate.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key, as for 'l4sim run'; repeatable",
+    )
+    _report_parser(commands)
+    checks = commands.add_parser(
+        "checks",
+        help="which fastpath checks fail, implied checks, "
+        "and (with --optimize) the optimal check order of a run",
+    )
     checks.add_argument("dir", type=Path, help="a folder written by 'l4sim run'")
-    checks.add_argument("--optimize", action="store_true",
-                        help="compute the order minimising expected cycles per attempt and "
-                        "write DIR/check_order.json (needs a run with check_profile = true)")
+    checks.add_argument(
+        "--optimize",
+        action="store_true",
+        help="compute the order minimising expected cycles per attempt and "
+        "write DIR/check_order.json (needs a run with check_profile = true)",
+    )
     _sensitivity_parser(commands)
     _trace_parsers(commands)
     _measurement_parsers(commands)
     return parser
 
 
+def _run_parser(commands) -> None:
+    """'run': a scenario's sweep."""
+    run = commands.add_parser(
+        "run",
+        help="run a scenario's sweep (what DIR/cache lacks) into "
+        "DIR/points.parquet, events.parquet, summary.parquet",
+    )
+    run.add_argument("scenario", help="scenario TOML file")
+    run.add_argument("--out", type=Path, help="output folder (default results/<name>)")
+    run.add_argument(
+        "--jobs", type=int, default=None, help="local worker processes (default: all cores)"
+    )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask distributed scheduler at ADDRESS "
+        "(e.g. tcp://host:8786) instead of local processes",
+    )
+    run.add_argument("--force", action="store_true", help="recompute every run, ignoring DIR/cache")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key, TOML value syntax (e.g. events=500, sweep.threads=[1,2]); repeatable",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--check-invariants",
+        action="store_true",
+        help="run the SMP invariant checker; a violation ends with exit status 3",
+    )
+
+
+def _report_parser(commands) -> None:
+    """'report': the paper's scenarios, every claim held against them."""
+    report = commands.add_parser(
+        "report",
+        help="run the paper's scenarios and write "
+        "RESULTS/report.md: every claim, simulated value, band, verdict",
+    )
+    report.add_argument(
+        "--results", type=Path, default=Path("results"), help="results folder (default results/)"
+    )
+    report.add_argument(
+        "--scenarios",
+        type=Path,
+        default=Path("scenarios"),
+        help="folder with the report's eight scenarios (syscall_bench, linux, "
+        "ipc_bench, check_order, check_order_linux, notify, fastpath_design, "
+        "fastpath_design_linux)",
+    )
+    report.add_argument(
+        "--jobs", type=int, default=None, help="local worker processes (default: all cores)"
+    )
+    report.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run on an existing Dask scheduler instead of local processes",
+    )
+    report.add_argument("--force", action="store_true", help="recompute every run")
+    report.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key in every scenario (e.g. replications=3 for a quick report)",
+    )
+    report.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def _measurement_parsers(commands) -> None:
     """'calibrate' and 'compare': the model against real measurements (sel4bench results)."""
     calibrate = commands.add_parser(
-        "calibrate", help="write a cost profile calibrated from one run of sel4bench results, "
-        "and the model's residuals (docs/calibration.md)")
+        "calibrate",
+        help="write a cost profile calibrated from one run of sel4bench results, "
+        "and the model's residuals (docs/how-to/calibration.md)",
+    )
     compare = commands.add_parser(
-        "compare", help="calibrate every run of sel4bench results, simulate the SMP benchmark "
-        "and set it beside the measured multi-core figures (docs/calibration.md)")
+        "compare",
+        help="calibrate every run of sel4bench results, simulate the SMP benchmark "
+        "and set it beside the measured multi-core figures (docs/how-to/calibration.md)",
+    )
     for command in (calibrate, compare):
         command.add_argument("format", choices=["sel4bench"], help="the data's format")
-        command.add_argument("data", nargs="+", type=Path,
-                             help="a folder of sel4bench-results .jsonl files, or the files")
-        command.add_argument("--events", type=int, default=4000,
-                             help="Calls per simulation (default 4000)")
-        command.add_argument("--jobs", type=int, default=None,
-                             help="local worker processes (default: all cores)")
-    calibrate.add_argument("--run", type=int, default=None, metavar="RUN_ID",
-                           help="the run to calibrate, by run_id (default: the last)")
-    calibrate.add_argument("--out", type=Path, required=True, metavar="PROFILE.toml",
-                           help="the profile to write; its residuals go beside it "
-                                "(PROFILE.residuals.md)")
-    compare.add_argument("--out", type=Path, default=Path("results/sel4bench_compare"),
-                         help="output folder (default results/sel4bench_compare)")
-    compare.add_argument("--change", dest="changes", action="append", default=None,
-                         metavar="DATE=WHAT", help="a change to mark and predict the effect of "
-                         "(repeatable; default: the Sabre 2026 series' two, seL4 on "
-                         "2026-05-05 and sel4bench on 2026-06-26)")
-    compare.add_argument("--scenario", type=Path,
-                         default=Path("scenarios/sel4bench_smp.toml"),
-                         help="the SMP benchmark's scenario (default "
-                              "scenarios/sel4bench_smp.toml)")
+        command.add_argument(
+            "data",
+            nargs="+",
+            type=Path,
+            help="a board's folder of sel4bench-results as published, several, the folder "
+            "of all boards, or .jsonl files",
+        )
+        command.add_argument(
+            "--events", type=int, default=4000, help="Calls per simulation (default 4000)"
+        )
+        command.add_argument(
+            "--jobs", type=int, default=None, help="local worker processes (default: all cores)"
+        )
+    calibrate.add_argument(
+        "--run",
+        type=int,
+        default=None,
+        metavar="RUN_ID",
+        help="the run to calibrate, by run_id (default: the last)",
+    )
+    calibrate.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="PROFILE.toml",
+        help="the profile to write; its residuals go beside it (PROFILE.residuals.md); "
+        "data of several SMP builds: PROFILE.BOARD.BUILD.toml each",
+    )
+    compare.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/sel4bench_compare"),
+        help="output folder (default results/sel4bench_compare)",
+    )
+    compare.add_argument(
+        "--change",
+        dest="changes",
+        action="append",
+        default=None,
+        metavar="DATE=WHAT",
+        help="a change to mark and predict the effect of "
+        "(repeatable; default: the 2026 series' two, seL4 on "
+        "2026-05-05 and sel4bench on 2026-06-26)",
+    )
+    compare.add_argument(
+        "--scenario",
+        type=Path,
+        default=Path("scenarios/sel4bench_smp.toml"),
+        help="the SMP benchmark's scenario (default scenarios/sel4bench_smp.toml)",
+    )
+
+
 def _sensitivity_parser(commands) -> None:
     """'sensitivity': which costs decide each result (SALib), and how robust each claim is."""
-    study = commands.add_parser("sensitivity", help="global sensitivity of a scenario's "
-                                "results and claims to its costs (Sobol' or Morris, SALib)")
-    study.add_argument("scenario", help="scenario TOML file (its [sensitivity] table, if any, "
-                       "gives defaults for the options below)")
-    study.add_argument("--param", dest="params", action="append", default=[],
-                       metavar="NAME=LOW:HIGH", help="a cost (costs.NAME) or numeric key and "
-                       "its range; bounds as numbers or -30%%:+30%%; costs.* for every cost; "
-                       "repeatable")
-    study.add_argument("--fix", action="append", default=[], metavar="NAME",
-                       help="leave this cost out of costs.* (e.g. a fitted one); repeatable")
+    study = commands.add_parser(
+        "sensitivity",
+        help="global sensitivity of a scenario's "
+        "results and claims to its costs (Sobol' or Morris, SALib)",
+    )
+    study.add_argument(
+        "scenario",
+        help="scenario TOML file (its [sensitivity] table, if any, "
+        "gives defaults for the options below)",
+    )
+    study.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="NAME=LOW:HIGH",
+        help="a cost (costs.NAME) or numeric key and "
+        "its range; bounds as numbers or -30%%:+30%%; costs.* for every cost; "
+        "repeatable",
+    )
+    study.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave this cost out of costs.* (e.g. a fitted one); repeatable",
+    )
     study.add_argument("--method", default=None, help="sobol (default) or morris")
-    study.add_argument("--samples", type=int, default=None,
-                       help="SALib's base sample size N (sobol: a power of 2; default 64)")
-    study.add_argument("--output", dest="metrics", action="append", default=[],
-                       metavar="METRIC", help="a points.parquet metric to analyse per kind "
-                       "(default: duration_mean, fast_fraction, lock_wait_mean, "
-                       "entries_per_mcycle and the workload's throughput); repeatable")
+    study.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="SALib's base sample size N (sobol: a power of 2; default 64)",
+    )
+    study.add_argument(
+        "--output",
+        dest="metrics",
+        action="append",
+        default=[],
+        metavar="METRIC",
+        help="a points.parquet metric to analyse per kind "
+        "(default: duration_mean, fast_fraction, lock_wait_mean, "
+        "entries_per_mcycle and the workload's throughput); repeatable",
+    )
     study.add_argument("--out", type=Path, help="output folder (default results/<name>)")
-    study.add_argument("--jobs", type=int, default=None)
-    study.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                       help="run on the Dask distributed scheduler at ADDRESS")
+    study.add_argument(
+        "--jobs", type=int, default=None, help="local worker processes (default: all cores)"
+    )
+    study.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run on the Dask distributed scheduler at ADDRESS",
+    )
     study.add_argument("--force", action="store_true", help="recompute every run")
-    study.add_argument("--set", dest="overrides", action="append", default=[],
-                       metavar="KEY=VALUE", help="override a scenario key (e.g. events=500)")
+    study.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key (e.g. events=500)",
+    )
     study.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _trace_parsers(commands) -> None:
     """'trace' (Chrome trace JSON) and 'timeline' (PNG): one short run, to look at."""
-    for name, what, suffix in (("trace", "write a run's timeline as a Chrome trace (Perfetto)",
-                                "trace.json"),
-                               ("timeline", "draw a run's timeline as a PNG", "timeline.png")):
+    for name, what, suffix in (
+        ("trace", "write a run's timeline as a Chrome trace (Perfetto)", "trace.json"),
+        ("timeline", "draw a run's timeline as a PNG", "timeline.png"),
+    ):
         command = commands.add_parser(name, help=what)
-        command.add_argument("scenario")
-        command.add_argument("--set", dest="overrides", action="append", default=[],
-                             metavar="KEY=VALUE")
-        command.add_argument("--out", type=Path, default=Path(suffix), help=f"default {suffix}")
-        command.add_argument("--events", type=int, default=100,
-                             help="measured-kind kernel entries to simulate (default 100)")
-        command.add_argument("--replication", type=int, default=0)
+        command.add_argument("scenario", help="scenario TOML file (its first point is run)")
+        command.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a key, as for 'l4sim run' (pin a swept key to pick a point); repeatable",
+        )
+        command.add_argument(
+            "--out", type=Path, default=Path(suffix), help=f"the file to write (default {suffix})"
+        )
+        command.add_argument(
+            "--events",
+            type=int,
+            default=100,
+            help="measured-kind kernel entries to simulate (default 100)",
+        )
+        command.add_argument(
+            "--replication",
+            type=int,
+            default=0,
+            help="which replication's random streams (default 0)",
+        )
         if name == "timeline":
             command.add_argument("--start", type=int, default=0, help="first cycle drawn")
             command.add_argument("--cycles", type=int, default=5000, help="cycles drawn")
@@ -201,8 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:
             _raise_run_failure(error)
             raise
-    except (ScenarioError, UsageError, CacheError, BackendError,
-            UserCodeError) as error:
+    except (ScenarioError, UsageError, CacheError, BackendError, UserCodeError) as error:
         return _refuse(str(error))
     except SizeError as error:
         return _refuse(f"{getattr(args, 'scenario', 'the sweep')}: too large: {error}")
@@ -243,8 +398,10 @@ def _jobs(args) -> None:
 
 
 def _fits(points, out: Path, jobs: int | None):
-    """The estimate of running ``points``, refused (SizeError) if it cannot fit in memory
-    or on disk."""
+    """The estimate of running ``points``.
+
+    Refused (SizeError) if it cannot fit in memory or on disk.
+    """
     from l4sim.sweep.backends import default_jobs
     from l4sim.sweep.estimate import check_fits, estimate
 
@@ -261,16 +418,22 @@ def _refuse(message: str) -> int:
 
 
 def _run(args) -> int:
-    from l4sim.sweep.run import describe, run_sweep
+    from l4sim.sweep.execute import describe, run_sweep
 
     scenario = load_scenario(args.scenario, args.overrides)
     _jobs(args)
     out = writable_folder(args.out or Path("results") / scenario.name, "--out")
     _fits(scenario.points(), out, args.jobs)
     with _nothing_left_if_user_code_fails(out):
-        run = run_sweep(scenario, out, jobs=args.jobs, scheduler=args.scheduler,
-                        force=args.force, progress=False if args.quiet else None,
-                        invariants=True if args.check_invariants else None)
+        run = run_sweep(
+            scenario,
+            out,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            force=args.force,
+            progress=False if args.quiet else None,
+            invariants=True if args.check_invariants else None,
+        )
     print(describe(run))
     return 0
 
@@ -278,8 +441,14 @@ def _run(args) -> int:
 @contextmanager
 def _nothing_left_if_user_code_fails(out: Path):
     """Remove the first folder of ``out`` this command makes if a user's code raises."""
-    created = next((folder for folder in (*reversed(out.absolute().parents), out.absolute())
-                    if not folder.exists()), None)
+    created = next(
+        (
+            folder
+            for folder in (*reversed(out.absolute().parents), out.absolute())
+            if not folder.exists()
+        ),
+        None,
+    )
     try:
         yield
     except UserCodeError:
@@ -301,8 +470,9 @@ def run_folder(folder: Path, *tables: str) -> Path:
         try:
             pq.read_schema(folder / name)
         except (OSError, pa.ArrowException):
-            raise UsageError(f"{folder / name}: not a table written by 'l4sim run' "
-                             "(rerun the scenario)") from None
+            raise UsageError(
+                f"{folder / name}: not a table written by 'l4sim run' (rerun the scenario)"
+            ) from None
     return writable_folder(folder, "folder")
 
 
@@ -317,7 +487,7 @@ def _summarize(args) -> int:
 def _plot(args) -> int:
     from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figures
     from l4sim.analysis.scaling_figure import scaling_figure
-    from l4sim.sweep.run import load_points
+    from l4sim.sweep.execute import load_points
 
     run_folder(args.dir, "points.parquet")
     points = load_points(args.dir)
@@ -344,8 +514,8 @@ def _plot(args) -> int:
 
 
 def _validate(args) -> int:
+    from l4sim.simulation.simulate import check_build
     from l4sim.sweep.backends import default_jobs
-    from l4sim.sweep.runner import check_build
 
     scenario = load_scenario(args.scenario, args.overrides)
     points = scenario.points()
@@ -357,9 +527,11 @@ def _validate(args) -> int:
     def count(n: int, what: str) -> str:
         return f"{n:,} {what}" + ("" if n == 1 else "s")
 
-    print(f"{scenario.source}: ok: {count(len(points), 'point')} x "
-          f"{count(replications, 'replication')} = {count(len(points) * replications, 'run')}, "
-          f"{sized.describe(default_jobs())}")
+    print(
+        f"{scenario.source}: ok: {count(len(points), 'point')} x "
+        f"{count(replications, 'replication')} = {count(len(points) * replications, 'run')}, "
+        f"{sized.describe(default_jobs())}"
+    )
     return 0
 
 
@@ -369,11 +541,20 @@ def _report(args) -> int:
     _jobs(args)
     writable_folder(args.results, "--results")
     scenarios = report_scenarios(args.scenarios, args.overrides)
-    _fits([point for scenario in scenarios.values() for point in scenario.points()],
-          args.results, args.jobs)
-    written = build_report(args.scenarios, args.results, args.overrides, jobs=args.jobs,
-                           progress=False if args.quiet else None, force=args.force,
-                           scheduler=args.scheduler)
+    _fits(
+        [point for scenario in scenarios.values() for point in scenario.points()],
+        args.results,
+        args.jobs,
+    )
+    written = build_report(
+        args.scenarios,
+        args.results,
+        args.overrides,
+        jobs=args.jobs,
+        progress=False if args.quiet else None,
+        force=args.force,
+        scheduler=args.scheduler,
+    )
     print(written.describe())
     return 0
 
@@ -381,18 +562,24 @@ def _report(args) -> int:
 def _sensitivity(args) -> int:
     from l4sim.analysis.sensitivity import console_table, describe, run_study, study_from
     from l4sim.analysis.sensitivity_params import StudyError
+
     scenario = load_scenario(args.scenario, args.overrides)
     _jobs(args)
     out = writable_folder(args.out or Path("results") / scenario.name, "--out")
     try:
-        study = study_from(scenario, args.params, args.fix, args.method, args.samples,
-                           args.metrics)
+        study = study_from(scenario, args.params, args.fix, args.method, args.samples, args.metrics)
     except StudyError as error:
         raise UsageError(str(error)) from None
     _fits(study.points(), out, args.jobs)
     with _nothing_left_if_user_code_fails(out):
-        result = run_study(study, out, jobs=args.jobs, scheduler=args.scheduler,
-                           force=args.force, progress=False if args.quiet else None)
+        result = run_study(
+            study,
+            out,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            force=args.force,
+            progress=False if args.quiet else None,
+        )
     print(console_table(result))
     print(describe(result))
     return 0
@@ -409,41 +596,61 @@ def _checks(args) -> int:
     except ValueError as error:
         raise UsageError(f"{args.dir}: {error}") from None
     table = result["table"]
-    summary = (table.groupby(["fastpath", "position", "check", "stage",
-                              "locks_held_at_failure"], sort=True)
-               .agg(reached=("reached", "sum"), failed=("failed", "sum"),
-                    cycles_before_failure=("cycles_before_failure", "mean"))
-               .reset_index())
+    summary = (
+        table.groupby(
+            ["fastpath", "position", "check", "stage", "locks_held_at_failure"], sort=True
+        )
+        .agg(
+            reached=("reached", "sum"),
+            failed=("failed", "sum"),
+            cycles_before_failure=("cycles_before_failure", "mean"),
+        )
+        .reset_index()
+    )
     summary["fail_rate"] = summary["failed"] / summary["reached"].clip(lower=1)
-    with pd.option_context("display.width", 160, "display.max_columns", 20,
-                           "display.max_rows", 200):
+    with pd.option_context(
+        "display.width", 160, "display.max_columns", 20, "display.max_rows", 200
+    ):
         print("Check profile (all points; per point in checks.parquet):")
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         if "pairs" in result:
             pairs = result["pairs"]
             nontrivial = pairs[pairs["then_ever_failed"]]
-            print(f"\nImplied pairs: {len(pairs)} (A passed => B passed in every attempt); "
-                  f"{len(nontrivial)} where B failed at least once"
-                  + (":" if len(nontrivial) else "."))
+            print(
+                f"\nImplied pairs: {len(pairs)} (A passed => B passed in every attempt); "
+                f"{len(nontrivial)} where B failed at least once"
+                + (":" if len(nontrivial) else ".")
+            )
             if len(nontrivial):
-                print(nontrivial.drop_duplicates(["fastpath", "if_passes", "then_passes"])
-                      [["fastpath", "if_passes", "then_passes", "support", "basis"]]
-                      .to_string(index=False))
-            never = pairs[~pairs["then_ever_failed"]].drop_duplicates(
-                ["fastpath", "then_passes"])[["fastpath", "then_passes", "basis"]]
+                print(
+                    nontrivial.drop_duplicates(["fastpath", "if_passes", "then_passes"])[
+                        ["fastpath", "if_passes", "then_passes", "support", "basis"]
+                    ].to_string(index=False)
+                )
+            never = pairs[~pairs["then_ever_failed"]].drop_duplicates(["fastpath", "then_passes"])[
+                ["fastpath", "then_passes", "basis"]
+            ]
             print("\nChecks that never failed in this run:")
             print(never.rename(columns={"then_passes": "check"}).to_string(index=False))
     for kind, entry in result.get("orders", {}).items():
         gain = entry["expected_cycles_paper"] - entry["expected_cycles_optimized"]
-        print(f"\n{kind}: optimal order ({entry['attempts']} attempts): "
-              f"{', '.join(entry['order'])}\n  expected cycles per attempt: paper "
-              f"{entry['expected_cycles_paper']:.1f}, optimized "
-              f"{entry['expected_cycles_optimized']:.1f} (saves {gain:.1f})")
+        print(
+            f"\n{kind}: optimal order ({entry['attempts']} attempts): "
+            f"{', '.join(entry['order'])}\n  expected cycles per attempt: paper "
+            f"{entry['expected_cycles_paper']:.1f}, optimized "
+            f"{entry['expected_cycles_optimized']:.1f} (saves {gain:.1f})"
+        )
         if "design" in entry:
             rejected = entry.get("rejected")
-            print(f"  fastpath design: {', '.join(entry['design'])}"
-                  + (f"\n  (the searched design {', '.join(rejected['design'])} was rejected: "
-                     f"{rejected['violation']})" if rejected else ""))
+            print(
+                f"  fastpath design: {', '.join(entry['design'])}"
+                + (
+                    f"\n  (the searched design {', '.join(rejected['design'])} was rejected: "
+                    f"{rejected['violation']})"
+                    if rejected
+                    else ""
+                )
+            )
     written = [args.dir / "checks.parquet", result["figure"]]
     if "pairs" in result:
         written.append(args.dir / "implied_checks.parquet")
@@ -460,7 +667,7 @@ def _traced_run(args):
     """
     from l4sim.analysis.timeline import Timeline
     from l4sim.sim.invariants import InvariantViolation
-    from l4sim.sweep.runner import build_machine, run_machine
+    from l4sim.simulation.simulate import build_machine, run_machine
     from l4sim.workloads.base import MAX_EVENTS
 
     scenario = load_scenario(args.scenario, args.overrides)
@@ -469,18 +676,22 @@ def _traced_run(args):
         raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
     if args.out.is_dir():
         raise UsageError(f"--out {args.out}: is a folder (give a file name)")
-    for option, value, low, high in (("--events", args.events, 1, MAX_EVENTS),
-                                     ("--replication", args.replication, 0, MAX_REPLICATION),
-                                     ("--start", getattr(args, "start", 0), 0, MAX_CYCLE),
-                                     ("--cycles", getattr(args, "cycles", 1), 1, MAX_CYCLE)):
+    for option, value, low, high in (
+        ("--events", args.events, 1, MAX_EVENTS),
+        ("--replication", args.replication, 0, MAX_REPLICATION),
+        ("--start", getattr(args, "start", 0), 0, MAX_CYCLE),
+        ("--cycles", getattr(args, "cycles", 1), 1, MAX_CYCLE),
+    ):
         if not low <= value <= high:
             raise UsageError(f"{option} {value}: must be between {low} and {high:,}")
     points = scenario.points()
     point = points[0].model_copy(update={"events": args.events, "warmup_events": 0})
     if len(points) > 1:
         swept = ", ".join(f"{k}={point.flat()[k]}" for k in scenario.sweep)
-        print(f"l4sim: {len(points)} points in the sweep; tracing the first ({swept})",
-              file=sys.stderr)
+        print(
+            f"l4sim: {len(points)} points in the sweep; tracing the first ({swept})",
+            file=sys.stderr,
+        )
     timeline = Timeline(point.cpus, point.cost_profile().clock_hz)
     machine = build_machine(point, args.replication, invariants=True, recorder=timeline)
     failure = None
@@ -494,8 +705,10 @@ def _traced_run(args):
 def _trace(args) -> int:
     timeline, machine, failure = _traced_run(args)
     timeline.write_chrome(args.out)
-    print(f"{args.out}: {machine.env.now} cycles, {len(timeline.kernel_segments)} kernel "
-          f"segments, {len(timeline.flows)} IPC hand-offs")
+    print(
+        f"{args.out}: {machine.env.now} cycles, {len(timeline.kernel_segments)} kernel "
+        f"segments, {len(timeline.flows)} IPC hand-offs"
+    )
     if failure is not None:
         raise failure
     return 0
@@ -504,8 +717,10 @@ def _trace(args) -> int:
 def _timeline(args) -> int:
     timeline, machine, failure = _traced_run(args)
     if args.start >= machine.env.now:
-        raise UsageError(f"--start {args.start}: the run ends at cycle {machine.env.now:,} "
-                         "(start before it, or simulate more with --events)")
+        raise UsageError(
+            f"--start {args.start}: the run ends at cycle {machine.env.now:,} "
+            "(start before it, or simulate more with --events)"
+        )
     timeline.draw(args.out, args.start, args.cycles)
     print(f"{args.out}: cycles {args.start}..{args.start + args.cycles} of {machine.env.now}")
     if failure is not None:
@@ -547,8 +762,9 @@ def _calibrate(args) -> int:
     except Sel4benchError as error:
         raise UsageError(str(error)) from None
     print(calibration.residuals_markdown(result))
-    paths = calibration.write(result, args.out, calibration.command_line(args.data, result,
-                                                                         args.events))
+    paths = calibration.write(
+        result, args.out, calibration.command_line(args.data, result, args.events)
+    )
     print("-> " + ", ".join(map(str, paths)))
     return 0
 
@@ -592,9 +808,19 @@ def _compare(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "plot": _plot, "validate": _validate, "summarize": _summarize,
-            "report": _report, "checks": _checks, "trace": _trace, "timeline": _timeline,
-            "calibrate": _calibrate, "compare": _compare, "sensitivity": _sensitivity}
+COMMANDS = {
+    "run": _run,
+    "plot": _plot,
+    "validate": _validate,
+    "summarize": _summarize,
+    "report": _report,
+    "checks": _checks,
+    "trace": _trace,
+    "timeline": _timeline,
+    "calibrate": _calibrate,
+    "compare": _compare,
+    "sensitivity": _sensitivity,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

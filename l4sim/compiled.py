@@ -40,17 +40,26 @@ HOT_PACKAGES = ("kernel", "sim", "workloads")
 # immutable fields, the workload registry and user files), and the stand-in for a
 # missing Cython (never imported where there is a build): compiling them would
 # only lengthen the build
-COLD_MODULES = frozenset({
-    "l4sim.kernel.costs", "l4sim.kernel.check_order", "l4sim.kernel.design_search",
-    "l4sim.kernel.fastpath_design", "l4sim.kernel.immutable_fields",
-    "l4sim.workloads.registry", "l4sim.workloads.user_files", "l4sim.sim.no_cython",
-})
+COLD_MODULES = frozenset(
+    {
+        "l4sim.kernel.costs",
+        "l4sim.kernel.config",
+        "l4sim.kernel.fastpath_design",
+        "l4sim.workloads.registry",
+        "l4sim.workloads.user_files",
+        "l4sim.sim.no_cython",
+    }
+)
 
 
 def hot_modules(package: Path = PACKAGE) -> dict[str, Path]:
     """Module name -> source file of every module that gets compiled."""
-    modules = {f"l4sim.{sub}.{path.stem}": path for sub in HOT_PACKAGES
-               for path in sorted((package / sub).glob("*.py")) if path.stem != "__init__"}
+    modules = {
+        f"l4sim.{sub}.{path.stem}": path
+        for sub in HOT_PACKAGES
+        for path in sorted((package / sub).glob("*.py"))
+        if path.stem != "__init__"
+    }
     return {name: path for name, path in modules.items() if name not in COLD_MODULES}
 
 
@@ -101,15 +110,21 @@ class CompiledFinder(importlib.abc.MetaPathFinder):
         self.failed = manifest.get("failed")
 
     def binary(self, name: str, _deciding: frozenset = frozenset()) -> Path | None:
-        """The compiled file of module ``name``, or None (not built, stale, other Python,
-        or a module whose declarations it compiled in runs as Python)."""
+        """The compiled file of module ``name``, or None.
+
+        None: not built, stale, built for another Python, or a module whose
+        declarations it compiled in runs as Python.
+        """
         path = self._own_binary(name)
         if path is None:
             return None
         for other in cimported(self.sources[name]):
-            if other in self.sources and other not in _deciding:
-                if self.binary(other, _deciding | {name}) is None:
-                    return None
+            if (
+                other in self.sources
+                and other not in _deciding
+                and self.binary(other, _deciding | {name}) is None
+            ):
+                return None
         return path
 
     def _own_binary(self, name: str) -> Path | None:
@@ -161,8 +176,9 @@ def status() -> dict[str, str]:
         if module is None:
             module = importlib.import_module(name)
         loader = getattr(module, "__loader__", None)
-        state[name] = ("compiled" if isinstance(loader, importlib.machinery.ExtensionFileLoader)
-                       else "python")
+        state[name] = (
+            "compiled" if isinstance(loader, importlib.machinery.ExtensionFileLoader) else "python"
+        )
     return state
 
 
@@ -181,5 +197,7 @@ def summary() -> str:
         else:
             why = "not built for this Python: python -m l4sim.build"
         return f"pure Python ({why})"
-    return (f"{compiled} of {len(state)} hot modules compiled; the others changed since "
-            "the build (python -m l4sim.build)")
+    return (
+        f"{compiled} of {len(state)} hot modules compiled; the others changed since "
+        "the build (python -m l4sim.build)"
+    )

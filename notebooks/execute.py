@@ -26,11 +26,38 @@ def notebooks() -> list[Path]:
     return sorted(HERE.glob("[0-9][0-9]-*.ipynb"))
 
 
-def execute(path: Path, out_dir: Path | None = None, timeout: int = TIMEOUT):
-    """Run every cell of ``path``; raises nbclient's CellExecutionError on a failing cell."""
+# with --review: a cell first, so that every figure is reviewed as it is drawn
+# (l4sim.analysis.figure_review), and one last, failing if any figure had a defect
+REVIEW_FIRST = """\
+from pathlib import Path as _Path
+from l4sim.analysis.figure_review import watch as _watch
+_scenarios = {p.stem for p in (_Path.cwd().parent / "scenarios").glob("*.toml")}
+_problems = _watch(get_ipython(), _scenarios, nonnegative=True)"""
+REVIEW_LAST = "assert not _problems, '\\n'.join(_problems)"
+
+
+def execute(path: Path, out_dir: Path | None = None, timeout: int = TIMEOUT, review: bool = False):
+    """Run every cell of ``path``; raises nbclient's CellExecutionError on a failing cell.
+
+    ``review``: every figure the notebook draws must pass the figure review (a
+    quantity a notebook plots is never negative: cycles, shares); the copy
+    written to ``out_dir`` is then without the two added cells.
+    """
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(HERE)}}).execute()
+    if review:
+        notebook.cells = [
+            nbformat.v4.new_code_cell(REVIEW_FIRST),
+            *notebook.cells,
+            nbformat.v4.new_code_cell(REVIEW_LAST),
+        ]
+    NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(HERE)}},
+    ).execute()
+    if review:
+        notebook.cells = notebook.cells[1:-1]
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, out_dir / path.name)

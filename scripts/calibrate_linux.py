@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from l4sim.sweep.runner import simulate
-from l4sim.sweep.scenario import load_scenario
+from l4sim import load_scenario, simulate
 
 REPLICATIONS = 4
 

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from l4sim import load_scenario
 from l4sim.analysis.sensitivity import NO_EFFECT, run_study, study_from
-from l4sim.sweep.scenario import load_scenario
 
 SCENARIO = Path(__file__).parents[1] / "scenarios" / "sensitivity_syscall.toml"
-PARAMS = [f"costs.{name}=-30%:+30%" for name in
-          ("context_switch", "lock_handoff", "kernel_entry", "line_transfer")]
+PARAMS = [
+    f"costs.{name}=-30%:+30%"
+    for name in ("context_switch", "lock_handoff", "kernel_entry", "line_transfer")
+]
 LENGTHS = {"reduced": [], "full": ["events=3000", "warmup_events=300"]}
 
 
@@ -47,14 +49,25 @@ def main() -> None:
         out = Path("results") / "events_check" / f"syscall_{length}"
         indices[length] = run_study(study, out, jobs=args.jobs).indices
     table = compare(indices["reduced"], indices["full"])
-    columns = ["output", "parameter", "mu_star_reduced", "mu_star_conf_reduced",
-               "mu_star_full", "mu_star_conf_full", "overlap", "rank_reduced", "rank_full"]
+    columns = [
+        "output",
+        "parameter",
+        "mu_star_reduced",
+        "mu_star_conf_reduced",
+        "mu_star_full",
+        "mu_star_conf_full",
+        "overlap",
+        "rank_reduced",
+        "rank_full",
+    ]
     with pd.option_context("display.width", 200):
         print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     tops = table[table["rank_reduced"] == 1].set_index("output")["rank_full"]
-    print(f"\nintervals overlapping: {int(table['overlap'].sum())} of {len(table)}; "
-          f"most influential parameter unchanged in {int((tops == 1).sum())} of {len(tops)} "
-          "outputs")
+    print(
+        f"\nintervals overlapping: {int(table['overlap'].sum())} of {len(table)}; "
+        f"most influential parameter unchanged in {int((tops == 1).sum())} of {len(tops)} "
+        "outputs"
+    )
 
 
 if __name__ == "__main__":

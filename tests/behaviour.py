@@ -1,6 +1,6 @@
-"""The equivalence property as a test assertion (the comparison: l4sim.sweep.behaviour)."""
+"""The equivalence property as a test assertion (the comparison: l4sim.simulation.behaviour)."""
 
-from l4sim.sweep.behaviour import by_pair, compare_behaviour
+from l4sim.simulation.behaviour import by_pair, compare_behaviour
 
 __all__ = ["assert_same_behaviour", "by_pair"]
 

@@ -2,10 +2,11 @@ import os
 
 import pytest
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
-from l4sim.sweep.runner import INVARIANTS_ENV
+from l4sim.simulation.simulate import INVARIANTS_ENV
 
 # every simulation in the tests runs under the invariant checker
 # (worker processes inherit it through the environment)

@@ -7,12 +7,16 @@ import time
 from pathlib import Path
 
 
-def kill_after_cached_runs(command: list[str], out: Path, cwd: Path, runs: int,
-                           timeout: float) -> int:
-    """Start ``command``, ``kill -9`` it once ``out`` holds ``runs`` cached runs;
-    returns how many it had filed by then (no more runs are filed after the kill)."""
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+def kill_after_cached_runs(
+    command: list[str], out: Path, cwd: Path, runs: int, timeout: float
+) -> int:
+    """Start ``command``, ``kill -9`` it once ``out`` holds ``runs`` cached runs.
+
+    Returns how many it had filed by then (no more runs are filed after the kill).
+    """
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + timeout
     while len(list(out.glob("cache/*/*.parquet"))) < runs:
         assert process.poll() is None, "the command ended before it could be killed"

@@ -3,7 +3,7 @@
 A scenario selects it with ``fastpath_checks = "./my_fastpath.py"``. The file
 defines ``FASTPATH_CHECKS``: for each fastpath to change (``"ipc"``,
 ``"syscall_exception"``), its checks in the order they run. A check is an
-``l4sim.kernel.checks.Check``: a name, the lock ``Stage`` it needs, the
+``l4sim.Check``: a name, the lock ``Stage`` it needs, the
 profile key of its cost, a predicate on the fastpath's context (here an
 ``IpcContext``: ``kernel``, ``cpu``, ``current``, ``op``, ``dest``,
 ``is_call``), what it guards, and the checks it depends on. The kernel takes
@@ -13,18 +13,21 @@ attempts to the slowpath, so this variant is as safe as the paper's (the
 invariant checker agrees: ``l4sim run scenario.toml --check-invariants``).
 """
 
-from l4sim.kernel.checks import Check, Stage
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+from l4sim import IPC_CHECKS, Check, FastpathChecks, IpcContext, Stage
 
 PAPER = {check.name: check for check in IPC_CHECKS}
 
 # the consumer hands over batches of one or two words: refuse longer messages
 # before anything else (a single compare, lock-free)
-SHORT_MESSAGE = Check("short_message", Stage.LOCK_FREE, "check_load_compare",
-                      lambda c: c.op.words <= 2,
-                      "messages of this workload fit in two registers")
+SHORT_MESSAGE: Check[IpcContext] = Check(
+    "short_message",
+    Stage.LOCK_FREE,
+    "check_load_compare",
+    lambda c: c.op.words <= 2,
+    "messages of this workload fit in two registers",
+)
 
-FASTPATH_CHECKS = {
+FASTPATH_CHECKS: FastpathChecks = {
     "ipc": (
         SHORT_MESSAGE,
         PAPER["valid_destination"],

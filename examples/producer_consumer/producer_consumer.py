@@ -9,7 +9,7 @@ the batch to a sink thread on its own CPU with a ``Call``, which the IPC
 fastpath can serve (same CPU, the sink waiting in ``ReplyWait``).
 
 A workload module declares its parameter model ``Params`` (a subclass of
-``l4sim.workloads.Point``, which brings the keys every workload has) and
+``l4sim.Point``, which brings the keys every workload has) and
 ``build``, which returns the kernel, one program per thread and what to
 measure. A scenario names it by path: ``workload = "./producer_consumer.py"``.
 """
@@ -19,9 +19,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from l4sim.kernel.kernel import IPC, Kernel
-from l4sim.kernel.syscalls import Call, Compute, Notify, ReplyWait, SharedAccess, Wait
-from l4sim.workloads import Point, Setup
+from l4sim import IPC, Call, Compute, Kernel, Notify, Point, ReplyWait, Setup, SharedAccess, Wait
 
 CONSUMER_PRIORITY = 150
 SINK_PRIORITY = 150
@@ -38,8 +36,11 @@ class Params(Point):
 
 
 def kernel_entries(params: Params) -> int:
-    """For ``l4sim validate``'s estimate: about two ipc entries per measured one
-    (a Notify, and a share of the Wait, Call and ReplyWait)."""
+    """Kernel entries per replication, for ``l4sim validate``'s estimate.
+
+    About two ipc entries per measured one: a Notify, and a share of the
+    Wait, Call and ReplyWait.
+    """
     return 2 * (params.events + params.warmup_events)
 
 
@@ -78,12 +79,16 @@ def build(params: Params, costs, seeds: np.random.SeedSequence, config) -> Setup
     the_sink = kernel.create_thread("sink", 0, SINK_PRIORITY, shared)
     the_consumer = kernel.create_thread("consumer", 0, CONSUMER_PRIORITY, shared)
     mailbox = [0]  # items deposited and not yet taken
-    programs = {the_sink: sink(params.sink_cycles),
-                the_consumer: consumer(mailbox, params.consume_cycles, the_sink)}
+    programs = {
+        the_sink: sink(params.sink_cycles),
+        the_consumer: consumer(mailbox, params.consume_cycles, the_sink),
+    }
     for index, stream in enumerate(seeds.spawn(params.producers)):
         cpu = (1 + index) % params.cpus
-        thread = kernel.create_thread(f"producer{index}", cpu, PRODUCER_PRIORITY,
-                                      kernel.create_space(f"producer{index}"))
-        programs[thread] = producer(np.random.default_rng(stream), params.produce_mean,
-                                    mailbox, the_consumer)
+        thread = kernel.create_thread(
+            f"producer{index}", cpu, PRODUCER_PRIORITY, kernel.create_space(f"producer{index}")
+        )
+        programs[thread] = producer(
+            np.random.default_rng(stream), params.produce_mean, mailbox, the_consumer
+        )
     return Setup(kernel, programs, IPC, params.warmup_events, params.events)

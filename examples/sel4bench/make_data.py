@@ -19,9 +19,11 @@ CLOCK = 996e6  # cycles per second
 # run_id, date, seL4 commit, Call, ReplyRecv (SMP build, one address space), null
 # syscall (uniprocessor build), the benchmark's own loop per round (cycles), and the
 # 4-core calls per second at delays 500 and 32000 (None: withheld)
-RUNS = [(101, "2026-01-12", "a1b2c3d4", 433, 491, 113, 520, (938_400, 60_890)),
-        (102, "2026-02-09", "a1b2c3d4", 433, 492, 113, 522, (938_900, 60_870)),
-        (103, "2026-03-16", "e5f60718", 458, 511, 114, 521, None)]
+RUNS = [
+    (101, "2026-01-12", "a1b2c3d4", 433, 491, 113, 520, (938_400, 60_890)),
+    (102, "2026-02-09", "a1b2c3d4", 433, 492, 113, 522, (938_900, 60_870)),
+    (103, "2026-03-16", "e5f60718", 458, 511, 114, 521, None),
+]
 
 
 def figure(mean: float, n: int) -> list:
@@ -33,13 +35,23 @@ def main() -> None:
     HERE.mkdir(exist_ok=True)
     smp, uniprocessor = [], []
     for run_id, date, kernel, call, reply, null, loop, four in RUNS:
-        head = {"ts": f"{date}T10:00:00Z", "sha": f"{run_id:08x}", "sha_kernel": kernel,
-                "sha_bench": "05b75695", "run_id": run_id}
-        rates = {delay: round(CLOCK / (2 * delay + loop + call + reply), 1)
-                 for delay in (500, 32000)}
-        record = {**head, "ipc_call_intra": figure(call, 16), "ipc_reply_intra": figure(reply, 16),
-                  "smp_1core_c500": figure(rates[500], 10),
-                  "smp_1core_c32000": figure(rates[32000], 10)}
+        head = {
+            "ts": f"{date}T10:00:00Z",
+            "sha": f"{run_id:08x}",
+            "sha_kernel": kernel,
+            "sha_bench": "05b75695",
+            "run_id": run_id,
+        }
+        rates = {
+            delay: round(CLOCK / (2 * delay + loop + call + reply), 1) for delay in (500, 32000)
+        }
+        record = {
+            **head,
+            "ipc_call_intra": figure(call, 16),
+            "ipc_reply_intra": figure(reply, 16),
+            "smp_1core_c500": figure(rates[500], 10),
+            "smp_1core_c32000": figure(rates[32000], 10),
+        }
         if four is not None:
             record["smp_4core_c500"] = figure(four[0], 10)
             record["smp_4core_c32000"] = figure(four[1], 10)

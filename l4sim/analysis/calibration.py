@@ -68,7 +68,7 @@ from l4sim.analysis.sel4bench_runs import (
     rate_metric,
 )
 from l4sim.kernel.costs import Costs, load_profile
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+from l4sim.kernel.ipc_checks import IPC_CHECKS
 
 BASE_PROFILE = "sel4-sabre"
 FIT_DELAY = 500  # where the 4-core rate is bound by the big lock: it shows the handoff
@@ -83,13 +83,19 @@ BIG_LOCK_LINES = 2
 # A second spinner drag at which every run's handoff is matched: the handoff is linear
 # in the drag, so two matches give it at any drag.
 DRAG_PROBE = 20
-# MEASURED: how much lower the 4-core rate is at delay 0 than at delay 500, on the one
-# board and build of sel4bench's 2026 series whose runs of January to April have both
-# delay regimes (tx2, SMP_64: the mean of its 23 runs whose delay did not work against
-# the mean smp_4core_c500 of its 3 whose delay worked, 1,067,219 against 1,071,901 calls/s;
-# `l4sim compare sel4bench` on its folder shows it). Where a board's own runs cannot show
-# the spinners' drag, it is fitted so that the model gives this contrast.
+# FITTED (to DELAY0_CONTRAST_SOURCE): how much lower the 4-core rate is at delay 0 than
+# at delay 500. Of sel4bench's 2026 series only the TX2's runs of January to April have
+# both delay regimes: the mean of its 23 runs whose delay did not work against the mean
+# smp_4core_c500 of its 3 whose delay worked, 1,067,219 against 1,071,901 calls/s
+# (`l4sim compare sel4bench` on its folder shows both). Where a board's own runs cannot
+# show the spinners' drag, the drag is the one with which the model gives this contrast:
+# transferred from the TX2, so on such a board the sign of the model's delay-0 difference
+# follows from this number and is no prediction.
 DELAY0_CONTRAST = -0.0044
+DELAY0_CONTRAST_SOURCE = (
+    "the TX2's SMP_64 runs of January to April 2026, 23 whose delay did not work against "
+    "3 whose delay worked"
+)
 
 # (build, metric)
 CALL = (SMP, "ipc_call_intra")  # one address space, as the SMP benchmark's threads
@@ -215,6 +221,89 @@ def _fixed_terms(base: Costs, inside: float) -> tuple[Costs, list[Term], int]:
     return scaled, terms, total(scaled)
 
 
+def _loop(
+    run: Run, kind: RunKind, clock: int, call: float, reply: float
+) -> tuple[int, tuple[str, str]]:
+    """``smp_bench_loop`` from the run's own 1-core rate and the model's Call and ReplyRecv."""
+    low, high = DELAYS
+    if kind.delay_worked:
+        rate = run.mean(SMP, rate_metric(1, low))
+        spins = 2 * spin_mean(low, kind.distribution)
+        loop = round(clock / rate - spins - call - reply)
+        return loop, (
+            f"clock / {rate_metric(1, low)} - 2 x the mean spin at delay {low} "
+            f"({spins:g}, {kind.distribution}) - Call {call:g} - ReplyRecv "
+            f"{reply:g} (the model's, as above):",
+            f"{clock} / {rate:.1f} - {spins:g} - {call:g} - {reply:g}",
+        )
+    rates = [run.mean(SMP, rate_metric(1, delay)) for delay in DELAYS]
+    rate = sum(rates) / len(rates)
+    loop = round(clock / rate - call - reply)
+    return loop, (
+        f"This run's delay did not work (both are delay-0 rates): clock / the mean "
+        f"of {rate_metric(1, low)} {rates[0]:,.1f} and {rate_metric(1, high)} "
+        f"{rates[1]:,.1f} - Call {call:g} - ReplyRecv {reply:g}:",
+        f"{clock} / {rate:.1f} - {call:g} - {reply:g}",
+    )
+
+
+def _clock_text(
+    run: Run, clock_run: Run, kind: RunKind, clock_kind: RunKind, low_rate: float, high_rate: float
+) -> tuple[str, ...]:
+    """Where ``clock_hz`` comes from: the run's own 1-core rates, or its clock run's."""
+    low, high = DELAYS
+    slope = (
+        f"2 x ({spin_mean(high, clock_kind.distribution):g} - "
+        f"{spin_mean(low, clock_kind.distribution):g}) / (1/{high_rate:.1f} - 1/{low_rate:.1f})"
+    )
+    rates = (
+        f"{rate_metric(1, low)} = {low_rate:,.1f} and {rate_metric(1, high)} = "
+        f"{high_rate:,.1f} calls/s"
+    )
+    if clock_run is run:
+        return (
+            f"{rates} ({SMP} build, run {run.run_id}). One round of the 1-core "
+            "benchmark takes 2 x spin + smp_bench_loop + Call + ReplyRecv cycles, so the "
+            f"slope over the mean spin ({kind.distribution}) gives the clock:",
+            slope,
+        )
+    return (
+        f"This run's delay did not work; the clock of run {clock_run.run_id} "
+        f"({clock_run.date}), the run of this board and build nearest in time whose "
+        f"delay worked: its {rates}; one round takes 2 x spin "
+        "+ smp_bench_loop + Call + ReplyRecv cycles, so the slope over the mean spin "
+        f"({clock_kind.distribution}) gives the clock:",
+        slope,
+    )
+
+
+def _trap_terms(run: Run, null: float, trap_entry: int, trap_exit: int) -> list[Term]:
+    """The trap's terms from the uniprocessor build's null system call."""
+    return [
+        Term(
+            "trap_entry",
+            trap_entry,
+            (
+                f"{_where(run, *NULL_SYSCALL)}, fastest {null:.1f} cycles (run {run.run_id}), "
+                f"rounded: {trap_entry + trap_exit} = trap_entry {trap_entry} + trap_exit "
+                f"{trap_exit}. The trap's assembly entry and exit, outside the big lock: the "
+                "system-call instruction, the register save and the kernel stack; the "
+                "register restore and the return to user.",
+            ),
+        ),
+        Term("trap_exit", trap_exit, ("The other part of the null syscall above.",)),
+        Term(
+            "kernel_entry",
+            0,
+            (
+                "The trap covers the whole entry: the fastpath's C code "
+                "starts by taking the lock (counted in the terms below).",
+            ),
+        ),
+        Term("kernel_exit", 0, ("The trap covers the whole exit.",)),
+    ]
+
+
 def derive(
     run: Run, kind: RunKind | None = None, clock_run: Run | None = None, base: Costs | None = None
 ) -> tuple[list[Term], Costs]:
@@ -249,79 +338,20 @@ def derive(
     fp_reply_recv = max(0, round(reply_in - fixed - fp_switch))
     model_call = jitter + trap + fixed + fp_switch + fp_call
     model_reply = jitter + trap + fixed + fp_switch + fp_reply_recv
-    low, high = DELAYS
     clock_kind = kind if clock_run is run else classify(clock_run)
     clock, clock_low, clock_high = clock_of(clock_run, clock_kind)
     ident = f"run {run.run_id}"
-    if kind.delay_worked:
-        rate = run.mean(SMP, rate_metric(1, low))
-        spins = 2 * spin_mean(low, kind.distribution)
-        loop = round(clock / rate - spins - model_call - model_reply)
-        loop_text = (
-            f"clock / {rate_metric(1, low)} - 2 x the mean spin at delay {low} "
-            f"({spins:g}, {kind.distribution}) - Call {model_call:g} - ReplyRecv "
-            f"{model_reply:g} (the model's, as above):",
-            f"{clock} / {rate:.1f} - {spins:g} - {model_call:g} - {model_reply:g}",
-        )
-    else:
-        rates = [run.mean(SMP, rate_metric(1, delay)) for delay in DELAYS]
-        rate = sum(rates) / len(rates)
-        loop = round(clock / rate - model_call - model_reply)
-        loop_text = (
-            f"This run's delay did not work (both are delay-0 rates): clock / the mean "
-            f"of {rate_metric(1, low)} {rates[0]:,.1f} and {rate_metric(1, high)} "
-            f"{rates[1]:,.1f} - Call {model_call:g} - ReplyRecv {model_reply:g}:",
-            f"{clock} / {rate:.1f} - {model_call:g} - {model_reply:g}",
-        )
+    loop, loop_text = _loop(run, kind, clock, model_call, model_reply)
     if clock <= 0 or loop < 0:
         raise Sel4benchError(
             f"{run.describe()}: the 1-core rates {clock_low:g} and "
             f"{clock_high:g} calls/s leave no time for the benchmark's loop "
             f"(clock {clock} Hz, loop {loop} cycles)"
         )
-    if clock_run is run:
-        clock_text = (
-            f"{rate_metric(1, low)} = {clock_low:,.1f} and {rate_metric(1, high)} = "
-            f"{clock_high:,.1f} calls/s ({SMP} build, {ident}). One round of the 1-core "
-            "benchmark takes 2 x spin + smp_bench_loop + Call + ReplyRecv cycles, so the "
-            f"slope over the mean spin ({kind.distribution}) gives the clock:",
-            f"2 x ({spin_mean(high, kind.distribution):g} - {spin_mean(low, kind.distribution):g})"
-            f" / (1/{clock_high:.1f} - 1/{clock_low:.1f})",
-        )
-    else:
-        clock_text = (
-            f"This run's delay did not work; the clock of run {clock_run.run_id} "
-            f"({clock_run.date}), the run of this board and build nearest in time whose "
-            f"delay worked: its {rate_metric(1, low)} = {clock_low:,.1f} and "
-            f"{rate_metric(1, high)} = {clock_high:,.1f} calls/s; one round takes 2 x spin "
-            "+ smp_bench_loop + Call + ReplyRecv cycles, so the slope over the mean spin "
-            f"({clock_kind.distribution}) gives the clock:",
-            f"2 x ({spin_mean(high, clock_kind.distribution):g} - "
-            f"{spin_mean(low, clock_kind.distribution):g}) / (1/{clock_high:.1f} - "
-            f"1/{clock_low:.1f})",
-        )
+    clock_text = _clock_text(run, clock_run, kind, clock_kind, clock_low, clock_high)
     terms = [
         Term("clock_hz", clock, clock_text),
-        Term(
-            "trap_entry",
-            trap_entry,
-            (
-                f"{_where(run, *NULL_SYSCALL)}, fastest {null:.1f} cycles ({ident}), rounded: {trap} = "
-                f"trap_entry {trap_entry} + trap_exit {trap_exit}. The trap's assembly entry and "
-                "exit, outside the big lock: the system-call instruction, the register save and "
-                "the kernel stack; the register restore and the return to user.",
-            ),
-        ),
-        Term("trap_exit", trap_exit, ("The other part of the null syscall above.",)),
-        Term(
-            "kernel_entry",
-            0,
-            (
-                "The trap covers the whole entry: the fastpath's C code "
-                "starts by taking the lock (counted in the terms below).",
-            ),
-        ),
-        Term("kernel_exit", 0, ("The trap covers the whole exit.",)),
+        *_trap_terms(run, null, trap_entry, trap_exit),
         *scaled,
         Term(
             "fp_switch",
@@ -409,9 +439,9 @@ def one_core_point(delay: int, events: int, distribution: str):
 
 def simulate_rows(runs: list[tuple[object, Costs]]) -> list[dict]:
     """The measured-kind row of each (point, costs), simulated without the invariant checker."""
-    from l4sim.sweep.runner import simulate
+    from l4sim.simulation.simulate import simulate
 
-    return [simulate(point, 0, invariants=False, costs=costs).rows[0] for point, costs in runs]
+    return [simulate(point, 0, invariants=False, costs=costs).rows[0] for point, costs in runs]  # type: ignore[arg-type]  # (points built above)
 
 
 def four_core_target(run: Run, kind: RunKind) -> float:
@@ -620,7 +650,7 @@ def matchings(
     known = {} if known is None else known
     todo = [run for run in runs if run.run_id not in known]
     arguments = (
-        [run for run in todo],
+        list(todo),
         [prepared.derived[run.run_id][1] for run in todo],
         [prepared.kinds[run.run_id] for run in todo],
         [events] * len(todo),
@@ -699,13 +729,13 @@ def fit_terms(prepared: Prepared, fit: LockFit) -> list[Term]:
         )
     else:
         drag_text = (
-            f"FITTED to the same runs' handoffs and to a contrast measured elsewhere: "
-            f"the drag with which sel4bench_smp on {FIT_CORES} CPUs, under the profile "
-            f"of run {fit.runs[-1]}, gives a rate at delay 0 {-100 * DELAY0_CONTRAST:g}% "
-            f"below the rate at delay {FIT_DELAY} (DELAY0_CONTRAST, measured on the one "
-            "board of sel4bench's 2026 series whose early runs have both delay "
-            "regimes); these runs have one regime only, which cannot show the drag. "
-            "What each core still spinning adds to a contended grant."
+            f"FITTED to the same runs' handoffs and to DELAY0_CONTRAST, itself FITTED to "
+            f"{DELAY0_CONTRAST_SOURCE} and transferred here: the drag with which "
+            f"sel4bench_smp on {FIT_CORES} CPUs, under the profile of run {fit.runs[-1]}, "
+            f"gives a rate at delay 0 {-100 * DELAY0_CONTRAST:g}% below the rate at delay "
+            f"{FIT_DELAY}; these runs have one regime only, which cannot show the drag, so "
+            "the model's delay-0 difference on this board follows from that transfer (no "
+            "prediction). What each core still spinning adds to a contended grant."
         )
     handoff_text = (
         f"FITTED to {what}: for each, the handoff with which sel4bench_smp on {FIT_CORES} CPUs, "
@@ -740,7 +770,7 @@ def _calibrate_set(found: Sel4benchSet, run_id: int | None, events: int, jobs: i
 
 def residuals(run: Run, kind: RunKind, costs: Costs, events: int = EVENTS) -> list[dict]:
     """The model's single-core figures, simulated with ``costs``, against the measured ones."""
-    low, high = DELAYS
+    low = DELAYS[0]
     simulated = sorted({kind.simulated_delay(delay) for delay in DELAYS})
     rows = simulate_rows(
         [(one_core_point(delay, events, kind.distribution), costs) for delay in simulated]

@@ -23,24 +23,33 @@ def compare(directory: Path) -> pd.DataFrame:
     """One row per (point, kind): fallback cycles and durations, paper vs optimized."""
     points = pd.read_parquet(directory / "points.parquet")
     events = pd.read_parquet(directory / "events.parquet")
-    if "check_order" not in events.columns or set(events["check_order"]) != {"paper",
-                                                                              "optimized"}:
+    if "check_order" not in events.columns or set(events["check_order"]) != {"paper", "optimized"}:
         raise ValueError("the run does not sweep check_order over paper and optimized")
-    swept = [c for c in events.columns if c in points.columns
-             and c not in ("replication", "kind", "check_order")]
-    fallbacks = events[(events["path"] == "slow")
-                       & ~events["exit_point"].astype(str).str.startswith(SLOWPATH_EXITS)]
-    fallback = (fallbacks.groupby([*swept, "kind", "check_order", "replication"],
-                                  observed=True)["outcome_cycles"].mean().rename("fallback"))
+    swept = [
+        c
+        for c in events.columns
+        if c in points.columns and c not in ("replication", "kind", "check_order")
+    ]
+    fallbacks = events[
+        (events["path"] == "slow")
+        & ~events["exit_point"].astype(str).str.startswith(SLOWPATH_EXITS)
+    ]
+    fallback = (
+        fallbacks.groupby([*swept, "kind", "check_order", "replication"], observed=True)[
+            "outcome_cycles"
+        ]
+        .mean()
+        .rename("fallback")
+    )
     duration = points.set_index([*swept, "kind", "check_order", "replication"])["duration_mean"]
     rows = []
     for key, _ in duration.groupby(level=[*swept, "kind"]):
-        key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip([*swept, "kind"], key, strict=True))
+        key = key if isinstance(key, tuple) else (key,)  # type: ignore[assignment]
+        row = dict(zip([*swept, "kind"], key, strict=True))  # type: ignore[arg-type]
         for metric, series in (("duration", duration), ("fallback_cycles", fallback)):
             try:
-                paper = series.xs((*key, "paper"), level=[*swept, "kind", "check_order"])
-                best = series.xs((*key, "optimized"), level=[*swept, "kind", "check_order"])
+                paper = series.xs((*key, "paper"), level=[*swept, "kind", "check_order"])  # type: ignore[arg-type, misc]  # (pandas takes a list of levels)
+                best = series.xs((*key, "optimized"), level=[*swept, "kind", "check_order"])  # type: ignore[arg-type, misc]
             except KeyError:
                 continue
             paired = (best - paper).dropna()

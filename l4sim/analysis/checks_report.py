@@ -16,22 +16,19 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from l4sim.analysis.check_profile import check_table, implied_pairs  # noqa: E402
-from l4sim.kernel.check_order import optimize, unique_masks  # noqa: E402
-from l4sim.kernel.checks import reorder  # noqa: E402
-from l4sim.kernel.design_search import LockWaits, search  # noqa: E402
-from l4sim.kernel.fastpath_design import paper_design  # noqa: E402
-from l4sim.sweep.run import point_from_row  # noqa: E402
-from l4sim.sweep.runner import (  # noqa: E402
-    METRICS,
-    check_masks,
-    proven_immutable,
-    resolve_check_order,
-    verify_design,
-)
+from l4sim.analysis.check_profile import check_table, implied_pairs
+from l4sim.design.immutability import proven_immutable
+from l4sim.design.order import optimize, unique_masks
+from l4sim.design.search import LockWaits, search
+from l4sim.kernel.checks import reorder
+from l4sim.kernel.fastpath_design import paper_design
+from l4sim.simulation.records import METRICS
+from l4sim.sweep.execute import point_from_row
+from l4sim.sweep.fastpath_designs import check_masks, resolve_order, verify_design
+from l4sim.sweep.stats import metric_columns
 
 METRIC_COLUMNS = {"replication", "kind", "measured_cycles", *METRICS}
 
@@ -40,7 +37,8 @@ def point_groups(directory: Path):
     """(point, its key values, its events) for each scenario point of a run folder."""
     points = pd.read_parquet(directory / "points.parquet")
     events = pd.read_parquet(directory / "events.parquet")
-    keys = [c for c in points.columns if c not in METRIC_COLUMNS]
+    metrics = METRIC_COLUMNS | set(metric_columns(points))  # a workload's own too
+    keys = [c for c in points.columns if c not in metrics]
     swept = [k for k in keys if k in events.columns]
     for values, _ in points.groupby(keys, sort=False, dropna=False):  # keys may be None
         config = dict(zip(keys, values, strict=True))
@@ -55,12 +53,15 @@ def build(directory: Path, optimize_order: bool) -> dict:
     """Write the check profile files; returns what to print."""
     tables, profiled = [], []
     for point, key_values, events in point_groups(directory):
-        order = resolve_check_order(point) or {}
+        order = resolve_order(point) or {}
         for kind, paper in point.fastpaths().items():
             attempts = events[events["kind"] == kind]
-            if attempts.empty or not attempts["exit_point"].isin(
-                    [c.name for c in paper] + ["fast_switch", "fast_call",
-                                                "fast_reply_wait"]).any():
+            if (
+                attempts.empty
+                or not attempts["exit_point"]
+                .isin([c.name for c in paper] + ["fast_switch", "fast_call", "fast_reply_wait"])
+                .any()
+            ):
                 continue
             checks = reorder(paper, order[kind]) if kind in order else paper
             table = check_table(events, kind, checks)
@@ -72,19 +73,26 @@ def build(directory: Path, optimize_order: bool) -> dict:
     if not tables:
         raise ValueError("no fastpath attempts in this run (were the fastpaths on?)")
     if optimize_order and not profiled:  # (before anything is written)
-        raise ValueError("--optimize needs a run with check_profile = true "
-                         "(rerun with --set check_profile=true)")
+        raise ValueError(
+            "--optimize needs a run with check_profile = true (rerun with --set check_profile=true)"
+        )
     table = pd.concat(tables, ignore_index=True)
     table.to_parquet(directory / "checks.parquet", index=False)
     result = {"table": table, "figure": _figure(table, directory / "checks.png")}
     if profiled:  # implied pairs: across the whole run, every point pooled
         fastpaths = profiled[0][0].fastpaths()  # (a fastpath variant is not swept)
         pooled = pd.concat([events for _, events in profiled], ignore_index=True)
-        pairs = [found for kind, paper in fastpaths.items()
-                 if not (found := implied_pairs(pooled, kind, paper)).empty]
-        result["pairs"] = pd.concat(pairs, ignore_index=True) if pairs else implied_pairs(
-            pooled.iloc[:0], "ipc", fastpaths["ipc"])
-        result["pairs"].to_parquet(directory / "implied_checks.parquet", index=False)
+        pairs = [
+            found
+            for kind, paper in fastpaths.items()
+            if not (found := implied_pairs(pooled, kind, paper)).empty
+        ]
+        result["pairs"] = (
+            pd.concat(pairs, ignore_index=True)
+            if pairs
+            else implied_pairs(pooled.iloc[:0], "ipc", fastpaths["ipc"])
+        )
+        result["pairs"].to_parquet(directory / "implied_checks.parquet", index=False)  # type: ignore[attr-defined]
     if optimize_order:
         point = profiled[0][0]
         pooled = pd.concat([events for _, events in profiled], ignore_index=True)
@@ -112,24 +120,26 @@ def fastpath_designs(point, events: pd.DataFrame) -> dict[str, dict]:
     violation under ``"rejected"``.
     """
     result = {}
-    proven = proven_immutable(point)
+    proven = proven_immutable(point.fastpaths())
     for kind, masks in check_masks(events).items():
         checks = point.fastpaths().get(kind)
         if checks is None or len(masks) == 0:
             continue
         attempts = events[(events["kind"] == kind) & (events["path"] == "fast")]
-        waits = LockWaits(scheduler=float(attempts["lock_wait"].mean()) if len(attempts)
-                          else 0.0)
+        waits = LockWaits(scheduler=float(attempts["lock_wait"].mean()) if len(attempts) else 0.0)
         masks, counts = unique_masks(masks)
         design = search(checks, masks, counts, point.cost_profile(), waits, proven)
-        others = {other: paper_design(point.fastpaths()[other]) for other in point.fastpaths()
-                  if other != kind}
-        violation = verify_design(point.model_copy(update={"check_profile": False}),
-                                  {**others, kind: design})
+        others = {
+            other: paper_design(point.fastpaths()[other])
+            for other in point.fastpaths()
+            if other != kind
+        }
+        violation = verify_design(
+            point.model_copy(update={"check_profile": False}), {**others, kind: design}
+        )
         result[kind] = {"design": design, "lock_waits": {"scheduler": waits.scheduler}}
         if violation is not None:
-            result[kind].update(design=None, rejected={"design": design,
-                                                       "violation": violation})
+            result[kind].update(design=None, rejected={"design": design, "violation": violation})  # type: ignore[call-overload]
     return result
 
 

@@ -42,7 +42,7 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        """holds (whole 95% interval in the band), inconclusive (only the mean), or not."""
+        """Holds (the whole 95% interval in the band), inconclusive (only the mean), or not."""
         inside = self.band[0] <= self.ci[0] and self.ci[1] <= self.band[1]
         if self.holds and inside:
             return "holds"
@@ -76,16 +76,45 @@ def linux_claims(points: pd.DataFrame) -> list[Claim]:
     off = {"fastpath_syscall": False, "fastpath_ipc": False}
     claims = []
     e1, e1_ci = mean_ci(_per_replication(points, EXCEPTION, on, off))
-    claims.append(Claim("E1", "syscall-exception speedup under Linux (mean cycles, off / on)",
-                        "> 1.6x", (1.45, 1.75), e1, e1_ci, fitted=True, unit="x"))
-    exceptions = points[(points["kind"] == EXCEPTION) & (points["fastpath_syscall"])
-                        & (points["fastpath_ipc"])]
+    claims.append(
+        Claim(
+            "E1",
+            "syscall-exception speedup under Linux (mean cycles, off / on)",
+            "> 1.6x",
+            (1.45, 1.75),
+            e1,
+            e1_ci,
+            fitted=True,
+            unit="x",
+        )
+    )
+    exceptions = points[
+        (points["kind"] == EXCEPTION) & (points["fastpath_syscall"]) & (points["fastpath_ipc"])
+    ]
     used, used_ci = mean_ci(exceptions["fast_fraction"])
-    claims.append(Claim("E1", "share of syscall exceptions taking the fastpath",
-                        "used exclusively", (0.99, 1.0), used, used_ci))
+    claims.append(
+        Claim(
+            "E1",
+            "share of syscall exceptions taking the fastpath",
+            "used exclusively",
+            (0.99, 1.0),
+            used,
+            used_ci,
+        )
+    )
     e2, e2_ci = mean_ci(_per_replication(points, IPC, on, off))
-    claims.append(Claim("E2", "IPC speedup under Linux (mean cycles, off / on)",
-                        "about 1.3x", (1.15, 1.45), e2, e2_ci, fitted=True, unit="x"))
+    claims.append(
+        Claim(
+            "E2",
+            "IPC speedup under Linux (mean cycles, off / on)",
+            "about 1.3x",
+            (1.15, 1.45),
+            e2,
+            e2_ci,
+            fitted=True,
+            unit="x",
+        )
+    )
     return claims
 
 
@@ -95,35 +124,78 @@ def syscall_claims(points: pd.DataFrame) -> list[Claim]:
     fast = rows[rows["fastpath_syscall"]]
     claims = []
     two = fast[fast["threads"] == 2]
-    for metric, label, band in (("lock_wait_mean", "lock-wait cycles per entry", (0.99, 1.0)),
-                                ("contended_fraction", "share of contended entries",
-                                 (0.99, 1.0))):
-        rs = [stats.pearsonr(g[metric], g["duration_mean"])[0]
-              for _, g in two.groupby("replication") if g[metric].nunique() > 1]
+    for metric, label, band in (
+        ("lock_wait_mean", "lock-wait cycles per entry", (0.99, 1.0)),
+        ("contended_fraction", "share of contended entries", (0.99, 1.0)),
+    ):
+        rs = [
+            stats.pearsonr(g[metric], g["duration_mean"])[0]
+            for _, g in two.groupby("replication")
+            if g[metric].nunique() > 1
+        ]
         value, ci = mean_ci(rs)
-        claims.append(Claim("E3", f"2 threads: Pearson r of contention ({label}) and duration "
-                            "across wait factors", "r = 0.9998", band, value, ci))
-    rise = [g.sort_values("lock_wait_mean")["duration_mean"].iloc[-1]
-            / g.sort_values("lock_wait_mean")["duration_mean"].iloc[0]
-            for _, g in two.groupby("replication")]
+        claims.append(
+            Claim(
+                "E3",
+                f"2 threads: Pearson r of contention ({label}) and duration across wait factors",
+                "r = 0.9998",
+                band,
+                value,
+                ci,
+            )
+        )
+    rise = [
+        g.sort_values("lock_wait_mean")["duration_mean"].iloc[-1]
+        / g.sort_values("lock_wait_mean")["duration_mean"].iloc[0]
+        for _, g in two.groupby("replication")
+    ]
     value, ci = mean_ci(rise)
-    claims.append(Claim("E3", "2 threads: duration at heaviest / lightest contention",
-                        "rises visibly", (1.05, math.inf), value, ci, unit="x"))
+    claims.append(
+        Claim(
+            "E3",
+            "2 threads: duration at heaviest / lightest contention",
+            "rises visibly",
+            (1.05, math.inf),
+            value,
+            ci,
+            unit="x",
+        )
+    )
     one = fast[fast["threads"] == 1]
-    spread = [(g["duration_mean"].max() - g["duration_mean"].min()) / g["duration_mean"].mean()
-              for _, g in one.groupby("replication")]
+    spread = [
+        (g["duration_mean"].max() - g["duration_mean"].min()) / g["duration_mean"].mean()
+        for _, g in one.groupby("replication")
+    ]
     value, ci = mean_ci(np.array(spread) * 100)
-    claims.append(Claim("E4", "1 thread: duration spread across wait factors (% of mean)",
-                        "horizontal line", (0.0, 5.0), value, ci, unit="%"))
+    claims.append(
+        Claim(
+            "E4",
+            "1 thread: duration spread across wait factors (% of mean)",
+            "horizontal line",
+            (0.0, 5.0),
+            value,
+            ci,
+            unit="%",
+        )
+    )
     gaps = []
     for _, g in fast.groupby("replication"):
         table = g.pivot_table(index="wait_factor", columns="threads", values="duration_mean")
         others = table.drop(columns=1)
         gaps.append(float((others.min(axis=1) - table[1]).min()))
     value, ci = mean_ci(gaps)
-    claims.append(Claim("E4", "1 thread: smallest gap below any other thread count (cycles)",
-                        "just below all others", (1e-9, math.inf), value, ci,
-                        unit=" cycles", band_label="> 0 cycles"))
+    claims.append(
+        Claim(
+            "E4",
+            "1 thread: smallest gap below any other thread count (cycles)",
+            "just below all others",
+            (1e-9, math.inf),
+            value,
+            ci,
+            unit=" cycles",
+            band_label="> 0 cycles",
+        )
+    )
     return claims
 
 
@@ -140,26 +212,54 @@ def ipc_bench_claims(points: pd.DataFrame) -> list[Claim]:
     factors = sorted(rows["wait_factor"].unique())
     per_factor = {wf: mean_ci(speedups(1, wf)) for wf in factors}
     worst = min(per_factor, key=lambda wf: per_factor[wf][0])
-    claims.append(Claim("E5", "1 client: smallest IPC speedup over wait factors (off / on)",
-                        "large improvement", (1.2, math.inf), per_factor[worst][0],
-                        per_factor[worst][1], unit="x"))
+    claims.append(
+        Claim(
+            "E5",
+            "1 client: smallest IPC speedup over wait factors (off / on)",
+            "large improvement",
+            (1.2, math.inf),
+            per_factor[worst][0],
+            per_factor[worst][1],
+            unit="x",
+        )
+    )
     many = int(rows["clients"].max())
     heavy, heavy_ci = mean_ci(speedups(many, factors[0]))
-    claims.append(Claim("E5", f"{many} clients, heaviest contention (wait factor "
-                        f"{factors[0]:g}): speedup (off / on)", "fastpath worse",
-                        (-math.inf, 1.0 - 1e-9), heavy, heavy_ci, unit="x",
-                        band_label="< 1x"))
+    claims.append(
+        Claim(
+            "E5",
+            f"{many} clients, heaviest contention (wait factor {factors[0]:g}): speedup (off / on)",
+            "fastpath worse",
+            (-math.inf, 1.0 - 1e-9),
+            heavy,
+            heavy_ci,
+            unit="x",
+            band_label="< 1x",
+        )
+    )
     light = 1.0 / speedups(many, factors[-1]) - 1.0  # on / off - 1
     value, ci = mean_ci(light * 100)
-    claims.append(Claim("E5", f"{many} clients, lightest contention (wait factor "
-                        f"{factors[-1]:g}): fastpath duration vs slowpath (%)",
-                        "marginal difference", (-15.0, 15.0), value, ci, unit="%"))
+    claims.append(
+        Claim(
+            "E5",
+            f"{many} clients, lightest contention (wait factor "
+            f"{factors[-1]:g}): fastpath duration vs slowpath (%)",
+            "marginal difference",
+            (-15.0, 15.0),
+            value,
+            ci,
+            unit="%",
+        )
+    )
     return claims
 
 
 def decimals(value: float, ci: tuple[float, float]) -> int:
-    """Decimals that show a value to its precision: the first significant digit of its
-    interval's half-width (at most 4), or three significant digits without a spread."""
+    """Decimals that show a value to its precision.
+
+    The first significant digit of its interval's half-width (at most 4), or
+    three significant digits without a spread.
+    """
     half = (ci[1] - ci[0]) / 2
     if half > 0 and math.isfinite(half):
         return min(4, max(0, -math.floor(math.log10(half))))
@@ -175,10 +275,19 @@ def claims_frame(claims: list[Claim]) -> pd.DataFrame:
         digits = decimals(c.value, c.ci)
         value = f"{c.value:.{digits}f} ({c.ci[0]:.{digits}f} .. {c.ci[1]:.{digits}f})"
         verdict = c.verdict + (" (fitted)" if c.fitted else "")
-        rows.append({"#": c.id, "claim": c.text, "paper": c.paper, "band": c.band_text(),
-                     "simulated (95% CI)": value, "verdict": verdict})
-    return pd.DataFrame(rows, columns=["#", "claim", "paper", "band", "simulated (95% CI)",
-                                       "verdict"])
+        rows.append(
+            {
+                "#": c.id,
+                "claim": c.text,
+                "paper": c.paper,
+                "band": c.band_text(),
+                "simulated (95% CI)": value,
+                "verdict": verdict,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["#", "claim", "paper", "band", "simulated (95% CI)", "verdict"]
+    )
 
 
 def scaling_claims(points: pd.DataFrame) -> list[Claim]:
@@ -201,28 +310,45 @@ def scaling_claims(points: pd.DataFrame) -> list[Claim]:
             crossover = count
         crossovers.append(crossover)
         if 1 in table.index:
-            one.append(table.loc[1, "big"] / table.loc[1, "fine"])
+            one.append(table.loc[1, "big"] / table.loc[1, "fine"])  # type: ignore[operator]  # (numbers: pandas-stubs say any scalar)
         if 2 in table.index:
-            two.append(table.loc[2, "fine"] / table.loc[2, "big"])
+            two.append(table.loc[2, "fine"] / table.loc[2, "big"])  # type: ignore[operator]
     value, ci = mean_ci(crossovers)
-    claims = [Claim("S1", "CPU count from which fine-grained locking outperforms the big "
-                    "kernel lock (syscall exceptions per Mcycle)", "from 2 CPUs (docs/scaling.md)",
-                    (1.0, 2.0), value, ci, unit=" CPUs")]
+    claims = [
+        Claim(
+            "S1",
+            "CPU count from which fine-grained locking outperforms the big "
+            "kernel lock (syscall exceptions per Mcycle)",
+            "from 2 CPUs (docs/background/scaling.md)",
+            (1.0, 2.0),
+            value,
+            ci,
+            unit=" CPUs",
+        )
+    ]
     # the margins on either side of the crossover: what moves it
     if one:
-        claims.append(Claim("S1", "1 CPU: big-lock / fine-grained throughput", "big lock "
-                            "cheaper (docs/scaling.md)", (1.0 + 1e-9, math.inf), *mean_ci(one),
-                            unit="x", band_label="> 1x"))
+        claims.append(
+            Claim(
+                "S1",
+                "1 CPU: big-lock / fine-grained throughput",
+                "big lock cheaper (docs/background/scaling.md)",
+                (1.0 + 1e-9, math.inf),
+                *mean_ci(one),
+                unit="x",
+                band_label="> 1x",
+            )
+        )
     if two:
-        claims.append(Claim("S1", "2 CPUs: fine-grained / big-lock throughput", "fine "
-                            "ahead (docs/scaling.md)", (1.0 + 1e-9, math.inf), *mean_ci(two),
-                            unit="x", band_label="> 1x"))
+        claims.append(
+            Claim(
+                "S1",
+                "2 CPUs: fine-grained / big-lock throughput",
+                "fine ahead (docs/background/scaling.md)",
+                (1.0 + 1e-9, math.inf),
+                *mean_ci(two),
+                unit="x",
+                band_label="> 1x",
+            )
+        )
     return claims
-
-
-def claims_table(claims: list[Claim]) -> str:
-    """The claims as a Markdown table."""
-    frame = claims_frame(claims)
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)

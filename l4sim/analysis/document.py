@@ -16,6 +16,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,12 +24,22 @@ from l4sim.analysis.style import Drawn, number
 
 # headers a reader should not have to decode
 HEADERS = {
-    "fail_rate": "failure rate", "cycles_before_failure": "cycles before failure",
-    "locks_held_at_failure": "locks held at failure", "if_passes": "if this passes",
-    "then_passes": "this passes too", "irq_forward": "IRQ forwarding",
-    "fastpath_notify": "notification fastpath", "check_order": "check order",
-    "wait_factor": "wait factor", "kind": "kernel entry",
+    "fail_rate": "failure rate",
+    "cycles_before_failure": "cycles before failure",
+    "locks_held_at_failure": "locks held at failure",
+    "if_passes": "if this passes",
+    "then_passes": "this passes too",
+    "irq_forward": "IRQ forwarding",
+    "fastpath_notify": "notification fastpath",
+    "check_order": "check order",
+    "wait_factor": "wait factor",
+    "kind": "kernel entry",
 }
+
+
+# the note of an empty cell whose table gave no reason: a report's tables give one for
+# every column that can be empty (the report's test holds them to it)
+NO_REASON = "no value for this row"
 
 
 @dataclass
@@ -44,11 +55,14 @@ class Table:
 
 @dataclass
 class Document:
-    """The blocks of a report in order: (kind, content); kinds heading, text, bullets,
-    steps, table, figure."""
+    """The blocks of a report in order, as (kind, content).
+
+    The kinds: heading, text, bullets, steps, table, figure.
+    """
 
     title: str
-    blocks: list[tuple[str, object]] = field(default_factory=list)
+    # (Any: what a block holds depends on its kind, which the checker cannot follow)
+    blocks: list[tuple[str, Any]] = field(default_factory=list)
 
     def heading(self, text: str, level: int = 2) -> None:
         self.blocks.append(("heading", (level, text)))
@@ -91,8 +105,12 @@ class Document:
                 lines += [""] + ([f"*{note}*" for note in notes] + [""] if notes else [])
             elif kind == "figure":
                 relative = _relative(content.png, folder)
-                lines += [f"![{content.title}]({relative})", "",
-                          f"*{content.caption}* ([SVG]({_relative(content.svg, folder)}))", ""]
+                lines += [
+                    f"![{content.title}]({relative})",
+                    "",
+                    f"*{content.caption}* ([SVG]({_relative(content.svg, folder)}))",
+                    "",
+                ]
         return "\n".join(lines).rstrip() + "\n"
 
     def html(self) -> str:
@@ -105,26 +123,60 @@ class Document:
             elif kind == "text":
                 body.append(f"<p>{_inline(content)}</p>")
             elif kind == "bullets":
-                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in content)
-                            + "</ul>")
+                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in content) + "</ul>")
             elif kind == "steps":
-                body.append("<ol>" + "".join(f"<li>{_inline(i)}</li>" for i in content)
-                            + "</ol>")
+                body.append("<ol>" + "".join(f"<li>{_inline(i)}</li>" for i in content) + "</ol>")
             elif kind == "table":
                 header, rows, notes = _cells(content)
                 cells = "".join(f"<th>{_inline(h)}</th>" for h in header)
                 body.append(f"<table><thead><tr>{cells}</tr></thead><tbody>")
                 for row in rows:
-                    body.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row)
-                                + "</tr>")
+                    body.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>")
                 body.append("</tbody></table>")
                 body += [f"<p class='note'>{_inline(note)}</p>" for note in notes]
             elif kind == "figure":
                 data = base64.b64encode(Path(content.png).read_bytes()).decode()
-                body.append(f"<figure><img alt='{html.escape(content.title, quote=True)}' "
-                            f"src='data:image/png;base64,{data}'><figcaption>"
-                            f"{_inline(content.caption)}</figcaption></figure>")
+                body.append(
+                    f"<figure><img alt='{html.escape(content.title, quote=True)}' "
+                    f"src='data:image/png;base64,{data}'><figcaption>"
+                    f"{_inline(content.caption)}</figcaption></figure>"
+                )
         return PAGE.format(title=html.escape(self.title), body="\n".join(body))
+
+
+def collapse_rows(frame: pd.DataFrame, varying: str) -> pd.DataFrame:
+    """Rows that differ only in ``varying`` merged into one, which lists its values.
+
+    Only neighbours merge (the table keeps its order); ``varying`` becomes text
+    ('10, 100, 1,000'), or 'every one (10 .. 100,000)' when a row covers every
+    value of the column.
+    """
+    if frame.empty or varying not in frame:
+        return frame
+    every = list(dict.fromkeys(frame[varying]))
+    others = [c for c in frame.columns if c != varying]
+    rows: list[dict] = []
+    members: list[list] = []
+    for record in frame.to_dict("records"):
+        same = rows and all(_same(rows[-1][c], record[c]) for c in others)
+        if same:
+            members[-1].append(record[varying])
+        else:
+            rows.append(record)
+            members.append([record[varying]])
+    for row, values in zip(rows, members, strict=True):
+        shown = [cell_text(v) or "n/a" for v in values]
+        if len(values) > 2 and len(values) == len(every):
+            row[varying] = f"every one ({shown[0]} .. {shown[-1]})"
+        else:
+            row[varying] = ", ".join(shown)
+    return pd.DataFrame(rows, columns=frame.columns)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a is b or (a is not None and b is not None and a == b)
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -172,14 +224,19 @@ def _cells(table: Table) -> tuple[list[str], list[list[str]], list[str]]:
             elif column in table.decimals and isinstance(value, float) and value == value:
                 text = f"{value:+.{table.decimals[column]}f}"
             else:
-                text = cell_text(value, column in table.percent)
+                text = cell_text(value, column in table.percent)  # type: ignore[assignment]
             if text is None:
-                empty.add(column)
+                empty.add(column)  # type: ignore[unreachable]
                 text = "n/a"
             row.append(text)
         rows.append(row)
-    notes = [f"n/a in {header_text(c)}: {table.missing.get(c, 'no value for this row')}"
-             for c in frame.columns if c in empty]
+    # one note per reason, naming its columns
+    reasons: dict[str, list[str]] = {}
+    for column in frame.columns:
+        if column in empty:
+            reason = table.missing.get(column, NO_REASON)
+            reasons.setdefault(reason, []).append(header_text(column))
+    notes = [f"n/a in {', '.join(columns)}: {reason}" for reason, columns in reasons.items()]
     return header, rows, notes
 
 

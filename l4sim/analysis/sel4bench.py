@@ -130,17 +130,9 @@ class Figure:
         return self.values[3]
 
     @property
-    def median(self) -> float:
-        return self.values[2]
-
-    @property
     def fastest(self) -> float:
         """The fastest sample where the file kept it, else the mean."""
         return self.values[0] if self.values[0] > 0 else self.mean
-
-    @property
-    def stddev(self) -> float:
-        return self.values[6]
 
     @property
     def n(self) -> int:

@@ -26,7 +26,11 @@ blocks, from ``compare.csv``.
 
 from __future__ import annotations
 
+import datetime
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,8 +40,12 @@ from l4sim.analysis.document import Document, Table
 from l4sim.analysis.sel4bench import SMP, Sel4benchData, Sel4benchError, Sel4benchSet
 from l4sim.analysis.sel4bench_runs import CORES, DELAYS, NoWorkingDelay, rate_metric
 from l4sim.analysis.style import Drawn
-from l4sim.sweep.run import run_scenario
+from l4sim.sweep.execute import run_scenario
 from l4sim.sweep.scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
 
 # Changes during sel4bench's 2026 series (every board ran the same workflow): seL4's
 # IPC became about 25-50 cycles slower from the first date, and the benchmark's delay
@@ -46,12 +54,16 @@ CHANGES = (
     ("2026-05-05", "seL4: IPC 25-50 cycles slower"),
     ("2026-06-26", "sel4bench: deterministic delay"),
 )
-CHANGES_TABLE = "changes.csv"  # the changes a comparison marks: date, change
+CHANGES_TABLE = "changes.csv"  # the changes a comparison marks: date, change, predicted_on
+# the 2026 series' 4-core figures from this date on were withheld from this work, to test
+# its predictions: what came before is in-sample
+WITHHELD_FROM = "2026-05-01"
 READING = "reading.csv"  # what was read and left aside: board, file, read, why
 TABLE = "compare.csv"
 FIGURE = "sel4bench_2026"
 TITLE = f"sel4bench on the boards against l4sim: {CORES}-core SMP benchmark"
-KEY = ["board", "build"]
+# (board, build) and its rows, in the order of the table
+DataSets = list[tuple[tuple[str, str], pd.DataFrame]]
 
 
 def compare(
@@ -60,7 +72,7 @@ def compare(
     out: Path,
     events: int = calibration.EVENTS,
     jobs: int = 1,
-    data_paths: list[Path] = (),
+    data_paths: Sequence[Path] = (),
     changes: tuple[tuple[str, str], ...] = CHANGES,
 ) -> list[Path]:
     """Calibrate and simulate every run of every data set; write the tables and the figure.
@@ -183,6 +195,7 @@ def delay_contrast(result: calibration.Calibration, events: int) -> dict:
         "delay0": rows[0]["calls_per_second"],
         "delay500": rows[1]["calls_per_second"],
         "predicted": rows[0]["calls_per_second"] / rows[1]["calls_per_second"] - 1,
+        "own_drag": bool(result.fit and result.fit.own_drag),
     }
 
 
@@ -198,10 +211,8 @@ def _reading(found: Sel4benchSet, skipped: list[str]) -> pd.DataFrame:
             for path, why in board.left_aside
         ]
     for line in skipped:
-        board, _, why = line.partition(": ")
-        rows.append(
-            {"board": board, "file": "", "read": False, "why": f"nothing calibrated: {why}"}
-        )
+        name, _, why = line.partition(": ")
+        rows.append({"board": name, "file": "", "read": False, "why": f"nothing calibrated: {why}"})
     return pd.DataFrame(rows, columns=["board", "file", "read", "why"])
 
 
@@ -211,11 +222,19 @@ def write_comparison(
     changes: tuple[tuple[str, str], ...] = CHANGES,
     reading: pd.DataFrame | None = None,
     contrasts: pd.DataFrame | None = None,
+    predicted_on: str | None = None,
 ) -> list[Path]:
-    """Write the comparison's tables, the figure and the Markdown from ``table``."""
+    """Write the comparison's tables, the figure and the Markdown from ``table``.
+
+    ``predicted_on`` (default: :func:`prediction_date`) is the date the
+    predictions are made, written beside each change (``changes.csv``).
+    """
     out = Path(out)
+    predicted_on = predicted_on or prediction_date()
     table.to_csv(out / TABLE, index=False)
-    pd.DataFrame(list(changes), columns=["date", "change"]).to_csv(out / CHANGES_TABLE, index=False)
+    marked = pd.DataFrame(list(changes), columns=["date", "change"])
+    marked["predicted_on"] = predicted_on
+    marked.to_csv(out / CHANGES_TABLE, index=False)
     written = [out / TABLE, out / CHANGES_TABLE]
     if reading is not None:
         reading.to_csv(out / READING, index=False)
@@ -226,13 +245,34 @@ def write_comparison(
     figure = time_series_figure(table, out, changes)
     document = Document(TITLE)
     comparison_blocks(
-        document, table, figure, changes, level=1, reading=reading, contrasts=contrasts
+        document,
+        table,
+        figure,
+        changes,
+        level=1,
+        reading=reading,
+        contrasts=contrasts,
+        predicted_on=predicted_on,
     )
     (out / "compare.md").write_text(document.markdown(out))
-    return written + [out / "compare.md", figure.png, figure.svg]
+    return [*written, out / "compare.md", figure.png, figure.svg]
 
 
 CONTRASTS = "delay0.csv"  # the model's 4-core rate at delay 0 against 500, per data set
+
+
+def prediction_date() -> str:
+    """Today's date (UTC), the day predictions are made; ``SOURCE_DATE_EPOCH`` fixes it.
+
+    A build that must be byte for byte the same on another day sets
+    ``SOURCE_DATE_EPOCH`` (seconds since 1970), the reproducible-builds convention.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        moment = datetime.datetime.fromtimestamp(int(epoch), datetime.UTC)
+    else:
+        moment = datetime.datetime.now(datetime.UTC)
+    return moment.date().isoformat()
 
 
 def _simulate(
@@ -259,7 +299,7 @@ def _simulate(
     return run_scenario(chosen, folder, jobs=jobs, progress=False)
 
 
-def _data_sets(table: pd.DataFrame) -> list[tuple[tuple[str, str], pd.DataFrame]]:
+def _data_sets(table: pd.DataFrame) -> DataSets:
     """(board, build) and its rows, in the order of the table."""
     if "board" not in table:  # a comparison written before boards were named
         return [(("", ""), table)]
@@ -288,13 +328,13 @@ def effects(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = CHANGES)
     before only those at the clock of the runs after.
     """
     found = []
-    changes = sorted(changes)
-    bounds = ["0000", *(date for date, _ in changes), "9999"]
+    ordered = sorted(changes)
+    bounds = ["0000", *(date for date, _ in ordered), "9999"]
     for key, rows in _data_sets(table):
         rows = _clean(rows)
         dates = rows["ts"].str[:10]
         regimes = rows["regime"] if "regime" in rows else pd.Series("delay", rows.index)
-        for index, (date, what) in enumerate(changes):
+        for index, (date, what) in enumerate(ordered):
             before = rows[(dates >= bounds[index]) & (dates < date)]
             after = rows[(dates >= date) & (dates < bounds[index + 2])]
             if before.empty or after.empty:
@@ -313,7 +353,7 @@ def effects(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = CHANGES)
                 old = before[regimes[before.index] == old_regime]
                 new = after[regimes[after.index] == new_regime]
                 old = _same_clock(old, new)
-                entry = {
+                entry: dict[str, Any] = {
                     "board": key[0],
                     "build": key[1],
                     "date": date,
@@ -379,7 +419,7 @@ RESIDUALS = (
 
 def _percent(value: float, sign: bool = True) -> str:
     if pd.isna(value):
-        return "n/a"
+        return "n/a"  # type: ignore[unreachable]
     return f"{100 * value:+.2f}%" if sign else f"{100 * value:.2f}%"
 
 
@@ -400,10 +440,13 @@ def comparison_blocks(
     level: int = 2,
     reading: pd.DataFrame | None = None,
     contrasts: pd.DataFrame | None = None,
+    predicted_on: str | None = None,
 ) -> None:
-    """The comparison as blocks: reading, summary, residuals, FITTED, errors, effects, runs."""
-    low, high = DELAYS
-    first, second = (rate_metric(CORES, d) for d in (low, high))
+    """The comparison as blocks: reading, summary, residuals, FITTED, errors, effects, runs.
+
+    ``predicted_on``: the date the predictions were made (the comparison's), stated
+    with the predicted effects of the changes.
+    """
     sets = _data_sets(table)
     document.text(
         f"{len(table)} runs of {len(sets)} board{'s' if len(sets) > 1 else ''} and SMP "
@@ -414,46 +457,62 @@ def comparison_blocks(
         "work. No run's own multi-core figures enter its profile; anomalies enter no fit."
     )
     if reading is not None and len(reading):
-        document.heading("What was read", level + 1)
-        document.table(
-            Table(
-                pd.DataFrame(
-                    [
-                        {
-                            "board": row.board,
-                            "file": row.file or "-",
-                            "read or left aside": "read" if row.read else "left aside",
-                            "why": row.why,
-                        }
-                        for row in reading.itertuples(index=False)
-                    ]
-                ),
-                raw=True,
-            )
+        _reading_block(document, reading, level)
+    _summary_block(document, sets, level)
+    _residual_block(document, sets, level)
+    _fitted_blocks(document, sets, level)
+    _in_sample_block(document, sets, level)
+    if contrasts is not None and len(contrasts):
+        _contrast_block(document, table, contrasts, level)
+    _effects_block(document, table, changes, level, predicted_on)
+    _anomaly_block(document, table, level)
+    _runs_block(document, sets, level)
+    if figure is not None:
+        document.figure(figure)
+
+
+def _reading_block(document: Document, reading: pd.DataFrame, level: int) -> None:
+    document.heading("What was read", level + 1)
+    document.table(
+        Table(
+            pd.DataFrame(
+                [
+                    {
+                        "board": row.board,
+                        "file": row.file or "-",
+                        "read or left aside": "read" if row.read else "left aside",
+                        "why": row.why,
+                    }
+                    for row in reading.itertuples(index=False)
+                ]
+            ),
+            raw=True,
         )
+    )
+
+
+def _summary_block(document: Document, sets: DataSets, level: int) -> None:
+    low, high = DELAYS
     document.heading("Summary: every board and SMP build", level + 1)
     summary = []
     for key, rows in sets:
         sample = in_sample(rows)
         fitted = rows[rows["fit_runs"] > 0]
         broken = int((rows["regime"] == "delay 0").sum()) if "regime" in rows else 0
-        flagged = len(rows) - len(_clean(rows))
         summary.append(
             {
                 "board, build": _name(key),
                 "runs": f"{len(rows)}",
                 "delay 0 (did not work)": f"{broken}",
-                "anomalies": f"{flagged}",
+                "anomalies": f"{len(rows) - len(_clean(rows))}",
                 "handoff (FITTED)": _range(fitted["lock_handoff"]) if len(fitted) else "not fitted",
                 "drag (FITTED)": _range(fitted["lock_spinner_drag"])
                 if len(fitted) and "lock_spinner_drag" in fitted
                 else "-",
                 "points": _range(fitted["fit_runs"]) if len(fitted) else "0",
                 "largest residual": _percent(rows["residual_max"].max(), False),
-                f"in-sample c{low}: largest / mean": f"{_percent(sample[low]['max'], False)} / "
-                f"{_percent(sample[low]['mean'], False)}",
-                f"in-sample c{high}: largest / mean": f"{_percent(sample[high]['max'], False)} / "
-                f"{_percent(sample[high]['mean'], False)}",
+                f"in-sample c{low}: largest / mean": _largest_mean(sample[low]),
+                f"in-sample c{high}: largest / mean": _largest_mean(sample[high]),
             }
         )
     document.table(Table(pd.DataFrame(summary), raw=True))
@@ -465,6 +524,13 @@ def comparison_blocks(
         "calibration used, over every run; in-sample: runs whose 4-core figures are given "
         "and that are no anomaly, each predicted from its own profile (fitted to the others)."
     )
+
+
+def _largest_mean(sample: dict) -> str:
+    return f"{_percent(sample['max'], False)} / {_percent(sample['mean'], False)}"
+
+
+def _residual_block(document: Document, sets: DataSets, level: int) -> None:
     document.heading("Residuals: the model's single-core figures against the board", level + 1)
     residual_rows = []
     for key, rows in sets:
@@ -478,7 +544,7 @@ def comparison_blocks(
                     "board, build": _name(key),
                     "figure": name + (" *" if used else ""),
                     "runs": f"{len(errors)}",
-                    "largest error": _percent(errors.loc[errors.abs().idxmax()]),
+                    "largest error": _percent(errors.iloc[int(errors.abs().to_numpy().argmax())]),
                     "mean absolute error": _percent(errors.abs().mean(), sign=False),
                 }
             )
@@ -492,12 +558,14 @@ def comparison_blocks(
         "address space, so the model has no address-space switch and gives those "
         "figures the one-space cost (shown for reference)."
     )
-    _fitted_blocks(document, sets, level)
+
+
+def _in_sample_block(document: Document, sets: DataSets, level: int) -> None:
     document.heading(f"In-sample errors: runs whose {CORES}-core figures are given", level + 1)
     errors = []
     for key, rows in sets:
         sample = in_sample(rows)
-        for delay in (low, high):
+        for delay in DELAYS:
             errors.append(
                 {
                     "board, build": _name(key),
@@ -512,40 +580,59 @@ def comparison_blocks(
         "Anomalies are left out here; their errors are in the runs' tables below. "
         "For a run whose delay did not work both figures are delay-0 figures."
     )
-    if contrasts is not None and len(contrasts):
-        _contrast_block(document, table, contrasts, level)
+
+
+def _effects_block(
+    document: Document,
+    table: pd.DataFrame,
+    changes: tuple[tuple[str, str], ...],
+    level: int,
+    predicted_on: str | None,
+) -> None:
+    low, high = DELAYS
+    first, second = (rate_metric(CORES, d) for d in (low, high))
     found = effects(table, changes)
-    if found:
-        document.heading(f"Predicted effect of each change on {CORES}-core throughput", level + 1)
-        document.text(
-            "The mean prediction of the runs after each change against those "
-            "before it (back to the previous change), anomalies left out, within "
-            "one delay regime where both sides have it; stated before the withheld "
-            "figures are checked. Measured: the mean of the figures given, for "
-            "reference (n/a: withheld)."
+    if not found:
+        return
+    document.heading(f"Predicted effect of each change on {CORES}-core throughput", level + 1)
+    when = f"made on {predicted_on}" if predicted_on else "made when this comparison ran"
+    document.text(
+        f"Predictions, {when}, before the withheld figures are checked: the mean "
+        "prediction of the runs after each change against those before it (back to the "
+        "previous change), anomalies left out, within one delay regime where both sides "
+        "have it, and of the runs before only those at the clock of the runs after. "
+        "Measured: the mean of the figures given, for reference (n/a: withheld)."
+    )
+    document.table(
+        Table(
+            pd.DataFrame(
+                [
+                    {
+                        "board, build": _name((entry["board"], entry["build"])),
+                        "change": f"{entry['date']}: {entry['change']}",
+                        "regime": entry["regimes"],
+                        "runs before / after": f"{entry['runs_before']} / {entry['runs_after']}",
+                        f"c{low}: before -> after": _before_after(entry, first),
+                        f"effect at {low:,}": _percent(entry[first + "_effect"]),
+                        f"c{high}: before -> after": _before_after(entry, second),
+                        f"effect at {high:,}": _percent(entry[second + "_effect"]),
+                        f"measured c{low} before": _number(entry[first + "_measured_before"]),
+                        f"measured c{low} after": _number(entry[first + "_measured_after"]),
+                    }
+                    for entry in found
+                ]
+            ),
+            raw=True,
         )
-        document.table(
-            Table(
-                pd.DataFrame(
-                    [
-                        {
-                            "board, build": _name((entry["board"], entry["build"])),
-                            "change": f"{entry['date']}: {entry['change']}",
-                            "regime": entry["regimes"],
-                            "runs before / after": f"{entry['runs_before']} / {entry['runs_after']}",
-                            f"c{low}: before -> after": f"{_number(entry[first + '_before'])} -> {_number(entry[first + '_after'])}",
-                            f"effect at {low:,}": _percent(entry[first + "_effect"]),
-                            f"c{high}: before -> after": f"{_number(entry[second + '_before'])} -> {_number(entry[second + '_after'])}",
-                            f"effect at {high:,}": _percent(entry[second + "_effect"]),
-                            f"measured c{low} before": _number(entry[first + "_measured_before"]),
-                        }
-                        for entry in found
-                    ]
-                ),
-                raw=True,
-            )
-        )
-    _anomaly_block(document, table, level)
+    )
+
+
+def _before_after(entry: dict, metric: str) -> str:
+    """A metric's predicted value before and after a change, as 'before -> after'."""
+    return f"{_number(entry[metric + '_before'])} -> {_number(entry[metric + '_after'])}"
+
+
+def _runs_block(document: Document, sets: DataSets, level: int) -> None:
     document.heading("Every run", level + 1)
     document.text(
         f"Calls per second, all {CORES} cores. Regime: whether the run's delay "
@@ -560,8 +647,6 @@ def comparison_blocks(
         document.table(
             Table(pd.DataFrame([_run_cells(row) for row in rows.to_dict("records")]), raw=True)
         )
-    if figure is not None:
-        document.figure(figure)
 
 
 def _run_cells(row: dict) -> dict:
@@ -604,10 +689,10 @@ def _fitted_blocks(document: Document, sets, level: int) -> None:
                 "board, build": _name(key),
                 "lock_handoff": _range(fitted["lock_handoff"]),
                 "lock_spinner_drag": _range(fitted.get("lock_spinner_drag", [0])),
-                "drag from": "these runs' two regimes"
+                "drag FITTED to": "these runs' two delay regimes"
                 if own
-                else f"the contrast {100 * calibration.DELAY0_CONTRAST:+.2f}% measured where "
-                "both were",
+                else f"DELAY0_CONTRAST {100 * calibration.DELAY0_CONTRAST:+.2f}% (FITTED to "
+                f"{calibration.DELAY0_CONTRAST_SOURCE}), transferred",
                 "points per profile": _range(fitted["fit_runs"]),
                 "the points' regimes": regimes or "delay",
             }
@@ -629,7 +714,10 @@ def _fitted_blocks(document: Document, sets, level: int) -> None:
         "ReplyRecv touches in the kernel, so it does not carry from one board to another. "
         "`lock_spinner_drag` is what each core still spinning adds to a grant: spinners "
         "hold copies of the lock's and the kernel's shared lines that the new holder's "
-        "stores must invalidate again."
+        "stores must invalidate again. Where a board's runs have one delay regime only, "
+        "they cannot show the drag: it is the one with which the model gives "
+        "`DELAY0_CONTRAST`, itself FITTED to one board's runs of both regimes and "
+        "transferred to the others."
     )
 
 
@@ -637,35 +725,41 @@ def _contrast_block(
     document: Document, table: pd.DataFrame, contrasts: pd.DataFrame, level: int
 ) -> None:
     document.heading(f"Delay 0 against delay 500: the {CORES}-core rate", level + 1)
+    metric = f"{rate_metric(CORES, calibration.FIT_DELAY)}_measured"
     rows = []
     for row in contrasts.to_dict("records"):
-        data = _clean(
-            table[
-                (table["board"] == row["board"])
-                & (table["build"] == row["build"])
-                & (table["ts"].str[:10] < "2026-05-01")
-            ]
-        )
+        data = table[(table["board"] == row["board"]) & (table["build"] == row["build"])]
+        own = row.get("own_drag")
+        if own is None or pd.isna(own):  # written before the column was
+            own = bool(data.get("own_drag", pd.Series(False, data.index)).any())
+        data = _clean(data[data["ts"].str[:10] < WITHHELD_FROM])
         measured = np.nan
         if "regime" in data and data["regime"].nunique() == 2:
-            worked = data[data["regime"] == "delay"][f"{rate_metric(CORES, 500)}_measured"]
-            zero = data[data["regime"] == "delay 0"][f"{rate_metric(CORES, 500)}_measured"]
+            worked = data[data["regime"] == "delay"][metric]
+            zero = data[data["regime"] == "delay 0"][metric]
             measured = zero.mean() / worked.mean() - 1
         rows.append(
             {
                 "board, build": _name((row["board"], row["build"])),
                 "profile of run": str(row["run_id"]),
-                "predicted: delay 0 / delay 500 - 1": _percent(row["predicted"]),
-                "measured (runs of either regime, Jan-Apr)": _percent(measured),
+                "model: delay 0 / delay 500 - 1": _percent(row["predicted"]),
+                "its sign": "in-sample: the drag is FITTED to these runs' two regimes"
+                if own
+                else "follows from the transferred DELAY0_CONTRAST (not a prediction)",
+                "measured (runs of either regime, before the withheld)": _percent(measured),
             }
         )
     document.table(Table(pd.DataFrame(rows), raw=True))
     document.text(
-        f"Predicted: the model's {CORES}-core rate at delay 0 against delay 500 under one "
-        "profile (its board's last in-sample run's, the same loop): more cores spin for the "
-        "lock at delay 0. Measured: the mean delay-0 figure of the runs whose delay did not "
-        "work against the mean delay-500 figure of those whose delay did, where a board's "
-        "runs of January to April have both."
+        f"Model: the {CORES}-core rate at delay 0 against delay 500 under one profile (its "
+        "board's last in-sample run's, the same loop): more cores spin for the lock at "
+        "delay 0. Where a board's runs have one delay regime, its drag is the one with "
+        "which the model gives DELAY0_CONTRAST, FITTED to "
+        f"{calibration.DELAY0_CONTRAST_SOURCE}: there the sign is what that transfer "
+        "makes it, not a prediction; the withheld figures check it. Measured: the mean "
+        "delay-0 figure of the runs whose delay did not work against the mean delay-500 "
+        "figure of those whose delay did, where a board's runs before the withheld ones "
+        "have both."
     )
 
 
@@ -675,7 +769,7 @@ def _anomaly_block(document: Document, table: pd.DataFrame, level: int) -> None:
     flagged = table[table["anomaly"].fillna("") != ""]
     document.heading("Anomalies: flagged, not fitted", level + 1)
     if not len(flagged):
-        document.text("None found by the rules (docs/calibration.md).")
+        document.text("None found by the rules (docs/how-to/calibration.md).")
         return
     document.table(
         Table(
@@ -704,8 +798,14 @@ def _caption(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = ()) -> 
         f"that run's single-core figures, one line per delay regime ({len(table)} runs"
         + (f", {withheld} with their {CORES}-core figures withheld, shaded" if withheld else "")
         + ")."
-        + (" Vertical lines: the changes of the period." if _within(table, changes) else "")
-        + " Each prediction is the mean of the scenario's replications."
+        + (
+            " Vertical lines: the changes of the period; the predicted lines are broken at "
+            "each (a step, not a drift)."
+            if _within(table, changes)
+            else ""
+        )
+        + " Each prediction is the mean of the scenario's replications. A panel whose "
+        "values span more than a factor of 3 has a log axis."
     )
 
 
@@ -715,106 +815,144 @@ def _within(table: pd.DataFrame, changes: tuple[tuple[str, str], ...]) -> list[t
     return [(date, what) for date, what in changes if dates.min() <= date <= dates.max()]
 
 
+# the two delay regimes as drawn: name, colour index, line style, marker, words
+REGIMES = (
+    ("delay", 0, "-", "o", "delay worked"),
+    ("delay 0", 2, "--", "^", "delay did not work (delay 0)"),
+)
+
+
+def _title(key: tuple[str, str]) -> str:
+    """A data set in words: the board's name, its build's parts spelt out."""
+    board, build = key
+    parts = build.split("_") if build else []
+    said = ["SMP" if part == "SMP" else f"{part}-bit" if part.isdigit() else part for part in parts]
+    return " ".join(filter(None, [board.replace("_", " "), ", ".join(said)])) or "the board"
+
+
+def _series_panel(
+    axis: Axes,
+    rows: pd.DataFrame,
+    delay: int,
+    changes: tuple[tuple[str, str], ...],
+) -> None:
+    """One data set's measured and predicted 4-core rates at one delay."""
+    import matplotlib.dates
+    import matplotlib.ticker
+
+    from l4sim.analysis.style import PALETTE
+
+    when = pd.to_datetime(rows["ts"])
+    regime = rows["regime"] if "regime" in rows else pd.Series("delay", rows.index)
+    flagged = (
+        rows["anomaly"].fillna("") != "" if "anomaly" in rows else pd.Series(False, rows.index)
+    )
+    marked = _within(rows, changes)
+    stamps = [pd.Timestamp(date, tz=when.dt.tz) for date, _ in marked]
+    # each run's period: how many changes came before it; a line never crosses one
+    period = sum(((when >= stamp).astype(int) for stamp in stamps), pd.Series(0, rows.index))
+    metric = rate_metric(CORES, delay)
+    measured = rows[f"{metric}_measured"]
+    predicted = rows[f"{metric}_predicted"]
+    for name, colour, style, marker, words in REGIMES:
+        mine = regime == name
+        if not mine.any():
+            continue
+        for index, part in enumerate(sorted(set(period[mine]))):
+            # one line per regime and period, broken where a run of the other regime comes
+            chosen = period == part
+            axis.plot(
+                when[chosen],
+                predicted[chosen].where(mine[chosen]),
+                style,
+                color=PALETTE[colour],
+                linewidth=1.3,
+                marker=".",
+                markersize=3,
+                label=f"predicted, {words}" if index == 0 else "_",
+            )
+        points = mine & measured.notna() & ~flagged
+        axis.plot(
+            when[points],
+            measured[points],
+            marker,
+            color=PALETTE[6] if name == "delay" else PALETTE[1],
+            markersize=4,
+            markerfacecolor="none" if name == "delay 0" else None,
+            linestyle="none",
+            label=f"measured, {words}",
+        )
+    odd = measured.notna() & flagged
+    if odd.any():
+        axis.plot(
+            when[odd],
+            measured[odd],
+            "x",
+            color="0.45",
+            markersize=5,
+            linestyle="none",
+            label="measured, anomaly (not fitted)",
+        )
+    withheld = when[measured.isna()]
+    if len(withheld):  # wide enough to see, even around one run
+        pad = max((when.max() - when.min()) * 0.01, pd.Timedelta(hours=12))
+        axis.axvspan(
+            matplotlib.dates.date2num(withheld.min() - pad),
+            matplotlib.dates.date2num(withheld.max() + pad),
+            color="0.92",
+            zorder=0,
+            label=f"{CORES}-core figures withheld",
+        )
+    for index, ((date, what), stamp) in enumerate(zip(marked, stamps, strict=True)):
+        axis.axvline(
+            matplotlib.dates.date2num(stamp),
+            color=PALETTE[4],
+            linewidth=1.0,
+            linestyle=(":", "-.")[index % 2],
+            label=f"{date}: {what}",
+        )
+    values = pd.concat([measured.dropna(), predicted.dropna()])
+    if len(values) and values.min() > 0 and values.max() / values.min() > 3:
+        axis.set_yscale("log")
+        axis.set_ylabel(f"calls/s, {CORES} cores (log scale)", fontsize=8)
+    else:
+        digits = 1 if len(values) and values.max() - values.min() < 2e4 else 0
+        axis.yaxis.set_major_formatter(
+            matplotlib.ticker.FuncFormatter(
+                lambda value, _, digits=digits: f"{value / 1e3:,.{digits}f}k"
+            )
+        )
+        axis.set_ylabel(f"calls/s, {CORES} cores", fontsize=8)
+    axis.grid(alpha=0.3)
+
+
 def time_series_figure(
     table: pd.DataFrame, out_dir: Path, changes: tuple[tuple[str, str], ...] = CHANGES
 ) -> Drawn:
-    """Every data set's measured 4-core rates as points, predicted as lines, changes marked."""
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
+    """Every data set's measured 4-core rates as points, predicted as lines, changes marked.
 
-    from l4sim.analysis.style import PALETTE, caption_lines, footnote, save
+    The predicted lines are broken at every change: a prediction holds for the
+    kernel and benchmark of its run, so a line drawn across a change would show
+    a gradual drift where there is a step.
+    """
+    import matplotlib.pyplot as plt
+
+    from l4sim.analysis.style import save
 
     sets = _data_sets(table)
-    height = 2.4 + 2.2 * len(sets)  # inches: the title and legend, then a row per data set
+    height = 1.6 + 2.2 * len(sets)  # inches: the title and legend, then a row per data set
     figure, axes = plt.subplots(
         len(sets), len(DELAYS), figsize=(12, height), sharex=True, squeeze=False
     )
     for row_axes, (key, rows) in zip(axes, sets, strict=True):
-        when = pd.to_datetime(rows["ts"])
-        regime = rows["regime"] if "regime" in rows else pd.Series("delay", rows.index)
-        flagged = (
-            (rows["anomaly"].fillna("") != "")
-            if "anomaly" in rows
-            else (pd.Series(False, rows.index))
-        )
         for axis, delay in zip(row_axes, DELAYS, strict=True):
-            metric = rate_metric(CORES, delay)
-            measured = rows[f"{metric}_measured"]
-            for name, colour, style, marker in (
-                ("delay", PALETTE[0], "-", "o"),
-                ("delay 0", PALETTE[2], "--", "^"),
-            ):
-                mine = regime == name
-                if not mine.any():
-                    continue
-                label = "delay worked" if name == "delay" else "delay did not work (delay 0)"
-                # one line per regime, broken where a run of the other regime comes between
-                axis.plot(
-                    when,
-                    rows[f"{metric}_predicted"].where(mine),
-                    style,
-                    color=colour,
-                    linewidth=1.3,
-                    marker=".",
-                    markersize=3,
-                    label=f"predicted, {label}",
-                )
-                points = mine & measured.notna() & ~flagged
-                axis.plot(
-                    when[points],
-                    measured[points],
-                    marker,
-                    color=PALETTE[6] if name == "delay" else PALETTE[1],
-                    markersize=4,
-                    markerfacecolor="none" if name == "delay 0" else None,
-                    linestyle="none",
-                    label=f"measured, {label}",
-                )
-            odd = measured.notna() & flagged
-            if odd.any():
-                axis.plot(
-                    when[odd],
-                    measured[odd],
-                    "x",
-                    color="0.45",
-                    markersize=5,
-                    linestyle="none",
-                    label="measured, anomaly (not fitted)",
-                )
-            withheld = when[measured.isna()]
-            if len(withheld):  # wide enough to see, even around one run
-                pad = max((when.max() - when.min()) * 0.01, pd.Timedelta(hours=12))
-                axis.axvspan(
-                    withheld.min() - pad,
-                    withheld.max() + pad,
-                    color="0.92",
-                    zorder=0,
-                    label=f"{CORES}-core figures withheld",
-                )
-            for index, (date, what) in enumerate(_within(rows, changes)):
-                axis.axvline(
-                    pd.Timestamp(date, tz=when.dt.tz),
-                    color=PALETTE[4],
-                    linewidth=1.0,
-                    linestyle=(":", "-.")[index % 2],
-                    label=f"{date}: {what}",
-                )
-            values = pd.concat([measured.dropna(), rows[f"{metric}_predicted"].dropna()])
-            if len(values) and values.min() > 0 and values.max() / values.min() > 3:
-                axis.set_yscale("log")
-            digits = 1 if len(values) and values.max() - values.min() < 2e4 else 0
-            axis.yaxis.set_major_formatter(
-                matplotlib.ticker.FuncFormatter(
-                    lambda value, _, digits=digits: f"{value / 1e3:,.{digits}f}k"
-                )
-            )
-            axis.set_title(f"{_name(key)}: delay {delay:,}", fontsize=9, loc="left")
-            axis.grid(alpha=0.3)
-        row_axes[0].set_ylabel("calls/s, 4 cores", fontsize=8)
-    handles: dict[str, object] = {}
+            _series_panel(axis, rows, delay, changes)
+            axis.set_title(f"{_title(key)}: delay {delay:,} cycles", fontsize=9, loc="left")
+    handles: dict[str, Artist] = {}
     for axis in axes.flat:
         for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
+    # above the panels, off every panel's data
     figure.legend(
         list(handles.values()),
         list(handles),
@@ -827,11 +965,8 @@ def time_series_figure(
     figure.autofmt_xdate()
     title = f"sel4bench's SMP benchmark on {CORES} cores, every board: measured and predicted"
     figure.suptitle(title, fontsize=10.5, y=1 - 0.06 / height)
-    caption = footnote(figure, [_caption(table, changes)])
-    # the title and the legend's three rows above the panels: five title lines of room
-    return save(
-        figure, out_dir, FIGURE, title, caption, caption_lines(figure, caption), title_lines=5
-    )
+    # the title and the legend's three rows above the panels: four title lines of room
+    return save(figure, out_dir, FIGURE, title, [_caption(table, changes)], title_lines=4)
 
 
 def hardware_section(document: Document, folder: Path) -> None:
@@ -843,7 +978,7 @@ def hardware_section(document: Document, folder: Path) -> None:
         document.text(
             f"No comparison yet: `{table_path}` is absent. Run `l4sim compare "
             "sel4bench DATA` (DATA: a board's folder of sel4bench-results, or the "
-            "folder of all boards; see docs/calibration.md), then `l4sim report` "
+            "folder of all boards; see docs/how-to/calibration.md), then `l4sim report` "
             "again."
         )
         return
@@ -852,11 +987,13 @@ def hardware_section(document: Document, folder: Path) -> None:
         dtype={"sha_kernel": str, "sha_bench": str, "anomaly": str, "board": str, "build": str},
     )
     changes_path = folder / CHANGES_TABLE
-    changes = (
-        tuple(pd.read_csv(changes_path, dtype=str).itertuples(index=False, name=None))
+    marked = (
+        pd.read_csv(changes_path, dtype=str, keep_default_na=False)
         if changes_path.is_file()
-        else ()
+        else pd.DataFrame(columns=["date", "change"])
     )
+    changes = tuple(marked[["date", "change"]].itertuples(index=False, name=None))
+    dates = set(marked.get("predicted_on", pd.Series(dtype=str))) - {""}
     reading = (
         pd.read_csv(folder / READING, dtype=str, keep_default_na=False)
         if (folder / READING).is_file()
@@ -881,5 +1018,12 @@ def hardware_section(document: Document, folder: Path) -> None:
         else None
     )
     comparison_blocks(
-        document, table, figure, changes, level=2, reading=reading, contrasts=contrasts
+        document,
+        table,
+        figure,
+        changes,
+        level=2,
+        reading=reading,
+        contrasts=contrasts,
+        predicted_on=", ".join(sorted(dates)) or None,
     )

@@ -1,7 +1,10 @@
 """What each run of sel4bench's SMP benchmark was: its version, its delay, its anomalies.
 
 sel4bench's SMP benchmark (``apps/smp`` of https://github.com/seL4/sel4bench)
-changed how it spins between IPCs (its git history):
+changed how it spins between IPCs. The source is sel4bench's public commit
+history (https://github.com/seL4/sel4bench/commits): each run names its
+sel4bench commit (``sha_bench``), and ``apps/smp`` at that commit says how it
+delayed:
 
 - before commit ``1fb8af24`` (first run 2026-06-26) each delay was
   ``REXP(core) x delay - overhead``: exponentially distributed with mean
@@ -20,6 +23,10 @@ boot to boot. Such runs are real measurements of four cores saturating the
 big lock with nothing between IPCs; they are calibrated and predicted as
 delay-0 runs.
 
+A commit that :data:`VERSIONS` does not know (a later run, another fork) is
+decided by its run's date: deterministic from the first run of ``1fb8af24``
+on, exponential before; its version text says it was decided so.
+
 The rules below (each with its threshold) sort the runs; every table shows
 what they found, and an anomalous run is never fitted to.
 """
@@ -36,7 +43,9 @@ CORES = 4  # the multi-core figures kept: smp_4core_c500, smp_4core_c32000
 EXPONENTIAL = "exponential"
 DETERMINISTIC = "deterministic"
 DETERMINISTIC_FROM = ("1fb8af24", "2026-06-26")  # the commit, its first run in the series
-# sel4bench's versions in the 2026 series: sha_bench -> what it did to the SMP benchmark
+# sel4bench's versions in the 2026 series: sha_bench -> what it did to the SMP benchmark,
+# from apps/smp at each commit of https://github.com/seL4/sel4bench/commits (an unknown
+# commit: version_of decides by the run's date)
 VERSIONS = {
     "05b75695": "exponential delay, 1 s samples, 5 runs",
     "8e6d539a": "exponential delay",
@@ -190,8 +199,9 @@ def classify_all(data: Sel4benchData) -> dict[int, RunKind]:
                 (
                     *kind.anomalies,
                     (
-                        f"another boot mode: its {CORES}-core rate at delay {low} is {100 * apart:+.1f}% "
-                        f"from the median of {others} other runs with the same clock and regime "
+                        f"another boot mode: its {CORES}-core rate at delay {low} is "
+                        f"{100 * apart:+.1f}% from the median of {others} other runs with "
+                        "the same clock and regime "
                         f"(two clusters, more than {100 * BOOT_MODE_GAP:g}% apart), at the same "
                         "single-core figures"
                     ),

@@ -23,7 +23,7 @@ nothing: its index is the noise floor of the estimators (exactly 0 with
 common random numbers; an index at or below it means no measurable effect).
 
 Samples run as an explicit list of points through the sweep machinery
-(:func:`l4sim.sweep.run.run_points`): cached per (point, replication), so a
+(:func:`l4sim.sweep.execute.run_points`): cached per (point, replication), so a
 killed study resumes, on local processes or Dask, identical on any number of
 workers. A point that two samples share (the ``(no effect)`` parameter's
 steps) runs once.
@@ -35,8 +35,10 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,8 +52,9 @@ from l4sim.analysis.sensitivity_params import (
     with_value,
 )
 from l4sim.analysis.style import Drawn
-from l4sim.sweep.run import run_points
+from l4sim.sweep.execute import run_points
 from l4sim.sweep.scenario import Scenario
+from l4sim.workloads.base import Point
 
 METHODS = ("sobol", "morris")
 # SALib's base sample size: Sobol' needs a power of 2 (the sequence's balance), and
@@ -61,15 +64,22 @@ MORRIS_LEVELS = 4
 RESAMPLES = 200  # bootstrap resamples behind every interval
 QUARTERS = 4  # where a claim fails: its share holding per quarter of a parameter's range
 # the metrics reported per kernel-entry kind unless the study names others
-DEFAULT_METRICS = ("duration_mean", "fast_fraction", "lock_wait_mean", "entries_per_mcycle",
-                   "acquisitions_per_mcycle", "calls_per_second")
+DEFAULT_METRICS = (
+    "duration_mean",
+    "fast_fraction",
+    "lock_wait_mean",
+    "entries_per_mcycle",
+    "acquisitions_per_mcycle",
+    "calls_per_second",
+)
 STUDY_KEYS = ("params", "fixed", "method", "samples", "metrics")
 # which claims a scenario can evaluate: (workload, keys it must sweep, claims)
-CLAIMS = (("linux", {"fastpath_syscall", "fastpath_ipc"}, claims_module.linux_claims),
-          ("syscall_bench", {"cpus", "kernel_lock"}, claims_module.scaling_claims),
-          ("syscall_bench", {"threads", "wait_factor"}, claims_module.syscall_claims),
-          ("ipc_bench", {"clients", "wait_factor", "fastpath_ipc"},
-           claims_module.ipc_bench_claims))
+CLAIMS = (
+    ("linux", {"fastpath_syscall", "fastpath_ipc"}, claims_module.linux_claims),
+    ("syscall_bench", {"cpus", "kernel_lock"}, claims_module.scaling_claims),
+    ("syscall_bench", {"threads", "wait_factor"}, claims_module.syscall_claims),
+    ("ipc_bench", {"clients", "wait_factor", "fastpath_ipc"}, claims_module.ipc_bench_claims),
+)
 
 
 @dataclass
@@ -99,18 +109,26 @@ class Study:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SALib's notes on sample sizes: checked here
             if self.method == "sobol":
-                return sobol.sample(self.problem(), self.samples, calc_second_order=False,
-                                    seed=self.seed)
-            return morris.sample(self.problem(), self.samples, num_levels=MORRIS_LEVELS,
-                                 seed=self.seed)
+                return sobol.sample(
+                    self.problem(), self.samples, calc_second_order=False, seed=self.seed
+                )
+            return morris.sample(
+                self.problem(), self.samples, num_levels=MORRIS_LEVELS, seed=self.seed
+            )
 
     def points(self) -> list:
         """Every point the study runs (see :func:`sample_points`), validated."""
         return sample_points(self, self.design())
 
 
-def study_from(scenario: Scenario, params: list[str], fixed: list[str], method: str | None,
-               samples: int | None, metrics: list[str] = ()) -> Study:
+def study_from(
+    scenario: Scenario,
+    params: list[str],
+    fixed: list[str],
+    method: str | None,
+    samples: int | None,
+    metrics: Sequence[str] = (),
+) -> Study:
     """The study the command line and the scenario's ``[sensitivity]`` table describe.
 
     Options given on the command line replace the table's.
@@ -118,8 +136,10 @@ def study_from(scenario: Scenario, params: list[str], fixed: list[str], method: 
     table = scenario.study
     for key in table:
         if key not in STUDY_KEYS:
-            raise StudyError(f"{scenario.source}: key 'sensitivity.{key}': unknown key "
-                             f"(known: {', '.join(STUDY_KEYS)})")
+            raise StudyError(
+                f"{scenario.source}: key 'sensitivity.{key}': unknown key "
+                f"(known: {', '.join(STUDY_KEYS)})"
+            )
     specs = list(params) or _strings(table, "params", scenario)
     fixes = list(fixed) or _strings(table, "fixed", scenario)
     option = "--param" if params else f"{scenario.source}: key 'sensitivity.params':"
@@ -130,12 +150,13 @@ def study_from(scenario: Scenario, params: list[str], fixed: list[str], method: 
     if type(samples) is not int:
         raise StudyError(f"--samples {samples!r}: must be a whole number")
     if samples < MIN_SAMPLES[method]:
-        raise StudyError(f"--samples {samples}: too few for {method} (at least "
-                         f"{MIN_SAMPLES[method]})")
+        raise StudyError(
+            f"--samples {samples}: too few for {method} (at least {MIN_SAMPLES[method]})"
+        )
     if method == "sobol" and samples & (samples - 1):
         raise StudyError(f"--samples {samples}: sobol needs a power of 2 (8, 16, 32, ...)")
     chosen = tuple(metrics) or tuple(_strings(table, "metrics", scenario)) or DEFAULT_METRICS
-    from l4sim.sweep.runner import METRICS
+    from l4sim.simulation.records import METRICS
 
     for metric in chosen:
         if metric not in METRICS:
@@ -147,8 +168,7 @@ def study_from(scenario: Scenario, params: list[str], fixed: list[str], method: 
 def _strings(table: dict, key: str, scenario: Scenario) -> list[str]:
     values = table.get(key, [])
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise StudyError(f"{scenario.source}: key 'sensitivity.{key}': must be a list of "
-                         "strings")
+        raise StudyError(f"{scenario.source}: key 'sensitivity.{key}': must be a list of strings")
     return values
 
 
@@ -174,19 +194,27 @@ def sample_points(study: Study, design: np.ndarray) -> list:
     """
     base = study.scenario.points()
     streams = [point.stream_key or point.stream_digest() for point in base]
-    rows = [[p.value for p in study.parameters]] + [row[:len(study.parameters)]
-                                                    for row in design.tolist()]
-    points = []
+    rows = [[p.value for p in study.parameters]] + [
+        row[: len(study.parameters)] for row in design.tolist()
+    ]
+    points: list[Point] = []
     for row in rows:
         values = dict(zip(study.parameters, row, strict=True))
-        points.extend(with_value(point, values, key)
-                      for point, key in zip(base, streams, strict=True))
+        points.extend(
+            with_value(point, values, key) for point, key in zip(base, streams, strict=True)
+        )
     return points
 
 
-def run_study(study: Study, out_dir: Path, jobs: int | None = None,
-              scheduler: str | None = None, force: bool = False,
-              progress: bool | None = None, client=None) -> StudyResult:
+def run_study(
+    study: Study,
+    out_dir: Path,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+    client=None,
+) -> StudyResult:
     """Run (or resume) the study's samples, compute the indices, write the tables and figures.
 
     Writes ``sensitivity.parquet``, ``samples.parquet``, ``robustness.parquet``,
@@ -197,16 +225,26 @@ def run_study(study: Study, out_dir: Path, jobs: int | None = None,
 
     design = study.design()
     points = sample_points(study, design)  # validated before anything is written
-    run = run_points(points, study.scenario.name, out_dir, jobs=jobs, scheduler=scheduler,
-                     force=force, progress=progress, client=client)
+    run = run_points(
+        points,
+        study.scenario.name,
+        out_dir,
+        jobs=jobs,
+        scheduler=scheduler,
+        force=force,
+        progress=progress,
+        client=client,
+    )
     per_sample = len(study.scenario.points())
     frame = run.points
     frame["sample"] = frame["point"] // per_sample - 1  # -1: the profile's own values
     claims_of = claims_for(study.scenario)
-    outputs, claims = {}, {}
+    outputs: dict[Any, dict[str, float]] = {}
+    claims: list[Any] = []
     for sample, rows in frame.groupby("sample", sort=True):
-        values, found = sample_outputs(rows.drop(columns=["point", "sample"]), claims_of,
-                                       study.metrics)
+        values, found = sample_outputs(
+            rows.drop(columns=["point", "sample"]), claims_of, study.metrics
+        )
         outputs[sample] = values
         if sample == -1:
             claims = found
@@ -218,25 +256,42 @@ def run_study(study: Study, out_dir: Path, jobs: int | None = None,
     _write(out_dir / "sensitivity.parquet", indices)
     _write(out_dir / "samples.parquet", samples)
     _write(out_dir / "robustness.parquet", robustness)
-    subtitle = (f"scenario {study.scenario.name}: {study.method} (N = {study.samples}), "
-                f"{len(study.parameters)} parameters, {len(design)} samples x {per_sample} "
-                f"point{'s' if per_sample > 1 else ''}, {int(points[0].events):,} events "
-                "per run")
+    subtitle = (
+        f"scenario {study.scenario.name}: {study.method} (N = {study.samples}), "
+        f"{len(study.parameters)} parameters, {len(design)} samples x {per_sample} "
+        f"point{'s' if per_sample > 1 else ''}, {int(points[0].events):,} events "
+        "per run"
+    )
     figures = [indices_figure(indices, influence_column(study.method), out_dir, subtitle)]
     if len(robustness):
         figures.append(robustness_figure(samples, robustness, out_dir, subtitle))
-    (out_dir / "study.json").write_text(json.dumps(
-        {"scenario": study.scenario.name, "source": study.scenario.source,
-         "method": study.method, "samples": study.samples, "seed": study.seed,
-         "parameters": [[p.name, p.low, p.high, p.value] for p in study.parameters],
-         "sampled": len(design), "points_per_sample": per_sample,
-         "events": int(points[0].events), "replications": int(points[0].replications),
-         "runs": run.runs, "distinct_runs": run.reused + run.computed,
-         "figures": [{"png": f.png.name, "svg": f.svg.name, "title": f.title,
-                      "caption": f.caption} for f in figures]},
-        indent=1) + "\n")
-    return StudyResult(study, out_dir, indices, samples, robustness, run.runs, run.reused,
-                       run.computed, figures)
+    (out_dir / "study.json").write_text(
+        json.dumps(
+            {
+                "scenario": study.scenario.name,
+                "source": study.scenario.source,
+                "method": study.method,
+                "samples": study.samples,
+                "seed": study.seed,
+                "parameters": [[p.name, p.low, p.high, p.value] for p in study.parameters],
+                "sampled": len(design),
+                "points_per_sample": per_sample,
+                "events": int(points[0].events),
+                "replications": int(points[0].replications),
+                "runs": run.runs,
+                "distinct_runs": run.reused + run.computed,
+                "figures": [
+                    {"png": f.png.name, "svg": f.svg.name, "title": f.title, "caption": f.caption}
+                    for f in figures
+                ],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    return StudyResult(
+        study, out_dir, indices, samples, robustness, run.runs, run.reused, run.computed, figures
+    )
 
 
 def claims_for(scenario: Scenario):
@@ -263,7 +318,8 @@ def sample_outputs(points: pd.DataFrame, claims_of, metrics) -> tuple[dict, list
 
 def claim_names(claims: list) -> dict:
     """``E3.1``, ``E3.2``...: each claim row by its experiment and its place among its rows."""
-    names, seen = {}, {}
+    names: dict[str, Any] = {}
+    seen: dict[str, int] = {}
     for claim in claims:
         seen[claim.id] = seen.get(claim.id, 0) + 1
         names[f"{claim.id}.{seen[claim.id]}"] = claim
@@ -272,8 +328,10 @@ def claim_names(claims: list) -> dict:
 
 def _samples_table(study: Study, design: np.ndarray, outputs: pd.DataFrame) -> pd.DataFrame:
     """Every sample's applied inputs (rounded as run) and its outputs; sample -1: the profile."""
-    inputs = {p.name: [p.applied(p.value)] + [p.applied(v) for v in design[:, i]]
-              for i, p in enumerate(study.parameters)}
+    inputs = {
+        p.name: [p.applied(p.value)] + [p.applied(v) for v in design[:, i]]
+        for i, p in enumerate(study.parameters)
+    }
     frame = pd.DataFrame({"sample": range(-1, len(design)), **inputs})
     return frame.merge(outputs, left_on="sample", right_index=True, how="left")
 
@@ -292,13 +350,27 @@ def compute_indices(study: Study, design: np.ndarray, outputs: pd.DataFrame) -> 
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
                 if study.method == "sobol":
-                    result = sobol.analyze(problem, y, calc_second_order=False,
-                                           num_resamples=RESAMPLES, seed=study.seed)
+                    result = sobol.analyze(
+                        problem,
+                        y,
+                        calc_second_order=False,
+                        num_resamples=RESAMPLES,
+                        seed=study.seed,
+                    )
                 else:
-                    result = morris.analyze(problem, design, y, num_resamples=RESAMPLES,
-                                            num_levels=MORRIS_LEVELS, seed=study.seed)
-        columns = (("S1", "S1_conf", "ST", "ST_conf") if study.method == "sobol"
-                   else ("mu_star", "mu_star_conf", "sigma"))
+                    result = morris.analyze(
+                        problem,
+                        design,
+                        y,
+                        num_resamples=RESAMPLES,
+                        num_levels=MORRIS_LEVELS,
+                        seed=study.seed,
+                    )
+        columns = (
+            ("S1", "S1_conf", "ST", "ST_conf")
+            if study.method == "sobol"
+            else ("mu_star", "mu_star_conf", "sigma")
+        )
         for index, name in enumerate(problem["names"]):
             row = {"output": output, "parameter": name}
             for column in columns:
@@ -312,28 +384,42 @@ def influence_column(method: str) -> str:
     return "ST" if method == "sobol" else "mu_star"
 
 
-def robustness_table(study: Study, samples: pd.DataFrame, indices: pd.DataFrame,
-                     claims: list) -> pd.DataFrame:
-    """Per claim: the share of samples where it holds, its most influential parameters,
-    and where along the first of them it fails."""
+def robustness_table(
+    study: Study, samples: pd.DataFrame, indices: pd.DataFrame, claims: list
+) -> pd.DataFrame:
+    """Each claim's robustness.
+
+    Per claim: the share of samples where it holds, its most influential
+    parameters, and where along the first of them it fails.
+    """
     column = influence_column(study.method)
     sampled = samples[samples["sample"] >= 0]
     rows = []
     for name, claim in claim_names(claims).items():
         values = sampled[name].to_numpy(dtype=float)
         holds = (claim.band[0] <= values) & (values <= claim.band[1])
-        ranked = (indices[(indices["output"] == name) & (indices["parameter"] != NO_EFFECT)]
-                  .sort_values(column, ascending=False, na_position="last"))
+        ranked = indices[
+            (indices["output"] == name) & (indices["parameter"] != NO_EFFECT)
+        ].sort_values(column, ascending=False, na_position="last")
         ranked = ranked[ranked[column] > _floor(indices, name, study.method)]
         top = list(ranked["parameter"].head(3))
-        rows.append({"output": name, "claim": claim.id, "text": claim.text,
-                     "band": claim.band_text(), "band_low": float(claim.band[0]),
-                     "band_high": float(claim.band[1]), "at_profile": float(claim.value),
-                     "holds_at_profile": bool(claim.holds),
-                     "share_holding": float(holds.mean()), "samples": int(len(values)),
-                     "top_parameters": ", ".join(top),
-                     "top_indices": ", ".join(f"{v:.2g}" for v in ranked[column].head(3)),
-                     "fails_where": _fails_where(study, sampled, holds, top)})
+        rows.append(
+            {
+                "output": name,
+                "claim": claim.id,
+                "text": claim.text,
+                "band": claim.band_text(),
+                "band_low": float(claim.band[0]),
+                "band_high": float(claim.band[1]),
+                "at_profile": float(claim.value),
+                "holds_at_profile": bool(claim.holds),
+                "share_holding": float(holds.mean()),
+                "samples": len(values),
+                "top_parameters": ", ".join(top),
+                "top_indices": ", ".join(f"{v:.2g}" for v in ranked[column].head(3)),
+                "fails_where": _fails_where(study, sampled, holds, top),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -349,13 +435,17 @@ def _floor(indices: pd.DataFrame, output: str, method: str) -> float:
 
 def noise_floor(indices: pd.DataFrame, method: str) -> float:
     """The largest index (plus interval) the no-effect parameter gets over all outputs."""
-    return max((_floor(indices, output, method) for output in indices["output"].unique()),
-               default=0.0)
+    return max(
+        (_floor(indices, output, method) for output in indices["output"].unique()), default=0.0
+    )
 
 
 def _fails_where(study: Study, sampled: pd.DataFrame, holds: np.ndarray, top: list) -> str:
-    """How many samples fail, and the share holding in each quarter of the most
-    influential parameter's range (where along it the claim breaks)."""
+    """How many samples fail, and where along the most influential parameter.
+
+    The share holding in each quarter of that parameter's range says where
+    along it the claim breaks.
+    """
     failures = int((~holds).sum())
     if failures == 0:
         return "holds in every sample"
@@ -368,11 +458,15 @@ def _fails_where(study: Study, sampled: pd.DataFrame, holds: np.ndarray, top: li
     values = sampled[name].to_numpy(dtype=float)
     edges = np.linspace(parameter.low, parameter.high, QUARTERS + 1)
     quarter = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, QUARTERS - 1)
-    shares = [f"{100 * holds[quarter == q].mean():.0f}%" if (quarter == q).any() else "-"
-              for q in range(QUARTERS)]
-    return (f"fails in {failures} of {len(holds)} samples; by quarter of {name} "
-            f"{parameter.low:g}..{parameter.high:g} (low to high) it holds in "
-            f"{' / '.join(shares)}")
+    shares = [
+        f"{100 * holds[quarter == q].mean():.0f}%" if (quarter == q).any() else "-"
+        for q in range(QUARTERS)
+    ]
+    return (
+        f"fails in {failures} of {len(holds)} samples; by quarter of {name} "
+        f"{parameter.low:g}..{parameter.high:g} (low to high) it holds in "
+        f"{' / '.join(shares)}"
+    )
 
 
 def _write(path: Path, frame: pd.DataFrame) -> None:
@@ -393,24 +487,32 @@ def console_table(result: StudyResult, top: int = 3) -> str:
         if ranked[column].isna().all():
             lines.append(f"{output:<34} constant over the sampled space")
             continue
-        cells = [f"{r.parameter} {getattr(r, column):.3f} +- {getattr(r, column + '_conf'):.3f}"
-                 for r in ranked.head(top).itertuples()]
+        cells = [
+            f"{r.parameter} {getattr(r, column):.3f} +- {getattr(r, column + '_conf'):.3f}"
+            for r in ranked.head(top).itertuples()
+        ]
         lines.append(f"{output:<34} " + "; ".join(cells))
-    lines.append(f"noise floor (the no-effect parameter's {column} + interval, largest over "
-                 f"outputs): {noise_floor(indices, method):.3g}")
+    lines.append(
+        f"noise floor (the no-effect parameter's {column} + interval, largest over "
+        f"outputs): {noise_floor(indices, method):.3g}"
+    )
     if len(result.robustness):
         lines.append("")
         lines.append(f"{'claim':<8} {'holds in':>9}  at profile  most influential")
         for r in result.robustness.itertuples():
-            lines.append(f"{r.output:<8} {100 * r.share_holding:8.0f}%  "
-                         f"{r.at_profile:10.4g}  {r.top_parameters or '-'}  ({r.text})")
+            lines.append(
+                f"{r.output:<8} {100 * r.share_holding:8.0f}%  "  # type: ignore[operator, str-bytes-safe]  # (a table row)
+                f"{r.at_profile:10.4g}  {r.top_parameters or '-'}  ({r.text})"  # type: ignore[str-bytes-safe]
+            )
     return "\n".join(lines)
 
 
 def describe(result: StudyResult) -> str:
     """One line: where the tables went and what was reused."""
     distinct = result.reused + result.computed
-    return (f"{result.runs} runs, {distinct} distinct ({result.reused} reused from "
-            f"{result.out_dir / 'cache'}, {result.computed} computed) -> "
-            f"{result.out_dir / 'sensitivity.parquet'}, samples.parquet, robustness.parquet, "
-            + ", ".join(f"{figure.png.stem} (PNG, SVG)" for figure in result.figures))
+    return (
+        f"{result.runs} runs, {distinct} distinct ({result.reused} reused from "
+        f"{result.out_dir / 'cache'}, {result.computed} computed) -> "
+        f"{result.out_dir / 'sensitivity.parquet'}, samples.parquet, robustness.parquet, "
+        + ", ".join(f"{figure.png.stem} (PNG, SVG)" for figure in result.figures)
+    )

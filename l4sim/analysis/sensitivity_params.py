@@ -52,17 +52,17 @@ class Parameter:
 
     def applied(self, sampled: float):
         """The value a point gets for a sampled number (a whole one where the key needs it)."""
-        return int(round(sampled)) if self.integer else float(sampled)
+        return round(sampled) if self.integer else float(sampled)
 
     @property
     def cost(self) -> str | None:
         """The cost's name, for a ``costs.NAME`` parameter."""
-        return self.name.removeprefix(COSTS_PREFIX) if self.name.startswith(COSTS_PREFIX) \
-            else None
+        return self.name.removeprefix(COSTS_PREFIX) if self.name.startswith(COSTS_PREFIX) else None
 
 
-def parse_parameters(specs: list[str], fixed: list[str], scenario: Scenario,
-                     option: str = "--param") -> list[Parameter]:
+def parse_parameters(
+    specs: list[str], fixed: list[str], scenario: Scenario, option: str = "--param"
+) -> list[Parameter]:
     """The parameters ``specs`` (``NAME=LOW:HIGH``) name, checked against the scenario."""
     points = scenario.points()
     parsed: dict[str, tuple[str, str, str]] = {}
@@ -92,14 +92,18 @@ def parse_parameters(specs: list[str], fixed: list[str], scenario: Scenario,
             names.append((name, spec, low, high))
     if not names:
         raise StudyError(f"{option}: no parameter to vary (give --param NAME=LOW:HIGH)")
-    return [_parameter(name, spec, low, high, scenario, points, option)
-            for name, spec, low, high in names]
+    return [
+        _parameter(name, spec, low, high, scenario, points, option)
+        for name, spec, low, high in names
+    ]
 
 
 def _split(spec: str, option: str) -> tuple[str, str, str]:
     if "=" not in spec or ":" not in spec.split("=", 1)[1]:
-        raise StudyError(f"{option} {spec}: expected NAME=LOW:HIGH (e.g. costs.lock_handoff="
-                         "30:90 or costs.*=-30%:+30%)")
+        raise StudyError(
+            f"{option} {spec}: expected NAME=LOW:HIGH (e.g. costs.lock_handoff="
+            "30:90 or costs.*=-30%:+30%)"
+        )
     name, bounds = (part.strip() for part in spec.split("=", 1))
     low, high = (part.strip() for part in bounds.split(":", 1))
     return name, low, high
@@ -112,13 +116,18 @@ def _known(name: str, point: Point) -> bool:
 
 
 def _numeric_keys(point: Point) -> list[str]:
-    return [key for key, field in type(point).model_fields.items()
-            if field.annotation in (int, float) and key not in NOT_PARAMETERS]
+    return [
+        key
+        for key, field in type(point).model_fields.items()
+        if field.annotation in (int, float) and key not in NOT_PARAMETERS
+    ]
 
 
 def _known_text(point: Point) -> str:
-    return (f"a cost costs.NAME, costs.*, or a numeric key of workload {point.workload}: "
-            f"{', '.join(_numeric_keys(point))}")
+    return (
+        f"a cost costs.NAME, costs.*, or a numeric key of workload {point.workload}: "
+        f"{', '.join(_numeric_keys(point))}"
+    )
 
 
 def _values(name: str, points: list[Point]) -> set:
@@ -136,41 +145,51 @@ def _bound(text: str, value: float, spec: str, option: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise StudyError(f"{option} {spec}: bound {text!r} is neither a number nor a "
-                         "percentage (-30%, +30%)") from None
+        raise StudyError(
+            f"{option} {spec}: bound {text!r} is neither a number nor a percentage (-30%, +30%)"
+        ) from None
 
 
-def _parameter(name: str, spec: str, low_text: str, high_text: str, scenario: Scenario,
-               points: list[Point], option: str) -> Parameter:
-    where = f"{option} {spec}" + ("" if spec.split("=", 1)[0].strip() == name
-                                  else f" ({name})")
+def _parameter(
+    name: str,
+    spec: str,
+    low_text: str,
+    high_text: str,
+    scenario: Scenario,
+    points: list[Point],
+    option: str,
+) -> Parameter:
+    where = f"{option} {spec}" + ("" if spec.split("=", 1)[0].strip() == name else f" ({name})")
     if not _known(name, points[0]):
         raise StudyError(f"{where}: unknown parameter ({_known_text(points[0])})")
     if name in scenario.sweep:
-        raise StudyError(f"{where}: the scenario sweeps '{name}'; a key is either swept "
-                         "or varied by the study")
+        raise StudyError(
+            f"{where}: the scenario sweeps '{name}'; a key is either swept or varied by the study"
+        )
     values = _values(name, points)
     relative = bool(_RELATIVE.match(low_text) or _RELATIVE.match(high_text))
     if relative and len(values) > 1:
-        raise StudyError(f"{where}: its value differs between the scenario's points; "
-                         "give an absolute range")
+        raise StudyError(
+            f"{where}: its value differs between the scenario's points; give an absolute range"
+        )
     value = float(next(iter(values)))
     low, high = (_bound(t, value, spec, option) for t in (low_text, high_text))
-    integer = name.startswith(COSTS_PREFIX) or \
-        type(points[0]).model_fields[name].annotation is int
+    integer = name.startswith(COSTS_PREFIX) or type(points[0]).model_fields[name].annotation is int
     if not low < high:
         raise StudyError(f"{where}: LOW ({low:g}) must be below HIGH ({high:g})")
     if integer and round(low) == round(high):
-        raise StudyError(f"{where}: the range {low:g}..{high:g} holds a single whole "
-                         "number; widen it")
+        raise StudyError(
+            f"{where}: the range {low:g}..{high:g} holds a single whole number; widen it"
+        )
     parameter = Parameter(name, low, high, value, integer)
     for bound in (low, high):
         for point in points:
             try:
                 with_value(point, {parameter: bound})
             except (ValidationError, ValueError) as error:
-                raise StudyError(f"{where}: {bound:g} leaves the parameter's valid domain "
-                                 f"({_reason(error)})") from None
+                raise StudyError(
+                    f"{where}: {bound:g} leaves the parameter's valid domain ({_reason(error)})"
+                ) from None
     return parameter
 
 

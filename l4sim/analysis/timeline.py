@@ -15,10 +15,25 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# colours of the PNG, by segment category
-COLOURS = {"user": "#7fbf7f", "fast": "#3b75af", "slow": "#ef8636", "kernel": "#9c9c9c",
-           "spin": "#c53a32", "idle": "#eeeeee"}
+# colours of the PNG, by segment category, and the category in the legend
+COLOURS = {
+    "user": "#7fbf7f",
+    "fast": "#3b75af",
+    "slow": "#ef8636",
+    "kernel": "#9c9c9c",
+    "spin": "#c53a32",
+    "idle": "#eeeeee",
+}
+CATEGORIES = {
+    "user": "user",
+    "fast": "fastpath",
+    "slow": "slowpath",
+    "kernel": "other kernel entry",
+    "spin": "lock spinning",
+    "idle": "idle",
+}
 _KEEP = object()
+CHARACTERS = 330  # characters of a segment's label (6 points) across the drawn window
 
 
 @dataclass
@@ -71,8 +86,7 @@ class Timeline:
     def segments(self, end: int | None = None) -> list[Segment]:
         """Kernel segments plus the user and idle gaps between them, per CPU."""
         if end is None:
-            end = max([s.end for s in self.kernel_segments] + [m[0] for m in self.marks],
-                      default=0)
+            end = max([s.end for s in self.kernel_segments] + [m[0] for m in self.marks], default=0)
         result: list[Segment] = []
         by_cpu: dict[int, list] = {cpu: [] for cpu in range(self.cpus)}
         for segment, (_, _, following) in zip(self.kernel_segments, self.after, strict=True):
@@ -92,28 +106,52 @@ class Timeline:
     def to_chrome(self) -> dict:
         """The Chrome trace event format (microseconds, one track per CPU)."""
         scale = 1e6 / self.clock_hz
-        events: list[dict] = [{"ph": "M", "name": "process_name", "pid": 0,
-                               "args": {"name": "l4sim CPUs"}}]
-        events += [{"ph": "M", "name": "thread_name", "pid": 0, "tid": cpu,
-                    "args": {"name": f"cpu{cpu}"}} for cpu in range(self.cpus)]
+        events: list[dict] = [
+            {"ph": "M", "name": "process_name", "pid": 0, "args": {"name": "l4sim CPUs"}}
+        ]
+        events += [
+            {"ph": "M", "name": "thread_name", "pid": 0, "tid": cpu, "args": {"name": f"cpu{cpu}"}}
+            for cpu in range(self.cpus)
+        ]
         for segment in [*self.segments(), *self.spins]:
-            events.append({"name": segment.name, "cat": segment.category, "ph": "X",
-                           "ts": segment.start * scale,
-                           "dur": max(segment.end - segment.start, 0) * scale,
-                           "pid": 0, "tid": segment.cpu,
-                           "args": {"thread": segment.thread, "cycles": segment.end - segment.start,
-                                    "start_cycle": segment.start}})
+            events.append(
+                {
+                    "name": segment.name,
+                    "cat": segment.category,
+                    "ph": "X",
+                    "ts": segment.start * scale,
+                    "dur": max(segment.end - segment.start, 0) * scale,
+                    "pid": 0,
+                    "tid": segment.cpu,
+                    "args": {
+                        "thread": segment.thread,
+                        "cycles": segment.end - segment.start,
+                        "start_cycle": segment.start,
+                    },
+                }
+            )
         for number, (cpu, sent, to_cpu, received, label) in enumerate(self.flows):
             common = {"name": "ipc", "cat": "ipc", "id": number, "pid": 0}
-            events.append({**common, "ph": "s", "ts": sent * scale, "tid": cpu,
-                           "args": {"message": label}})
-            events.append({**common, "ph": "f", "bp": "e", "ts": received * scale,
-                           "tid": to_cpu})
+            events.append(
+                {**common, "ph": "s", "ts": sent * scale, "tid": cpu, "args": {"message": label}}
+            )
+            events.append({**common, "ph": "f", "bp": "e", "ts": received * scale, "tid": to_cpu})
         for now, cpu, text in self.marks:
-            events.append({"name": f"VIOLATION {text}", "ph": "i", "s": "g", "ts": now * scale,
-                           "pid": 0, "tid": cpu if cpu is not None else 0})
-        return {"traceEvents": events, "displayTimeUnit": "ns",
-                "otherData": {"clock_hz": self.clock_hz, "time_unit": "microseconds"}}
+            events.append(
+                {
+                    "name": f"VIOLATION {text}",
+                    "ph": "i",
+                    "s": "g",
+                    "ts": now * scale,
+                    "pid": 0,
+                    "tid": cpu if cpu is not None else 0,
+                }
+            )
+        return {
+            "traceEvents": events,
+            "displayTimeUnit": "ns",
+            "otherData": {"clock_hz": self.clock_hz, "time_unit": "microseconds"},
+        }
 
     def write_chrome(self, path: Path) -> Path:
         path = Path(path)
@@ -129,22 +167,48 @@ class Timeline:
 
         stop = start + cycles
         fig, ax = plt.subplots(figsize=(14, 1.2 + 1.1 * self.cpus))
+        drawn: set[str] = set()  # categories in the window: the legend names these only
+
+        def bar(y, left, right, height, category):
+            first = category not in drawn
+            drawn.add(category)
+            ax.barh(
+                y,
+                right - left,
+                left=left,
+                height=height,
+                color=COLOURS[category],
+                edgecolor="white" if height > 0.2 else "none",
+                linewidth=0.3,
+                label=CATEGORIES[category] if first else "_",
+            )
+
         for segment in self.segments():
             if segment.end <= start or segment.start >= stop:
                 continue
             left, right = max(segment.start, start), min(segment.end, stop)
-            y = segment.cpu
-            ax.barh(y, right - left, left=left, height=0.6, color=COLOURS[segment.category],
-                    edgecolor="white", linewidth=0.3)
-            if segment.category != "idle" and (right - left) > cycles / 25:
-                label = segment.name if segment.category != "user" else segment.thread
-                ax.text((left + right) / 2, y, label.split(" ", 1)[-1], ha="center",
-                        va="center", fontsize=6, clip_on=True)
+            bar(segment.cpu, left, right, 0.6, segment.category)
+            if segment.category != "idle":
+                label = (
+                    segment.thread if segment.category == "user" else segment_label(segment.name)
+                )
+                # the label, or its part after the colon, if it fits inside the bar
+                room = (right - left) / cycles * CHARACTERS
+                fits = [t for t in (label, label.rpartition(": ")[2]) if len(t) <= room]
+                if fits:
+                    ax.text(
+                        (left + right) / 2,
+                        segment.cpu,
+                        fits[0],
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        clip_on=True,
+                    )
         for segment in self.spins:
             if segment.end > start and segment.start < stop:
                 left, right = max(segment.start, start), min(segment.end, stop)
-                ax.barh(segment.cpu - 0.36, right - left, left=left, height=0.12,
-                        color=COLOURS["spin"])
+                bar(segment.cpu - 0.36, left, right, 0.12, "spin")
         for cpu, sent, to_cpu, received, _label in self.flows:
             if start <= sent < stop and start <= received < stop:
                 if cpu == to_cpu:  # same CPU: a short arrow along the row
@@ -152,25 +216,61 @@ class Timeline:
                 else:  # across rows: from the sender's edge to the receiver's
                     step = 0.3 if to_cpu > cpu else -0.3
                     ends = (sent, cpu + step), (received, to_cpu - step)
-                ax.annotate("", xy=ends[1], xytext=ends[0],
-                            arrowprops={"arrowstyle": "->", "color": "black", "lw": 0.7})
+                ax.annotate(
+                    "",
+                    xy=ends[1],
+                    xytext=ends[0],
+                    arrowprops={"arrowstyle": "->", "color": "black", "lw": 0.7},
+                )
         for now, _cpu, _text in self.marks:
             if start <= now < stop:
-                ax.axvline(now, color="red", linestyle="--")
-        handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in COLOURS.values()]
-        ax.legend(handles, [f"{k}path" if k in ("fast", "slow") else k for k in COLOURS],
-                  loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=len(COLOURS),
-                  fontsize=8, frameon=False)
-        ax.set_yticks(range(self.cpus), [f"cpu{c}" for c in range(self.cpus)])
+                ax.axvline(now, color="red", linestyle="--", label="invariant violation")
+        order = list(CATEGORIES.values())
+        handles, labels = ax.get_legend_handles_labels()
+        ranked = sorted(
+            zip(handles, labels, strict=True),
+            key=lambda pair: order.index(pair[1]) if pair[1] in order else 99,
+        )
+        ax.legend(
+            [h for h, _ in ranked],
+            [label for _, label in ranked],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.25),
+            ncol=len(ranked),
+            fontsize=8,
+            frameon=False,
+        )
+        ax.set_yticks(range(self.cpus), [f"CPU {c}" for c in range(self.cpus)])
         ax.invert_yaxis()
         ax.set_xlim(start, stop)
         ax.set_xlabel("cycle")
-        ax.set_title("l4sim timeline (arrows: IPC hand-offs, thin bars over a row: lock spinning)",
-                     fontsize=9)
+        ax.set_title(
+            "l4sim timeline (arrows: IPC hand-offs, thin bars over a row: lock spinning)",
+            fontsize=9,
+        )
         fig.tight_layout()
         fig.savefig(path, dpi=150)
         plt.close(fig)
         return Path(path)
+
+
+def segment_label(name: str) -> str:
+    """A kernel segment's name for a reader: ``ipc fast:fast_call`` -> 'IPC fastpath.
+
+    Call', ``ipc slow:destination_on_this_cpu`` -> 'IPC fell back: destination on this cpu'.
+    """
+    from l4sim.analysis.style import KINDS
+
+    kind, _, outcome = name.partition(" ")
+    shown = KINDS.get(kind, kind.replace("_", " "))
+    if not outcome:
+        return shown
+    path, _, exit_point = outcome.partition(":")
+    if exit_point.startswith((f"{path}_", "irq_")):
+        what = exit_point.split("_", 1)[1].replace("_", " ")
+        return f"{shown} {path}path: {what}"
+    # a slow exit named after a fastpath check: the check failed and the slowpath ran
+    return f"{shown} fell back: {exit_point.replace('_', ' ')}"
 
 
 def _gap(cpu: int, start: int, end: int, running: str | None) -> Segment:

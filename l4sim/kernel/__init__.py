@@ -2,6 +2,6 @@
 
 Kernel paths are generators that change kernel state directly and yield small
 effect values (:mod:`l4sim.kernel.effects`) for whoever runs them: the SimPy
-engine (:mod:`l4sim.sim.machine`) or the synchronous interpreter used by tests
-(:mod:`l4sim.kernel.interpret`).
+engine (:mod:`l4sim.sim.machine`) or, in the tests, a synchronous interpreter
+with no clock.
 """

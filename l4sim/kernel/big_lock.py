@@ -15,11 +15,23 @@ may take the lock in between.
 
 from __future__ import annotations
 
-from l4sim.kernel.effects import Acquire, Release, Switch
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from l4sim.kernel.effects import Acquire, KernelPath, Release, Switch
 from l4sim.kernel.locks import KERNEL_LOCKING, Lock
+from l4sim.kernel.objects import Thread
+
+if TYPE_CHECKING:
+    from l4sim.kernel.kernel import Kernel, Path
+
+    # to the type checker a kernel: what it does not define is the wrapped kernel's
+    _AKernel = Kernel
+    _Result = TypeVar("_Result")
+else:
+    _AKernel = object
 
 
-def with_kernel_lock(kernel):
+def with_kernel_lock(kernel: Kernel) -> Kernel:
     """``kernel`` itself (fine-grained locking) or wrapped in a big kernel lock."""
     strategy = getattr(kernel.config, "kernel_lock", "fine")
     if strategy == "fine":
@@ -29,7 +41,7 @@ def with_kernel_lock(kernel):
     raise ValueError(f"unknown kernel_lock {strategy!r} (known: {', '.join(KERNEL_LOCKING)})")
 
 
-class BigLockKernel:
+class BigLockKernel(_AKernel):
     """A kernel whose every entry point runs under one big lock.
 
     Everything but the entry points (``enter``, ``reschedule``, ``dispatch``,
@@ -37,7 +49,7 @@ class BigLockKernel:
     the scheduler's shared state: its ``sched_lock_lines`` follow it between CPUs.
     """
 
-    def __init__(self, kernel) -> None:
+    def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
         self.big_lock = Lock("big_kernel", rank=-1, lines=kernel.costs.sched_lock_lines)
         self._take = Acquire((self.big_lock,))
@@ -45,10 +57,10 @@ class BigLockKernel:
 
     _OWN = frozenset({"_kernel", "big_lock", "_take", "_drop"})
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._kernel, name)
 
-    def __setattr__(self, name: str, value) -> None:
+    def __setattr__(self, name: str, value: object) -> None:
         # the wrapped kernel's state (e.g. an invariant monitor) is set on it, so
         # the paths underneath see it too
         if name in self._OWN:
@@ -63,27 +75,26 @@ class BigLockKernel:
     # The trap's assembly entry and exit (trap_entry, trap_exit) stay outside the
     # lock, as in seL4, whose lock covers the C code from the entry to just
     # before the return to user.
-    def enter(self, cpu, thread, action):
+    def enter(self, cpu: int, thread: Thread, action: object) -> tuple[str, Path]:
         kernel = self._kernel
         kind, path = kernel.enter_kernel(cpu, thread, action)
         path = self.locked(path)
         return kind, (kernel.trapped(path) if kernel.traps else path)
 
-    def reschedule(self, cpu, thread, timeslice_expired):
+    def reschedule(self, cpu: int, thread: Thread, timeslice_expired: bool) -> Path:
         kernel = self._kernel
         path = self.locked(kernel.reschedule_kernel(cpu, thread, timeslice_expired))
         return kernel.trapped(path, entry=False) if kernel.traps else path
 
-    def dispatch(self, cpu):
+    def dispatch(self, cpu: int) -> KernelPath[None]:
         return self.locked(self._kernel.dispatch(cpu))
 
-    def deliver_irq(self, cpu, current, payload):
+    def deliver_irq(self, cpu: int, current: Thread | None, payload: tuple[object, ...]) -> Path:
         kernel = self._kernel
         path = self.locked(kernel.deliver_irq_kernel(cpu, current, payload))
-        return path if current is None or not kernel.traps else kernel.trapped(path,
-                                                                               entry=False)
+        return path if current is None or not kernel.traps else kernel.trapped(path, entry=False)
 
-    def locked(self, path):
+    def locked(self, path: KernelPath[_Result]) -> KernelPath[_Result]:
         """Run ``path`` under the big lock: taken first, dropped at switches and at the end."""
         yield self._take
         held = True
@@ -107,4 +118,4 @@ class BigLockKernel:
         except StopIteration as stop:
             if held:
                 yield self._drop
-            return stop.value
+            return stop.value  # type: ignore[no-any-return]  # what path returned

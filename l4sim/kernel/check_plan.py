@@ -11,13 +11,19 @@ unlocked read sees other CPUs' writes as they are at its true cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
+from typing import TYPE_CHECKING, Generic
 
-from l4sim.kernel.checks import LOCK_FREE, Check, Stage, pass_mask
-from l4sim.kernel.effects import Outcome, Spend, Sync
+from l4sim.kernel.checks import LOCK_FREE, Check, Context, Stage, pass_mask
+from l4sim.kernel.effects import Effect, KernelPath, Outcome, Spend, Sync
+from l4sim.kernel.locks import Lock
+from l4sim.kernel.objects import Thread
+
+if TYPE_CHECKING:
+    from l4sim.kernel.state import KernelState
 
 SYNC = Sync()
 
@@ -29,7 +35,7 @@ def fallback(check_name: str) -> Outcome:
 
 
 @dataclass(frozen=True)
-class CheckRun:
+class CheckRun(Generic[Context]):
     """Consecutive checks that run under the same locks (``stage``).
 
     ``tests`` are the checks' predicates and ``paid[i]`` the cycles of the run
@@ -38,14 +44,14 @@ class CheckRun:
     """
 
     stage: Stage
-    checks: tuple[Check, ...]
-    tests: tuple[Callable[[object], bool], ...]
+    checks: tuple[Check[Context], ...]
+    tests: tuple[Callable[[Context], bool], ...]
     paid: tuple[int, ...]
     sync: bool = False
 
 
 @dataclass(frozen=True)
-class CheckPlan:
+class CheckPlan(Generic[Context]):
     """A fastpath's checks in running order, cut where new locks must be taken.
 
     Each run starts with the check that needs a stage beyond what is held;
@@ -55,13 +61,13 @@ class CheckPlan:
     evaluates them again under the commit's locks.
     """
 
-    runs: tuple[CheckRun, ...]
-    hoisted: tuple[Check, ...] = ()
+    runs: tuple[CheckRun[Context], ...]
+    hoisted: tuple[Check[Context], ...] = ()
 
 
-def plan_checks(checks: tuple[Check, ...], costs: tuple[int, ...]) -> CheckPlan:
+def plan_checks(checks: tuple[Check[Context], ...], costs: tuple[int, ...]) -> CheckPlan[Context]:
     """Group ``checks`` (with their cycle ``costs``) into runs under the same locks."""
-    groups: list[tuple[Stage, bool, list]] = []
+    groups: list[tuple[Stage, bool, list[tuple[Check[Context], int]]]] = []
     stage = Stage.LOCK_FREE
     for check, cost in zip(checks, costs, strict=True):
         sync = check.optimistic and not (groups and groups[-1][1])
@@ -69,15 +75,31 @@ def plan_checks(checks: tuple[Check, ...], costs: tuple[int, ...]) -> CheckPlan:
             stage = max(stage, check.stage)
             groups.append((stage, sync, []))
         groups[-1][2].append((check, cost))
-    runs = tuple(CheckRun(stage, tuple(c for c, _ in group), tuple(c.passes for c, _ in group),
-                          tuple(accumulate(cost for _, cost in group)), sync)
-                 for stage, sync, group in groups)
+    runs = tuple(
+        CheckRun(
+            stage,
+            tuple(c for c, _ in group),
+            tuple(c.passes for c, _ in group),
+            tuple(accumulate(cost for _, cost in group)),
+            sync,
+        )
+        for stage, sync, group in groups
+    )
     hoisted = tuple(c for c in checks if c.moved_from is not None and not c.optimistic)
     return CheckPlan(runs, hoisted)
 
 
-def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, other,
-               held: list, spent: int, unlocked_read=None):
+def run_checks(
+    kernel: KernelState,
+    plan: CheckPlan[Context],
+    paper: tuple[Check[Context], ...],
+    ctx: Context,
+    current: Thread,
+    other: Thread | None,
+    held: list[Lock],
+    spent: int,
+    unlocked_read: Callable[[Stage], Generator[Effect, None, None]] | None = None,
+) -> KernelPath[tuple[bool, Stage, int]]:
     """Run the planned checks in order; returns (passed, stage reached, cycles not yet yielded).
 
     ``paper`` is the canonical list the profile's mask bits refer to.
@@ -92,7 +114,7 @@ def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, 
             if unlocked_read is not None:
                 yield from unlocked_read(run.stage)
             else:
-                yield kernel.take_stage(run.stage, held, current, other)
+                yield kernel.lock_effects.take_stage(run.stage, held, current, other)
             reached = run.stage
         elif run.sync:  # optimistic prechecks: read shared state at its true cycle
             yield Spend(spent)
@@ -105,10 +127,10 @@ def run_checks(kernel, plan: CheckPlan, paper: tuple[Check, ...], ctx, current, 
                 check = run.checks[index]
                 yield Spend(spent + run.paid[index])
                 outcome = fallback(check.name)
-                if kernel.config.profile_checks:
+                if kernel.config.check_profile:
                     outcome = Outcome("slow", check.name, pass_mask(paper, ctx))
                 if held:
-                    yield kernel.release_all(held)
+                    yield kernel.lock_effects.release_all(held)
                 yield outcome
                 return False, reached, 0
         spent += run.paid[-1]

@@ -7,14 +7,16 @@ not held, so locks are always taken in the global-then-address order). The
 paper's lists are sorted by stage (lock-free checks first, then those under
 the global scheduler lock, then those under the thread locks), which
 :func:`validate_order` enforces at import time; a reordered list (see
-:mod:`l4sim.kernel.check_order`) only has to respect the checks' data dependencies.
+:mod:`l4sim.design.order`) only has to respect the checks' data dependencies.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Generic, TypeVar
 
 
 class Stage(IntEnum):
@@ -25,8 +27,8 @@ class Stage(IntEnum):
     THREADS = 2  # reads another thread's IPC state: needs the thread locks
 
 
-# the stages as plain names, for the hot paths: looking a member up on its Enum
-# class costs ten times a global lookup (CPython 3.11)
+# the stages as plain names, for the hot paths: a module global is found in one
+# dictionary lookup, an Enum member through its class's attribute protocol
 LOCK_FREE, SCHEDULER, THREADS = Stage
 
 THREAD_LOCKS = 2  # a fastpath takes the current thread's and its partner's lock
@@ -37,14 +39,36 @@ def locks_held(stage: Stage) -> int:
     return {Stage.LOCK_FREE: 0, Stage.SCHEDULER: 1, Stage.THREADS: 1 + THREAD_LOCKS}[stage]
 
 
+# what a fastpath's checks look at: IpcContext, ExceptionContext (or a user's own)
+Context = TypeVar("Context")
+
+
 @dataclass(frozen=True)
-class Check:
-    """One fastpath check: passes -> go on, fails -> fall back to the slowpath."""
+class Check(Generic[Context]):
+    """One fastpath check: passes -> go on, fails -> fall back to the slowpath.
+
+    ``Check[IpcContext]``: a check whose predicate reads an IPC fastpath's context.
+
+    Attributes:
+        name: The check's name, and the exit point of an entry where it fails.
+        stage: The locks it needs (:class:`Stage`).
+        cost: The name of its cycle cost in the profile (e.g. ``"check_load_compare"``).
+        passes: Its predicate on the fastpath's context (an
+            :class:`~l4sim.kernel.exception_checks.ExceptionContext` or an
+            :class:`~l4sim.kernel.ipc_checks.IpcContext`).
+        why: What it guards, in the paper's terms.
+        needs: The checks that must pass before it (its data dependencies).
+        reads: The thread and space fields it reads (for the static scan).
+        moved_from: On a check a fastpath design moved before the locks it would
+            need, the stage it came from; None where it belongs.
+        optimistic: An early precheck read without its lock (its answer may be
+            stale); the check runs again under its lock before the commit.
+    """
 
     name: str
     stage: Stage
     cost: str  # key of the cycle cost in the profile
-    passes: Callable[[object], bool]
+    passes: Callable[[Context], bool]
     why: str  # what the check guards, in the paper's terms
     needs: tuple[str, ...] = ()  # checks that must pass first (data dependencies)
     reads: tuple[str, ...] = ()  # thread/space fields it reads (for static analysis)
@@ -56,28 +80,31 @@ class Check:
     optimistic: bool = False
 
 
-def validate_dependencies(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+def validate_dependencies(checks: tuple[Check[Context], ...]) -> tuple[Check[Context], ...]:
     """Refuse an order that runs a check before one it depends on (e.g. a null deref)."""
     seen: set[str] = set()
     for check in checks:
         missing = [name for name in check.needs if name not in seen]
         if missing:
-            raise ValueError(f"check {check.name} runs before {', '.join(missing)}, "
-                             "which it depends on")
+            raise ValueError(
+                f"check {check.name} runs before {', '.join(missing)}, which it depends on"
+            )
         seen.add(check.name)
     return checks
 
 
-def reorder(checks: tuple[Check, ...], names: list[str]) -> tuple[Check, ...]:
+def reorder(checks: tuple[Check[Context], ...], names: list[str]) -> tuple[Check[Context], ...]:
     """The same checks in the order ``names`` gives (every check exactly once)."""
     by_name = {check.name: check for check in checks}
     if sorted(names) != sorted(by_name):
-        raise ValueError(f"an order must name each check once: got {names}, "
-                         f"expected the checks {sorted(by_name)}")
+        raise ValueError(
+            f"an order must name each check once: got {names}, "
+            f"expected the checks {sorted(by_name)}"
+        )
     return validate_dependencies(tuple(by_name[name] for name in names))
 
 
-def pass_mask(checks: tuple[Check, ...], context) -> int:
+def pass_mask(checks: tuple[Check[Context], ...], context: Context) -> int:
     """Bit i set if ``checks[i]`` passes now (checks that cannot be evaluated fail).
 
     For the check profile only: evaluates every check, including those after
@@ -93,12 +120,12 @@ def pass_mask(checks: tuple[Check, ...], context) -> int:
     return mask
 
 
-def validate_order(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+def validate_order(checks: tuple[Check[Context], ...]) -> tuple[Check[Context], ...]:
     """Refuse a check list whose stages go backwards (that would need release-and-reacquire)."""
     names = [c.name for c in checks]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate check names in {names}")
-    for before, after in zip(checks, checks[1:], strict=False):
+    for before, after in itertools.pairwise(checks):
         if after.stage < before.stage:
             raise ValueError(
                 f"check {after.name} ({after.stage.name}) comes after {before.name} "

@@ -14,6 +14,7 @@ import hashlib
 import tomllib
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import l4sim
 
@@ -24,55 +25,108 @@ class ProfileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Costs:
-    """Every cycle cost the model charges. Sources are in the profile file."""
+    """Every cycle cost the model charges. Sources are in the profile file.
+
+    Each cost's meaning, and its value in the built-in profiles, is in the
+    cost reference (``docs/reference/costs.md``).
+    """
 
     name: str
+    """The profile's name (default: its file's stem)."""
     description: str
+    """What the profile models: the board, its cores, the kernel."""
     clock_hz: int
+    """The CPU clock (cycles per second): turns cycles into rates such as Calls per second."""
     kernel_entry: int
+    """The exception vector and the save of the user registers a kernel entry needs."""
     kernel_exit: int
+    """The restore of the user registers and the return to user mode."""
     entry_jitter: int
+    """Hardware timing noise: each kernel entry costs uniform 0..``entry_jitter`` extra cycles."""
     check_load_compare: int
+    """A fastpath check that loads one field and compares it (one load, a branch)."""
     check_pointer_chase: int
+    """A fastpath check that loads a pointer, then a field through it (two dependent loads)."""
     check_bitmap: int
+    """A fastpath check on the scheduler's two-level priority bitmap."""
     lock_acquire: int
+    """An uncontended spinlock acquisition, with its memory barrier."""
     lock_release: int
+    """A spinlock release, with its memory barriers."""
     lock_handoff: int
+    """A contended grant: the waiter wakes and pulls the lock's line from the releaser's cache."""
     line_transfer: int
+    """One cache line migrated between two cores."""
     sched_lock_lines: int
+    """Lines of scheduler state that follow its lock to a CPU other than its last holder."""
     thread_lock_lines: int
+    """Lines of a thread's IPC state that follow its lock to a CPU other than its last holder."""
     fp_copy_exception_state: int
+    """The exception fastpath's copy of the exception frame into the handler's registers."""
     fp_switch: int
+    """A fastpath's switch: mark both threads, switch address space, restore the destination."""
     fp_ipc_transfer: int
+    """The IPC fastpath's message copy (untyped words in registers), tag and reply state."""
     sp_save_state: int
+    """The slowpath's full context save of the thread that entered."""
     sp_build_message: int
+    """The exception slowpath's construction of the exception IPC message and its tag."""
     sp_transfer: int
+    """The exception slowpath's message transfer through the generic IPC machinery."""
     sp_enqueue_sender: int
+    """Linking a sender into its receiver's send queue."""
     sched_pick: int
+    """A scheduler decision: enqueue, the two-level bitmap search, dequeue."""
     context_switch: int
+    """The slowpath's switch: save the kernel context, switch address space, restore."""
     resume_after_reply: int
+    """The continuation of a sender woken by its reply: read the reply, restore the user frame."""
     receive_resume: int
+    """The continuation of a receiver woken by a message."""
     ipc_decode: int
+    """Decoding an IPC system call: its tag, the destination's lookup."""
     ipc_transfer: int
+    """The IPC slowpath's message copy through the message registers."""
     timer_irq: int
+    """A timer interrupt's entry and tick accounting."""
     ipi_send: int
+    """Sending an inter-processor interrupt (a write to the interrupt controller)."""
     ipi_latency: int
+    """The delivery of an inter-processor interrupt to the other core."""
     timeslice: int
+    """A thread's timeslice (user time before preemption); at least 1."""
     wait_loop_iteration: int
+    """One iteration of the benchmarks' user-level busy loop."""
     handler_service: int
+    """The benchmarks' exception handler's user-level work per exception (read, note, reply)."""
     # Costs a profile may leave out (0: none). The trap's assembly entry and exit,
     # outside every kernel lock (a profile that gives them charges the rest of an
     # entry and exit as kernel_entry and kernel_exit); the op-specific parts of the
     # IPC fastpath's commit; the user-level loop of sel4bench's SMP benchmark; what
-    # each CPU still spinning for a lock adds to a contended grant (the coherence
-    # traffic of the spinners on the lock's and the kernel's shared lines, which the
-    # new holder's stores must invalidate again).
+    # each CPU still spinning for a lock adds to a contended grant.
     trap_entry: int = 0
+    """The trap's assembly entry, outside every kernel lock (0: part of ``kernel_entry``)."""
     trap_exit: int = 0
+    """The trap's assembly exit, outside every kernel lock (0: part of ``kernel_exit``)."""
     fp_call: int = 0
+    """The IPC fastpath's commit work specific to a Call."""
     fp_reply_recv: int = 0
+    """The IPC fastpath's commit work specific to a ReplyRecv (ReplyWait)."""
     smp_bench_loop: int = 0
+    """The user-level loop of sel4bench's SMP benchmark around each Call (``sel4bench_smp``)."""
     lock_spinner_drag: int = 0
+    """What each CPU still spinning for a lock adds to a contended grant.
+
+    The spinners' coherence traffic on the lock's and the kernel's shared lines,
+    which the new holder's stores must invalidate again: with more cores
+    spinning (sel4bench's SMP benchmark at delay 0) the holder is slower.
+    FITTED per board and build by ``l4sim calibrate sel4bench``, with
+    ``lock_handoff``, to the 4-core rates of that board's other runs: to the
+    difference between its runs whose delay worked and those whose delay did
+    not, where it has both; else to ``DELAY0_CONTRAST``, the delay-0 contrast
+    itself FITTED to the TX2's runs of both kinds and transferred
+    (``l4sim.analysis.calibration``). 0 in the built-in profiles: no drag.
+    """
 
     def replace(self, **changes: int) -> Costs:
         """A copy with some costs changed (scenario overrides)."""
@@ -98,7 +152,7 @@ MAX_COST = 10**10
 POSITIVE_COSTS = frozenset({"clock_hz", "timeslice"})
 
 
-def cost_problem(key: str, value) -> str | None:
+def cost_problem(key: str, value: object) -> str | None:
     """Why ``value`` cannot be the cost ``key`` (None: it can)."""
     if type(value) is not int or value < 0:
         return f"must be a non-negative integer number of cycles (got {value!r})"
@@ -134,7 +188,7 @@ def profile_path(profile: str | Path, relative_to: Path | None = None) -> Path:
 
 
 # path -> (the files it was read from with a hash of their contents, its costs)
-_LOADED: dict[Path, tuple[tuple, Costs]] = {}
+_LOADED: dict[Path, tuple[tuple[tuple[Path, bytes | None], ...], Costs]] = {}
 
 
 def load_profile(profile: str | Path) -> Costs:
@@ -168,7 +222,7 @@ def _stamp(path: Path) -> bytes | None:
         return None
 
 
-def _values(path: Path, seen: tuple[Path, ...], read: list[Path]) -> dict:
+def _values(path: Path, seen: tuple[Path, ...], read: list[Path]) -> dict[str, Any]:
     """The keys of a profile file, on top of its base's (``read`` collects the files)."""
     read.append(path)
     if path in seen:
@@ -194,7 +248,7 @@ def _values(path: Path, seen: tuple[Path, ...], read: list[Path]) -> dict:
     for key in ("name", "description", "base"):
         if key in data and not isinstance(data[key], str):
             raise ProfileError(f"{path}: key '{key}': must be a string")
-    values: dict = {}
+    values: dict[str, Any] = {}
     if "base" in data:
         try:
             base = profile_path(data["base"], relative_to=path.parent).resolve()

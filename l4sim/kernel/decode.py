@@ -14,10 +14,12 @@ own operation, say a Call carrying a trace tag) decodes as its base class.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 from l4sim.kernel.syscalls import (
     IPC_OPERATIONS,
     Call,
+    IpcOperation,
     Notify,
     RaiseException,
     Reply,
@@ -56,22 +58,29 @@ def decode_class(action_class: type) -> Decoded | None:
         return Decoded(SYSCALL_EXCEPTION)
     if not issubclass(action_class, IPC_OPERATIONS):
         return None
-    return Decoded(IPC, sends=issubclass(action_class, SENDING),
-                   replies=issubclass(action_class, REPLYING),
-                   receives=issubclass(action_class, RECEIVING),
-                   notifies=issubclass(action_class, Notify),
-                   is_call=issubclass(action_class, Call),
-                   is_reply_wait=issubclass(action_class, ReplyWait),
-                   has_fastpath=issubclass(action_class, FASTPATH_IPC))
+    return Decoded(
+        IPC,
+        sends=issubclass(action_class, SENDING),
+        replies=issubclass(action_class, REPLYING),
+        receives=issubclass(action_class, RECEIVING),
+        notifies=issubclass(action_class, Notify),
+        is_call=issubclass(action_class, Call),
+        is_reply_wait=issubclass(action_class, ReplyWait),
+        has_fastpath=issubclass(action_class, FASTPATH_IPC),
+    )
 
 
 # What each action class seen so far decodes to. The kernel's entry looks its
-# action up here itself (a call to decode() costs more than the lookup), and
-# calls decode() for a class it has not seen.
+# action up here itself (a dictionary lookup, not a function call, per entry),
+# and calls decode() for a class it has not seen.
 LEARNED: dict[type, Decoded] = {}
 
 
-def decode(action) -> Decoded | None:
+@overload
+def decode(action: IpcOperation | RaiseException) -> Decoded: ...
+@overload
+def decode(action: object) -> Decoded | None: ...
+def decode(action: object) -> Decoded | None:
     """What ``action`` asks of the kernel (learned per class on first use); None: no entry."""
     action_class = type(action)
     decoded = LEARNED.get(action_class)

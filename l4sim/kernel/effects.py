@@ -7,9 +7,12 @@ simulator can provide. Consecutive ``Spend`` effects fold into one delay.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from l4sim.kernel.locks import Lock
+from l4sim.kernel.objects import Thread
 
 Spend = int
 """Execute kernel code for this many cycles: a path yields a plain number.
@@ -41,7 +44,7 @@ class Switch:
     effect when the thread is switched to again (a continuation).
     """
 
-    to: object | None
+    to: Thread | None
 
 
 @dataclass(slots=True)
@@ -68,3 +71,11 @@ class Sync:
     other CPUs must see that access at its true cycle, not at the start of a
     folded delay. Under locks it is never needed (the lock orders accesses).
     """
+
+
+Effect = int | Acquire | Release | Switch | Outcome | Kick | Sync
+"""What a kernel path yields (``Spend`` is a plain ``int``)."""
+
+_Result = TypeVar("_Result")
+KernelPath = Generator[Effect, None, _Result]
+"""A kernel path: yields effects, is resumed with nothing, returns ``_Result``."""

@@ -8,39 +8,48 @@ thread on the handler's send queue, then go through the scheduler and switch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from l4sim.kernel.checks import Stage
-from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
+from l4sim.kernel.effects import KernelPath, Kick, Outcome, Spend, Switch
+from l4sim.kernel.ipc_state import can_receive_now, enqueue_sender, exception_message, send_message
+from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import BLOCKED_ON_REPLY, INACTIVE, Thread
 from l4sim.kernel.syscalls import RaiseException
+
+if TYPE_CHECKING:
+    from l4sim.kernel.state import KernelState
 
 DELIVERED = "slow_deliver"
 QUEUED = "slow_queue"
 NO_HANDLER = "slow_no_handler"
 
 
-def syscall_exception_slowpath(kernel, cpu: int, current: Thread, exception: RaiseException):
+def syscall_exception_slowpath(
+    kernel: KernelState, cpu: int, current: Thread, exception: RaiseException
+) -> KernelPath[None]:
     """Deliver or queue the exception; returns once ``current`` is resumed with the reply."""
     c = kernel.costs
     yield Spend(c.sp_save_state + c.sp_build_message)
     handler = current.handler
-    held: list = []
+    held: list[Lock] = []
     if handler is None:
         # nobody to tell: the kernel halts the faulting thread
-        yield kernel.take_stage(Stage.SCHEDULER, held, current, None)
+        yield kernel.lock_effects.take_stage(Stage.SCHEDULER, held, current, None)
         current.state = INACTIVE
         yield Spend(c.sched_pick)
         following = kernel.scheduler.pick_next(cpu)
-        yield kernel.release_all(held)
+        yield kernel.lock_effects.release_all(held)
         yield Outcome("slow", NO_HANDLER)
         yield Spend(c.context_switch)
         yield Switch(following)
         return
-    yield kernel.take_stage(Stage.THREADS, held, current, handler)
-    message = kernel.exception_message(current, exception)
+    yield kernel.lock_effects.take_stage(Stage.THREADS, held, current, handler)
+    message = exception_message(current, exception)
     kick = None
-    if kernel.can_receive_now(handler, current):
+    if can_receive_now(handler, current):
         yield Spend(c.sp_transfer)
-        kernel.send_message(current, handler, message)
+        send_message(kernel, current, handler, message)
         current.state = BLOCKED_ON_REPLY
         current.reply_from = handler
         handler.direct_return = False
@@ -49,11 +58,11 @@ def syscall_exception_slowpath(kernel, cpu: int, current: Thread, exception: Rai
         exit_point = DELIVERED
     else:
         yield Spend(c.sp_enqueue_sender)
-        kernel.enqueue_sender(current, handler, message, expects_reply=True)
+        enqueue_sender(kernel, current, handler, message, expects_reply=True)
         exit_point = QUEUED
     yield Spend(c.sched_pick)
     following = kernel.scheduler.pick_next(cpu)
-    yield kernel.release_all(held)
+    yield kernel.lock_effects.release_all(held)
     if kick is not None:
         yield Spend(c.ipi_send)
         yield Kick(kick)

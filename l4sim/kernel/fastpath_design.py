@@ -11,7 +11,7 @@ identical:
 - **reorder** checks (within and across stages) keeping their data
   dependencies (no check dereferences what an earlier one did not vouch for);
 - **hoist** a check before any lock when it reads only fields proven never
-  written after creation (:mod:`l4sim.kernel.immutable_fields`: a thread's
+  written after creation (:mod:`l4sim.design.immutability`: a thread's
   CPU, handler, priority, domain, a space's validity): its answer is the same
   at any moment, so the lock it was under protected nothing it reads;
 - add an **optimistic precheck** (``early``): a check that needs a lock also
@@ -30,8 +30,9 @@ first step that needs them, as for the paper's lists.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
-from l4sim.kernel.checks import Check, Stage, validate_dependencies
+from l4sim.kernel.checks import Check, Context, Stage, validate_dependencies
 
 PLAIN, HOISTED, EARLY, RECHECK = "plain", "hoisted", "early", "recheck"
 MOVES = (HOISTED, EARLY, RECHECK)
@@ -44,8 +45,9 @@ def parse_step(step: str) -> tuple[str, str]:
     if not sep:
         return PLAIN, step
     if how not in MOVES:
-        raise ValueError(f"unknown step {step!r} (a check's name, or "
-                         f"{', '.join(m + ':NAME' for m in MOVES)})")
+        raise ValueError(
+            f"unknown step {step!r} (a check's name, or {', '.join(m + ':NAME' for m in MOVES)})"
+        )
     return how, name
 
 
@@ -54,26 +56,28 @@ def step(how: str, name: str) -> str:
     return name if how == PLAIN else f"{how}:{name}"
 
 
-def paper_design(checks: tuple[Check, ...]) -> list[str]:
+def paper_design(checks: tuple[Check[Context], ...]) -> list[str]:
     """The design that is the list itself: every check plain, in order."""
     return [check.name for check in checks]
 
 
-def hoistable(check: Check, proven_immutable: frozenset[str]) -> bool:
+def hoistable(check: Check[Any], proven_immutable: frozenset[str]) -> bool:
     """May ``check`` run before any lock: it needs one, and reads only proven-immutable fields."""
-    return (check.stage > Stage.LOCK_FREE and bool(check.reads)
-            and set(check.reads) <= proven_immutable)
+    return (
+        check.stage > Stage.LOCK_FREE and bool(check.reads) and set(check.reads) <= proven_immutable
+    )
 
 
-def apply_design(checks: tuple[Check, ...], design: list[str],
-                 proven_immutable: frozenset[str]) -> tuple[Check, ...]:
+def apply_design(
+    checks: tuple[Check[Context], ...], design: list[str], proven_immutable: frozenset[str]
+) -> tuple[Check[Context], ...]:
     """The checks a fastpath runs for ``design``, in order; ValueError (one line) if invalid.
 
     ``proven_immutable`` are the fields the static scan proved never written
     after creation (passed in as data: the kernel does not scan its own source).
     """
     by_name = {check.name: check for check in checks}
-    result: list[Check] = []
+    result: list[Check[Context]] = []
     placed: dict[str, str] = {}
     early_open: set[str] = set()
     locked = False  # a step needing a lock has run: later prechecks would not be early
@@ -84,30 +88,42 @@ def apply_design(checks: tuple[Check, ...], design: list[str],
             raise ValueError(f"design step {text!r}: no check {name!r} in this fastpath")
         if how == EARLY:
             if check.stage == Stage.LOCK_FREE:
-                raise ValueError(f"design step {text!r}: {name} needs no lock, "
-                                 "so it needs no precheck")
+                raise ValueError(
+                    f"design step {text!r}: {name} needs no lock, so it needs no precheck"
+                )
             if locked:
-                raise ValueError(f"design step {text!r}: a precheck must come before the "
-                                 "first check that takes a lock")
+                raise ValueError(
+                    f"design step {text!r}: a precheck must come before the "
+                    "first check that takes a lock"
+                )
             if name in early_open or name in placed:
                 raise ValueError(f"design step {text!r}: {name} is prechecked twice")
             early_open.add(name)
-            result.append(replace(check, name=name + EARLY_SUFFIX, stage=Stage.LOCK_FREE,
-                                  moved_from=check.stage, optimistic=True))
+            result.append(
+                replace(
+                    check,
+                    name=name + EARLY_SUFFIX,
+                    stage=Stage.LOCK_FREE,
+                    moved_from=check.stage,
+                    optimistic=True,
+                )
+            )
             continue
         if name in placed:
-            raise ValueError(f"design step {text!r}: {name} already runs "
-                             f"({step(placed[name], name)})")
+            raise ValueError(
+                f"design step {text!r}: {name} already runs ({step(placed[name], name)})"
+            )
         if how == HOISTED:
             if not hoistable(check, proven_immutable):
                 unproven = sorted(set(check.reads) - proven_immutable) or ["(no reads declared)"]
-                raise ValueError(f"design step {text!r}: {name} cannot be hoisted: "
-                                 f"{', '.join(unproven)} not proven immutable")
+                raise ValueError(
+                    f"design step {text!r}: {name} cannot be hoisted: "
+                    f"{', '.join(unproven)} not proven immutable"
+                )
             result.append(replace(check, stage=Stage.LOCK_FREE, moved_from=check.stage))
         elif how == RECHECK:
             if name not in early_open:
-                raise ValueError(f"design step {text!r}: a recheck needs an earlier "
-                                 f"early:{name}")
+                raise ValueError(f"design step {text!r}: a recheck needs an earlier early:{name}")
             early_open.discard(name)
             result.append(check)
         else:
@@ -116,37 +132,11 @@ def apply_design(checks: tuple[Check, ...], design: list[str],
             locked = True
         placed[name] = how
     if early_open:
-        raise ValueError(f"design: {', '.join(sorted(early_open))} prechecked but never "
-                         "checked again under its lock")
+        raise ValueError(
+            f"design: {', '.join(sorted(early_open))} prechecked but never "
+            "checked again under its lock"
+        )
     missing = [name for name in by_name if name not in placed]
     if missing:
         raise ValueError(f"design: the checks {', '.join(missing)} are missing")
     return validate_dependencies(tuple(result))
-
-
-def moved(design: list[str]) -> dict[str, str]:
-    """Which checks a design moves, and how (``hoisted`` or ``early``)."""
-    result = {}
-    for text in design:
-        how, name = parse_step(text)
-        if how in (HOISTED, EARLY):
-            result[name] = how
-    return result
-
-
-def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
-    """The design as steps for a reader, in order: where each check runs, moves marked."""
-    by_name = {check.name: check for check in checks}
-    lines = []
-    held = Stage.LOCK_FREE
-    for text in design:
-        how, name = parse_step(text)
-        stage = Stage.LOCK_FREE if how in (HOISTED, EARLY) else by_name[name].stage
-        held = max(held, stage)
-        where = {Stage.LOCK_FREE: "no lock", Stage.SCHEDULER: "scheduler lock",
-                 Stage.THREADS: "scheduler + thread locks"}[held]
-        mark = {PLAIN: "", HOISTED: " **hoisted** (reads only fields never written)",
-                EARLY: " **early** (unlocked precheck)",
-                RECHECK: " (again under its lock, before the commit)"}[how]
-        lines.append(f"`{name}` [{where}]{mark}")
-    return lines

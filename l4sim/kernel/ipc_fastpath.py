@@ -14,103 +14,34 @@ fails ``destination_on_this_cpu``: the slowpath delivers it and sends an IPI.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from l4sim.kernel.check_plan import run_checks
-from l4sim.kernel.checks import THREADS, Check, Stage, pass_mask, validate_order
+from l4sim.kernel.checks import THREADS, pass_mask
 from l4sim.kernel.decode import Decoded, decode
-from l4sim.kernel.effects import Kick, Outcome, Spend, Switch
+from l4sim.kernel.effects import KernelPath, Kick, Outcome, Spend, Switch
+from l4sim.kernel.ipc_checks import NOTIFY_CHECKS
+from l4sim.kernel.ipc_state import notify, send_message
+from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import ANY, BLOCKED_ON_REPLY, WAITING_TO_RECEIVE, Message, Thread
+from l4sim.kernel.syscalls import Call, Notify, ReplyWait
 
-MAX_REGISTER_WORDS = 4  # untyped words that fit in ARM registers (seL4: 4 on 32-bit ARM)
-
-
-@dataclass(slots=True)
-class IpcContext:
-    """What the IPC fastpath's checks look at.
-
-    One per CPU (``Kernel.ipc_contexts``), filled in at each entry: a CPU runs
-    one kernel path at a time, and the fastpath is done with its context
-    before it switches threads. A check reads it while it runs; it must not
-    keep it. (The exception fastpath builds its context per entry: filling in
-    its ``handler`` would count, for the static scan of
-    :mod:`l4sim.kernel.immutable_fields`, as a write of every thread's handler.)
-    """
-
-    kernel: object
-    cpu: int
-    current: Thread
-    op: object
-    dest: Thread | None
-    is_call: bool
-    is_reply_wait: bool
-
-
-def _destination_waiting(c: IpcContext) -> bool:
-    if c.is_call:  # the callee waits to receive
-        return c.dest.state is WAITING_TO_RECEIVE
-    # the replied-to thread waits for our reply
-    return c.dest.state is BLOCKED_ON_REPLY and c.dest.reply_from is c.current
-
-
-def _partner_ok(c: IpcContext) -> bool:
-    if c.is_call:
-        return c.dest.partner is ANY or c.dest.partner is c.current
-    return True  # a reply goes to whoever called us; its closed wait names us
-
-
-# The checks, in the order the SMP fastpath runs them. Read this next to the paper.
-IPC_CHECKS: tuple[Check, ...] = validate_order((
-    # -- lock-free: the operation and the caller's own registers --------------
-    Check("simple_message", Stage.LOCK_FREE, "check_load_compare",
-          lambda c: c.op.words <= MAX_REGISTER_WORDS and not c.op.typed_items,
-          "untyped words fit in registers; no map, grant or string items"),
-    Check("valid_destination", Stage.LOCK_FREE, "check_pointer_chase",
-          lambda c: c.dest is not None,
-          "the destination thread id / capability names a thread"),
-    Check("call_or_reply_wait", Stage.LOCK_FREE, "check_load_compare",
-          lambda c: c.is_call or (c.is_reply_wait and c.op.source is ANY),
-          "only a Call, or a ReplyWait with an open receive, has a fast case"),
-    # -- under the global scheduler lock: scheduling state ---------------------
-    Check("destination_on_this_cpu", Stage.SCHEDULER, "check_pointer_chase",
-          lambda c: c.dest.cpu == c.cpu,
-          "SMP: cross-CPU IPC needs the slowpath and an IPI (seL4 does the same)",
-          needs=("valid_destination",), reads=("cpu",)),
-    Check("no_sender_queued", Stage.SCHEDULER, "check_load_compare",
-          lambda c: not c.current.send_queue and (c.is_call or not c.current.pending_irqs),
-          "nobody is queued on us (nor an interrupt): our receive would have to take them",
-          reads=("send_queue", "pending_irqs")),
-    Check("destination_waiting", Stage.SCHEDULER, "check_pointer_chase",
-          _destination_waiting,
-          "the callee waits to receive, or the replied-to thread waits for our reply",
-          needs=("valid_destination",), reads=("state", "reply_from")),
-    Check("priority_and_domain", Stage.SCHEDULER, "check_bitmap",
-          lambda c: c.dest.priority >= (c.kernel.scheduler.highest_ready(c.cpu) or 0)
-          and c.dest.domain == c.current.domain,
-          "the destination may run now: not below any ready thread; same domain",
-          needs=("valid_destination",), reads=("priority", "domain", "_ready", "_ready_bitmap")),
-    # -- under the thread locks (address order): the destination's IPC state ---
-    Check("destination_partner", Stage.THREADS, "check_pointer_chase",
-          _partner_ok,
-          "the callee receives from anyone or from us", needs=("valid_destination",),
-          reads=("partner",)),
-    Check("no_pending_notification", Stage.THREADS, "check_load_compare",
-          lambda c: c.dest.notify_bits == 0 and not c.dest.pending_irqs,
-          "no notification or interrupt is pending for the destination",
-          needs=("valid_destination",), reads=("notify_bits", "pending_irqs")),
-    Check("valid_space", Stage.THREADS, "check_pointer_chase",
-          lambda c: c.dest.space is not None and c.dest.space.valid,
-          "the destination has a valid address space to switch to",
-          needs=("valid_destination",), reads=("space", "valid")),
-))
+if TYPE_CHECKING:
+    from l4sim.kernel.state import KernelState
 
 FAST_CALL = "fast_call"
 FAST_REPLY_WAIT = "fast_reply_wait"
 _FAST = {True: Outcome("fast", FAST_CALL), False: Outcome("fast", FAST_REPLY_WAIT)}
 
 
-def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0,
-                 decoded: Decoded | None = None):
+def ipc_fastpath(
+    kernel: KernelState,
+    cpu: int,
+    current: Thread,
+    op: Call | ReplyWait,
+    spent: int = 0,
+    decoded: Decoded | None = None,
+) -> KernelPath[tuple[bool, Message | None]]:
     """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back.
 
     ``decoded``: what the kernel's entry made of ``op`` (:mod:`l4sim.kernel.decode`).
@@ -120,29 +51,31 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0,
         decoded = decode(op)
     is_call = decoded.is_call
     is_reply_wait = decoded.is_reply_wait
-    if is_call:
-        dest = op.dest
-    else:
-        dest = op.reply_to if is_reply_wait else getattr(op, "dest", None)
+    # (is_call: a Call, which has a dest; is_reply_wait: a ReplyWait, which has a
+    # reply_to; the checks vouch for the destination before anything uses it)
+    dest: Thread = (
+        op.dest if is_call else op.reply_to if is_reply_wait else getattr(op, "dest", None)  # type: ignore[union-attr, assignment]
+    )
     ctx = kernel.ipc_contexts[cpu]
     ctx.current = current
     ctx.op = op
     ctx.dest = dest
     ctx.is_call = is_call
     ctx.is_reply_wait = is_reply_wait
-    held: list = []
+    held: list[Lock] = []
     plan = kernel.ipc_plan
     passed, stage, spent = yield from run_checks(
-        kernel, plan, kernel.ipc_base_checks, ctx, current, dest, held, spent)
+        kernel, plan, kernel.ipc_base_checks, ctx, current, dest, held, spent
+    )
     if not passed:
         return False, None
     outcome = _FAST[is_call]
-    if kernel.config.profile_checks:
+    if kernel.config.check_profile:
         outcome = Outcome("fast", outcome.exit_point, pass_mask(kernel.ipc_base_checks, ctx))
     if stage < THREADS:  # a reordered list may end before the thread stage
         yield Spend(spent)
         spent = 0
-        yield kernel.take_stage(THREADS, held, current, dest)
+        yield kernel.lock_effects.take_stage(THREADS, held, current, dest)
     if plan.hoisted and kernel.monitor is not None:  # were the hoisting proofs right?
         kernel.monitor.recheck_hoisted(cpu, ctx, plan.hoisted)
     # commit: the point of no return; the fastpath returns straight to the destination.
@@ -150,20 +83,25 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0,
     # takes the callee off the endpoint and gives it the reply capability;
     # fastpath_reply_recv deletes that capability and queues the replier on its
     # endpoint to receive)
-    yield Spend(spent + c.fp_ipc_transfer + c.fp_switch + c.kernel_exit
-                + (c.fp_call if is_call else c.fp_reply_recv))
+    yield Spend(
+        spent
+        + c.fp_ipc_transfer
+        + c.fp_switch
+        + c.kernel_exit
+        + (c.fp_call if is_call else c.fp_reply_recv)
+    )
     if is_call:
-        kernel.send_message(current, dest, Message("call", current, op.payload, op.words))
+        send_message(kernel, current, dest, Message("call", current, op.payload, op.words))
         current.state = BLOCKED_ON_REPLY
         current.reply_from = dest
     else:
-        kernel.send_message(current, dest, Message("reply", current, op.payload))
+        send_message(kernel, current, dest, Message("reply", current, op.payload))
         dest.reply_from = None
         current.state = WAITING_TO_RECEIVE
         current.partner = ANY
     dest.direct_return = True
     kernel.scheduler.run(cpu, dest)
-    yield kernel.release_all(held)
+    yield kernel.lock_effects.release_all(held)
     yield outcome
     yield Switch(dest)
     # continuation: our reply (Call) or a message (ReplyWait) has arrived
@@ -174,23 +112,12 @@ def ipc_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0,
     return True, current.received
 
 
-# Notifications through the IPC fastpath (the paper's future work): a signal
-# needs no message copy and no switch, so a waiting receiver on any CPU can be
-# woken cheaply; a receiver that is not waiting gets the bits in the slowpath.
-_BY_NAME = {check.name: check for check in IPC_CHECKS}
-NOTIFY_CHECKS: tuple[Check, ...] = validate_order((
-    _BY_NAME["valid_destination"],
-    Check("destination_waiting_open", Stage.SCHEDULER, "check_pointer_chase",
-          lambda c: c.dest.state is WAITING_TO_RECEIVE and c.dest.partner is ANY,
-          "the receiver waits for anyone: the notification is delivered now",
-          needs=("valid_destination",), reads=("state", "partner")),
-    _BY_NAME["no_pending_notification"],
-    _BY_NAME["valid_space"],
-))
 FAST_NOTIFY = Outcome("fast", "fast_notify")
 
 
-def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
+def notify_fastpath(
+    kernel: KernelState, cpu: int, current: Thread, op: Notify, spent: int = 0
+) -> KernelPath[bool]:
     """Deliver a notification to a waiting receiver; False to fall back to the slowpath."""
     c = kernel.costs
     ctx = kernel.ipc_contexts[cpu]
@@ -199,30 +126,31 @@ def notify_fastpath(kernel, cpu: int, current: Thread, op, spent: int = 0):
     ctx.dest = op.dest
     ctx.is_call = False
     ctx.is_reply_wait = False
-    held: list = []
+    held: list[Lock] = []
     passed, stage, spent = yield from run_checks(
-        kernel, kernel.notify_plan, NOTIFY_CHECKS, ctx, current, op.dest, held, spent)
+        kernel, kernel.notify_plan, NOTIFY_CHECKS, ctx, current, op.dest, held, spent
+    )
     if not passed:
         return False
     if stage < THREADS:
         yield Spend(spent)
         spent = 0
-        yield kernel.take_stage(THREADS, held, current, op.dest)
+        yield kernel.lock_effects.take_stage(THREADS, held, current, op.dest)
     dest = op.dest
     yield Spend(spent + c.fp_ipc_transfer)
-    kernel.notify(current, dest, op.bits)
+    notify(kernel, current, dest, op.bits)
     sched = kernel.scheduler
     best = sched.highest_ready(cpu)
     if dest.cpu == cpu and best is not None and best > current.priority:
         sched.make_ready(current)  # the woken receiver outranks us: switch to it
         following = sched.pick_next(cpu)
         yield Spend(c.fp_switch + c.kernel_exit)
-        yield kernel.release_all(held)
+        yield kernel.lock_effects.release_all(held)
         yield FAST_NOTIFY
         yield Switch(following)
         yield Spend(c.kernel_exit)  # continuation: scheduled again
         return True
-    yield kernel.release_all(held)
+    yield kernel.lock_effects.release_all(held)
     if dest.cpu != cpu:
         yield Spend(c.ipi_send)
         yield Kick(dest.cpu)

@@ -7,16 +7,20 @@ it raises :class:`LockOrderError` naming both locks.
 
 from __future__ import annotations
 
+from typing import Any, Literal, get_args
+
 # The spinlock designs a kernel can be built with (``lock``): how waiters are
 # served and what a contended handoff costs (charged by l4sim.sim.spinlock).
 # ticket: FIFO, every waiter re-reads the ticket word; tas: test-and-set, a
 # random waiter wins; mcs, clh: FIFO queue locks, each waiter on its own line.
-LOCK_DESIGNS = ("ticket", "tas", "mcs", "clh")
+LockDesign = Literal["ticket", "tas", "mcs", "clh"]
+LOCK_DESIGNS: tuple[str, ...] = get_args(LockDesign)
 FIFO_DESIGNS = frozenset({"ticket", "mcs", "clh"})
 # How the kernel is locked (``kernel_lock``): "fine", the paper's global
 # scheduler lock plus per-object locks; "big", seL4's one lock around every
 # kernel path (l4sim.kernel.big_lock).
-KERNEL_LOCKING = ("fine", "big")
+KernelLocking = Literal["fine", "big"]
+KERNEL_LOCKING: tuple[str, ...] = get_args(KernelLocking)
 GLOBAL_RANKS = 1 << 16  # global lock ranks lie below this; they order before every object
 
 
@@ -35,16 +39,19 @@ class Lock:
 
     # (compiled build: a C struct, see locks.pxd; the simulator reads these
     # fields on every acquisition and release)
-    __slots__ = ("name", "rank", "address", "lines", "holder", "sim", "order_key")
+    __slots__ = ("address", "holder", "lines", "name", "order_key", "rank", "sim")
 
-    def __init__(self, name: str, rank: int | None = None, address: int | None = None,
-                 lines: int = 1) -> None:
+    def __init__(
+        self, name: str, rank: int | None = None, address: int | None = None, lines: int = 1
+    ) -> None:
         self.name = name
         self.rank = rank
         self.address = address
         self.lines = lines
         self.holder: int | None = None
-        self.sim: object = None
+        # (Any: the simulator's own, l4sim.sim.spinlock.SpinState, which the kernel
+        # does not know)
+        self.sim: Any = None
         # sort key of the lock order: globals by rank, then objects by address
         # (one int: compared on every acquisition)
         if rank is not None:

@@ -7,8 +7,12 @@ next and where, which is why every fastpath commit takes that lock first.
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from l4sim.kernel.objects import READY, RUNNING, Thread
+
+if TYPE_CHECKING:
+    from l4sim.kernel.state import StateMonitor
 
 
 class Scheduler:
@@ -22,7 +26,7 @@ class Scheduler:
         # of OKL4 and seL4: the best priority is its highest set bit)
         self._ready_bitmap: list[int] = [0] * cpus
         # the invariant monitor, told of every change to the scheduler's shared state
-        self.monitor = None
+        self.monitor: StateMonitor | None = None
 
     def make_ready(self, thread: Thread) -> None:
         """Put ``thread`` at the tail of its CPU's queue for its priority."""
@@ -55,17 +59,6 @@ class Scheduler:
             self._ready_bitmap[cpu] &= ~(1 << best)
         self.run(cpu, thread)
         return thread
-
-    def dequeue(self, thread: Thread) -> None:
-        """Take a ready ``thread`` out of its queue (to run it directly); no-op if not queued."""
-        queue = self._ready[thread.cpu].get(thread.priority)
-        if queue is None or thread not in queue:
-            return
-        if self.monitor is not None:  # the scheduler's shared state changes
-            self.monitor.write_scheduler()
-        self._ready[thread.cpu][thread.priority].remove(thread)
-        if not self._ready[thread.cpu][thread.priority]:
-            self._ready_bitmap[thread.cpu] &= ~(1 << thread.priority)
 
     def run(self, cpu: int, thread: Thread) -> None:
         """Make ``thread`` the running thread of ``cpu`` (it must not be queued)."""

@@ -6,7 +6,9 @@ User programs are generators that yield these actions; the simulator charges
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
 from l4sim.kernel.objects import Thread
 
@@ -34,7 +36,7 @@ class RaiseException:
     """A guest system call (a non-L4 ``swi``): the kernel turns it into an IPC to the handler."""
 
     kind: str = "syscall"
-    payload: tuple = ()
+    payload: tuple[object, ...] = ()
 
 
 @dataclass(slots=True)
@@ -42,7 +44,7 @@ class Call:
     """Send to ``dest`` and wait for its reply (a closed receive from ``dest``)."""
 
     dest: Thread
-    payload: tuple = ()
+    payload: tuple[object, ...] = ()
     words: int = 2
     typed_items: bool = False
 
@@ -52,7 +54,7 @@ class Send:
     """Send to ``dest``; block only until it receives (no reply)."""
 
     dest: Thread
-    payload: tuple = ()
+    payload: tuple[object, ...] = ()
     words: int = 2
     typed_items: bool = False
 
@@ -76,7 +78,7 @@ class Reply:
     """Reply to ``reply_to`` (blocked on our reply) without waiting afterwards."""
 
     reply_to: Thread
-    payload: tuple = ()
+    payload: tuple[object, ...] = ()
 
 
 @dataclass(slots=True)
@@ -87,7 +89,7 @@ class StartIO:
     """
 
     latency: int
-    irq: tuple
+    irq: tuple[object, ...]
     cycles: int = 20
 
 
@@ -114,10 +116,16 @@ class ReplyWait:
     """Reply to ``reply_to`` (who is blocked on our reply), then wait as :class:`Wait`."""
 
     reply_to: Thread
-    payload: tuple = ()
+    payload: tuple[object, ...] = ()
     source: Thread | None = None
     words: int = 2
     typed_items: bool = False
 
 
 IPC_OPERATIONS = (Call, Send, Notify, Reply, Wait, ReplyWait)
+IpcOperation = Call | Send | Notify | Reply | Wait | ReplyWait
+# what a user program may yield
+Action = Compute | Spin | RaiseException | StartIO | SharedAccess | IpcOperation
+# A user program: yields actions (these, or a workload's own), and is sent what the
+# kernel returns (a receive's Message, else None: Any, as it depends on the action).
+Program = Generator[object, Any, None]

@@ -10,25 +10,38 @@ another CPU could observe the difference (lookahead, :mod:`l4sim.sim.lookahead`)
 every rule is exact, the records equal those of flushing every effect to the
 clock (``lookahead=False``, tested). At the end of a path it writes the
 kernel entry's record.
+
+A free lock is granted without an event when no other CPU can act before
+the path has it: every other CPU's next action (``next_act``; NEVER while it
+spins, since it acts only once its lock's holder does), IPI and interrupt
+lie strictly later (``Lookahead.others_quiet``, inline in ``run_path``).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
 from l4sim.kernel.locks import Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
-from l4sim.sim.simpy_internals import Event, park, processed_event, schedule_rearmed
+from l4sim.sim.simpy_internals import Event, Waits, park, processed_event, schedule_rearmed
 from l4sim.sim.spinlock import SpinState, handoff_cost
 from l4sim.sim.threads import ThreadRunner
 from l4sim.sim.trace import IDLE, TraceBuffer
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from l4sim.kernel.effects import Effect
+    from l4sim.sim.invariants import Monitor
+    from l4sim.sim.machine import Machine
+
 try:
     import cython
 except ImportError:  # no Cython: its declarations below mean nothing
-    from l4sim.sim.no_cython import cython
+    from l4sim.sim.no_cython import cython  # type: ignore[no-redef]
 
 TRACE_CHUNK = TraceBuffer.CHUNK
 
@@ -36,7 +49,7 @@ TRACE_CHUNK = TraceBuffer.CHUNK
 class PathInterpreter:
     """Runs the kernel paths of one machine's CPUs (one at a time per CPU)."""
 
-    def __init__(self, machine, rng) -> None:
+    def __init__(self, machine: Machine, rng: np.random.Generator) -> None:
         self.env = machine.env
         costs = self.costs = machine.costs
         cpus = machine.cpus
@@ -60,7 +73,7 @@ class PathInterpreter:
         self.trace = machine.trace
         self.window = machine.window
         self.measure_kind = machine.window.kind
-        self.monitor = None  # the invariant monitor, if one watches the run
+        self.monitor: Monitor | None = None  # the invariant monitor, if one watches the run
         # hardware timing noise on every kernel entry (the profile's entry_jitter),
         # one stream per CPU: a CPU's noise must not depend on the order in which
         # the simulator happens to process different CPUs' events
@@ -68,30 +81,43 @@ class PathInterpreter:
         self.jitter_span = costs.entry_jitter + 1
         self.waits = [processed_event(self.env) for _ in range(cpus)]  # see wait()
 
-    # cycles and CPU numbers as C integers, a lock and its simulator state as structs
-    # (compiled build only: the values are the same Python ints either way)
-    @cython.locals(cpu=cython.int, pending=cython.longlong, now=cython.longlong,
-                   entry=cython.longlong, duration=cython.longlong,
-                   lock_wait=cython.longlong, at=cython.longlong, free_at=cython.longlong,
-                   until=cython.longlong, waited=cython.longlong, cost=cython.longlong,
-                   start=cython.longlong, acquire_cost=cython.longlong,
-                   release_cost=cython.longlong, line_transfer=cython.longlong,
-                   spin=SpinState, runner=ThreadRunner, lock=Lock, top=Lock,
-                   next_act=cython.longlong[::1])
-    def run_path(self, cpu: int, runner: ThreadRunner | None, kind: str | None, path: Generator,
-                  pending: int = 0):
+    # compiled: cycles and CPU numbers as C integers, locks as structs (same values)
+    @cython.locals(
+        cpu=cython.int,
+        pending=cython.longlong,
+        now=cython.longlong,
+        entry=cython.longlong,
+        base=cython.longlong,
+        lock_wait=cython.longlong,
+        at=cython.longlong,
+        free_at=cython.longlong,
+        until=cython.longlong,
+        waited=cython.longlong,
+        cost=cython.longlong,
+        start=cython.longlong,
+        acquire_cost=cython.longlong,
+        release_cost=cython.longlong,
+        line_transfer=cython.longlong,
+        spin=SpinState,
+        runner=ThreadRunner,
+        lock=Lock,
+        top=Lock,
+        next_act=cython.longlong[::1],
+    )
+    def run_path(  # noqa: C901 (the compiled engine loop: one frame per path, on purpose)
+        self,
+        cpu: int,
+        runner: ThreadRunner | None,
+        kind: str | None,
+        path: Generator[Effect, None, Any],
+        pending: int = 0,
+    ) -> Waits[tuple[Any, int]]:
         """Run one kernel path: charge its time, spin for its locks, switch threads.
 
-        ``pending`` counts cycles spent but not yet elapsed in simulated time: a
-        path only turns them into a timeout when another CPU could observe the
-        difference (a lock it could contend for, an IPI, a lock handoff). It
-        returns (the path's value, cycles still pending), and the caller folds
-        the latter into its next delay.
-
-        A free lock is granted without an event when no other CPU can act
-        before we have it: every other CPU's next action (``next_act``; NEVER
-        while it spins, since it acts only once its lock's holder does), IPI
-        and interrupt lie strictly later (``Lookahead.others_quiet``, inline here).
+        ``pending``: cycles spent but not yet elapsed in simulated time (turned
+        into a wait only when another CPU could observe the difference).
+        Returns (the path's value, cycles still pending), which the caller
+        folds into its next delay.
         """
         env = self.env
         if self.monitor is not None:  # the invariant monitor watches every effect
@@ -101,9 +127,11 @@ class PathInterpreter:
         entry = now + pending  # the record's entry cycle (written when it closes)
         outcome = None
         outcome_at = -1
-        # the pending cycles handed in belong to the previous path (already in its
+        # the path's duration is now + base: time elapsed while it runs, plus the
+        # cycles it has spent and the clock not yet shown, minus pauses. The
+        # pending cycles handed in belong to the previous path (already in its
         # record): count this path's duration from where they end
-        duration = -pending
+        base = -pending - now
         pending += int(self.noise[cpu]() * self.jitter_span)
         lock_wait = 0
         lookahead = self.lookahead_on
@@ -117,7 +145,8 @@ class PathInterpreter:
         acquire_cost, release_cost, line_transfer = self.lock_costs
         others_min = None  # many CPUs: the others' earliest next action, while it holds
         try:
-            effect = next(path)
+            # (Any: dispatched on its class, kept in kind_of, which the checker does not follow)
+            effect: Any = next(path)
             while True:
                 kind_of = type(effect)
                 if kind_of is int:  # Spend
@@ -135,8 +164,11 @@ class PathInterpreter:
                                 if others_min is None:  # (fixed while only we run)
                                     others_min = self.lookahead.earliest_other_action(cpu)
                                 interrupts = self.interrupts
-                                quiet = (others_min > until and interrupts.ipi_next > until
-                                         and interrupts.irq_next > until)
+                                quiet = (
+                                    others_min > until
+                                    and interrupts.ipi_next > until
+                                    and interrupts.irq_next > until
+                                )
                             else:
                                 for other in others:
                                     if next_act[other] <= until or ipi_due[other] <= until:
@@ -159,29 +191,31 @@ class PathInterpreter:
                                 if free_at <= at:
                                     spin.held_from = at
                                     last = spin.last_cpu
-                                    pending += (acquire_cost if last is None or last == cpu
-                                                else acquire_cost + lock.lines * line_transfer)
+                                    pending += (
+                                        acquire_cost
+                                        if last is None or last == cpu
+                                        else acquire_cost + lock.lines * line_transfer
+                                    )
                                     continue
                                 # as hand_over would at free_at, with us the only waiter
                                 spin.held_from = free_at  # (a one-waiter pick draws nothing)
-                                cost = (handoff_cost(self.design, self.costs.lock_handoff, 2)
-                                        + lock.lines * line_transfer)
+                                cost = (
+                                    handoff_cost(self.design, self.costs.lock_handoff, 2)
+                                    + lock.lines * line_transfer
+                                )
                                 waited = free_at - at
                                 lock_wait += waited + cost
                                 pending += waited + cost
                                 continue
-                        if pending:
-                            next_act[cpu] = now + pending
-                            yield self.wait(cpu, pending)
+                        if pending:  # time catches up: another CPU may grant it
+                            yield self.elapse(cpu, pending)
                             now = env.now
-                            duration += pending
                             pending = 0
                         start = now
                         cost = yield from self.locks.acquire(cpu, lock)
                         now = env.now
                         others_min = None  # other CPUs ran meanwhile
                         waited = now - start
-                        duration += waited
                         if waited:
                             lock_wait += waited + cost
                         pending += cost
@@ -189,11 +223,9 @@ class PathInterpreter:
                     for lock in effect.locks:
                         spin = lock.sim
                         if spin.waiters:
-                            if pending:
-                                next_act[cpu] = now + pending
-                                yield self.wait(cpu, pending)
+                            if pending:  # time catches up: the waiter takes it now
+                                yield self.elapse(cpu, pending)
                                 now = env.now
-                                duration += pending
                                 pending = 0
                             pending += self.locks.release(cpu, lock, pending)
                             others_min = None  # other CPUs ran meanwhile; a waiter acts now
@@ -212,7 +244,7 @@ class PathInterpreter:
                 elif kind_of is Outcome:
                     if outcome is None:  # the first outcome wins: a fallback names its check
                         outcome = effect
-                        outcome_at = duration + pending
+                        outcome_at = now + base + pending
                 elif kind_of is Switch:
                     if held:
                         raise RuntimeError(f"cpu{cpu} switches while holding {held}")
@@ -221,13 +253,11 @@ class PathInterpreter:
                         if target is None and pending:
                             # idle only once the path's last cycles have elapsed: an IPI
                             # must not make this CPU dispatch before its path has ended
-                            next_act[cpu] = now + pending
-                            yield self.wait(cpu, pending)
+                            yield self.elapse(cpu, pending)
                             now = env.now
-                            duration += pending
                             pending = 0
                             others_min = None
-                        duration += pending
+                        base += pending  # ours, though they elapse in the next thread's time
                         next_act[cpu] = now + pending if target is not None else NEVER
                         busy[cpu] = False
                         if runner is not None:  # parked from here (a switch back finds us so)
@@ -241,8 +271,10 @@ class PathInterpreter:
                             self.interrupts.ipi_arrive(cpu)  # idle, with an interrupt waiting
                         pending = 0
                         if runner is not None:
+                            start = now
                             yield runner.wake  # paused: the count resumes on our return
                             now = env.now
+                            base -= now - start  # the pause is not the path's time
                             others_min = None
                             cpu = runner.thread.cpu
                             busy[cpu] = True
@@ -252,15 +284,13 @@ class PathInterpreter:
                             # have not elapsed yet; they are not ours to count
                             pending = runner.carry
                             runner.carry = 0
-                            duration -= pending
+                            base -= pending
                 elif kind_of is Sync or kind_of is Kick:
                     # time catches up first: before an unlocked shared access (Sync),
                     # and before an IPI leaves (another CPU acts on it)
                     if pending:
-                        next_act[cpu] = now + pending
-                        yield self.wait(cpu, pending)
+                        yield self.elapse(cpu, pending)
                         now = env.now
-                        duration += pending
                         pending = 0
                         others_min = None
                     if kind_of is Kick:
@@ -274,31 +304,47 @@ class PathInterpreter:
                 raise RuntimeError(f"kernel path left cpu{cpu} holding {held}") from None
             if kind is not None:
                 rows = self.trace.rows  # one record, in trace.ROW order
-                rows.append((kind, outcome, outcome_at, cpu,
-                             runner.index if runner is not None else IDLE, entry,
-                             now + pending, duration + pending, lock_wait))
+                rows.append(
+                    (
+                        kind,
+                        outcome,
+                        outcome_at,
+                        cpu,
+                        runner.index if runner is not None else IDLE,
+                        entry,
+                        now + pending,
+                        now + base + pending,
+                        lock_wait,
+                    )
+                )
                 if len(rows) == TRACE_CHUNK:
                     self.trace.flush()
                 if kind == self.measure_kind:
                     self.window.on_close(entry, now + pending)
             if not lookahead and pending:
-                next_act[cpu] = now + pending
-                yield self.wait(cpu, pending)
+                yield self.elapse(cpu, pending)
                 pending = 0
             return stop.value, pending
 
+    def elapse(self, cpu: int, delay: int) -> Event:
+        """The clock catches up with ``delay`` cycles ``cpu`` has spent.
+
+        Its next action then is ``delay`` from now, and this is the wait (see :meth:`wait`).
+        """
+        self.next_act[cpu] = self.env.now + delay
+        return self.wait(cpu, delay)
 
     def wait(self, cpu: int, delay: int) -> Event:
         """A wait of ``delay`` cycles in kernel mode (or at a trap) on ``cpu``.
 
         A Timeout without building one: the CPU's one wait event, rearmed (the
-        same queue entry as a Timeout, so the same results). Kernel mode is not
-        interruptible and a CPU runs one kernel path at a time, so its last
-        wait has always been processed by then.
+        same queue entry as a Timeout). Kernel mode is not interruptible and a
+        CPU runs one path at a time, so its last wait has been processed by then.
         """
         if delay < 0:
             raise ValueError(f"cpu{cpu}: a wait of {delay} cycles")
         wait = self.waits[cpu]
         if wait.callbacks is not None:
             raise RuntimeError(f"cpu{cpu} waits in kernel mode twice at once")
-        return schedule_rearmed(self.env, wait, delay)
+        # (reachable: callbacks is None once processed, which SimPy's types omit)
+        return schedule_rearmed(self.env, wait, delay)  # type: ignore[unreachable]

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from typing import TYPE_CHECKING
 
 import simpy
 
 from l4sim.kernel.kernel import IRQ
+from l4sim.kernel.objects import Thread
 from l4sim.sim.lookahead import NEVER
 from l4sim.sim.simpy_internals import (
+    Clock,
+    Waits,
     call_later,
     interrupt,
     new_event,
@@ -27,16 +31,22 @@ from l4sim.sim.simpy_internals import (
     timeout,
 )
 
+if TYPE_CHECKING:
+    from l4sim.kernel.kernel import Kernel
+    from l4sim.sim.interpreter import PathInterpreter
+    from l4sim.sim.machine import Probe
+    from l4sim.sim.threads import ThreadRunner
+
 
 class InterruptSources:
     """The IPIs, device and timer interrupts of one machine, and the CPU processes."""
 
-    def __init__(self, env: simpy.Environment, kernel, cpus: int, probe=None) -> None:
+    def __init__(self, env: Clock, kernel: Kernel, cpus: int, probe: Probe | None = None) -> None:
         self.env = env
         self.kernel = kernel
         self.ipi_latency = kernel.costs.ipi_latency
         self.probe = probe  # a workload's own measurements (see workloads.Setup)
-        self.pending_irqs: list[deque] = [deque() for _ in range(cpus)]
+        self.pending_irqs: list[deque[tuple[object, ...]]] = [deque() for _ in range(cpus)]
         self.resched = [False] * cpus  # the CPU must reschedule at its next chance
         self.busy = [False] * cpus  # a kernel path is executing on the CPU
         self.interrupting = [False] * cpus  # its user-mode thread is being interrupted
@@ -47,10 +57,11 @@ class InterruptSources:
         self.ipis: list[list[int]] = [[] for _ in range(cpus)]  # IPIs in flight (heaps)
         self.irq_next = NEVER  # the earliest interrupt due on any CPU
         self.ipi_next = NEVER  # the earliest IPI due on any CPU
-        self.runners: dict = {}  # thread -> its ThreadRunner (set by the machine)
-        self.interpreter = None  # runs the kernel paths (set by the machine)
+        self.runners: dict[Thread, ThreadRunner] = {}  # its ThreadRunner (set by the machine)
+        # runs the kernel paths (set by the machine)
+        self.interpreter: PathInterpreter = None  # type: ignore[assignment]
 
-    def cpu_process(self, cpu: int):
+    def cpu_process(self, cpu: int) -> Waits[None]:
         """Take IPIs and interrupts: an idle CPU dispatches, a busy one is interrupted."""
         env = self.env
         kernel = self.kernel
@@ -86,7 +97,7 @@ class InterruptSources:
             self.resched[cpu] = True
             self.interrupt(cpu, self.runners[current])
 
-    def raise_irq(self, cpu: int, payload: tuple) -> None:
+    def raise_irq(self, cpu: int, payload: tuple[object, ...]) -> None:
         """A device or timer interrupt on ``cpu`` (delivered as IPC by the kernel)."""
         now = self.env.now
         if self.probe is not None:
@@ -102,20 +113,20 @@ class InterruptSources:
         else:
             self.interrupt(cpu, self.runners[current])
 
-    def interrupt(self, cpu: int, runner) -> None:
+    def interrupt(self, cpu: int, runner: ThreadRunner) -> None:
         """Interrupt a thread in user mode; one in the kernel checks on its way out."""
         if runner.in_user and not self.interrupting[cpu]:
             self.interrupting[cpu] = True
             interrupt(runner.process)
 
-    def start_io(self, delay: int, payload: tuple) -> None:
+    def start_io(self, delay: int, payload: tuple[object, ...]) -> None:
         """A device transfer: its completion interrupt reaches CPU 0 ``delay`` cycles from now."""
         at = self.env.now + delay
         heapq.heappush(self.irq_due[0], at)  # CPU 0 acts then
         self.irq_next = min(self.irq_next, at)
         call_later(self.env, delay, lambda _event: self.raise_irq(0, payload))
 
-    def timer_process(self, cpu: int, period: int, name: str):
+    def timer_process(self, cpu: int, period: int, name: str) -> Waits[None]:
         """A periodic interrupt (the guest's tick) on ``cpu``."""
         count = 0
         env = self.env

@@ -20,17 +20,21 @@ convert it back for each comparison.
 from __future__ import annotations
 
 from array import array
+from typing import TYPE_CHECKING
 
 try:
     import cython
 except ImportError:  # no Cython: its declarations below mean nothing
-    from l4sim.sim.no_cython import cython
+    from l4sim.sim.no_cython import cython  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from l4sim.sim.interrupts import InterruptSources
 
 NEVER = 2**62  # a time no run reaches
 SCAN_CPUS = 8  # up to this many CPUs, "may another CPU act?" scans them one by one
 
 
-def action_times(cpus: int) -> array:
+def action_times(cpus: int) -> array[int]:
     """Per CPU, when it may next touch shared kernel state (all 0: at the start).
 
     Signed 64-bit integers: every cycle count of a run, and NEVER, fits.
@@ -40,14 +44,16 @@ def action_times(cpus: int) -> array:
 
 def other_cpus(cpus: int) -> list[tuple[int, ...] | None]:
     """Per CPU, the CPUs to scan (None beyond SCAN_CPUS: use the minima)."""
-    return [tuple(o for o in range(cpus) if o != cpu) if cpus <= SCAN_CPUS else None
-            for cpu in range(cpus)]
+    return [
+        tuple(o for o in range(cpus) if o != cpu) if cpus <= SCAN_CPUS else None
+        for cpu in range(cpus)
+    ]
 
 
 class Lookahead:
     """Answers "may another CPU act before t?" from the machine's per-CPU state."""
 
-    def __init__(self, cpus: int, next_act, interrupts) -> None:
+    def __init__(self, cpus: int, next_act: array[int], interrupts: InterruptSources) -> None:
         self.next_act = next_act
         self.interrupts = interrupts  # ipi_due, irq_due and their minima
         self.ipi_due = interrupts.ipi_due
@@ -82,8 +88,13 @@ class Lookahead:
                 return False
         return True
 
-    @cython.locals(cpu=cython.int, other=cython.int, cpus=cython.int,
-                   earliest=cython.longlong, act=cython.longlong)
+    @cython.locals(
+        cpu=cython.int,
+        other=cython.int,
+        cpus=cython.int,
+        earliest=cython.longlong,
+        act=cython.longlong,
+    )
     def earliest_other_action(self, cpu: int) -> int:
         """The earliest next action of any CPU but ``cpu``.
 
@@ -92,7 +103,7 @@ class Lookahead:
         """
         if cython.compiled:
             earliest = NEVER
-            cpus = self.next_act.shape[0]
+            cpus = self.next_act.shape[0]  # type: ignore[attr-defined]  # a C array, compiled
             for other in range(cpus):
                 act = self.next_act[other]
                 if act < earliest and other != cpu:
@@ -112,5 +123,8 @@ class Lookahead:
         count too.
         """
         interrupts = self.interrupts
-        return (interrupts.ipi_next > time and interrupts.irq_next > time
-                and self.earliest_other_action(cpu) > time)
+        return (
+            interrupts.ipi_next > time
+            and interrupts.irq_next > time
+            and self.earliest_other_action(cpu) > time
+        )

@@ -16,28 +16,39 @@ runs them.
 from __future__ import annotations
 
 import gc
-from collections.abc import Generator
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from l4sim.kernel.big_lock import with_kernel_lock
 from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.locks import Lock
-from l4sim.kernel.objects import Thread
+from l4sim.kernel.objects import Message, Thread
+from l4sim.kernel.syscalls import Program
 from l4sim.sim.interpreter import PathInterpreter
 from l4sim.sim.interrupts import InterruptSources
 from l4sim.sim.lookahead import Lookahead, action_times
-from l4sim.sim.simpy_internals import Clock, Process, run_until
+from l4sim.sim.simpy_internals import Clock, Event, Process, run_until
 from l4sim.sim.spinlock import SpinLocks, SpinState
 from l4sim.sim.threads import ThreadRunner, UserThreads
 from l4sim.sim.trace import TraceBuffer
 from l4sim.sim.window import MeasurementWindow
 
+if TYPE_CHECKING:
+    from l4sim.sim.invariants import Monitor
+
 # Allocations between two passes of the cyclic garbage collector during a run. A
-# run allocates about ten container objects per kernel entry (events, generators,
-# tuples), all freed by reference counting: the default pass every 700
-# allocations finds (almost) nothing in them and cost ~8% of a compiled run.
+# run allocates a handful of container objects per kernel entry (events,
+# generators, tuples), all freed by reference counting: the default pass every
+# 700 allocations would find (almost) nothing in them, many times per run.
 GC_THRESHOLD = 100_000
+
+
+class Probe(Protocol):
+    """A workload's own measurements: told of each interrupt raised and message received."""
+
+    def irq_raised(self, payload: tuple[object, ...], now: int) -> None: ...
+    def received(self, thread: Thread, message: Message, now: int) -> None: ...
 
 
 class SimulationStalled(RuntimeError):
@@ -54,10 +65,20 @@ class Machine:
     ``probe`` and ``timed_locks`` are a workload's own measurements.
     """
 
-    def __init__(self, kernel: Kernel, programs: dict[Thread, Generator],
-                 rng: np.random.Generator, measure_kind: str, warmup: int, events: int,
-                 observe: bool = False, lookahead: bool = True,
-                 timers: tuple = (), probe=None, timed_locks: tuple = ()) -> None:
+    def __init__(
+        self,
+        kernel: Kernel,
+        programs: dict[Thread, Program],
+        rng: np.random.Generator,
+        measure_kind: str,
+        warmup: int,
+        events: int,
+        observe: bool = False,
+        lookahead: bool = True,
+        timers: tuple[tuple[int, int, str], ...] = (),
+        probe: Probe | None = None,
+        timed_locks: tuple[Lock, ...] = (),
+    ) -> None:
         self.env = Clock()
         kernel = with_kernel_lock(kernel)  # kernel_lock = "big": one lock around every path
         self.kernel = kernel
@@ -82,29 +103,37 @@ class Machine:
                 raise ValueError(f"thread {thread.name} has no program")
             self.runners[thread] = ThreadRunner(thread, index, program, self.costs.timeslice)
         self.thread_names = [t.name for t in kernel.threads]
-        self.observations: dict[str, list] | None = (
-            {t.name: [] for t in kernel.threads} if observe else None)
+        self.observations: dict[str, list[tuple[str, str, tuple[object, ...]]]] | None = (
+            {t.name: [] for t in kernel.threads} if observe else None
+        )
         self.window = MeasurementWindow(self.env, measure_kind, warmup, events)
         self.interrupts = InterruptSources(self.env, kernel, self.cpus, probe)
         self.interrupts.runners = self.runners
         self.lookahead = Lookahead(self.cpus, self.next_act, self.interrupts)
-        self.locks = SpinLocks(self.env, self.costs, kernel.config.lock, rng, self.held,
-                               self.next_act, self.spinning_on)
+        self.locks = SpinLocks(
+            self.env,
+            self.costs,
+            kernel.config.lock,
+            rng,
+            self.held,
+            self.next_act,
+            self.spinning_on,
+        )
         self.threads = UserThreads(self)
         self.interpreter = PathInterpreter(self, rng)  # draws the per-CPU noise seeds
         self.threads.interpreter = self.interpreter
         self.interrupts.interpreter = self.interpreter
-        self._monitor = None
+        self._monitor: Monitor | None = None
         self._enforce_lock_order = True
 
     # -- what a run's users read and set ----------------------------------------
     @property
-    def monitor(self):
+    def monitor(self) -> Monitor | None:
         """The invariant monitor watching the run (None: none)."""
         return self._monitor
 
     @monitor.setter
-    def monitor(self, monitor) -> None:
+    def monitor(self, monitor: Monitor | None) -> None:
         self._monitor = monitor
         self.threads.monitor = monitor
         self.interpreter.monitor = monitor
@@ -121,7 +150,7 @@ class Machine:
         self.interpreter.enforce_lock_order = check
 
     @property
-    def done(self):
+    def done(self) -> Event:
         """Triggered once the measurement window is complete."""
         return self.window.done
 
@@ -151,7 +180,8 @@ class Machine:
             interrupts.ipi_arrive(cpu)  # boot: each CPU dispatches its first thread
         # the invariant monitor's exact time needs each thread to start at its cycle
         threads.eager_resume = self.lookahead_enabled and not (
-            self.monitor is not None and self.monitor.exact_time)
+            self.monitor is not None and self.monitor.exact_time
+        )
         until = self.done
         if max_cycles is not None:
             until = env.any_of([self.done, env.timeout(max_cycles)])
@@ -164,7 +194,7 @@ class Machine:
             if not self.done.triggered:  # cut short: the window as far as it got
                 self.window.cut_short()
 
-    def _run(self, until) -> None:
+    def _run(self, until: Event) -> None:
         try:
             run_until(self.env, until)
         except RuntimeError as error:
@@ -174,4 +204,5 @@ class Machine:
             raise SimulationStalled(
                 f"simulation stalled at cycle {self.env.now}: every thread is blocked "
                 f"({len(window.closed_at)} of {window.warmup + window.events} measured-kind "
-                "entries closed)") from None
+                "entries closed)"
+            ) from None

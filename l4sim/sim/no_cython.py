@@ -10,11 +10,16 @@ same Python and gives the same records.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 
 class _CType:
     """A C integer type in a declaration: ``cython.longlong``, or ``[::1]`` for an array of it."""
 
-    def __getitem__(self, _dimensions):
+    def __getitem__(self, _dimensions: object) -> _CType:
         return self
 
 
@@ -24,7 +29,7 @@ class _NoCython:
     longlong = _CType()
 
     @staticmethod
-    def locals(**types):
+    def locals(**types: object) -> Callable[[_F], _F]:
         return lambda function: function
 
 

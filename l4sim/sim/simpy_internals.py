@@ -26,19 +26,42 @@ changes these fields needs this module, and only this module, reviewed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from heapq import heappop, heappush
 from operator import attrgetter
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, PENDING, URGENT, Event, Interruption
+from simpy.events import NORMAL, PENDING, URGENT, Event, EventPriority, Interruption
 from simpy.exceptions import Interrupt
 
-__all__ = ["AFTER_ALL", "NORMAL", "Clock", "Event", "Process", "call_after_all", "call_later",
-           "interrupt", "new_event", "park", "processed_event", "run_now", "run_until",
-           "schedule_rearmed", "succeed", "succeed_if_pending", "timeout", "trigger_parked"]
+__all__ = [
+    "AFTER_ALL",
+    "NORMAL",
+    "Clock",
+    "Event",
+    "Process",
+    "call_after_all",
+    "call_later",
+    "interrupt",
+    "new_event",
+    "park",
+    "processed_event",
+    "run_now",
+    "run_until",
+    "schedule_rearmed",
+    "succeed",
+    "succeed_if_pending",
+    "timeout",
+    "trigger_parked",
+]
 
-AFTER_ALL = 2  # an event priority after SimPy's NORMAL (1): last of its cycle
+AFTER_ALL = EventPriority(2)  # an event priority after SimPy's NORMAL (1): last of its cycle
+
+_Result = TypeVar("_Result")
+Waits = Generator[Event, Any, _Result]
+"""A process's generator (or a part of one): waits on events, returns ``_Result``."""
 
 
 class Clock(simpy.Environment):
@@ -48,7 +71,13 @@ class Clock(simpy.Environment):
     (the engine reads the clock several times per kernel entry).
     """
 
-    now = property(attrgetter("_now"))
+    if TYPE_CHECKING:  # the engine's time is whole cycles
+
+        @property
+        def now(self) -> int: ...
+
+    else:
+        now = property(attrgetter("_now"))
 
 
 def new_event(env: simpy.Environment) -> Event:
@@ -67,15 +96,21 @@ def timeout(env: simpy.Environment, delay: int) -> Event:
     return schedule_rearmed(env, new_event(env), delay)
 
 
-def call_later(env: simpy.Environment, delay: int, callback) -> None:
-    """Call ``callback(event)`` ``delay`` cycles from now: what ``env.timeout(delay)`` with
-    ``callback`` among its callbacks does, the same queue entry, without building a Timeout."""
+def call_later(env: simpy.Environment, delay: int, callback: Callable[[Event], None]) -> None:
+    """Call ``callback(event)`` ``delay`` cycles from now.
+
+    What ``env.timeout(delay)`` with ``callback`` among its callbacks does,
+    the same queue entry, without building a Timeout.
+    """
     timeout(env, delay).callbacks.append(callback)
 
 
-def succeed(env: simpy.Environment, event: Event, value=None) -> None:
-    """``event.succeed(value)``: the same queue entry (now, NORMAL), without SimPy's
-    (interpreted) method; a contended lock's grant, once per handover."""
+def succeed(env: simpy.Environment, event: Event, value: object = None) -> None:
+    """``event.succeed(value)``: the same queue entry (now, NORMAL), without SimPy's method.
+
+    SimPy's method runs interpreted; this is a contended lock's grant, once
+    per handover.
+    """
     if event._value is not PENDING:
         raise RuntimeError(f"{event} has already been triggered")
     event._ok = True
@@ -92,7 +127,7 @@ def succeed_if_pending(env: simpy.Environment, event: Event) -> None:
 def processed_event(env: simpy.Environment) -> Event:
     """An event in the state of one already processed: free to be rearmed."""
     event = Event(env)
-    event.callbacks = None
+    event.callbacks = None  # type: ignore[assignment]  # processed (SimPy's mark)
     return event
 
 
@@ -112,9 +147,11 @@ def park(event: Event) -> None:
 
 
 def trigger_parked(event: Event | None) -> bool:
-    """Trigger a parked (pending) ``event``, successful with value None, keeping its
-    waiters; False if it is not pending. What ``event.succeed()`` does but queueing it
-    (the caller does that with ``env.schedule``, or runs its process now)."""
+    """Trigger a parked (pending) ``event``, successful with value None, keeping its waiters.
+
+    False if it is not pending. What ``event.succeed()`` does but queueing it
+    (the caller does that with ``env.schedule``, or runs its process now).
+    """
     if event is None or event._value is not PENDING:
         return False
     event._ok = True
@@ -122,7 +159,7 @@ def trigger_parked(event: Event | None) -> bool:
     return True
 
 
-def call_after_all(env: simpy.Environment, at: int, callback) -> None:
+def call_after_all(env: simpy.Environment, at: int, callback: Callable[[Event], None]) -> None:
     """Call ``callback(event)`` after every other event of cycle ``at`` (now, if past)."""
     event = Event(env)
     event._ok = True
@@ -132,8 +169,9 @@ def call_after_all(env: simpy.Environment, at: int, callback) -> None:
 
 
 def run_now(env: simpy.Environment, process: simpy.Process, event: Event) -> bool:
-    """Resume ``process``, suspended on the triggered ``event``, right now (False: it is not
-    suspended on it, nothing done).
+    """Resume ``process``, suspended on the triggered ``event``, right now.
+
+    False: it is not suspended on it, and nothing is done.
 
     What ``Process._resume(event)`` does when SimPy processes ``event`` at this
     instant, without the event's round trip through the queue, for a process
@@ -142,13 +180,13 @@ def run_now(env: simpy.Environment, process: simpy.Process, event: Event) -> boo
     """
     if process._target is not event:
         return False
-    event.callbacks = None
+    event.callbacks = None  # type: ignore[assignment]  # processed (SimPy's mark)
     active = env._active_proc
     try:
         env._active_proc = process
         target = process._generator.send(None)
         if target.callbacks is None:  # (processed already: SimPy's own loop)
-            process._resume(target)
+            process._resume(target)  # type: ignore[unreachable]  # (SimPy types it a list)
         else:
             target.callbacks.append(process._resume)
             process._target = target
@@ -158,10 +196,13 @@ def run_now(env: simpy.Environment, process: simpy.Process, event: Event) -> boo
 
 
 def interrupt(process: simpy.Process) -> None:
-    """``process.interrupt()`` (no cause): SimPy 4.1's ``Interruption``, the same URGENT
-    queue entry, built without its (interpreted) init; delivered by :func:`_deliver`,
+    """``process.interrupt()`` (no cause), without SimPy's interpreted code.
+
+    SimPy 4.1's ``Interruption``, the same URGENT queue entry, built without
+    its (interpreted) init; delivered by :func:`_deliver`,
     a copy of ``Interruption._interrupt``. Interrupting user work is how an IPI or
-    a device reaches a thread in user mode."""
+    a device reaches a thread in user mode.
+    """
     env = process.env
     if process._value is not PENDING:
         raise RuntimeError(f"{process} has terminated and cannot be interrupted.")
@@ -180,7 +221,7 @@ def interrupt(process: simpy.Process) -> None:
 
 def _deliver(event: Event) -> None:
     """``Interruption._interrupt``: throw the interrupt into the process, unless it ended."""
-    process = event.process
+    process = event.process  # type: ignore[attr-defined]  # an Interruption
     if process._value is not PENDING:
         return
     process._target.callbacks.remove(process._resume)
@@ -209,13 +250,13 @@ class Process(simpy.Process):
                     exc.__cause__ = event._value
                     event = generator.throw(exc)
             except StopIteration as stop:  # the process has ended
-                event = None
+                event = None  # type: ignore[assignment]  # as SimPy: no target
                 self._ok = True
                 self._value = stop.args[0] if len(stop.args) else None
                 env.schedule(self)
                 break
             except BaseException as error:  # the process has failed
-                event = None
+                event = None  # type: ignore[assignment]  # as SimPy: no target
                 self._ok = False
                 if error.__traceback__ is not None:
                     error.__traceback__ = error.__traceback__.tb_next
@@ -240,7 +281,7 @@ def run_until(env: simpy.Environment, until: Event) -> None:
     Raises SimPy's RuntimeError if the queue empties before ``until`` happens.
     """
     if until.callbacks is None:  # processed already
-        return
+        return  # type: ignore[unreachable]  # (SimPy types callbacks a list, sets it None)
     until.callbacks.append(StopSimulation.callback)
     queue = env._queue
     try:
@@ -249,14 +290,14 @@ def run_until(env: simpy.Environment, until: Event) -> None:
                 env._now, _, _, event = heappop(queue)
             except IndexError:
                 raise EmptySchedule from None
-            callbacks, event.callbacks = event.callbacks, None
+            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
             try:
                 for callback in callbacks:
                     callback(event)
             except StopSimulation:
                 # the remaining callbacks run when the simulation resumes
-                event.callbacks = callbacks[callbacks.index(callback) + 1:]
-                env.schedule(event, URGENT - 1)
+                event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+                env.schedule(event, URGENT - 1)  # type: ignore[arg-type]  # as SimPy's own loop
                 raise
             if not event._ok and not hasattr(event, "_defused"):  # a failure nobody handled
                 exc = type(event._value)(*event._value.args)
@@ -265,5 +306,6 @@ def run_until(env: simpy.Environment, until: Event) -> None:
     except StopSimulation:
         return
     except EmptySchedule:
-        raise RuntimeError(f'No scheduled events left but "until" event was not '
-                           f'triggered: {until}') from None
+        raise RuntimeError(
+            f'No scheduled events left but "until" event was not triggered: {until}'
+        ) from None

@@ -28,15 +28,24 @@ applied without an event by the effect interpreter itself
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from l4sim.kernel.locks import FIFO_DESIGNS, LOCK_DESIGNS, Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
 from l4sim.sim.simpy_internals import call_later, new_event, succeed
 
+if TYPE_CHECKING:
+    from array import array
+
+    import numpy as np
+
+    from l4sim.kernel.costs import Costs
+    from l4sim.sim.simpy_internals import Clock, Event, Waits
+
 try:
     import cython
 except ImportError:  # no Cython: its declarations below mean nothing
-    from l4sim.sim.no_cython import cython
+    from l4sim.sim.no_cython import cython  # type: ignore[no-redef]
 
 
 def is_fifo(design: str) -> bool:
@@ -56,10 +65,10 @@ def handoff_cost(design: str, handoff: int, contenders: int) -> int:
 class SpinState:
     """Simulator-side state of one spinlock."""
 
-    __slots__ = ("waiters", "last_cpu", "free_at", "held_from", "holds")
+    __slots__ = ("free_at", "held_from", "holds", "last_cpu", "waiters")
 
     def __init__(self) -> None:
-        self.waiters: deque = deque()  # (cpu, event), in arrival order
+        self.waiters: deque[tuple[int, Event]] = deque()  # (cpu, event), in arrival order
         self.last_cpu: int | None = None
         self.free_at = 0  # a lazily applied release: still held until this cycle
         self.held_from = 0  # when the current run of holders began
@@ -88,7 +97,14 @@ class SpinLocks:
     """
 
     def __init__(
-        self, env, costs, design: str, rng, held: list, next_act, spinning_on: list
+        self,
+        env: Clock,
+        costs: Costs,
+        design: str,
+        rng: np.random.Generator,
+        held: list[list[Lock]],
+        next_act: array[int],
+        spinning_on: list[Lock | None],
     ) -> None:
         self.env = env
         self.costs = costs
@@ -114,7 +130,7 @@ class SpinLocks:
         return costs.lock_acquire
 
     @cython.locals(cpu=cython.int, spin=SpinState, now=cython.longlong)
-    def acquire(self, cpu: int, lock: Lock):
+    def acquire(self, cpu: int, lock: Lock) -> Waits[int]:
         """Spin until ``lock`` is ours; returns the cycles the acquisition costs."""
         if self.enforce_lock_order:
             ensure_lock_order(self.held[cpu], lock)
@@ -132,7 +148,7 @@ class SpinLocks:
         # a waiter acts only once granted: after its lock's holder acts (or at free_at)
         self.next_act[cpu] = spin.free_at if lock.holder is None else NEVER
         self.spinning_on[cpu] = lock
-        contenders = yield granted  # the releaser made us the holder
+        contenders: int = yield granted  # the releaser made us the holder
         self.spinning_on[cpu] = None
         self.held[cpu].append(lock)
         # the CPUs still spinning behind us slow our first stores to the shared lines
@@ -164,9 +180,8 @@ class SpinLocks:
     def release(self, cpu: int, lock: Lock, pending: int) -> int:
         """Release ``lock`` ``pending`` cycles from now; returns the cycles the release costs."""
         held = self.held[cpu]
-        if not held or held[-1] is not lock:
-            if lock not in held:
-                raise RuntimeError(f"cpu{cpu} releases {lock.name} it does not hold")
+        if (not held or held[-1] is not lock) and lock not in held:
+            raise RuntimeError(f"cpu{cpu} releases {lock.name} it does not hold")
         held.remove(lock)
         spin: SpinState = lock.sim
         spin.last_cpu = cpu

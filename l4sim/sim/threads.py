@@ -13,39 +13,55 @@ next delay of the thread folds it in.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from numbers import Integral
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from l4sim.kernel.kernel import IRQ
 from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import Compute, SharedAccess, Spin, StartIO
-from l4sim.sim.simpy_internals import new_event, run_now, schedule_rearmed, timeout, trigger_parked
+from l4sim.sim.simpy_internals import (
+    Waits,
+    new_event,
+    run_now,
+    schedule_rearmed,
+    timeout,
+    trigger_parked,
+)
+
+if TYPE_CHECKING:
+    from l4sim.kernel.syscalls import Program
+    from l4sim.sim.interpreter import PathInterpreter
+    from l4sim.sim.invariants import Monitor
+    from l4sim.sim.machine import Machine
 
 try:
     import cython
 except ImportError:  # no Cython: its declarations below mean nothing
-    from l4sim.sim.no_cython import cython
+    from l4sim.sim.no_cython import cython  # type: ignore[no-redef]
 
 
 class ProgramError(ValueError):
-    """A thread's program asked for what no machine can do (a negative or fractional
-    number of cycles): a mistake in the program, told in one line with its thread."""
+    """A thread's program asked for what no machine can do.
+
+    A negative or fractional number of cycles: a mistake in the program,
+    told in one line with its thread.
+    """
 
 
 class ThreadRunner:
     """Simulator-side state of one thread: its process and where it stands."""
 
-    __slots__ = ("thread", "index", "program", "process", "wake", "in_user", "slice_left",
-                 "carry")
+    __slots__ = ("carry", "in_user", "index", "process", "program", "slice_left", "thread", "wake")
 
-    def __init__(self, thread: Thread, index: int, program: Generator, slice_left: int) -> None:
+    def __init__(self, thread: Thread, index: int, program: Program, slice_left: int) -> None:
         self.thread = thread
         self.index = index
         self.program = program
-        self.process: simpy.Process | None = None
-        self.wake: simpy.Event | None = None
+        # its process and the event it waits on while parked (set by the machine's run)
+        self.process: simpy.Process = None  # type: ignore[assignment]
+        self.wake: simpy.Event = None  # type: ignore[assignment]
         self.in_user = False
         self.slice_left = slice_left
         # cycles the CPU still owes the thread that switched to this one when it
@@ -56,7 +72,7 @@ class ThreadRunner:
 class UserThreads:
     """The thread processes of one machine: user work, traps, timeslices, wake-ups."""
 
-    def __init__(self, machine) -> None:
+    def __init__(self, machine: Machine) -> None:
         self.env = machine.env
         self.kernel = machine.kernel
         self.timeslice = machine.costs.timeslice
@@ -68,18 +84,26 @@ class UserThreads:
         self.lookahead = machine.lookahead  # "may another CPU act before t?"
         self.observations = machine.observations
         self.probe = machine.probe
-        self.monitor = None  # the invariant monitor, if one watches the run
-        self.interpreter = None  # runs the kernel paths (set by the machine)
+        self.monitor: Monitor | None = None  # the invariant monitor, if one watches the run
+        # runs the kernel paths (set by the machine)
+        self.interpreter: PathInterpreter = None  # type: ignore[assignment]
         # run a switched-to thread at once, owing the switcher's cycles (lookahead)
         self.eager_resume = machine.lookahead_enabled
         self.resuming = False  # a switched-to thread runs inside resume() right now
 
     # cycles and the CPU as C integers, the thread's state as its struct (compiled
     # build only: the values are the same Python ints either way)
-    @cython.locals(runner=ThreadRunner, cpu=cython.int, carry=cython.longlong,
-                   cycles=cython.longlong, user_start=cython.longlong, now=cython.longlong,
-                   ran=cython.longlong, next_act=cython.longlong[::1])
-    def process(self, runner: ThreadRunner):
+    @cython.locals(
+        runner=ThreadRunner,
+        cpu=cython.int,
+        carry=cython.longlong,
+        cycles=cython.longlong,
+        user_start=cython.longlong,
+        now=cython.longlong,
+        ran=cython.longlong,
+        next_act=cython.longlong[::1],
+    )
+    def process(self, runner: ThreadRunner) -> Waits[None]:
         """The thread's process: run its program; each trap runs a kernel path."""
         yield runner.wake  # dispatched for the first time
         thread = runner.thread
@@ -105,22 +129,24 @@ class UserThreads:
         # then it is replaced. The same queue entries as a Timeout: same results.
         worked = new_event(env)
         while True:
-            action = program.send(result)
+            # (Any: dispatched on its class, kept in kind_of, which the checker does not follow)
+            action: Any = program.send(result)
             kind_of = type(action)
             if kind_of is Compute or kind_of is Spin:
                 result = None
                 given = action.cycles
-                if type(given) is not int and not isinstance(given, Integral):
-                    raise ProgramError(f"thread {thread.name}: {kind_of.__name__}({given!r}): "
-                                       "cycles must be a whole number")
-                cycles = given
-                if cycles < 0:  # (a Timeout refused it; the queue below would not)
-                    raise ProgramError(f"thread {thread.name}: {kind_of.__name__}({cycles}): "
-                                       "cycles must not be negative")
+                # a whole number, not negative (a Timeout refused it; the queue below would not)
+                if (type(given) is not int and not isinstance(given, Integral)) or given < 0:
+                    raise bad_cycles(thread, kind_of.__name__, given)
+                cycles: int = given  # type: ignore[assignment]  # a whole number, as checked
                 # a spin on the cycle counter ends at a fixed cycle, interrupted or not
                 until = env.now + carry + cycles if kind_of is Spin else None
-                if (cycles >= runner.slice_left or resched[cpu] or pending_irqs[cpu]
-                        or monitor is not None):
+                if (
+                    cycles >= runner.slice_left
+                    or resched[cpu]
+                    or pending_irqs[cpu]
+                    or monitor is not None
+                ):
                     carry = yield from self.compute(runner, cycles, carry, until)
                     continue
                 # the common case of compute(), inline: no interrupt waiting, and the
@@ -150,8 +176,7 @@ class UserThreads:
             if kind_of is SharedAccess:  # user memory another CPU uses: at our true cycle
                 result = None
                 if carry:
-                    next_act[cpu] = env.now + carry
-                    yield interpreter.wait(cpu, carry)
+                    yield interpreter.elapse(cpu, carry)
                     carry = 0
                 continue
             # a trap or a device access, at our local time: an interrupt arriving
@@ -160,8 +185,7 @@ class UserThreads:
             if carry:
                 now = env.now
                 if lookahead.interruptible_before(cpu, now + carry):
-                    next_act[cpu] = now + carry
-                    yield interpreter.wait(cpu, carry)
+                    yield interpreter.elapse(cpu, carry)
                     carry = 0
             if resched[cpu] or pending_irqs[cpu]:
                 carry = yield from self.service_interrupts(runner, carry)
@@ -180,7 +204,9 @@ class UserThreads:
                 if monitor is not None:  # exactly-once, in-order delivery
                     monitor.on_receive(thread, result)
 
-    def compute(self, runner: ThreadRunner, cycles: int, carry: int, until: int | None = None):
+    def compute(
+        self, runner: ThreadRunner, cycles: int, carry: int, until: int | None = None
+    ) -> Waits[int]:
         """User-mode work after ``carry`` kernel cycles, cut by the timeslice or an interrupt.
 
         ``until``: the work ends at that cycle however long interrupts took (a
@@ -217,11 +243,12 @@ class UserThreads:
                 runner.slice_left = self.timeslice
                 self.resched[cpu] = False
                 _, carry = yield from self.interpreter.run_path(
-                    cpu, runner, None, self.kernel.reschedule(cpu, runner.thread, True), carry)
+                    cpu, runner, None, self.kernel.reschedule(cpu, runner.thread, True), carry
+                )
             if remaining <= 0:
                 return carry
 
-    def service_interrupts(self, runner: ThreadRunner, carry: int):
+    def service_interrupts(self, runner: ThreadRunner, carry: int) -> Waits[int]:
         """Deliver this CPU's pending interrupts, then reschedule if an IPI asked to."""
         cpu = runner.thread.cpu
         kernel = self.kernel
@@ -230,11 +257,13 @@ class UserThreads:
             if self.pending_irqs[cpu]:
                 payload = self.pending_irqs[cpu].popleft()
                 _, carry = yield from interpreter.run_path(
-                    cpu, runner, IRQ, kernel.deliver_irq(cpu, runner.thread, payload), carry)
+                    cpu, runner, IRQ, kernel.deliver_irq(cpu, runner.thread, payload), carry
+                )
             elif self.resched[cpu]:
                 self.resched[cpu] = False
                 _, carry = yield from interpreter.run_path(
-                    cpu, runner, None, kernel.reschedule(cpu, runner.thread, False), carry)
+                    cpu, runner, None, kernel.reschedule(cpu, runner.thread, False), carry
+                )
             else:
                 return carry
 
@@ -268,3 +297,10 @@ class UserThreads:
             self.resuming = False
         if not ran:  # it does not wait on its wake event yet: as an event, at this instant
             env.schedule(wake)
+
+
+def bad_cycles(thread: Thread, action: str, given: object) -> ProgramError:
+    """A program asked to spend cycles that are not a whole number of at least 0."""
+    problem = "must not be negative" if isinstance(given, Integral) else "must be a whole number"
+    shown = given if isinstance(given, Integral) else repr(given)
+    return ProgramError(f"thread {thread.name}: {action}({shown}): cycles {problem}")

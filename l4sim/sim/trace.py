@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from itertools import chain
 from operator import itemgetter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ class TraceBuffer:
     CHUNK = 4096
 
     def __init__(self) -> None:
-        self.rows: list[tuple] = []  # staged records, fields in ROW order
+        self.rows: list[tuple[Any, ...]] = []  # staged records, fields in ROW order
         self.release()
 
     def release(self) -> None:
@@ -57,14 +58,15 @@ class TraceBuffer:
         the records, the bulk of a long run's memory, need not wait for it.
         """
         self.rows.clear()
-        self.objects: dict[str, list] = {name: [] for name in OBJECT_COLUMNS}
+        self.objects: dict[str, list[Any]] = {name: [] for name in OBJECT_COLUMNS}
         self._code_of: dict[str, dict[int, int]] = {name: {} for name in OBJECT_COLUMNS}
         # each column one buffer, grown by doubling: a new buffer each time, so a
         # column handed out earlier stays valid, and large enough that it is
         # mapped memory, given back to the system when freed (many small arrays
         # would leave a fragmented heap the size of the whole trace behind)
         self._columns: dict[str, np.ndarray] = {
-            name: np.empty(0, dtype=STORED.get(name, np.int64)) for name in ROW}
+            name: np.empty(0, dtype=STORED.get(name, np.int64)) for name in ROW
+        }
         self._size = 0
 
     def flush(self) -> None:
@@ -81,8 +83,9 @@ class TraceBuffer:
             columns[name][start:end] = self._codes(name, list(map(field, rows)))
         # the int fields of every row, row after row, into one (rows x columns) array
         width = len(INT_COLUMNS)
-        ints = np.fromiter(chain.from_iterable(map(_INTS, rows)), dtype=np.int64,
-                           count=width * count).reshape(count, width)
+        ints = np.fromiter(
+            chain.from_iterable(map(_INTS, rows)), dtype=np.int64, count=width * count
+        ).reshape(count, width)
         for index, name in enumerate(INT_COLUMNS):
             columns[name][start:end] = ints[:, index]
         self._size = end
@@ -94,17 +97,18 @@ class TraceBuffer:
         capacity = max(needed, 2 * len(self._columns["kind"]), self.GROW_FROM)
         for name, old in self._columns.items():
             new = np.empty(capacity, dtype=old.dtype)
-            new[:self._size] = old[:self._size]
+            new[: self._size] = old[: self._size]
             self._columns[name] = new
 
-    def _codes(self, name: str, objects: list) -> np.ndarray:
+    def _codes(self, name: str, objects: list[Any]) -> np.ndarray:
         """Each object's code among the distinct ``name`` objects (by identity), new ones added."""
         ids = np.fromiter(map(id, objects), dtype=np.int64, count=len(objects))
         distinct, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
         code_of, known = self._code_of[name], self.objects[name]
         table = np.empty(len(distinct), dtype=np.int32)
-        for index, (ident, position) in enumerate(zip(distinct.tolist(), first.tolist(),
-                                                            strict=True)):
+        for index, (ident, position) in enumerate(
+            zip(distinct.tolist(), first.tolist(), strict=True)
+        ):
             code = code_of.get(ident)
             if code is None:  # kept alive in ``objects``: its id stays its own
                 code = code_of[ident] = len(known)
@@ -115,9 +119,9 @@ class TraceBuffer:
     def column(self, name: str) -> np.ndarray:
         """One column as stored: an int array (codes into ``objects`` for kind and outcome)."""
         self.flush()
-        return self._columns[name][:self._size]
+        return self._columns[name][: self._size]
 
-    def _objects_of(self, name: str) -> list:
+    def _objects_of(self, name: str) -> list[Any]:
         known = self.objects[name]
         return [known[code] for code in self.column(name).tolist()]
 
@@ -134,8 +138,9 @@ class TraceBuffer:
     def __len__(self) -> int:
         return self._size + len(self.rows)
 
-    def to_frame(self, since: int = 0, threads: list[str] | None = None,
-                 until: int | None = None) -> pd.DataFrame:
+    def to_frame(
+        self, since: int = 0, threads: list[str] | None = None, until: int | None = None
+    ) -> pd.DataFrame:
         """Records entered at or after cycle ``since`` (and closed by ``until``), as a DataFrame."""
         entry = self.entry
         keep = entry >= since
@@ -154,8 +159,9 @@ class TraceBuffer:
         columns = {
             "kind": _categorical(self.objects["kind"], self.column("kind")[order]),
             "path": _categorical([o.path if o else "none" for o in outcomes], outcome_codes),
-            "exit_point": _categorical([o.exit_point if o else "none" for o in outcomes],
-                                       outcome_codes),
+            "exit_point": _categorical(
+                [o.exit_point if o else "none" for o in outcomes], outcome_codes
+            ),
             "cpu": self.cpu[order],
             "thread": self.thread[order],
             "entry": entry[order],
@@ -170,8 +176,9 @@ class TraceBuffer:
         if threads is not None:
             thread = columns["thread"]
             # IDLE (-1): the label after the threads'
-            columns["thread_name"] = _categorical([*threads, "idle"],
-                                                  np.where(thread < 0, len(threads), thread))
+            columns["thread_name"] = _categorical(
+                [*threads, "idle"], np.where(thread < 0, len(threads), thread)
+            )
         # each column its own block: no copy of the columns into a consolidated one
         return pd.DataFrame(columns, copy=False)
 
@@ -183,4 +190,5 @@ def _categorical(labels: list[str], codes: np.ndarray) -> pd.Categorical:
     categories = sorted({labels[code] for code in np.unique(codes)})
     position = {label: index for index, label in enumerate(categories)}
     table = np.asarray([position.get(label, -1) for label in labels], dtype=np.int32)
-    return pd.Categorical.from_codes(table[codes], categories=categories)
+    # (pandas takes any list of categories; its stubs ask for an Index)
+    return pd.Categorical.from_codes(table[codes], categories=categories)  # type: ignore[call-overload, no-any-return]

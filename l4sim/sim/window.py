@@ -16,11 +16,11 @@ closed entry.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 
 import numpy as np
-import simpy
 
-from l4sim.sim.simpy_internals import call_after_all
+from l4sim.sim.simpy_internals import Clock, Event, call_after_all
 
 NEVER = 2**62  # a count of closed entries no run reaches: progress off
 
@@ -28,7 +28,7 @@ NEVER = 2**62  # a count of closed entries no run reaches: progress off
 class MeasurementWindow:
     """Counts closed entries of the measured kind and ends the run once the window is full."""
 
-    def __init__(self, env: simpy.Environment, kind: str, warmup: int, events: int) -> None:
+    def __init__(self, env: Clock, kind: str, warmup: int, events: int) -> None:
         self.env = env
         self.kind = kind  # the kernel-entry kind whose count ends the run
         self.warmup = warmup
@@ -42,7 +42,8 @@ class MeasurementWindow:
         self.start = 0
         self.end: int | None = None  # when the last measured entry closed
         self.done = env.event()  # triggered once the window is complete
-        self.progress = None  # called with closed entries since its last call
+        # called with closed entries since its last call
+        self.progress: Callable[[int], object] | None = None
         self.report_every = 0
         self.reported = 0  # closed entries reported so far (at most warmup + events)
         self.next_report = NEVER  # closes at which progress is reported next
@@ -62,8 +63,7 @@ class MeasurementWindow:
         closed = len(closed_at)
         if closed >= self.next_report:
             self._report(closed)
-        if (closed >= self.next_check and self.settle_at is None
-                and not self.done.triggered):
+        if closed >= self.next_check and self.settle_at is None and not self.done.triggered:
             # the end can only move earlier as more entries close: one check at
             # the end found now is enough (then it recomputes)
             _, measured = self.measured_closes()
@@ -72,7 +72,7 @@ class MeasurementWindow:
             else:
                 self._settle_after(measured[self.events - 1])
 
-    def report_progress(self, reporter, every: int) -> None:
+    def report_progress(self, reporter: Callable[[int], object], every: int) -> None:
         """Call ``reporter(count)`` every ``every`` closed entries of the measured kind."""
         self.progress, self.report_every = reporter, max(1, every)
         self.next_report = min(self.report_every, self.warmup + self.events)
@@ -82,7 +82,7 @@ class MeasurementWindow:
         step = min(closed, target) - self.reported
         self.reported += step
         self.next_report = self.reported + self.report_every if self.reported < target else NEVER
-        self.progress(step)
+        self.progress(step)  # type: ignore[misc]  # (only with a reporter: next_report)
 
     def finish_progress(self) -> None:
         """The run is over: report what is left of its target, so each run counts it once."""
@@ -123,7 +123,7 @@ class MeasurementWindow:
         self.settle_at = end
         call_after_all(self.env, end, self._settle)
 
-    def _settle(self, _event) -> None:
+    def _settle(self, _event: Event) -> None:
         self.settle_at = None
         if self.done.triggered:
             return

@@ -1,12 +1,14 @@
 """Where runs execute: in this process, in local worker processes, or on Dask.
 
-Each backend takes (key, config, replication) tasks and yields (key, record)
+Each backend takes (key, config, replication, resolution) tasks and yields (key, record)
 pairs as runs finish, in whatever order they finish: the caller files each
 record in the cache at once, so an interrupted sweep keeps every finished
 run, and it assembles the tables in task order afterwards, so the order of
 completion never shows in them. Only a point's configuration (a dict) and
-its replication number go to a worker, and only plain records come back
-(:func:`l4sim.sweep.runner.run_record`).
+its replication number go to a worker, with the point's resolved fastpath
+order or design, and only plain records come back
+(:func:`l4sim.simulation.worker.run_record`), stamped with the model version
+the worker ran.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from l4sim.sweep.runner import run_record
+from l4sim.simulation.resolution import Resolution
+from l4sim.simulation.worker import run_record
+from l4sim.sweep.model_version import model_version
 
-Task = tuple[str, dict, int]  # cache key, point configuration, replication
+# cache key, point configuration, replication, the point's resolved order or design
+Task = tuple[str, dict, int, Resolution | None]
 
 # how long to wait for a Dask scheduler before giving up
 PROBE_TIMEOUT = 5.0
@@ -41,11 +46,29 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def run_inline(tasks: list[Task], invariants: bool | None = None,
-               progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, dict]]:
+def run_inline(
+    tasks: list[Task], invariants: bool | None = None, progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[str, dict]]:
     """Every run in this process; ``progress(count)`` hears of closed entries as they close."""
-    for key, config, replication in tasks:
-        yield key, run_record(config, replication, invariants, progress)
+    for key, config, replication, resolution in tasks:
+        yield key, run_task(config, replication, resolution, invariants, progress)
+
+
+def run_task(
+    config: dict,
+    replication: int,
+    resolution: Resolution | None,
+    invariants: bool | None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """One run's record, with the model version this process runs.
+
+    The caller checks the version, so a stale worker cannot pass its results
+    off as current ones.
+    """
+    record = run_record(config, replication, resolution, invariants, progress)
+    record["model"] = model_version()
+    return record
 
 
 def _start_worker(count) -> None:
@@ -54,17 +77,23 @@ def _start_worker(count) -> None:
 
 
 def _add_to_shared_count(step: int) -> None:
-    with _shared_count.get_lock():
-        _shared_count.value += step
+    with _shared_count.get_lock():  # type: ignore[union-attr]  # (set in each worker)
+        _shared_count.value += step  # type: ignore[union-attr]
 
 
-def _run_in_worker(config: dict, replication: int, invariants: bool | None) -> dict:
+def _run_in_worker(
+    config: dict, replication: int, resolution: Resolution | None, invariants: bool | None
+) -> dict:
     counting = _add_to_shared_count if _shared_count is not None else None
-    return run_record(config, replication, invariants, counting)
+    return run_task(config, replication, resolution, invariants, counting)
 
 
-def run_local(tasks: list[Task], jobs: int, invariants: bool | None = None,
-              progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, dict]]:
+def run_local(
+    tasks: list[Task],
+    jobs: int,
+    invariants: bool | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[str, dict]]:
     """``jobs`` worker processes; pending runs are cancelled if the caller stops.
 
     The workers add the entries they close to one shared count, which is
@@ -75,8 +104,12 @@ def run_local(tasks: list[Task], jobs: int, invariants: bool | None = None,
         return
     context = multiprocessing.get_context()
     count = context.Value("q", 0)
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
-                               initializer=_start_worker, initargs=(count,))
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(count,),
+    )
     told = 0
 
     def tell() -> None:
@@ -90,21 +123,19 @@ def run_local(tasks: list[Task], jobs: int, invariants: bool | None = None,
         # keep a bounded window in flight so cancelling an interrupted sweep is quick
         pending = iter(tasks)
         running = {}
-        for key, config, replication in pending:
-            running[pool.submit(_run_in_worker, config, replication, invariants)] = key
+        for key, config, replication, resolution in pending:
+            running[pool.submit(_run_in_worker, config, replication, resolution, invariants)] = key
             if len(running) >= 2 * jobs:
                 break
         while running:
-            done, _ = wait(running, timeout=PROGRESS_POLL_SECONDS,
-                           return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=PROGRESS_POLL_SECONDS, return_when=FIRST_COMPLETED)
             tell()
             for future in done:
                 key = running.pop(future)
                 yield key, future.result()
                 task = next(pending, None)
                 if task is not None:
-                    running[pool.submit(_run_in_worker, task[1], task[2],
-                                        invariants)] = task[0]
+                    running[pool.submit(_run_in_worker, *task[1:], invariants)] = task[0]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -115,7 +146,7 @@ def connect(address: str):
     A TCP/TLS address is checked with a plain socket first: a half-built Client
     on a bad address hangs in its destructor and prints a traceback.
     """
-    from distributed.comm import get_address_host_port
+    from distributed.comm import get_address_host_port  # type: ignore[attr-defined]
     from distributed.comm.addressing import normalize_address
 
     try:
@@ -142,14 +173,18 @@ def _client_class():
     return QuietClient
 
 
-def run_dask(tasks: list[Task], client,
-             invariants: bool | None = None) -> Iterator[tuple[str, dict]]:
+def run_dask(
+    tasks: list[Task], client, invariants: bool | None = None
+) -> Iterator[tuple[str, dict]]:
     """Every run as a Dask task; results are fetched and released as they finish."""
     from distributed import as_completed
 
-    futures = {client.submit(run_record, config, replication, invariants,
-                             key=f"l4sim-run-{key}"): key
-               for key, config, replication in tasks}
+    futures = {
+        client.submit(
+            run_task, config, replication, resolution, invariants, key=f"l4sim-run-{key}"
+        ): key
+        for key, config, replication, resolution in tasks
+    }
     try:
         for future, record in as_completed(futures, loop=client.loop, with_results=True):
             key = futures.pop(future)

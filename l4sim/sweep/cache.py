@@ -23,32 +23,27 @@ leaves either a whole result or none.
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import json
 import os
 import pickle
 from dataclasses import asdict, dataclass
-from importlib.metadata import version
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import l4sim
 from l4sim.kernel.costs import load_profile
+from l4sim.sweep.model_version import model_version
 from l4sim.workloads.base import Point, is_path
 from l4sim.workloads.user_files import file_digest
 
-PACKAGE = Path(l4sim.__file__).resolve().parent
 # keys that do not change the result of one (point, replication)
 UNKEYED = frozenset({"name", "replications"})
 META = b"l4sim"
-# the package's code a run executes, relative to the package: its sources are the model
-SIMULATION_CODE = ("kernel", "sim", "workloads", "sweep/runner.py")
-LIBRARIES = ("numpy", "simpy", "pydantic")
 # rows per Parquet row group of events.parquet: a long run's table is written a
 # group at a time, with little memory beyond the table itself
 ROW_GROUP_ROWS = 64 * 1024
@@ -56,34 +51,6 @@ ROW_GROUP_ROWS = 64 * 1024
 
 class CacheError(Exception):
     """An unusable output folder or cache file (reported as one line, exit 2)."""
-
-
-@functools.lru_cache(maxsize=1)
-def model_version() -> str:
-    """Hash of the simulation code's sources and of the libraries that shape results."""
-    return source_digest(PACKAGE)
-
-
-def source_digest(package: Path) -> str:
-    """The model version of the package at ``package`` (its simulation code, the libraries)."""
-    digest = hashlib.sha256()
-    for path in simulation_sources(package):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    digest.update(" ".join(f"{name} {version(name)}" for name in LIBRARIES).encode())
-    return digest.hexdigest()[:16]
-
-
-def simulation_sources(package: Path = PACKAGE) -> list[Path]:
-    """The source files (.py, and the .pxd declarations of compiled builds) a run executes."""
-    files: list[Path] = []
-    for part in SIMULATION_CODE:
-        path = package / part
-        if path.is_dir():
-            files.extend(p for p in path.rglob("*") if p.suffix in (".py", ".pxd"))
-        else:
-            files.append(path)
-    return sorted(files)
 
 
 def task_key(config: dict, replication: int, model: str) -> str:
@@ -107,12 +74,12 @@ def _key(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def file_contents(config: dict) -> dict:
+def file_contents(config: dict[str, Any]) -> dict[str, Any]:
     """What the files a point names contain: hashes of user code, the resolved costs."""
     defaults = Point.model_fields
     profile = config.get("profile", defaults["profile"].default)
     workload = config.get("workload", defaults["workload"].default)
-    contents = {"profile": asdict(load_profile(profile))}
+    contents: dict[str, Any] = {"profile": asdict(load_profile(profile))}
     if is_path(workload):
         contents["workload"] = file_digest(workload)
     for key in ("fastpath_checks", "check_order_file"):
@@ -122,8 +89,9 @@ def file_contents(config: dict) -> dict:
 
 
 def _is_labels(kind: pa.DataType) -> bool:
-    return (pa.types.is_string(kind) or pa.types.is_large_string(kind)
-            or pa.types.is_dictionary(kind))
+    return (
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind)
+    )
 
 
 def _compact(values: np.ndarray | pd.Categorical) -> pa.Array:
@@ -135,13 +103,15 @@ def _compact(values: np.ndarray | pd.Categorical) -> pa.Array:
     if isinstance(values, pd.Categorical):
         return pa.DictionaryArray.from_arrays(
             pa.array(values.codes.astype(np.int32)),
-            pa.array(np.asarray(values.categories, dtype=object), type=pa.string()))
+            pa.array(np.asarray(values.categories, dtype=object), type=pa.string()),
+        )
     values = np.asarray(values)
     if values.dtype != object:
         return pa.array(values)
     codes, labels = pd.factorize(values)
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
-                                          pa.array(labels, type=pa.string()))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32)), pa.array(labels, type=pa.string())
+    )
 
 
 @dataclass
@@ -173,8 +143,12 @@ class ResultCache:
     def put(self, key: str, record: dict) -> None:
         """File a worker's record atomically (temporary file, then rename)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        meta = {"rows": record["rows"], "measured_cycles": record["measured_cycles"],
-                "config": record.get("config"), "replication": record.get("replication")}
+        meta = {
+            "rows": record["rows"],
+            "measured_cycles": record["measured_cycles"],
+            "config": record.get("config"),
+            "replication": record.get("replication"),
+        }
         table = pa.table({name: _compact(values) for name, values in record["events"].items()})
         table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
         self._file(self.path(key), lambda temporary: pq.write_table(table, temporary))
@@ -186,8 +160,9 @@ class ResultCache:
             table = pq.read_table(path, read_dictionary=strings)
             meta = json.loads(table.schema.metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
-            raise CacheError(f"{path}: unreadable cached result ({error}); "
-                             f"delete it or rerun with --force") from None
+            raise CacheError(
+                f"{path}: unreadable cached result ({error}); delete it or rerun with --force"
+            ) from None
         return Record(meta["rows"], meta["measured_cycles"], table.replace_schema_metadata())
 
     def summary(self, key: str) -> tuple[list[dict], int]:
@@ -196,8 +171,9 @@ class ResultCache:
         try:
             meta = json.loads(pq.read_schema(path).metadata[META])
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
-            raise CacheError(f"{path}: unreadable cached result ({error}); "
-                             f"delete it or rerun with --force") from None
+            raise CacheError(
+                f"{path}: unreadable cached result ({error}); delete it or rerun with --force"
+            ) from None
         return meta["rows"], meta["measured_cycles"]
 
     def derived(self, name: str, config: dict, compute):
@@ -215,8 +191,15 @@ class ResultCache:
                 return pickle.load(stored)
         except FileNotFoundError:
             pass
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-                ValueError, TypeError):
+        except (
+            OSError,
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ImportError,
+            ValueError,
+            TypeError,
+        ):
             path.unlink(missing_ok=True)
         value = compute()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -247,7 +230,7 @@ class FolderLock:
 
     def __init__(self, out_dir: Path):
         self.path = Path(out_dir) / ".lock"
-        self.handle = None
+        self.handle: TextIO = None  # type: ignore[assignment]  # (open while held)
 
     def __enter__(self) -> FolderLock:
         self.handle = open(self.path, "a")  # held until __exit__
@@ -255,8 +238,9 @@ class FolderLock:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.handle.close()
-            raise CacheError(f"{self.path.parent}: another l4sim run is writing "
-                             f"this folder") from None
+            raise CacheError(
+                f"{self.path.parent}: another l4sim run is writing this folder"
+            ) from None
         return self
 
     def __exit__(self, *exc) -> None:

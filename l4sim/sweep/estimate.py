@@ -1,7 +1,7 @@
 """How long a sweep will take and how much memory and disk it needs, before it runs.
 
 The figures are rates measured on a 2-core machine (``make bench``; see
-docs/speed.md) and the sizes of a run's records, so they are estimates: a
+docs/background/speed.md) and the sizes of a run's records, so they are estimates: a
 slower machine, a long user loop preempted at every timeslice, or many
 interrupts make a run slower. What they are for is refusing, with the
 number, a sweep that cannot fit (its largest run needs more memory than the
@@ -24,7 +24,7 @@ from l4sim.workloads.registry import find_workload
 
 # time per simulated kernel entry of a whole sweep (the run, its cache file and its
 # share of the tables) on 2 simulated CPUs, measured on a 2-core machine with the
-# paper's syscall benchmark (docs/speed.md): compiled hot modules, and pure Python
+# paper's syscall benchmark (docs/background/speed.md): compiled hot modules, and pure Python
 SECONDS_PER_ENTRY = {"compiled": 10e-6, "python": 16e-6}
 # two local workers ran that sweep 1.74x as fast as one
 PARALLEL_EFFICIENCY = 0.87
@@ -58,10 +58,12 @@ class Estimate:
         return self.cpu_seconds / (workers * PARALLEL_EFFICIENCY if workers > 1 else 1)
 
     def describe(self, workers: int) -> str:
-        return (f"about {self.entries:,} kernel entries to simulate (warm-up included): "
-                f"{duration(self.wall_seconds(workers))} on {workers} "
-                f"core{'s' if workers != 1 else ''}, {size(self.run_bytes)} of memory per "
-                f"worker, {size(self.disk_bytes)} on disk")
+        return (
+            f"about {self.entries:,} kernel entries to simulate (warm-up included): "
+            f"{duration(self.wall_seconds(workers))} on {workers} "
+            f"core{'s' if workers != 1 else ''}, {size(self.run_bytes)} of memory per "
+            f"worker, {size(self.disk_bytes)} on disk"
+        )
 
 
 def estimate(points: list[Point]) -> Estimate:
@@ -73,11 +75,17 @@ def estimate(points: list[Point]) -> Estimate:
         count = find_workload(point.workload).kernel_entries(point)
         runs += point.replications
         entries += point.replications * count
-        seconds += (point.replications * count * per_entry
-                    * (1 + CPU_COST_GROWTH * max(0, point.cpus - 2)))
+        seconds += (
+            point.replications * count * per_entry * (1 + CPU_COST_GROWTH * max(0, point.cpus - 2))
+        )
         largest = max(largest, count)
-    return Estimate(runs, entries, seconds, PROCESS_BYTES + BYTES_PER_ENTRY * largest,
-                    DISK_BYTES_PER_ENTRY * entries)
+    return Estimate(
+        runs,
+        entries,
+        seconds,
+        PROCESS_BYTES + BYTES_PER_ENTRY * largest,
+        DISK_BYTES_PER_ENTRY * entries,
+    )
 
 
 def check_fits(estimate: Estimate, out_dir: Path, workers: int) -> None:
@@ -86,14 +94,18 @@ def check_fits(estimate: Estimate, out_dir: Path, workers: int) -> None:
     workers = max(1, min(workers, estimate.runs))
     needed = estimate.run_bytes * workers
     if free is not None and needed > free:
-        raise SizeError(f"its largest run needs about {size(estimate.run_bytes)} of memory "
-                        f"per worker, {size(needed)} for {workers}, and {size(free)} are free "
-                        "(lower events or warmup_events, or use fewer --jobs)")
+        raise SizeError(
+            f"its largest run needs about {size(estimate.run_bytes)} of memory "
+            f"per worker, {size(needed)} for {workers}, and {size(free)} are free "
+            "(lower events or warmup_events, or use fewer --jobs)"
+        )
     disk = _existing(out_dir)
     free_disk = shutil.disk_usage(disk).free
     if estimate.disk_bytes > free_disk:
-        raise SizeError(f"its tables need about {size(estimate.disk_bytes)} on disk and "
-                        f"{disk} has {size(free_disk)} free")
+        raise SizeError(
+            f"its tables need about {size(estimate.disk_bytes)} on disk and "
+            f"{disk} has {size(free_disk)} free"
+        )
 
 
 def _existing(path: Path) -> Path:

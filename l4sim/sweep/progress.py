@@ -28,8 +28,9 @@ class Progress:
     ``mode`` is 'bar', 'lines' or 'off' (see :meth:`choose`).
     """
 
-    def __init__(self, total: int, label: str, mode: str, stream=None, unit: str = "runs",
-                 delay: float = 0.0):
+    def __init__(
+        self, total: int, label: str, mode: str, stream=None, unit: str = "runs", delay: float = 0.0
+    ):
         self.total, self.label, self.mode, self.unit = total, label, mode, unit
         self.stream = stream or sys.stderr
         self.done = 0
@@ -40,10 +41,21 @@ class Progress:
         self.shown = False  # a line was printed
         # a terminal that reports 0 rows makes tqdm hide the bar; shutil falls back to 80x24
         size = shutil.get_terminal_size()
-        self.bar = (tqdm(total=total, desc=label, unit=f" {unit}", file=self.stream,
-                         ncols=size.columns, nrows=size.lines, delay=delay,
-                         unit_scale=unit == "entries", smoothing=0.1)
-                    if mode == "bar" and total else None)
+        self.bar = (
+            tqdm(
+                total=total,
+                desc=label,
+                unit=f" {unit}",
+                file=self.stream,
+                ncols=size.columns,
+                nrows=size.lines,
+                delay=delay,
+                unit_scale=unit == "entries",
+                smoothing=0.1,
+            )
+            if mode == "bar" and total
+            else None
+        )
 
     @staticmethod
     def choose(enabled: bool | None, stream=None) -> str:
@@ -75,13 +87,19 @@ class Progress:
         self.last_line = now
         self.shown = True
         elapsed = now - self.start
-        left = (tqdm.format_interval(elapsed / self.done * (self.total - self.done))
-                if self.done else "?")
+        left = (
+            tqdm.format_interval(elapsed / self.done * (self.total - self.done))
+            if self.done
+            else "?"
+        )
         beside = f", {self.postfix}" if self.postfix else ""
-        print(f"{self.label}: {self.done:,}/{self.total:,} {self.unit} "
-              f"({100 * self.done / self.total:.0f}%{beside}), "
-              f"elapsed {tqdm.format_interval(elapsed)}, ETA {left}",
-              file=self.stream, flush=True)
+        print(
+            f"{self.label}: {self.done:,}/{self.total:,} {self.unit} "
+            f"({100 * self.done / self.total:.0f}%{beside}), "
+            f"elapsed {tqdm.format_interval(elapsed)}, ETA {left}",
+            file=self.stream,
+            flush=True,
+        )
 
     def close(self) -> None:
         if self.bar is not None:

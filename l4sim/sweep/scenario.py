@@ -20,6 +20,7 @@ import itertools
 import json
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -58,6 +59,7 @@ class Scenario(BaseModel):
 
     @property
     def name(self) -> str:
+        """The scenario's name, and its output folder's (``results/<name>/``)."""
         return self.base["name"]
 
 
@@ -80,8 +82,9 @@ def workload_of(data: dict, source: str) -> Workload:
         raise ScenarioError(f"{source}: key 'workload': {error}") from None
 
 
-def _validate_point(data: dict, source: str, where: str = "",
-                    origins: dict[str, str] | None = None) -> Point:
+def _validate_point(
+    data: dict, source: str, where: str = "", origins: dict[str, str] | None = None
+) -> Point:
     """A point of the scenario; an error names the file, or the ``--set`` a key came from."""
     origins = origins or {}
     model = workload_of(data, origins.get("workload", source)).Params
@@ -94,29 +97,32 @@ def _validate_point(data: dict, source: str, where: str = "",
         key = ".".join(str(part) for part in first["loc"])
         if not key:  # a rule across keys: name the key its message starts with
             named = re.match(r"\w+", message)
-            key = named.group(0) if named and named.group(0) in model.model_fields \
-                else "(scenario)"
+            key = named.group(0) if named and named.group(0) in model.model_fields else "(scenario)"
         if first["type"] == "extra_forbidden":
             message = "unknown key"
         value = first.get("input")
-        quiet = (first["type"] in ("extra_forbidden", "missing") or not first["loc"]
-                 or key in PATH_KEYS)
+        quiet = (
+            first["type"] in ("extra_forbidden", "missing") or not first["loc"] or key in PATH_KEYS
+        )
         shown = "" if quiet or "(got " in message else f" (got {value!r})"
         source = origins.get(key, origins.get(key.split(".")[0], source))
         raise ScenarioError(f"{source}: {where}key '{key}': {message}{shown}") from None
 
 
-def _check_costs(costs, source: str, where: str = "",
-                 origins: dict[str, str] | None = None) -> None:
+def _check_costs(
+    costs, source: str, where: str = "", origins: dict[str, str] | None = None
+) -> None:
     if not isinstance(costs, dict):
-        raise ScenarioError(f"{source}: {where}key 'costs': must be a table of "
-                            "cost overrides (costs.NAME = cycles)")
+        raise ScenarioError(
+            f"{source}: {where}key 'costs': must be a table of cost overrides (costs.NAME = cycles)"
+        )
     for name, value in costs.items():
         key = f"{COSTS_PREFIX}{name}"
         origin = (origins or {}).get(key, source)
         if name not in COST_KEYS:
-            raise ScenarioError(f"{origin}: {where}key '{key}': unknown cost (known: "
-                                f"{', '.join(COST_KEYS)})")
+            raise ScenarioError(
+                f"{origin}: {where}key '{key}': unknown cost (known: {', '.join(COST_KEYS)})"
+            )
         problem = cost_problem(name, value)
         if problem:
             raise ScenarioError(f"{origin}: {where}key '{key}': {problem}")
@@ -135,8 +141,9 @@ def parse_override(text: str) -> tuple[str, object]:
         if raw and all(ch.isalnum() or ch in "_-./" for ch in raw):
             value = raw
         else:
-            raise ScenarioError(f"--set {text}: value {raw!r} is not valid TOML "
-                                "(quote strings: KEY='\"...\"')") from None
+            raise ScenarioError(
+                f"--set {text}: value {raw!r} is not valid TOML (quote strings: KEY='\"...\"')"
+            ) from None
     return key, value
 
 
@@ -155,9 +162,11 @@ def _resolve_paths(values: dict, folder: Path, sweep: bool = False) -> dict:
     for key in PATH_KEYS:
         if key in resolved:
             value = resolved[key]
-            resolved[key] = ([resolve_path(v, folder, key) for v in value]
-                             if sweep and isinstance(value, list)
-                             else resolve_path(value, folder, key))
+            resolved[key] = (
+                [resolve_path(v, folder, key) for v in value]
+                if sweep and isinstance(value, list)
+                else resolve_path(value, folder, key)
+            )
     return resolved
 
 
@@ -167,15 +176,16 @@ def _flat_sweep(sweep: dict, source: str) -> dict:
     for key, values in sweep.items():
         if key == "costs":
             if not isinstance(values, dict):
-                raise ScenarioError(f"{source}: key 'sweep.costs': must be a table of lists "
-                                    "(costs.NAME = [...])")
+                raise ScenarioError(
+                    f"{source}: key 'sweep.costs': must be a table of lists (costs.NAME = [...])"
+                )
             flat.update({f"{COSTS_PREFIX}{name}": v for name, v in values.items()})
         else:
             flat[key] = values
     return flat
 
 
-def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, override and validate a scenario file (raises :class:`ScenarioError`)."""
     path = Path(path)
     source = str(path)
@@ -227,8 +237,9 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     for key, values in sweep.items():
         origin = origins.get(key, source)
         if key.startswith(COSTS_PREFIX) and key.removeprefix(COSTS_PREFIX) not in COST_KEYS:
-            raise ScenarioError(f"{origin}: key 'sweep.{key}': unknown cost (known: "
-                                f"{', '.join(COST_KEYS)})")
+            raise ScenarioError(
+                f"{origin}: key 'sweep.{key}': unknown cost (known: {', '.join(COST_KEYS)})"
+            )
         if key not in keys and not key.startswith(COSTS_PREFIX):
             raise ScenarioError(f"{origin}: key 'sweep.{key}': unknown key")
         if key in RUN_KEYS | {"workload", "costs"}:
@@ -238,12 +249,14 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     _validate_point(data, source, origins=origins)
     for key, values in sweep.items():
         # compared once validated: 10 and 10.0 are the same wait_factor
-        seen = [_validate_point(_with_values(data, {key: value}), source,
-                                where="sweep ", origins=origins).flat()[key]
-                for value in values]
+        seen = [
+            _validate_point(
+                _with_values(data, {key: value}), source, where="sweep ", origins=origins
+            ).flat()[key]
+            for value in values
+        ]
         if len({json.dumps(v) for v in seen}) != len(seen):
-            raise ScenarioError(f"{origins.get(key, source)}: key 'sweep.{key}': "
-                                "repeated values")
+            raise ScenarioError(f"{origins.get(key, source)}: key 'sweep.{key}': repeated values")
     return Scenario(base=data, sweep=sweep, source=source, origins=origins, study=study)
 
 
@@ -262,8 +275,10 @@ def point_from_dict(values: dict) -> Point:
     ``costs.NAME`` keys set cost overrides; paths are relative to the current folder.
     """
     plain = {k: v for k, v in values.items() if not k.startswith(COSTS_PREFIX)}
-    data = _with_values(_resolve_paths({"name": "adhoc", **plain}, Path.cwd()),
-                        {k: v for k, v in values.items() if k.startswith(COSTS_PREFIX)})
+    data = _with_values(
+        _resolve_paths({"name": "adhoc", **plain}, Path.cwd()),
+        {k: v for k, v in values.items() if k.startswith(COSTS_PREFIX)},
+    )
     return _validate_point(data, "<point>")
 
 

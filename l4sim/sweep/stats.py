@@ -5,6 +5,13 @@ key column but ``replication``) and kernel-entry kind, the mean, standard
 deviation and 95% Student-t confidence interval of each metric across the
 replications. One row per point, kind and metric (a long table: pivot
 ``metric`` to get one column per metric).
+
+Which columns are metrics comes from the records themselves: every name a
+run's summary rows carry (the built-in metrics and whatever a workload's
+``Setup.metrics`` adds) is listed in ``points.parquet``'s metadata
+(``points.attrs["metrics"]`` once read with pandas), so a user workload's own
+metric is summarised like a built-in one. A table without that list (written
+by hand, or by an older l4sim) falls back to the built-in names.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
-from l4sim.sweep.runner import METRICS
+from l4sim.simulation.records import METRICS
 
 CONFIDENCE = 0.95  # of every interval l4sim reports, unless a caller asks otherwise
 SUMMARY_METRICS = (*METRICS, "measured_cycles")
@@ -51,23 +58,55 @@ def mean_ci(values, confidence: float = CONFIDENCE) -> tuple[float, tuple[float,
     return mean, (float(low), float(high))
 
 
+METRICS_ATTR = "metrics"  # the points table's attrs entry naming its metric columns
+
+
+def metric_columns(points: pd.DataFrame) -> list[str]:
+    """The metric columns of a points table.
+
+    Those its records named (see above), else the built-in ones it has.
+    """
+    named = points.attrs.get(METRICS_ATTR)
+    chosen = list(named) if named else list(SUMMARY_METRICS)
+    return [m for m in chosen if m in points.columns]
+
+
+def record_metrics(rows: list[dict]) -> list[str]:
+    """The metric names of a run's summary rows, then ``measured_cycles``.
+
+    Every key but the kind, in order of first appearance.
+    """
+    names = dict.fromkeys(name for row in rows for name in row if name != "kind")
+    return [*names, "measured_cycles"]
+
+
 def summarize(points: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Mean, std (ddof 1) and t-interval per point, kind and metric.
 
     With a single replication the standard deviation and interval are NaN:
-    one run says nothing about the spread.
+    one run says nothing about the spread. A metric a kind never has (no value
+    in any replication) gets no row for that kind.
     """
-    metrics = [m for m in SUMMARY_METRICS if m in points.columns]
+    metrics = metric_columns(points)
     keys = [c for c in points.columns if c not in metrics and c != "replication"]
     grouped = points.groupby(keys, sort=False, dropna=False)[metrics]
-    table = pd.concat({"n": grouped.count().stack(), "mean": grouped.mean().stack(),
-                       "std": grouped.std().stack()}, axis=1)
+    table = pd.concat(
+        {
+            "n": grouped.count().stack(),
+            "mean": grouped.mean().stack(),
+            "std": grouped.std().stack(),
+        },
+        axis=1,
+    )
     table.index.names = [*keys, "metric"]
     table = table.reset_index()
-    low, high = t_interval(table["mean"].to_numpy(), table["std"].to_numpy(),
-                           table["n"].to_numpy(), confidence)
+    low, high = t_interval(
+        table["mean"].to_numpy(), table["std"].to_numpy(), table["n"].to_numpy(), confidence
+    )
     table["ci_low"] = low
     table["ci_high"] = high
+    # a metric some kinds do not have (a workload's own, of its measured kind): no row
+    table = table[table["n"] > 0].reset_index(drop=True)
     return table[[*keys, *SUMMARY_COLUMNS]]
 
 

@@ -19,10 +19,10 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -32,20 +32,37 @@ from pydantic import (
     model_validator,
 )
 
+from l4sim.design.files import validate_order_file
+from l4sim.kernel.checks import Check
+from l4sim.kernel.config import SCENARIO_OPTIONS, FastpathVariant, LockOrder
 from l4sim.kernel.costs import COST_KEYS, Costs, ProfileError, cost_problem, load_profile
-from l4sim.kernel.kernel import FASTPATH_VARIANTS, LOCK_ORDERS, Kernel
-from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
+from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.locks import KernelLocking, Lock, LockDesign
 from l4sim.kernel.objects import Thread
+from l4sim.kernel.state import PAPER_FASTPATHS
+from l4sim.kernel.syscalls import Program
+from l4sim.sim.machine import Probe
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from l4sim.sim.machine import Machine
 
 # Keys that change the kernel, not the workload: points that differ only in
 # these share their random streams (common random numbers), so fastpath on
-# and off see the same user behaviour.
-KERNEL_OPTION_KEYS = frozenset({"fastpath_syscall", "fastpath_ipc", "fastpath_notify",
-                                "fastpath_variant", "fastpath_checks", "lock", "kernel_lock",
-                                "lock_order", "lock_order_check", "profile", "costs",
-                                "check_order", "check_order_file", "check_profile",
-                                "fastpath_design",
-                                "stress_jitter"})
+# and off see the same user behaviour. They are the kernel's options (but the
+# CPU count, which places the workload's threads), what its fastpaths' checks
+# are resolved from, its cost profile, and the invariant checker's settings.
+KERNEL_OPTION_KEYS = frozenset(SCENARIO_OPTIONS) - {"cpus"} | {
+    "fastpath_checks",
+    "check_order",
+    "check_order_file",
+    "fastpath_design",
+    "profile",
+    "costs",
+    "lock_order_check",
+    "stress_jitter",
+}
 # Keys that name or repeat a run rather than configure one point.
 RUN_KEYS = frozenset({"name", "seed", "replications"})
 # Keys that may name a file: a relative path is taken relative to the scenario file.
@@ -68,7 +85,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 def _a_function() -> None:
-    """(Its type: a plain function, or Cython's when this module runs compiled.)"""
+    """Give its type: a plain function, or Cython's when this module runs compiled."""
 
 
 # A compiled build (l4sim.build) makes methods Cython functions, which pydantic
@@ -91,57 +108,146 @@ def is_path(value: str) -> bool:
 
 
 class Point(BaseModel):
-    """Keys every workload has. Each workload's ``Params`` subclasses it with its own keys."""
+    """Keys every workload has. Each workload's ``Params`` subclasses it with its own keys.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True,
-                              ignored_types=FUNCTION_TYPES)
+    A point is one combination of a scenario's keys, validated (unknown keys,
+    wrong types and values out of range are refused) and frozen. Every key,
+    with its type, default and meaning, is in the scenario reference
+    (``docs/reference/scenarios.md``).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, ignored_types=FUNCTION_TYPES
+    )
 
     name: str
-    workload: str = "syscall_bench"  # a built-in or installed name, or a Python file
-    profile: str = "vmxl4-pandaboard"  # a built-in name or a .toml file
-    # cost overrides (costs.NAME = cycles), applied on top of the profile
+    """The output folder's name (``results/<name>/``); default: the scenario file's stem.
+
+    A plain name of letters, digits, ``_``, ``-`` and ``.`` (not first), so never
+    a path; from the file's stem, other characters become ``_`` (``my first.toml``
+    runs as ``my_first``).
+    """
+    workload: str = "syscall_bench"
+    """A built-in workload, an installed one's name, or a Python file.
+
+    A file is named by its path, relative to the scenario file
+    (``./my_workload.py``): see the how-to guide on extending l4sim.
+    """
+    profile: str = "vmxl4-pandaboard"
+    """The cost profile: a built-in name (``vmxl4-pandaboard``, ``sel4-sabre``) or a ``.toml`` file.
+
+    A file is relative to the scenario file; given with ``--set``, to the
+    current folder.
+    """
     costs: dict[str, int] = Field(default_factory=dict)
+    """Cost overrides on top of the profile, one key each: ``costs.NAME = cycles``.
+
+    Any cost of the profile (e.g. ``costs.lock_handoff = 30``); sweepable as
+    ``"costs.NAME" = [...]``; each is a column ``costs.NAME`` of the tables.
+    """
     seed: int = Field(0, ge=0)
+    """The root seed.
+
+    Each (point, replication) derives its streams from it through
+    ``numpy.random.SeedSequence`` spawn keys made of a hash of the point's
+    workload keys and the replication number.
+    """
     replications: int = Field(1, ge=1, le=10_000)
+    """Independent runs per point."""
     events: int = Field(3000, ge=1, le=MAX_EVENTS)
+    """Kernel entries of the workload's measured kind counted per run.
+
+    Syscall exceptions for ``syscall_bench`` and ``linux``, IPCs for ``ipc_bench``.
+    """
     warmup_events: int = Field(300, ge=0, le=MAX_EVENTS)
+    """Kernel entries of the measured kind simulated first, then discarded."""
     cpus: int = Field(2, ge=1, le=MAX_CPUS)
-    lock: Literal[LOCK_DESIGNS] = "ticket"
-    kernel_lock: Literal[KERNEL_LOCKING] = "fine"
+    """The number of CPUs."""
+    lock: LockDesign = "ticket"
+    """The spinlock design of every kernel lock.
+
+    ``ticket`` (FIFO), ``tas`` (test-and-set, a random waiter wins), ``mcs``,
+    ``clh`` (FIFO queue locks).
+    """
+    kernel_lock: KernelLocking = "fine"
+    """``fine`` (the paper's global and per-object locks) or ``big`` (one big kernel lock, seL4)."""
     fastpath_syscall: bool = True
+    """The system-call-exception fastpath is built in (a kernel build option)."""
     fastpath_ipc: bool = False
-    fastpath_notify: bool = False  # the IPC fastpath also delivers notifications
-    fastpath_variant: Literal[FASTPATH_VARIANTS] = "smp"
-    # a Python file defining FASTPATH_CHECKS, each fastpath's own ordered checks
-    # (l4sim.workloads.fastpath_variants); empty: the paper's lists
+    """The IPC fastpath is built in (a kernel build option)."""
+    fastpath_notify: bool = False
+    """The IPC fastpath also delivers notifications."""
+    fastpath_variant: FastpathVariant = "smp"
+    """``smp`` (the paper's locked fastpath) or ``uniprocessor``.
+
+    The uniprocessor variant runs the same checks reading the scheduler's and
+    the handler's state without locks.
+    """
     fastpath_checks: str = ""
-    check_order: Literal["paper", "optimized"] = "paper"  # paper: as listed
-    check_order_file: str = ""  # JSON from `l4sim checks DIR --optimize`; empty: profile first
-    # paper: the lists (in check_order); reordered: the optimized order; optimized: the
-    # searched design (l4sim.kernel.fastpath_design: orders x hoists x prechecks)
+    """A Python file defining ``FASTPATH_CHECKS``: a fastpath's own ordered checks.
+
+    See the how-to guide on extending l4sim (a fastpath variant,
+    :mod:`l4sim.workloads.fastpath_variants`); empty: the paper's lists.
+    """
+    check_order: Literal["paper", "optimized"] = "paper"
+    """The order each fastpath runs its checks in: ``paper`` (as listed) or ``optimized``."""
+    check_order_file: str = ""
+    """With an optimized order or design: a JSON file written by ``l4sim checks DIR --optimize``.
+
+    A path relative to the scenario file, checked when the scenario is read;
+    its contents are part of a cached result's key. Empty: profile the same
+    point first (paper order, 2000 events) and optimise from that.
+    """
     fastpath_design: Literal["paper", "reordered", "optimized"] = "paper"
-    check_profile: bool = False  # record which checks pass at every fastpath decision
-    lock_order: Literal[LOCK_ORDERS] = "ascending"
-    lock_order_check: bool = True  # the engine and the checker refuse a lock-order violation
-    stress_jitter: int = Field(0, ge=0, le=100_000)  # the invariant checker's stress (cycles)
-    # the random streams to use, as another point's seed digest (hex); empty: this point's
-    # own. Points that vary a workload key (hold_mean, wait_factor) but name the same
-    # streams face the same random numbers, scaled: common random numbers for that key
+    """``paper`` (as ``check_order`` says), ``reordered`` (the optimized order) or ``optimized``.
+
+    ``optimized``: the searched design, checks hoisted before their locks and
+    prechecked early (:mod:`l4sim.kernel.fastpath_design`), from
+    ``check_order_file`` (its ``design`` entries) or a profiling run, checked
+    before use.
+    """
+    check_profile: bool = False
+    """Record, at every fastpath decision, which checks pass.
+
+    A bit mask per entry; it has no effect on timing.
+    """
+    lock_order: LockOrder = "ascending"
+    """``ascending`` (the rule), or a deliberate bug.
+
+    ``descending`` thread-lock addresses, or ``objects_first`` (the slowpaths
+    take thread locks before the scheduler lock).
+    """
+    lock_order_check: bool = True
+    """The engine and the checker refuse a lock-order violation.
+
+    ``false``: let it happen (to see deadlocks).
+    """
+    stress_jitter: int = Field(0, ge=0, le=100_000)
+    """The invariant checker's stress mode: uniform 0..N extra cycles (seeded).
+
+    Added to every kernel cost and before every lock acquisition.
+    """
     stream_key: str = Field("", pattern=r"^([0-9a-f]{32})?$")
+    """The random streams to use, as another point's seed digest; empty: the point's own.
+
+    The digest is 32 hex digits. Points that vary a workload key
+    (``hold_mean``, ``wait_factor``) but name the same streams face the same
+    random numbers, scaled: common random numbers for that key. A sensitivity
+    study gives every sample the streams of its unsampled point.
+    """
 
     @model_validator(mode="before")
     @classmethod
-    def _numbers(cls, data):
+    def _numbers(cls, data: Any) -> Any:
         # TOML integers are fine where a float is expected (strict mode refuses them)
         if isinstance(data, dict):
             floats = [k for k, f in cls.model_fields.items() if f.annotation is float]
-            data = {k: (float(v) if k in floats and type(v) is int else v)
-                    for k, v in data.items()}
+            data = {k: (float(v) if k in floats and type(v) is int else v) for k, v in data.items()}
         return data
 
     @field_validator("*", mode="before")
     @classmethod
-    def _representable(cls, value):
+    def _representable(cls, value: Any) -> Any:
         # before the range checks: NaN is not "below 0", it is no number at all
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number")
@@ -153,8 +259,10 @@ class Point(BaseModel):
     @classmethod
     def _plain_name(cls, name: str) -> str:
         if not NAME_PATTERN.fullmatch(name):
-            raise ValueError("must be a plain folder name: letters, digits, '_', '-' and "
-                             "'.' (not first), no '/' or '..'")
+            raise ValueError(
+                "must be a plain folder name: letters, digits, '_', '-' and "
+                "'.' (not first), no '/' or '..'"
+            )
         return name
 
     @field_validator("profile")
@@ -187,40 +295,46 @@ class Point(BaseModel):
         return path
 
     @model_validator(mode="after")
-    def _valid_order_file(self):
+    def _valid_order_file(self) -> Point:
         if self.fastpath_design != "paper" and self.check_order != "paper":
-            raise ValueError(f"fastpath_design = {self.fastpath_design!r} excludes "
-                             f"check_order = {self.check_order!r} (set one of them)")
+            raise ValueError(
+                f"fastpath_design = {self.fastpath_design!r} excludes "
+                f"check_order = {self.check_order!r} (set one of them)"
+            )
         if self.check_order_file:
-            from l4sim.kernel.check_order import validate_order_file
-
             try:
-                validate_order_file(self.check_order_file, self.fastpaths(),
-                                    designs=self.fastpath_design == "optimized")
+                validate_order_file(
+                    self.check_order_file,
+                    self.fastpaths(),
+                    designs=self.fastpath_design == "optimized",
+                )
             except ValueError as error:  # (named: a rule across keys has no key of its own)
                 raise ValueError(f"check_order_file: {error}") from None
         return self
 
-    def uses_order_file(self) -> bool:
-        """Whether this point's checks come from a file written by ``l4sim checks --optimize``."""
-        return bool(self.check_order_file) and (self.check_order == "optimized"
-                                                or self.fastpath_design != "paper")
-
     def workload_identity(self) -> str:
-        """The workload's name as its random streams see it: a file by its name only,
-        so the same file gives the same streams wherever it lies."""
+        """The workload's name as its random streams see it.
+
+        A file by its name only, so the same file gives the same streams
+        wherever it lies.
+        """
         return Path(self.workload).name if is_path(self.workload) else self.workload
 
     def seed_key(self) -> tuple[int, ...]:
-        """Spawn key of this point's random streams: a stable hash of its workload keys
-        (or the digest ``stream_key`` names)."""
+        """Spawn key of this point's random streams.
+
+        A stable hash of its workload keys, or the digest ``stream_key`` names.
+        """
         digest = bytes.fromhex(self.stream_key or self.stream_digest())
-        return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
+        return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
 
     def stream_digest(self) -> str:
         """This point's own streams as a ``stream_key``: a hash of its workload keys."""
-        workload = {k: v for k, v in self.model_dump().items()
-                    if k not in KERNEL_OPTION_KEYS | RUN_KEYS | {"stream_key"}}
+        workload = {
+            k: v
+            for k, v in self.model_dump().items()
+            if k not in KERNEL_OPTION_KEYS | RUN_KEYS | {"stream_key"}
+        }
         workload["workload"] = self.workload_identity()
         return hashlib.sha256(json.dumps(workload, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -229,16 +343,19 @@ class Point(BaseModel):
         costs = load_profile(self.profile)
         return costs.replace(**self.costs) if self.costs else costs
 
-    def fastpaths(self) -> dict:
+    def fastpaths(self) -> dict[str, tuple[Check[Any], ...]]:
         """Each fastpath's checks as listed (the paper's, or this point's variant's)."""
         return fastpaths_of(self.fastpath_checks)
 
     def kernel_entries(self) -> int:
-        """Kernel entries one replication simulates (warm-up included), for sizing: the
-        measured kind's; a workload module may say better (its ``kernel_entries``)."""
+        """Kernel entries one replication simulates (warm-up included), for sizing.
+
+        The measured kind's; a workload module may say better (its
+        ``kernel_entries``).
+        """
         return self.events + self.warmup_events
 
-    def flat(self) -> dict:
+    def flat(self) -> dict[str, Any]:
         """The keys as table columns: each cost override as its own ``costs.NAME`` key."""
         values = self.model_dump()
         costs = values.pop("costs")
@@ -246,10 +363,8 @@ class Point(BaseModel):
         return values
 
 
-def fastpaths_of(fastpath_checks: str) -> dict:
+def fastpaths_of(fastpath_checks: str) -> dict[str, tuple[Check[Any], ...]]:
     """Each fastpath's checks as listed: the paper's, with a variant file's lists instead."""
-    from l4sim.kernel.kernel import PAPER_FASTPATHS
-
     if not fastpath_checks:
         return dict(PAPER_FASTPATHS)
     from l4sim.workloads.fastpath_variants import load_fastpath_variant
@@ -257,17 +372,44 @@ def fastpaths_of(fastpath_checks: str) -> dict:
     return {**PAPER_FASTPATHS, **load_fastpath_variant(fastpath_checks)}
 
 
+class WorkloadProbe(Probe, Protocol):
+    """A workload's own measurements (see :class:`l4sim.sim.machine.Probe`).
+
+    Its rows for the results: one per measure, over the measured window.
+    """
+
+    def rows(self, since: int, measured_cycles: int) -> list[dict[str, Any]]: ...
+
+
 @dataclass
 class Setup:
-    """A workload ready to simulate."""
+    """A workload ready to simulate: what its ``build`` returns.
+
+    Attributes:
+        kernel: The kernel, with its spaces and threads created.
+        programs: One program (a generator of actions) per thread, every thread.
+        measure_kind: The kind of kernel entry whose count ends the run
+            (:data:`~l4sim.kernel.decode.IPC`, :data:`~l4sim.kernel.decode.SYSCALL_EXCEPTION`).
+        warmup: Entries of that kind simulated before measuring starts.
+        events: Entries of that kind measured.
+        metrics: Extra metrics of the measured kind's rows:
+            ``(machine, events, measured cycles) -> {name: value}``.
+        timers: Periodic interrupts, each ``(cpu, period in cycles, name)``.
+        probe: An object told of interrupts and receptions
+            (``irq_raised(payload, now)``, ``received(thread, msg, now)``) that adds
+            rows of its own (``rows()``).
+        timed_locks: Locks whose hold times the metrics need.
+    """
 
     kernel: Kernel
-    programs: dict[Thread, Generator]
+    programs: dict[Thread, Program]
     measure_kind: str  # the kernel-entry kind whose count ends the run
     warmup: int  # entries of that kind before measuring starts
     events: int  # entries of that kind measured
     # extra metrics of the measured kind: (machine, events, measured cycles) -> {name: value}
-    metrics: Callable | None = None
-    timers: tuple = ()  # periodic interrupts: (cpu, period in cycles, name)
-    probe: object = None  # optional: irq_raised(payload, now), received(thread, msg, now), rows()
-    timed_locks: tuple = ()  # locks whose hold times the metrics need (SpinState.held_between)
+    metrics: Callable[[Machine, pd.DataFrame, int], dict[str, float]] | None = None
+    timers: tuple[tuple[int, int, str], ...] = ()  # periodic interrupts: (cpu, period, name)
+    probe: WorkloadProbe | None = None  # a workload's own measurements
+    timed_locks: tuple[
+        Lock, ...
+    ] = ()  # locks whose hold times the metrics need (SpinState.held_between)

@@ -16,16 +16,32 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from l4sim.kernel.checks import Check, Stage, validate_dependencies
 from l4sim.kernel.costs import COST_KEYS
-from l4sim.kernel.kernel import PAPER_FASTPATHS
+from l4sim.kernel.state import PAPER_FASTPATHS
 from l4sim.workloads.user_files import UserFileError, load_python_file
+
+if TYPE_CHECKING:
+    from l4sim.kernel.exception_checks import ExceptionContext
+    from l4sim.kernel.ipc_checks import IpcContext
 
 NAME = "FASTPATH_CHECKS"
 
 
-def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check, ...]]:
+class FastpathChecks(TypedDict, total=False):
+    """The type of a variant file's ``FASTPATH_CHECKS``.
+
+    Each fastpath's checks, each check's predicate on that fastpath's context (so a type checker
+    sees its fields).
+    """
+
+    syscall_exception: tuple[Check[ExceptionContext], ...]
+    ipc: tuple[Check[IpcContext], ...]
+
+
+def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check[Any], ...]]:
     """The check lists a variant file defines, validated (ValueError: one line)."""
     path = Path(path).expanduser().resolve()
     try:
@@ -36,7 +52,7 @@ def load_fastpath_variant(path: str | Path) -> dict[str, tuple[Check, ...]]:
 
 
 @lru_cache(maxsize=32)
-def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
+def _load(path: Path, _contents: str) -> dict[str, tuple[Check[Any], ...]]:
     module = load_python_file(path)
     lists = getattr(module, NAME, None)
     shape = f"a dict: fastpath kind ({', '.join(PAPER_FASTPATHS)}) -> its checks in order"
@@ -48,8 +64,7 @@ def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
     for kind, checks in lists.items():
         where = f"{path}: {NAME}[{kind!r}]"
         if kind not in PAPER_FASTPATHS:
-            raise UserFileError(f"{where}: unknown fastpath (known: "
-                                f"{', '.join(PAPER_FASTPATHS)})")
+            raise UserFileError(f"{where}: unknown fastpath (known: {', '.join(PAPER_FASTPATHS)})")
         if not isinstance(checks, tuple | list) or not checks:
             raise UserFileError(f"{where}: must be a non-empty tuple of Check")
         for check in checks:
@@ -58,8 +73,10 @@ def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
             if not isinstance(check.stage, Stage):
                 raise UserFileError(f"{where}: check {check.name}: stage must be a Stage")
             if check.cost not in COST_KEYS:
-                raise UserFileError(f"{where}: check {check.name}: unknown cost "
-                                    f"{check.cost!r} (a profile key, such as check_load_compare)")
+                raise UserFileError(
+                    f"{where}: check {check.name}: unknown cost "
+                    f"{check.cost!r} (a profile key, such as check_load_compare)"
+                )
             if not callable(check.passes):
                 raise UserFileError(f"{where}: check {check.name}: passes must be callable")
         names = [check.name for check in checks]
@@ -67,14 +84,20 @@ def _load(path: Path, _contents: str) -> dict[str, tuple[Check, ...]]:
         if twice:
             raise UserFileError(f"{where}: more than one check is named {', '.join(twice)}")
         for check in checks:
-            if not (isinstance(check.needs, tuple)
-                    and all(isinstance(need, str) for need in check.needs)):
-                raise UserFileError(f"{where}: check {check.name}: needs must be a tuple of "
-                                    f"check names (got {check.needs!r})")
+            if not (
+                isinstance(check.needs, tuple)
+                and all(isinstance(need, str) for need in check.needs)
+            ):
+                raise UserFileError(
+                    f"{where}: check {check.name}: needs must be a tuple of "
+                    f"check names (got {check.needs!r})"
+                )
             unknown = [need for need in check.needs if need not in names]
             if unknown:
-                raise UserFileError(f"{where}: check {check.name} needs "
-                                    f"{', '.join(unknown)}, which is not in the list")
+                raise UserFileError(
+                    f"{where}: check {check.name} needs "
+                    f"{', '.join(unknown)}, which is not in the list"
+                )
         try:
             validate_dependencies(tuple(checks))
         except ValueError as error:

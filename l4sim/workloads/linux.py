@@ -28,18 +28,21 @@ the same window is measured.
 from __future__ import annotations
 
 from collections import deque
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
-from l4sim.kernel.objects import Thread
+from l4sim.kernel.decode import SYSCALL_EXCEPTION
+from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.objects import Message, Thread
 from l4sim.kernel.syscalls import (
     Call,
     Compute,
     Notify,
+    Program,
     RaiseException,
     Reply,
     ReplyWait,
@@ -55,7 +58,7 @@ SERVER_PRIORITY = 150
 GUEST_PRIORITY = 100
 
 
-def guest(rng: np.random.Generator, gap_mean: float):
+def guest(rng: np.random.Generator, gap_mean: float) -> Program:
     """A guest process: exponential user bursts, each ended by a system call."""
     number = 0
     yield RaiseException("syscall", (0,))  # exec: register with the Linux server
@@ -65,8 +68,13 @@ def guest(rng: np.random.Generator, gap_mean: float):
         yield RaiseException("syscall", (number,))
 
 
-def linux_server(cpu: int, rng: np.random.Generator, io_names: set[str],
-                 processes: dict[str, Thread], params):
+def linux_server(
+    cpu: int,
+    rng: np.random.Generator,
+    io_names: set[str],
+    processes: dict[str, Thread],
+    params: Params,
+) -> Program:
     """The Linux server of one CPU: serve system calls and schedule the guest processes."""
     runnable: deque[Thread] = deque()
     active: Thread | None = None
@@ -115,8 +123,13 @@ def linux_server(cpu: int, rng: np.random.Generator, io_names: set[str],
         message = yield ReplyWait(caller, ("irq-done",))
 
 
-def irq_root(servers: list[Thread], irq_threads: list[Thread], decode: int,
-             forward: str, mailboxes: list[deque]):
+def irq_root(
+    servers: list[Thread],
+    irq_threads: list[Thread],
+    decode: int,
+    forward: str,
+    mailboxes: list[deque[tuple[object, ...]]],
+) -> Program:
     """CPU 0's interrupt thread: receive kernel IRQ IPCs and forward them.
 
     ``forward = "send"``: a Send IPC carrying the interrupt (blocks until the
@@ -141,7 +154,7 @@ def irq_root(servers: list[Thread], irq_threads: list[Thread], decode: int,
         message = yield Wait()
 
 
-def irq_leaf(server: Thread, decode: int, mailbox: deque):
+def irq_leaf(server: Thread, decode: int, mailbox: deque[tuple[object, ...]]) -> Program:
     """Another CPU's interrupt thread: take forwarded interrupts to its Linux server."""
     message = yield Wait()
     while True:
@@ -163,30 +176,37 @@ class IrqLatency:
 
     def __init__(self, servers: list[Thread]) -> None:
         self.servers = {server: cpu for cpu, server in enumerate(servers)}
-        self.raised: dict[tuple, int] = {}
+        self.raised: dict[tuple[object, ...], int] = {}
         self.samples: list[tuple[int, int]] = []  # (raised at, latency)
 
-    def irq_raised(self, payload: tuple, now: int) -> None:
+    def irq_raised(self, payload: tuple[object, ...], now: int) -> None:
         self.raised[payload] = now
 
-    def received(self, thread: Thread, message, now: int) -> None:
+    def received(self, thread: Thread, message: Message, now: int) -> None:
         if thread in self.servers and message.label == "call" and message.payload in self.raised:
             raised = self.raised[message.payload]
             self.samples.append((raised, now - raised))
 
-    def rows(self, since: int, measured_cycles: int) -> list[dict]:
+    def rows(self, since: int, measured_cycles: int) -> list[dict[str, Any]]:
         until = since + measured_cycles  # received inside the window (lookahead may run past it)
-        latencies = np.array([lat for at, lat in self.samples if at >= since and at + lat <= until],
-                             dtype=float)
+        latencies = np.array(
+            [lat for at, lat in self.samples if at >= since and at + lat <= until], dtype=float
+        )
         if latencies.size == 0:
             return []
-        return [{"kind": "irq_latency", "entries": int(latencies.size),
-                 "duration_mean": float(latencies.mean()),
-                 "duration_p50": float(np.percentile(latencies, 50)),
-                 "duration_p99": float(np.percentile(latencies, 99)),
-                 "fast_fraction": float("nan"), "lock_wait_mean": float("nan"),
-                 "contended_fraction": float("nan"),
-                 "entries_per_mcycle": float(latencies.size * 1e6 / max(measured_cycles, 1))}]
+        return [
+            {
+                "kind": "irq_latency",
+                "entries": int(latencies.size),
+                "duration_mean": float(latencies.mean()),
+                "duration_p50": float(np.percentile(latencies, 50)),
+                "duration_p99": float(np.percentile(latencies, 99)),
+                "fast_fraction": float("nan"),
+                "lock_wait_mean": float("nan"),
+                "contended_fraction": float("nan"),
+                "entries_per_mcycle": float(latencies.size * 1e6 / max(measured_cycles, 1)),
+            }
+        ]
 
 
 class Params(Point):
@@ -194,19 +214,34 @@ class Params(Point):
 
     workload: Literal["linux"] = "linux"
     io_procs: int = Field(3, ge=0, le=64)
+    """I/O-heavy guest processes per CPU."""
     cpu_procs: int = Field(3, ge=0, le=64)
-    io_gap: float = Field(20_000.0, gt=0, le=MAX_WORK_CYCLES)  # user burst of an I/O-heavy process
-    # user burst of a CPU-intensive process
+    """CPU-intensive guest processes per CPU."""
+    io_gap: float = Field(20_000.0, gt=0, le=MAX_WORK_CYCLES)
+    """User work of an I/O-heavy process between system calls (cycles, mean)."""
     cpu_gap: float = Field(2_000_000.0, gt=0, le=MAX_WORK_CYCLES)
-    io_block_fraction: float = Field(0.3, ge=0, le=1)  # syscalls that wait for the device
-    device_latency: float = Field(100_000.0, gt=0, le=MAX_WORK_CYCLES)  # device transfer time
-    # Linux server work per system call
+    """User work of a CPU-intensive process between system calls (cycles, mean)."""
+    io_block_fraction: float = Field(0.3, ge=0, le=1)
+    """The share of an I/O process's system calls that wait for the device."""
+    device_latency: float = Field(100_000.0, gt=0, le=MAX_WORK_CYCLES)
+    """A device transfer's time (cycles, mean)."""
     syscall_service: float = Field(2_000.0, gt=0, le=MAX_WORK_CYCLES)
-    irq_service: int = Field(1_000, ge=0, le=MAX_WORK_CYCLES)  # Linux server work per interrupt
-    irq_decode: int = Field(200, ge=0, le=MAX_WORK_CYCLES)  # interrupt thread work per interrupt
-    # guest timer period (HZ = 100 at 1 GHz)
+    """The Linux server's work per system call (cycles, mean)."""
+    irq_service: int = Field(1_000, ge=0, le=MAX_WORK_CYCLES)
+    """The Linux server's work per interrupt (cycles)."""
+    irq_decode: int = Field(200, ge=0, le=MAX_WORK_CYCLES)
+    """The interrupt thread's work per interrupt (cycles)."""
     tick: int = Field(10_000_000, ge=1000, le=MAX_WORK_CYCLES)
-    irq_forward: Literal["send", "notify"] = "send"  # how irq0 forwards to other CPUs
+    """The guest timer's period (cycles; HZ = 100 at 1 GHz).
+
+    The server rotates its runnable processes at the first system call after a tick.
+    """
+    irq_forward: Literal["send", "notify"] = "send"
+    """How ``irq0`` forwards interrupts to the other CPUs.
+
+    ``send``: a ``Send`` IPC; ``notify``: a mailbox in the shared Linux space
+    plus a notification, which never blocks.
+    """
 
     @model_validator(mode="after")
     def _some_process(self) -> Params:
@@ -215,20 +250,26 @@ class Params(Point):
         return self
 
 
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     kernel = Kernel(config, costs)
     linux_space = kernel.create_space("linux")
-    irq_threads = [kernel.create_thread(f"irq{c}", c, IRQ_PRIORITY, linux_space)
-                   for c in range(params.cpus)]
-    servers = [kernel.create_thread(f"linux{c}", c, SERVER_PRIORITY, linux_space)
-               for c in range(params.cpus)]
+    irq_threads = [
+        kernel.create_thread(f"irq{c}", c, IRQ_PRIORITY, linux_space) for c in range(params.cpus)
+    ]
+    servers = [
+        kernel.create_thread(f"linux{c}", c, SERVER_PRIORITY, linux_space)
+        for c in range(params.cpus)
+    ]
     kernel.irq_threads[0] = irq_threads[0]
     server_seeds, guest_seeds = seeds.spawn(2)
-    mailboxes = [deque() for _ in range(params.cpus)]
-    programs: dict[Thread, object] = {
-        irq_threads[0]: irq_root(servers, irq_threads, params.irq_decode, params.irq_forward,
-                                 mailboxes)}
+    mailboxes: list[deque[tuple[object, ...]]] = [deque() for _ in range(params.cpus)]
+    programs: dict[Thread, Program] = {
+        irq_threads[0]: irq_root(
+            servers, irq_threads, params.irq_decode, params.irq_forward, mailboxes
+        )
+    }
     for c in range(1, params.cpus):
         programs[irq_threads[c]] = irq_leaf(servers[c], params.irq_decode, mailboxes[c])
     known: dict[str, Thread] = {}
@@ -239,17 +280,25 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
         for index in range(per_cpu):
             io = index < params.io_procs
             name = f"{'io' if io else 'cpu'}{c}.{index}"
-            thread = kernel.create_thread(name, c, GUEST_PRIORITY,
-                                          kernel.create_space(f"proc-{name}"),
-                                          handler=servers[c])
+            thread = kernel.create_thread(
+                name, c, GUEST_PRIORITY, kernel.create_space(f"proc-{name}"), handler=servers[c]
+            )
             known[name] = thread
             if io:
                 io_names.add(name)
             gap = params.io_gap if io else params.cpu_gap
             programs[thread] = guest(np.random.default_rng(streams[c * per_cpu + index]), gap)
     for c, stream in enumerate(server_seeds.spawn(params.cpus)):
-        programs[servers[c]] = linux_server(c, np.random.default_rng(stream), io_names, known,
-                                            params)
+        programs[servers[c]] = linux_server(
+            c, np.random.default_rng(stream), io_names, known, params
+        )
     timers = ((0, params.tick, "timer"),)
-    return Setup(kernel, programs, SYSCALL_EXCEPTION, params.warmup_events, params.events,
-                 timers=timers, probe=IrqLatency(servers))
+    return Setup(
+        kernel,
+        programs,
+        SYSCALL_EXCEPTION,
+        params.warmup_events,
+        params.events,
+        timers=timers,
+        probe=IrqLatency(servers),
+    )

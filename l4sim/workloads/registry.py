@@ -27,15 +27,25 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from l4sim.workloads.base import Point, is_path
+from l4sim.workloads.base import Point, Setup, is_path
 from l4sim.workloads.user_files import UserFileError, load_python_file
 
-BUILTIN = {name: f"l4sim.workloads.{name}" for name in
-           ("syscall_bench", "ipc_bench", "linux", "lock_microbench", "smp_pingpong",
-            "sel4bench_smp")}
+BUILTIN = {
+    name: f"l4sim.workloads.{name}"
+    for name in (
+        "syscall_bench",
+        "ipc_bench",
+        "linux",
+        "lock_microbench",
+        "smp_pingpong",
+        "sel4bench_smp",
+    )
+}
 ENTRY_POINT_GROUP = "l4sim.workloads"
 
 
@@ -49,11 +59,12 @@ class Workload:
 
     name: str  # as the scenario names it
     Params: type[Point]
-    build: Callable
+    # build(params, costs, seeds, config): the workload ready to simulate
+    build: Callable[..., Setup]
     source: Path | None = None  # a user's file (its contents key the cached results)
     # kernel entries one replication simulates (the module's kernel_entries(params), if
     # it has one), for validate's size estimate
-    sizing: Callable | None = None
+    sizing: Callable[[Any], int] | None = None  # (takes the workload's own Params)
 
     def kernel_entries(self, params: Point) -> int:
         return self.sizing(params) if self.sizing is not None else params.kernel_entries()
@@ -84,13 +95,17 @@ def _by_name(name: str) -> Workload:
         return workload_of(importlib.import_module(BUILTIN[name]), name)
     module_name = installed().get(name)
     if module_name is None:
-        raise WorkloadError(f"unknown workload {name!r} (known: {', '.join(known_workloads())}; "
-                            "or a path to a Python file, such as ./my_workload.py)")
+        raise WorkloadError(
+            f"unknown workload {name!r} (known: {', '.join(known_workloads())}; "
+            "or a path to a Python file, such as ./my_workload.py)"
+        )
     try:
         module = importlib.import_module(module_name)
     except Exception as error:  # an installed package's import failure: one line
-        raise WorkloadError(f"workload {name!r} (entry point {module_name}): importing it "
-                            f"raised {type(error).__name__}: {error}") from None
+        raise WorkloadError(
+            f"workload {name!r} (entry point {module_name}): importing it "
+            f"raised {type(error).__name__}: {error}"
+        ) from None
     return workload_of(module, name)
 
 
@@ -102,21 +117,27 @@ def _from_file(path: str) -> Workload:
     return workload_of(module, path, Path(path))
 
 
-def workload_of(module, name: str, source: Path | None = None) -> Workload:
+def workload_of(module: ModuleType, name: str, source: Path | None = None) -> Workload:
     """Check that ``module`` declares a usable ``Params`` and ``build``."""
     where = str(source) if source is not None else f"workload {name!r} ({module.__name__})"
     params = getattr(module, "Params", None)
     if params is None:
-        raise WorkloadError(f"{where}: defines no Params, a subclass of "
-                            "l4sim.workloads.Point (the workload's parameter model)")
-    if not (isinstance(params, type) and issubclass(params, BaseModel)
-            and issubclass(params, Point)):
-        raise WorkloadError(f"{where}: Params is not a subclass of l4sim.workloads.Point "
-                            "(the workload's parameter model)")
+        raise WorkloadError(
+            f"{where}: defines no Params, a subclass of "
+            "l4sim.workloads.Point (the workload's parameter model)"
+        )
+    if not (
+        isinstance(params, type) and issubclass(params, BaseModel) and issubclass(params, Point)
+    ):
+        raise WorkloadError(
+            f"{where}: Params is not a subclass of l4sim.workloads.Point "
+            "(the workload's parameter model)"
+        )
     build = getattr(module, "build", None)
     if not callable(build):
-        raise WorkloadError(f"{where}: defines no build(params, costs, seeds, config) "
-                            "returning a Setup")
+        raise WorkloadError(
+            f"{where}: defines no build(params, costs, seeds, config) returning a Setup"
+        )
     try:  # every default must itself be valid: a run re-validates all of its keys
         made = params.model_validate({"name": "check", "workload": name})
         with warnings.catch_warnings():  # (a default of the wrong type: said below)
@@ -126,10 +147,13 @@ def workload_of(module, name: str, source: Path | None = None) -> Workload:
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(model)"
-        raise WorkloadError(f"{where}: Params: key '{key}': {first['msg']} (a parameter "
-                            "model needs a valid default for every key)") from None
+        raise WorkloadError(
+            f"{where}: Params: key '{key}': {first['msg']} (a parameter "
+            "model needs a valid default for every key)"
+        ) from None
     except Exception as error:  # a validator of the user's that raises anything else
-        raise WorkloadError(f"{where}: Params: validating its defaults raised "
-                            f"{type(error).__name__}: {error}") from None
+        raise WorkloadError(
+            f"{where}: Params: validating its defaults raised {type(error).__name__}: {error}"
+        ) from None
     sizing = getattr(module, "kernel_entries", None)
     return Workload(name, params, build, source, sizing if callable(sizing) else None)

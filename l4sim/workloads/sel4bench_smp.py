@@ -43,21 +43,30 @@ from the caller's trap to the receiver's return to user mode:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
-from l4sim.kernel.locks import KERNEL_LOCKING, LOCK_DESIGNS
-from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Spin, Wait
+from l4sim.kernel.decode import IPC
+from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.locks import KernelLocking, LockDesign
+from l4sim.kernel.objects import Thread
+from l4sim.kernel.syscalls import Call, Compute, Program, ReplyWait, Spin, Wait
 from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from l4sim.sim.machine import Machine
 
 # pong above ping: at the start every pong is waiting before its ping first calls
 PONG_PRIORITY = 200
 PING_PRIORITY = 100
-DELAY_DISTRIBUTIONS = ("deterministic", "exponential")
+# how sel4bench's version drew each spin (Params.delay_distribution)
+DelayDistribution = Literal["deterministic", "exponential"]
 
 
 DRAW_BLOCK = 256  # exponential draws taken from a core's stream at a time
@@ -91,7 +100,7 @@ class ExponentialDelay:
             self.draws = self.block()[::-1].tolist()
         return self.draws.pop()
 
-    def block(self) -> np.ndarray:
+    def block(self) -> np.ndarray[tuple[int], np.dtype[np.int64]]:
         """The next ``DRAW_BLOCK`` spins, in the order they are used.
 
         Stratified: one draw from each of the block's equally likely slices of
@@ -107,7 +116,11 @@ class ExponentialDelay:
         return np.maximum(spins - self.overhead, 0)
 
 
-def ping(pong, delay, loop: int):
+# how a core's threads draw their spins, by sel4bench's version
+Delay = FixedDelay | ExponentialDelay
+
+
+def ping(pong: Thread, delay: Delay, loop: int) -> Program:
     number = 0
     while True:
         yield Spin(delay.next())
@@ -116,7 +129,7 @@ def ping(pong, delay, loop: int):
         yield Compute(loop)  # counter increment, the next spin's first counter read
 
 
-def pong(delay, loop: int):
+def pong(delay: Delay, loop: int) -> Program:
     message = yield Wait()
     while True:
         yield Spin(delay.next())
@@ -129,16 +142,34 @@ class Params(Point):
 
     workload: Literal["sel4bench_smp"] = "sel4bench_smp"
     profile: str = "sel4-sabre"
-    kernel_lock: Literal[KERNEL_LOCKING] = "big"
-    lock: Literal[LOCK_DESIGNS] = "clh"
+    kernel_lock: KernelLocking = "big"
+    lock: LockDesign = "clh"
     fastpath_ipc: bool = True
     fastpath_syscall: bool = False
-    delay_cycles: int = Field(500, ge=0, le=MAX_WORK_CYCLES)  # each thread's spin per round
-    # how sel4bench's version drew each spin (module docstring): "deterministic" from
-    # sel4bench 1fb8af24 on, "exponential" (mean delay_cycles) before it
-    delay_distribution: Literal[DELAY_DISTRIBUTIONS] = "deterministic"
-    # the exponential versions' measured counter overhead, subtracted from each spin
+    delay_cycles: int = Field(500, ge=0, le=MAX_WORK_CYCLES)
+    """Cycles of the cycle counter each thread spins between IPCs (sel4bench: 500 and 32000).
+
+    Exact whatever interrupts the spin (with ``delay_distribution = "exponential"``,
+    the mean of the spins).
+    """
+    delay_distribution: DelayDistribution = "deterministic"
+    """How sel4bench's version drew each spin between IPCs.
+
+    ``"exponential"``, every version before sel4bench commit ``1fb8af24``
+    (https://github.com/seL4/sel4bench/commits): an exponentially distributed
+    draw of mean ``delay_cycles`` per spin, from a stream of the core's own,
+    less ``delay_overhead_cycles``; the draws are stratified in blocks of 256
+    (one from each equally likely slice, in random order). ``"deterministic"``,
+    from ``1fb8af24`` on: every spin lasts exactly ``delay_cycles``.
+    ``l4sim calibrate sel4bench`` chooses it from a run's ``sha_bench``.
+    """
     delay_overhead_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)
+    """The counter overhead the exponential versions subtract from each spin.
+
+    sel4bench measures the cost of reading the cycle counter and takes it off
+    each draw; a spin whose draw is smaller ends at once. Unused with
+    ``"deterministic"``.
+    """
 
     def kernel_entries(self) -> int:
         # each Call is followed by its pong's ReplyRecv (two ipc entries)
@@ -158,6 +189,7 @@ def build(
     for cpu in range(params.cpus):
         answer = kernel.create_thread(f"pong{cpu}", cpu, PONG_PRIORITY, space)
         caller = kernel.create_thread(f"ping{cpu}", cpu, PING_PRIORITY, space)
+        delay: Delay
         if params.delay_distribution == "exponential":
             delay = ExponentialDelay(
                 np.random.default_rng(streams[cpu]),
@@ -169,7 +201,7 @@ def build(
         programs[answer] = pong(delay, pong_loop)
         programs[caller] = ping(answer, delay, ping_loop)
 
-    def metrics(machine, events, measured_cycles: int) -> dict:
+    def metrics(machine: Machine, events: pd.DataFrame, measured_cycles: int) -> dict[str, float]:
         calls = int(events["thread_name"].str.startswith("ping").sum())
         one_way = one_way_cycles(machine)
         return {
@@ -183,7 +215,7 @@ def build(
     )
 
 
-def one_way_cycles(machine) -> dict[bool, float]:
+def one_way_cycles(machine: Machine) -> dict[bool, float]:
     """Mean cycles from a trap to the partner's return to user mode, by caller (ping: True).
 
     On each CPU the pair alternates: ping's Call returns pong to user mode

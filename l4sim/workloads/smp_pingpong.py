@@ -14,21 +14,29 @@ at the profile's clock. A point measures ``events`` Calls after
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import IPC, Kernel, KernelConfig
-from l4sim.kernel.syscalls import Call, Compute, ReplyWait, Wait
+from l4sim.kernel.decode import IPC
+from l4sim.kernel.kernel import Kernel
+from l4sim.kernel.objects import Thread
+from l4sim.kernel.syscalls import Call, Compute, Program, ReplyWait, Wait
 from l4sim.workloads.base import MAX_WORK_CYCLES, Point, Setup
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from l4sim.sim.machine import Machine
 
 PONG_PRIORITY = 200
 PING_PRIORITY = 100
 
 
-def ping(pong, delay: int):
+def ping(pong: Thread, delay: int) -> Program:
     number = 0
     while True:
         yield Compute(delay)
@@ -36,7 +44,7 @@ def ping(pong, delay: int):
         yield Call(pong, (number,))
 
 
-def pong(delay: int):
+def pong(delay: int) -> Program:
     message = yield Wait()
     while True:
         yield Compute(delay)
@@ -47,12 +55,13 @@ class Params(Point):
     """The keys of sel4bench's SMP benchmark (on top of those every workload has)."""
 
     workload: Literal["smp_pingpong"] = "smp_pingpong"
-    delay_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)  # user work of each ping between Calls
+    delay_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)
+    """Cycles each ping spins before its Call, and its pong once the next Call is in."""
 
 
-
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     """A ping and a pong thread per CPU."""
     kernel = Kernel(config, costs)
     programs = {}
@@ -63,12 +72,13 @@ def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
         programs[answer] = pong(params.delay_cycles)
         programs[caller] = ping(answer, params.delay_cycles)
 
-    def metrics(machine, events, measured_cycles: int) -> dict:
+    def metrics(machine: Machine, events: pd.DataFrame, measured_cycles: int) -> dict[str, float]:
         calls = int(events["thread_name"].str.startswith("ping").sum())
         return {"calls_per_second": calls * costs.clock_hz / max(measured_cycles, 1)}
 
-    return Setup(kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events,
-                 metrics=metrics)
+    return Setup(
+        kernel, programs, IPC, 2 * params.warmup_events, 2 * params.events, metrics=metrics
+    )
 
 
 def kernel_entries(params: Params) -> int:

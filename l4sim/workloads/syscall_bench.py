@@ -20,10 +20,12 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel, KernelConfig
+from l4sim.kernel.decode import SYSCALL_EXCEPTION
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import Thread
-from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
+from l4sim.kernel.syscalls import Compute, Program, RaiseException, ReplyWait, Wait
 from l4sim.workloads.base import MAX_WAIT_FACTOR, Point, Setup
 
 HANDLER_PRIORITY = 200
@@ -31,7 +33,7 @@ WORKER_PRIORITY = 100
 DRAW_BLOCK = 256  # uniform draws taken from a worker's stream at a time
 
 
-def worker(rng: np.random.Generator, wait_factor: float, iteration: int):
+def worker(rng: np.random.Generator, wait_factor: float, iteration: int) -> Program:
     """Busy-wait a random number of loop iterations, raise a syscall, repeat."""
     number = 0
     while True:
@@ -42,7 +44,7 @@ def worker(rng: np.random.Generator, wait_factor: float, iteration: int):
             yield RaiseException("syscall", (number,))
 
 
-def handler(service: int):
+def handler(service: int) -> Program:
     """Serve each exception for ``service`` cycles and reply to its sender."""
     serve = Compute(service)  # the same work every time
     message = yield Wait()
@@ -55,33 +57,46 @@ class Params(Point):
     """The keys of the syscall benchmark (on top of those every workload has)."""
 
     workload: Literal["syscall_bench"] = "syscall_bench"
-    threads: int = Field(1, ge=1, le=4096)  # user threads in all
-    threads_per_cpu: int | None = Field(None, ge=1, le=64)  # if set, replaces threads
-    wait_factor: float = Field(100.0, ge=0, le=MAX_WAIT_FACTOR)  # scale of the random busy loop
+    threads: int = Field(1, ge=1, le=4096)
+    """User threads in all, pinned round robin on the CPUs."""
+    threads_per_cpu: int | None = Field(None, ge=1, le=64)
+    """If set, ``threads_per_cpu x cpus`` user threads instead of ``threads``.
+
+    For CPU-count sweeps.
+    """
+    wait_factor: float = Field(100.0, ge=0, le=MAX_WAIT_FACTOR)
+    """The scale of the random busy loop between system calls.
+
+    Each thread busy-loops ``uniform[0,1) x wait_factor`` iterations
+    (``wait_loop_iteration`` cycles each) before each system call.
+    """
 
     @property
     def worker_threads(self) -> int:
         return self.threads if self.threads_per_cpu is None else self.threads_per_cpu * self.cpus
 
 
-
-def build(params: Params, costs: Costs, seeds: np.random.SeedSequence,
-          config: KernelConfig) -> Setup:
+def build(
+    params: Params, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
+) -> Setup:
     """Kernel, threads and programs for one point of the benchmark."""
     kernel = Kernel(config, costs)
     server = kernel.create_space("exception-server")
-    handlers = [kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server)
-                for c in range(params.cpus)]
-    programs: dict[Thread, object] = {h: handler(costs.handler_service) for h in handlers}
+    handlers = [
+        kernel.create_thread(f"handler{c}", c, HANDLER_PRIORITY, server) for c in range(params.cpus)
+    ]
+    programs: dict[Thread, Program] = {h: handler(costs.handler_service) for h in handlers}
     threads = params.worker_threads
     streams = seeds.spawn(threads)
     for index in range(threads):
         cpu = index % params.cpus
         space = kernel.create_space(f"task{index}")
-        thread = kernel.create_thread(f"worker{index}", cpu, WORKER_PRIORITY, space,
-                                      handler=handlers[cpu])
-        programs[thread] = worker(np.random.default_rng(streams[index]), params.wait_factor,
-                                  costs.wait_loop_iteration)
+        thread = kernel.create_thread(
+            f"worker{index}", cpu, WORKER_PRIORITY, space, handler=handlers[cpu]
+        )
+        programs[thread] = worker(
+            np.random.default_rng(streams[index]), params.wait_factor, costs.wait_loop_iteration
+        )
     return Setup(kernel, programs, SYSCALL_EXCEPTION, params.warmup_events, params.events)
 
 

@@ -23,8 +23,11 @@ class UserFileError(ValueError):
 
 
 class UserCodeError(ValueError):
-    """A user's own code (a workload, a check) raised while it ran: one line naming the file
-    and line, and the exception. Picklable: it crosses from worker processes."""
+    """A user's own code (a workload, a check) raised while it ran.
+
+    One line naming the file and line, and the exception. Picklable: it
+    crosses from worker processes.
+    """
 
 
 def load_python_file(path: str | Path) -> ModuleType:
@@ -39,18 +42,20 @@ def load_python_file(path: str | Path) -> ModuleType:
     # a loader for Python source whatever the file's suffix (.py is only a convention)
     loader = importlib.machinery.SourceFileLoader(name, str(path))
     spec = importlib.util.spec_from_file_location(name, path, loader=loader)
-    module = importlib.util.module_from_spec(spec)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]  # (a source file)
     sys.modules[name] = module  # (dataclasses and pydantic look their module up)
     try:
-        spec.loader.exec_module(module)
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
     except SyntaxError as error:
         del sys.modules[name]
         raise UserFileError(f"{path}: syntax error at line {error.lineno}: {error.msg}") from None
     except Exception as error:  # whatever the user's code raises at import: one line
         del sys.modules[name]
         where = _user_line(error, path)
-        raise UserFileError(f"{path}:{where} importing it raised {type(error).__name__}: "
-                            f"{str(error).splitlines()[0] if str(error) else ''}") from None
+        raise UserFileError(
+            f"{path}:{where} importing it raised {type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}"
+        ) from None
     return module
 
 
@@ -88,5 +93,5 @@ def raised_in_user_code(error: BaseException) -> UserCodeError | None:
         if where is not None:
             text = str(error).splitlines()[0] if str(error) else ""
             return UserCodeError(f"{where}: your code raised {type(error).__name__}: {text}")
-        error = error.__cause__ or error.__context__
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
     return None

@@ -12,7 +12,7 @@ import pytest
 
 from l4sim.analysis import calibration
 from l4sim.analysis.sel4bench import Figure, read
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
 from tests.analysis import sel4bench_files as files
 from tests.cli.in_process import l4sim
@@ -25,8 +25,10 @@ SLOWER = files.Truth(call=TRUTH.call + 25, reply=TRUTH.reply + 20)  # the calibr
 
 @pytest.fixture(scope="module")
 def data_folder(tmp_path_factory):
-    """Three runs: two with a 4-core figure made by the model with HANDOFF, the last (a
-    slower IPC, as a kernel change would make it) with none."""
+    """Three runs: two with a 4-core figure made by the model with HANDOFF, one without.
+
+    The last has a slower IPC, as a kernel change would make it.
+    """
     folder = tmp_path_factory.mktemp("data")
     files.write(folder, [files.records(1001, 10, TRUTH)])
     costs = calibration.derive(read(folder).only().run(1001))[1].replace(lock_handoff=HANDOFF)
@@ -104,9 +106,12 @@ def test_the_residuals_are_printed_and_written_within_one_percent(calibrated):
 
 
 def test_the_handoff_is_fitted_to_the_other_runs_four_core_figure(calibrated):
-    """The 4-core figure was made with HANDOFF and no drag. These runs have one delay regime,
-    so the drag is the one that gives the contrast measured elsewhere, and the handoff the
-    one that, with it, gives the figure again: a little below HANDOFF."""
+    """The 4-core figure was made with HANDOFF and no drag.
+
+    These runs have one delay regime, so the drag is the one that gives the contrast
+    measured elsewhere, and the handoff the one that, with it, gives the figure again:
+    a little below HANDOFF.
+    """
     profile, _ = calibrated
     costs = tomllib.loads(profile.read_text())
     assert 0 < costs["lock_spinner_drag"] < 30
@@ -182,7 +187,7 @@ def test_the_scenario_runs_with_a_calibrated_profile(calibrated, tmp_path):
     """scenarios/sel4bench_smp.toml with --set profile=: one row per (cpus, delay, replication)."""
     from pathlib import Path
 
-    from l4sim.sweep.run import run_scenario
+    from l4sim.sweep.execute import run_scenario
     from l4sim.sweep.scenario import load_scenario
 
     profile, _ = calibrated
@@ -216,11 +221,12 @@ def _section(folder, where) -> tuple[str, str]:
     return document.markdown(where), document.html()
 
 
-def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_path):
+def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_path, monkeypatch):
     from pathlib import Path
 
     import pandas as pd
 
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1780000000")  # 2026-05-28: the day of the predictions
     markdown, _ = _section(tmp_path / "out", tmp_path)
     assert "No comparison yet" in markdown and "l4sim compare sel4bench" in markdown
     scenario = Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml"
@@ -274,6 +280,12 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
     assert "### Residuals" in markdown and "### In-sample errors" in markdown
     assert "FITTED" in markdown and "(out/sel4bench_2026.png)" in markdown
     assert "2026-03-20" in markdown  # the withheld run's prediction: alone, measured n/a
+    changes = pd.read_csv(tmp_path / "out" / "changes.csv", dtype=str)
+    assert changes.to_dict("records") == [
+        {"date": "2026-03-18", "change": "IPC slower", "predicted_on": "2026-05-28"}
+    ]
+    assert "Predictions, made on 2026-05-28, before the withheld figures" in written
+    assert "Predictions, made on 2026-05-28, before the withheld figures" in markdown
     effect = next(line for line in markdown.splitlines() if "2026-03-18: IPC slower" in line)
     assert "| 2 / 1 |" in effect and "-" in effect.split("|")[6]  # fewer calls after it
     withheld = next(line for line in markdown.splitlines() if line.startswith("| 1002 |"))
@@ -282,7 +294,7 @@ def test_compare_predicts_every_run_and_the_report_shows_it(data_folder, tmp_pat
 
 
 def test_the_example_data_is_what_its_script_writes(tmp_path, monkeypatch):
-    """examples/sel4bench/data/ (synthetic, used by docs/calibration.md) is reproducible."""
+    """examples/sel4bench/data/ (synthetic, used by docs/how-to/calibration.md) is reproducible."""
     import importlib.util
     from pathlib import Path
 

@@ -14,17 +14,31 @@ SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 
 def _l4sim(*args):
-    return subprocess.run([sys.executable, "-m", "l4sim.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "l4sim.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
 def profiled_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("checks")
-    result = _l4sim("run", str(SCENARIOS / "check_order.toml"), "--out", str(out), "--quiet",
-                    "--set", "replications=1", "--set", "events=800", "--set",
-                    "warmup_events=100", "--set", "sweep.check_order=['paper']",
-                    "--set", "sweep.wait_factor=[10,100000]")
+    result = _l4sim(
+        "run",
+        str(SCENARIOS / "check_order.toml"),
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        "replications=1",
+        "--set",
+        "events=800",
+        "--set",
+        "warmup_events=100",
+        "--set",
+        "sweep.check_order=['paper']",
+        "--set",
+        "sweep.wait_factor=[10,100000]",
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -52,9 +66,26 @@ def test_check_profile_counts_are_consistent(profiled_run):
 
 def test_optimize_needs_a_profiled_run(tmp_path):
     out = tmp_path / "plain"
-    assert _l4sim("run", str(SCENARIOS / "ipc_bench.toml"), "--out", str(out), "--quiet",
-                  "--set", "replications=1", "--set", "events=200", "--set", "clients=2",
-                  "--set", "wait_factor=10", "--set", "fastpath_ipc=true").returncode == 0
+    assert (
+        _l4sim(
+            "run",
+            str(SCENARIOS / "ipc_bench.toml"),
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "replications=1",
+            "--set",
+            "events=200",
+            "--set",
+            "clients=2",
+            "--set",
+            "wait_factor=10",
+            "--set",
+            "fastpath_ipc=true",
+        ).returncode
+        == 0
+    )
     result = _l4sim("checks", str(out), "--optimize")
     assert result.returncode == 2 and "check_profile" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -67,11 +98,16 @@ def test_a_bad_check_order_file_is_a_one_line_error(tmp_path):
     for value, problem in (("nowhere.json", "no such file"), (str(bad), "each check once")):
         for command in ("validate", "run"):
             extra = ["--out", str(tmp_path / "out")] if command == "run" else []
-            result = _l4sim(command, str(scenario), "--set", "check_order=optimized",
-                            "--set", f"check_order_file={value}", *extra)
+            result = _l4sim(
+                command,
+                str(scenario),
+                "--set",
+                "check_order=optimized",
+                "--set",
+                f"check_order_file={value}",
+                *extra,
+            )
             assert result.returncode == 2, result.stderr
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1 and "check_order_file" in lines[0] and problem in lines[0]
             assert not (tmp_path / "out").exists()
-
-

@@ -5,15 +5,17 @@ from pathlib import Path
 import pytest
 
 from l4sim.analysis import claims
-from l4sim.sweep.run import run_scenario
+from l4sim.sweep.execute import run_scenario
 from l4sim.sweep.scenario import load_scenario
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 
 def _points(name, tmp_path_factory, *overrides):
-    scenario = load_scenario(SCENARIOS / f"{name}.toml",
-                             ["replications=3", "events=1000", "warmup_events=200", *overrides])
+    scenario = load_scenario(
+        SCENARIOS / f"{name}.toml",
+        ["replications=3", "events=1000", "warmup_events=200", *overrides],
+    )
     return run_scenario(scenario, tmp_path_factory.mktemp(name), jobs=2, progress=False)
 
 
@@ -24,8 +26,9 @@ def linux(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ipc_bench(tmp_path_factory):
-    points = _points("ipc_bench", tmp_path_factory, "sweep.clients=[1,4]",
-                     "sweep.wait_factor=[10,1000,100000]")
+    points = _points(
+        "ipc_bench", tmp_path_factory, "sweep.clients=[1,4]", "sweep.wait_factor=[10,1000,100000]"
+    )
     return claims.ipc_bench_claims(points)
 
 
@@ -48,9 +51,9 @@ def test_e5_directions(ipc_bench):
     assert abs(light.value) <= 15  # light contention: within 15% of the slowpath
 
 
-def test_claims_table_marks_fitted_rows(linux):
-    table = claims.claims_table(list(linux.values()))
-    assert table.count("(fitted)") == 2
+def test_claims_frame_marks_fitted_rows(linux):
+    frame = claims.claims_frame(list(linux.values()))
+    assert frame.to_string().count("(fitted)") == 2
 
 
 def test_verdict_needs_the_whole_interval_inside_the_band():
@@ -68,18 +71,28 @@ def _scaling_rows(fine: list[float], big: list[float], counts=(1, 2, 4, 8)):
     rows = []
     for lock, rates in (("fine", fine), ("big", big)):
         for cpus, rate in zip(counts, rates, strict=True):
-            rows.append({"kind": "syscall_exception", "replication": 0, "cpus": cpus,
-                         "kernel_lock": lock, "entries_per_mcycle": rate})
+            rows.append(
+                {
+                    "kind": "syscall_exception",
+                    "replication": 0,
+                    "cpus": cpus,
+                    "kernel_lock": lock,
+                    "entries_per_mcycle": rate,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("fine,big,crossover", [
-    ([635, 1151, 1241, 1239], [682, 813, 836, 835], 2),  # the README's wait factor 100
-    ([700, 1151, 1241, 1239], [682, 813, 836, 835], 1),
-    ([600, 700, 1241, 1239], [682, 813, 836, 835], 4),
-    ([600, 1151, 800, 1239], [682, 813, 836, 835], 8),  # behind at 4: only from 8 on
-    ([600, 700, 800, 800], [682, 813, 836, 835], 16),  # never: twice the largest count
-])
+@pytest.mark.parametrize(
+    "fine,big,crossover",
+    [
+        ([635, 1151, 1241, 1239], [682, 813, 836, 835], 2),  # the README's wait factor 100
+        ([700, 1151, 1241, 1239], [682, 813, 836, 835], 1),
+        ([600, 700, 1241, 1239], [682, 813, 836, 835], 4),
+        ([600, 1151, 800, 1239], [682, 813, 836, 835], 8),  # behind at 4: only from 8 on
+        ([600, 700, 800, 800], [682, 813, 836, 835], 16),  # never: twice the largest count
+    ],
+)
 def test_scaling_crossover_is_where_fine_stays_ahead(fine, big, crossover):
     claim, one, two = claims.scaling_claims(_scaling_rows(fine, big))
     assert claim.value == crossover

@@ -14,24 +14,39 @@ from l4sim.analysis.style import coinciding_groups, curve
 def _points(threads=(1, 2, 3), name="mine", gap=0.0, lock="ticket"):
     """Syscall-benchmark rows: 1 thread far below, the others ``gap`` cycles apart."""
     rows = []
-    for t, w, on, r in itertools.product(threads, (10.0, 1000.0, 100000.0), (True, False),
-                                         range(3)):
+    for t, w, on, r in itertools.product(
+        threads, (10.0, 1000.0, 100000.0), (True, False), range(3)
+    ):
         base = 500.0 if t == 1 else 600.0 + gap * t + 100.0 / np.log10(w)
-        rows.append({"name": name, "workload": "syscall_bench", "profile": "vmxl4-pandaboard",
-                     "cpus": 2, "lock": lock, "kernel_lock": "fine", "events": 300,
-                     "fastpath_syscall": on, "threads": t, "wait_factor": w,
-                     "replication": r, "kind": "syscall_exception",
-                     "duration_mean": base + r * 0.1 + (0 if on else 200),
-                     "lock_wait_mean": 0.0 if t == 1 else 50.0 / np.log10(w) + r,
-                     "contended_fraction": 0.0 if t == 1 else 0.2 + 0.01 * r})
+        rows.append(
+            {
+                "name": name,
+                "workload": "syscall_bench",
+                "profile": "vmxl4-pandaboard",
+                "cpus": 2,
+                "lock": lock,
+                "kernel_lock": "fine",
+                "events": 300,
+                "fastpath_syscall": on,
+                "threads": t,
+                "wait_factor": w,
+                "replication": r,
+                "kind": "syscall_exception",
+                "duration_mean": base + r * 0.1 + (0 if on else 200),
+                "lock_wait_mean": 0.0 if t == 1 else 50.0 / np.log10(w) + r,
+                "contended_fraction": 0.0 if t == 1 else 0.2 + 0.01 * r,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def test_each_figure_is_a_png_and_an_svg(tmp_path):
     drawn = syscall_figures(_points(), tmp_path)
-    assert [d.png.name for d in drawn] == ["syscall_contention.png",
-                                           "syscall_contended_fraction.png",
-                                           "syscall_duration.png"]
+    assert [d.png.name for d in drawn] == [
+        "syscall_contention.png",
+        "syscall_contended_fraction.png",
+        "syscall_duration.png",
+    ]
     for figure in drawn:
         height, width, _ = matplotlib.image.imread(figure.png).shape
         assert width > 1000 and height > 500
@@ -42,9 +57,11 @@ def test_each_figure_is_a_png_and_an_svg(tmp_path):
 def test_a_users_scenario_is_not_called_the_papers_figure(tmp_path):
     mine = syscall_figures(_points(name="mine"), tmp_path)
     assert all("paper" not in d.title for d in mine)
-    assert mine[2].title.startswith("Syscall-exception duration; scenario mine: "
-                                    "profile vmxl4-pandaboard, 2 CPUs, lock ticket, "
-                                    "kernel_lock fine")
+    assert mine[2].title.startswith(
+        "Syscall-exception duration; scenario mine: "
+        "profile vmxl4-pandaboard, 2 CPUs, ticket spinlocks, "
+        "fine-grained kernel locks"
+    )
     papers = syscall_figures(_points(name="syscall_bench"), tmp_path, paper=True)
     assert "(paper Fig. 2b)" in papers[2].title and "(paper Fig. 2a)" in papers[0].title
 
@@ -59,15 +76,17 @@ def test_curves_on_top_of_each_other_are_one_line_and_the_caption_says_so(tmp_pa
 def test_curves_merge_only_where_they_coincide_in_every_panel():
     frame = pd.DataFrame({"x": [1, 2] * 2, "y": [10.0, 20.0, 10.5, 20.5]})
     near = [curve("a", 1, frame.iloc[:2], "x", "y"), curve("b", 2, frame.iloc[2:], "x", "y")]
-    far = [curve("a", 1, frame.iloc[:2], "x", "y"),
-           curve("b", 2, frame.iloc[2:].assign(y=[40.0, 50.0]), "x", "y")]
+    far = [
+        curve("a", 1, frame.iloc[:2], "x", "y"),
+        curve("b", 2, frame.iloc[2:].assign(y=[40.0, 50.0]), "x", "y"),
+    ]
     assert coinciding_groups([near], span=100.0) == [["a", "b"]]
     assert coinciding_groups([near, far], span=100.0) == [["a"], ["b"]]
 
 
 def test_many_curves_get_a_colour_bar_not_a_legend(tmp_path):
     drawn = syscall_figures(_points(threads=tuple(range(1, 21)), gap=30.0), tmp_path)[0]
-    assert "colour: threads" in drawn.caption
+    assert "Colour: threads" in drawn.caption
     assert 'id="legend_1"' not in drawn.svg.read_text()
     few = syscall_figures(_points(threads=(1, 2, 3), gap=30.0), tmp_path)[0]
     assert 'id="legend_1"' in few.svg.read_text()
@@ -77,18 +96,22 @@ def test_other_swept_keys_are_rows_of_panels_not_averaged_away(tmp_path):
     both = pd.concat([_points(lock="ticket"), _points(lock="tas")], ignore_index=True)
     drawn = syscall_figures(both, tmp_path)[2]
     svg = drawn.svg.read_text()
-    assert "lock tas" in svg and "lock ticket" in svg
-    assert "lock tas/ticket" in drawn.title
+    assert "spinlock tas" in svg and "spinlock ticket" in svg  # the panels' titles
+    assert "tas/ticket spinlocks" in drawn.title
 
 
 def test_linux_figure_has_a_log_axis_and_names_medians(tmp_path):
     rng = np.random.default_rng(0)
-    events = pd.DataFrame({
-        "kind": ["syscall_exception", "ipc"] * 500,
-        "fastpath_syscall": [True] * 500 + [False] * 500,
-        "fastpath_ipc": [True] * 500 + [False] * 500,
-        "duration": np.concatenate([rng.exponential(100, 500) + 450,
-                                    rng.exponential(100, 500) + 700]).astype(int)})
+    events = pd.DataFrame(
+        {
+            "kind": ["syscall_exception", "ipc"] * 500,
+            "fastpath_syscall": [True] * 500 + [False] * 500,
+            "fastpath_ipc": [True] * 500 + [False] * 500,
+            "duration": np.concatenate(
+                [rng.exponential(100, 500) + 450, rng.exponential(100, 500) + 700]
+            ).astype(int),
+        }
+    )
     points = _points().assign(name="linux", workload="linux")
     drawn = linux_figure(events, tmp_path, points)
     assert drawn.png.name == "linux_durations.png" and drawn.svg.is_file()

@@ -144,7 +144,7 @@ def test_a_delay_worked_when_the_slow_rate_is_below_the_threshold(ratio, worked)
     run = run_of(files.Truth())
     fast = run.builds["smp"]["smp_1core_c500"]
     run.builds["smp"]["smp_1core_c32000"] = Figure(
-        tuple(v * ratio for v in fast.values[:6]) + (0.0, 5), fast.file, fast.line
+        (*tuple(v * ratio for v in fast.values[:6]), 0.0, 5), fast.file, fast.line
     )
     kind = classify(run)
     assert kind.delay_worked is worked and kind.regime == ("delay" if worked else "delay 0")
@@ -206,14 +206,14 @@ def test_delay_zero_figures_that_disagree_are_an_anomaly(apart, flagged):
 def test_a_second_cluster_of_boots_is_an_anomaly_a_lone_outlier_is_not():
     base = [(1000.0 + i, i) for i in range(6)]
     modes = boot_modes(
-        base + [(1000 * (1 + 2 * BOOT_MODE_GAP), 10), (1000 * (1 + 2 * BOOT_MODE_GAP) + 1, 11)]
+        [*base, (1000 * (1 + 2 * BOOT_MODE_GAP), 10), (1000 * (1 + 2 * BOOT_MODE_GAP) + 1, 11)]
     )
     assert sorted(run for run, _, _ in modes) == [10, 11]
     assert all(apart == pytest.approx(2 * BOOT_MODE_GAP, abs=0.01) for _, apart, _ in modes)
-    assert boot_modes(base + [(1000 * (1 + 2 * BOOT_MODE_GAP), 10)]) == []  # one run alone
+    assert boot_modes([*base, (1000 * (1 + 2 * BOOT_MODE_GAP), 10)]) == []  # one run alone
     assert (
         boot_modes(
-            base + [(1000 * (1 + BOOT_MODE_GAP / 2), 10), (1000 * (1 + BOOT_MODE_GAP / 2), 11)]
+            [*base, (1000 * (1 + BOOT_MODE_GAP / 2), 10), (1000 * (1 + BOOT_MODE_GAP / 2), 11)]
         )
         == []
     )  # too near

@@ -1,6 +1,6 @@
 """Every shell example of the README and of docs/ runs, as SimPy runs its documentation's.
 
-The rules (docs/development.md, "Examples in the docs"): each ```sh block is
+The rules (docs/how-to/development.md, "Examples in the docs"): each ```sh block is
 run with ``bash -e`` in a fresh copy of the repository, a page's blocks in
 order; ``l4sim run`` and ``l4sim report`` get small sizes appended; a block's
 exit status must be its ``# exit N`` comment (default 0); a block starting
@@ -18,10 +18,21 @@ import pytest
 pytestmark = pytest.mark.slow  # every example in a subprocess
 
 ROOT = Path(__file__).parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = ROOT / "docs"
+# README, then every page of the four parts (tutorial, how-to, reference, background)
+PAGES = [ROOT / "README.md", *sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts)]
 SMALL = "--set events=40 --set warmup_events=4 --set replications=2"
-COPIED = ("README.md", "docs", "scenarios", "examples", "notebooks", "scripts", "benchmarks",
-          "Makefile", "pyproject.toml")
+COPIED = (
+    "README.md",
+    "docs",
+    "scenarios",
+    "examples",
+    "notebooks",
+    "scripts",
+    "benchmarks",
+    "Makefile",
+    "pyproject.toml",
+)
 BLOCK = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SIZED = re.compile(r"(^|[\s/])l4sim (run|report)\b")
 
@@ -56,47 +67,65 @@ def _copy(destination: Path) -> None:
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, destination / name,
-                            ignore=shutil.ignore_patterns("results", "__pycache__", ".*"))
+            shutil.copytree(
+                source,
+                destination / name,
+                ignore=shutil.ignore_patterns("results", "__pycache__", "_build", ".*"),
+            )
         elif source.exists():
             shutil.copy2(source, destination / name)
     (destination / ".venv").symlink_to(ROOT / ".venv")
 
 
+def _name(page: Path) -> str:
+    """A page's path from the docs folder (``how-to/extending.md``), or README.md."""
+    return page.relative_to(DOCS).as_posix() if page.is_relative_to(DOCS) else page.name
+
+
 def test_the_readme_is_a_front_door_and_the_project_stands_alone():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 300
-    for page in PAGES[1:]:  # "Further documentation" links every page
-        assert f"(docs/{page.name})" in readme, page.name
-    index = (ROOT / "docs" / "index.md").read_text()
+    index = (DOCS / "index.md").read_text()
     for page in PAGES[1:]:
-        if page.name != "index.md":
-            assert f"({page.name})" in index, page.name
+        name = _name(page)
+        assert f"(docs/{name})" in readme, name  # "Further documentation" links every page
+        if name != "index.md":  # and the index too, and its table of contents
+            assert f"({name})" in index, name
+            assert f"\n{name.removesuffix('.md')}\n" in index, f"{name}: not in a toctree"
     for page in PAGES:  # no path into a folder beside the repository
         assert "../shared" not in page.read_text() and "/work/" not in page.read_text()
 
 
 def test_every_page_is_found_and_the_rules_hold():
     assert ROOT / "README.md" in PAGES and len(PAGES) >= 5
+    assert {page.parent.name for page in PAGES[1:]} >= {"tutorial", "how-to", "reference"}
     assert sized("l4sim run x.toml --jobs 1  # note\n") == (
-        f"l4sim run x.toml --jobs 1 {SMALL}  # note\n")
+        f"l4sim run x.toml --jobs 1 {SMALL}  # note\n"
+    )
     assert sized(".venv/bin/l4sim report \\\n  --quiet\n").endswith(f"--quiet {SMALL}\n")
     assert sized("l4sim validate x.toml\n") == "l4sim validate x.toml\n"
     assert expected_status("l4sim run x\n# exit 3: a violation\n") == 3
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", PAGES, ids=_name)
 def test_the_shell_examples_of_a_page_run(page, tmp_path):
     blocks = shell_blocks(page)
     if not blocks:
-        pytest.skip(f"{page.name} has no shell examples")
+        pytest.skip(f"{_name(page)} has no shell examples")
     _copy(tmp_path)
     environment = {**os.environ, "PATH": f"{tmp_path / '.venv' / 'bin'}:{os.environ['PATH']}"}
     for number, block in enumerate(blocks, 1):
         if block.lstrip().startswith("# not run:"):
             continue
-        result = subprocess.run(["bash", "-e", "-c", sized(block)], cwd=tmp_path,
-                                env=environment, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            ["bash", "-e", "-c", sized(block)],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == expected_status(block), (
-            f"{page.name}, shell example {number} exited {result.returncode}:\n{block}\n"
-            f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}")
+            f"{_name(page)}, shell example {number} exited {result.returncode}:\n{block}\n"
+            f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}"
+        )

@@ -18,9 +18,13 @@ def test_the_example_runs_from_its_own_folder(tmp_path):
     folder = tmp_path / "producer_consumer"
     shutil.copytree(EXAMPLE, folder)
     quick = ["--set", "events=300", "--set", "warmup_events=50", "--set", "replications=1"]
-    result = subprocess.run([L4SIM, "run", "scenario.toml", *quick, "--quiet",
-                             "--check-invariants"], cwd=folder, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [L4SIM, "run", "scenario.toml", *quick, "--quiet", "--check-invariants"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     points = pd.read_parquet(folder / "results" / "producer_consumer" / "points.parquet")
     assert sorted(points["producers"].unique()) == [1, 2, 4]
@@ -30,6 +34,11 @@ def test_the_example_runs_from_its_own_folder(tmp_path):
     assert (ipc["fast_fraction"] > 0).all()  # the variant's IPC fastpath is taken
     events = pd.read_parquet(folder / "results" / "producer_consumer" / "events.parquet")
     assert "short_message" not in set(events["exit_point"])  # its own check never fails here
-    validate = subprocess.run([L4SIM, "validate", "scenario.toml"], cwd=folder,
-                              capture_output=True, text=True, timeout=120)
+    validate = subprocess.run(
+        [L4SIM, "validate", "scenario.toml"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert validate.returncode == 0 and "6 points x 3 replications" in validate.stdout

@@ -1,5 +1,7 @@
-"""Property: whatever a user writes in a scenario or passes with --set, l4sim either takes it
-or refuses it in one line with exit status 2, never a traceback, and writes nothing.
+"""Property: whatever a user writes in a scenario or passes with --set, l4sim takes or refuses.
+
+A refusal is one line with exit status 2, never a traceback, and nothing
+written.
 
 Hypothesis writes scenario files (known keys of every workload with values
 of every type, unknown keys, tables, garbage text, a byte-order mark) and
@@ -20,8 +22,10 @@ from l4sim.workloads.registry import find_workload
 from .in_process import l4sim
 
 WORKLOADS = ["syscall_bench", "ipc_bench", "linux", "lock_microbench", "smp_pingpong"]
-KEYS = sorted({key for name in WORKLOADS for key in find_workload(name).Params.model_fields}
-              | {"costs.lock_handoff", "costs.timeslice", "costs.nosuch", "nosuch", "sweep"})
+KEYS = sorted(
+    {key for name in WORKLOADS for key in find_workload(name).Params.model_fields}
+    | {"costs.lock_handoff", "costs.timeslice", "costs.nosuch", "nosuch", "sweep"}
+)
 
 scalars = st.one_of(
     st.integers(min_value=-3, max_value=70),
@@ -31,12 +35,33 @@ scalars = st.one_of(
     st.sampled_from([1e300, -0.0, 0.5, 1e8, 1e8 + 1]),
     st.booleans(),
     st.text(max_size=12),
-    st.sampled_from(WORKLOADS + ["ticket", "tas", "mcs", "clh", "big", "fine", "..", ".x",
-                                 "a/b", "vmxl4-pandaboard", "sel4-sabre", "./no.toml",
-                                 "paper", "optimized", "send", "notify"]),
+    st.sampled_from(
+        [
+            *WORKLOADS,
+            "ticket",
+            "tas",
+            "mcs",
+            "clh",
+            "big",
+            "fine",
+            "..",
+            ".x",
+            "a/b",
+            "vmxl4-pandaboard",
+            "sel4-sabre",
+            "./no.toml",
+            "paper",
+            "optimized",
+            "send",
+            "notify",
+        ]
+    ),
 )
-values = st.one_of(scalars, st.lists(scalars, max_size=3),
-                   st.dictionaries(st.sampled_from(["lock_handoff", "x"]), scalars, max_size=2))
+values = st.one_of(
+    scalars,
+    st.lists(scalars, max_size=3),
+    st.dictionaries(st.sampled_from(["lock_handoff", "x"]), scalars, max_size=2),
+)
 
 
 def toml_value(value) -> str:
@@ -63,8 +88,7 @@ def scenario_text(draw) -> bytes:
     lines = [f"workload = {json.dumps(draw(st.sampled_from(WORKLOADS)))}"]
     for key, value in draw(st.dictionaries(st.sampled_from(KEYS), values, max_size=4)).items():
         lines.append(f"{json.dumps(key) if '.' in key else key} = {toml_value(value)}")
-    sweep = draw(st.dictionaries(st.sampled_from(KEYS), st.lists(scalars, max_size=3),
-                                 max_size=2))
+    sweep = draw(st.dictionaries(st.sampled_from(KEYS), st.lists(scalars, max_size=3), max_size=2))
     if sweep:
         lines.append("[sweep]")
         lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in sweep.items()]
@@ -79,12 +103,18 @@ def scenario_text(draw) -> bytes:
     return data
 
 
-overrides = st.lists(st.one_of(
-    st.builds(lambda k, v: f"{k}={toml_value(v)}", st.sampled_from(KEYS), values),
-    st.builds(lambda k, v: f"sweep.{k}={toml_value(v)}", st.sampled_from(KEYS),
-              st.lists(scalars, max_size=3)),
-    st.text(max_size=15),
-), max_size=2)
+overrides = st.lists(
+    st.one_of(
+        st.builds(lambda k, v: f"{k}={toml_value(v)}", st.sampled_from(KEYS), values),
+        st.builds(
+            lambda k, v: f"sweep.{k}={toml_value(v)}",
+            st.sampled_from(KEYS),
+            st.lists(scalars, max_size=3),
+        ),
+        st.text(max_size=15),
+    ),
+    max_size=2,
+)
 
 
 def check_contract(result, folder: Path, before: set[str]) -> None:
@@ -97,8 +127,12 @@ def check_contract(result, folder: Path, before: set[str]) -> None:
 
 
 def fuzz(examples: int):
-    return settings(deadline=None, max_examples=examples, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+    return settings(
+        deadline=None,
+        max_examples=examples,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 
 @fuzz(150)
@@ -120,8 +154,9 @@ def test_run_takes_or_refuses_in_one_line(text, sets):
         (folder / "s.toml").write_bytes(text)
         arguments = [a for option in sets for a in ("--set", option)]
         small = ["--set", "events=5", "--set", "warmup_events=0", "--set", "replications=1"]
-        result = l4sim("run", "s.toml", *arguments, *small, "--jobs", "1", "--quiet",
-                       "--out", "o", cwd=folder)
+        result = l4sim(
+            "run", "s.toml", *arguments, *small, "--jobs", "1", "--quiet", "--out", "o", cwd=folder
+        )
         check_contract(result, folder, {"s.toml"})
         if result.returncode == 0:
             assert (folder / "o" / "points.parquet").is_file()
@@ -149,8 +184,11 @@ def plausible_scenario(draw) -> bytes:
     workload = draw(st.sampled_from(["syscall_bench", "ipc_bench"]))
     keys = draw(st.lists(st.sampled_from(sorted(PLAUSIBLE)), max_size=4, unique=True))
     lines = [f'workload = "{workload}"']
-    lines += [f"{json.dumps(k) if '.' in k else k} = {toml_value(draw(PLAUSIBLE[k]))}"
-              for k in keys if k != ("clients" if workload == "syscall_bench" else "threads")]
+    lines += [
+        f"{json.dumps(k) if '.' in k else k} = {toml_value(draw(PLAUSIBLE[k]))}"
+        for k in keys
+        if k != ("clients" if workload == "syscall_bench" else "threads")
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -161,8 +199,7 @@ def test_plausible_runs_finish_or_are_refused_in_one_line(text):
         folder = Path(folder)
         (folder / "s.toml").write_bytes(text)
         small = ["--set", "events=5", "--set", "warmup_events=0", "--set", "replications=1"]
-        result = l4sim("run", "s.toml", *small, "--jobs", "1", "--quiet", "--out", "o",
-                       cwd=folder)
+        result = l4sim("run", "s.toml", *small, "--jobs", "1", "--quiet", "--out", "o", cwd=folder)
         check_contract(result, folder, {"s.toml"})
         if result.returncode == 0:
             assert (folder / "o" / "points.parquet").is_file()

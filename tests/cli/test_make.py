@@ -10,13 +10,14 @@ import pytest
 pytestmark = pytest.mark.slow  # make in a subprocess
 
 ROOT = Path(__file__).parents[2]
-TARGETS = ["venv", "figures", "sweep", "report", "notebooks", "bench", "test", "clean"]
+TARGETS = ["venv", "figures", "sweep", "report", "notebooks", "bench", "test", "docs", "clean"]
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 def test_make_help_lists_every_target():
-    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout
+    shown = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     listed = re.findall(r"^\s+make (\S+)", shown, flags=re.MULTILINE)
     assert set(TARGETS) <= set(listed), listed
     readme = (ROOT / "README.md").read_text()

@@ -52,15 +52,18 @@ def test_run_on_a_full_disk_removes_what_it_wrote(scenario, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(pq, "write_table", full)  # the first result to be filed fails
-    result = l4sim("run", "ok.toml", "--out", "o", "--jobs", "1", "--quiet", *SMALL,
-                   cwd=scenario)
+    result = l4sim("run", "ok.toml", "--out", "o", "--jobs", "1", "--quiet", *SMALL, cwd=scenario)
     _one_line(result, "o: cannot write (No space left on device)", "nothing was kept")
     assert sorted(p.name for p in scenario.iterdir()) == ["ok.toml"]
 
 
 def test_a_full_disk_in_an_existing_folder_keeps_the_previous_tables(scenario, monkeypatch):
-    assert l4sim("run", "ok.toml", "--out", "o", "--jobs", "1", "--quiet", *SMALL,
-                 cwd=scenario).returncode == 0
+    assert (
+        l4sim(
+            "run", "ok.toml", "--out", "o", "--jobs", "1", "--quiet", *SMALL, cwd=scenario
+        ).returncode
+        == 0
+    )
     before = (scenario / "o" / "points.parquet").read_bytes()
     import pandas as pd
 
@@ -68,8 +71,19 @@ def test_a_full_disk_in_an_existing_folder_keeps_the_previous_tables(scenario, m
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
-    result = l4sim("run", "ok.toml", "--out", "o", "--jobs", "1", "--quiet", *SMALL,
-                   "--set", "replications=2", cwd=scenario)
+    result = l4sim(
+        "run",
+        "ok.toml",
+        "--out",
+        "o",
+        "--jobs",
+        "1",
+        "--quiet",
+        *SMALL,
+        "--set",
+        "replications=2",
+        cwd=scenario,
+    )
     _one_line(result, "o: cannot write (No space left on device)")
     assert (scenario / "o" / "points.parquet").read_bytes() == before
     assert not [p for p in (scenario / "o").rglob("*") if ".tmp" in p.name]
@@ -104,14 +118,17 @@ def test_a_folder_that_does_not_exist(tmp_path, command):
 
 
 @pytest.mark.parametrize("command", ["trace", "timeline"])
-@pytest.mark.parametrize("option,value,fragment", [
-    ("--replication", "-1", "--replication -1: must be between 0 and 10,000"),
-    ("--events", "0", "--events 0: must be between 1 and 10,000,000"),
-    ("--events", "1000000000000", "--events 1000000000000: must be between 1"),
-    ("--out", "file/t.out", "--out file: exists and is not a folder"),
-    ("--out", "none/t.out", "--out none/t.out: folder none does not exist"),
-    ("--out", "sub", "--out sub: is a folder"),
-])
+@pytest.mark.parametrize(
+    "option,value,fragment",
+    [
+        ("--replication", "-1", "--replication -1: must be between 0 and 10,000"),
+        ("--events", "0", "--events 0: must be between 1 and 10,000,000"),
+        ("--events", "1000000000000", "--events 1000000000000: must be between 1"),
+        ("--out", "file/t.out", "--out file: exists and is not a folder"),
+        ("--out", "none/t.out", "--out none/t.out: folder none does not exist"),
+        ("--out", "sub", "--out sub: is a folder"),
+    ],
+)
 def test_trace_options_out_of_range(scenario, command, option, value, fragment):
     (scenario / "file").write_text("")
     (scenario / "sub").mkdir()
@@ -120,14 +137,18 @@ def test_trace_options_out_of_range(scenario, command, option, value, fragment):
     assert sorted(p.name for p in scenario.iterdir()) == ["file", "ok.toml", "sub"]
 
 
-@pytest.mark.parametrize("option,value,fragment", [
-    ("--start", "-5", "--start -5: must be between 0"),
-    ("--cycles", "0", "--cycles 0: must be between 1"),
-    ("--start", "1000000000", "--start 1000000000: the run ends at cycle"),
-])
+@pytest.mark.parametrize(
+    "option,value,fragment",
+    [
+        ("--start", "-5", "--start -5: must be between 0"),
+        ("--cycles", "0", "--cycles 0: must be between 1"),
+        ("--start", "1000000000", "--start 1000000000: the run ends at cycle"),
+    ],
+)
 def test_timeline_window_out_of_range(scenario, option, value, fragment):
-    result = l4sim("timeline", "ok.toml", "--events", "5", option, value, "--out", "t.png",
-                   cwd=scenario)
+    result = l4sim(
+        "timeline", "ok.toml", "--events", "5", option, value, "--out", "t.png", cwd=scenario
+    )
     _one_line(result, fragment)
     assert sorted(p.name for p in scenario.iterdir()) == ["ok.toml"]
 
@@ -146,8 +167,7 @@ def test_run_refuses_a_sweep_that_cannot_fit_on_disk(scenario, monkeypatch):
     from l4sim.sweep import estimate
 
     real = shutil.disk_usage
-    monkeypatch.setattr(estimate.shutil, "disk_usage",
-                        lambda path: real(path)._replace(free=1000))
+    monkeypatch.setattr(estimate.shutil, "disk_usage", lambda path: real(path)._replace(free=1000))
     result = l4sim("run", "ok.toml", "--out", "o", cwd=scenario)
     _one_line(result, "ok.toml: too large: its tables need about", "1000 bytes free")
     assert sorted(p.name for p in scenario.iterdir()) == ["ok.toml"]

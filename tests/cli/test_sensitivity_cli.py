@@ -1,5 +1,8 @@
-"""``l4sim sensitivity``: bad input is one line, exit 2, nothing written; the same
-indices on one process, two and a Dask cluster; a killed study resumes."""
+"""``l4sim sensitivity``: mistakes, the same indices everywhere, resuming.
+
+Bad input is one line, exit 2, nothing written; the same indices on one
+process, two and a Dask cluster; a killed study resumes.
+"""
 
 import sys
 from pathlib import Path
@@ -10,31 +13,56 @@ from ..interrupted import kill_after_cached_runs
 from .in_process import l4sim
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
-SMALL = ["--set", "cpus=4", "--set", "threads=4", "--set", "lock=ticket",
-         "--set", "events=60", "--set", "warmup_events=10", "--set", "replications=1"]
+SMALL = [
+    "--set",
+    "cpus=4",
+    "--set",
+    "threads=4",
+    "--set",
+    "lock=ticket",
+    "--set",
+    "events=60",
+    "--set",
+    "warmup_events=10",
+    "--set",
+    "replications=1",
+]
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--param", "costs.nope=1:2"], "unknown parameter"),
-    (["--param", "wait_factor=1:2"], "unknown parameter"),  # not a key of lock_microbench
-    (["--param", "hold_mean=700:300"], "LOW (700) must be below HIGH (300)"),
-    (["--param", "hold_mean=-5:300"], "leaves the parameter's valid domain"),
-    (["--param", "costs.lock_handoff=-30%:-200%"], "must be below HIGH"),
-    (["--param", "costs.lock_handoff=-200%:+30%"], "valid domain"),
-    (["--param", "hold_mean=300:700", "--samples", "4"], "too few for sobol"),
-    (["--param", "hold_mean=300:700", "--samples", "12"], "power of 2"),
-    (["--param", "hold_mean=300:700", "--method", "morris", "--samples", "2"],
-     "too few for morris"),
-    (["--param", "hold_mean=300:700", "--method", "fast"], "unknown method"),
-    (["--param", "hold_mean=300:700", "--output", "speed"], "unknown metric"),
-    (["--param", "hold_mean=300:700", "--jobs", "0"], "--jobs 0"),
-    (["--fix", "costs.nope"], "unknown parameter"),
-    ([], "no parameter to vary"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--param", "costs.nope=1:2"], "unknown parameter"),
+        (["--param", "wait_factor=1:2"], "unknown parameter"),  # not a key of lock_microbench
+        (["--param", "hold_mean=700:300"], "LOW (700) must be below HIGH (300)"),
+        (["--param", "hold_mean=-5:300"], "leaves the parameter's valid domain"),
+        (["--param", "costs.lock_handoff=-30%:-200%"], "must be below HIGH"),
+        (["--param", "costs.lock_handoff=-200%:+30%"], "valid domain"),
+        (["--param", "hold_mean=300:700", "--samples", "4"], "too few for sobol"),
+        (["--param", "hold_mean=300:700", "--samples", "12"], "power of 2"),
+        (
+            ["--param", "hold_mean=300:700", "--method", "morris", "--samples", "2"],
+            "too few for morris",
+        ),
+        (["--param", "hold_mean=300:700", "--method", "fast"], "unknown method"),
+        (["--param", "hold_mean=300:700", "--output", "speed"], "unknown metric"),
+        (["--param", "hold_mean=300:700", "--jobs", "0"], "--jobs 0"),
+        (["--fix", "costs.nope"], "unknown parameter"),
+        ([], "no parameter to vary"),
+    ],
+)
 def test_bad_study_is_one_line_exit_2_nothing_written(tmp_path, args, fragment):
     out = tmp_path / "out"
-    result = l4sim("sensitivity", SCENARIOS / "lock_microbench.toml", *SMALL, *args,
-                   "--out", out, "--quiet", cwd=tmp_path)
+    result = l4sim(
+        "sensitivity",
+        SCENARIOS / "lock_microbench.toml",
+        *SMALL,
+        *args,
+        "--out",
+        out,
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
@@ -43,8 +71,9 @@ def test_bad_study_is_one_line_exit_2_nothing_written(tmp_path, args, fragment):
 
 
 def test_bad_scenario_is_one_line_too(tmp_path):
-    result = l4sim("sensitivity", tmp_path / "nowhere.toml", "--param", "hold_mean=1:2",
-                   cwd=tmp_path)
+    result = l4sim(
+        "sensitivity", tmp_path / "nowhere.toml", "--param", "hold_mean=1:2", cwd=tmp_path
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == f"l4sim: error: {tmp_path / 'nowhere.toml'}: file not found"
     assert list(tmp_path.iterdir()) == []
@@ -53,15 +82,31 @@ def test_bad_scenario_is_one_line_too(tmp_path):
 @pytest.mark.slow
 def test_jobs_1_jobs_2_and_dask_give_bit_identical_indices(tmp_path):
     distributed = pytest.importorskip("distributed")
-    study = ["sensitivity", SCENARIOS / "lock_microbench.toml", *SMALL,
-             "--param", "hold_mean=300:700", "--param", "costs.lock_handoff=100:200",
-             "--samples", "8", "--quiet"]
+    study = [
+        "sensitivity",
+        SCENARIOS / "lock_microbench.toml",
+        *SMALL,
+        "--param",
+        "hold_mean=300:700",
+        "--param",
+        "costs.lock_handoff=100:200",
+        "--samples",
+        "8",
+        "--quiet",
+    ]
     one = l4sim(*study, "--jobs", "1", "--out", tmp_path / "one", cwd=tmp_path)
     two = l4sim(*study, "--jobs", "2", "--out", tmp_path / "two", cwd=tmp_path)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
-        dask = l4sim(*study, "--scheduler", cluster.scheduler_address,
-                     "--out", tmp_path / "dask", cwd=tmp_path)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        dask = l4sim(
+            *study,
+            "--scheduler",
+            cluster.scheduler_address,
+            "--out",
+            tmp_path / "dask",
+            cwd=tmp_path,
+        )
     for result in (one, two, dask):
         assert result.returncode == 0, result.stderr
         assert "hold_mean" in result.stdout and "noise floor" in result.stdout
@@ -76,17 +121,33 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_indices(tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_study_resumes_from_its_finished_runs(tmp_path):
-    """kill -9 a real 'l4sim sensitivity' mid-study: the rerun reuses every run it filed
-    and writes the tables a study run in one go writes."""
-    study = ["sensitivity", SCENARIOS / "lock_microbench.toml", *SMALL, "--set", "events=300",
-             "--param", "hold_mean=300:700", "--param", "costs.lock_handoff=100:200",
-             "--samples", "8", "--jobs", "1", "--quiet"]
+    """A real 'l4sim sensitivity' killed (-9) mid-study: the rerun reuses every run it filed.
+
+    It writes the tables a study run in one go writes.
+    """
+    study = [
+        "sensitivity",
+        SCENARIOS / "lock_microbench.toml",
+        *SMALL,
+        "--set",
+        "events=300",
+        "--param",
+        "hold_mean=300:700",
+        "--param",
+        "costs.lock_handoff=100:200",
+        "--samples",
+        "8",
+        "--jobs",
+        "1",
+        "--quiet",
+    ]
     whole = l4sim(*study, "--out", tmp_path / "whole", cwd=tmp_path)
     assert whole.returncode == 0, whole.stderr
     command = [sys.executable, "-m", "l4sim.cli", *map(str, study)]
     killed = tmp_path / "killed"
-    done = kill_after_cached_runs([*command, "--out", str(killed)], killed, tmp_path, runs=3,
-                                  timeout=120)
+    done = kill_after_cached_runs(
+        [*command, "--out", str(killed)], killed, tmp_path, runs=3, timeout=120
+    )
     distinct = len(list((tmp_path / "whole").glob("cache/*/*.parquet")))
     assert 3 <= done < distinct
     assert not (killed / "sensitivity.parquet").exists()

@@ -21,7 +21,7 @@ from l4sim.compiled import (
     source_hash,
     status,
 )
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
 
 
@@ -34,11 +34,20 @@ def _fake_build(tmp_path, suffix=None):
     built = tmp_path / "built"
     built.mkdir()
     (built / "l4sim.kernel.objects.so").write_bytes(b"binary")
-    (built / MANIFEST).write_text(json.dumps({
-        "suffix": suffix or extension_suffix(),
-        "modules": {"l4sim.kernel.objects": {
-            "file": "l4sim.kernel.objects.so", "size": 6,
-            "source_sha256": source_hash(source)}}}))
+    (built / MANIFEST).write_text(
+        json.dumps(
+            {
+                "suffix": suffix or extension_suffix(),
+                "modules": {
+                    "l4sim.kernel.objects": {
+                        "file": "l4sim.kernel.objects.so",
+                        "size": 6,
+                        "source_sha256": source_hash(source),
+                    }
+                },
+            }
+        )
+    )
     return package, source, built
 
 
@@ -59,18 +68,25 @@ def test_its_declarations_are_part_of_its_source(tmp_path):
 
 
 def test_a_build_that_compiled_in_a_changed_modules_declarations_is_not_used(tmp_path):
-    """Its extension types' layout came from the other module's build: Python would
-    refuse to import it (a size mismatch) next to that module running as source."""
+    """Its extension types' layout came from the other module's build.
+
+    Python would refuse to import it (a size mismatch) next to that module
+    running as source.
+    """
     package, locks, built = _fake_build(tmp_path)
     (package / "sim").mkdir()
     spinlock = package / "sim" / "spinlock.py"
     spinlock.write_text("Y = 1\n")
-    spinlock.with_suffix(".pxd").write_text("from l4sim.kernel.objects cimport Thread\n"
-                                            "cdef class SpinState:\n    pass\n")
+    spinlock.with_suffix(".pxd").write_text(
+        "from l4sim.kernel.objects cimport Thread\ncdef class SpinState:\n    pass\n"
+    )
     (built / "l4sim.sim.spinlock.so").write_bytes(b"binary")
     manifest = json.loads((built / MANIFEST).read_text())
-    manifest["modules"]["l4sim.sim.spinlock"] = {"file": "l4sim.sim.spinlock.so", "size": 6,
-                                                 "source_sha256": source_hash(spinlock)}
+    manifest["modules"]["l4sim.sim.spinlock"] = {
+        "file": "l4sim.sim.spinlock.so",
+        "size": 6,
+        "source_sha256": source_hash(spinlock),
+    }
     (built / MANIFEST).write_text(json.dumps(manifest))
     finder = CompiledFinder(built, package)
     assert finder.binary("l4sim.sim.spinlock") == built / "l4sim.sim.spinlock.so"
@@ -112,7 +128,7 @@ def test_the_hot_modules_are_the_kernel_the_engine_and_the_workloads():
     assert "l4sim.workloads.syscall_bench" in names
     assert all(name.split(".")[1] in ("kernel", "sim", "workloads") for name in names)
     # what runs once per run, never per kernel entry, is left to the interpreter
-    assert "l4sim.kernel.design_search" not in names and "l4sim.kernel.costs" not in names
+    assert "l4sim.kernel.config" not in names and "l4sim.kernel.costs" not in names
     assert "l4sim.sim.no_cython" not in names
 
 
@@ -120,11 +136,23 @@ POINTS = [
     {"workload": "syscall_bench", "cpus": 2, "threads": 4, "wait_factor": 100, "events": 600},
     {"workload": "ipc_bench", "cpus": 2, "clients": 4, "wait_factor": 10, "events": 600},
     {"workload": "linux", "cpus": 2, "events": 400},
-    {"workload": "syscall_bench", "cpus": 4, "threads": 8, "lock": "tas", "events": 600,
-     "kernel_lock": "big"},
+    {
+        "workload": "syscall_bench",
+        "cpus": 4,
+        "threads": 8,
+        "lock": "tas",
+        "events": 600,
+        "kernel_lock": "big",
+    },
     # beyond 8 CPUs the lookahead takes minima over a C array of next actions
-    {"workload": "syscall_bench", "cpus": 16, "threads_per_cpu": 1, "fastpath_ipc": True,
-     "wait_factor": 10, "events": 600},
+    {
+        "workload": "syscall_bench",
+        "cpus": 16,
+        "threads_per_cpu": 1,
+        "fastpath_ipc": True,
+        "wait_factor": 10,
+        "events": 600,
+    },
 ]
 
 
@@ -138,13 +166,19 @@ if __name__ == "__main__":  # the pure-Python side of the comparison below
     sys.exit(0)
 
 
-@pytest.mark.skipif(all(state == "python" for state in status().values()),
-                    reason="nothing compiled here (no Cython build): nothing to compare")
+@pytest.mark.skipif(
+    all(state == "python" for state in status().values()),
+    reason="nothing compiled here (no Cython build): nothing to compare",
+)
 @pytest.mark.slow
 def test_compiled_and_pure_python_give_bit_identical_records():
     compiled = _records(POINTS)
-    output = subprocess.run([sys.executable, __file__, json.dumps(POINTS)], check=True,
-                            capture_output=True, env={**os.environ, PURE_ENV: "1"}).stdout
+    output = subprocess.run(
+        [sys.executable, __file__, json.dumps(POINTS)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, PURE_ENV: "1"},
+    ).stdout
     modes, pure = pickle.loads(output)
     assert modes == {"python"}  # the other side really ran the source
     for ours, theirs in zip(compiled, pure, strict=True):

@@ -3,19 +3,20 @@
 import pytest
 
 from l4sim.kernel.big_lock import BigLockKernel, with_kernel_lock
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.effects import Acquire, Release, Switch
-from l4sim.kernel.interpret import run_sync
-from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import RaiseException
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
+from tests.kernel.sync_run import run_sync
 
 
 def test_fastpath_runs_under_the_big_lock_only(pair):
     kernel, worker, handler = pair
     big = BigLockKernel(kernel)
-    kind, path = big.enter(0, worker, RaiseException("syscall"))
+    _kind, path = big.enter(0, worker, RaiseException("syscall"))
     run = run_sync(path)
     # the lock is taken before the first check and dropped before the switch
     assert run.acquired == [big.big_lock]
@@ -39,8 +40,13 @@ def test_cross_cpu_handler_goes_slowpath_with_an_ipi(pair):
 
 def test_big_lock_serialises_more_than_fine_locks():
     """Same workload, same streams: one lock for everything waits more on 8 CPUs."""
-    keys = {"cpus": 8, "threads_per_cpu": 1, "wait_factor": 300.0, "events": 1500,
-            "warmup_events": 150}
+    keys = {
+        "cpus": 8,
+        "threads_per_cpu": 1,
+        "wait_factor": 300.0,
+        "events": 1500,
+        "warmup_events": 150,
+    }
     fine = simulate(point_from_dict({**keys, "kernel_lock": "fine"})).rows
     big = simulate(point_from_dict({**keys, "kernel_lock": "big"})).rows
     wait = {r["kind"]: r["lock_wait_mean"] for r in fine}
@@ -57,10 +63,14 @@ def test_every_entry_point_of_the_kernel_is_wrapped():
     # lock around it and the trap around that (enter_kernel is its counterpart
     # for enter, not a generator itself)
     kernel_parts = {"reschedule_kernel", "deliver_irq_kernel"}
-    generators = {name for name, value in vars(Kernel).items()
-                  if callable(value) and not name.startswith("_")
-                  and getattr(value, "__code__", None) is not None
-                  and value.__code__.co_flags & 0x20}  # generator functions: kernel paths
+    generators = {
+        name
+        for name, value in vars(Kernel).items()
+        if callable(value)
+        and not name.startswith("_")
+        and getattr(value, "__code__", None) is not None
+        and value.__code__.co_flags & 0x20
+    }  # generator functions: kernel paths
     assert generators <= entry_points | kernel_parts, generators - entry_points - kernel_parts
     assert all(name in vars(BigLockKernel) for name in entry_points)
 
@@ -77,10 +87,15 @@ def _effects(path, resume: bool = True) -> list:
 
 @pytest.mark.parametrize("big", [True, False], ids=["big", "fine"])
 def test_the_trap_s_entry_and_exit_run_outside_every_lock(costs, big):
-    """seL4 takes its lock in C, after the trap's assembly entry, and drops it before the
-    assembly exit: trap_entry comes before the first lock, trap_exit after the last."""
-    kernel = Kernel(KernelConfig(cpus=2, kernel_lock="big" if big else "fine"),
-                    costs.replace(trap_entry=7, trap_exit=5))
+    """The trap's entry comes before the first lock, its exit after the last.
+
+    seL4 takes its lock in C, after the trap's assembly entry, and drops it
+    before the assembly exit.
+    """
+    kernel = Kernel(
+        KernelConfig(cpus=2, kernel_lock="big" if big else "fine"),
+        costs.replace(trap_entry=7, trap_exit=5),
+    )
     space = kernel.create_space("s")
     handler = kernel.create_thread("handler0", 0, 200, space)
     worker = kernel.create_thread("worker0", 0, 100, space, handler=handler)
@@ -90,7 +105,7 @@ def test_the_trap_s_entry_and_exit_run_outside_every_lock(costs, big):
     entry = with_kernel_lock(kernel)
     effects = _effects(entry.enter(0, worker, RaiseException("syscall"))[1])
     locks = [i for i, e in enumerate(effects) if isinstance(e, Acquire | Release)]
-    assert effects[0] == 7 and 0 < locks[0]  # the entry, then the first lock
+    assert effects[0] == 7 and locks[0] > 0  # the entry, then the first lock
     assert effects[-1] == 5 and locks[-1] < len(effects) - 1  # the last release, then the exit
     assert isinstance(effects[locks[-1]], Release)
     assert sum(1 for e in effects if e in (5, 7) and type(e) is int) == 2

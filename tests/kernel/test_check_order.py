@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from l4sim.analysis.check_profile import never_written_fields
-from l4sim.kernel.check_order import expected_cost, optimal_order
+from l4sim.design.order import expected_cost, optimal_order
 from l4sim.kernel.checks import Check, Stage
 from l4sim.kernel.costs import load_profile
 
@@ -43,8 +43,11 @@ def test_dynamic_program_matches_brute_force(n, data):
     masks, counts = np.unique(masks, return_counts=True)
     best = optimal_order(checks, masks, counts, COSTS)
     assert _valid(best)
-    brute = min(expected_cost(order, checks, masks, counts, COSTS)
-                for order in itertools.permutations(checks) if _valid(order))
+    brute = min(
+        expected_cost(order, checks, masks, counts, COSTS)
+        for order in itertools.permutations(checks)
+        if _valid(order)
+    )
     assert abs(expected_cost(best, checks, masks, counts, COSTS) - brute) < 1e-9
 
 

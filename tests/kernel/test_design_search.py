@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from l4sim.design.search import LockWaits, expected_cycles, propose, search
 from l4sim.kernel.checks import Check, Stage
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.design_search import LockWaits, expected_cycles, propose, search
 from l4sim.kernel.fastpath_design import apply_design, hoistable, paper_design, parse_step
 
 COSTS = load_profile("vmxl4-pandaboard")
@@ -13,16 +13,39 @@ WAITS = LockWaits(scheduler=120.0, threads=10.0, waiters_per_held_cycle=0.4)
 
 
 def _checks():
-    """A small fastpath: a root two others dereference, two scheduler checks (one on an
-    immutable field, one on the current thread's own queue), one thread-lock check."""
+    """A small fastpath of five checks.
+
+    A root two others dereference, two scheduler checks (one on an immutable
+    field, one on the current thread's own queue), one thread-lock check.
+    """
     return (
         Check("root", Stage.LOCK_FREE, "check_pointer_chase", lambda c: True, "root"),
-        Check("fixed", Stage.SCHEDULER, "check_load_compare", lambda c: True, "immutable",
-              needs=("root",), reads=("cpu",)),
-        Check("busy", Stage.SCHEDULER, "check_pointer_chase", lambda c: True, "mutable",
-              reads=("state",)),
-        Check("ipc", Stage.THREADS, "check_bitmap", lambda c: True, "mutable",
-              needs=("root",), reads=("partner",)),
+        Check(
+            "fixed",
+            Stage.SCHEDULER,
+            "check_load_compare",
+            lambda c: True,
+            "immutable",
+            needs=("root",),
+            reads=("cpu",),
+        ),
+        Check(
+            "busy",
+            Stage.SCHEDULER,
+            "check_pointer_chase",
+            lambda c: True,
+            "mutable",
+            reads=("state",),
+        ),
+        Check(
+            "ipc",
+            Stage.THREADS,
+            "check_bitmap",
+            lambda c: True,
+            "mutable",
+            needs=("root",),
+            reads=("partner",),
+        ),
     )
 
 
@@ -43,19 +66,22 @@ def every_design(checks, proven):
             check = by_name[name]
             if name in placed or not set(check.needs) <= placed:
                 if name in early:
-                    yield from extend(prefix + [f"recheck:{name}"], placed | {name},
-                                      early - {name}, True)
+                    yield from extend(
+                        [*prefix, f"recheck:{name}"], placed | {name}, early - {name}, True
+                    )
                 continue
             if name in early:
-                yield from extend(prefix + [f"recheck:{name}"], placed | {name},
-                                  early - {name}, True)
+                yield from extend(
+                    [*prefix, f"recheck:{name}"], placed | {name}, early - {name}, True
+                )
                 continue
-            yield from extend(prefix + [name], placed | {name}, early,
-                              locked or check.stage > Stage.LOCK_FREE)
+            yield from extend(
+                [*prefix, name], placed | {name}, early, locked or check.stage > Stage.LOCK_FREE
+            )
             if hoistable(check, proven):
-                yield from extend(prefix + [f"hoisted:{name}"], placed | {name}, early, locked)
+                yield from extend([*prefix, f"hoisted:{name}"], placed | {name}, early, locked)
             elif check.stage > Stage.LOCK_FREE and not locked and name not in depended:
-                yield from extend(prefix + [f"early:{name}"], placed, early | {name}, locked)
+                yield from extend([*prefix, f"early:{name}"], placed, early | {name}, locked)
 
     seen = set()
     for design in extend([], frozenset(), frozenset(), False):
@@ -81,7 +107,8 @@ def test_the_search_finds_the_cheapest_of_every_design(seed):
     best_order = min(expected_cycles(checks, d, masks, counts, COSTS, WAITS) for d in orders)
     reordered = search(checks, masks, counts, COSTS, WAITS, moves=False)
     assert expected_cycles(checks, reordered, masks, counts, COSTS, WAITS) == pytest.approx(
-        best_order)
+        best_order
+    )
 
 
 def test_prechecks_pay_off_when_the_locked_check_fails_often():
@@ -90,32 +117,38 @@ def test_prechecks_pay_off_when_the_locked_check_fails_often():
     design = search(checks, np.array([busy, 15]), np.array([9, 1]), COSTS, WAITS, PROVEN)
     assert design[0] == "early:busy" and design[-1] == "recheck:busy"
     # and never when it does not fail: the precheck would only add its cost
-    assert not any(s.startswith("early:")
-                   for s in search(checks, np.array([15]), np.array([1]), COSTS, WAITS, PROVEN))
+    assert not any(
+        s.startswith("early:")
+        for s in search(checks, np.array([15]), np.array([1]), COSTS, WAITS, PROVEN)
+    )
 
 
 def test_the_greedy_rule_is_never_better_than_the_exact_search():
-    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+    from l4sim.kernel.ipc_checks import IPC_CHECKS
 
     rng = np.random.default_rng(3)
-    masks = (rng.random((400, len(IPC_CHECKS))) > rng.random(len(IPC_CHECKS)) * 0.4)
+    masks = rng.random((400, len(IPC_CHECKS))) > rng.random(len(IPC_CHECKS)) * 0.4
     masks = (masks * (1 << np.arange(len(IPC_CHECKS)))).sum(axis=1) | 0b10  # destination
     proven = frozenset({"cpu", "space", "valid"})
     values, counts = np.unique(masks, return_counts=True)
     exact = search(IPC_CHECKS, values, counts, COSTS, WAITS, proven)
     greedy = search(IPC_CHECKS, values, counts, COSTS, WAITS, proven, exact=False)
-    cost = {name: expected_cycles(IPC_CHECKS, d, values, counts, COSTS, WAITS)
-            for name, d in (("exact", exact), ("greedy", greedy),
-                            ("paper", paper_design(IPC_CHECKS)))}
+    cost = {
+        name: expected_cycles(IPC_CHECKS, d, values, counts, COSTS, WAITS)
+        for name, d in (("exact", exact), ("greedy", greedy), ("paper", paper_design(IPC_CHECKS)))
+    }
     assert cost["exact"] <= cost["greedy"] + 1e-9 and cost["exact"] < cost["paper"]
 
 
 def test_propose_reports_three_designs_that_apply():
-    from l4sim.kernel.ipc_fastpath import IPC_CHECKS
+    from l4sim.kernel.ipc_checks import IPC_CHECKS
 
     masks = np.array([(1 << 10) - 1 - 8, (1 << 10) - 1])  # destination on another CPU, or not
     found = propose(IPC_CHECKS, masks, np.array([3, 1]), COSTS, WAITS, frozenset({"cpu"}))
     assert set(found) == {"paper", "reordered", "optimized"}
     assert "hoisted:destination_on_this_cpu" in found["optimized"]["design"]
-    assert found["optimized"]["expected_cycles"] < found["reordered"]["expected_cycles"] \
+    assert (
+        found["optimized"]["expected_cycles"]
+        < found["reordered"]["expected_cycles"]
         <= found["paper"]["expected_cycles"] + 1e-9
+    )

@@ -3,14 +3,11 @@
 import pytest
 
 from l4sim.kernel.checks import Check, Stage, validate_order
-from l4sim.kernel.exception_fastpath import (
-    FAST_EXIT,
-    SYSCALL_EXCEPTION_CHECKS,
-    syscall_exception_fastpath,
-)
-from l4sim.kernel.interpret import run_sync
+from l4sim.kernel.exception_checks import SYSCALL_EXCEPTION_CHECKS
+from l4sim.kernel.exception_fastpath import FAST_EXIT, syscall_exception_fastpath
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import RaiseException
+from tests.kernel.sync_run import run_sync
 
 
 def _fastpath(kernel, worker, kind="syscall"):
@@ -72,7 +69,7 @@ def test_each_check_fails_to_its_own_exit_point(pair, check):
     assert (worker.state, handler.state) == state_before  # nothing committed
     # it paid for the checks up to and including the failing one
     position = SYSCALL_EXCEPTION_CHECKS.index(check)
-    paid = sum(kernel.exception_check_costs[: position + 1])
+    paid = sum([getattr(kernel.costs, c.cost) for c in kernel.exception_checks][: position + 1])
     assert run.cycles == paid
 
 

@@ -2,25 +2,44 @@
 
 import pytest
 
+from l4sim.design.immutability import immutable
 from l4sim.kernel.check_plan import plan_checks
 from l4sim.kernel.checks import Stage
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.exception_fastpath import SYSCALL_EXCEPTION_CHECKS
-from l4sim.kernel.fastpath_design import apply_design, describe, hoistable, moved, paper_design
-from l4sim.kernel.immutable_fields import immutable
-from l4sim.kernel.interpret import run_sync
-from l4sim.kernel.ipc_fastpath import IPC_CHECKS, ipc_fastpath
-from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.exception_checks import SYSCALL_EXCEPTION_CHECKS
+from l4sim.kernel.fastpath_design import (
+    EARLY,
+    HOISTED,
+    apply_design,
+    hoistable,
+    paper_design,
+    parse_step,
+)
+from l4sim.kernel.ipc_checks import IPC_CHECKS
+from l4sim.kernel.ipc_fastpath import ipc_fastpath
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import Call
+from tests.kernel.sync_run import run_sync
 
-PROVEN = immutable(f for checks in (IPC_CHECKS, SYSCALL_EXCEPTION_CHECKS) for c in checks
-                   for f in c.reads)
-DESIGN = ["simple_message", "valid_destination", "call_or_reply_wait",
-          "hoisted:destination_on_this_cpu", "early:no_sender_queued",
-          "early:destination_waiting", "priority_and_domain", "destination_partner",
-          "no_pending_notification", "valid_space", "recheck:no_sender_queued",
-          "recheck:destination_waiting"]
+PROVEN = immutable(
+    f for checks in (IPC_CHECKS, SYSCALL_EXCEPTION_CHECKS) for c in checks for f in c.reads
+)
+DESIGN = [
+    "simple_message",
+    "valid_destination",
+    "call_or_reply_wait",
+    "hoisted:destination_on_this_cpu",
+    "early:no_sender_queued",
+    "early:destination_waiting",
+    "priority_and_domain",
+    "destination_partner",
+    "no_pending_notification",
+    "valid_space",
+    "recheck:no_sender_queued",
+    "recheck:destination_waiting",
+]
 
 
 def test_the_static_scan_proves_what_a_hoist_needs():
@@ -46,27 +65,43 @@ def test_a_design_moves_checks_and_marks_them():
     early = by_name["no_sender_queued_early"]
     assert early.optimistic and early.stage is Stage.LOCK_FREE
     assert by_name["no_sender_queued"].stage is Stage.SCHEDULER  # the recheck, under the lock
-    assert moved(DESIGN) == {"destination_on_this_cpu": "hoisted",
-                             "no_sender_queued": "early", "destination_waiting": "early"}
-    lines = describe(DESIGN, IPC_CHECKS)
-    assert "**hoisted**" in lines[3] and "[no lock]" in lines[3]
-    assert "**early**" in lines[4] and "again under its lock" in lines[-1]
+    moves = {name: how for how, name in map(parse_step, DESIGN) if how in (HOISTED, EARLY)}
+    assert moves == {
+        "destination_on_this_cpu": "hoisted",
+        "no_sender_queued": "early",
+        "destination_waiting": "early",
+    }
 
 
-@pytest.mark.parametrize("design, problem", [
-    (["hoisted:destination_waiting" if s == "early:destination_waiting" else s
-      for s in DESIGN if s != "recheck:destination_waiting"], "not proven immutable"),
-    ([s for s in DESIGN if s != "recheck:no_sender_queued"], "never checked again"),
-    (["recheck:no_sender_queued", *[s for s in DESIGN if s != "recheck:no_sender_queued"]],
-     "needs an earlier early"),
-    ([s for s in DESIGN if s != "valid_space"], "missing"),
-    (["early:simple_message", *DESIGN], "needs no lock"),
-    (["hoisted:destination_on_this_cpu", *[s for s in DESIGN if "destination_on" not in s]],
-     "before valid_destination"),
-    ([*DESIGN[:6], "early:priority_and_domain", "recheck:priority_and_domain", *DESIGN[6:]],
-     "prechecked twice|before the first check that takes a lock|already runs"),
-    (["sideways:valid_space", *DESIGN], "unknown step"),
-])
+@pytest.mark.parametrize(
+    "design, problem",
+    [
+        (
+            [
+                "hoisted:destination_waiting" if s == "early:destination_waiting" else s
+                for s in DESIGN
+                if s != "recheck:destination_waiting"
+            ],
+            "not proven immutable",
+        ),
+        ([s for s in DESIGN if s != "recheck:no_sender_queued"], "never checked again"),
+        (
+            ["recheck:no_sender_queued", *[s for s in DESIGN if s != "recheck:no_sender_queued"]],
+            "needs an earlier early",
+        ),
+        ([s for s in DESIGN if s != "valid_space"], "missing"),
+        (["early:simple_message", *DESIGN], "needs no lock"),
+        (
+            ["hoisted:destination_on_this_cpu", *[s for s in DESIGN if "destination_on" not in s]],
+            "before valid_destination",
+        ),
+        (
+            [*DESIGN[:6], "early:priority_and_domain", "recheck:priority_and_domain", *DESIGN[6:]],
+            "prechecked twice|before the first check that takes a lock|already runs",
+        ),
+        (["sideways:valid_space", *DESIGN], "unknown step"),
+    ],
+)
 def test_an_invalid_design_is_refused_in_one_line(design, problem):
     with pytest.raises(ValueError, match=problem) as error:
         apply_design(IPC_CHECKS, design, PROVEN)
@@ -74,8 +109,11 @@ def test_an_invalid_design_is_refused_in_one_line(design, problem):
 
 
 def test_a_forged_proof_is_what_it_takes_to_hoist_mutable_state():
-    unsafe = [("hoisted:destination_waiting" if s == "early:destination_waiting" else s)
-              for s in DESIGN if s != "recheck:destination_waiting"]
+    unsafe = [
+        ("hoisted:destination_waiting" if s == "early:destination_waiting" else s)
+        for s in DESIGN
+        if s != "recheck:destination_waiting"
+    ]
     checks = apply_design(IPC_CHECKS, unsafe, PROVEN | {"state", "reply_from"})
     plan = plan_checks(checks, tuple(1 for _ in checks))
     assert [c.name for c in plan.hoisted] == ["destination_on_this_cpu", "destination_waiting"]
@@ -85,8 +123,11 @@ def test_the_plan_catches_up_time_before_the_first_precheck():
     checks = apply_design(IPC_CHECKS, DESIGN, PROVEN)
     plan = plan_checks(checks, tuple(1 for _ in checks))
     assert [(run.stage, run.sync) for run in plan.runs] == [
-        (Stage.LOCK_FREE, False), (Stage.LOCK_FREE, True), (Stage.SCHEDULER, False),
-        (Stage.THREADS, False)]
+        (Stage.LOCK_FREE, False),
+        (Stage.LOCK_FREE, True),
+        (Stage.SCHEDULER, False),
+        (Stage.THREADS, False),
+    ]
     assert plan.runs[1].checks[0].name == "no_sender_queued_early"
     assert plan_checks(IPC_CHECKS, tuple(1 for _ in IPC_CHECKS)).hoisted == ()
 
@@ -94,8 +135,10 @@ def test_the_plan_catches_up_time_before_the_first_precheck():
 @pytest.fixture
 def rig():
     """A server on CPU 0 and a running client on CPU 0, with the design above."""
-    kernel = Kernel(KernelConfig(cpus=2, fastpath_ipc=True, fastpath_design={"ipc": DESIGN},
-                                 proven_immutable=PROVEN), load_profile("vmxl4-pandaboard"))
+    kernel = Kernel(
+        KernelConfig(cpus=2, fastpath_ipc=True, design={"ipc": DESIGN}, proven_immutable=PROVEN),
+        load_profile("vmxl4-pandaboard"),
+    )
     server = kernel.create_thread("server", 0, 200, kernel.create_space("s"))
     client = kernel.create_thread("client", 0, 100, kernel.create_space("c"))
     remote = kernel.create_thread("remote", 1, 200, kernel.create_space("r"))
@@ -128,5 +171,4 @@ def test_a_call_that_passes_commits_under_every_lock(rig):
 
 def test_a_check_order_and_a_design_exclude_each_other():
     with pytest.raises(ValueError, match="exclude each other"):
-        KernelConfig(check_order={"ipc": paper_design(IPC_CHECKS)},
-                     fastpath_design={"ipc": DESIGN})
+        KernelConfig(order={"ipc": paper_design(IPC_CHECKS)}, design={"ipc": DESIGN})

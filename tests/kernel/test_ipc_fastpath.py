@@ -2,12 +2,14 @@
 
 import pytest
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.interpret import run_sync
-from l4sim.kernel.ipc_fastpath import FAST_CALL, FAST_REPLY_WAIT, IPC_CHECKS, ipc_fastpath
-from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.ipc_checks import IPC_CHECKS
+from l4sim.kernel.ipc_fastpath import FAST_CALL, FAST_REPLY_WAIT, ipc_fastpath
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import Call, ReplyWait, Send
+from tests.kernel.sync_run import run_sync
 
 
 @pytest.fixture
@@ -38,8 +40,7 @@ def test_fast_reply_wait_returns_to_the_caller(rig):
     run_sync(ipc_fastpath(kernel, 0, client, Call(server, (7,))))
     run = run_sync(ipc_fastpath(kernel, 0, server, ReplyWait(client, ("ok",))))
     assert (run.outcome.path, run.outcome.exit_point) == ("fast", FAST_REPLY_WAIT)
-    assert run.switched_to is client and client.received.observed() == ("reply", "server",
-                                                                        ("ok",))
+    assert run.switched_to is client and client.received.observed() == ("reply", "server", ("ok",))
     assert server.state is ThreadState.WAITING_TO_RECEIVE
 
 
@@ -81,4 +82,6 @@ def test_each_check_fails_to_its_own_exit_point(rig, check):
     assert run.switched_to == "no switch" and run.held_at_end == []
     assert (client.state, server.state) == states
     position = IPC_CHECKS.index(check)
-    assert run.cycles == sum(kernel.ipc_check_costs[: position + 1])
+    assert run.cycles == sum(
+        [getattr(kernel.costs, c.cost) for c in kernel.ipc_checks][: position + 1]
+    )

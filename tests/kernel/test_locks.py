@@ -15,15 +15,22 @@ def test_global_before_object_and_ascending_addresses():
     assert in_lock_order(high, low, sched) == [sched, low, high]
 
 
-@pytest.mark.parametrize("held,new", [
-    ("high", "low"),       # descending addresses
-    ("low", "sched"),      # object lock before a global lock
-    ("tlist", "sched"),    # globals out of rank
-    ("low", "low"),        # the same lock twice
-])
+@pytest.mark.parametrize(
+    "held,new",
+    [
+        ("high", "low"),  # descending addresses
+        ("low", "sched"),  # object lock before a global lock
+        ("tlist", "sched"),  # globals out of rank
+        ("low", "low"),  # the same lock twice
+    ],
+)
 def test_order_violations_raise_and_name_both_locks(held, new):
-    locks = {"sched": Lock("scheduler", rank=0), "tlist": Lock("thread_list", rank=1),
-             "low": Lock("thread:a", address=0x100), "high": Lock("thread:b", address=0x200)}
+    locks = {
+        "sched": Lock("scheduler", rank=0),
+        "tlist": Lock("thread_list", rank=1),
+        "low": Lock("thread:a", address=0x100),
+        "high": Lock("thread:b", address=0x200),
+    }
     with pytest.raises(LockOrderError) as error:
         ensure_lock_order([locks[held]], locks[new])
     assert locks[new].name in str(error.value)

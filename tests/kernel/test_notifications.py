@@ -2,15 +2,16 @@
 
 import pytest
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.interpret import run_sync
 from l4sim.kernel.ipc_fastpath import notify_fastpath
 from l4sim.kernel.ipc_slowpath import ipc_slowpath
-from l4sim.kernel.kernel import Kernel, KernelConfig
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import Notify, Wait
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
+from tests.kernel.sync_run import run_sync
 
 
 @pytest.fixture
@@ -44,11 +45,21 @@ def test_notification_to_a_busy_thread_stays_pending(waiter):
 
 
 def test_notification_forwarding_delivers_every_interrupt_once_in_order():
-    """The Linux load depends on timing (which process blocks when), so runs with the
-    notification fastpath on and off differ; each must still deliver every forwarded
-    interrupt to its server exactly once and the timer ticks in order."""
-    base = {"workload": "linux", "irq_forward": "notify", "events": 600, "warmup_events": 50,
-            "device_latency": 20000.0, "tick": 1_000_000, "fastpath_ipc": True}
+    """Every forwarded interrupt reaches its server exactly once, the ticks in order.
+
+    The Linux load depends on timing (which process blocks when), so runs with
+    the notification fastpath on and off differ; each must still deliver every
+    forwarded interrupt to its server exactly once and the timer ticks in order.
+    """
+    base = {
+        "workload": "linux",
+        "irq_forward": "notify",
+        "events": 600,
+        "warmup_events": 50,
+        "device_latency": 20000.0,
+        "tick": 1_000_000,
+        "fastpath_ipc": True,
+    }
     on = simulate(point_from_dict({**base, "fastpath_notify": True}), 0, observe=True)
     off = simulate(point_from_dict({**base, "fastpath_notify": False}), 0, observe=True)
     assert (on.events["exit_point"] == "fast_notify").sum() > 0
@@ -60,5 +71,3 @@ def test_notification_forwarding_delivers_every_interrupt_once_in_order():
             assert payloads and len(payloads) == len(set(payloads))  # each exactly once
             ticks = [p[1] for p in payloads if p[0] == "timer"]
             assert ticks == sorted(ticks)
-
-

@@ -2,10 +2,10 @@
 
 import pytest
 
+from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import load_profile
-from l4sim.kernel.decode import decode, decode_class
-from l4sim.kernel.interpret import run_sync
-from l4sim.kernel.kernel import IPC, SYSCALL_EXCEPTION, Kernel, KernelConfig
+from l4sim.kernel.decode import IPC, SYSCALL_EXCEPTION, decode, decode_class
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import (
     IPC_OPERATIONS,
@@ -17,6 +17,7 @@ from l4sim.kernel.syscalls import (
     Send,
     Wait,
 )
+from tests.kernel.sync_run import run_sync
 
 
 class TracedCall(Call):
@@ -35,8 +36,9 @@ class GuestFault(RaiseException):
 
 def rig(fastpath_ipc: bool):
     """A server waiting for IPC and a running client, both on CPU 0."""
-    kernel = Kernel(KernelConfig(cpus=2, fastpath_ipc=fastpath_ipc),
-                    load_profile("vmxl4-pandaboard"))
+    kernel = Kernel(
+        KernelConfig(cpus=2, fastpath_ipc=fastpath_ipc), load_profile("vmxl4-pandaboard")
+    )
     server = kernel.create_thread("server", 0, 200, kernel.create_space("s"))
     client = kernel.create_thread("client", 0, 100, kernel.create_space("c"), handler=server)
     kernel.scheduler.pick_next(0)

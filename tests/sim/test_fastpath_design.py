@@ -11,8 +11,11 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from l4sim.sweep import runner
-from l4sim.sweep.runner import design_proposals, resolve_fastpath_design, simulate
+from l4sim.design.immutability import proven_immutable
+from l4sim.simulation.resolution import Resolution
+from l4sim.simulation.simulate import simulate
+from l4sim.sweep import fastpath_designs
+from l4sim.sweep.fastpath_designs import design_proposals, resolve_design, verify_design
 from l4sim.sweep.scenario import point_from_dict
 
 from ..behaviour import assert_same_behaviour
@@ -26,8 +29,22 @@ POINTS = {
 
 
 def _point(name: str, **extra):
-    return point_from_dict({**POINTS[name], "fastpath_ipc": True, "events": 600,
-                            "warmup_events": 60, "fastpath_design": "optimized", **extra})
+    return point_from_dict(
+        {
+            **POINTS[name],
+            "fastpath_ipc": True,
+            "events": 600,
+            "warmup_events": 60,
+            "fastpath_design": "optimized",
+            **extra,
+        }
+    )
+
+
+def _designed(ipc_design: list[str]) -> Resolution:
+    """The IPC fastpath run with ``ipc_design``, on the static scan's proof."""
+    fastpaths = _point("ipc_2_clients").fastpaths()
+    return Resolution(design={"ipc": ipc_design}, proven_immutable=proven_immutable(fastpaths))
 
 
 @cache
@@ -42,8 +59,9 @@ def test_every_reported_design_passed_its_checks(name):
     for kind, entry in found.items():
         assert entry["verdict"] is None, f"{kind}: {entry['verdict']}"
         assert entry["optimized"]["expected_cycles"] <= entry["paper"]["expected_cycles"]
-    assert resolve_fastpath_design(_point(name)) == {
-        kind: entry["optimized"]["design"] for kind, entry in found.items()}
+    assert resolve_design(_point(name)).design == {
+        kind: entry["optimized"]["design"] for kind, entry in found.items()
+    }
 
 
 def test_the_heavy_ipc_design_moves_the_failing_checks_before_the_lock():
@@ -60,29 +78,37 @@ def test_reported_designs_keep_the_behaviour_on_random_workloads(workload):
     for name in POINTS:
         for kind, entry in _reported(name).items():
             designs.setdefault(kind, entry["optimized"]["design"])
-    proof = runner.proven_immutable(_point("ipc_4_clients_heavy"))
-    fast = workload.run(True, fastpath_ipc=True, fastpath_design=designs,
-                        proven_immutable=proof)
+    proof = proven_immutable(_point("ipc_4_clients_heavy").fastpaths())
+    fast = workload.run(True, fastpath_ipc=True, design=designs, proven_immutable=proof)
     assert_same_behaviour(fast, workload.run(False))
     assert sum(map(len, fast.values())) > 0
 
 
-UNSAFE = ["simple_message", "valid_destination", "call_or_reply_wait",
-          "hoisted:destination_on_this_cpu", "early:no_sender_queued",
-          "hoisted:destination_waiting", "priority_and_domain", "destination_partner",
-          "no_pending_notification", "valid_space", "recheck:no_sender_queued"]
+UNSAFE = [
+    "simple_message",
+    "valid_destination",
+    "call_or_reply_wait",
+    "hoisted:destination_on_this_cpu",
+    "early:no_sender_queued",
+    "hoisted:destination_waiting",
+    "priority_and_domain",
+    "destination_partner",
+    "no_pending_notification",
+    "valid_space",
+    "recheck:no_sender_queued",
+]
 
 
 def test_an_unsafe_hoist_is_refused_without_a_forged_proof():
     with pytest.raises(ValueError, match="destination_waiting cannot be hoisted"):
-        simulate(_point("ipc_4_clients_heavy"), design={"ipc": UNSAFE})
+        simulate(_point("ipc_4_clients_heavy"), resolution=_designed(UNSAFE))
 
 
 def test_an_unsafe_hoist_on_a_forged_proof_is_caught_and_rejected(monkeypatch):
     """Test-only: claim the destination's state is never written, hoist the check on it."""
-    forged = runner.proven_immutable(_point("ipc_2_clients")) | {"state", "reply_from"}
-    monkeypatch.setattr(runner, "proven_immutable", lambda point: forged)
-    verdict = runner.verify_design(_point("ipc_2_clients"), {"ipc": UNSAFE})
+    forged = proven_immutable(_point("ipc_2_clients").fastpaths()) | {"state", "reply_from"}
+    monkeypatch.setattr(fastpath_designs, "proven_immutable", lambda fastpaths: forged)
+    verdict = verify_design(_point("ipc_2_clients"), {"ipc": UNSAFE})
     assert verdict is not None and verdict.startswith("2 CPUs, stress 100")
     assert "stale-read" in verdict and "destination_waiting" in verdict
 
@@ -91,5 +117,5 @@ def test_a_design_gives_the_paper_design_s_records_where_it_moves_nothing():
     point = _point("ipc_2_clients", fastpath_design="paper")
     plain = {"ipc": [c.name for c in point.fastpaths()["ipc"]]}
     first = simulate(point, 0)
-    second = simulate(point, 0, design=plain)
+    second = simulate(point, 0, resolution=_designed(plain["ipc"]))
     assert first.events.equals(second.events)

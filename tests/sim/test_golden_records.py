@@ -13,7 +13,8 @@ import json
 import numpy as np
 import pytest
 
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
+from l4sim.sweep.fastpath_designs import resolve_design
 from l4sim.sweep.scenario import point_from_dict
 
 # name: (point keys, invariant checker on)
@@ -112,6 +113,32 @@ POINTS = {
         },
         False,
     ),
+    # a point whose fastpath design is searched and verified before it runs
+    "ipc_design_optimized_2clients": (
+        {
+            "workload": "ipc_bench",
+            "clients": 2,
+            "fastpath_ipc": True,
+            "fastpath_design": "optimized",
+            "wait_factor": 10.0,
+            "events": 400,
+        },
+        False,
+    ),
+    "syscall_design_reordered": (
+        {
+            "workload": "syscall_bench",
+            "threads": 2,
+            "wait_factor": 10.0,
+            "fastpath_design": "reordered",
+            "events": 400,
+        },
+        False,
+    ),
+    "sel4bench_smp_sabre_4cpu": (
+        {"workload": "sel4bench_smp", "cpus": 4, "profile": "sel4-sabre", "events": 400},
+        False,
+    ),
     "smp_pingpong_sabre_4cpu": (
         {
             "workload": "smp_pingpong",
@@ -139,6 +166,9 @@ GOLDEN = {
     "lock_microbench_ticket_4cpu": "52b672b52bf54129f35f",  # 600 records
     "lock_microbench_tas_deterministic": "fcf5a1c247a31087c100",  # 600 records
     "smp_pingpong_sabre_4cpu": "6e2dab4027534d475075",  # 800 records
+    "ipc_design_optimized_2clients": "aefbeb571caf75538600",  # 400 records
+    "syscall_design_reordered": "5f4d6ecfdfe5d6104fca",  # 800 records
+    "sel4bench_smp_sabre_4cpu": "b6c373762905f3a1fd15",  # 800 records
 }
 
 
@@ -170,6 +200,7 @@ def test_golden_points_cover_every_workload_locking_and_checker_mode():
         "linux",
         "lock_microbench",
         "smp_pingpong",
+        "sel4bench_smp",
     }
     assert {k.get("kernel_lock", "fine") for k in keys} == {"fine", "big"}
     assert {k.get("lock", "ticket") for k in keys} == {"ticket", "tas", "mcs", "clh"}
@@ -179,5 +210,6 @@ def test_golden_points_cover_every_workload_locking_and_checker_mode():
 @pytest.mark.parametrize("name", sorted(POINTS))
 def test_records_are_identical_to_the_golden_ones(name):
     keys, check = POINTS[name]
-    result = simulate(point_from_dict(keys), 1, invariants=check)
+    point = point_from_dict(keys)
+    result = simulate(point, 1, invariants=check, resolution=resolve_design(point))
     assert record_digest(result) == GOLDEN[name]

@@ -6,16 +6,24 @@ import sys
 import numpy as np
 import pytest
 
-from l4sim.kernel.kernel import Kernel
+from l4sim.kernel import (
+    exception_fastpath,
+    exception_slowpath,
+    ipc_fastpath,
+    ipc_slowpath,
+    ipc_state,
+)
+from l4sim.kernel.lock_effects import LockEffects
 from l4sim.kernel.objects import ThreadState
 from l4sim.sim.invariants import InvariantViolation, Monitor
-from l4sim.sweep import runner
-from l4sim.sweep.runner import build_machine, simulate
+from l4sim.simulation import simulate as runner
+from l4sim.simulation.simulate import build_machine, simulate
 from l4sim.sweep.scenario import point_from_dict
 
 from ..helpers import kernel, machine, run_machine, server, shared_handler
 
 # the syscall benchmark under load: several threads per CPU, short waits
+PATHS = (exception_fastpath, exception_slowpath, ipc_fastpath, ipc_slowpath)
 LOADED = {"threads": 4, "wait_factor": 10.0, "events": 1500, "warmup_events": 0}
 
 
@@ -31,8 +39,9 @@ def _violation(point, **kwargs) -> InvariantViolation:
 
 @pytest.mark.parametrize("cpus,seed", [(2, 1), (2, 2), (2, 3), (3, 1), (4, 1)])
 def test_uniprocessor_fastpath_races_on_two_or_more_cpus(cpus, seed):
-    point = point_from_dict({**LOADED, "cpus": cpus, "threads": 2 * cpus,
-                             "fastpath_variant": "uniprocessor"})
+    point = point_from_dict(
+        {**LOADED, "cpus": cpus, "threads": 2 * cpus, "fastpath_variant": "uniprocessor"}
+    )
     error = _violation(point, seed=seed)
     assert error.check in ("stale-read", "unlocked-write"), error
     assert "scheduler" in str(error) or "ipc:" in str(error)
@@ -65,12 +74,29 @@ def test_report_says_what_when_where_and_what_led_to_it():
 @pytest.mark.slow
 def test_cli_exits_3_without_traceback(tmp_path):
     scenario = tmp_path / "s.toml"
-    scenario.write_text('name = "s"\nthreads = 4\nwait_factor = 10\nevents = 500\n'
-                        'warmup_events = 0\nfastpath_variant = "uniprocessor"\n')
+    scenario.write_text(
+        'name = "s"\nthreads = 4\nwait_factor = 10\nevents = 500\n'
+        'warmup_events = 0\nfastpath_variant = "uniprocessor"\n'
+    )
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-m", "l4sim.cli", "run", str(scenario), "--out",
-                             str(out), "--jobs", "1", "--quiet", "--check-invariants"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "l4sim.cli",
+            "run",
+            str(scenario),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            "--quiet",
+            "--check-invariants",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr
     assert "invariant violated" in result.stderr and "last " in result.stderr
@@ -95,10 +121,13 @@ def test_descending_thread_locks_cannot_deadlock_under_the_scheduler_lock(monkey
             if len(objects) == 2:
                 taken.append((objects, self.scheduler_lock in held_before + list(effect.locks)))
             return effect
+
         return take
 
-    monkeypatch.setattr(Kernel, "take_stage", recording(Kernel.take_stage, 1))
-    monkeypatch.setattr(Kernel, "take_thread_locks", recording(Kernel.take_thread_locks, 0))
+    monkeypatch.setattr(LockEffects, "take_stage", recording(LockEffects.take_stage, 1))
+    monkeypatch.setattr(
+        LockEffects, "take_thread_locks", recording(LockEffects.take_thread_locks, 0)
+    )
     point = point_from_dict({**LOADED, "lock_order": "descending", "lock_order_check": False})
     result = simulate(point, invariants=True)  # no deadlock, no other violation
     # the condition did occur: pairs of thread locks taken in descending address
@@ -135,26 +164,31 @@ def test_mutual_exclusion_is_checked_independently_of_the_engine():
     machine = runner.build_machine(point_from_dict(LOADED), invariants=True, lookahead=False)
     locks = machine.locks
     machine.locks = machine.interpreter.locks = BrokenSpinLocks(
-        machine.env, machine.costs, locks.design, locks.rng, machine.held, machine.next_act,
-        machine.spinning_on)
+        machine.env,
+        machine.costs,
+        locks.design,
+        locks.rng,
+        machine.held,
+        machine.next_act,
+        machine.spinning_on,
+    )
     with pytest.raises(InvariantViolation, match="mutual-exclusion"):
         runner.run_machine(machine)
 
 
 def test_a_duplicated_delivery_is_caught(monkeypatch):
-    original = Kernel.send_message
+    def twice(kernel, sender, receiver, message):
+        ipc_state.send_message(kernel, sender, receiver, message)
+        ipc_state.send_message(kernel, sender, receiver, message)
 
-    def twice(self, sender, receiver, message):
-        original(self, sender, receiver, message)
-        original(self, sender, receiver, message)
-
-    monkeypatch.setattr(Kernel, "send_message", twice)
+    for path in PATHS:  # each path delivers through its own name of the function
+        monkeypatch.setattr(path, "send_message", twice)
     with pytest.raises(InvariantViolation, match="message"):
         simulate(point_from_dict(LOADED), invariants=True)
 
 
 def test_a_lost_wakeup_is_caught(monkeypatch):
-    monkeypatch.setattr(Kernel, "first_sender", lambda self, receiver, source: None)
+    monkeypatch.setattr(ipc_slowpath, "first_sender", lambda receiver, source: None)
     k, programs = shared_handler(cpus=2, workers=4, wait=10)
     m = machine(k, programs, 200)
     m.monitor.wakeup_bound = 50_000
@@ -207,7 +241,7 @@ def test_the_uniprocessor_race_is_real_it_loses_exceptions(seed):
     with pytest.raises(InvariantViolation, match="overwrote"):
         run_machine(m)
     k, programs = shared_handler(seed=seed, workers=4, fastpath_variant="uniprocessor")
-    with pytest.raises(InvariantViolation, match="stale-read|unlocked-write"):
+    with pytest.raises(InvariantViolation, match=r"stale-read|unlocked-write"):
         run_machine(machine(k, programs, 5000, seed=seed))
     k, programs = shared_handler(seed=seed, workers=4)  # the paper's SMP fastpath
     run_machine(machine(k, programs, 5000, seed=seed))
@@ -218,9 +252,16 @@ def test_the_checker_does_not_change_the_timeline(variant):
     """Watching (and catching time up for exact accesses) changes no record."""
     import pandas as pd
 
-    point = point_from_dict({"threads": 3, "wait_factor": 100.0, "events": 400,
-                             "warmup_events": 20, "cpus": 1 if variant != "smp" else 2,
-                             "fastpath_variant": variant})
+    point = point_from_dict(
+        {
+            "threads": 3,
+            "wait_factor": 100.0,
+            "events": 400,
+            "warmup_events": 20,
+            "cpus": 1 if variant != "smp" else 2,
+            "fastpath_variant": variant,
+        }
+    )
     plain = simulate(point, invariants=False)
     watched = simulate(point, invariants=True)
     pd.testing.assert_frame_equal(plain.events, watched.events)
@@ -243,8 +284,7 @@ def test_a_deadlock_is_caught_while_other_cpus_keep_running():
 
 
 # -- under the paravirtualized Linux load ---------------------------------------
-LINUX = {"workload": "linux", "cpus": 2, "fastpath_ipc": True, "events": 400,
-         "warmup_events": 0}
+LINUX = {"workload": "linux", "cpus": 2, "fastpath_ipc": True, "events": 400, "warmup_events": 0}
 
 
 def test_uniprocessor_fastpath_race_is_caught_under_linux():
@@ -259,8 +299,15 @@ def test_uniprocessor_fastpath_race_is_caught_under_linux():
 
 @pytest.mark.parametrize("forward", ["send", "notify"])
 def test_smp_fastpaths_run_clean_under_linux(forward):
-    point = point_from_dict({**LINUX, "irq_forward": forward, "fastpath_notify": True,
-                             "tick": 1_000_000, "device_latency": 20_000.0})
+    point = point_from_dict(
+        {
+            **LINUX,
+            "irq_forward": forward,
+            "fastpath_notify": True,
+            "tick": 1_000_000,
+            "device_latency": 20_000.0,
+        }
+    )
     result = simulate(point, 0, invariants=True)
     assert (result.events["path"] == "fast").any()
 
@@ -271,7 +318,8 @@ def test_uniprocessor_fastpath_is_clean_on_one_cpu_under_linux():
     run_machine(machine)
     # the checker watched the whole run, and the unlocked fastpath was taken
     assert machine.monitor is not None and machine.monitor.violations == 0
-    records = machine.trace.to_frame(since=machine.measure_from, threads=machine.thread_names,
-                                     until=machine.measure_to)
+    records = machine.trace.to_frame(
+        since=machine.measure_from, threads=machine.thread_names, until=machine.measure_to
+    )
     assert len(records) >= LINUX["events"]
     assert (records["path"] == "fast").sum() > 0

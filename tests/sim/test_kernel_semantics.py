@@ -10,10 +10,10 @@ import pytest
 from l4sim.kernel.effects import Outcome
 from l4sim.kernel.exception_fastpath import FAST_EXIT
 from l4sim.kernel.exception_slowpath import DELIVERED, QUEUED
-from l4sim.kernel.interpret import run_sync
 from l4sim.kernel.ipc_slowpath import BLOCKED, RECEIVED_QUEUED
 from l4sim.kernel.objects import ThreadState
 from l4sim.kernel.syscalls import RaiseException, ReplyWait, Wait
+from tests.kernel.sync_run import run_sync
 
 from ..helpers import kernel, machine, run_machine, server, shared_handler, worker
 
@@ -25,8 +25,10 @@ def _setup(cpus=1, workers=1, handler_cpu=0, handler_priority=200, fastpath=True
     assert k.scheduler.pick_next(handler_cpu) is handler
     run_sync(k.enter(handler_cpu, handler, Wait())[1], handler_cpu)  # the handler waits
     assert handler.state is ThreadState.WAITING_TO_RECEIVE
-    ws = [k.create_thread(f"w{i}", i % cpus, 100, k.create_space(f"t{i}"), handler=handler)
-          for i in range(workers)]
+    ws = [
+        k.create_thread(f"w{i}", i % cpus, 100, k.create_space(f"t{i}"), handler=handler)
+        for i in range(workers)
+    ]
     return k, handler, ws
 
 
@@ -45,15 +47,18 @@ def _tap(path, exits):
 def _raise(k, w, number=1):
     """Raise a syscall; the run's ``exits`` lists the fastpath's then the slowpath's exit."""
     exits = []
-    run = run_sync(_tap(k.enter(w.cpu, w, RaiseException("syscall", (number,)))[1], exits),
-                   w.cpu)
+    run = run_sync(_tap(k.enter(w.cpu, w, RaiseException("syscall", (number,)))[1], exits), w.cpu)
     run.exits = exits
     return run
 
 
 def _make_current(k, thread):
     """Put ``thread`` on its CPU, out of the ready queue (as a switch to it would)."""
-    k.scheduler.dequeue(thread)
+    queue = k.scheduler._ready[thread.cpu].get(thread.priority)
+    if queue is not None and thread in queue:
+        queue.remove(thread)
+        if not queue:
+            k.scheduler._ready_bitmap[thread.cpu] &= ~(1 << thread.priority)
     k.scheduler.run(thread.cpu, thread)
 
 
@@ -155,7 +160,7 @@ def test_a_lower_priority_handler_is_reached_by_the_slowpath_only():
 
 
 def test_cross_cpu_handler_is_woken_with_an_ipi():
-    k, h, (w0, w1) = _setup(cpus=2, workers=2)
+    k, h, (_w0, w1) = _setup(cpus=2, workers=2)
     _make_current(k, w1)
     run = _raise(k, w1)
     assert run.exits == ["handler_on_this_cpu", DELIVERED]

@@ -1,5 +1,6 @@
 """Timeline traces: Chrome trace JSON and PNG, from a normal run and from a violation."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import numpy as np
 
 from l4sim.analysis.timeline import Timeline
 from l4sim.cli import main
-from l4sim.sweep.runner import build_machine, run_machine
+from l4sim.simulation.simulate import build_machine, run_machine
 from l4sim.sweep.scenario import point_from_dict
 
 SCENARIO = str(Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml")
@@ -15,8 +16,7 @@ SCENARIO = str(Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml")
 
 def test_trace_json_has_cpu_tracks_segments_and_ipc_flows(tmp_path):
     out = tmp_path / "trace.json"
-    assert main(["trace", SCENARIO, "--set", "threads=2", "--out", str(out),
-                 "--events", "60"]) == 0
+    assert main(["trace", SCENARIO, "--set", "threads=2", "--out", str(out), "--events", "60"]) == 0
     events = json.loads(out.read_text())["traceEvents"]
     slices = [e for e in events if e["ph"] == "X"]
     assert {e["tid"] for e in slices} == {0, 1}
@@ -29,19 +29,20 @@ def test_trace_json_has_cpu_tracks_segments_and_ipc_flows(tmp_path):
     assert starts and len(starts) == len(finishes)
     # per CPU, the non-spin slices tile the timeline: no overlaps
     for cpu in (0, 1):
-        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in slices
-                       if e["tid"] == cpu and e["cat"] != "spin")
-        assert all(a[1] <= b[0] + 1e-9 for a, b in zip(spans, spans[1:], strict=False))
+        spans = sorted(
+            (e["ts"], e["ts"] + e["dur"]) for e in slices if e["tid"] == cpu and e["cat"] != "spin"
+        )
+        assert all(a[1] <= b[0] + 1e-9 for a, b in itertools.pairwise(spans))
 
 
 def test_kernel_segments_add_up_to_the_trace_buffer():
-    point = point_from_dict({"threads": 3, "wait_factor": 100.0, "events": 150,
-                             "warmup_events": 0})
+    point = point_from_dict({"threads": 3, "wait_factor": 100.0, "events": 150, "warmup_events": 0})
     timeline = Timeline(2)
     machine = build_machine(point, 0, invariants=True, recorder=timeline)
     run_machine(machine)
-    segments = sum(s.end - s.start for s in timeline.kernel_segments
-                   if not s.name.startswith("scheduler"))
+    segments = sum(
+        s.end - s.start for s in timeline.kernel_segments if not s.name.startswith("scheduler")
+    )
     duration = np.asarray(machine.trace.duration)
     closed = duration[duration >= 0].sum()
     assert closed <= segments <= closed * 1.02  # the rest: entries still open at the end
@@ -49,8 +50,20 @@ def test_kernel_segments_add_up_to_the_trace_buffer():
 
 def test_a_violation_writes_its_trace_and_exits_3(tmp_path, capsys):
     out = tmp_path / "violation.json"
-    status = main(["trace", SCENARIO, "--set", "threads=4", "--set", "wait_factor=10",
-                   "--set", "fastpath_variant=uniprocessor", "--out", str(out)])
+    status = main(
+        [
+            "trace",
+            SCENARIO,
+            "--set",
+            "threads=4",
+            "--set",
+            "wait_factor=10",
+            "--set",
+            "fastpath_variant=uniprocessor",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 3
     assert "invariant violated" in capsys.readouterr().err
     events = json.loads(out.read_text())["traceEvents"]
@@ -59,15 +72,31 @@ def test_a_violation_writes_its_trace_and_exits_3(tmp_path, capsys):
 
 def test_timeline_png(tmp_path):
     out = tmp_path / "timeline.png"
-    assert main(["timeline", SCENARIO, "--set", "threads=2", "--out", str(out),
-                 "--cycles", "3000", "--events", "30"]) == 0
+    assert (
+        main(
+            [
+                "timeline",
+                SCENARIO,
+                "--set",
+                "threads=2",
+                "--out",
+                str(out),
+                "--cycles",
+                "3000",
+                "--events",
+                "30",
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_an_interrupt_on_an_idle_cpu_is_recorded_as_the_idle_thread():
     """A tick that finds its CPU idle is a kernel entry of no thread (it used to crash)."""
+    from l4sim.kernel.config import KernelConfig
     from l4sim.kernel.costs import load_profile
-    from l4sim.kernel.kernel import IRQ, Kernel, KernelConfig
+    from l4sim.kernel.kernel import IRQ, Kernel
     from l4sim.kernel.syscalls import Compute, Wait
     from l4sim.sim.machine import Machine
 
@@ -80,8 +109,15 @@ def test_an_interrupt_on_an_idle_cpu_is_recorded_as_the_idle_thread():
             yield Wait()
             yield Compute(100)  # far shorter than the tick: the CPU idles in between
 
-    machine = Machine(kernel, {irq_thread: serve()}, np.random.default_rng(0), IRQ, 0, 10,
-                      timers=((0, 5000, "tick"),))
+    machine = Machine(
+        kernel,
+        {irq_thread: serve()},
+        np.random.default_rng(0),
+        IRQ,
+        0,
+        10,
+        timers=((0, 5000, "tick"),),
+    )
     machine.run()
     frame = machine.trace.to_frame(threads=machine.thread_names)
     ticks = frame[frame["kind"] == IRQ]

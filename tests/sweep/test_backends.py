@@ -7,16 +7,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from l4sim.sweep import backends
 from l4sim.sweep.backends import BackendError, connect
-from l4sim.sweep.run import run_sweep
-from l4sim.sweep.runner import run_record
+from l4sim.sweep.execute import run_sweep
 from l4sim.sweep.scenario import load_scenario
 
 pytestmark = pytest.mark.slow  # worker processes and a Dask cluster
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml"
-SMALL = ["events=200", "warmup_events=20", "replications=2", "sweep.threads=[1,3]",
-         "sweep.wait_factor=[10,1000]", "lock=tas"]
+SMALL = [
+    "events=200",
+    "warmup_events=20",
+    "replications=2",
+    "sweep.threads=[1,3]",
+    "sweep.wait_factor=[10,1000]",
+    "lock=tas",
+]
 
 
 def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
@@ -24,15 +30,30 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
     scenario = load_scenario(SCENARIO, SMALL)
     one = run_sweep(scenario, tmp_path / "one", jobs=1, progress=False)
     two = run_sweep(scenario, tmp_path / "two", jobs=2, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
-        dask = run_sweep(scenario, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                         progress=False)
-        command = subprocess.run([sys.executable, "-m", "l4sim.cli", "run", str(SCENARIO),
-                                  *[f"--set={s}" for s in SMALL], "--quiet",
-                                  "--scheduler", cluster.scheduler_address,
-                                  "--out", str(tmp_path / "cli")],
-                                 capture_output=True, text=True, timeout=300)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        dask = run_sweep(
+            scenario, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False
+        )
+        command = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "l4sim.cli",
+                "run",
+                str(SCENARIO),
+                *[f"--set={s}" for s in SMALL],
+                "--quiet",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--out",
+                str(tmp_path / "cli"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert command.returncode == 0, command.stderr
     assert one.computed == two.computed == dask.computed == 16
     assert "16 computed" in command.stdout
@@ -45,11 +66,7 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
 def test_a_worker_running_other_code_is_refused(tmp_path, monkeypatch):
     from l4sim.sweep import backends
 
-    def stale(config, replication, invariants=None, progress=None):
-        return {**run_record(config, replication, invariants, progress),
-                "model": "0123456789abcdef"}
-
-    monkeypatch.setattr(backends, "run_record", stale)
+    monkeypatch.setattr(backends, "model_version", lambda: "0123456789abcdef")
     scenario = load_scenario(SCENARIO, [*SMALL, "sweep.threads=[1]"])
     with pytest.raises(BackendError, match="another version of l4sim"):
         run_sweep(scenario, tmp_path / "out", jobs=1, progress=False)
@@ -58,9 +75,8 @@ def test_a_worker_running_other_code_is_refused(tmp_path, monkeypatch):
 
 def test_worker_gets_a_config_and_returns_plain_records():
     point = load_scenario(SCENARIO, SMALL).points()[0]
-    record = run_record(point.model_dump(), 1)
-    assert set(record) == {"config", "replication", "rows", "measured_cycles", "events",
-                           "model"}
+    record = backends.run_task(point.model_dump(), 1, None, None)
+    assert set(record) == {"config", "replication", "rows", "measured_cycles", "events", "model"}
     plain = (str, int, float, bool, type(None))
     assert all(isinstance(v, plain) for row in record["rows"] for v in row.values())
     for name, column in record["events"].items():
@@ -70,7 +86,8 @@ def test_worker_gets_a_config_and_returns_plain_records():
         else:
             assert type(column).__module__ == "numpy" and column.dtype.kind in "iufb", name
     assert {"kind", "path", "exit_point", "thread_name"} <= {
-        name for name, column in record["events"].items() if isinstance(column, pd.Categorical)}
+        name for name, column in record["events"].items() if isinstance(column, pd.Categorical)
+    }
 
 
 def test_unreachable_scheduler_is_one_line(tmp_path):
@@ -79,10 +96,23 @@ def test_unreachable_scheduler_is_one_line(tmp_path):
 
 
 def test_run_in_a_log_prints_plain_progress_lines(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "l4sim.cli", "run", str(SCENARIO),
-                             *[f"--set={s}" for s in SMALL], "--jobs", "1",
-                             "--out", str(tmp_path / "out")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "l4sim.cli",
+            "run",
+            str(SCENARIO),
+            *[f"--set={s}" for s in SMALL],
+            "--jobs",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stderr
     # 16 runs of 220 closed syscall exceptions each: the bar counts entries, the runs beside

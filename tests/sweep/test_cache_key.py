@@ -1,8 +1,9 @@
 """A cached result's key covers exactly what can change the result.
 
-The simulation code (kernel, simulator, workloads, runner), the libraries'
-versions, the point's keys, and the contents of every file it names: a
-user's workload, fastpath variant and check-order file, and its profile as
+The code that decides a run's records (the import closure of a run and of
+the resolution of its fastpath design), the libraries' versions, the
+point's keys, and the contents of every file it names: a user's workload,
+fastpath variant and check-order file, and its profile as
 resolved. Editing anything else (the analysis, the figures, the command
 line, the documentation) reuses the cached runs.
 """
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import l4sim
-from l4sim.sweep.cache import SIMULATION_CODE, simulation_sources, source_digest, task_key
+from l4sim.sweep.cache import task_key
+from l4sim.sweep.model_version import model_sources, source_digest
 from l4sim.sweep.scenario import point_from_dict
 
 PACKAGE = Path(l4sim.__file__).resolve().parent
@@ -33,25 +35,52 @@ def _append(path: Path, text: str = "\n# an edit\n") -> None:
     path.write_text(path.read_text() + text)
 
 
-def test_the_model_is_the_simulation_code_only():
-    parts = {path.relative_to(PACKAGE).parts[0] for path in simulation_sources()}
-    assert parts == {"kernel", "sim", "workloads", "sweep"}
-    assert [p for p in simulation_sources() if p.parts[-2] == "sweep"] == [
-        PACKAGE / "sweep" / "runner.py"]
-    assert set(SIMULATION_CODE) == {"kernel", "sim", "workloads", "sweep/runner.py"}
+def test_the_model_is_the_import_closure_of_a_run_and_of_its_design():
+    sources = {path.relative_to(PACKAGE).as_posix() for path in model_sources()}
+    parts = {source.split("/")[0] for source in sources}
+    assert parts == {"kernel", "sim", "workloads", "simulation", "design", "sweep"}
+    # of the sweep, only what resolves a design; the file that accepts one is in
+    assert {s for s in sources if s.startswith("sweep/")} == {"sweep/fastpath_designs.py"}
+    assert {"simulation/behaviour.py", "design/search.py", "sim/interpreter.pxd"} <= sources
+    # every built-in workload, though the registry imports them by name
+    assert {"workloads/linux.py", "workloads/sel4bench_smp.py"} <= sources
 
 
-@pytest.mark.parametrize("edited", ["analysis/figures.py", "analysis/report.py", "cli.py",
-                                    "sweep/run.py", "sweep/progress.py", "build.py"])
+def test_a_new_write_of_a_field_a_check_reads_changes_the_model(package_copy):
+    before = source_digest(package_copy)
+    _append(package_copy / "analysis" / "figures.py", "\ndef _x(t):\n    t.space = None\n")
+    assert source_digest(package_copy) != before
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        "analysis/figures.py",
+        "analysis/report.py",
+        "cli.py",
+        "sweep/execute.py",
+        "sweep/progress.py",
+        "build.py",
+    ],
+)
 def test_editing_analysis_cli_or_tables_reuses_cached_runs(package_copy, edited):
     before = source_digest(package_copy)
     _append(package_copy / edited)
     assert source_digest(package_copy) == before
 
 
-@pytest.mark.parametrize("edited", ["kernel/ipc_fastpath.py", "sim/interpreter.py",
-                                    "sim/interpreter.pxd", "workloads/linux.py",
-                                    "sweep/runner.py"])
+@pytest.mark.parametrize(
+    "edited",
+    [
+        "kernel/ipc_fastpath.py",
+        "sim/interpreter.py",
+        "sim/interpreter.pxd",
+        "workloads/linux.py",
+        "simulation/simulate.py",
+        "simulation/behaviour.py",
+        "design/search.py",
+    ],
+)
 def test_editing_the_simulation_code_recomputes(package_copy, edited):
     before = source_digest(package_copy)
     _append(package_copy / edited)
@@ -68,9 +97,15 @@ def test_key_covers_every_result_shaping_key_and_the_model():
     assert task_key(dict(point), 0, "m1") == key
     assert task_key(point, 1, "m1") != key
     assert task_key(point, 0, "m2") != key
-    for name, value in [("seed", 1), ("events", 151), ("lock", "tas"), ("cpus", 3),
-                        ("fastpath_ipc", True), ("profile", "sel4-sabre"),
-                        ("costs", {"lock_handoff": 61})]:
+    for name, value in [
+        ("seed", 1),
+        ("events", 151),
+        ("lock", "tas"),
+        ("cpus", 3),
+        ("fastpath_ipc", True),
+        ("profile", "sel4-sabre"),
+        ("costs", {"lock_handoff": 61}),
+    ]:
         assert task_key({**point, name: value}, 0, "m1") != key, name
     # labels that do not change one run's result leave the key alone
     assert task_key({**point, "name": "renamed", "replications": 9}, 0, "m1") == key
@@ -113,8 +148,11 @@ def test_editing_a_fastpath_variant_recomputes(tmp_path):
 def test_the_cache_key_follows_the_order_file_contents(tmp_path):
     path = tmp_path / "order.json"
     path.write_text(json.dumps({"ipc": ["valid_destination", "simple_message"]}))
-    config = {**_config(workload="ipc_bench"), "check_order": "optimized",
-              "check_order_file": str(path)}
+    config = {
+        **_config(workload="ipc_bench"),
+        "check_order": "optimized",
+        "check_order_file": str(path),
+    }
     first = task_key(config, 0, "model")
     path.write_text(json.dumps({"ipc": ["simple_message", "valid_destination"]}))
     assert task_key(config, 0, "model") != first

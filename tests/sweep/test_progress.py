@@ -1,14 +1,17 @@
-"""Progress of long work: within a run (entries against the target), across workers, while
-the tables are assembled; a bar on a terminal, lines in a log; records never change."""
+"""Progress of long work; records never change.
+
+Within a run (entries against the target), across workers, while the tables
+are assembled; a bar on a terminal, lines in a log.
+"""
 
 import io
 
 import pandas as pd
 
+from l4sim.simulation.simulate import PROGRESS_EVERY, simulate
 from l4sim.sweep.backends import run_local
+from l4sim.sweep.execute import run_sweep
 from l4sim.sweep.progress import Progress
-from l4sim.sweep.run import run_sweep
-from l4sim.sweep.runner import PROGRESS_EVERY, simulate
 from l4sim.sweep.scenario import load_scenario, point_from_dict
 
 
@@ -30,9 +33,10 @@ def test_a_single_run_reports_its_entries_as_it_goes_and_no_record_changes():
 
 
 def test_local_workers_share_one_count_of_entries():
-    points = [point_from_dict({"events": 300, "warmup_events": 30, "threads": t})
-              for t in (1, 2, 3)]
-    tasks = [(f"k{i}", p.model_dump(), 0) for i, p in enumerate(points)]
+    points = [
+        point_from_dict({"events": 300, "warmup_events": 30, "threads": t}) for t in (1, 2, 3)
+    ]
+    tasks = [(f"k{i}", p.model_dump(), 0, None) for i, p in enumerate(points)]
     told: list[int] = []
     results = dict(run_local(tasks, 2, progress=told.append))
     assert sorted(results) == ["k0", "k1", "k2"]
@@ -84,7 +88,7 @@ def test_short_work_shows_nothing_and_long_work_does():
 
 
 def test_a_sweep_counts_entries_then_assembles_its_tables(tmp_path, capsys, monkeypatch):
-    from l4sim.sweep import run as run_module
+    from l4sim.sweep import execute as run_module
 
     made = []
 
@@ -94,8 +98,9 @@ def test_a_sweep_counts_entries_then_assembles_its_tables(tmp_path, capsys, monk
             made.append(self)
 
     monkeypatch.setattr(run_module, "Progress", Recorded)
-    (tmp_path / "s.toml").write_text('name = "s"\nevents = 100\nwarmup_events = 10\n'
-                                     '[sweep]\nthreads = [1, 2]\n')
+    (tmp_path / "s.toml").write_text(
+        'name = "s"\nevents = 100\nwarmup_events = 10\n[sweep]\nthreads = [1, 2]\n'
+    )
     run_sweep(load_scenario(tmp_path / "s.toml"), tmp_path / "out", jobs=1)
     computing, assembling = made
     assert (computing.unit, computing.total, computing.done) == ("entries", 220, 220)

@@ -3,7 +3,7 @@
 import pytest
 
 from l4sim.kernel.costs import load_profile
-from l4sim.sweep.run import point_from_row, run_sweep
+from l4sim.sweep.execute import point_from_row, run_sweep
 from l4sim.sweep.scenario import ScenarioError, load_scenario, point_from_dict, point_keys
 
 
@@ -13,8 +13,7 @@ def _scenario(tmp_path, text: str, name: str = "s.toml"):
     return path
 
 
-@pytest.mark.parametrize("text", ["costs.line_transfer = 30\n",
-                                  "[costs]\nline_transfer = 30\n"])
+@pytest.mark.parametrize("text", ["costs.line_transfer = 30\n", "[costs]\nline_transfer = 30\n"])
 def test_a_cost_override_changes_that_cost_only(tmp_path, text):
     point = load_scenario(_scenario(tmp_path, text)).points()[0]
     base = load_profile(point.profile)
@@ -36,8 +35,9 @@ def test_a_swept_cost_is_a_column_of_every_table(tmp_path):
     events = pd.read_parquet(tmp_path / "out" / "events.parquet")
     assert sorted(events["costs.lock_handoff"].unique()) == [30, 120]
     # the contended grant costs more with the dearer handoff
-    wait = run.points[run.points["kind"] == "syscall_exception"].set_index(
-        "costs.lock_handoff")["lock_wait_mean"]
+    wait = run.points[run.points["kind"] == "syscall_exception"].set_index("costs.lock_handoff")[
+        "lock_wait_mean"
+    ]
     assert wait[120] > wait[30]
 
 
@@ -56,8 +56,11 @@ def test_cost_overrides_share_the_random_streams(tmp_path):
 
 
 def test_a_points_row_gives_back_the_point(tmp_path):
-    path = _scenario(tmp_path, 'profile = "sel4-sabre"\ncosts.line_transfer = 7\n'
-                               '[sweep]\n"costs.lock_handoff" = [30, 120]\n')
+    path = _scenario(
+        tmp_path,
+        'profile = "sel4-sabre"\ncosts.line_transfer = 7\n'
+        '[sweep]\n"costs.lock_handoff" = [30, 120]\n',
+    )
     for point in load_scenario(path).points():
         row = {**point.flat(), "replication": 0, "kind": "ipc", "duration_mean": 1.0}
         assert point_from_row(row) == point

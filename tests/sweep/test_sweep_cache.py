@@ -9,14 +9,19 @@ import pytest
 
 from l4sim.sweep import cache as cache_module
 from l4sim.sweep.cache import ResultCache
-from l4sim.sweep.run import run_sweep
+from l4sim.sweep.execute import run_sweep
 from l4sim.sweep.scenario import load_scenario
 
 from ..interrupted import kill_after_cached_runs
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml"
-SMALL = ["events=150", "warmup_events=20", "replications=2", "sweep.threads=[1,2]",
-         "sweep.wait_factor=[10,1000]"]
+SMALL = [
+    "events=150",
+    "warmup_events=20",
+    "replications=2",
+    "sweep.threads=[1,2]",
+    "sweep.wait_factor=[10,1000]",
+]
 TABLES = ("points.parquet", "events.parquet", "summary.parquet")
 
 
@@ -70,27 +75,48 @@ def test_cached_file_is_written_atomically(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_tables(tmp_path):
-    """kill -9 a real 'l4sim run' mid-sweep; the rerun finishes it, tables identical."""
-    args = ["run", str(SCENARIO), "--set", "events=300", "--set", "warmup_events=30",
-            "--set", "replications=2", "--set", "sweep.threads=[1,2]",
-            "--set", "sweep.wait_factor=[10,1000]", "--jobs", "1", "--quiet"]
+    """A real 'l4sim run' killed (-9) mid-sweep; the rerun finishes it, tables identical."""
+    args = [
+        "run",
+        str(SCENARIO),
+        "--set",
+        "events=300",
+        "--set",
+        "warmup_events=30",
+        "--set",
+        "replications=2",
+        "--set",
+        "sweep.threads=[1,2]",
+        "--set",
+        "sweep.wait_factor=[10,1000]",
+        "--jobs",
+        "1",
+        "--quiet",
+    ]
     command = [sys.executable, "-m", "l4sim.cli", *args]
     interrupted = tmp_path / "interrupted"
-    done = kill_after_cached_runs([*command, "--out", str(interrupted)], interrupted, tmp_path,
-                                  runs=3, timeout=60)
+    done = kill_after_cached_runs(
+        [*command, "--out", str(interrupted)], interrupted, tmp_path, runs=3, timeout=60
+    )
     assert 3 <= done < 16
     assert not (interrupted / "points.parquet").exists()
 
-    rerun = subprocess.run([*command, "--out", str(interrupted)], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        [*command, "--out", str(interrupted)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert f"16 runs ({done} reused" in rerun.stdout, rerun.stdout
     assert f"{16 - done} computed" in rerun.stdout
     assert list(interrupted.glob("cache/*/.*.tmp")) == []
 
     whole = tmp_path / "whole"
-    straight = subprocess.run([*command, "--out", str(whole)], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
+    straight = subprocess.run(
+        [*command, "--out", str(whole)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert straight.returncode == 0, straight.stderr
     _same_tables(interrupted, whole)
 
@@ -102,9 +128,21 @@ def test_second_run_on_a_busy_folder_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     with FolderLock(out):
-        result = subprocess.run([sys.executable, "-m", "l4sim.cli", "run", str(SCENARIO),
-                                 *[f"--set={s}" for s in SMALL], "--out", str(out)],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "l4sim.cli",
+                "run",
+                str(SCENARIO),
+                *[f"--set={s}" for s in SMALL],
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode == 2
     assert result.stderr.strip() == f"l4sim: error: {out}: another l4sim run is writing this folder"
     assert sorted(p.name for p in out.iterdir()) == [".lock"]
@@ -128,8 +166,11 @@ def test_a_derived_result_is_computed_once_per_point_and_model(tmp_path):
     ResultCache(tmp_path).derived("proposals", other, lambda: compute(3))
     ResultCache(tmp_path, model="another").derived("proposals", point, lambda: compute(4))
     assert calls == [1, 3, 4]  # another point, another model version: computed anew
-    (stored,) = [p for p in cache.folder.glob("*.proposals.pickle")
-                 if cache_module.derived_key("proposals", point, cache.model) in p.name]
+    (stored,) = [
+        p
+        for p in cache.folder.glob("*.proposals.pickle")
+        if cache_module.derived_key("proposals", point, cache.model) in p.name
+    ]
     stored.write_bytes(b"not a pickle")
     assert cache.derived("proposals", point, lambda: compute(5)) == first
     assert calls == [1, 3, 4, 5]  # an unreadable file: computed and filed again

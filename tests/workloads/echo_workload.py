@@ -7,7 +7,8 @@ point of the group ``l4sim.workloads``.
 import numpy as np
 from pydantic import Field
 
-from l4sim.kernel.kernel import SYSCALL_EXCEPTION, Kernel
+from l4sim.kernel.decode import SYSCALL_EXCEPTION
+from l4sim.kernel.kernel import Kernel
 from l4sim.kernel.syscalls import Compute, RaiseException, ReplyWait, Wait
 from l4sim.workloads import Point, Setup
 
@@ -32,5 +33,10 @@ def build(params: Params, costs, seeds: np.random.SeedSequence, config) -> Setup
     kernel = Kernel(config, costs)
     server = kernel.create_thread("handler", 0, 200, kernel.create_space("server"))
     thread = kernel.create_thread("worker", 0, 100, kernel.create_space("task"), handler=server)
-    return Setup(kernel, {server: handler(), thread: worker(params.gap)}, SYSCALL_EXCEPTION,
-                 params.warmup_events, params.events)
+    return Setup(
+        kernel,
+        {server: handler(), thread: worker(params.gap)},
+        SYSCALL_EXCEPTION,
+        params.warmup_events,
+        params.events,
+    )

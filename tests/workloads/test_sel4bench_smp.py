@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from l4sim.kernel.costs import load_profile
-from l4sim.sweep.runner import build_machine, run_machine, simulate
+from l4sim.simulation.simulate import build_machine, run_machine, simulate
 from l4sim.sweep.scenario import point_from_dict
 
 TRAPPED = {
@@ -54,9 +54,11 @@ def _ping_periods(**keys) -> np.ndarray:
 
 
 def test_the_delay_is_a_spin_on_the_counter_whatever_interrupts_it():
-    """Timeslice ends cut the spins (3.3 a round, a kernel entry of ~230 cycles each): the
-    round stays as long, but for a cut that lands in a spin's last cycles (the spin ends
-    only once the kernel has returned: ~230^2 / (2 x 5000) = 5 cycles a cut on average).
+    """Timeslice ends cut the spins, and the round stays as long.
+
+    3.3 cuts a round, a kernel entry of ~230 cycles each; only a cut that
+    lands in a spin's last cycles lengthens it (the spin ends only once the
+    kernel has returned: ~230^2 / (2 x 5000) = 5 cycles a cut on average).
 
     As user work (Compute) each cut would add its whole kernel time: ~770 cycles a round.
     """
@@ -77,9 +79,11 @@ def test_four_cores_wait_for_the_big_lock_and_one_way_costs_show_it():
 
 
 def test_exponential_spins_are_sel4bench_s_draws_stratified_per_block():
-    """Each block of draws takes one from each equally likely slice of the exponential
-    distribution: the spins are exponential (a share 1 - 1/e below the mean), their mean is
-    the mean of floor(delay x E), and the overhead fix-up takes that much off, down to 0."""
+    """Each block of draws takes one from each equally likely slice of the exponential.
+
+    The spins are exponential (a share 1 - 1/e below the mean), their mean is the mean
+    of floor(delay x E), and the overhead fix-up takes that much off, down to 0.
+    """
     from l4sim.workloads.sel4bench_smp import DRAW_BLOCK, ExponentialDelay
 
     delay = 5000
@@ -136,8 +140,10 @@ def test_an_exponential_round_is_two_mean_spins_the_loop_and_the_two_ipcs():
 
 def test_spinning_cores_slow_the_lock_s_new_holder_by_the_drag():
     """lock_spinner_drag: each core still spinning after a contended grant adds its cycles.
+
     At delay 0 on 4 cores at most two others spin behind each new holder, so a drag of 20
-    costs between 0 and 40 cycles per grant; on 1 core nobody spins and it costs nothing."""
+    costs between 0 and 40 cycles per grant; on 1 core nobody spins and it costs nothing.
+    """
     keys = {**TRAPPED, "cpus": 4, "delay_cycles": 0, "events": 2000}
     plain = simulate(point(**keys)).rows[0]["calls_per_second"]
     dragged = simulate(point(**keys, **{"costs.lock_spinner_drag": 20})).rows[0]

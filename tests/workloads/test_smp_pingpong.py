@@ -3,13 +3,20 @@
 import pytest
 
 from l4sim.kernel.costs import load_profile
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
 from l4sim.sweep.scenario import point_from_dict
 
 
 def run(**keys):
-    point = point_from_dict({"workload": "smp_pingpong", "fastpath_ipc": True, "events": 1000,
-                             "warmup_events": 100, **keys})
+    point = point_from_dict(
+        {
+            "workload": "smp_pingpong",
+            "fastpath_ipc": True,
+            "events": 1000,
+            "warmup_events": 100,
+            **keys,
+        }
+    )
     return simulate(point)
 
 
@@ -35,7 +42,9 @@ def test_sel4_sabre_big_lock_fastpath_call_costs_the_smp_build_number():
 @pytest.mark.parametrize("kernel_lock", ["fine", "big"])
 def test_spinning_pairs_scale_until_the_kernel_lock_saturates(kernel_lock):
     """With user work between calls, more CPUs give more calls, up to the lock's limit."""
-    rates = [run(cpus=cpus, delay_cycles=5000, kernel_lock=kernel_lock).rows[0][
-        "calls_per_second"] for cpus in (1, 2, 8)]
+    rates = [
+        run(cpus=cpus, delay_cycles=5000, kernel_lock=kernel_lock).rows[0]["calls_per_second"]
+        for cpus in (1, 2, 8)
+    ]
     assert rates[1] > 1.8 * rates[0]
     assert rates[2] > rates[1]

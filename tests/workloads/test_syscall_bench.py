@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from l4sim.sweep.run import run_scenario
-from l4sim.sweep.runner import simulate
+from l4sim.simulation.simulate import simulate
+from l4sim.sweep.execute import run_scenario
 from l4sim.sweep.scenario import load_scenario, point_from_dict
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml"
@@ -22,7 +22,8 @@ def points(tmp_path_factory):
     frame = run_scenario(scenario, out, jobs=2, progress=False)
     frame = frame[frame["kind"] == "syscall_exception"]
     return frame.groupby(["fastpath_syscall", "threads", "wait_factor"])[
-        ["duration_mean", "contended_fraction", "lock_wait_mean"]].mean()
+        ["duration_mean", "contended_fraction", "lock_wait_mean"]
+    ].mean()
 
 
 def test_fastpath_faster_than_slowpath_at_every_point(points):
@@ -54,8 +55,9 @@ def test_two_threads_contention_and_duration_correlate(points):
 
 
 def test_same_seed_same_results_bit_for_bit():
-    point = point_from_dict({"threads": 3, "wait_factor": 100.0, "events": 400,
-                             "warmup_events": 50, "lock": "tas"})
+    point = point_from_dict(
+        {"threads": 3, "wait_factor": 100.0, "events": 400, "warmup_events": 50, "lock": "tas"}
+    )
     first, second = simulate(point, 1), simulate(point, 1)
     pd.testing.assert_frame_equal(first.events, second.events)
     assert first.rows == second.rows
@@ -64,8 +66,16 @@ def test_same_seed_same_results_bit_for_bit():
 
 
 def test_tables_do_not_depend_on_worker_count(tmp_path):
-    scenario = load_scenario(SCENARIO, ["events=200", "warmup_events=20", "replications=2",
-                                        "sweep.threads=[1,2]", "sweep.wait_factor=[10,1000]"])
+    scenario = load_scenario(
+        SCENARIO,
+        [
+            "events=200",
+            "warmup_events=20",
+            "replications=2",
+            "sweep.threads=[1,2]",
+            "sweep.wait_factor=[10,1000]",
+        ],
+    )
     one = run_scenario(scenario, tmp_path / "one", jobs=1, progress=False)
     two = run_scenario(scenario, tmp_path / "two", jobs=2, progress=False)
     pd.testing.assert_frame_equal(one, two)
@@ -73,37 +83,83 @@ def test_tables_do_not_depend_on_worker_count(tmp_path):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
 
-@pytest.mark.parametrize("keys", [
-    {},
-    *({"lock": lock, "kernel_lock": strategy, "cpus": 4, "threads": 8}
-      for strategy in ("fine", "big") for lock in ("tas", "ticket", "mcs", "clh")),
-    {"workload": "lock_microbench", "cpus": 8, "threads": 8, "costs.lock_handoff": 200},
-    {"workload": "lock_microbench", "cpus": 8, "threads": 8, "lock": "tas"},
-    *({"workload": "smp_pingpong", "cpus": 4, "delay_cycles": 300, "fastpath_ipc": True,
-       "kernel_lock": strategy} for strategy in ("fine", "big")),
-    # the trap outside the big lock, spins cut by timeslice ends
-    {"workload": "sel4bench_smp", "cpus": 4, "delay_cycles": 2000, "costs.trap_entry": 57,
-     "costs.trap_exit": 56, "costs.kernel_entry": 0, "costs.kernel_exit": 0,
-     "costs.smp_bench_loop": 300, "costs.timeslice": 1500},
-    {"workload": "linux", "fastpath_ipc": True},
-    {"workload": "linux", "fastpath_ipc": True, "irq_forward": "notify", "fastpath_notify": True,
-     "tick": 1_000_000, "device_latency": 20_000.0},
-    {"workload": "ipc_bench", "clients": 4, "fastpath_ipc": True},
-    # CPUs go idle often: an idle CPU must not dispatch before its last path ended
-    {"workload": "ipc_bench", "clients": 6, "fastpath_ipc": True, "wait_factor": 10.0},
-    # long enough for CPUs running ahead to matter: user code sharing a mailbox
-    # across CPUs, and the measurement window's end (both once differed)
-    {"workload": "linux", "fastpath_ipc": True, "irq_forward": "notify", "fastpath_notify": True,
-     "tick": 1_000_000, "device_latency": 20_000.0, "events": 1500, "warmup_events": 100},
-    # more CPUs than the engine scans one by one (it takes minima instead)
-    {"workload": "syscall_bench", "cpus": 16, "threads_per_cpu": 1, "threads": None,
-     "wait_factor": 10_000.0, "lock": "ticket"},
-    {"workload": "linux", "fastpath_ipc": True, "cpus": 12, "irq_forward": "notify",
-     "fastpath_notify": True},
-])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {},
+        *(
+            {"lock": lock, "kernel_lock": strategy, "cpus": 4, "threads": 8}
+            for strategy in ("fine", "big")
+            for lock in ("tas", "ticket", "mcs", "clh")
+        ),
+        {"workload": "lock_microbench", "cpus": 8, "threads": 8, "costs.lock_handoff": 200},
+        {"workload": "lock_microbench", "cpus": 8, "threads": 8, "lock": "tas"},
+        *(
+            {
+                "workload": "smp_pingpong",
+                "cpus": 4,
+                "delay_cycles": 300,
+                "fastpath_ipc": True,
+                "kernel_lock": strategy,
+            }
+            for strategy in ("fine", "big")
+        ),
+        # the trap outside the big lock, spins cut by timeslice ends
+        {
+            "workload": "sel4bench_smp",
+            "cpus": 4,
+            "delay_cycles": 2000,
+            "costs.trap_entry": 57,
+            "costs.trap_exit": 56,
+            "costs.kernel_entry": 0,
+            "costs.kernel_exit": 0,
+            "costs.smp_bench_loop": 300,
+            "costs.timeslice": 1500,
+        },
+        {"workload": "linux", "fastpath_ipc": True},
+        {
+            "workload": "linux",
+            "fastpath_ipc": True,
+            "irq_forward": "notify",
+            "fastpath_notify": True,
+            "tick": 1_000_000,
+            "device_latency": 20_000.0,
+        },
+        {"workload": "ipc_bench", "clients": 4, "fastpath_ipc": True},
+        # CPUs go idle often: an idle CPU must not dispatch before its last path ended
+        {"workload": "ipc_bench", "clients": 6, "fastpath_ipc": True, "wait_factor": 10.0},
+        # long enough for CPUs running ahead to matter: user code sharing a mailbox
+        # across CPUs, and the measurement window's end (both once differed)
+        {
+            "workload": "linux",
+            "fastpath_ipc": True,
+            "irq_forward": "notify",
+            "fastpath_notify": True,
+            "tick": 1_000_000,
+            "device_latency": 20_000.0,
+            "events": 1500,
+            "warmup_events": 100,
+        },
+        # more CPUs than the engine scans one by one (it takes minima instead)
+        {
+            "workload": "syscall_bench",
+            "cpus": 16,
+            "threads_per_cpu": 1,
+            "threads": None,
+            "wait_factor": 10_000.0,
+            "lock": "ticket",
+        },
+        {
+            "workload": "linux",
+            "fastpath_ipc": True,
+            "cpus": 12,
+            "irq_forward": "notify",
+            "fastpath_notify": True,
+        },
+    ],
+)
 def test_lookahead_gives_the_same_timeline_as_flushing_every_effect(keys):
     """The engine's folding of delays is an optimisation only: same records either way."""
-
     values = {"threads": 4, "wait_factor": 100.0, "events": 500, "warmup_events": 50, **keys}
     values = {key: value for key, value in values.items() if value is not None}  # None: unset
     if values.get("workload") in ("linux", "ipc_bench"):
