@@ -221,11 +221,8 @@ def search(
         return value, 1 - ok
 
     def as_listed(subset: int, held: Stage) -> Step:
-        """The step where the data never reach: the next check of the list, where it belongs.
-
-        Every cost there is weighted by zero, so the design moves nothing it
-        need not.
-        """
+        # where the data never reach (every cost weighted by zero): the next check of
+        # the list, where it belongs, so that the design moves nothing it need not
         return next((how, i, after) for how, i, after in options(subset, held) if how == PLAIN)
 
     def finish(held: Stage) -> float:
