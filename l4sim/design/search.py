@@ -61,7 +61,7 @@ simulation of the design measures the real effect.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,12 +230,7 @@ def search(
     reach = _superset_counts(masks, counts, n)
     full = (1 << n) - 1
     total_pass = reach[full]
-    # decoding cycles handed over once the checks of a subset passed (the search hands
-    # over every check that decodes)
-    decoded = np.zeros(1 << n)
-    for i in range(n):
-        if model.decodes[i] and moves:
-            decoded.reshape(-1, 2, 1 << i)[:, 1, :] += model.cost[i]
+    decoded = _decoded(model, moves)
     exact = n <= EXACT_LIMIT if exact is None else exact
 
     Step = tuple[str, int, Stage]  # (how, check, locks held after)
@@ -310,6 +305,27 @@ def search(
                 ranked.append((cost / max(fail, 1e-9), how, i, after))
             return min(ranked)[1:]
 
+    return _walk(checks, chooser, full)
+
+
+def _decoded(model: _Model, moves: bool) -> np.ndarray:
+    """Per subset of checks passed, the decoding cycles a fallback then hands over.
+
+    The search hands over every check that decodes (when it may move checks).
+    """
+    decoded = np.zeros(1 << model.n)
+    for i in range(model.n):
+        if model.decodes[i] and moves:
+            decoded.reshape(-1, 2, 1 << i)[:, 1, :] += model.cost[i]
+    return decoded
+
+
+def _walk(
+    checks: tuple[Check[Any], ...],
+    chooser: Callable[[int, Stage], tuple[str, int, Stage] | None],
+    full: int,
+) -> list[str]:
+    """The design the chooser picks, step by step from no check passed; rechecks last."""
     design, rechecks = [], []
     subset, held = 0, Stage.LOCK_FREE
     while subset != full:
