@@ -12,10 +12,10 @@ ARGS    ?=
 SPHINX  = $(BIN)/sphinx-build -E -W --keep-going -q -b html docs build/docs
 
 .PHONY: help venv figures sweep report notebooks test lint docs bench scaling validation clean \
-        sensitivity
+        sensitivity sel4checks
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # uv installs the same packages as pip about ten times faster (most of make test's
 # set-up time was pip's); where uv cannot be had, pip does it
@@ -85,6 +85,13 @@ STUDIES := linux syscall ipc scaling
 sensitivity: $(READY)  ## which costs decide each claim: results/sensitivity_*/, then make report
 	for study in $(STUDIES); do \
 	  $(L4SIM) sensitivity scenarios/sensitivity_$$study.toml $(ARGS) || exit $$?; done
+
+# seL4's fastpath checks outside its big lock (docs/background/sel4-big-lock.md): the prediction's runs
+SEL4CHECKS := sel4_checks_smp sel4_checks_smp_static sel4_checks_ipc sel4_checks_ipc_static \
+              sel4_checks_band
+sel4checks: $(READY)  ## seL4's checks outside the big lock: results/sel4_checks_*/, then make report
+	for name in $(SEL4CHECKS); do \
+	  $(L4SIM) run scenarios/$$name.toml $(ARGS) || exit $$?; done
 
 validation: $(READY)  ## print the lock model's validation table (analytic vs simulated)
 	$(BIN)/python -m l4sim.analysis.validation

@@ -279,7 +279,8 @@ def _measurement_parsers(commands) -> None:
             "data",
             nargs="+",
             type=Path,
-            help="a folder of sel4bench-results .jsonl files, or the files",
+            help="a board's folder of sel4bench-results as published, several, the folder "
+            "of all boards, or .jsonl files",
         )
         command.add_argument(
             "--events", type=int, default=4000, help="Calls per simulation (default 4000)"
@@ -299,7 +300,8 @@ def _measurement_parsers(commands) -> None:
         type=Path,
         required=True,
         metavar="PROFILE.toml",
-        help="the profile to write; its residuals go beside it (PROFILE.residuals.md)",
+        help="the profile to write; its residuals go beside it (PROFILE.residuals.md); "
+        "data of several SMP builds: PROFILE.BOARD.BUILD.toml each",
     )
     compare.add_argument(
         "--out",
@@ -314,7 +316,7 @@ def _measurement_parsers(commands) -> None:
         default=None,
         metavar="DATE=WHAT",
         help="a change to mark and predict the effect of "
-        "(repeatable; default: the Sabre 2026 series' two, seL4 on "
+        "(repeatable; default: the 2026 series' two, seL4 on "
         "2026-05-05 and sel4bench on 2026-06-26)",
     )
     compare.add_argument(

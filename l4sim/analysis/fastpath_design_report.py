@@ -30,7 +30,15 @@ from l4sim.analysis.checks_report import point_groups
 from l4sim.analysis.document import Document, Table, collapse_rows
 from l4sim.analysis.style import KINDS, number
 from l4sim.kernel.checks import Check, Stage
-from l4sim.kernel.fastpath_design import EARLY, HOISTED, PLAIN, RECHECK, parse_step
+from l4sim.kernel.fastpath_design import (
+    EARLY,
+    HANDOVER,
+    HOISTED,
+    PLAIN,
+    RECHECK,
+    parse_step,
+    split_design_key,
+)
 from l4sim.sweep.cache import ResultCache
 from l4sim.sweep.fastpath_designs import design_proposals
 from l4sim.sweep.stats import mean_ci
@@ -43,11 +51,16 @@ MEANINGS = {
     "reordered": "the same checks in the order that minimises the expected cycles per "
     "attempt (the order optimizer of `l4sim checks --optimize`; nothing moves "
     "across lock stages)",
-    "optimized": "the searched design: the checks reordered, some *hoisted* (moved before "
-    "any lock: they read only fields the static scan proves never written) and "
-    "some checked *early* (an unlocked precheck, checked again under its lock "
-    "before the commit)",
+    "optimized": "the searched design, one per operation (a Call's and a ReplyWait's, "
+    "each from its own attempts): the checks reordered, some *hoisted* (moved before "
+    "any lock: they read only fields the static scan proves never written), some "
+    "checked *early* (an unlocked precheck, checked again under its lock before the "
+    "commit), and what the lock-free checks decoded *handed over* to the slowpath "
+    "when the fastpath falls back (it does not decode the message and destination "
+    "again)",
 }
+# the operations of a fastpath with a design each, as the tables name them
+OPERATION_NAMES = {"call": "Call", "reply_wait": "ReplyWait"}
 NO_FALLBACK = "no fastpath attempt fell back here"
 
 
@@ -56,14 +69,16 @@ HELD = {
     Stage.SCHEDULER: "scheduler lock",
     Stage.THREADS: "scheduler + thread locks",
 }
+BIG_LOCK = "big kernel lock"
 
 
-def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
+def describe(design: list[str], checks: tuple[Check, ...], big_lock: bool = False) -> list[str]:
     """The design as steps for a reader, in order: the locks held at each, moves marked.
 
     *Hoisted* means before any lock: a hoisted step the design places after a
     check that took a lock runs under that lock, so it is described as needing
-    no lock of its own, not as hoisted.
+    no lock of its own, not as hoisted. ``big_lock``: the kernel's one lock
+    is what every locked step holds.
     """
     by_name = {check.name: check for check in checks}
     lines = []
@@ -77,10 +92,12 @@ def describe(design: list[str], checks: tuple[Check, ...]) -> list[str]:
             HOISTED: " **hoisted** (reads only fields never written)",
             EARLY: " **early** (unlocked precheck)",
             RECHECK: " (again under its lock, before the commit)",
+            HANDOVER: " (what it decoded **handed over** to the slowpath on a fallback)",
         }[how]
         if how == HOISTED and held > Stage.LOCK_FREE:
             mark = " (needs no lock of its own: reads only fields never written)"
-        lines.append(f"`{name}` [{HELD[held]}]{mark}")
+        holds = BIG_LOCK if big_lock and held > Stage.LOCK_FREE else HELD[held]
+        lines.append(f"`{name}` [{holds}]{mark}")
     return lines
 
 
@@ -216,8 +233,11 @@ def _designs(document: Document, folder: Path, keys: list[str], lists: dict) -> 
             continue
         proposals = design_proposals(point, cache.derived)
         where = {_header(k): v for k, v in values.items() if k in keys}
-        for kind, entry in proposals.items():
-            steps = tuple(describe(entry["optimized"]["design"], point.fastpaths()[kind]))
+        for key, entry in proposals.items():
+            kind = fastpath_name(key)
+            steps = tuple(
+                describe(entry["optimized"]["design"], point.fastpaths()[split_design_key(key)[0]])
+            )
             verdict = (
                 "accepted"
                 if entry["verdict"] is None
@@ -227,7 +247,7 @@ def _designs(document: Document, folder: Path, keys: list[str], lists: dict) -> 
             here[(kind, steps)] = letter
             rows.append(
                 {
-                    "fastpath": KINDS.get(kind, kind),
+                    "fastpath": kind,
                     **where,
                     "profiled attempts": int(entry["attempts"]),
                     **{
@@ -243,15 +263,22 @@ def _designs(document: Document, folder: Path, keys: list[str], lists: dict) -> 
     table = pd.DataFrame(rows)
     document.table(Table(table))
     for (kind, steps), letter in here.items():
-        chosen = table[(table["fastpath"] == KINDS.get(kind, kind)) & (table["design"] == letter)]
+        chosen = table[(table["fastpath"] == kind) & (table["design"] == letter)]
         document.text(
-            f"**Design {letter}** ({KINDS.get(kind, kind)} fastpath; "
+            f"**Design {letter}** ({kind} fastpath; "
             f"{_applies(chosen, [_header(k) for k in keys])}):"
         )
         document.steps(list(steps))
 
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def fastpath_name(key: str) -> str:
+    """A design key as the tables name it: ``"ipc.call"`` -> ``"IPC (Call)"``."""
+    kind, operation = split_design_key(key)
+    name = KINDS.get(kind, kind)
+    return name if operation is None else f"{name} ({OPERATION_NAMES.get(operation, operation)})"
 
 
 def _applies(rows: pd.DataFrame, keys: list[str]) -> str:

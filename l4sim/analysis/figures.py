@@ -18,6 +18,7 @@ averaged away. Bands are 95% t-intervals over replications; see
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -119,22 +120,7 @@ def _sweep_figure(
     key); any further swept key gives a row of panels per value, so that
     nothing is averaged away and every legend stays one key.
     """
-    columns = (
-        sorted(data[panel_key].unique(), reverse=True)
-        if panel_key and panel_key in data
-        else [None]
-    )
-    others = varying_keys(data, x, panel_key or "", first_key)
-    by = [first_key] if first_key in data and data[first_key].nunique() > 1 else []
-    if not by and others:
-        by, others = [others[0]], others[1:]
-    rows: list[tuple[object, ...]] = [()]  # the other keys' values of each row of panels
-    if others:
-        rows = list(
-            data[others].drop_duplicates().sort_values(others).itertuples(index=False, name=None)
-        )
-        if len(rows) > MAX_FACET_ROWS:  # too many panels: the keys join the curve labels
-            by, others, rows = by + others, [], [()]
+    columns, others, by, rows = _grid(data, x, panel_key, first_key)
     panels = [(row, column) for row in rows for column in columns]
 
     def subset(row, column) -> pd.DataFrame:
@@ -192,17 +178,8 @@ def _sweep_figure(
             borderaxespad=0,
         )
     title = heading(fig, what, data, reference)
-    notes = [f"Mean of {replications_text(data)} per point"]
-    if apart:
-        groups_text = "; ".join(
-            f"{label} (at most {number(distance)}{unit} apart)" for label, distance in apart.items()
-        )
-        notes.append(
-            f"{legend_title.capitalize()} {groups_text} lie on top of each other: "
-            "each group is drawn as one line, its band covering its members"
-        )
-    if colour_bar is None and any(c.clipped for cs in all_curves.values() for c in cs):
-        notes.append(CLIPPED.capitalize())
+    clipped = colour_bar is None and any(c.clipped for cs in all_curves.values() for c in cs)
+    notes = _notes(data, apart, legend_title, unit, clipped)
     if colour_bar is None:
         return save(
             fig, out_dir, stem, title, notes, bands="95% t-interval over replications", unit=unit
@@ -216,6 +193,53 @@ def _sweep_figure(
     fig.subplots_adjust(bottom=bottom, top=top, hspace=0.35)
     add_colour_bar(fig, colour_bar, legend_title, bottom, top)
     return save(fig, out_dir, stem, title, notes, layout=False)
+
+
+def _grid(
+    data: pd.DataFrame, x: str, panel_key: str | None, first_key: str
+) -> tuple[list[Any], list[str], list[str], list[tuple[object, ...]]]:
+    """The panels' grid: (column values, the keys of the rows, the curves' keys, row values).
+
+    A column per value of ``panel_key``; curves one per value of ``first_key``
+    (or of the first other swept key); a row per value of any further swept
+    key, unless there would be more than ``MAX_FACET_ROWS`` rows (then those
+    keys join the curve labels).
+    """
+    columns = (
+        sorted(data[panel_key].unique(), reverse=True)
+        if panel_key and panel_key in data
+        else [None]
+    )
+    others = varying_keys(data, x, panel_key or "", first_key)
+    by = [first_key] if first_key in data and data[first_key].nunique() > 1 else []
+    if not by and others:
+        by, others = [others[0]], others[1:]
+    rows: list[tuple[object, ...]] = [()]  # the other keys' values of each row of panels
+    if others:
+        rows = list(
+            data[others].drop_duplicates().sort_values(others).itertuples(index=False, name=None)
+        )
+        if len(rows) > MAX_FACET_ROWS:  # too many panels: the keys join the curve labels
+            by, others, rows = by + others, [], [()]
+    return columns, others, by, rows
+
+
+def _notes(
+    data: pd.DataFrame, apart: dict[str, float], legend_title: str, unit: str, clipped: bool
+) -> list[str]:
+    """The caption's sentences: replications, curves merged because they coincide, clipping."""
+    notes = [f"Mean of {replications_text(data)} per point"]
+    if apart:
+        groups_text = "; ".join(
+            f"{label} (at most {number(distance)}{unit} apart)" for label, distance in apart.items()
+        )
+        notes.append(
+            f"{legend_title.capitalize()} {groups_text} lie on top of each other: "
+            "each group is drawn as one line, its band covering its members"
+        )
+    if clipped:
+        notes.append(CLIPPED.capitalize())
+    return notes
 
 
 def syscall_figures(points: pd.DataFrame, out_dir: Path, paper: bool = False) -> list[Drawn]:

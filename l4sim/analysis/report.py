@@ -23,6 +23,7 @@ from l4sim.analysis import claims as claims_module
 from l4sim.analysis.document import Document, Table
 from l4sim.analysis.fastpath_design_report import fastpath_design_section
 from l4sim.analysis.figures import ipc_bench_figure, linux_figure, syscall_figures
+from l4sim.analysis.sel4_checks_report import sel4_checks_section
 from l4sim.analysis.sel4bench_compare import hardware_section
 from l4sim.analysis.sensitivity_report import sensitivity_section
 from l4sim.analysis.style import KINDS, Drawn, number, words
@@ -128,6 +129,7 @@ def build_report(
         # against the board: what `l4sim compare sel4bench` wrote, if it ran (it needs data)
         hardware_section(document, results / "sel4bench_compare")
         sensitivity_section(document, results)  # what make sensitivity wrote, if anything
+        sel4_checks_section(document, results)  # what make sel4checks wrote, if anything
         steps.update()
         markdown, page = results / "report.md", results / "report.html"
         write_file(
@@ -209,17 +211,22 @@ def _claims_section(document: Document, claims, overrides) -> None:
 
 def beyond_the_paper(document: Document, folders: dict[str, Path]) -> None:
     """The future-work sections: check profile, implied checks, optimal order, notifications."""
-    from l4sim.analysis.check_order_effect import compare
-    from l4sim.analysis.check_profile import check_table, implied_pairs
     from l4sim.analysis.checks_report import point_groups
-    from l4sim.sweep.cache import ResultCache
-    from l4sim.sweep.fastpath_designs import resolve_order
 
     document.heading("Beyond the paper: its future work, in simulation")
-    # which checks fail: the IPC benchmark at its heaviest contention, paper order
     groups = [
         (p, k, e) for p, k, e in point_groups(folders["check_order"]) if p.check_order == "paper"
     ]
+    _failing_checks(document, groups)
+    _implied_checks(document, groups)
+    _reordered_checks(document, folders)
+    _notifications(document, folders["notify"])
+
+
+def _failing_checks(document: Document, groups: list) -> None:
+    """Which checks fail: the IPC benchmark at its heaviest contention, paper order."""
+    from l4sim.analysis.check_profile import check_table
+
     point, _, events = min(groups, key=lambda g: g[0].wait_factor)
     table = check_table(events, "ipc", point.fastpaths()["ipc"])
     table["fail_rate"] = table["fail_rate"].where(table["reached"] > 0)  # never reached: n/a
@@ -252,6 +259,12 @@ def beyond_the_paper(document: Document, folders: dict[str, Path]) -> None:
             percent=("fail_rate",),
         )
     )
+
+
+def _implied_checks(document: Document, groups: list) -> None:
+    """Checks implied by others, and checks that never failed, over every paper-order point."""
+    from l4sim.analysis.check_profile import implied_pairs
+
     pooled = pd.concat([e for _, _, e in groups], ignore_index=True)
     pairs = implied_pairs(pooled, "ipc")
     never = pairs[~pairs["then_ever_failed"].astype(bool)].drop_duplicates("then_passes")
@@ -275,7 +288,15 @@ def beyond_the_paper(document: Document, folders: dict[str, Path]) -> None:
     never["check"] = "`" + never["check"].astype(str) + "`"
     document.text("Checks that never failed in these runs (removal candidates for this load):")
     document.table(Table(never[["check", "basis"]]))
-    # the order optimizer's order, measured
+
+
+def _reordered_checks(document: Document, folders: dict[str, Path]) -> None:
+    """The order optimizer's order, measured against the paper's (paired replications)."""
+    from l4sim.analysis.check_order_effect import compare
+    from l4sim.analysis.checks_report import point_groups
+    from l4sim.sweep.cache import ResultCache
+    from l4sim.sweep.fastpath_designs import resolve_order
+
     document.heading("Reordered checks, measured (paired replications)", 3)
     document.text(
         "*Reordered*: the paper's checks in the order that minimises the expected "
@@ -313,10 +334,13 @@ def beyond_the_paper(document: Document, folders: dict[str, Path]) -> None:
                 )
                 orders.append((where, described))
         document.bullets(_same_orders(orders))
-    # notifications
-    points = pd.read_parquet(folders["notify"] / "points.parquet")
+
+
+def _notifications(document: Document, folder: Path) -> None:
+    """Notifications through the IPC fastpath: an interrupt's forwarding cost and latency."""
+    points = pd.read_parquet(folder / "points.parquet")
     events = pd.read_parquet(
-        folders["notify"] / "events.parquet",
+        folder / "events.parquet",
         columns=[
             "irq_forward",
             "fastpath_notify",

@@ -1,22 +1,34 @@
-"""Reading sel4bench results: the JSON Lines files of the public time series.
+"""Reading sel4bench results: the JSON Lines files of the public time series, as published.
 
 The format is that of ``seL4/sel4bench-results`` (https://github.com/seL4/sel4bench-results):
-one file per kernel build of one board, one JSON object per line and run:
-``ts`` (time of the run), ``sha`` (manifest), ``sha_kernel`` (seL4 commit),
-``sha_bench`` (sel4bench commit), ``run_id``, and every other key a metric
-whose value is ``[min, q1, median, mean, q3, max, stddev, n]`` (zeros where
-only the mean, stddev and n were kept). Metrics are cycle counts, except
-``smp_*``, calls per second. One key is l4sim's own: ``synthetic``, a text
-saying what made a run that was not measured (example data carries it), so
-that no comparison with it is ever presented as one with hardware.
+one folder per board, one file per kernel build of that board, one JSON
+object per line and run: ``ts`` (time of the run), ``sha`` (manifest),
+``sha_kernel`` (seL4 commit), ``sha_bench`` (sel4bench commit), ``run_id``
+(the same in every file of one run), and every other key a metric whose
+value is ``[min, q1, median, mean, q3, max, stddev, n]`` (zeros where only
+the mean, stddev and n were kept). Metrics are counts of the benchmark's
+cycle counter, except ``smp_*``, calls per second. One key is l4sim's own:
+``synthetic``, a text saying what made a run that was not measured (example
+data carries it), so that no comparison with it is ever presented as one
+with hardware.
 
-A file's build comes from its name, as the series names them:
-``BOARD_SMP_32.jsonl`` (the SMP build), ``BOARD_32.jsonl`` (uniprocessor),
-``BOARD_32_nofastpath.jsonl`` (uniprocessor, fastpath off). The builds of
-one run share its ``run_id``.
+A file's build comes from its name, as the series names them: ``SMP`` (the
+SMP build, with the ``smp_*`` figures), ``MCS`` (mixed-criticality
+scheduling), ``32`` or ``64`` (the word size), ``nofastpath`` (fastpath off),
+``noksw`` (x86: no kernel stack switch); the other parts name the board
+(``SABRE_SMP_32.jsonl``, ``PC99_SMP_64_haswell3.jsonl``,
+``SABRE_32_nofastpath.jsonl``).
 
-Every problem is a :class:`Sel4benchError` whose message is one line naming
-the file and line, or the run, and what is wrong.
+:func:`read` takes a board's folder as published, several, the folder of
+all boards (one data set per board and SMP build), or the files themselves.
+What the model is calibrated on is seL4's SMP build with the fastpath (the
+big kernel lock, CLH) and, for the trap's cost, the uniprocessor build of the
+same word size: those files are read; every other file is left aside, and
+each board says which and why. Where a board has an SMP build of each word
+size (x86), each is a data set of its own.
+
+Every problem with the data is a :class:`Sel4benchError` whose message is one
+line naming the file and line, or the run, and what is wrong.
 """
 
 from __future__ import annotations
@@ -30,30 +42,83 @@ STATISTICS = ("min", "q1", "median", "mean", "q3", "max", "stddev", "n")
 RUN_FIELDS = ("ts", "sha", "sha_kernel", "sha_bench", "run_id")
 SYNTHETIC = "synthetic"  # a run not measured: what made it (never a metric)
 
+# The roles of the files a data set reads.
 SMP = "smp"
 UNIPROCESSOR = "uniprocessor"
-UNIPROCESSOR_NOFASTPATH = "uniprocessor_nofastpath"
-SMP_NOFASTPATH = "smp_nofastpath"
 BUILD_NAMES = {
     SMP: "SMP build (BOARD_SMP_32.jsonl)",
-    UNIPROCESSOR: "uniprocessor build (BOARD_32.jsonl)",
-    UNIPROCESSOR_NOFASTPATH: "uniprocessor build without fastpath (BOARD_32_nofastpath.jsonl)",
-    SMP_NOFASTPATH: "SMP build without fastpath (BOARD_SMP_32_nofastpath.jsonl)",
+    UNIPROCESSOR: "uniprocessor build of the same word size (BOARD_32.jsonl)",
 }
+SMP_PREFIX = "smp_"  # the SMP benchmark's figures (calls per second)
+# the parts of a file name that name the build; the rest name the board
+_BUILD_PARTS = {"SMP", "MCS", "32", "64", "NOFASTPATH", "NOKSW"}
 
 
 class Sel4benchError(ValueError):
     """Bad sel4bench data: one line naming the file and line or the run, and the problem."""
 
 
-def build_of(path: Path) -> str:
-    """The kernel build a results file holds, from its name."""
-    stem = path.stem.upper()
-    smp = "_SMP" in stem or stem.startswith("SMP")
-    nofastpath = stem.endswith("_NOFASTPATH")
-    if smp:
-        return SMP_NOFASTPATH if nofastpath else SMP
-    return UNIPROCESSOR_NOFASTPATH if nofastpath else UNIPROCESSOR
+@dataclass(frozen=True)
+class BuildName:
+    """What a results file's name says: the board and the kernel build."""
+
+    board: str
+    smp: bool
+    mcs: bool
+    bits: int | None
+    fastpath: bool = True
+    kernel_stack_switch: bool = True
+
+    @classmethod
+    def of(cls, path: Path) -> BuildName:
+        parts = path.stem.split("_")
+        upper = [part.upper() for part in parts]
+        bits = next((int(part) for part in upper if part in ("32", "64")), None)
+        board = "_".join(
+            part for part, up in zip(parts, upper, strict=True) if up not in _BUILD_PARTS
+        )
+        return cls(
+            board=board or "BOARD",
+            smp="SMP" in upper,
+            mcs="MCS" in upper,
+            bits=bits,
+            fastpath="NOFASTPATH" not in upper,
+            kernel_stack_switch="NOKSW" not in upper,
+        )
+
+    @property
+    def label(self) -> str:
+        """The build in the series' words: ``SMP_64``, ``32``, ``MCS_64_noksw``..."""
+        parts = (["SMP"] if self.smp else []) + (["MCS"] if self.mcs else [])
+        parts += [str(self.bits)] if self.bits else []
+        parts += [] if self.fastpath else ["nofastpath"]
+        parts += [] if self.kernel_stack_switch else ["noksw"]
+        return "_".join(parts) or "default"
+
+    @property
+    def describe(self) -> str:
+        """The build in words: "SMP, 64-bit", "uniprocessor, 32-bit, fastpath off"..."""
+        words = ["SMP" if self.smp else "uniprocessor"] + (["MCS"] if self.mcs else [])
+        words += [f"{self.bits}-bit"] if self.bits else []
+        words += [] if self.fastpath else ["fastpath off"]
+        words += [] if self.kernel_stack_switch else ["no kernel stack switch"]
+        return ", ".join(words)
+
+    @property
+    def standard(self) -> bool:
+        """seL4's default configuration: the fastpath on, no MCS, the kernel stack switch."""
+        return self.fastpath and not self.mcs and self.kernel_stack_switch
+
+    def why_not_used(self) -> str:
+        """Why a file of this build is left aside (for a non-standard build)."""
+        if self.mcs:
+            return (
+                "the mixed-criticality (MCS) kernel: another IPC path than the SMP "
+                "benchmark's build"
+            )
+        if not self.fastpath:
+            return "fastpath off: the SMP benchmark's build has it on"
+        return "built without the kernel stack switch: not the SMP build's configuration"
 
 
 @dataclass(frozen=True)
@@ -69,13 +134,18 @@ class Figure:
         return self.values[3]
 
     @property
+    def fastest(self) -> float:
+        """The fastest sample where the file kept it, else the mean."""
+        return self.values[0] if self.values[0] > 0 else self.mean
+
+    @property
     def n(self) -> int:
         return int(self.values[7])
 
 
 @dataclass
 class Run:
-    """One run of the benchmark workflow: its commits and each build's metrics."""
+    """One run of the benchmark workflow: its commits and each role's metrics."""
 
     run_id: int
     ts: str
@@ -83,7 +153,7 @@ class Run:
     sha_kernel: str
     sha_bench: str
     builds: dict[str, dict[str, Figure]] = field(default_factory=dict)
-    files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # build -> (file, line)
+    files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # role -> (file, line)
     synthetic: str = ""  # what made it, if it was not measured
 
     @property
@@ -119,18 +189,24 @@ class Run:
     def mean(self, build: str, metric: str) -> float:
         return self.figure(build, metric).mean
 
+    def fastest(self, build: str, metric: str) -> float:
+        return self.figure(build, metric).fastest
+
 
 @dataclass
 class Sel4benchData:
-    """The runs of one board, in time order, from one or more results files."""
+    """The runs of one board's SMP build (with its uniprocessor partner), in time order."""
 
     source: str
     runs: list[Run]
+    board: str = "BOARD"
+    build: str = "SMP"  # the SMP build's label, e.g. SMP_64
+    files: dict[str, Path] = field(default_factory=dict)  # role -> file
 
     @property
-    def files(self) -> list[Path]:
-        """The files the runs were read from, in order."""
-        return sorted({path for run in self.runs for path, _ in run.files.values()})
+    def name(self) -> str:
+        """``board`` alone, or ``board build`` (how tables and figures name a data set)."""
+        return f"{self.board} {self.build}"
 
     @property
     def synthetic(self) -> str:
@@ -151,36 +227,179 @@ class Sel4benchData:
         )
 
 
-def read(paths: list[Path] | Path) -> Sel4benchData:
-    """Read a folder of results files, or the files themselves."""
+@dataclass
+class Board:
+    """One board's folder: the data sets read from it, and every file left aside, with why."""
+
+    name: str
+    data: list[Sel4benchData]
+    read: list[tuple[Path, str]]  # (file, the role it was read for)
+    left_aside: list[tuple[Path, str]]  # (file, why)
+    problem: str = ""  # why none of it can be calibrated (no SMP build, no smp_* figures)
+
+    def summary(self) -> list[str]:
+        """What was read and what was left aside, a line per file."""
+        lines = [f"read {path.name}: {role}" for path, role in self.read]
+        lines += [f"left aside {path.name}: {why}" for path, why in self.left_aside]
+        return lines + ([f"nothing to calibrate: {self.problem}"] if self.problem else [])
+
+
+@dataclass
+class Sel4benchSet:
+    """Everything a command was given: the boards, each with its data sets."""
+
+    source: str
+    boards: list[Board]
+
+    @property
+    def data_sets(self) -> list[Sel4benchData]:
+        return [data for board in self.boards for data in board.data]
+
+    @property
+    def files(self) -> list[Path]:
+        """The files the data sets were read from, in order."""
+        return sorted({path for data in self.data_sets for path in data.files.values()})
+
+    @property
+    def synthetic(self) -> str:
+        """What made the data, if any run of it was not measured ('' if all were)."""
+        return next((data.synthetic for data in self.data_sets if data.synthetic), "")
+
+    def only(self) -> Sel4benchData:
+        """The one data set there is (one board, one SMP build)."""
+        found = self.data_sets
+        if len(found) != 1:
+            raise Sel4benchError(
+                f"{self.source}: {len(found)} SMP builds "
+                f"({', '.join(d.name for d in found)}): give one"
+            )
+        return found[0]
+
+
+def read(paths: list[Path] | Path) -> Sel4benchSet:
+    """Read boards' folders as published, the folder of all boards, or results files.
+
+    Raises :class:`Sel4benchError` on bad data, and when no board has an SMP
+    build with the SMP benchmark's figures (naming each board's reason).
+    """
     paths = [Path(p) for p in (paths if isinstance(paths, list | tuple) else [paths])]
     if not paths:
         raise Sel4benchError("no sel4bench data given (a folder or .jsonl files)")
-    files: list[Path] = []
+    groups: dict[str, list[Path]] = {}  # board -> its files
     for path in paths:
         if path.is_dir():
-            found = sorted(path.glob("*.jsonl"))
-            if not found:
-                raise Sel4benchError(
-                    f"{path}: no .jsonl files here (sel4bench results, e.g. SABRE_SMP_32.jsonl)"
-                )
-            files += found
+            for board, files in _folders(path):
+                groups.setdefault(board, []).extend(files)
         elif path.is_file():
-            files.append(path)
+            groups.setdefault(BuildName.of(path).board, []).append(path)
         else:
             raise Sel4benchError(f"{path}: no such file or folder")
-    by_build: dict[str, Path] = {}
+    boards = [_board(name, files) for name, files in groups.items()]
+    source = ", ".join(str(p) for p in paths)
+    found = Sel4benchSet(source, boards)
+    if not found.data_sets:
+        reasons = "; ".join(f"{board.name}: {board.problem}" for board in boards)
+        raise Sel4benchError(f"{source}: nothing to calibrate ({reasons})")
+    return found
+
+
+def _folders(folder: Path) -> list[tuple[str, list[Path]]]:
+    """A board's folder (its .jsonl files), or a folder of boards' folders."""
+    files = sorted(folder.glob("*.jsonl"))
+    if files:
+        return [(folder.resolve().name, files)]
+    boards = [
+        (sub.name, sorted(sub.glob("*.jsonl"))) for sub in sorted(folder.iterdir()) if sub.is_dir()
+    ]
+    boards = [(name, found) for name, found in boards if found]
+    if not boards:
+        raise Sel4benchError(
+            f"{folder}: no .jsonl files here (sel4bench results, "
+            "e.g. SABRE_SMP_32.jsonl, or a folder of boards' folders)"
+        )
+    return boards
+
+
+def _board(name: str, files: list[Path]) -> Board:
+    """Choose a board's files by build and read its SMP builds (one data set each)."""
+    named: dict[BuildName, Path] = {}
     for path in files:
-        build = build_of(path)
-        if build in by_build:
+        build = BuildName.of(path)
+        key = BuildName(
+            board="",
+            smp=build.smp,
+            mcs=build.mcs,
+            bits=build.bits,
+            fastpath=build.fastpath,
+            kernel_stack_switch=build.kernel_stack_switch,
+        )
+        if key in named:
             raise Sel4benchError(
-                f"{path}: a second file of the {BUILD_NAMES[build]} besides "
-                f"{by_build[build]} (give the files of one board)"
+                f"{path}: a second file of the {key.label} build besides "
+                f"{named[key]} (give the files of one board)"
             )
-        by_build[build] = path
+        named[key] = path
+    read_files: list[tuple[Path, str]] = []
+    left: list[tuple[Path, str]] = []
+    used: set[Path] = set()
+    data: list[Sel4benchData] = []
+    problems: list[str] = []
+    smp_builds = sorted((b for b in named if b.smp and b.standard), key=lambda b: b.bits or 0)
+    for build, path in sorted(named.items(), key=lambda item: item[1].name):
+        if not build.standard:
+            left.append((path, build.why_not_used()))
+            used.add(path)
+    for build in smp_builds:
+        path = named[build]
+        used.add(path)
+        partner = next(
+            (p for b, p in named.items() if not b.smp and b.standard and b.bits == build.bits), None
+        )
+        runs = _runs({SMP: path, **({UNIPROCESSOR: partner} if partner else {})})
+        if not any(
+            key.startswith(SMP_PREFIX) and figure.mean > 0
+            for run in runs
+            for key, figure in run.builds.get(SMP, {}).items()
+        ):
+            left.append(
+                (path, "no smp_* figures in any run: the SMP benchmark did not run in this build")
+            )
+            problems.append(f"{path.name} has no smp_* figures")
+            continue
+        read_files.append((path, f"{build.describe}: IPC costs and the SMP benchmark's rates"))
+        if partner is not None:
+            used.add(partner)
+            read_files.append(
+                (
+                    partner,
+                    f"uniprocessor, {build.bits}-bit: the null system "
+                    f"call (the trap) for {build.label}"
+                    if build.bits
+                    else f"uniprocessor: the null system call (the trap) for {build.label}",
+                )
+            )
+        data.append(
+            Sel4benchData(
+                ", ".join(str(p) for p in (path, partner) if p),
+                runs,
+                board=name,
+                build=build.label,
+                files={SMP: path, **({UNIPROCESSOR: partner} if partner else {})},
+            )
+        )
+    for build, path in sorted(named.items(), key=lambda item: item[1].name):
+        if path not in used:  # a uniprocessor build of a word size without an SMP build
+            left.append((path, f"{build.describe}: no SMP build of that word size beside it"))
+    if not smp_builds:
+        problems.append("no SMP build (no file named like BOARD_SMP_32.jsonl)")
+    return Board(name, data, read_files, sorted(left), "; ".join(problems) if not data else "")
+
+
+def _runs(files: dict[str, Path]) -> list[Run]:
+    """The runs of a data set's files (role -> file), in time order."""
     runs: dict[int, Run] = {}
     order: list[tuple[str, int, int]] = []
-    for build, path in by_build.items():
+    for role, path in files.items():
         for line, record in _records(path):
             run_id = record["run_id"]
             run = runs.get(run_id)
@@ -189,20 +408,19 @@ def read(paths: list[Path] | Path) -> Sel4benchData:
                     run_id, record["ts"], record["sha"], record["sha_kernel"], record["sha_bench"]
                 )
                 order.append((run.ts, len(order), run_id))
-            if build in run.builds:
-                first = run.files[build][1]
+            if role in run.builds:
+                first = run.files[role][1]
                 raise Sel4benchError(
                     f"{path}:{line}: run_id {run_id} again (first on line {first})"
                 )
-            run.files[build] = (path, line)
+            run.files[role] = (path, line)
             run.synthetic = run.synthetic or record.get(SYNTHETIC, "")
-            run.builds[build] = {
+            run.builds[role] = {
                 key: Figure(tuple(value), path, line)
                 for key, value in record.items()
                 if key not in RUN_FIELDS and key != SYNTHETIC
             }
-    source = ", ".join(str(p) for p in paths)
-    return Sel4benchData(source, [runs[run_id] for _, _, run_id in sorted(order)])
+    return [runs[run_id] for _, _, run_id in sorted(order)]
 
 
 def _records(path: Path):

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from l4sim.sweep.provenance import Provenance
 
 # colours of the PNG, by segment category, and the category in the legend
@@ -230,37 +232,8 @@ class Timeline:
             if segment.end > start and segment.start < stop:
                 left, right = max(segment.start, start), min(segment.end, stop)
                 bar(segment.cpu - 0.36, left, right, 0.12, "spin")
-        for cpu, sent, to_cpu, received, _label in self.flows:
-            if start <= sent < stop and start <= received < stop:
-                if cpu == to_cpu:  # same CPU: a short arrow along the row
-                    ends = (sent, cpu + 0.2), (received, cpu + 0.2)
-                else:  # across rows: from the sender's edge to the receiver's
-                    step = 0.3 if to_cpu > cpu else -0.3
-                    ends = (sent, cpu + step), (received, to_cpu - step)
-                ax.annotate(
-                    "",
-                    xy=ends[1],
-                    xytext=ends[0],
-                    arrowprops={"arrowstyle": "->", "color": "black", "lw": 0.7},
-                )
-        for now, _cpu, _text in self.marks:
-            if start <= now < stop:
-                ax.axvline(now, color="red", linestyle="--", label="invariant violation")
-        order = list(CATEGORIES.values())
-        handles, labels = ax.get_legend_handles_labels()
-        ranked = sorted(
-            zip(handles, labels, strict=True),
-            key=lambda pair: order.index(pair[1]) if pair[1] in order else 99,
-        )
-        ax.legend(
-            [h for h, _ in ranked],
-            [label for _, label in ranked],
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.25),
-            ncol=len(ranked),
-            fontsize=8,
-            frameon=False,
-        )
+        self._draw_arrows_and_marks(ax, start, stop)
+        _legend(ax)
         ax.set_yticks(range(self.cpus), [f"CPU {c}" for c in range(self.cpus)])
         ax.invert_yaxis()
         ax.set_xlim(start, stop)
@@ -280,6 +253,44 @@ class Timeline:
         )
         plt.close(fig)
         return Path(path)
+
+    def _draw_arrows_and_marks(self, ax: Axes, start: int, stop: int) -> None:
+        """The IPC hand-offs as arrows and the invariant violations as red lines."""
+        for cpu, sent, to_cpu, received, _label in self.flows:
+            if start <= sent < stop and start <= received < stop:
+                if cpu == to_cpu:  # same CPU: a short arrow along the row
+                    ends = (sent, cpu + 0.2), (received, cpu + 0.2)
+                else:  # across rows: from the sender's edge to the receiver's
+                    step = 0.3 if to_cpu > cpu else -0.3
+                    ends = (sent, cpu + step), (received, to_cpu - step)
+                ax.annotate(
+                    "",
+                    xy=ends[1],
+                    xytext=ends[0],
+                    arrowprops={"arrowstyle": "->", "color": "black", "lw": 0.7},
+                )
+        for now, _cpu, _text in self.marks:
+            if start <= now < stop:
+                ax.axvline(now, color="red", linestyle="--", label="invariant violation")
+
+
+def _legend(ax: Axes) -> None:
+    """The legend below the rows, in the categories' order."""
+    order = list(CATEGORIES.values())
+    handles, labels = ax.get_legend_handles_labels()
+    ranked = sorted(
+        zip(handles, labels, strict=True),
+        key=lambda pair: order.index(pair[1]) if pair[1] in order else 99,
+    )
+    ax.legend(
+        [h for h, _ in ranked],
+        [label for _, label in ranked],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.25),
+        ncol=len(ranked),
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def segment_label(name: str) -> str:

@@ -4,7 +4,8 @@ A scenario names one as ``check_order_file``: its points then run with the
 order (``check_order = "optimized"``) or the design (``fastpath_design =
 "optimized"``) the file gives, instead of profiling first. A file is JSON,
 ``{kind: {"order": [check names], "design": [steps], ...}}``; a plain list
-per kind is an order.
+per kind is an order. A design may be an operation's own
+(``"ipc.call": {"design": [...]}``, :data:`l4sim.kernel.fastpath_design.OPERATIONS`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,19 @@ from typing import Any
 
 from l4sim.design.immutability import proven_immutable
 from l4sim.kernel.checks import Check, reorder
-from l4sim.kernel.fastpath_design import apply_design
+from l4sim.kernel.fastpath_design import OPERATIONS, apply_design, split_design_key
 
 
 def validate_order_file(
-    path: str | Path, fastpaths: Mapping[str, tuple[Check[Any], ...]], designs: bool = False
+    path: str | Path,
+    fastpaths: Mapping[str, tuple[Check[Any], ...]],
+    designs: bool = False,
+    proven: frozenset[str] | None = None,
 ) -> None:
     """Raise ValueError (one line) unless ``path`` holds valid orders of these fastpaths' checks.
 
-    With ``designs``: valid fastpath designs (:mod:`l4sim.kernel.fastpath_design`).
+    With ``designs``: valid fastpath designs (:mod:`l4sim.kernel.fastpath_design`),
+    whose hoists rest on ``proven`` (default: the static scan's proof).
     """
     try:
         orders = load_design_file(path, fastpaths) if designs else load_order_file(path, fastpaths)
@@ -37,15 +42,16 @@ def validate_order_file(
         raise ValueError(
             f"{path}: names no fastpath's order (expected keys among {', '.join(fastpaths)})"
         )
-    for kind, names in orders.items():
+    for key, names in orders.items():
+        kind, _ = split_design_key(key)
         try:
             if designs:
-                proven = proven_immutable({kind: fastpaths[kind]})
-                apply_design(fastpaths[kind], list(names), proven)
+                immutable = proven_immutable(fastpaths) if proven is None else proven
+                apply_design(fastpaths[kind], list(names), immutable)
             else:
                 reorder(fastpaths[kind], list(names))
         except (ValueError, TypeError) as error:
-            raise ValueError(f"{path}: {kind}: {error}") from None
+            raise ValueError(f"{path}: {key}: {error}") from None
 
 
 def load_order_file(
@@ -68,7 +74,14 @@ def load_design_file(
 ) -> dict[str, list[str]]:
     """The fastpath designs of a file written by ``l4sim checks --optimize``.
 
-    The ``"design"`` of each entry; a fastpath without one is refused (KeyError).
+    The ``"design"`` of each entry, a kind's or an operation's; a fastpath
+    without one is refused (KeyError).
     """
     data = json.loads(Path(path).read_text())
-    return {kind: entry["design"] for kind, entry in data.items() if kind in fastpaths}
+    return {key: entry["design"] for key, entry in data.items() if _names_design(key, fastpaths)}
+
+
+def _names_design(key: str, fastpaths: Mapping[str, tuple[Check[Any], ...]]) -> bool:
+    """Whether ``key`` names one of these fastpaths, or one of its operations."""
+    kind, operation = split_design_key(key)
+    return kind in fastpaths and (operation is None or operation in OPERATIONS.get(kind, ()))

@@ -25,7 +25,20 @@ attempt runs the steps until one fails, and pays:
   the model a precheck and its recheck give the same answer, so a recheck
   never fails: placing every recheck last, just before the commit, is
   optimal, by exchange: moving a step that never fails later never adds a
-  cost).
+  cost);
+- on a failure after checks that decode (``Check.decodes``) and were handed
+  over, minus the slowpath's decoding they spare it (at most its
+  ``ipc_decode``). Handing over costs nothing, so the search hands over
+  every decoding check it may.
+
+**Under a big kernel lock** (``LockWaits.big_lock``: seL4's SMP kernel) every
+stage above the lock-free one is the one lock: the first step that needs a
+lock takes it (its acquisition and the measured wait), later stages take
+nothing more, and every cycle under it counts ``1 + waiters_per_held_cycle``
+times. A failure under the lock releases nothing (the slowpath goes on under
+it); a failure before the lock pays the slowpath's taking of it (so every
+attempt takes the lock once, whatever the design). What a design changes
+there is only how many cycles run under the lock.
 
 **Search.** A dynamic program over (checks passed, locks held): in each state
 it tries every check whose dependencies have passed, in every way it may run
@@ -48,7 +61,7 @@ simulation of the design measures the real effect.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +72,7 @@ from l4sim.kernel.checks import Check, Stage, locks_held
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.fastpath_design import (
     EARLY,
+    HANDOVER,
     HOISTED,
     PLAIN,
     RECHECK,
@@ -77,7 +91,7 @@ class LockWaits:
     """Measured lock contention of one fastpath, from a profiling run.
 
     ``scheduler``: mean cycles a fastpath attempt waits (spins, plus cache
-    lines moved) to take the scheduler lock; ``threads``: the same for the
+    lines moved) to take the scheduler lock (its first lock); ``threads``: the same for the
     two thread locks once it holds the scheduler lock (zero in this kernel:
     every thread-lock acquisition happens under the scheduler lock, so thread
     locks are never waited for); ``waiters_per_held_cycle``: other CPUs kept
@@ -87,6 +101,9 @@ class LockWaits:
     scheduler: float = 0.0
     threads: float = 0.0
     waiters_per_held_cycle: float = 0.0
+    # measured under a big kernel lock: ``scheduler`` is that lock's wait, and every
+    # stage above the lock-free one is that one lock
+    big_lock: bool = False
 
     def to_stage(self, stage: Stage) -> float:
         """Cycles waited to take every lock up to ``stage`` from none held."""
@@ -121,7 +138,10 @@ class _Model:
         for check in checks:
             depended.update(check.needs)
         self.cost, self.stage, self.needs, self.hoistable, self.may_precheck = [], [], [], [], []
+        # a lock-free check that does part of the slowpath's decoding: it may hand it over
+        self.decodes: list[bool] = []
         for check in checks:
+            self.decodes.append(check.decodes and check.stage == Stage.LOCK_FREE)
             self.cost.append(float(getattr(costs, check.cost)))
             self.stage.append(check.stage)
             self.needs.append(sum(1 << self.position[name] for name in check.needs))
@@ -133,15 +153,28 @@ class _Model:
         self.acquire = float(costs.lock_acquire)
         self.release = float(costs.lock_release)
         self.waits = waits
+        self.big_lock = waits.big_lock
         self.weight = 1.0 + waits.waiters_per_held_cycle
+        # what the slowpath's decoding costs: no fallback can be spared more
+        self.decoding = float(costs.ipc_decode)
 
     def held_factor(self, held: Stage) -> float:
         return self.weight if held >= Stage.SCHEDULER else 1.0
+
+    def handed(self, decoded: float) -> float:
+        """Cycles a fallback spares the slowpath, ``decoded`` cycles having been handed over.
+
+        Under a big lock the slowpath, and so its decoding, runs under it.
+        """
+        spared = min(decoded, self.decoding)
+        return spared * self.weight if self.big_lock else spared
 
     def take(self, held: Stage, new: Stage) -> float:
         """Cycles to go from holding ``held``'s locks to holding ``new``'s."""
         if new <= held:
             return 0.0
+        if self.big_lock:  # the one lock, taken at the first stage that needs a lock
+            return self.acquire + self.waits.scheduler if held == Stage.LOCK_FREE else 0.0
         acquire = (locks_held(new) - locks_held(held)) * self.acquire
         wait = self.waits.to_stage(new) - self.waits.to_stage(held)
         if held >= Stage.SCHEDULER:  # the thread locks, taken under the scheduler lock
@@ -151,7 +184,13 @@ class _Model:
         return sched + (acquire - self.acquire + wait - self.waits.scheduler) * self.weight
 
     def drop(self, held: Stage) -> float:
-        """Releasing every held lock (the scheduler lock last)."""
+        """Releasing every held lock (the scheduler lock last).
+
+        Under a big lock: nothing once it is held (the slowpath goes on under
+        it), else the slowpath's taking it.
+        """
+        if self.big_lock:
+            return self.acquire + self.waits.scheduler if held == Stage.LOCK_FREE else 0.0
         count = locks_held(held)
         return self.release * (1 + (count - 1) * self.weight) if count else 0.0
 
@@ -191,6 +230,7 @@ def search(
     reach = _superset_counts(masks, counts, n)
     full = (1 << n) - 1
     total_pass = reach[full]
+    decoded = _decoded(model, moves)
     exact = n <= EXACT_LIMIT if exact is None else exact
 
     Step = tuple[str, int, Stage]  # (how, check, locks held after)
@@ -201,7 +241,9 @@ def search(
             if subset >> i & 1 or (model.needs[i] & subset) != model.needs[i]:
                 continue
             stage = model.stage[i]
-            if stage == Stage.LOCK_FREE or (model.hoistable[i] and moves):
+            if model.decodes[i] and moves:
+                yield HANDOVER, i, held
+            elif stage == Stage.LOCK_FREE or (model.hoistable[i] and moves):
                 yield (HOISTED if stage > Stage.LOCK_FREE else PLAIN), i, held
             if stage > Stage.LOCK_FREE:
                 yield PLAIN, i, max(held, stage)
@@ -215,18 +257,18 @@ def search(
         reached = reach[subset]
         ok = reach[subset | 1 << i] / reached if reached > 0 else 1.0
         value = model.take(held, after) + model.cost[i] * model.held_factor(after)
-        value += (1 - ok) * model.drop(after) + ok * future
+        value += (1 - ok) * (model.drop(after) - model.handed(decoded[subset]))
+        value += ok * future
         if how == EARLY and reached > 0:  # its recheck, on attempts that pass everything
             value += total_pass / reached * model.cost[i] * model.weight
         return value, 1 - ok
 
     def as_listed(subset: int, held: Stage) -> Step:
-        """The step where the data never reach: the next check of the list, where it belongs.
-
-        Every cost there is weighted by zero, so the design moves nothing it
-        need not.
-        """
-        return next((how, i, after) for how, i, after in options(subset, held) if how == PLAIN)
+        # where the data never reach (every cost weighted by zero): the next check of
+        # the list, where it belongs, so that the design moves nothing it need not
+        return next(
+            (how, i, after) for how, i, after in options(subset, held) if how in (PLAIN, HANDOVER)
+        )
 
     def finish(held: Stage) -> float:
         return model.take(held, Stage.THREADS)
@@ -263,6 +305,27 @@ def search(
                 ranked.append((cost / max(fail, 1e-9), how, i, after))
             return min(ranked)[1:]
 
+    return _walk(checks, chooser, full)
+
+
+def _decoded(model: _Model, moves: bool) -> np.ndarray:
+    """Per subset of checks passed, the decoding cycles a fallback then hands over.
+
+    The search hands over every check that decodes (when it may move checks).
+    """
+    decoded = np.zeros(1 << model.n)
+    for i in range(model.n):
+        if model.decodes[i] and moves:
+            decoded.reshape(-1, 2, 1 << i)[:, 1, :] += model.cost[i]
+    return decoded
+
+
+def _walk(
+    checks: tuple[Check[Any], ...],
+    chooser: Callable[[int, Stage], tuple[str, int, Stage] | None],
+    full: int,
+) -> list[str]:
+    """The design the chooser picks, step by step from no check passed; rechecks last."""
     design, rechecks = [], []
     subset, held = 0, Stage.LOCK_FREE
     while subset != full:
@@ -292,7 +355,7 @@ def expected_cycles(
     steps = [parse_step(text) for text in design]
     total = 0.0
     for mask, count in zip(np.asarray(masks).tolist(), np.asarray(counts).tolist(), strict=True):
-        spent, held = 0.0, Stage.LOCK_FREE
+        spent, held, decoded = 0.0, Stage.LOCK_FREE, 0.0
         failed = False
         for how, name in steps:
             i = model.position[name]
@@ -301,9 +364,11 @@ def expected_cycles(
             spent += model.take(held, after) + model.cost[i] * model.held_factor(after)
             held = after
             if not mask >> i & 1:
-                spent += model.drop(held)
+                spent += model.drop(held) - model.handed(decoded)
                 failed = True
                 break
+            if how == HANDOVER:
+                decoded += model.cost[i]
         if not failed:
             spent += model.take(held, Stage.THREADS)
         total += spent * count

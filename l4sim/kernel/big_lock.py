@@ -6,6 +6,14 @@ effects of the paths underneath become no-ops (the one lock already
 serialises the kernel). Cross-CPU wake-ups stay what the paths make them: the
 slowpath and an IPI.
 
+With a design for the IPC fastpath (``fastpath_design``, :mod:`l4sim.kernel.fastpath_design`)
+the lock is taken later: at the first step that needs a lock (its first
+``Acquire``), or when the fastpath falls back (its slowpath runs under the
+lock) or commits, whichever comes first. The checks that need no lock, and
+those a design hoisted before their locks or prechecked early, then run
+before the lock, as they would in a seL4 changed to take ``NODE_LOCK_SYS``
+after them. seL4 as it is (no design) takes the lock at the C entry.
+
 A path that blocks (``Switch``) releases the lock before switching and takes
 it again when its continuation next runs kernel code. seL4 instead exits to
 the next thread still holding it; the difference is one uncontended, local
@@ -17,7 +25,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from l4sim.kernel.effects import Acquire, KernelPath, Release, Switch
+from l4sim.kernel.decode import IPC, LEARNED, decode
+from l4sim.kernel.effects import Acquire, KernelPath, Release, Switch, Sync
+from l4sim.kernel.fastpath_design import split_design_key
 from l4sim.kernel.locks import KERNEL_LOCKING, Lock
 from l4sim.kernel.objects import Thread
 
@@ -54,8 +64,13 @@ class BigLockKernel(_AKernel):
         self.big_lock = Lock("big_kernel", rank=-1, lines=kernel.costs.sched_lock_lines)
         self._take = Acquire((self.big_lock,))
         self._drop = Release((self.big_lock,))
+        # the IPC fastpath runs a design: its entries take the lock at their first locked step
+        config = kernel.config
+        self.deferred_ipc = config.fastpath_ipc and any(
+            split_design_key(key)[0] == IPC for key in config.design or {}
+        )
 
-    _OWN = frozenset({"_kernel", "big_lock", "_take", "_drop"})
+    _OWN = frozenset({"_kernel", "big_lock", "_take", "_drop", "deferred_ipc"})
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._kernel, name)
@@ -78,7 +93,11 @@ class BigLockKernel(_AKernel):
     def enter(self, cpu: int, thread: Thread, action: object) -> tuple[str, Path]:
         kernel = self._kernel
         kind, path = kernel.enter_kernel(cpu, thread, action)
-        path = self.locked(path)
+        deferred = False
+        if self.deferred_ipc and kind == IPC:
+            decoded = LEARNED.get(type(action)) or decode(action)
+            deferred = decoded is not None and decoded.has_fastpath
+        path = self.locked(path, deferred)
         return kind, (kernel.trapped(path) if kernel.traps else path)
 
     def reschedule(self, cpu: int, thread: Thread, timeslice_expired: bool) -> Path:
@@ -94,12 +113,26 @@ class BigLockKernel(_AKernel):
         path = self.locked(kernel.deliver_irq_kernel(cpu, current, payload))
         return path if current is None or not kernel.traps else kernel.trapped(path, entry=False)
 
-    def locked(self, path: KernelPath[_Result]) -> KernelPath[_Result]:
-        """Run ``path`` under the big lock: taken first, dropped at switches and at the end."""
-        yield self._take
-        held = True
+    def locked(self, path: KernelPath[_Result], deferred: bool = False) -> KernelPath[_Result]:
+        """Run ``path`` under the big lock: taken first, dropped at switches and at the end.
+
+        ``deferred``: taken only before the path's first effect that is neither
+        cycles of code nor a catching-up of time (``Sync``): its first lock, its
+        fallback or its commit.
+        """
+        held = False
         try:
-            effect = next(path)
+            if deferred:
+                effect = next(path)
+                while type(effect) is int or type(effect) is Sync:
+                    yield effect
+                    effect = next(path)
+                yield self._take
+                held = True
+            else:
+                yield self._take
+                held = True
+                effect = next(path)
             while True:
                 kind = type(effect)
                 if kind is Acquire or kind is Release:

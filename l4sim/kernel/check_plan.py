@@ -41,6 +41,8 @@ class CheckRun(Generic[Context]):
     ``tests`` are the checks' predicates and ``paid[i]`` the cycles of the run
     up to and including check ``i``: the loop below then only calls predicates.
     ``sync``: the run starts with an unlocked read of shared state.
+    ``handed[i]``: the cycles of decoding the checks before check ``i`` (in
+    this run and earlier ones) hand over to the slowpath if check ``i`` fails.
     """
 
     stage: Stage
@@ -48,6 +50,7 @@ class CheckRun(Generic[Context]):
     tests: tuple[Callable[[Context], bool], ...]
     paid: tuple[int, ...]
     sync: bool = False
+    handed: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,18 +78,25 @@ def plan_checks(checks: tuple[Check[Context], ...], costs: tuple[int, ...]) -> C
             stage = max(stage, check.stage)
             groups.append((stage, sync, []))
         groups[-1][2].append((check, cost))
-    runs = tuple(
-        CheckRun(
-            stage,
-            tuple(c for c, _ in group),
-            tuple(c.passes for c, _ in group),
-            tuple(accumulate(cost for _, cost in group)),
-            sync,
+    runs = []
+    handed = 0  # decoding cycles handed over by the checks before
+    for stage, sync, group in groups:
+        before = []
+        for check, cost in group:
+            before.append(handed)
+            handed += cost if check.handed_over else 0
+        runs.append(
+            CheckRun(
+                stage,
+                tuple(c for c, _ in group),
+                tuple(c.passes for c, _ in group),
+                tuple(accumulate(cost for _, cost in group)),
+                sync,
+                tuple(before),
+            )
         )
-        for stage, sync, group in groups
-    )
     hoisted = tuple(c for c in checks if c.moved_from is not None and not c.optimistic)
-    return CheckPlan(runs, hoisted)
+    return CheckPlan(tuple(runs), hoisted)
 
 
 def run_checks(
@@ -99,12 +109,18 @@ def run_checks(
     held: list[Lock],
     spent: int,
     unlocked_read: Callable[[Stage], Generator[Effect, None, None]] | None = None,
+    operation_bit: int = 0,
 ) -> KernelPath[tuple[bool, Stage, int]]:
-    """Run the planned checks in order; returns (passed, stage reached, cycles not yet yielded).
+    """Run the planned checks in order: (passed, stage reached, cycles).
 
-    ``paper`` is the canonical list the profile's mask bits refer to.
-    ``unlocked_read(stage)``, if given, replaces taking a stage's locks (the
-    uniprocessor fastpath reads shared state without them).
+    The cycles: if every check passed, those not yet yielded; else those of
+    the decoding handed to the slowpath.
+
+    ``paper`` is the canonical list the profile's mask bits refer to;
+    ``operation_bit`` is or-ed into a profiled mask (above those bits: which
+    operation of the fastpath this attempt was). ``unlocked_read(stage)``, if
+    given, replaces taking a stage's locks (the uniprocessor fastpath reads
+    shared state without them).
     """
     reached = LOCK_FREE
     for run in plan.runs:
@@ -128,10 +144,10 @@ def run_checks(
                 yield Spend(spent + run.paid[index])
                 outcome = fallback(check.name)
                 if kernel.config.check_profile:
-                    outcome = Outcome("slow", check.name, pass_mask(paper, ctx))
+                    outcome = Outcome("slow", check.name, pass_mask(paper, ctx) | operation_bit)
                 if held:
                     yield kernel.lock_effects.release_all(held)
                 yield outcome
-                return False, reached, 0
+                return False, reached, run.handed[index]
         spent += run.paid[-1]
     return True, reached, spent

@@ -78,6 +78,13 @@ class Check(Generic[Context]):
     # an optimistic precheck: read without its lock, so its answer may be stale; the
     # check runs again under its lock before the commit
     optimistic: bool = False
+    # the check does part of the slowpath's decoding of the system call (its
+    # ``ipc_decode``: the message tag, the destination's lookup), without a lock as
+    # the slowpath does it: a fastpath design may hand its result to the slowpath
+    decodes: bool = False
+    # set by a fastpath design on a check that decodes: after it has passed, a
+    # fallback hands its result to the slowpath, which does not decode that part again
+    handed_over: bool = False
 
 
 def validate_dependencies(checks: tuple[Check[Context], ...]) -> tuple[Check[Context], ...]:

@@ -75,8 +75,9 @@ class KernelConfig:
     fastpaths: Mapping[str, tuple[Check[Any], ...]] | None = None
     # kind -> the order its fastpath runs its checks in (check names); None: as listed
     order: Mapping[str, list[str]] | None = None
-    # kind -> a fastpath design (l4sim.kernel.fastpath_design: checks reordered,
-    # hoisted before their locks, prechecked early); None: as listed
+    # kind (or "kind.operation", an operation's own) -> a fastpath design
+    # (l4sim.kernel.fastpath_design: checks reordered, hoisted before their locks,
+    # prechecked early, decoding handed over); None: as listed
     design: Mapping[str, list[str]] | None = None
     # the fields proven never written after creation, the proof a design's hoisted
     # checks rest on (the static scan of l4sim.design.immutability)

@@ -102,7 +102,8 @@ class Costs:
     # Costs a profile may leave out (0: none). The trap's assembly entry and exit,
     # outside every kernel lock (a profile that gives them charges the rest of an
     # entry and exit as kernel_entry and kernel_exit); the op-specific parts of the
-    # IPC fastpath's commit; the user-level loop of sel4bench's SMP benchmark.
+    # IPC fastpath's commit; the user-level loop of sel4bench's SMP benchmark; what
+    # each CPU still spinning for a lock adds to a contended grant.
     trap_entry: int = 0
     """The trap's assembly entry, outside every kernel lock (0: part of ``kernel_entry``)."""
     trap_exit: int = 0
@@ -113,6 +114,19 @@ class Costs:
     """The IPC fastpath's commit work specific to a ReplyRecv (ReplyWait)."""
     smp_bench_loop: int = 0
     """The user-level loop of sel4bench's SMP benchmark around each Call (``sel4bench_smp``)."""
+    lock_spinner_drag: int = 0
+    """What each CPU still spinning for a lock adds to a contended grant.
+
+    The spinners' coherence traffic on the lock's and the kernel's shared lines,
+    which the new holder's stores must invalidate again: with more cores
+    spinning (sel4bench's SMP benchmark at delay 0) the holder is slower.
+    FITTED per board and build by ``l4sim calibrate sel4bench``, with
+    ``lock_handoff``, to the 4-core rates of that board's other runs: to the
+    difference between its runs whose delay worked and those whose delay did
+    not, where it has both; else to ``DELAY0_CONTRAST``, the delay-0 contrast
+    itself FITTED to the TX2's runs of both kinds and transferred
+    (``l4sim.analysis.calibration``). 0 in the built-in profiles: no drag.
+    """
 
     def replace(self, **changes: int) -> Costs:
         """A copy with some costs changed (scenario overrides)."""

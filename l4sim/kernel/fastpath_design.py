@@ -20,23 +20,67 @@ identical:
   read can only make the fastpath fall back (the slowpath then does the same
   operation the long way), never commit on what the lock did not vouch for.
 
+A fourth move changes what a fallback costs, not what it observes:
+
+- **hand over** (``handover``) what a check decoded: a lock-free check that
+  does part of the slowpath's decoding of the system call (the message tag,
+  the destination's lookup: ``Check.decodes``) leaves its result for the
+  slowpath when a later check fails, and the slowpath does not decode that
+  part again. The paper's fastpath (like seL4's and OKL4's) falls back to a
+  slowpath that starts from the beginning; here the fallback enters the
+  slowpath after its decoding, as a kernel that passes the decoded message
+  and destination in registers would.
+
 A design is a list of steps in running order, one string each: ``name`` (the
-check at its own stage), ``hoisted:name``, ``early:name`` and, later,
-``recheck:name``. Every check of the list appears exactly once as a plain,
-hoisted or recheck step. The kernel takes a stage's locks just before the
-first step that needs them, as for the paper's lists.
+check at its own stage), ``hoisted:name``, ``early:name``, ``handover:name``
+and, later, ``recheck:name``. Every check of the list appears exactly once as
+a plain, hoisted, handover or recheck step. The kernel takes a stage's locks
+just before the first step that needs them, as for the paper's lists.
+
+A fastpath that serves several operations (the IPC fastpath: a Call and a
+ReplyWait, :data:`OPERATIONS`) may have a design per operation: each runs
+its own order, hoists and prechecks, found from its own attempts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from l4sim.kernel.checks import Check, Context, Stage, validate_dependencies
+from l4sim.kernel.decode import IPC
 
-PLAIN, HOISTED, EARLY, RECHECK = "plain", "hoisted", "early", "recheck"
-MOVES = (HOISTED, EARLY, RECHECK)
+PLAIN, HOISTED, EARLY, RECHECK, HANDOVER = "plain", "hoisted", "early", "recheck", "handover"
+MOVES = (HOISTED, EARLY, RECHECK, HANDOVER)
 EARLY_SUFFIX = "_early"  # the exit point of a failed precheck: the check's name and this
+
+# the operations of a fastpath that may each have a design of their own, by kind; a
+# design for the kind itself serves every operation
+CALL, REPLY_WAIT = "call", "reply_wait"
+OPERATIONS: Mapping[str, tuple[str, ...]] = {IPC: (CALL, REPLY_WAIT)}
+
+
+def design_key(kind: str, operation: str) -> str:
+    """The key of one operation's design (``"ipc.call"``) in a kernel's designs."""
+    return f"{kind}.{operation}"
+
+
+def split_design_key(key: str) -> tuple[str, str | None]:
+    """``"ipc.call"`` -> ``("ipc", "call")``; a kind's own key -> ``(kind, None)``."""
+    kind, _, operation = key.partition(".")
+    return kind, operation or None
+
+
+def design_for(
+    designs: Mapping[str, list[str]], kind: str, operation: str | None = None
+) -> list[str] | None:
+    """The design fastpath ``kind`` runs for ``operation``: its own, else the kind's; None."""
+    if operation is not None:
+        own = designs.get(design_key(kind, operation))
+        if own is not None:
+            return own
+    return designs.get(kind)
 
 
 def parse_step(step: str) -> tuple[str, str]:
@@ -113,7 +157,14 @@ def apply_design(
             raise ValueError(
                 f"design step {text!r}: {name} already runs ({step(placed[name], name)})"
             )
-        if how == HOISTED:
+        if how == HANDOVER:
+            if not (check.decodes and check.stage == Stage.LOCK_FREE):
+                raise ValueError(
+                    f"design step {text!r}: {name} does no lock-free part of the "
+                    "slowpath's decoding: there is nothing to hand over"
+                )
+            result.append(replace(check, handed_over=True))
+        elif how == HOISTED:
             if not hoistable(check, proven_immutable):
                 unproven = sorted(set(check.reads) - proven_immutable) or ["(no reads declared)"]
                 raise ValueError(

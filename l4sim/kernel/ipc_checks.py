@@ -79,6 +79,7 @@ IPC_CHECKS: tuple[Check[IpcContext], ...] = validate_order(
             "check_load_compare",
             lambda c: c.op.words <= MAX_REGISTER_WORDS and not c.op.typed_items,
             "untyped words fit in registers; no map, grant or string items",
+            decodes=True,
         ),
         Check(
             "valid_destination",
@@ -86,6 +87,7 @@ IPC_CHECKS: tuple[Check[IpcContext], ...] = validate_order(
             "check_pointer_chase",
             lambda c: c.dest is not None,
             "the destination thread id / capability names a thread",
+            decodes=True,
         ),
         Check(
             "call_or_reply_wait",

@@ -41,8 +41,10 @@ def ipc_fastpath(
     op: Call | ReplyWait,
     spent: int = 0,
     decoded: Decoded | None = None,
-) -> KernelPath[tuple[bool, Message | None]]:
-    """Try the fastpath for ``op``: (True, received) on success, (False, None) to fall back.
+) -> KernelPath[tuple[bool, Message | None, int]]:
+    """Try the fastpath for ``op``: (True, received, 0), or (False, None, handed) to fall back.
+
+    ``handed``: the cycles of decoding the fastpath hands to the slowpath.
 
     ``decoded``: what the kernel's entry made of ``op`` (:mod:`l4sim.kernel.decode`).
     """
@@ -63,15 +65,18 @@ def ipc_fastpath(
     ctx.is_call = is_call
     ctx.is_reply_wait = is_reply_wait
     held: list[Lock] = []
-    plan = kernel.ipc_plan
+    plan = kernel.ipc_plans[is_call]
+    base = kernel.ipc_base_checks
+    # a profiled attempt's mask says which operation it was: the bit above the checks'
+    operation = is_call << len(base) if kernel.config.check_profile else 0
     passed, stage, spent = yield from run_checks(
-        kernel, plan, kernel.ipc_base_checks, ctx, current, dest, held, spent
+        kernel, plan, base, ctx, current, dest, held, spent, operation_bit=operation
     )
     if not passed:
-        return False, None
+        return False, None, spent
     outcome = _FAST[is_call]
     if kernel.config.check_profile:
-        outcome = Outcome("fast", outcome.exit_point, pass_mask(kernel.ipc_base_checks, ctx))
+        outcome = Outcome("fast", outcome.exit_point, pass_mask(base, ctx) | operation)
     if stage < THREADS:  # a reordered list may end before the thread stage
         yield Spend(spent)
         spent = 0
@@ -109,7 +114,7 @@ def ipc_fastpath(
         current.direct_return = False
     else:
         yield Spend(c.receive_resume + c.kernel_exit)
-    return True, current.received
+    return True, current.received, 0
 
 
 FAST_NOTIFY = Outcome("fast", "fast_notify")

@@ -72,14 +72,17 @@ def ipc_slowpath(
     op: Any,
     spent: int = 0,
     decoded: Decoded | None = None,
+    handed: int = 0,
 ) -> KernelPath[Message | None]:
     """Run ``op`` for ``me``; returns what ``me`` receives (None if nothing).
 
     ``decoded``: what the kernel's entry made of ``op`` (its phases,
-    :mod:`l4sim.kernel.decode`).
+    :mod:`l4sim.kernel.decode`). ``handed``: cycles of the system call's
+    decoding a fastpath did and handed over when it fell back (the slowpath
+    does not repeat them).
     """
     c = kernel.costs
-    yield Spend(spent + c.ipc_decode)
+    yield Spend(spent + c.ipc_decode - min(handed, c.ipc_decode))
     held: list[Lock] = []
     yield kernel.lock_effects.take_scheduler(held)
     if decoded is None:

@@ -105,7 +105,8 @@ class Kernel(KernelState):
     ) -> Path:
         """An IPC system call's path: its fastpath if one is built in, else the slowpath.
 
-        A fastpath that falls back starts the slowpath from the beginning.
+        A fastpath that falls back starts the slowpath from the beginning, or
+        after what the fastpath decoded for it (a design's handover).
         """
         if decoded is None:
             decoded = decode(op)
@@ -120,12 +121,12 @@ class Kernel(KernelState):
     def _ipc_fast_or_slow(
         self, cpu: int, thread: Thread, op: Call | ReplyWait, decoded: Decoded
     ) -> Path:
-        done, received = yield from ipc_fastpath(
+        done, received, handed = yield from ipc_fastpath(
             self, cpu, thread, op, self.costs.kernel_entry, decoded
         )
         if done:
             return received
-        return (yield from ipc_slowpath(self, cpu, thread, op, 0, decoded))
+        return (yield from ipc_slowpath(self, cpu, thread, op, 0, decoded, handed))
 
     def _notify_fast_or_slow(self, cpu: int, thread: Thread, op: Notify, decoded: Decoded) -> Path:
         if (yield from notify_fastpath(self, cpu, thread, op, self.costs.kernel_entry)):

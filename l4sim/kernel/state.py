@@ -16,7 +16,7 @@ from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
 from l4sim.kernel.decode import IPC, SYSCALL_EXCEPTION
 from l4sim.kernel.exception_checks import SYSCALL_EXCEPTION_CHECKS, ExceptionContext
-from l4sim.kernel.fastpath_design import apply_design
+from l4sim.kernel.fastpath_design import CALL, REPLY_WAIT, apply_design, design_for
 from l4sim.kernel.ipc_checks import IPC_CHECKS, NOTIFY_CHECKS, IpcContext
 from l4sim.kernel.lock_effects import LockEffects
 from l4sim.kernel.locks import Lock
@@ -73,9 +73,16 @@ class KernelState:
         self.exception_checks: tuple[Check[ExceptionContext], ...] = self._checks_run(
             SYSCALL_EXCEPTION
         )
-        self.ipc_checks: tuple[Check[IpcContext], ...] = self._checks_run(IPC)
+        # the IPC fastpath's checks for a ReplyWait and for a Call (by ``is_call``): the same
+        # unless a design gives each operation its own
+        reply_wait, call = (self._checks_run(IPC, op) for op in (REPLY_WAIT, CALL))
+        self.ipc_checks: tuple[Check[IpcContext], ...] = call
         self.exception_plan = self._plan(self.exception_checks)
-        self.ipc_plan = self._plan(self.ipc_checks)
+        self.ipc_plan = self._plan(call)
+        self.ipc_plans = (
+            self.ipc_plan if reply_wait == call else self._plan(reply_wait),
+            self.ipc_plan,
+        )
         self.notify_plan = self._plan(NOTIFY_CHECKS)
         # what the IPC fastpath's checks look at, one per CPU, filled in at each
         # entry (a CPU runs one kernel path at a time; until then, no thread or operation)
@@ -91,13 +98,16 @@ class KernelState:
         self.monitor: StateMonitor | None = None
         self.unlocked_fastpath = config.fastpath_variant == "uniprocessor"
 
-    def _checks_run(self, kind: str) -> tuple[Check[Any], ...]:
-        """The checks fastpath ``kind`` runs, in order: its list, reordered or redesigned."""
+    def _checks_run(self, kind: str, operation: str | None = None) -> tuple[Check[Any], ...]:
+        """The checks fastpath ``kind`` runs for ``operation``, in order.
+
+        Its list, reordered or redesigned (an operation's own design first).
+        """
         base = self.fastpaths[kind]
         order = self.config.order or {}
-        design = self.config.design or {}
-        if kind in design:
-            return apply_design(base, design[kind], self.config.proven_immutable)
+        design = design_for(self.config.design or {}, kind, operation)
+        if design is not None:
+            return apply_design(base, design, self.config.proven_immutable)
         if kind in order:
             return reorder(base, order[kind])
         return base

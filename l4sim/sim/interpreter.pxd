@@ -16,3 +16,6 @@ cdef class PathInterpreter:
     cdef long long[::1] next_act  # the C array of l4sim.sim.lookahead.action_times
     cdef public list held, busy, resched, pending_irqs, ipi_due, irq_due, others
     cdef public list noise, waits
+    # the clock's catching up: a C call from run_path, a Python one from elsewhere
+    cpdef object elapse(self, int cpu, long long delay)
+    cpdef object wait(self, int cpu, long long delay)

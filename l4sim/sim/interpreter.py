@@ -327,10 +327,7 @@ class PathInterpreter:
             return stop.value, pending
 
     def elapse(self, cpu: int, delay: int) -> Event:
-        """The clock catches up with ``delay`` cycles ``cpu`` has spent.
-
-        Its next action then is ``delay`` from now, and this is the wait (see :meth:`wait`).
-        """
+        """Let the clock catch up with ``delay`` cycles ``cpu`` spent: the wait (:meth:`wait`)."""
         self.next_act[cpu] = self.env.now + delay
         return self.wait(cpu, delay)
 

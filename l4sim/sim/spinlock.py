@@ -12,6 +12,11 @@ grant costs, before the data the lock protects migrates (charged on top):
 - ``mcs``, ``clh``: FIFO queue locks; each waiter spins on its own line, so
   the handoff is constant whatever the queue length.
 
+Whatever the design, each CPU still spinning after a contended grant adds the
+profile's ``lock_spinner_drag`` to it (0 unless a profile gives it): spinners
+keep copies of the lock's and the kernel's shared lines that the new holder's
+stores must invalidate again.
+
 It also records a lock's hold times when a workload asks (the lock
 microbenchmark's utilisation).
 
@@ -143,12 +148,14 @@ class SpinLocks:
         # a waiter acts only once granted: after its lock's holder acts (or at free_at)
         self.next_act[cpu] = spin.free_at if lock.holder is None else NEVER
         self.spinning_on[cpu] = lock
-        contenders = yield granted  # the releaser made us the holder
+        contenders: int = yield granted  # the releaser made us the holder
         self.spinning_on[cpu] = None
         self.held[cpu].append(lock)
+        # the CPUs still spinning behind us slow our first stores to the shared lines
         return (
             handoff_cost(self.design, costs.lock_handoff, contenders)
             + lock.lines * costs.line_transfer
+            + costs.lock_spinner_drag * (contenders - 2)
         )
 
     @cython.locals(spin=SpinState, now=cython.longlong, lock=Lock)

@@ -17,7 +17,10 @@ from l4sim.workloads.base import Point
 
 @dataclass(frozen=True)
 class Resolution:
-    """Each fastpath's check order or design (kind -> names or steps); empty: as listed."""
+    """Each fastpath's check order or design; empty: as listed.
+
+    A kind (or, for a design, "kind.operation") -> check names or steps.
+    """
 
     order: Mapping[str, list[str]] | None = None
     design: Mapping[str, list[str]] | None = None

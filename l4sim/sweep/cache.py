@@ -141,7 +141,8 @@ def file_contents(config: dict[str, Any]) -> dict[str, Any]:
     if is_path(workload):
         contents["workload"] = file_digest(workload)
     for key in ("fastpath_checks", "check_order_file"):
-        if config.get(key):
+        # (a built-in variant, named without a path, is part of the model version)
+        if config.get(key) and (key != "fastpath_checks" or is_path(config[key])):
             contents[key] = file_digest(config[key])
     return contents
 

@@ -28,10 +28,17 @@ import numpy as np
 import pandas as pd
 
 from l4sim.design.files import load_design_file, load_order_file
-from l4sim.design.immutability import proven_immutable
 from l4sim.design.order import optimize, unique_masks
 from l4sim.design.search import LockWaits, propose
-from l4sim.kernel.fastpath_design import paper_design
+from l4sim.kernel.checks import Check
+from l4sim.kernel.fastpath_design import (
+    CALL,
+    OPERATIONS,
+    design_key,
+    paper_design,
+    split_design_key,
+)
+from l4sim.kernel.locks import Lock
 from l4sim.sim.invariants import InvariantViolation
 from l4sim.sim.machine import Machine
 from l4sim.simulation.behaviour import compare_behaviour
@@ -59,10 +66,15 @@ def compute_now(name: str, config: dict[str, Any], compute: Callable[[], T]) -> 
 
 @dataclass(frozen=True)
 class FastpathProfile:
-    """What the profiling run measured, per fastpath kind: check masks and lock waits."""
+    """What the profiling run measured: check masks and lock waits.
 
-    masks: dict[str, np.ndarray]  # one pass mask per profiled fastpath attempt
-    waits: dict[str, LockWaits]
+    Per fastpath kind, and per design key (each operation of a fastpath that
+    serves several).
+    """
+
+    masks: dict[str, np.ndarray]  # one pass mask per profiled fastpath attempt, by kind
+    waits: dict[str, LockWaits]  # by design key (a kind, or one of its operations)
+    operations: dict[str, np.ndarray]  # the masks by design key
 
 
 def profiling_point(point: Point) -> Point:
@@ -95,13 +107,13 @@ def resolve_design(point: Point, derived: Derived = compute_now) -> Resolution:
             design = load_design_file(point.check_order_file, fastpaths)
         else:
             design = {
-                kind: entry["optimized"]["design"]
+                key: entry["optimized"]["design"]
                 if entry["verdict"] is None
                 else entry["reordered"]["design"]
-                for kind, entry in design_proposals(point, derived).items()
+                for key, entry in design_proposals(point, derived).items()
             }
         if design:
-            return Resolution(design=design, proven_immutable=proven_immutable(fastpaths))
+            return Resolution(design=design, proven_immutable=point.proven_immutable())
     order = resolve_order(point, derived)
     return AS_LISTED if order is None else Resolution(order=order)
 
@@ -130,9 +142,11 @@ def optimized_orders(point: Point, derived: Derived = compute_now) -> dict[str, 
 def design_proposals(point: Point, derived: Derived = compute_now) -> dict[str, dict[str, Any]]:
     """The designs proposed for each profiled fastpath of ``point``, with their verdict.
 
-    Per fastpath: paper, reordered and optimized designs with their expected
-    cycles, the measured lock waits, and the verdict on the optimized design
-    (None: accepted; else the violation that rejected it).
+    Per fastpath (per operation, for a fastpath that serves several:
+    ``"ipc.call"``, ``"ipc.reply_wait"``): paper, reordered and optimized
+    designs with their expected cycles, the measured lock waits, and the
+    verdict on the optimized designs (None: accepted; else the violation that
+    rejected them).
     """
     profiling = profiling_point(point)
     config = profiling.model_dump()
@@ -141,60 +155,119 @@ def design_proposals(point: Point, derived: Derived = compute_now) -> dict[str, 
 
 
 def profile_point(profiling: Point) -> FastpathProfile:
-    """Run the profiling point once: each fastpath's check masks and lock waits."""
+    """Run the profiling point once: each fastpath's check masks and lock waits.
+
+    Per operation, too, for a fastpath that serves several.
+    """
     machine = build_machine(profiling, 0, invariants=invariants_by_default())
-    machine.kernel.scheduler_lock.sim.holds = []  # its hold times, for the lock-wait model
+    first_lock(machine).sim.holds = []  # its hold times, for the lock-wait model
     run_machine(machine)
     events = measured_events(machine)
-    return FastpathProfile(check_masks(events), lock_waits(machine, events))
+    fastpaths = profiling.fastpaths()
+    masks, operations = {}, {}
+    for kind, kind_masks in check_masks(events).items():
+        if kind in fastpaths:
+            checks = len(fastpaths[kind])
+            masks[kind] = kind_masks & ((1 << checks) - 1)
+            operations.update(operation_masks(kind, kind_masks, checks))
+    return FastpathProfile(masks, lock_waits(machine, events, fastpaths), operations)
 
 
 def _proposals(profiling: Point, profile: FastpathProfile) -> dict[str, dict[str, Any]]:
-    """Search each profiled fastpath's design, then verify every optimized one."""
-    proven = proven_immutable(profiling.fastpaths())
+    """Search each profiled fastpath's design (each operation's), then verify them.
+
+    The optimized designs of one fastpath's operations are verified together.
+    """
+    proven = profiling.proven_immutable()
+    fastpaths = profiling.fastpaths()
     found = {}
-    for kind, masks in profile.masks.items():
-        if len(masks) == 0 or kind not in profiling.fastpaths():
+    for key, masks in profile.operations.items():
+        kind, _ = split_design_key(key)
+        if len(masks) == 0 or kind not in fastpaths:
             continue
         distinct, counts = unique_masks(masks)
         entry = propose(
-            profiling.fastpaths()[kind],
+            fastpaths[kind],
             distinct,
             counts,
             profiling.cost_profile(),
-            profile.waits[kind],
+            profile.waits[key],
             proven,
         )
         entry["attempts"] = int(counts.sum())
-        entry["lock_waits"] = asdict(profile.waits[kind])
-        found[kind] = entry
+        entry["lock_waits"] = asdict(profile.waits[key])
+        found[key] = entry
     point = profiling.model_copy(update={"check_profile": False})
-    for kind, entry in found.items():
-        others = {k: paper_design(point.fastpaths()[k]) for k in found if k != kind}
-        entry["verdict"] = verify_design(point, {**others, kind: entry["optimized"]["design"]})
+    for kind in dict.fromkeys(split_design_key(key)[0] for key in found):
+        own = {key: entry for key, entry in found.items() if split_design_key(key)[0] == kind}
+        others = {k: paper_design(fastpaths[k]) for k in fastpaths if k != kind}
+        designs = {key: entry["optimized"]["design"] for key, entry in own.items()}
+        verdict = verify_design(point, {**others, **designs})
+        for entry in own.values():
+            entry["verdict"] = verdict
     return found
 
 
-def lock_waits(machine: Machine, events: pd.DataFrame) -> dict[str, LockWaits]:
-    """Per fastpath kind, the measured contention its design search works with.
+def first_lock(machine: Machine) -> Lock:
+    """The lock a fastpath takes first: the scheduler lock, or a big kernel lock."""
+    lock: Lock = getattr(machine.kernel, "big_lock", machine.kernel.scheduler_lock)
+    return lock
 
-    The scheduler stage's wait: the mean lock-wait cycles of the kind's
-    fastpath attempts that went through (they waited for the scheduler lock
-    and, under it, the thread locks, which no one else can hold then: every
-    thread-lock acquisition in this kernel happens under the scheduler lock).
-    Waiters per held cycle: all lock-wait cycles of the window over the
-    cycles the scheduler lock was held in it (lock-wait includes the cache
-    lines a grant moves, so this errs high).
+
+def operation_masks(kind: str, masks: np.ndarray, checks: int) -> dict[str, np.ndarray]:
+    """A fastpath's profiled masks by design key.
+
+    Per operation for a fastpath that serves several (the bit above the
+    ``checks`` bits says which, :mod:`l4sim.kernel.ipc_fastpath`), with that
+    bit cleared; else the kind's own.
     """
-    lock = machine.kernel.scheduler_lock
+    operations = OPERATIONS.get(kind)
+    if operations is None:
+        return {kind: masks}
+    is_call = (masks >> checks) & 1
+    clear = masks & ((1 << checks) - 1)
+    return {
+        design_key(kind, operation): clear[is_call == (operation == CALL)]
+        for operation in operations
+        if (is_call == (operation == CALL)).any()
+    }
+
+
+def lock_waits(
+    machine: Machine, events: pd.DataFrame, fastpaths: dict[str, tuple[Check[Any], ...]]
+) -> dict[str, LockWaits]:
+    """Per fastpath kind (and operation), the measured contention its design search works with.
+
+    The first stage's wait: the mean lock-wait cycles of the fastpath
+    attempts that went through (they waited for the scheduler lock and, under
+    it, the thread locks, which no one else can hold then: every thread-lock
+    acquisition in this kernel happens under the scheduler lock; under a big
+    kernel lock, for that lock). Waiters per held cycle: all lock-wait cycles
+    of the window over the cycles that lock was held in it (lock-wait
+    includes the cache lines a grant moves, so this errs high).
+    """
+    lock = first_lock(machine)
+    big = lock is not machine.kernel.scheduler_lock
     end = machine.measure_to if machine.measure_to is not None else machine.env.now
     held = lock.sim.held_between(machine.measure_from, end, lock.holder is not None)
     per_cycle = float(events["lock_wait"].sum()) / held if held > 0 else 0.0
-    result = {}
-    for kind, group in events.groupby("kind", observed=True):
+
+    def waits(group: pd.DataFrame) -> LockWaits:
         fast = group[group["path"] == "fast"]["lock_wait"]
         wait = float(fast.mean()) if len(fast) else float(group["lock_wait"].mean())
-        result[str(kind)] = LockWaits(scheduler=wait, threads=0.0, waiters_per_held_cycle=per_cycle)
+        return LockWaits(wait, 0.0, per_cycle, big_lock=big)
+
+    result = {}
+    for kind, group in events.groupby("kind", observed=True):
+        kind = str(kind)
+        result[kind] = waits(group)
+        if kind in OPERATIONS and kind in fastpaths:
+            attempts = group[group["check_mask"] >= 0]
+            is_call = (attempts["check_mask"].to_numpy() >> len(fastpaths[kind])) & 1
+            for operation in OPERATIONS[kind]:
+                mine = attempts[is_call == (operation == CALL)]
+                if len(mine):
+                    result[design_key(kind, operation)] = waits(mine)
     return result
 
 
@@ -207,7 +280,7 @@ def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
     agree (the equivalence property, :mod:`l4sim.simulation.behaviour`), unless the
     paper's own design disagrees with the fastpaths off on this load as well.
     """
-    designed = Resolution(design=design, proven_immutable=proven_immutable(point.fastpaths()))
+    designed = Resolution(design=design, proven_immutable=point.proven_immutable())
     for cpus in VERIFY_CPUS:
         update = {
             "cpus": cpus,
@@ -241,7 +314,10 @@ def verify_design(point: Point, design: dict[str, list[str]]) -> str | None:
             # what the server saw last), the paper's own fastpath differs too: there the
             # comparison says nothing about the design, and only the checker counts
             paper = Resolution(
-                design={kind: paper_design(probe.fastpaths()[kind]) for kind in design},
+                design={
+                    kind: paper_design(probe.fastpaths()[kind])
+                    for kind in {split_design_key(key)[0] for key in design}
+                },
                 proven_immutable=designed.proven_immutable,
             )
             baseline = simulate(stressed, 0, observe=True, invariants=False, resolution=paper)

@@ -3,7 +3,7 @@
 That code is the import closure of the two entry points a run's result
 depends on: :mod:`l4sim.simulation.worker` (one run) and
 :mod:`l4sim.sweep.fastpath_designs` (the order or design a point's runs are
-given), with every built-in workload (the registry imports them by name).
+given), with every built-in workload and fastpath variant (imported by name).
 Each module's source counts, with its Cython declarations (``.pxd``) where it
 has them, and so does the outcome of the static scan of written fields
 (:mod:`l4sim.design.immutability`) for the fields the built-in checks read:
@@ -28,16 +28,26 @@ from pathlib import Path
 from l4sim.design.immutability import scan_written_fields
 from l4sim.kernel.ipc_checks import NOTIFY_CHECKS
 from l4sim.kernel.state import PAPER_FASTPATHS
+from l4sim.workloads.fastpath_variants import BUILTIN_VARIANTS, load_fastpath_variant
 from l4sim.workloads.registry import BUILTIN
 
 PACKAGE = Path(__file__).resolve().parents[1]
 ROOT = "l4sim"
-ENTRY_POINTS = ("l4sim.simulation.worker", "l4sim.sweep.fastpath_designs", *BUILTIN.values())
+ENTRY_POINTS = (
+    "l4sim.simulation.worker",
+    "l4sim.sweep.fastpath_designs",
+    *BUILTIN.values(),
+    *BUILTIN_VARIANTS.values(),
+)
 LIBRARIES = ("numpy", "simpy", "pydantic")
 # the fields the built-in checks read: whether each is written decides what may be hoisted
 READ_FIELDS = frozenset(
     field
-    for checks in (*PAPER_FASTPATHS.values(), NOTIFY_CHECKS)
+    for checks in (
+        *PAPER_FASTPATHS.values(),
+        NOTIFY_CHECKS,
+        *(c for name in BUILTIN_VARIANTS for c in load_fastpath_variant(name).values()),
+    )
     for check in checks
     for field in check.reads
 )

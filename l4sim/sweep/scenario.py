@@ -151,7 +151,7 @@ def resolve_path(value, folder: Path, key: str):
     """A file-naming key's value made absolute (relative to ``folder``); names stay names."""
     if not isinstance(value, str) or not value:
         return value
-    if key in ("workload", "profile") and not is_path(value):
+    if key in ("workload", "profile", "fastpath_checks") and not is_path(value):
         return value  # a built-in or installed name
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else (folder / path).resolve())

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from l4sim.design.files import validate_order_file
+from l4sim.design.immutability import proven_immutable
 from l4sim.kernel.checks import Check
 from l4sim.kernel.config import SCENARIO_OPTIONS, FastpathVariant, LockOrder
 from l4sim.kernel.costs import COST_KEYS, Costs, ProfileError, cost_problem, load_profile
@@ -42,6 +43,7 @@ from l4sim.kernel.objects import Thread
 from l4sim.kernel.state import PAPER_FASTPATHS
 from l4sim.kernel.syscalls import Program
 from l4sim.sim.machine import Probe
+from l4sim.workloads.user_files import is_path as is_path  # (its home; named here too)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +60,7 @@ KERNEL_OPTION_KEYS = frozenset(SCENARIO_OPTIONS) - {"cpus"} | {
     "check_order",
     "check_order_file",
     "fastpath_design",
+    "hoist_proof",
     "profile",
     "costs",
     "lock_order_check",
@@ -100,11 +103,6 @@ def plain_name(stem: str) -> str:
     """A scenario name made from a file's stem: what a folder name may not hold becomes '_'."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).lstrip(".")
     return name if NAME_PATTERN.fullmatch(name) else "scenario"
-
-
-def is_path(value: str) -> bool:
-    """A workload or profile given as a file rather than by name."""
-    return "/" in value or value.endswith((".py", ".toml"))
 
 
 class Point(BaseModel):
@@ -184,10 +182,12 @@ class Point(BaseModel):
     the handler's state without locks.
     """
     fastpath_checks: str = ""
-    """A Python file defining ``FASTPATH_CHECKS``: a fastpath's own ordered checks.
+    """A Python file defining ``FASTPATH_CHECKS``, or a built-in variant's name.
 
-    See the how-to guide on extending l4sim (a fastpath variant,
-    :mod:`l4sim.workloads.fastpath_variants`); empty: the paper's lists.
+    A file: a fastpath's own ordered checks (see the how-to guide on extending
+    l4sim, :mod:`l4sim.workloads.fastpath_variants`). A name: ``sel4``, seL4's
+    own IPC fastpath checks (:mod:`l4sim.workloads.sel4_fastpath`). Empty:
+    the paper's lists.
     """
     check_order: Literal["paper", "optimized"] = "paper"
     """The order each fastpath runs its checks in: ``paper`` (as listed) or ``optimized``."""
@@ -201,10 +201,22 @@ class Point(BaseModel):
     fastpath_design: Literal["paper", "reordered", "optimized"] = "paper"
     """``paper`` (as ``check_order`` says), ``reordered`` (the optimized order) or ``optimized``.
 
-    ``optimized``: the searched design, checks hoisted before their locks and
-    prechecked early (:mod:`l4sim.kernel.fastpath_design`), from
-    ``check_order_file`` (its ``design`` entries) or a profiling run, checked
-    before use.
+    ``optimized``: the searched design (:mod:`l4sim.kernel.fastpath_design`),
+    one per operation (a Call's, a ReplyWait's): checks hoisted before their
+    locks, prechecked early, and what the lock-free checks decoded handed to
+    the slowpath on a fallback; from ``check_order_file`` (its ``design``
+    entries) or a profiling run, checked before use. Under ``kernel_lock =
+    "big"`` a design also moves the big lock: taken at the design's first
+    locked step instead of at the kernel's entry.
+    """
+    hoist_proof: Literal["static_system", "kernel"] = "static_system"
+    """What an optimized design's hoisted checks rest on: ``static_system`` or ``kernel``.
+
+    ``static_system``: the static scan of the model (fields it never writes, as
+    in a system whose capabilities, priorities, affinities and address spaces
+    are fixed after boot). ``kernel``: that scan less the fields the fastpath
+    variant declares its kernel writes at run time (``WRITTEN_AT_RUN_TIME``;
+    seL4's, for its checks outside the big lock).
     """
     check_profile: bool = False
     """Record, at every fastpath decision, which checks pass.
@@ -307,6 +319,7 @@ class Point(BaseModel):
                     self.check_order_file,
                     self.fastpaths(),
                     designs=self.fastpath_design == "optimized",
+                    proven=self.proven_immutable(),
                 )
             except ValueError as error:  # (named: a rule across keys has no key of its own)
                 raise ValueError(f"check_order_file: {error}") from None
@@ -346,6 +359,15 @@ class Point(BaseModel):
     def fastpaths(self) -> dict[str, tuple[Check[Any], ...]]:
         """Each fastpath's checks as listed (the paper's, or this point's variant's)."""
         return fastpaths_of(self.fastpath_checks)
+
+    def proven_immutable(self) -> frozenset[str]:
+        """The fields this point's fastpath designs may hoist checks on (``hoist_proof``)."""
+        proven = proven_immutable(self.fastpaths())
+        if self.hoist_proof == "kernel" and self.fastpath_checks:
+            from l4sim.workloads.fastpath_variants import written_at_run_time
+
+            proven -= written_at_run_time(self.fastpath_checks)
+        return proven
 
     def kernel_entries(self) -> int:
         """Kernel entries one replication simulates (warm-up included), for sizing.

@@ -8,12 +8,28 @@ spin ``delay_cycles`` }. Nothing is shared between pairs but the kernel.
 
 The model's kernel has no endpoint objects: each ping Calls its pong thread
 directly, which is what a private endpoint with one waiting receiver amounts
-to. The delay is a :class:`~l4sim.kernel.syscalls.Spin` (it lasts exactly
-``delay_cycles`` of the counter, interrupts included). The benchmark's own
-user code per round (the counter reads that end each spin, the counter's
-increment, the system-call stubs' register moves) is the profile's
+to. Each delay is a :class:`~l4sim.kernel.syscalls.Spin` (it lasts its cycles
+of the counter, interrupts included). How long, depends on sel4bench's
+version (``delay_distribution``):
+
+- ``"exponential"``, every version before sel4bench commit ``1fb8af24``: each
+  spin lasts ``REXP(core) x delay - overhead`` cycles, an exponentially
+  distributed draw of mean ``delay`` from a generator of the core's own (one
+  stream per CPU, shared by its ping and pong, seeded from the scenario's
+  seed as sel4bench's were from a fixed one), less the measured cost of
+  reading and resetting the counter that the benchmark subtracts
+  (``delay_overhead_cycles``), and none at all where that is negative: the
+  spin ends at once. The counter reset before each spin (ARM, RISC-V) costs
+  cycles of the benchmark's loop; the spin itself is timed from its start
+  either way.
+- ``"deterministic"``, from ``1fb8af24`` on: each spin lasts exactly
+  ``delay_cycles``.
+
+The benchmark's own user code per round (the counter reads that end each
+spin, the random draws and counter resets of the exponential versions, the
+counter's increment, the system-call stubs' register moves) is the profile's
 ``smp_bench_loop``, split between ping and pong; ``l4sim calibrate`` derives
-it from the 1-core rates at two delays.
+it, version by version, from each run's 1-core rates.
 
 The defaults are seL4's SMP build on the Sabre: the big kernel lock (CLH),
 the IPC fastpath, no exception fastpath.
@@ -49,21 +65,74 @@ if TYPE_CHECKING:
 # pong above ping: at the start every pong is waiting before its ping first calls
 PONG_PRIORITY = 200
 PING_PRIORITY = 100
+# how sel4bench's version drew each spin (Params.delay_distribution)
+DelayDistribution = Literal["deterministic", "exponential"]
 
 
-def ping(pong: Thread, delay: int, loop: int) -> Program:
+DRAW_BLOCK = 256  # exponential draws taken from a core's stream at a time
+
+
+class FixedDelay:
+    """sel4bench from ``1fb8af24`` on: every spin lasts the delay."""
+
+    def __init__(self, delay: int) -> None:
+        self.delay = delay
+
+    def next(self) -> int:
+        return self.delay
+
+
+class ExponentialDelay:
+    """sel4bench before ``1fb8af24``: ``REXP(core) x delay - overhead`` per spin, at least 0.
+
+    One per CPU: its ping and pong draw from it in turn, as both threads of a
+    core called the core's generator.
+    """
+
+    def __init__(self, rng: np.random.Generator, delay: int, overhead: int) -> None:
+        self.rng = rng
+        self.delay = delay
+        self.overhead = overhead
+        self.draws: list[int] = []
+
+    def next(self) -> int:
+        if not self.draws:
+            self.draws = self.block()[::-1].tolist()
+        return self.draws.pop()
+
+    def block(self) -> np.ndarray[tuple[int], np.dtype[np.int64]]:
+        """The next ``DRAW_BLOCK`` spins, in the order they are used.
+
+        Stratified: one draw from each of the block's equally likely slices of
+        the exponential distribution, in random order. Each spin is still
+        exponential with mean ``delay``, and a block's mean is the delay to
+        within a fraction of a percent, as over the board's samples of a
+        hundred thousand spins, which independent draws would reach only over
+        as many simulated calls. The C cast of sel4bench truncates.
+        """
+        rng = self.rng
+        uniform = (rng.permutation(DRAW_BLOCK) + rng.random(DRAW_BLOCK)) / DRAW_BLOCK
+        spins = (-np.log1p(-uniform) * self.delay).astype(np.int64)
+        return np.maximum(spins - self.overhead, 0)
+
+
+# how a core's threads draw their spins, by sel4bench's version
+Delay = FixedDelay | ExponentialDelay
+
+
+def ping(pong: Thread, delay: Delay, loop: int) -> Program:
     number = 0
     while True:
-        yield Spin(delay)
+        yield Spin(delay.next())
         number += 1
         yield Call(pong, (number,))
         yield Compute(loop)  # counter increment, the next spin's first counter read
 
 
-def pong(delay: int, loop: int) -> Program:
+def pong(delay: Delay, loop: int) -> Program:
     message = yield Wait()
     while True:
-        yield Spin(delay)
+        yield Spin(delay.next())
         yield Compute(loop)
         message = yield ReplyWait(message.sender, message.payload)
 
@@ -80,7 +149,26 @@ class Params(Point):
     delay_cycles: int = Field(500, ge=0, le=MAX_WORK_CYCLES)
     """Cycles of the cycle counter each thread spins between IPCs (sel4bench: 500 and 32000).
 
-    Exact whatever interrupts the spin.
+    Exact whatever interrupts the spin (with ``delay_distribution = "exponential"``,
+    the mean of the spins).
+    """
+    delay_distribution: DelayDistribution = "deterministic"
+    """How sel4bench's version drew each spin between IPCs.
+
+    ``"exponential"``, every version before sel4bench commit ``1fb8af24``
+    (https://github.com/seL4/sel4bench/commits): an exponentially distributed
+    draw of mean ``delay_cycles`` per spin, from a stream of the core's own,
+    less ``delay_overhead_cycles``; the draws are stratified in blocks of 256
+    (one from each equally likely slice, in random order). ``"deterministic"``,
+    from ``1fb8af24`` on: every spin lasts exactly ``delay_cycles``.
+    ``l4sim calibrate sel4bench`` chooses it from a run's ``sha_bench``.
+    """
+    delay_overhead_cycles: int = Field(0, ge=0, le=MAX_WORK_CYCLES)
+    """The counter overhead the exponential versions subtract from each spin.
+
+    sel4bench measures the cost of reading the cycle counter and takes it off
+    each draw; a spin whose draw is smaller ends at once. Unused with
+    ``"deterministic"``.
     """
 
     def measured_entries(self) -> int:
@@ -97,11 +185,21 @@ def build(
     ping_loop = (costs.smp_bench_loop + 1) // 2
     pong_loop = costs.smp_bench_loop - ping_loop
     programs = {}
+    streams = seeds.spawn(params.cpus)
     for cpu in range(params.cpus):
         answer = kernel.create_thread(f"pong{cpu}", cpu, PONG_PRIORITY, space)
         caller = kernel.create_thread(f"ping{cpu}", cpu, PING_PRIORITY, space)
-        programs[answer] = pong(params.delay_cycles, pong_loop)
-        programs[caller] = ping(answer, params.delay_cycles, ping_loop)
+        delay: Delay
+        if params.delay_distribution == "exponential":
+            delay = ExponentialDelay(
+                np.random.default_rng(streams[cpu]),
+                params.delay_cycles,
+                params.delay_overhead_cycles,
+            )
+        else:
+            delay = FixedDelay(params.delay_cycles)
+        programs[answer] = pong(delay, pong_loop)
+        programs[caller] = ping(answer, delay, ping_loop)
 
     def metrics(machine: Machine, events: pd.DataFrame, measured_cycles: int) -> dict[str, float]:
         calls = int(events["thread_name"].str.startswith("ping").sum())

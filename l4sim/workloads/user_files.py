@@ -18,6 +18,11 @@ from types import ModuleType
 PREFIX = "l4sim_user_"  # the module names users' files are imported under
 
 
+def is_path(value: str) -> bool:
+    """A workload, profile or fastpath variant given as a file rather than by name."""
+    return "/" in value or value.endswith((".py", ".toml"))
+
+
 class UserFileError(ValueError):
     """A user's file that cannot be used: the message is one line naming the file."""
 

@@ -374,3 +374,36 @@ def test_a_caption_travels_in_the_files_not_drawn_in_the_image(tmp_path, reviewe
     assert texts[1].startswith("l4sim ") and " · model " in texts[1]
     assert Image.open(drawn.png).text["Description"] == drawn.caption
     assert f"<dc:description>{drawn.caption}</dc:description>" in drawn.svg.read_text()
+
+
+def test_the_sel4bench_series_of_every_board_passes(tmp_path, reviewed):
+    """Two boards: both delay regimes, an anomaly, withheld runs, a panel on a log axis."""
+    from l4sim.analysis.calibration import DELAYS, rate_metric
+    from l4sim.analysis.sel4bench_compare import time_series_figure
+
+    dates = pd.date_range("2026-04-01", periods=12, freq="3D", tz="UTC")
+    frames = []
+    for board, build, scale in (("tx2", "SMP_64", 1.0), ("pc99-skylake", "SMP_32", 2.0)):
+        table = pd.DataFrame(
+            {
+                "board": board,
+                "build": build,
+                "ts": dates.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                # the TX2's delay works only from the last run on; a Skylake run is odd
+                "regime": ["delay 0"] * 11 + ["delay"] if board == "tx2" else "delay",
+                "anomaly": ["partial progress"] + [""] * 11 if board != "tx2" else "",
+            }
+        )
+        for delay in DELAYS:
+            metric = rate_metric(4, delay)
+            delay_zero = (table["regime"] == "delay 0") | (delay == DELAYS[0])
+            base = np.where(delay_zero, 1e6, 6e4) * scale  # delay 0 is as fast at 32000
+            table[f"{metric}_predicted"] = np.where(dates < "2026-04-16", base, 0.95 * base)
+            table[f"{metric}_measured"] = np.where(
+                dates < "2026-04-25", table[f"{metric}_predicted"] * 1.002, np.nan
+            )
+        frames.append(table)
+    changes = (("2026-04-16", "seL4: IPC slower"), ("2026-05-01", "sel4bench changed"))
+    drawn = time_series_figure(pd.concat(frames, ignore_index=True), tmp_path, changes)
+    assert reviewed == {"sel4bench_2026.png": []}
+    assert "broken at each" in drawn.caption and "log axis" in drawn.caption

@@ -56,7 +56,7 @@ def missing_build(folder):
     (folder / files.UP_FILE).unlink()
     return (
         [folder / files.SMP_FILE],
-        r"run 12 \(2026-03-02\): not in any file of the uniprocessor build .*'null_syscall'",
+        r"run 11 \(2026-03-01\): not in any file of the uniprocessor build .*'null_syscall'",
     )
 
 

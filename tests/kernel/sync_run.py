@@ -25,6 +25,7 @@ class SyncRun:
     kicks: list[int] = field(default_factory=list)
     held_at_end: list[Lock] = field(default_factory=list)
     value: object = None
+    cycles_before_first_lock: int | None = None  # None: it took no lock
 
 
 def run_sync(path, cpu: int = 0) -> SyncRun:
@@ -37,6 +38,8 @@ def run_sync(path, cpu: int = 0) -> SyncRun:
             if type(effect) is Spend:
                 run.cycles += effect
             elif isinstance(effect, Acquire):
+                if run.cycles_before_first_lock is None and effect.locks:
+                    run.cycles_before_first_lock = run.cycles
                 for lock in effect.locks:
                     ensure_lock_order(held, lock)
                     if lock.holder is not None and lock.holder != cpu:

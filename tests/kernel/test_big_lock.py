@@ -115,3 +115,52 @@ def test_without_trap_costs_paths_are_not_wrapped(pair):
     kernel, worker, _ = pair
     path = kernel.enter_kernel(0, worker, RaiseException("syscall"))[1]
     assert kernel.trapped(path) is path
+
+
+def test_with_a_design_the_big_lock_is_taken_at_the_first_locked_step():
+    """With a design the big lock is taken at the design's first locked step.
+
+    seL4 as it is takes its lock at the C entry; with a design the lock-free,
+    hoisted and prechecked steps run before it. A fallback before it takes it
+    for the slowpath.
+    """
+    from l4sim.kernel.costs import load_profile
+    from l4sim.kernel.syscalls import Call
+    from tests.kernel.test_fastpath_design import DESIGN, PROVEN
+
+    costs = load_profile("vmxl4-pandaboard")
+
+    def rig(design):
+        kernel = Kernel(
+            KernelConfig(
+                cpus=2, fastpath_ipc=True, kernel_lock="big", design=design, proven_immutable=PROVEN
+            ),
+            costs,
+        )
+        big = with_kernel_lock(kernel)
+        server = kernel.create_thread("server", 0, 200, kernel.create_space("s"))
+        client = kernel.create_thread("client", 0, 100, kernel.create_space("c"))
+        remote = kernel.create_thread("remote", 1, 200, kernel.create_space("r"))
+        kernel.scheduler.pick_next(0)
+        server.state = ThreadState.WAITING_TO_RECEIVE
+        kernel.scheduler.pick_next(0)
+        return big, client, server, remote
+
+    big, client, server, remote = rig(None)
+    run = run_sync(big.enter(0, client, Call(server, (1,)))[1])
+    assert run.outcome.path == "fast" and run.cycles_before_first_lock == 0
+
+    big, client, server, remote = rig({"ipc": DESIGN})
+    run = run_sync(big.enter(0, client, Call(server, (1,)))[1])
+    assert run.acquired == [big.big_lock] and run.outcome.path == "fast"
+    # the entry, three lock-free checks, one hoisted and two prechecks before the lock
+    before = costs.kernel_entry + 3 * costs.check_load_compare + 3 * costs.check_pointer_chase
+    assert run.cycles_before_first_lock == before
+
+    run = run_sync(big.enter(0, client, Call(remote, (1,)))[1])
+    assert run.outcome.exit_point == "destination_on_this_cpu"
+    assert run.acquired == [big.big_lock]  # for the slowpath, which goes on under it
+    # the entry and the four checks up to the hoisted one that fails
+    assert run.cycles_before_first_lock == (
+        costs.kernel_entry + 2 * costs.check_load_compare + 2 * costs.check_pointer_chase
+    )

@@ -172,3 +172,69 @@ def test_a_call_that_passes_commits_under_every_lock(rig):
 def test_a_check_order_and_a_design_exclude_each_other():
     with pytest.raises(ValueError, match="exclude each other"):
         KernelConfig(order={"ipc": paper_design(IPC_CHECKS)}, design={"ipc": DESIGN})
+
+
+# the same design, what its lock-free checks decoded handed to the slowpath on a fallback
+HANDED = ["handover:simple_message", "handover:valid_destination", *DESIGN[2:]]
+
+
+def _rig(design):
+    """A server waiting on CPU 0, a running client on CPU 0, a thread on CPU 1."""
+    kernel = Kernel(
+        KernelConfig(cpus=2, fastpath_ipc=True, design=design, proven_immutable=PROVEN),
+        load_profile("vmxl4-pandaboard"),
+    )
+    server = kernel.create_thread("server", 0, 200, kernel.create_space("s"))
+    client = kernel.create_thread("client", 0, 100, kernel.create_space("c"))
+    remote = kernel.create_thread("remote", 1, 200, kernel.create_space("r"))
+    kernel.scheduler.pick_next(0)
+    server.state = ThreadState.WAITING_TO_RECEIVE
+    kernel.scheduler.pick_next(0)
+    return kernel, client, server, remote
+
+
+def test_a_handover_step_marks_a_lock_free_check_that_decodes():
+    checks = {c.name: c for c in apply_design(IPC_CHECKS, HANDED, PROVEN)}
+    assert checks["simple_message"].handed_over and checks["valid_destination"].handed_over
+    assert not checks["call_or_reply_wait"].handed_over
+    with pytest.raises(ValueError, match="nothing to hand over"):
+        apply_design(
+            IPC_CHECKS,
+            ["handover:call_or_reply_wait" if s == "call_or_reply_wait" else s for s in DESIGN],
+            PROVEN,
+        )
+
+
+def test_a_fallback_hands_what_the_lock_free_checks_decoded_to_the_slowpath():
+    """A cross-CPU Call falls back after the destination's lookup.
+
+    With the lookup and the message tag handed over, the slowpath spends their
+    cycles less on decoding.
+    """
+    cycles = {}
+    for name, design in (("as run", DESIGN), ("handed", HANDED)):
+        kernel, client, _, remote = _rig({"ipc": design})
+        run = run_sync(kernel.enter(0, client, Call(remote, (1,)))[1])
+        assert run.outcome.exit_point == "destination_on_this_cpu"
+        cycles[name] = run.cycles
+    costs = load_profile("vmxl4-pandaboard")
+    assert cycles["as run"] - cycles["handed"] == (
+        costs.check_load_compare + costs.check_pointer_chase
+    )
+
+
+def test_each_operation_runs_its_own_design():
+    """A Call runs the Call's design, a ReplyWait the ReplyWait's.
+
+    A design for the Call only: a Call to a busy server fails its precheck;
+    with a design for the ReplyWait only, the same Call runs the list as given.
+    """
+    for design, exit_point in (
+        ({"ipc.call": DESIGN}, "destination_waiting_early"),
+        ({"ipc.reply_wait": DESIGN}, "destination_waiting"),
+        ({"ipc": DESIGN, "ipc.reply_wait": paper_design(IPC_CHECKS)}, "destination_waiting_early"),
+    ):
+        kernel, client, server, _ = _rig(design)
+        server.state = ThreadState.RUNNING
+        run = run_sync(ipc_fastpath(kernel, 0, client, Call(server, (1,))))
+        assert run.outcome.exit_point == exit_point, design

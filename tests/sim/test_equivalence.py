@@ -181,6 +181,22 @@ def test_a_fastpath_variant_keeps_the_behaviour(workload):
     assert sum(map(len, fast.values())) > 0
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(workloads())
+def test_sel4s_fastpath_keeps_the_behaviour(workload):
+    """The built-in variant of seL4's checks keeps the behaviour.
+
+    Replies to a syscall exception (a fault reply in seL4's terms) fall back to
+    the slowpath.
+    """
+    from l4sim.workloads.fastpath_variants import load_fastpath_variant
+
+    RUNS["examples"] += 1
+    fast = workload.run(True, fastpaths=load_fastpath_variant("sel4"), fastpath_ipc=True)
+    assert_same_behaviour(fast, workload.run(False))
+    assert sum(map(len, fast.values())) > 0
+
+
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(workloads(cpus=st.just(1)))
 def test_uniprocessor_fastpath_equals_smp_fastpath_on_one_cpu(workload):

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from l4sim.design.immutability import proven_immutable
 from l4sim.simulation.resolution import Resolution
 from l4sim.simulation.simulate import simulate
-from l4sim.sweep import fastpath_designs
 from l4sim.sweep.fastpath_designs import design_proposals, resolve_design, verify_design
 from l4sim.sweep.scenario import point_from_dict
+from l4sim.workloads.base import Point
 
 from ..behaviour import assert_same_behaviour
 from .test_equivalence import RUNS, workloads
@@ -64,10 +64,34 @@ def test_every_reported_design_passed_its_checks(name):
     }
 
 
-def test_the_heavy_ipc_design_moves_the_failing_checks_before_the_lock():
-    design = _reported("ipc_4_clients_heavy")["ipc"]["optimized"]["design"]
-    assert "hoisted:destination_on_this_cpu" in design
-    assert "early:no_sender_queued" in design  # fails for half the same-CPU attempts
+def test_the_heavy_ipc_designs_move_each_operations_failing_checks_before_the_lock():
+    found = _reported("ipc_4_clients_heavy")
+    call, reply_wait = (found[key]["optimized"]["design"] for key in ("ipc.call", "ipc.reply_wait"))
+    # a Call from another CPU fails on the destination's CPU, a field never written
+    assert "hoisted:destination_on_this_cpu" in call
+    # a ReplyWait fails when a client is queued on the server: prechecked without the
+    # lock; a Call never fails there, and its design does not pay for the precheck
+    assert "early:no_sender_queued" in reply_wait
+    assert "early:no_sender_queued" not in call
+    # both hand what their lock-free checks decoded to the slowpath
+    for design in (call, reply_wait):
+        assert design[:2] == ["handover:simple_message", "handover:valid_destination"]
+
+
+def test_each_operation_runs_its_own_design():
+    """The kernel runs a Call's design for Calls and a ReplyWait's for ReplyWaits.
+
+    Where they fall back tells (a precheck's exit point is its own).
+    """
+    point = _point("ipc_4_clients_heavy")
+    resolution = resolve_design(point)
+    assert set(resolution.design) == {"ipc.call", "ipc.reply_wait"}
+    events = simulate(point, 0, resolution=resolution).events
+    ipc = events[events["kind"] == "ipc"]
+    clients = ipc["thread_name"].astype(str).str.startswith("client")
+    exits = ipc["exit_point"].astype(str)
+    assert (exits[~clients] == "no_sender_queued_early").any()
+    assert not (exits[clients] == "no_sender_queued_early").any()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -107,7 +131,7 @@ def test_an_unsafe_hoist_is_refused_without_a_forged_proof():
 def test_an_unsafe_hoist_on_a_forged_proof_is_caught_and_rejected(monkeypatch):
     """Test-only: claim the destination's state is never written, hoist the check on it."""
     forged = proven_immutable(_point("ipc_2_clients").fastpaths()) | {"state", "reply_from"}
-    monkeypatch.setattr(fastpath_designs, "proven_immutable", lambda fastpaths: forged)
+    monkeypatch.setattr(Point, "proven_immutable", lambda self: forged)
     verdict = verify_design(_point("ipc_2_clients"), {"ipc": UNSAFE})
     assert verdict is not None and verdict.startswith("2 CPUs, stress 100")
     assert "stale-read" in verdict and "destination_waiting" in verdict

@@ -139,6 +139,31 @@ POINTS = {
         {"workload": "sel4bench_smp", "cpus": 4, "profile": "sel4-sabre", "events": 400},
         False,
     ),
+    # the same point on the random streams it had before the workload gained its version
+    # keys (delay_distribution, delay_overhead_cycles), which enter every point's stream
+    # key: the records of those streams are what they were
+    "sel4bench_smp_sabre_4cpu_streams_before": (
+        {
+            "workload": "sel4bench_smp",
+            "cpus": 4,
+            "profile": "sel4-sabre",
+            "events": 400,
+            "stream_key": "2cc2691b89d9506100b8968527556d33",
+        },
+        False,
+    ),
+    "sel4bench_smp_exponential_drag_4cpu": (
+        {
+            "workload": "sel4bench_smp",
+            "cpus": 4,
+            "profile": "sel4-sabre",
+            "events": 400,
+            "delay_distribution": "exponential",
+            "delay_overhead_cycles": 100,
+            "costs": {"lock_spinner_drag": 10},
+        },
+        False,
+    ),
     "smp_pingpong_sabre_4cpu": (
         {
             "workload": "smp_pingpong",
@@ -166,9 +191,11 @@ GOLDEN = {
     "lock_microbench_ticket_4cpu": "52b672b52bf54129f35f",  # 600 records
     "lock_microbench_tas_deterministic": "fcf5a1c247a31087c100",  # 600 records
     "smp_pingpong_sabre_4cpu": "6e2dab4027534d475075",  # 800 records
-    "ipc_design_optimized_2clients": "aefbeb571caf75538600",  # 400 records
+    "ipc_design_optimized_2clients": "4a2cc31841e66dbd55e9",  # 400 records
     "syscall_design_reordered": "5f4d6ecfdfe5d6104fca",  # 800 records
-    "sel4bench_smp_sabre_4cpu": "b6c373762905f3a1fd15",  # 800 records
+    "sel4bench_smp_sabre_4cpu": "b5fbf2bf6733d41b3e70",  # 800 records
+    "sel4bench_smp_sabre_4cpu_streams_before": "b6c373762905f3a1fd15",  # 800 records
+    "sel4bench_smp_exponential_drag_4cpu": "9529d233cf4f0cdbbcba",  # 800 records
 }
 
 

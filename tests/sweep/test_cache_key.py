@@ -42,8 +42,10 @@ def test_the_model_is_the_import_closure_of_a_run_and_of_its_design():
     # of the sweep, only what resolves a design; the file that accepts one is in
     assert {s for s in sources if s.startswith("sweep/")} == {"sweep/fastpath_designs.py"}
     assert {"simulation/behaviour.py", "design/search.py", "sim/interpreter.pxd"} <= sources
-    # every built-in workload, though the registry imports them by name
-    assert {"workloads/linux.py", "workloads/sel4bench_smp.py"} <= sources
+    # every built-in workload and fastpath variant, though they are imported by name
+    assert {"workloads/linux.py", "workloads/sel4bench_smp.py", "workloads/sel4_fastpath.py"} <= (
+        sources
+    )
 
 
 def test_a_new_write_of_a_field_a_check_reads_changes_the_model(package_copy):

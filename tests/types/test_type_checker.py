@@ -1,9 +1,11 @@
 """The type checker catches what a run would only find as an AttributeError.
 
-Each test runs mypy, with the project's configuration (pyproject.toml), on a
-small file that uses the kernel's API, and asserts what mypy reports: a
-misspelt attribute of a kernel object or of a check's context is an error
-(``attr-defined``), and correct code (a user's fastpath variant) passes.
+mypy runs once, with the project's configuration (pyproject.toml), on small
+files that use the kernel's API, and each test asserts what it reports for
+its file: a misspelt attribute of a kernel object or of a check's context is
+an error (``attr-defined``), and correct code (a user's fastpath variant)
+passes. The project's own cache (``make test`` runs mypy first) is copied in,
+so the package itself is not checked again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,15 +29,29 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
-    """mypy, configured as the project is, on ``source`` (a file of its own)."""
-    path = tmp_path / "user_code.py"
-    path.write_text(textwrap.dedent(source))
-    return run_mypy(path, tmp_path)
+@dataclass
+class Report:
+    """What mypy said about one file."""
+
+    errors: list[str]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.errors)
 
 
-def run_mypy(path: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+    """Mypy's errors per file, one run over every file the tests below check."""
+    folder = tmp_path_factory.mktemp("typed")
+    paths = {name: folder / f"{name}.py" for name in SOURCES}
+    for name, path in paths.items():
+        path.write_text(textwrap.dedent(SOURCES[name]))
+    paths["example"] = EXAMPLE
+    cache = folder / ".mypy_cache"
+    if (ROOT / ".mypy_cache").is_dir():
+        shutil.copytree(ROOT / ".mypy_cache", cache)
+    result = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -42,14 +59,22 @@ def run_mypy(path: Path, cache: Path) -> subprocess.CompletedProcess[str]:
             "--config-file",
             str(ROOT / "pyproject.toml"),
             "--cache-dir",
-            str(cache / ".mypy_cache"),
-            str(path),
+            str(cache),
+            *map(str, paths.values()),
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 2: mypy itself failed
+    errors = [line for line in result.stdout.splitlines() if " error: " in line]
+    found = {path.resolve(): Report([]) for path in paths.values()}
+    for line in errors:
+        where = (ROOT / line.split(":", 1)[0]).resolve()  # mypy names a file as it was given
+        assert where in found, f"an error in a file not checked here: {line}"
+        found[where].errors.append(line)
+    return {name: found[path.resolve()] for name, path in paths.items()}
 
 
 PATH_WITH_TYPOS = """
@@ -65,12 +90,11 @@ PATH_WITH_TYPOS = """
 """
 
 
-def test_a_misspelt_attribute_of_a_kernel_object_is_an_error(tmp_path: Path) -> None:
-    result = mypy(tmp_path, PATH_WITH_TYPOS)
-    assert result.returncode == 1, result.stdout
-    assert '"Thread" has no attribute "stae"' in result.stdout
-    assert '"KernelState" has no attribute "scheduer"' in result.stdout
-    assert result.stdout.count("[attr-defined]") == 2, result.stdout
+def test_a_misspelt_attribute_of_a_kernel_object_is_an_error(reports: dict[str, Report]) -> None:
+    report = reports["path_with_typos"]
+    assert '"Thread" has no attribute "stae"' in report.text
+    assert '"KernelState" has no attribute "scheduer"' in report.text
+    assert report.text.count("[attr-defined]") == 2, report.text
 
 
 CHECKS_WITH_TYPOS = """
@@ -96,18 +120,16 @@ CHECKS_WITH_TYPOS = """
 """
 
 
-def test_a_misspelt_attribute_in_a_users_check_is_an_error(tmp_path: Path) -> None:
-    result = mypy(tmp_path, CHECKS_WITH_TYPOS)
-    assert result.returncode == 1, result.stdout
+def test_a_misspelt_attribute_in_a_users_check_is_an_error(reports: dict[str, Report]) -> None:
+    report = reports["checks_with_typos"]
     for typo in ('"wrods"', '"cpuu"', '"handlr"'):
-        assert typo in result.stdout, result.stdout
+        assert typo in report.text, report.text
     # one line each (the operation's typo is reported once per kind of operation)
-    lines = {line.split(":")[1] for line in result.stdout.splitlines() if " error: " in line}
-    assert len(lines) == 3, result.stdout
+    lines = {line.split(":")[1] for line in report.errors}
+    assert len(lines) == 3, report.text
 
 
-def test_a_check_of_the_wrong_fastpath_is_an_error(tmp_path: Path) -> None:
-    source = """
+WRONG_FASTPATH = """
         from l4sim.kernel.checks import Check, Stage
         from l4sim.kernel.exception_checks import ExceptionContext
         from l4sim.workloads.fastpath_variants import FastpathChecks
@@ -117,11 +139,18 @@ def test_a_check_of_the_wrong_fastpath_is_an_error(tmp_path: Path) -> None:
         )
         FASTPATH_CHECKS: FastpathChecks = {"ipc": (MINE,)}
     """
-    result = mypy(tmp_path, source)
-    assert result.returncode == 1, result.stdout
-    assert "ExceptionContext" in result.stdout and "IpcContext" in result.stdout
+SOURCES = {
+    "path_with_typos": PATH_WITH_TYPOS,
+    "checks_with_typos": CHECKS_WITH_TYPOS,
+    "wrong_fastpath": WRONG_FASTPATH,
+}
 
 
-def test_the_example_fastpath_variant_type_checks(tmp_path: Path) -> None:
-    result = run_mypy(EXAMPLE, tmp_path)
-    assert result.returncode == 0, result.stdout
+def test_a_check_of_the_wrong_fastpath_is_an_error(reports: dict[str, Report]) -> None:
+    report = reports["wrong_fastpath"]
+    assert report.errors, "no error reported"
+    assert "ExceptionContext" in report.text and "IpcContext" in report.text
+
+
+def test_the_example_fastpath_variant_type_checks(reports: dict[str, Report]) -> None:
+    assert reports["example"].errors == []
