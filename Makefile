@@ -19,8 +19,11 @@ help:  ## list the targets
 
 # uv installs the same packages as pip about ten times faster (most of make test's
 # set-up time was pip's); where uv cannot be had, pip does it
+# (a line per step: the installation is quiet and takes a while)
 $(STAMP): pyproject.toml
+	@echo "set-up 1/3: creating the virtual environment $(VENV) ($(PY))"
 	$(PY) -m venv $(VENV)
+	@echo "set-up 2/3: installing l4sim and its dependencies into $(VENV) (uv; pip where uv cannot be had)"
 	$(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]' \
 	  || { $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[dev]'; }
 	touch $(STAMP)
@@ -33,6 +36,7 @@ HOT     := $(wildcard $(addsuffix /*.py,$(HOTDIRS)) $(addsuffix /*.pxd,$(HOTDIRS
            l4sim/build.py l4sim/compiled.py
 READY   := l4sim/_compiled/manifest.json
 $(READY): $(STAMP) $(HOT)
+	@echo "set-up 3/3: compiling the simulator's hot modules (Cython)"
 	$(BIN)/python -m l4sim.build
 
 venv: $(READY)  ## create .venv with l4sim installed editable (dev extras), hot modules compiled

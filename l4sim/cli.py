@@ -13,13 +13,17 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 from l4sim.sweep.backends import BackendError
 from l4sim.sweep.cache import CacheError
 from l4sim.sweep.estimate import SizeError
+from l4sim.sweep.output_folder import claim
+from l4sim.sweep.provenance import Provenance, set_command
 from l4sim.sweep.scenario import ScenarioError, load_scenario
 from l4sim.workloads.user_files import UserCodeError
 
@@ -47,11 +51,55 @@ def _raise_run_failure(error: Exception) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage mistake reported as one line like every other (exit 2)."""
+    """argparse, with a usage mistake reported as one line like every other (exit 2).
+
+    The line points to the help of the command it is about (``l4sim run
+    --help``), an unknown option after a command included.
+    """
 
     def error(self, message: str):
         shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
         self.exit(2, f"l4sim: error: {shown} (see '{self.prog} --help')\n")
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            command = getattr(parsed, "command", None) or ""
+            where = self._commands.choices.get(command, self) if self._commands else self
+            where.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed
+
+    _commands: argparse._SubParsersAction | None = None
+
+
+class _Version(argparse.Action):
+    """``--version``: the version (the package's metadata) and the source it runs."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, **kw):
+        super().__init__(option_strings, dest, nargs=0, default=default, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from l4sim.sweep.provenance import source_state, version
+
+        commit, tree = source_state()
+        source = "" if commit == "unknown" else f" (commit {commit[:12]}, {tree})"
+        print(f"l4sim {version()}{source}")
+        parser.exit(0)
+
+
+class _Deprecated(argparse.Action):
+    """An option's old name: still taken, with one line saying the new one."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kw):
+        self.new = new
+        super().__init__(option_strings, dest, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"l4sim: warning: {option_string} is deprecated: use {self.new}", file=sys.stderr)
+        if isinstance(getattr(namespace, self.dest, None), list):
+            getattr(namespace, self.dest).append(values)
+        else:
+            setattr(namespace, self.dest, values)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,7 +107,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="l4sim",
         description="A discrete-event simulator of the SMP fastpaths of an L4 microkernel.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action=_Version, help="print l4sim's version and its source's commit"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser._commands = commands
 
     _run_parser(commands)
 
@@ -102,7 +154,24 @@ def _parser() -> argparse.ArgumentParser:
     _sensitivity_parser(commands)
     _trace_parsers(commands)
     _measurement_parsers(commands)
+    completion = commands.add_parser(
+        "completion", help="print a shell completion script (bash or zsh)"
+    )
+    completion.add_argument(
+        "shell",
+        choices=["bash", "zsh"],
+        help='the shell: in ~/.bashrc, eval "$(l4sim completion bash)" (zsh: in ~/.zshrc)',
+    )
     return parser
+
+
+def _overwrite_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace another scenario's (or study's) results in the output folder "
+        "(refused otherwise; the cache of runs is kept)",
+    )
 
 
 def _run_parser(commands) -> None:
@@ -133,6 +202,7 @@ def _run_parser(commands) -> None:
         help="override a key, TOML value syntax (e.g. events=500, sweep.threads=[1,2]); repeatable",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _overwrite_option(run)
     run.add_argument(
         "--check-invariants",
         action="store_true",
@@ -145,10 +215,21 @@ def _report_parser(commands) -> None:
     report = commands.add_parser(
         "report",
         help="run the paper's scenarios and write "
-        "RESULTS/report.md: every claim, simulated value, band, verdict",
+        "OUT/report.md: every claim, simulated value, band, verdict",
     )
     report.add_argument(
-        "--results", type=Path, default=Path("results"), help="results folder (default results/)"
+        "--out",
+        type=Path,
+        default=Path("results"),
+        help="output folder: the report, and a folder per scenario (default results/)",
+    )
+    report.add_argument(
+        "--results",
+        dest="out",
+        type=Path,
+        action=_Deprecated,
+        new="--out",
+        help=argparse.SUPPRESS,  # (the old name of --out)
     )
     report.add_argument(
         "--scenarios",
@@ -177,6 +258,7 @@ def _report_parser(commands) -> None:
         help="override a key in every scenario (e.g. replications=3 for a quick report)",
     )
     report.add_argument("--quiet", action="store_true", help="no progress bars")
+    _overwrite_option(report)
 
 
 def _measurement_parsers(commands) -> None:
@@ -243,6 +325,7 @@ def _measurement_parsers(commands) -> None:
         default=Path("scenarios/sel4bench_smp.toml"),
         help="the SMP benchmark's scenario (default scenarios/sel4bench_smp.toml)",
     )
+    _overwrite_option(compare)
 
 
 def _sensitivity_parser(commands) -> None:
@@ -282,7 +365,7 @@ def _sensitivity_parser(commands) -> None:
         help="SALib's base sample size N (sobol: a power of 2; default 64)",
     )
     study.add_argument(
-        "--output",
+        "--metric",
         dest="metrics",
         action="append",
         default=[],
@@ -290,6 +373,14 @@ def _sensitivity_parser(commands) -> None:
         help="a points.parquet metric to analyse per kind "
         "(default: duration_mean, fast_fraction, lock_wait_mean, "
         "entries_per_mcycle and the workload's throughput); repeatable",
+    )
+    study.add_argument(
+        "--output",
+        dest="metrics",
+        action=_Deprecated,
+        new="--metric",
+        metavar="METRIC",
+        help=argparse.SUPPRESS,  # (the old name of --metric)
     )
     study.add_argument("--out", type=Path, help="output folder (default results/<name>)")
     study.add_argument(
@@ -311,6 +402,7 @@ def _sensitivity_parser(commands) -> None:
         help="override a scenario key (e.g. events=500)",
     )
     study.add_argument("--quiet", action="store_true", help="no progress bar")
+    _overwrite_option(study)
 
 
 def _trace_parsers(commands) -> None:
@@ -330,7 +422,10 @@ def _trace_parsers(commands) -> None:
             help="override a key, as for 'l4sim run' (pin a swept key to pick a point); repeatable",
         )
         command.add_argument(
-            "--out", type=Path, default=Path(suffix), help=f"the file to write (default {suffix})"
+            "--out",
+            type=Path,
+            default=None,
+            help=f"the file to write (default results/NAME-{suffix}, NAME the scenario's)",
         )
         command.add_argument(
             "--events",
@@ -349,8 +444,32 @@ def _trace_parsers(commands) -> None:
             command.add_argument("--cycles", type=int, default=5000, help="cycles drawn")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop as for Ctrl-C (workers stopped, finished runs kept, the lock released)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(arguments)
+    command = set_command(arguments)
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    try:
+        return _dispatch(args)
+    finally:
+        set_command(command[1:] if command else None)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _dispatch(args) -> int:
     try:
         try:
             return COMMANDS[args.command](args)
@@ -367,8 +486,15 @@ def main(argv: list[str] | None = None) -> int:
     except RunFailure as error:  # a broken invariant, a deadlock, a stall
         print(f"l4sim: {error}", file=sys.stderr)
         return 3
+    except Terminated:
+        print(
+            "l4sim: terminated (finished runs are kept: the same command resumes)", file=sys.stderr
+        )
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print("l4sim: interrupted", file=sys.stderr)
+        print(
+            "l4sim: interrupted (finished runs are kept: the same command resumes)", file=sys.stderr
+        )
         return 130
 
 
@@ -433,6 +559,7 @@ def _run(args) -> int:
             force=args.force,
             progress=False if args.quiet else None,
             invariants=True if args.check_invariants else None,
+            overwrite=args.overwrite,
         )
     print(describe(run))
     return 0
@@ -539,21 +666,24 @@ def _report(args) -> int:
     from l4sim.analysis.report import build_report, report_scenarios
 
     _jobs(args)
-    writable_folder(args.results, "--results")
+    writable_folder(args.out, "--out")
     scenarios = report_scenarios(args.scenarios, args.overrides)
+    for scenario in scenarios.values():  # before anything runs: each scenario's own folder
+        claim(args.out / scenario.name, "run", scenario.name, args.overwrite)
     _fits(
         [point for scenario in scenarios.values() for point in scenario.points()],
-        args.results,
+        args.out,
         args.jobs,
     )
     written = build_report(
         args.scenarios,
-        args.results,
+        args.out,
         args.overrides,
         jobs=args.jobs,
         progress=False if args.quiet else None,
         force=args.force,
         scheduler=args.scheduler,
+        overwrite=args.overwrite,
     )
     print(written.describe())
     return 0
@@ -579,6 +709,7 @@ def _sensitivity(args) -> int:
             scheduler=args.scheduler,
             force=args.force,
             progress=False if args.quiet else None,
+            overwrite=args.overwrite,
         )
     print(console_table(result))
     print(describe(result))
@@ -671,8 +802,12 @@ def _traced_run(args):
     from l4sim.workloads.base import MAX_EVENTS
 
     scenario = load_scenario(args.scenario, args.overrides)
+    if args.out is None:  # results/NAME-trace.json, results/NAME-timeline.png
+        suffix = "trace.json" if args.command == "trace" else "timeline.png"
+        args.out = Path("results") / f"{scenario.name}-{suffix}"
+        writable_folder(args.out.parent, "--out")
     writable_folder(args.out.parent, "--out")  # below a file, or no permission
-    if not args.out.parent.is_dir():
+    if not args.out.parent.is_dir() and args.out.parent != RESULTS:
         raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
     if args.out.is_dir():
         raise UsageError(f"--out {args.out}: is a folder (give a file name)")
@@ -699,12 +834,14 @@ def _traced_run(args):
         run_machine(machine)
     except InvariantViolation as error:
         failure = error
+    args.out.parent.mkdir(exist_ok=True)  # (results/, by default)
+    args.provenance = Provenance.of_points([point], args.command, scenario.name, scenario.source)
     return timeline, machine, failure
 
 
 def _trace(args) -> int:
     timeline, machine, failure = _traced_run(args)
-    timeline.write_chrome(args.out)
+    timeline.write_chrome(args.out, args.provenance)
     print(
         f"{args.out}: {machine.env.now} cycles, {len(timeline.kernel_segments)} kernel "
         f"segments, {len(timeline.flows)} IPC hand-offs"
@@ -721,13 +858,15 @@ def _timeline(args) -> int:
             f"--start {args.start}: the run ends at cycle {machine.env.now:,} "
             "(start before it, or simulate more with --events)"
         )
-    timeline.draw(args.out, args.start, args.cycles)
+    timeline.draw(args.out, args.start, args.cycles, args.provenance)
     print(f"{args.out}: cycles {args.start}..{args.start + args.cycles} of {machine.env.now}")
     if failure is not None:
         raise failure
     return 0
 
 
+# where l4sim writes by default (made if missing, unlike any other folder a user names)
+RESULTS = Path("results")
 # the largest --replication (as for a scenario's replications) and cycle of a timeline
 MAX_REPLICATION = 10_000
 MAX_CYCLE = 2**62
@@ -755,13 +894,14 @@ def _calibrate(args) -> int:
     if args.out.is_dir():
         raise UsageError(f"--out {args.out}: is a folder (give a file name)")
     writable_folder(args.out.parent, "--out")  # below a file, or no permission
-    if not args.out.parent.is_dir():
+    if not args.out.parent.is_dir() and args.out.parent != RESULTS:
         raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
     try:
         result = calibration.calibrate(read(args.data), args.run, args.events, jobs=jobs)
     except Sel4benchError as error:
         raise UsageError(str(error)) from None
     print(calibration.residuals_markdown(result))
+    args.out.parent.mkdir(exist_ok=True)  # (results/: made if missing)
     paths = calibration.write(
         result, args.out, calibration.command_line(args.data, result, args.events)
     )
@@ -792,12 +932,13 @@ def _changes(given: list[str] | None) -> tuple[tuple[str, str], ...]:
 
 def _compare(args) -> int:
     from l4sim.analysis.sel4bench import Sel4benchError, read
-    from l4sim.analysis.sel4bench_compare import compare
+    from l4sim.analysis.sel4bench_compare import COMPARED, compare
 
     jobs = _measurement_options(args)
     changes = _changes(args.changes)
     scenario = load_scenario(args.scenario)  # a bad scenario: before anything runs
     writable_folder(args.out, "--out")
+    claim(args.out, "compare", COMPARED, args.overwrite)
     try:
         data = read(args.data)
         paths = compare(data, scenario, args.out, args.events, jobs, args.data, changes)
@@ -808,7 +949,15 @@ def _compare(args) -> int:
     return 0
 
 
+def _completion(args) -> int:
+    from l4sim.completion import script
+
+    print(script(_parser(), args.shell), end="")
+    return 0
+
+
 COMMANDS = {
+    "completion": _completion,
     "run": _run,
     "plot": _plot,
     "validate": _validate,

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from l4sim.analysis.check_profile import check_table, implied_pairs
+from l4sim.analysis.style import FOOTER_INCHES, write_figure
 from l4sim.design.immutability import proven_immutable
 from l4sim.design.order import optimize, unique_masks
 from l4sim.design.search import LockWaits, search
@@ -28,6 +29,7 @@ from l4sim.kernel.fastpath_design import paper_design
 from l4sim.simulation.records import METRICS
 from l4sim.sweep.execute import point_from_row
 from l4sim.sweep.fastpath_designs import check_masks, resolve_order, verify_design
+from l4sim.sweep.provenance import of_folder, write_parquet
 from l4sim.sweep.stats import metric_columns
 
 METRIC_COLUMNS = {"replication", "kind", "measured_cycles", *METRICS}
@@ -77,7 +79,8 @@ def build(directory: Path, optimize_order: bool) -> dict:
             "--optimize needs a run with check_profile = true (rerun with --set check_profile=true)"
         )
     table = pd.concat(tables, ignore_index=True)
-    table.to_parquet(directory / "checks.parquet", index=False)
+    provenance = of_folder(directory)  # the run's: the checks are read from its events
+    write_parquet(table, directory / "checks.parquet", provenance)
     result = {"table": table, "figure": _figure(table, directory / "checks.png")}
     if profiled:  # implied pairs: across the whole run, every point pooled
         fastpaths = profiled[0][0].fastpaths()  # (a fastpath variant is not swept)
@@ -92,7 +95,7 @@ def build(directory: Path, optimize_order: bool) -> dict:
             if pairs
             else implied_pairs(pooled.iloc[:0], "ipc", fastpaths["ipc"])
         )
-        result["pairs"].to_parquet(directory / "implied_checks.parquet", index=False)  # type: ignore[attr-defined]
+        write_parquet(result["pairs"], directory / "implied_checks.parquet", provenance)  # type: ignore[arg-type]
     if optimize_order:
         point = profiled[0][0]
         pooled = pd.concat([events for _, events in profiled], ignore_index=True)
@@ -155,7 +158,8 @@ def _figure(table: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("failure rate when reached (%), all points")
         ax.set_title(f"{kind} fastpath: checks in the order run")
         ax.grid(True, axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.tight_layout(rect=(0, FOOTER_INCHES / fig.get_figheight(), 1, 1))
+    title = "Fastpath checks: failure rate when reached"
+    write_figure(fig, path, title, "All points of the run pooled.", of_folder(path.parent))
     plt.close(fig)
     return path

@@ -40,6 +40,8 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.transforms import Bbox
 
 MIN_LOG_TICKS = 3  # labelled ticks a log axis needs in view
+# the identifier (gid) of the provenance footer under a figure: a citation, not a label
+FOOTER_ID = "l4sim-provenance"
 # how far (points) a band must reach beyond its line, on both sides together, to be seen
 BAND_MARGIN_POINTS = 2.0
 # the words a caption uses for bands it cannot show
@@ -227,7 +229,8 @@ def legend_entries_not_drawn(fig: Figure) -> list[str]:
 def _texts(fig: Figure) -> list[tuple[str, str]]:
     """(where, text) of every word a reader sees besides tick labels."""
     found = [("the title", fig.get_suptitle())]
-    found += [("a text of the figure", t.get_text()) for t in fig.texts]
+    # (the provenance footer names the scenario's file and hashes, as a citation does)
+    found += [("a text of the figure", t.get_text()) for t in fig.texts if t.get_gid() != FOOTER_ID]
     for ax in fig.axes:
         panel = _panel(ax)
         found += [

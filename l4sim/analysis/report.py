@@ -12,8 +12,9 @@ command ends with one summary of where everything went and what was reused.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,10 +28,13 @@ from l4sim.analysis.sel4bench_compare import hardware_section
 from l4sim.analysis.sensitivity_report import sensitivity_section
 from l4sim.analysis.style import KINDS, Drawn, number, words
 from l4sim.sweep.execute import SweepRun, run_sweep
+from l4sim.sweep.output_folder import claim
 from l4sim.sweep.progress import Progress
+from l4sim.sweep.provenance import Provenance, of_table, write_file
 from l4sim.sweep.scenario import Scenario, load_scenario
 from l4sim.sweep.stats import mean_ci
 
+REPORT = "paper"  # what a report's folder holds (its provenance's name)
 SCENARIOS = ("syscall_bench", "linux", "ipc_bench")
 # the paper's future work, answered in simulation
 BEYOND = ("check_order", "check_order_linux", "notify")
@@ -86,6 +90,7 @@ def build_report(
     """
     results = Path(results)
     scenarios = report_scenarios(scenario_dir, overrides)  # validate all before running any
+    claim(results, "report", REPORT, bool(options.get("overwrite")))
     runs = {
         name: run_sweep(scenario, results / scenario.name, jobs=jobs, progress=progress, **options)
         for name, scenario in scenarios.items()
@@ -112,6 +117,8 @@ def build_report(
             + claims_module.ipc_bench_claims(points["ipc_bench"])
         )
         document = Document("l4sim: the paper's claims against the simulation")
+        provenance = Provenance.current("report")
+        date = provenance_section(document, provenance, runs)
         _claims_section(document, claims, overrides)
         steps.update()
         document.heading("Figures")
@@ -125,10 +132,52 @@ def build_report(
         sel4_checks_section(document, results)  # what make sel4checks wrote, if anything
         steps.update()
         markdown, page = results / "report.md", results / "report.html"
+        write_file(
+            results,
+            replace(provenance, scenario=REPORT),
+            date=date,
+            scenarios={name: str(run.out_dir) for name, run in runs.items()},
+        )
         _write(markdown, document.markdown(results))
         _write(page, document.html())
         steps.update()
     return Written(markdown, page, runs, figures)
+
+
+def provenance_section(
+    document: Document, provenance: Provenance, runs: dict[str, SweepRun]
+) -> str:
+    """The report's header block: what made it; returns the date it gives.
+
+    The program, source, model, command and date, and each scenario's file,
+    hash and seeds, from its tables.
+    """
+    date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    document.heading("Provenance")
+    document.bullets(
+        [
+            f"program: {provenance.program}; source: {provenance.source()}"
+            + (f" (`{provenance.commit}`)" if provenance.commit != "unknown" else ""),
+            f"model version: `{provenance.model}` (a hash of the code that decides every "
+            "record: a cached run is reused only under the same one)",
+            f"command: `{provenance.command}`",
+            f"date: {date} (also in `provenance.json`; the tables and figures hold no date, "
+            "so the same command on the same source gives the same files)",
+        ]
+    )
+    rows = []
+    for name, run in runs.items():
+        found = of_table(run.out_dir / "points.parquet")
+        rows.append(
+            {
+                "scenario": name,
+                "file": f"`{found.scenario_file}`" if found else "unknown",
+                "SHA-256": f"`{found.scenario_sha256[:16]}`" if found else "unknown",
+                "seeds": found.seeds if found else "unknown",
+            }
+        )
+    document.table(Table(pd.DataFrame(rows), raw=True))
+    return date
 
 
 def _write(path: Path, text: str) -> None:

@@ -7,7 +7,10 @@ object per line and run: ``ts`` (time of the run), ``sha`` (manifest),
 (the same in every file of one run), and every other key a metric whose
 value is ``[min, q1, median, mean, q3, max, stddev, n]`` (zeros where only
 the mean, stddev and n were kept). Metrics are counts of the benchmark's
-cycle counter, except ``smp_*``, calls per second.
+cycle counter, except ``smp_*``, calls per second. One key is l4sim's own:
+``synthetic``, a text saying what made a run that was not measured (example
+data carries it), so that no comparison with it is ever presented as one
+with hardware.
 
 A file's build comes from its name, as the series names them: ``SMP`` (the
 SMP build, with the ``smp_*`` figures), ``MCS`` (mixed-criticality
@@ -37,6 +40,7 @@ from pathlib import Path
 
 STATISTICS = ("min", "q1", "median", "mean", "q3", "max", "stddev", "n")
 RUN_FIELDS = ("ts", "sha", "sha_kernel", "sha_bench", "run_id")
+SYNTHETIC = "synthetic"  # a run not measured: what made it (never a metric)
 
 # The roles of the files a data set reads.
 SMP = "smp"
@@ -150,6 +154,7 @@ class Run:
     sha_bench: str
     builds: dict[str, dict[str, Figure]] = field(default_factory=dict)
     files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # role -> (file, line)
+    synthetic: str = ""  # what made it, if it was not measured
 
     @property
     def date(self) -> str:
@@ -203,6 +208,11 @@ class Sel4benchData:
         """``board`` alone, or ``board build`` (how tables and figures name a data set)."""
         return f"{self.board} {self.build}"
 
+    @property
+    def synthetic(self) -> str:
+        """What made the data, if any run of it was not measured ('' if all were)."""
+        return next((run.synthetic for run in self.runs if run.synthetic), "")
+
     def run(self, run_id: int | None = None) -> Run:
         """A run by its ``run_id``; None: the last one."""
         if run_id is None:
@@ -244,6 +254,16 @@ class Sel4benchSet:
     @property
     def data_sets(self) -> list[Sel4benchData]:
         return [data for board in self.boards for data in board.data]
+
+    @property
+    def files(self) -> list[Path]:
+        """The files the data sets were read from, in order."""
+        return sorted({path for data in self.data_sets for path in data.files.values()})
+
+    @property
+    def synthetic(self) -> str:
+        """What made the data, if any run of it was not measured ('' if all were)."""
+        return next((data.synthetic for data in self.data_sets if data.synthetic), "")
 
     def only(self) -> Sel4benchData:
         """The one data set there is (one board, one SMP build)."""
@@ -394,10 +414,11 @@ def _runs(files: dict[str, Path]) -> list[Run]:
                     f"{path}:{line}: run_id {run_id} again (first on line {first})"
                 )
             run.files[role] = (path, line)
+            run.synthetic = run.synthetic or record.get(SYNTHETIC, "")
             run.builds[role] = {
                 key: Figure(tuple(value), path, line)
                 for key, value in record.items()
-                if key not in RUN_FIELDS
+                if key not in RUN_FIELDS and key != SYNTHETIC
             }
     return [runs[run_id] for _, _, run_id in sorted(order)]
 
@@ -431,8 +452,12 @@ def _records(path: Path):
         for key in RUN_FIELDS[:-1]:
             if not isinstance(record[key], str):
                 raise Sel4benchError(f"{where}: '{key}' must be a string")
+        if SYNTHETIC in record and not (
+            isinstance(record[SYNTHETIC], str) and record[SYNTHETIC].strip()
+        ):
+            raise Sel4benchError(f"{where}: '{SYNTHETIC}' must say what made the run (a text)")
         for key, value in record.items():
-            if key in RUN_FIELDS:
+            if key in RUN_FIELDS or key == SYNTHETIC:
                 continue
             if (
                 not isinstance(value, list)

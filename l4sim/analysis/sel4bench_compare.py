@@ -20,8 +20,15 @@ of the changes, the anomalies and every run, as tables), the time-series
 figure ``OUT/sel4bench_2026.png`` and ``.svg`` (every data set's 4-core
 series), and ``OUT/BOARD/BUILD/profiles/RUN_ID.toml`` with their residuals;
 ``OUT/BOARD/BUILD/runs/RUN_ID/`` holds each run's simulated tables (and
-cache). The report's "Validated against hardware" section is the same
+cache); ``OUT/provenance.json`` says where the data came from (each file and
+its SHA-256) and whether it was measured. The report's section is the same
 blocks, from ``compare.csv``.
+
+Data marked synthetic (:data:`l4sim.analysis.sel4bench.SYNTHETIC`: the
+example data is) is never presented as a validation against hardware: every
+title, heading and legend then says it is synthetic, and the report's section
+says so before anything else. A comparison whose data's origin was not
+recorded is not called a validation either.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +49,7 @@ from l4sim.analysis.sel4bench import SMP, Sel4benchData, Sel4benchError, Sel4ben
 from l4sim.analysis.sel4bench_runs import CORES, DELAYS, NoWorkingDelay, rate_metric
 from l4sim.analysis.style import Drawn
 from l4sim.sweep.execute import run_scenario
+from l4sim.sweep.provenance import Provenance, file_sha256, read_file, write_file
 from l4sim.sweep.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
@@ -62,8 +71,74 @@ READING = "reading.csv"  # what was read and left aside: board, file, read, why
 TABLE = "compare.csv"
 FIGURE = "sel4bench_2026"
 TITLE = f"sel4bench on the boards against l4sim: {CORES}-core SMP benchmark"
+SYNTHETIC_TITLE = (
+    f"Synthetic sel4bench data against l4sim: {CORES}-core SMP benchmark "
+    "(not measurements: no validation against hardware)"
+)
+COMPARED = "sel4bench"  # what a comparison's folder holds (its provenance's name)
 # (board, build) and its rows, in the order of the table
 DataSets = list[tuple[tuple[str, str], pd.DataFrame]]
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a comparison's data came from.
+
+    Its files (path, SHA-256), and if it is synthetic, what made it ('':
+    measured; None: not recorded).
+    """
+
+    files: tuple[tuple[str, str], ...]
+    synthetic: str | None
+
+    @classmethod
+    def of(cls, data: Sel4benchSet) -> DataSource:
+        """The files a data set was read from, with their hashes, and its mark."""
+        return cls(tuple((str(path), file_sha256(path)) for path in data.files), data.synthetic)
+
+    @classmethod
+    def recorded(cls, folder: Path) -> DataSource:
+        """What a comparison's ``provenance.json`` says (files none, synthetic None: nothing)."""
+        found = (read_file(folder) or {}).get("data")
+        if not isinstance(found, dict):
+            return cls((), None)
+        files = tuple(
+            (str(entry.get("path")), str(entry.get("sha256")))
+            for entry in found.get("files", [])
+            if isinstance(entry, dict)
+        )
+        synthetic = found.get("synthetic")
+        return cls(files, synthetic if isinstance(synthetic, str) else None)
+
+    def record(self) -> dict[str, Any]:
+        """The data's entry of ``provenance.json``."""
+        return {
+            "files": [{"path": path, "sha256": digest} for path, digest in self.files],
+            "synthetic": self.synthetic,
+        }
+
+    def sentence(self) -> str:
+        """Where the data came from, in words (Markdown)."""
+        if not self.files:
+            return (
+                "Where these data came from was not recorded (a comparison written by an "
+                "older l4sim): run `l4sim compare` again. Until then this is no validation."
+            )
+        shown = ", ".join(f"`{path}` (SHA-256 {digest[:12]})" for path, digest in self.files[:8])
+        more = len(self.files) - 8
+        files = shown + (f" and {more} more files (all in `provenance.json`)" if more > 0 else "")
+        if self.synthetic:
+            return (
+                f"**Synthetic data, not measurements**: {files}, {self.synthetic}. The "
+                "tables and figure below show how a comparison reads; they validate "
+                "nothing against hardware."
+            )
+        return f"Data: {files}, sel4bench's results of the boards."
+
+    @property
+    def title(self) -> str:
+        """The comparison's title: synthetic data say so in it."""
+        return SYNTHETIC_TITLE if self.synthetic else TITLE
 
 
 def compare(
@@ -90,7 +165,13 @@ def compare(
     if not prepared:
         raise Sel4benchError(f"{found.source}: nothing to compare ({'; '.join(skipped)})")
     out = Path(out)
+    source = DataSource.of(found)
     out.mkdir(parents=True, exist_ok=True)
+    write_file(
+        out,
+        Provenance.of_points(scenario.points(), "compare", COMPARED, scenario.source),
+        data=source.record(),
+    )
     rows, contrasts = [], []
     for ready in prepared:
         data_set = ready.data
@@ -125,8 +206,11 @@ def compare(
             contrasts.append(delay_contrast(last_in_sample, events))
     table = pd.DataFrame(rows)
     reading = _reading(found, skipped)
-    return write_comparison(table, out, changes, reading, pd.DataFrame(contrasts)) + [
-        out / data_set.board for data_set in found.data_sets
+    written = write_comparison(table, out, changes, reading, pd.DataFrame(contrasts), source=source)
+    return [
+        *written,
+        *(out / data_set.board for data_set in found.data_sets),
+        out / "provenance.json",
     ]
 
 
@@ -223,13 +307,16 @@ def write_comparison(
     reading: pd.DataFrame | None = None,
     contrasts: pd.DataFrame | None = None,
     predicted_on: str | None = None,
+    source: DataSource | None = None,
 ) -> list[Path]:
     """Write the comparison's tables, the figure and the Markdown from ``table``.
 
     ``predicted_on`` (default: :func:`prediction_date`) is the date the
     predictions are made, written beside each change (``changes.csv``).
+    ``source``: where the data came from (default: what ``out/provenance.json`` says).
     """
     out = Path(out)
+    source = source or DataSource.recorded(out)
     predicted_on = predicted_on or prediction_date()
     table.to_csv(out / TABLE, index=False)
     marked = pd.DataFrame(list(changes), columns=["date", "change"])
@@ -242,8 +329,8 @@ def write_comparison(
     if contrasts is not None and len(contrasts):
         contrasts.to_csv(out / CONTRASTS, index=False)
         written.append(out / CONTRASTS)
-    figure = time_series_figure(table, out, changes)
-    document = Document(TITLE)
+    figure = time_series_figure(table, out, changes, source)
+    document = Document(source.title)
     comparison_blocks(
         document,
         table,
@@ -253,6 +340,7 @@ def write_comparison(
         reading=reading,
         contrasts=contrasts,
         predicted_on=predicted_on,
+        source=source,
     )
     (out / "compare.md").write_text(document.markdown(out))
     return [*written, out / "compare.md", figure.png, figure.svg]
@@ -441,13 +529,15 @@ def comparison_blocks(
     reading: pd.DataFrame | None = None,
     contrasts: pd.DataFrame | None = None,
     predicted_on: str | None = None,
+    source: DataSource | None = None,
 ) -> None:
-    """The comparison as blocks: reading, summary, residuals, FITTED, errors, effects, runs.
+    """The comparison as blocks: origin, reading, summary, residuals, FITTED, errors, runs.
 
     ``predicted_on``: the date the predictions were made (the comparison's), stated
-    with the predicted effects of the changes.
+    with the predicted effects of the changes. ``source``: where the data came from.
     """
     sets = _data_sets(table)
+    document.text((source or DataSource((), None)).sentence())
     document.text(
         f"{len(table)} runs of {len(sets)} board{'s' if len(sets) > 1 else ''} and SMP "
         "build, each calibrated on its own single-core figures (`l4sim calibrate "
@@ -531,7 +621,7 @@ def _largest_mean(sample: dict) -> str:
 
 
 def _residual_block(document: Document, sets: DataSets, level: int) -> None:
-    document.heading("Residuals: the model's single-core figures against the board", level + 1)
+    document.heading("Residuals: the model's single-core figures against the data's", level + 1)
     residual_rows = []
     for key, rows in sets:
         for name, metric, used in RESIDUALS:
@@ -789,10 +879,17 @@ def _anomaly_block(document: Document, table: pd.DataFrame, level: int) -> None:
     )
 
 
-def _caption(table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = ()) -> str:
+def _caption(
+    table: pd.DataFrame, changes: tuple[tuple[str, str], ...] = (), synthetic: bool = False
+) -> str:
     withheld = int(table[f"{rate_metric(CORES, DELAYS[0])}_measured"].isna().sum())
+    points = (
+        f"Points: the synthetic data's {CORES}-core rate of each run (made up, not measured;"
+        if synthetic
+        else f"Points: sel4bench's measured {CORES}-core rate of each run ("
+    )
     return (
-        f"Points: sel4bench's measured {CORES}-core rate of each run (filled: its delay "
+        f"{points}filled: its delay "
         "worked; open triangles: it did not, a delay-0 figure; crosses: an anomaly, not "
         "fitted); lines: l4sim's prediction of each run, from a profile calibrated on "
         f"that run's single-core figures, one line per delay regime ({len(table)} runs"
@@ -835,8 +932,10 @@ def _series_panel(
     rows: pd.DataFrame,
     delay: int,
     changes: tuple[tuple[str, str], ...],
+    synthetic: bool = False,
 ) -> None:
-    """One data set's measured and predicted 4-core rates at one delay."""
+    """One data set's measured (or synthetic) and predicted 4-core rates at one delay."""
+    seen = "synthetic (not measured)" if synthetic else "measured"
     import matplotlib.dates
     import matplotlib.ticker
 
@@ -880,7 +979,7 @@ def _series_panel(
             markersize=4,
             markerfacecolor="none" if name == "delay 0" else None,
             linestyle="none",
-            label=f"measured, {words}",
+            label=f"{seen}, {words}",
         )
     odd = measured.notna() & flagged
     if odd.any():
@@ -891,7 +990,7 @@ def _series_panel(
             color="0.45",
             markersize=5,
             linestyle="none",
-            label="measured, anomaly (not fitted)",
+            label=f"{seen}, anomaly (not fitted)",
         )
     withheld = when[measured.isna()]
     if len(withheld):  # wide enough to see, even around one run
@@ -926,8 +1025,21 @@ def _series_panel(
     axis.grid(alpha=0.3)
 
 
+def figure_title(synthetic: bool) -> str:
+    """The figure's title: synthetic data say so in it."""
+    if synthetic:
+        return (
+            f"sel4bench's SMP benchmark on {CORES} cores: synthetic data (not measured) "
+            "and predicted"
+        )
+    return f"sel4bench's SMP benchmark on {CORES} cores, every board: measured and predicted"
+
+
 def time_series_figure(
-    table: pd.DataFrame, out_dir: Path, changes: tuple[tuple[str, str], ...] = CHANGES
+    table: pd.DataFrame,
+    out_dir: Path,
+    changes: tuple[tuple[str, str], ...] = CHANGES,
+    source: DataSource | None = None,
 ) -> Drawn:
     """Every data set's measured 4-core rates as points, predicted as lines, changes marked.
 
@@ -939,6 +1051,7 @@ def time_series_figure(
 
     from l4sim.analysis.style import save
 
+    synthetic = bool(source and source.synthetic)
     sets = _data_sets(table)
     height = 1.6 + 2.2 * len(sets)  # inches: the title and legend, then a row per data set
     figure, axes = plt.subplots(
@@ -946,7 +1059,7 @@ def time_series_figure(
     )
     for row_axes, (key, rows) in zip(axes, sets, strict=True):
         for axis, delay in zip(row_axes, DELAYS, strict=True):
-            _series_panel(axis, rows, delay, changes)
+            _series_panel(axis, rows, delay, changes, synthetic)
             axis.set_title(f"{_title(key)}: delay {delay:,} cycles", fontsize=9, loc="left")
     handles: dict[str, Artist] = {}
     for axis in axes.flat:
@@ -963,17 +1076,32 @@ def time_series_figure(
         frameon=False,
     )
     figure.autofmt_xdate()
-    title = f"sel4bench's SMP benchmark on {CORES} cores, every board: measured and predicted"
+    title = figure_title(synthetic)
     figure.suptitle(title, fontsize=10.5, y=1 - 0.06 / height)
     # the title and the legend's three rows above the panels: four title lines of room
-    return save(figure, out_dir, FIGURE, title, [_caption(table, changes)], title_lines=4)
+    caption = _caption(table, changes, synthetic)
+    return save(figure, out_dir, FIGURE, title, [caption], title_lines=4)
 
 
 def hardware_section(document: Document, folder: Path) -> None:
-    """The report's "validated against hardware" section, from what ``compare`` wrote."""
-    document.heading(f"Validated against hardware (sel4bench, {CORES} cores)")
+    """The report's section on the model against sel4bench, from what ``compare`` wrote.
+
+    Headed "Validated against hardware" only when the comparison's data were
+    recorded as measured; synthetic data (or data of unrecorded origin) head it
+    as such.
+    """
     folder = Path(folder)
     table_path = folder / TABLE
+    source = DataSource.recorded(folder)
+    if not table_path.is_file() or (source.files and not source.synthetic):
+        document.heading(f"Validated against hardware (sel4bench, {CORES} cores)")
+    elif source.synthetic:
+        document.heading(
+            f"Synthetic sel4bench data (not measurements: no validation against hardware, "
+            f"{CORES} cores)"
+        )
+    else:
+        document.heading(f"Against sel4bench data of unrecorded origin ({CORES} cores)")
     if not table_path.is_file():
         document.text(
             f"No comparison yet: `{table_path}` is absent. Run `l4sim compare "
@@ -1007,13 +1135,9 @@ def hardware_section(document: Document, folder: Path) -> None:
         else None
     )
     png, svg = folder / f"{FIGURE}.png", folder / f"{FIGURE}.svg"
+    synthetic = bool(source.synthetic)
     figure = (
-        Drawn(
-            png,
-            svg,
-            f"sel4bench's SMP benchmark on {CORES} cores, every board: measured and predicted",
-            _caption(table, changes),
-        )
+        Drawn(png, svg, figure_title(synthetic), _caption(table, changes, synthetic))
         if png.is_file()
         else None
     )
@@ -1026,4 +1150,5 @@ def hardware_section(document: Document, folder: Path) -> None:
         reading=reading,
         contrasts=contrasts,
         predicted_on=", ".join(sorted(dates)) or None,
+        source=source,
     )

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,6 +52,8 @@ from l4sim.analysis.sensitivity_params import (
 )
 from l4sim.analysis.style import Drawn
 from l4sim.sweep.execute import run_points
+from l4sim.sweep.output_folder import claim as claim_folder
+from l4sim.sweep.provenance import Provenance, write_file, write_parquet
 from l4sim.sweep.scenario import Scenario
 from l4sim.workloads.base import Point
 
@@ -160,7 +161,7 @@ def study_from(
 
     for metric in chosen:
         if metric not in METRICS:
-            raise StudyError(f"--output {metric}: unknown metric (known: {', '.join(METRICS)})")
+            raise StudyError(f"--metric {metric}: unknown metric (known: {', '.join(METRICS)})")
     parameters = parse_parameters(specs, fixes, scenario, option)
     return Study(scenario, parameters, method, samples, chosen)
 
@@ -206,6 +207,10 @@ def sample_points(study: Study, design: np.ndarray) -> list:
     return points
 
 
+# the tables a study writes (each written whole or not at all)
+TABLES = ("sensitivity.parquet", "samples.parquet", "robustness.parquet")
+
+
 def run_study(
     study: Study,
     out_dir: Path,
@@ -214,17 +219,24 @@ def run_study(
     force: bool = False,
     progress: bool | None = None,
     client=None,
+    overwrite: bool = False,
 ) -> StudyResult:
     """Run (or resume) the study's samples, compute the indices, write the tables and figures.
 
     Writes ``sensitivity.parquet``, ``samples.parquet``, ``robustness.parquet``,
-    ``study.json`` and the figures (``sensitivity``, ``robustness``; PNG and SVG) into
-    ``out_dir``.
+    ``study.json``, ``provenance.json`` and the figures (``sensitivity``,
+    ``robustness``; PNG and SVG) into ``out_dir``, which may hold no other
+    scenario's or study's results (unless ``overwrite``:
+    :func:`l4sim.sweep.output_folder.claim`).
     """
     from l4sim.analysis.sensitivity_figures import indices_figure, robustness_figure
 
     design = study.design()
     points = sample_points(study, design)  # validated before anything is written
+    claim_folder(out_dir, "sensitivity", study.scenario.name, overwrite)
+    provenance = Provenance.of_points(
+        points, "sensitivity", study.scenario.name, study.scenario.source
+    )
     run = run_points(
         points,
         study.scenario.name,
@@ -253,9 +265,13 @@ def run_study(
     indices = compute_indices(study, design, table.drop(index=-1))
     robustness = robustness_table(study, samples, indices, claims)
     out_dir = Path(out_dir)
-    _write(out_dir / "sensitivity.parquet", indices)
-    _write(out_dir / "samples.parquet", samples)
-    _write(out_dir / "robustness.parquet", robustness)
+    for name, table in (
+        ("sensitivity.parquet", indices),
+        ("samples.parquet", samples),
+        ("robustness.parquet", robustness),
+    ):
+        write_parquet(table, out_dir / name, provenance)
+    write_file(out_dir, provenance, tables=[*TABLES])
     subtitle = (
         f"scenario {study.scenario.name}: {study.method} (N = {study.samples}), "
         f"{len(study.parameters)} parameters, {len(design)} samples x {per_sample} "
@@ -467,13 +483,6 @@ def _fails_where(study: Study, sampled: pd.DataFrame, holds: np.ndarray, top: li
         f"{parameter.low:g}..{parameter.high:g} (low to high) it holds in "
         f"{' / '.join(shares)}"
     )
-
-
-def _write(path: Path, frame: pd.DataFrame) -> None:
-    """Atomically: a killed study leaves the old table or the new one."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.to_parquet(temporary, index=False)
-    os.replace(temporary, path)
 
 
 def console_table(result: StudyResult, top: int = 3) -> str:

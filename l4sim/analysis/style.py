@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm, Normalize
 
+from l4sim.analysis.figure_review import FOOTER_ID
+from l4sim.sweep.provenance import Provenance, figure_metadata, of_folder
 from l4sim.sweep.stats import mean_ci
 
 # Okabe & Ito, "Color universal design" (2008): distinguishable with any
@@ -48,6 +50,8 @@ LINE_STYLES = ("-", "--", "-.", ":")
 MAX_LEGEND = 8  # curves beyond which a colour bar replaces the legend
 COLOUR_MAP = "viridis"  # perceptually uniform, readable in grey and by the colour blind
 DPI = 150
+# the height of the provenance footer under every figure
+FOOTER_INCHES = 0.16
 # curves closer than this share of the plotted range (or than their own
 # intervals) at every x are one line to the eye
 COINCIDE_SHARE = 0.02
@@ -387,6 +391,7 @@ def save(
     unit: str | None = "",
     title_lines: int = 0,
     layout: bool = True,
+    provenance: Provenance | None = None,
 ) -> Drawn:
     """Lay the figure out, word its caption, write PNG and SVG, close it.
 
@@ -394,22 +399,56 @@ def save(
     bands are, a sentence saying so (or that they are too narrow to see, in
     ``unit``) comes first. ``title_lines``: room kept above for a title of so
     many lines; ``layout=False`` keeps a layout the caller made (a colour bar).
-    The caption is written into the files' metadata, not drawn.
+    The caption is written into the files' metadata, not drawn. ``provenance``
+    (default: that of the tables in ``out_dir``, which the figure is drawn from)
+    goes into the metadata too, and into a footer line under the figure.
     """
+    provenance = provenance or of_folder(out_dir)
     log_ticks(fig)
+    footer = FOOTER_INCHES / fig.get_figheight()
     if layout:
         top = 1 - title_lines * 0.24 / fig.get_figheight() if title_lines else 1
-        fig.tight_layout(rect=(0, 0, 1, top))
+        fig.tight_layout(rect=(0, footer, 1, top))
     log_ticks(fig)  # the layout may change the limits: once more, for good
     first = bands_sentence(fig, bands, unit) if bands else ""
     caption = " ".join(s.rstrip(".") + "." for s in (first, *sentences) if s)
     out_dir = Path(out_dir)
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
-    metadata = {"Title": title, "Description": caption}
-    fig.savefig(png, dpi=DPI, metadata=metadata)
-    fig.savefig(svg, metadata=metadata)
+    write_figure(fig, png, title, caption, provenance)
+    write_figure(fig, svg, title, caption, provenance)
     plt.close(fig)
     return Drawn(png, svg, title, caption)
+
+
+def write_figure(fig, path: Path, title: str, caption: str, provenance: Provenance) -> Path:
+    """Write ``fig`` to ``path`` (PNG or SVG) with its provenance: metadata and a footer.
+
+    No date or random identifier goes into the file: the same figure of the same
+    tables is the same file.
+    """
+    path = Path(path)
+    if not any(text.get_gid() == FOOTER_ID for text in fig.texts):
+        fig.text(
+            0.005,
+            0.005,
+            provenance.footer(),
+            fontsize=5.5,
+            color="0.45",
+            ha="left",
+            va="bottom",
+            gid=FOOTER_ID,
+        )
+    file_format = "svg" if path.suffix == ".svg" else "png"
+    # SVG identifiers (clip paths, glyphs) are hashes salted with this, not with a
+    # random number: the same figure gives the same file
+    with matplotlib.rc_context({"svg.hashsalt": "l4sim"}):
+        fig.savefig(
+            path,
+            dpi=DPI,
+            format=file_format,
+            metadata=figure_metadata(provenance, title, caption, file_format),
+        )
+    return path
 
 
 def log_ticks(fig) -> None:

@@ -14,6 +14,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from l4sim.sweep.provenance import Provenance
 
 # colours of the PNG, by segment category, and the category in the legend
 COLOURS = {
@@ -153,14 +159,31 @@ class Timeline:
             "otherData": {"clock_hz": self.clock_hz, "time_unit": "microseconds"},
         }
 
-    def write_chrome(self, path: Path) -> Path:
+    def write_chrome(self, path: Path, provenance: Provenance | None = None) -> Path:
+        """Write the Chrome trace, with the run's provenance as the trace's metadata."""
         path = Path(path)
-        path.write_text(json.dumps(self.to_chrome()))
+        trace = self.to_chrome()
+        if provenance is not None:
+            trace["metadata"] = {"l4sim": provenance.fields()}
+        path.write_text(json.dumps(trace))
         return path
 
-    def draw(self, path: Path, start: int = 0, cycles: int = 5000) -> Path:
-        """A PNG of the window [start, start + cycles): a row per CPU, arrows for IPC."""
+    def draw(
+        self,
+        path: Path,
+        start: int = 0,
+        cycles: int = 5000,
+        provenance: Provenance | None = None,
+    ) -> Path:
+        """A PNG of the window [start, start + cycles): a row per CPU, arrows for IPC.
+
+        The run's ``provenance`` (default: this process's) goes into the file's
+        metadata and a footer line.
+        """
         import matplotlib
+
+        from l4sim.analysis.style import FOOTER_INCHES, write_figure
+        from l4sim.sweep.provenance import Provenance
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -209,6 +232,30 @@ class Timeline:
             if segment.end > start and segment.start < stop:
                 left, right = max(segment.start, start), min(segment.end, stop)
                 bar(segment.cpu - 0.36, left, right, 0.12, "spin")
+        self._draw_arrows_and_marks(ax, start, stop)
+        _legend(ax)
+        ax.set_yticks(range(self.cpus), [f"CPU {c}" for c in range(self.cpus)])
+        ax.invert_yaxis()
+        ax.set_xlim(start, stop)
+        ax.set_xlabel("cycle")
+        ax.set_title(
+            "l4sim timeline (arrows: IPC hand-offs, thin bars over a row: lock spinning)",
+            fontsize=9,
+        )
+        title = "l4sim timeline"
+        fig.tight_layout(rect=(0, FOOTER_INCHES / fig.get_figheight(), 1, 1))
+        write_figure(
+            fig,
+            Path(path),
+            title,
+            f"Cycles {start:,} to {stop:,} of one run, a row per CPU.",
+            provenance or Provenance.current("timeline"),
+        )
+        plt.close(fig)
+        return Path(path)
+
+    def _draw_arrows_and_marks(self, ax: Axes, start: int, stop: int) -> None:
+        """The IPC hand-offs as arrows and the invariant violations as red lines."""
         for cpu, sent, to_cpu, received, _label in self.flows:
             if start <= sent < stop and start <= received < stop:
                 if cpu == to_cpu:  # same CPU: a short arrow along the row
@@ -225,33 +272,25 @@ class Timeline:
         for now, _cpu, _text in self.marks:
             if start <= now < stop:
                 ax.axvline(now, color="red", linestyle="--", label="invariant violation")
-        order = list(CATEGORIES.values())
-        handles, labels = ax.get_legend_handles_labels()
-        ranked = sorted(
-            zip(handles, labels, strict=True),
-            key=lambda pair: order.index(pair[1]) if pair[1] in order else 99,
-        )
-        ax.legend(
-            [h for h, _ in ranked],
-            [label for _, label in ranked],
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.25),
-            ncol=len(ranked),
-            fontsize=8,
-            frameon=False,
-        )
-        ax.set_yticks(range(self.cpus), [f"CPU {c}" for c in range(self.cpus)])
-        ax.invert_yaxis()
-        ax.set_xlim(start, stop)
-        ax.set_xlabel("cycle")
-        ax.set_title(
-            "l4sim timeline (arrows: IPC hand-offs, thin bars over a row: lock spinning)",
-            fontsize=9,
-        )
-        fig.tight_layout()
-        fig.savefig(path, dpi=150)
-        plt.close(fig)
-        return Path(path)
+
+
+def _legend(ax: Axes) -> None:
+    """The legend below the rows, in the categories' order."""
+    order = list(CATEGORIES.values())
+    handles, labels = ax.get_legend_handles_labels()
+    ranked = sorted(
+        zip(handles, labels, strict=True),
+        key=lambda pair: order.index(pair[1]) if pair[1] in order else 99,
+    )
+    ax.legend(
+        [h for h, _ in ranked],
+        [label for _, label in ranked],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.25),
+        ncol=len(ranked),
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def segment_label(name: str) -> str:

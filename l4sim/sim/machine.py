@@ -51,8 +51,21 @@ class Probe(Protocol):
     def received(self, thread: Thread, message: Message, now: int) -> None: ...
 
 
+# A run stalls, too, when simulated time goes on but its measured kind makes no
+# progress: no entry of that kind closes while the engine runs STALL_EVENTS events
+# (a measured entry takes a few, a timeslice of user work one: a workload of the
+# longest user work its keys allow, among other kinds of kernel entries, closes one
+# within a thousandth of that). Looked at every WATCH_EVERY events.
+STALL_EVENTS = 10_000_000
+WATCH_EVERY = 100_000
+
+
 class SimulationStalled(RuntimeError):
     """Simulated time cannot advance but the run has not reached its goal."""
+
+
+class NoMeasuredProgress(SimulationStalled):
+    """Simulated time advances but no kernel entry of the measured kind closes."""
 
 
 class Machine:
@@ -125,6 +138,11 @@ class Machine:
         self.interrupts.interpreter = self.interpreter
         self._monitor: Monitor | None = None
         self._enforce_lock_order = True
+        # the measured kind's progress, as last seen by _watch
+        self._watched_closed = 0
+        self._watched_at = 0
+        self._watched_entries = 0
+        self._watched_events = 0
 
     # -- what a run's users read and set ----------------------------------------
     @property
@@ -196,7 +214,7 @@ class Machine:
 
     def _run(self, until: Event) -> None:
         try:
-            run_until(self.env, until)
+            run_until(self.env, until, self._watch, WATCH_EVERY)
         except RuntimeError as error:
             if "No scheduled events left" not in str(error):
                 raise
@@ -206,3 +224,41 @@ class Machine:
                 f"({len(window.closed_at)} of {window.warmup + window.events} measured-kind "
                 "entries closed)"
             ) from None
+
+    def _watch(self, now: int) -> None:
+        """Every WATCH_EVERY events: end a run whose measured kind makes no progress.
+
+        Raises :class:`NoMeasuredProgress` once no entry of that kind has closed
+        for STALL_EVENTS events.
+        """
+        closed = len(self.window.closed_at)
+        if closed != self._watched_closed:
+            self._watched_closed, self._watched_at = closed, now
+            self._watched_entries, self._watched_events = len(self.trace), 0
+            return
+        self._watched_events += WATCH_EVERY
+        if self._watched_events >= STALL_EVENTS:
+            raise NoMeasuredProgress(
+                self._no_progress(now, len(self.trace) - self._watched_entries)
+            )
+
+    def _no_progress(self, now: int, others: int) -> str:
+        """What the workload did instead of closing entries of its measured kind, in a line."""
+        window = self.window
+        kinds = self.trace.kind[-others:] if others else []
+        counted: dict[str, int] = {}
+        for kind in kinds:
+            counted[str(kind)] = counted.get(str(kind), 0) + 1
+        did = (
+            ", ".join(f"{count:,} {kind}" for kind, count in sorted(counted.items()))
+            if counted
+            else "none"
+        )
+        return (
+            f"no {window.kind} kernel entry closed in {now - self._watched_at:,} simulated "
+            f"cycles ({self._watched_events:,} engine events, up to cycle {now:,}; "
+            f"{len(window.closed_at):,} of {window.warmup + window.events:,} closed; "
+            f"kernel entries meanwhile: {did}): "
+            f"check that the workload's programs make {window.kind} kernel entries "
+            "(its Setup's measure_kind) and that they are not blocked for good"
+        )

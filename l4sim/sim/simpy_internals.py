@@ -275,21 +275,34 @@ class Process(simpy.Process):
         env._active_proc = None
 
 
-def run_until(env: simpy.Environment, until: Event) -> None:
+def run_until(
+    env: simpy.Environment,
+    until: Event,
+    watch: Callable[[int], None] | None = None,
+    every: int = 0,
+) -> None:
     """``env.run(until=until)`` for an event: SimPy 4.1's loop (``run`` and ``step``).
 
     Raises SimPy's RuntimeError if the queue empties before ``until`` happens.
+    ``watch(now)``, if given, is called before every ``every``-th event runs: it
+    may look at the run and raise to end it; it changes nothing (no event is
+    queued for it), so a watched run gives the same records.
     """
     if until.callbacks is None:  # processed already
         return  # type: ignore[unreachable]  # (SimPy types callbacks a list, sets it None)
     until.callbacks.append(StopSimulation.callback)
     queue = env._queue
+    countdown = every if watch is not None else -1
     try:
         while True:
             try:
                 env._now, _, _, event = heappop(queue)
             except IndexError:
                 raise EmptySchedule from None
+            countdown -= 1
+            if countdown == 0:
+                countdown = every
+                watch(env._now)  # type: ignore[misc, arg-type]  # (counts down only with a watch)
             callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
             try:
                 for callback in callbacks:

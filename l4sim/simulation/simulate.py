@@ -18,7 +18,7 @@ import numpy as np
 from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
 from l4sim.sim.invariants import Monitor, Recorder, deadlock_report
-from l4sim.sim.machine import Machine, SimulationStalled
+from l4sim.sim.machine import Machine, NoMeasuredProgress, SimulationStalled
 from l4sim.sim.threads import ProgramError
 from l4sim.simulation.records import Result, measured_events, summarize_entries
 from l4sim.simulation.resolution import AS_LISTED, Resolution, UnresolvedDesign, needs_resolution
@@ -96,8 +96,9 @@ def build_setup(
     point: Point, costs: Costs, seeds: np.random.SeedSequence, config: KernelConfig
 ) -> Setup:
     """The workload's kernel, threads and programs; a user's build that fails is one line."""
+    workload = find_workload(point.workload)
     try:
-        setup = find_workload(point.workload).build(point, costs, seeds, config)
+        setup = workload.build(point, costs, seeds, config)
     except Exception as error:
         users = raised_in_user_code(error)
         if users is None:
@@ -105,6 +106,14 @@ def build_setup(
         raise users from None
     if not isinstance(setup, Setup):
         raise UserCodeError(f"{point.workload}: build returned {type(setup).__name__}, not a Setup")
+    declared = workload.measured_entries(point)
+    if setup.warmup + setup.events != declared:  # a sweep's progress and estimate count it
+        raise UserCodeError(
+            f"{point.workload}: its Setup measures {setup.warmup + setup.events:,} "
+            f"{setup.measure_kind} entries (warm-up {setup.warmup:,} + {setup.events:,}), "
+            f"its measured_entries(params) says {declared:,} (declare measured_entries "
+            "to match)"
+        )
     return setup
 
 
@@ -121,6 +130,8 @@ def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
         machine.run(max_cycles)
         if machine.monitor is not None and not machine.done.triggered:
             machine.monitor.on_stall(bounded=True)  # stopped by max_cycles
+    except NoMeasuredProgress:
+        raise  # time goes on: not a deadlock, and no thread need be blocked
     except SimulationStalled:
         deadlock = deadlock_report(machine)
         if deadlock is not None:

@@ -14,9 +14,12 @@ the worker ran.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -32,6 +35,8 @@ PROBE_TIMEOUT = 5.0
 CONNECT_TIMEOUT = "10s"
 # how often the main process reads the workers' progress while it waits for runs
 PROGRESS_POLL_SECONDS = 0.25
+# how long an interrupted sweep waits for a terminated worker before killing it
+STOP_SECONDS = 5.0
 
 # In a local worker process: the count of closed entries, shared with the main
 # process (set by the pool's initializer), which runs add to as they go.
@@ -71,9 +76,37 @@ def run_task(
     return record
 
 
-def _start_worker(count) -> None:
+def _start_worker(count, parent: int) -> None:
     global _shared_count
     _shared_count = count
+    # the main process alone hears Ctrl-C and SIGTERM, and stops its workers itself
+    # (a worker forked from it has its handlers: one would answer a Ctrl-C by ending
+    # its run with an error, and go on waiting for the next)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
+
+
+# prctl(2)'s option that sends a signal to this process when its parent dies (Linux)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the OS kill this worker when the process that started it dies.
+
+    However it dies (kill -9 included): no worker may go on alone, holding the
+    output folder's lock it inherited or computing runs nobody will file. Linux
+    only; elsewhere the main process stops its workers itself when interrupted.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
 
 
 def _add_to_shared_count(step: int) -> None:
@@ -108,13 +141,13 @@ def run_local(
         max_workers=min(jobs, len(tasks)),
         mp_context=context,
         initializer=_start_worker,
-        initargs=(count,),
+        initargs=(count, os.getpid()),
     )
     told = 0
 
     def tell() -> None:
         nonlocal told
-        if progress is not None and count.value > told:
+        if progress is not None:  # told of nothing new too: a log line every 30 s all the same
             now = count.value
             progress(now - told)
             told = now
@@ -136,8 +169,28 @@ def run_local(
                 task = next(pending, None)
                 if task is not None:
                     running[pool.submit(_run_in_worker, *task[1:], invariants)] = task[0]
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM), or the caller stopped: at once
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop every worker of ``pool`` now.
+
+    Its pending runs are cancelled and its running ones ended: a long run would
+    otherwise go on after the sweep was interrupted.
+    """
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # (not published)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        worker.join(timeout=STOP_SECONDS)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
 
 
 def connect(address: str):

@@ -44,6 +44,14 @@ from l4sim.workloads.user_files import file_digest
 # keys that do not change the result of one (point, replication)
 UNKEYED = frozenset({"name", "replications"})
 META = b"l4sim"
+# a SHA-256 of the record's metadata, beside it: a changed byte in it is found, as a
+# changed byte in the events is by the pages' checksums (both checked on every read)
+META_DIGEST = b"l4sim.sha256"
+# A cache file is the Parquet file, then SEAL and the SHA-256 of the Parquet bytes:
+# a byte changed anywhere (the footer's schema and offsets too, which no page
+# checksum covers) is found when the file is read, and the run computed again.
+SEAL = b"l4sim-sha256"
+SEALED = len(SEAL) + 32
 # rows per Parquet row group of events.parquet: a long run's table is written a
 # group at a time, with little memory beyond the table itself
 ROW_GROUP_ROWS = 64 * 1024
@@ -68,6 +76,56 @@ def _keyed(config: dict) -> dict:
     keyed = {k: v for k, v in config.items() if k not in UNKEYED}
     keyed["files"] = file_contents(config)
     return keyed
+
+
+def _unsealed(sealed: bytes) -> pa.BufferReader:
+    """The Parquet file a sealed cache file holds, its SHA-256 checked (ValueError)."""
+    data, seal, digest = sealed[:-SEALED], sealed[-SEALED:-32], sealed[-32:]
+    if len(sealed) < SEALED or seal != SEAL or hashlib.sha256(data).digest() != digest:
+        raise ValueError("its bytes do not match its checksum")
+    return pa.BufferReader(data)
+
+
+def _schema(path: Path) -> pa.Schema:
+    """The schema (and metadata) of a sealed cache file, read from its end alone.
+
+    The whole file's checksum is checked where its events are read
+    (:meth:`ResultCache.get`); the metadata has a checksum of its own.
+    """
+    with pa.memory_map(str(path)) as mapped:
+        size = mapped.size()
+        if size < SEALED or mapped.read_at(len(SEAL), size - SEALED) != SEAL:
+            raise ValueError("not a sealed l4sim result")
+        return pq.read_schema(pa.BufferReader(mapped.read_at(size - SEALED, 0)))
+
+
+def _meta(metadata: dict[bytes, bytes] | None) -> dict:
+    """A cached record's metadata, checked against its digest (ValueError: changed)."""
+    if not metadata or META not in metadata:
+        raise KeyError("no l4sim record")
+    text = metadata[META]
+    if metadata.get(META_DIGEST) != hashlib.sha256(text).hexdigest().encode():
+        raise ValueError("its record does not match its checksum")
+    found = json.loads(text)
+    if not isinstance(found, dict):
+        raise ValueError("not an l4sim record")
+    return found
+
+
+def _identity(config: dict) -> str:
+    """A point's configuration as a cached record stores it, as JSON.
+
+    Less the keys that do not change a result; JSON, so that a record read back
+    compares equal to the configuration it was made from.
+    """
+    return json.dumps({k: v for k, v in config.items() if k not in UNKEYED}, sort_keys=True)
+
+
+def _reason(error: BaseException) -> str:
+    """An error in a few words, on one line of printable characters."""
+    text = str(error).strip().splitlines()
+    first = text[0] if text else type(error).__name__
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in first)
 
 
 def _key(identity: dict) -> str:
@@ -149,31 +207,68 @@ class ResultCache:
             "measured_cycles": record["measured_cycles"],
             "config": record.get("config"),
             "replication": record.get("replication"),
+            "model": self.model,
         }
         table = pa.table({name: _compact(values) for name, values in record["events"].items()})
-        table = table.replace_schema_metadata({META: json.dumps(meta).encode()})
-        self._file(self.path(key), lambda temporary: pq.write_table(table, temporary))
+        text = json.dumps(meta).encode()
+        table = table.replace_schema_metadata(
+            {META: text, META_DIGEST: hashlib.sha256(text).hexdigest().encode()}
+        )
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, write_page_checksum=True)
+        data = sink.getvalue().to_pybytes()
+        sealed = data + SEAL + hashlib.sha256(data).digest()
+        self._file(self.path(key), lambda temporary: temporary.write_bytes(sealed))
 
     def get(self, key: str) -> Record:
         path = self.path(key)
         try:
-            strings = [field.name for field in pq.read_schema(path) if _is_labels(field.type)]
-            table = pq.read_table(path, read_dictionary=strings)
-            meta = json.loads(table.schema.metadata[META])
+            data = _unsealed(path.read_bytes())
+            strings = [field.name for field in pq.read_schema(data) if _is_labels(field.type)]
+            table = pq.read_table(data, read_dictionary=strings)
+            meta = _meta(table.schema.metadata)
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
-                f"{path}: unreadable cached result ({error}); delete it or rerun with --force"
+                f"{path}: unreadable cached result ({_reason(error)}); "
+                "delete it or rerun with --force"
             ) from None
         return Record(meta["rows"], meta["measured_cycles"], table.replace_schema_metadata())
+
+    def check(self, key: str, config: dict, replication: int) -> str | None:
+        """Why the file under ``key`` is not this run's result (None: it is).
+
+        The run: ``config``, replication ``replication``, this model version.
+        A file is trusted only once its own record says which run it is: a file
+        copied or renamed into the cache, or damaged, is not read as another run's.
+        """
+        path = self.path(key)
+        try:
+            meta = _meta(_schema(path).metadata)
+            stored, rows, cycles = meta["config"], meta["rows"], meta["measured_cycles"]
+            replication_stored = meta["replication"]
+        except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as error:
+            return f"unreadable ({_reason(error)})"
+        if not isinstance(stored, dict) or not isinstance(rows, list) or type(cycles) is not int:
+            return "not a result of l4sim"
+        if meta.get("model", self.model) != self.model:
+            return f"a result of model {meta.get('model')}, not {self.model}"
+        if replication_stored != replication or _identity(stored) != _identity(config):
+            return "the result of another run"
+        return None
+
+    def discard(self, key: str) -> None:
+        """Remove a result that cannot be used."""
+        self.path(key).unlink(missing_ok=True)
 
     def summary(self, key: str) -> tuple[list[dict], int]:
         """A cached result's summary rows and measured cycles, without reading its events."""
         path = self.path(key)
         try:
-            meta = json.loads(pq.read_schema(path).metadata[META])
+            meta = _meta(_schema(path).metadata)
         except (OSError, KeyError, ValueError, pa.ArrowException) as error:
             raise CacheError(
-                f"{path}: unreadable cached result ({error}); delete it or rerun with --force"
+                f"{path}: unreadable cached result ({_reason(error)}); "
+                "delete it or rerun with --force"
             ) from None
         return meta["rows"], meta["measured_cycles"]
 

@@ -51,6 +51,9 @@ class Estimate:
     cpu_seconds: float  # on one core
     run_bytes: int  # memory of the largest run's worker
     disk_bytes: int
+    # entries of the measured kind every run closes, warm-up included: what a sweep's
+    # progress counts
+    measured: int = 0
 
     def wall_seconds(self, workers: int) -> float:
         """With ``workers`` local processes (runs spread evenly; at least the longest run)."""
@@ -58,8 +61,13 @@ class Estimate:
         return self.cpu_seconds / (workers * PARALLEL_EFFICIENCY if workers > 1 else 1)
 
     def describe(self, workers: int) -> str:
+        more = (
+            f", about {self.entries:,} kernel entries in all"
+            if self.entries != self.measured
+            else ""
+        )
         return (
-            f"about {self.entries:,} kernel entries to simulate (warm-up included): "
+            f"{self.measured:,} measured kernel entries to simulate (warm-up included{more}): "
             f"{duration(self.wall_seconds(workers))} on {workers} "
             f"core{'s' if workers != 1 else ''}, {size(self.run_bytes)} of memory per "
             f"worker, {size(self.disk_bytes)} on disk"
@@ -69,12 +77,14 @@ class Estimate:
 def estimate(points: list[Point]) -> Estimate:
     """The estimate of simulating every replication of every point."""
     per_entry = SECONDS_PER_ENTRY["compiled" if runs_compiled() else "python"]
-    runs = entries = largest = 0
+    runs = entries = measured = largest = 0
     seconds = 0.0
     for point in points:
-        count = find_workload(point.workload).kernel_entries(point)
+        workload = find_workload(point.workload)
+        count = workload.kernel_entries(point)
         runs += point.replications
         entries += point.replications * count
+        measured += point.replications * workload.measured_entries(point)
         seconds += (
             point.replications * count * per_entry * (1 + CPU_COST_GROWTH * max(0, point.cpus - 2))
         )
@@ -85,6 +95,7 @@ def estimate(points: list[Point]) -> Estimate:
         seconds,
         PROCESS_BYTES + BYTES_PER_ENTRY * largest,
         DISK_BYTES_PER_ENTRY * entries,
+        measured,
     )
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from l4sim.simulation.resolution import Resolution, needs_resolution
-from l4sim.sweep.backends import BackendError, connect, default_jobs, run_dask, run_local
-from l4sim.sweep.cache import ROW_GROUP_ROWS, CacheError, FolderLock, ResultCache, task_key
+from l4sim.sweep.backends import (
+    BackendError,
+    connect,
+    default_jobs,
+    run_dask,
+    run_local,
+    run_task,
+)
+from l4sim.sweep.cache import (
+    ROW_GROUP_ROWS,
+    CacheError,
+    FolderLock,
+    Record,
+    ResultCache,
+    task_key,
+)
 from l4sim.sweep.fastpath_designs import resolve_design
+from l4sim.sweep.output_folder import claim, remove_stale_figures
 from l4sim.sweep.progress import Progress
+from l4sim.sweep.provenance import Provenance, parquet_table, with_metadata, write_file
 from l4sim.sweep.scenario import Scenario, point_keys
 from l4sim.sweep.stats import METRICS_ATTR, record_metrics, write_summary
 from l4sim.workloads.base import COSTS_PREFIX, Point
@@ -45,6 +62,10 @@ __all__ = [
 ]
 
 
+# the tables a sweep writes
+TABLES = ("points.parquet", "events.parquet", "summary.parquet")
+
+
 class OutputError(CacheError):
     """The output folder cannot be written (a full disk, no permission): one line, exit 2."""
 
@@ -58,6 +79,8 @@ class SweepRun:
     runs: int
     reused: int
     computed: int
+    # figures drawn from the tables this sweep replaced with different ones
+    removed_figures: list[Path] = field(default_factory=list)
 
 
 def run_sweep(
@@ -69,6 +92,8 @@ def run_sweep(
     progress: bool | None = None,
     client=None,
     invariants: bool | None = None,
+    overwrite: bool = False,
+    provenance: Provenance | None = None,
 ) -> SweepRun:
     """Run what is missing from the cache, then write the tables into ``out_dir``.
 
@@ -78,28 +103,40 @@ def run_sweep(
     them all: a cached result was not necessarily checked. ``progress``
     (default: on) shows the kernel entries simulated against the target, then
     the tables being assembled.
-    Writes ``points.parquet``, ``events.parquet`` and ``summary.parquet``. A
-    folder this call created is removed again if writing fails (a full disk):
-    an :class:`OutputError` then says why.
+    Writes ``points.parquet``, ``events.parquet`` and ``summary.parquet``, each
+    with ``provenance`` (default: the scenario's, :mod:`l4sim.sweep.provenance`) in
+    its metadata, and ``provenance.json``. A folder holding another scenario's or
+    study's results is refused (:class:`l4sim.sweep.output_folder.FolderTaken`),
+    or emptied of them first with ``overwrite``; figures drawn from tables this
+    sweep replaces with different ones are removed. A folder this call created is
+    removed again if writing fails (a full disk): an :class:`OutputError` then
+    says why.
     """
     points = scenario.points()
     tasks = [(point, rep) for point in points for rep in range(point.replications)]
     out_dir = Path(out_dir)
+    provenance = provenance or Provenance.of_points(points, "run", scenario.name, scenario.source)
+    claim(out_dir, "run", scenario.name, overwrite)  # before anything is written
+    removed: list[Path] = []
 
-    def tables(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
-        frame = _assemble(
+    def tables(reader: CheckedReader, keys: list[str], mode: str) -> pd.DataFrame:
+        frame, changed = _assemble(
             points,
             tasks,
             keys,
-            cache,
+            reader,
             list(scenario.sweep),
             out_dir,
             Progress(len(tasks), f"{scenario.name}: tables", mode, unit="runs", delay=1.0),
+            provenance,
         )
-        write_summary(out_dir, frame)
+        write_summary(out_dir, frame, provenance)
+        if changed:
+            removed.extend(remove_stale_figures(out_dir))
+        write_file(out_dir, provenance, tables=TABLES)
         return frame
 
-    return _run_tasks(
+    run = _run_tasks(
         tasks,
         scenario.name,
         out_dir,
@@ -111,6 +148,8 @@ def run_sweep(
         client,
         invariants,
     )
+    run.removed_figures = removed
+    return run
 
 
 def run_points(
@@ -135,10 +174,10 @@ def run_points(
     tasks = [(point, rep) for point in points for rep in range(point.replications)]
     positions = [index for index, point in enumerate(points) for _ in range(point.replications)]
 
-    def rows(cache: ResultCache, keys: list[str], mode: str) -> pd.DataFrame:
+    def rows(reader: CheckedReader, keys: list[str], mode: str) -> pd.DataFrame:
         found: list[dict[str, Any]] = []
         for key, index, (point, rep) in zip(keys, positions, tasks, strict=True):
-            summary, measured = cache.summary(key)
+            summary, measured = reader.summary(key, point, rep)
             found.extend(
                 {
                     "point": index,
@@ -160,7 +199,7 @@ def _run_tasks(
     tasks: list[tuple[Point, int]],
     label: str,
     out_dir: Path,
-    collect: Callable[[ResultCache, list[str], str], pd.DataFrame],
+    collect: Callable[[CheckedReader, list[str], str], pd.DataFrame],
     jobs: int | None,
     scheduler: str | None,
     force: bool,
@@ -193,10 +232,26 @@ def _run_tasks(
             ]
             todo: dict[str, tuple] = {}  # each distinct run once, in task order
             targets: dict[str, int] = {}  # closed entries of the measured kind per run
+            unusable: dict[str, str] = {}  # cached files that are not the run they are for
             for key, (point, rep) in zip(keys, tasks, strict=True):
-                if key not in todo and (force or not cache.has(key)):
-                    todo[key] = (key, point, rep)
-                    targets[key] = point.warmup_events + point.events
+                if key in todo:
+                    continue
+                if not force and cache.has(key):
+                    reason = cache.check(key, configs[id(point)], rep)
+                    if reason is None:
+                        continue
+                    unusable[key] = reason
+                    cache.discard(key)
+                todo[key] = (key, point, rep)
+                targets[key] = find_workload(point.workload).measured_entries(point)
+            if unusable:
+                first = next(iter(unusable))
+                warn(
+                    f"{len(unusable)} cached run{'s' if len(unusable) > 1 else ''} in "
+                    f"{cache.folder} not usable ({cache.path(first).name}: "
+                    f"{unusable[first]}): computing {'them' if len(unusable) > 1 else 'it'} "
+                    "again"
+                )
             mode = Progress.choose(progress)
             resolutions = _resolve([point for _, point, _ in todo.values()], cache, label, mode)
             missing = [
@@ -204,7 +259,8 @@ def _run_tasks(
                 for key, point, rep in todo.values()
             ]
             _compute(missing, targets, cache, label, mode, client, jobs, invariants)
-            frame = collect(cache, keys, mode)
+            reader = CheckedReader(cache, configs, resolutions, invariants)
+            frame = collect(reader, keys, mode)
     except OSError as error:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
@@ -221,6 +277,54 @@ def _run_tasks(
             owned.close()
     distinct = len(set(keys))  # a run two tasks share is reused or computed once
     return SweepRun(frame, out_dir, len(tasks), distinct - len(missing), len(missing))
+
+
+def warn(message: str) -> None:
+    """A warning: one line on stderr (the run goes on)."""
+    shown = " ".join(message.split())  # one line
+    print(f"l4sim: warning: {shown}", file=sys.stderr, flush=True)
+
+
+class CheckedReader:
+    """The cache's results, each read as the run it is for.
+
+    One found damaged while the tables are assembled (its metadata was checked
+    before, not every byte) is computed again in this process, with a warning,
+    never trusted.
+    """
+
+    def __init__(
+        self,
+        cache: ResultCache,
+        configs: dict[int, dict],
+        resolutions: dict[int, Resolution],
+        invariants: bool | None,
+    ):
+        self.cache, self.configs = cache, configs
+        self.resolutions, self.invariants = resolutions, invariants
+
+    def get(self, key: str, point: Point, replication: int) -> Record:
+        try:
+            return self.cache.get(key)
+        except CacheError as error:
+            self._recompute(key, point, replication, str(error))
+            return self.cache.get(key)
+
+    def summary(self, key: str, point: Point, replication: int) -> tuple[list[dict], int]:
+        try:
+            return self.cache.summary(key)
+        except CacheError as error:
+            self._recompute(key, point, replication, str(error))
+            return self.cache.summary(key)
+
+    def _recompute(self, key: str, point: Point, replication: int, reason: str) -> None:
+        warn(f"{reason.split('; ')[0]}: computing it again")
+        self.cache.discard(key)
+        resolution = self.resolutions.get(id(point))
+        if resolution is None and needs_resolution(point):
+            resolution = resolve_design(point, self.cache.derived)
+        config = self.configs.get(id(point)) or point.model_dump()
+        self.cache.put(key, run_task(config, replication, resolution, self.invariants))
 
 
 def _resolve(
@@ -299,15 +403,17 @@ def _assemble(
     points: list[Point],
     tasks,
     keys: list[str],
-    cache: ResultCache,
+    reader: CheckedReader,
     swept: list[str],
     out_dir: Path,
     progress: Progress,
-) -> pd.DataFrame:
+    provenance: Provenance,
+) -> tuple[pd.DataFrame, bool]:
     """``points.parquet`` and ``events.parquet`` from the cache, in task order.
 
     Both are written under temporary names first and renamed together at the
     end, so a failure leaves the folder's previous tables, never half of new ones.
+    Returns the points table, and whether it differs from the one it replaced.
     """
     rows: list[dict] = []
     metrics: dict[str, None] = {}  # every metric name the records carry, in order
@@ -317,7 +423,7 @@ def _assemble(
     try:
         for (point, rep), key in zip(tasks, keys, strict=True):
             progress.update()
-            record = cache.get(key)
+            record = reader.get(key, point, rep)
             config = point.flat()
             rows.extend(
                 {**config, "replication": rep, "measured_cycles": record.measured_cycles, **row}
@@ -327,7 +433,8 @@ def _assemble(
             labels = {**{name: config[name] for name in swept}, "replication": rep}
             for table in _labelled(record.events, labels):
                 if writer is None:
-                    writer = pq.ParquetWriter(events_temporary, table.schema)
+                    schema = with_metadata(table, provenance).schema
+                    writer = pq.ParquetWriter(events_temporary, schema)
                 writer.write_table(table)
         if writer is not None:
             writer.close()
@@ -337,7 +444,8 @@ def _assemble(
         frame = frame[ordered + [c for c in frame.columns if c not in ordered]]
         # which columns are metrics (a workload's own too), kept in the file's metadata
         frame.attrs[METRICS_ATTR] = list(metrics)
-        frame.to_parquet(points_temporary, index=False)
+        pq.write_table(parquet_table(frame, provenance), points_temporary)
+        changed = not _same_bytes(points_temporary, out_dir / "points.parquet")
         if events_temporary.exists():
             os.replace(events_temporary, out_dir / "events.parquet")
         os.replace(points_temporary, out_dir / "points.parquet")
@@ -347,7 +455,17 @@ def _assemble(
             writer.close()
         for leftover in out_dir.glob(".*.parquet.tmp*"):
             leftover.unlink(missing_ok=True)
-    return frame
+    return frame, changed
+
+
+def _same_bytes(new: Path, old: Path) -> bool:
+    """Whether file ``old`` exists and holds the bytes of ``new``."""
+    try:
+        if old.stat().st_size != new.stat().st_size:
+            return False
+        return old.read_bytes() == new.read_bytes()
+    except OSError:
+        return False
 
 
 # rows of events.parquet written at a time (a row group): a long run's strings are
@@ -399,8 +517,14 @@ def point_from_row(row: dict) -> Point:
 
 def describe(run: SweepRun) -> str:
     """One line for the terminal: where the tables went and what was reused."""
+    removed = len(run.removed_figures)
     return (
         f"{run.runs} runs ({run.reused} reused from {run.out_dir / 'cache'}, "
         f"{run.computed} computed), {len(run.points)} rows -> "
-        f"{run.out_dir / 'points.parquet'}, events.parquet, summary.parquet"
+        f"{run.out_dir / 'points.parquet'}, events.parquet, summary.parquet, provenance.json"
+        + (
+            f"; removed {removed} figure{'s' if removed > 1 else ''} drawn from the previous tables"
+            if removed
+            else ""
+        )
     )

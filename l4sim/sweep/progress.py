@@ -6,8 +6,10 @@ long run advances too, with an estimate of the time left; the runs finished
 are shown beside it. Assembling the tables and drawing the figures count
 runs and figures. A bar redrawn with carriage returns is noise in a CI log, so
 when stderr is not a terminal the same counts go out as whole lines, one per
-10% of the work or every 30 seconds, whichever comes first. Work that ends
-within ``delay`` seconds shows nothing.
+10% of the work or every 30 seconds, whichever comes first, even while no
+new work is done (a sweep's runs are long: it ticks while it waits), and a
+last line with the final count. Work that ends within ``delay`` seconds
+shows nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tqdm import tqdm
 
 LINES_PER_TASK = 10  # a line per tenth of the work
 LINE_EVERY_SECONDS = 30.0
+BAR_REFRESH_SECONDS = 1.0  # a bar with nothing new is redrawn this often
 
 
 class Progress:
@@ -39,6 +42,7 @@ class Progress:
         self.next_step = 1
         self.postfix = ""
         self.shown = False  # a line was printed
+        self.last_shown: tuple[int, str] = (0, "")  # the count and note of the last line
         # a terminal that reports 0 rows makes tqdm hide the bar; shutil falls back to 80x24
         size = shutil.get_terminal_size()
         self.bar = (
@@ -68,6 +72,9 @@ class Progress:
         self.done += count
         if self.bar is not None:
             self.bar.update(count)
+            if not count and time.monotonic() - self.last_line >= BAR_REFRESH_SECONDS:
+                self.last_line = time.monotonic()
+                self.bar.refresh()  # the elapsed time and rate move on without new work
         elif self.mode == "lines" and self.total:
             now = time.monotonic()
             if now - self.start < self.delay and not self.shown:
@@ -76,6 +83,14 @@ class Progress:
             if step >= self.next_step or now - self.last_line >= LINE_EVERY_SECONDS:
                 self._line(now)
                 self.next_step = step + 1
+
+    def tick(self) -> None:
+        """Nothing new done, but time passed.
+
+        A line every 30 s all the same (a bar redrawn), so long work is never
+        silent. Call it often (a sweep does while it waits for runs).
+        """
+        self.update(0)
 
     def note(self, text: str) -> None:
         """Shown beside the count (for a sweep: the runs finished)."""
@@ -86,6 +101,7 @@ class Progress:
     def _line(self, now: float) -> None:
         self.last_line = now
         self.shown = True
+        self.last_shown = (self.done, self.postfix)
         elapsed = now - self.start
         left = (
             tqdm.format_interval(elapsed / self.done * (self.total - self.done))
@@ -102,8 +118,16 @@ class Progress:
         )
 
     def close(self) -> None:
+        """The end: a bar shows its last count; a log, a last line.
+
+        The last line is printed if the count (or what is noted beside it)
+        changed since the line before, so a log ends with the final count
+        (800/800 runs, not the 799/800 of the line when the entries were all in).
+        """
         if self.bar is not None:
             self.bar.close()
+        elif self.mode == "lines" and self.shown and self.last_shown != (self.done, self.postfix):
+            self._line(time.monotonic())
 
     def __enter__(self) -> Progress:
         return self

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy.special import stdtrit
 
 from l4sim.simulation.records import METRICS
+from l4sim.sweep.provenance import Provenance, of_table, write_parquet
 
 CONFIDENCE = 0.95  # of every interval l4sim reports, unless a caller asks otherwise
 SUMMARY_METRICS = (*METRICS, "measured_cycles")
@@ -110,17 +111,16 @@ def summarize(points: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFr
     return table[[*keys, *SUMMARY_COLUMNS]]
 
 
-def write_summary(out_dir: Path, points: pd.DataFrame | None = None) -> Path:
-    """Write ``out_dir/summary.parquet`` from ``points`` (read from the folder if None)."""
+def write_summary(
+    out_dir: Path, points: pd.DataFrame | None = None, provenance: Provenance | None = None
+) -> Path:
+    """Write ``out_dir/summary.parquet`` from ``points`` (read from the folder if None).
+
+    It carries ``provenance``, or else that of the points table it summarises.
+    """
     out_dir = Path(out_dir)
     if points is None:
         points = pd.read_parquet(out_dir / "points.parquet")
-    path = out_dir / "summary.parquet"
-    temporary = out_dir / ".summary.parquet.tmp"
-    try:
-        summarize(points).to_parquet(temporary, index=False)
-        temporary.replace(path)
-    except BaseException:  # a full disk: no half-written file stays behind
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    if provenance is None:
+        provenance = of_table(out_dir / "points.parquet")
+    return write_parquet(summarize(points), out_dir / "summary.parquet", provenance)

@@ -375,6 +375,15 @@ class Point(BaseModel):
         The measured kind's; a workload module may say better (its
         ``kernel_entries``).
         """
+        return self.measured_entries()
+
+    def measured_entries(self) -> int:
+        """Entries of the measured kind one replication closes, warm-up included.
+
+        Its Setup's ``warmup + events``: what a sweep's progress counts and
+        ``l4sim validate`` announces. A workload that measures more than one
+        entry per event says so.
+        """
         return self.events + self.warmup_events
 
     def flat(self) -> dict[str, Any]:

@@ -12,10 +12,13 @@ A scenario names its workload by one of
   (``workload = "./my_workload.py"``).
 
 The module declares ``Params`` (a subclass of :class:`~l4sim.workloads.base.Point`)
-and ``build``, and may declare ``kernel_entries(params)`` (how many kernel
-entries one replication simulates, for ``l4sim validate``'s estimate; by
-default ``events + warmup_events``). Anything wrong with it is one line
-naming the module or file.
+and ``build``, and may declare ``measured_entries(params)`` (how many entries
+of the measured kind one replication closes, warm-up included: its Setup's
+``warmup + events``, which a sweep's progress counts; by default ``events +
+warmup_events``) and ``kernel_entries(params)`` (how many kernel entries of
+every kind it simulates, for ``l4sim validate``'s estimate of its time; by
+default the measured ones). Anything wrong with it is one line naming the
+module or file.
 """
 
 from __future__ import annotations
@@ -65,9 +68,19 @@ class Workload:
     # kernel entries one replication simulates (the module's kernel_entries(params), if
     # it has one), for validate's size estimate
     sizing: Callable[[Any], int] | None = None  # (takes the workload's own Params)
+    # entries of the measured kind one replication closes (the module's
+    # measured_entries(params), if it has one): a sweep's progress target
+    counting: Callable[[Any], int] | None = None
 
     def kernel_entries(self, params: Point) -> int:
-        return self.sizing(params) if self.sizing is not None else params.kernel_entries()
+        if self.sizing is not None:
+            return self.sizing(params)
+        if self.counting is not None:
+            return self.counting(params)
+        return params.kernel_entries()
+
+    def measured_entries(self, params: Point) -> int:
+        return self.counting(params) if self.counting is not None else params.measured_entries()
 
 
 def installed() -> dict[str, str]:
@@ -156,4 +169,12 @@ def workload_of(module: ModuleType, name: str, source: Path | None = None) -> Wo
             f"{where}: Params: validating its defaults raised {type(error).__name__}: {error}"
         ) from None
     sizing = getattr(module, "kernel_entries", None)
-    return Workload(name, params, build, source, sizing if callable(sizing) else None)
+    counting = getattr(module, "measured_entries", None)
+    return Workload(
+        name,
+        params,
+        build,
+        source,
+        sizing if callable(sizing) else None,
+        counting if callable(counting) else None,
+    )

@@ -171,8 +171,8 @@ class Params(Point):
     ``"deterministic"``.
     """
 
-    def kernel_entries(self) -> int:
-        # each Call is followed by its pong's ReplyRecv (two ipc entries)
+    def measured_entries(self) -> int:
+        # each Call is followed by its pong's ReplyRecv: two measured ipc entries per event
         return 2 * (self.events + self.warmup_events)
 
 

@@ -81,7 +81,7 @@ def build(
     )
 
 
-def kernel_entries(params: Params) -> int:
-    """Kernel entries one replication simulates (warm-up included), for sizing."""
-    # each Call is followed by its pong's ReplyWait (two ipc entries)
+def measured_entries(params: Params) -> int:
+    """Entries of the measured kind one replication closes (warm-up included)."""
+    # each Call is followed by its pong's ReplyWait: two measured ipc entries per event
     return 2 * (params.events + params.warmup_events)

@@ -5,8 +5,10 @@ parameters (tests/analysis/sel4bench_files.py): what the calibration
 recovers can be held against what made them.
 """
 
+import json
 import re
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -311,3 +313,77 @@ def test_the_example_data_is_what_its_script_writes(tmp_path, monkeypatch):
     data = read(example / "data").only()
     assert [run.run_id for run in data.runs] == [101, 102, 103]
     assert not data.run(103).has("smp", "smp_4core_c500")  # as if withheld
+
+
+def test_the_synthetic_example_is_never_presented_as_hardware_validation(tmp_path):
+    """The example data is marked synthetic, and never shown as a hardware validation.
+
+    Compare's output and the report's section say so in their titles and first
+    sentence.
+    """
+    from pathlib import Path
+
+    from PIL import Image
+
+    root = Path(__file__).parents[2]
+    done = l4sim(
+        "compare",
+        "sel4bench",
+        root / "examples" / "sel4bench" / "data",
+        "--out",
+        tmp_path / "out",
+        "--events",
+        EVENTS,
+        "--jobs",
+        1,
+        "--scenario",
+        root / "scenarios" / "sel4bench_smp.toml",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    markdown, page = _section(tmp_path / "out", tmp_path)
+    for text in (done.stdout, markdown, page):
+        assert "Validated against hardware" not in text
+        assert "Synthetic" in text and "not measurements" in text
+    lines = [line for line in markdown.splitlines() if line.strip()]
+    heading = next(index for index, line in enumerate(lines) if line.startswith("## "))
+    assert lines[heading].startswith("## Synthetic sel4bench data (not measurements")
+    first = lines[heading + 1]
+    assert first.startswith("**Synthetic data, not measurements**: ")
+    assert "SYNTHETIC_SMP_32" in first
+    with Image.open(tmp_path / "out" / "sel4bench_2026.png") as image:
+        assert "synthetic" in image.text["Title"]  # type: ignore[attr-defined]
+    assert "synthetic (not measured)" in (tmp_path / "out" / "sel4bench_2026.svg").read_text()
+    recorded = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert recorded["data"]["synthetic"].startswith("made up by examples/sel4bench/make_data.py")
+    assert [Path(f["path"]).name for f in recorded["data"]["files"]] == [
+        "SYNTHETIC_32.jsonl",
+        "SYNTHETIC_SMP_32.jsonl",
+    ]
+
+
+def test_a_comparison_of_unrecorded_origin_is_not_called_a_validation(data_folder, tmp_path):
+    from l4sim.analysis.sel4bench_compare import TABLE
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    done = l4sim(
+        "compare",
+        "sel4bench",
+        data_folder,
+        "--out",
+        folder,
+        "--events",
+        EVENTS,
+        "--jobs",
+        1,
+        "--scenario",
+        Path(__file__).parents[2] / "scenarios" / "sel4bench_smp.toml",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    (folder / "provenance.json").unlink()  # as an older l4sim wrote it
+    assert (folder / TABLE).is_file()
+    markdown, _ = _section(folder, tmp_path)
+    assert "Validated against hardware" not in markdown
+    assert "unrecorded origin" in markdown and "was not recorded" in markdown

@@ -368,8 +368,10 @@ def test_a_caption_travels_in_the_files_not_drawn_in_the_image(tmp_path, reviewe
         .assign(kind="ipc"),
         tmp_path,
     )
-    texts = reviewed.texts["ipc_bench_duration.png"]  # the figure's own: its title only
-    assert len(texts) == 1 and texts[0].startswith("IPC duration per client count")
+    # the figure's own texts: its title, and the provenance footer a reader cites
+    texts = reviewed.texts["ipc_bench_duration.png"]
+    assert len(texts) == 2 and texts[0].startswith("IPC duration per client count")
+    assert texts[1].startswith("l4sim ") and " · model " in texts[1]
     assert Image.open(drawn.png).text["Description"] == drawn.caption
     assert f"<dc:description>{drawn.caption}</dc:description>" in drawn.svg.read_text()
 

@@ -222,11 +222,11 @@ def test_validate_prints_the_sweep_size(tmp_path):
     )
     result = l4sim("validate", "ok.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    # 4 points x 3 replications; each syscall exception and its reply: 2 x 110 entries
+    # 4 points x 3 replications of 110 syscall exceptions, each with its reply: 2 x 1,320 entries
     assert result.stdout.startswith(
         "ok.toml: ok: 4 points x 3 replications = 12 runs, "
-        "about 2,640 kernel entries to simulate "
-        "(warm-up included): under a second on "
+        "1,320 measured kernel entries to simulate "
+        "(warm-up included, about 2,640 kernel entries in all): under a second on "
     )
     assert "MB of memory per worker, 52 kB on disk" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.toml"]

@@ -203,3 +203,93 @@ def test_plausible_runs_finish_or_are_refused_in_one_line(text):
         check_contract(result, folder, {"s.toml"})
         if result.returncode == 0:
             assert (folder / "o" / "points.parquet").is_file()
+
+
+# an output folder as a user may leave it: its cached runs damaged, deleted or swapped,
+# another scenario's or study's results in it; the run repairs it or refuses in one line
+SCENARIO = Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml"
+FOLDER_RUN = [
+    "run",
+    str(SCENARIO),
+    *("--set", "events=60", "--set", "warmup_events=4", "--set", "replications=2"),
+    *("--set", "sweep.threads=[1,2]", "--set", "sweep.wait_factor=[10]"),
+    *("--jobs", "1", "--quiet", "--out", "o"),
+]
+TABLES = ("points.parquet", "events.parquet", "summary.parquet")
+_reference: dict[str, bytes] = {}
+
+
+def _reference_folder(into: Path) -> None:
+    """A whole run's folder at ``into/o`` (computed once, copied after that)."""
+    if not _reference:
+        done = l4sim(*FOLDER_RUN, cwd=into)
+        assert done.returncode == 0, done.stderr
+        _reference.update(
+            {
+                str(p.relative_to(into)): p.read_bytes()
+                for p in (into / "o").rglob("*")
+                if p.is_file()
+            }
+        )
+        return
+    for name, data in _reference.items():
+        (into / name).parent.mkdir(parents=True, exist_ok=True)
+        (into / name).write_bytes(data)
+
+
+damages = st.lists(
+    st.tuples(
+        st.integers(0, 7),  # which cached run
+        st.sampled_from(["truncate", "flip", "garbage", "swap", "delete", "empty"]),
+        st.integers(0, 10**6),  # where
+    ),
+    max_size=3,
+)
+
+
+@fuzz(15)
+@given(damages, st.sampled_from([None, "other", "study"]), st.booleans())
+def test_a_damaged_or_taken_output_folder_is_repaired_or_refused(damage, owner, overwrite):
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        _reference_folder(folder)
+        runs = sorted((folder / "o" / "cache").glob("*/*.parquet"))
+        for which, how, where in damage:
+            path = runs[which % len(runs)]
+            if not path.exists():
+                continue
+            data = path.read_bytes()
+            if how == "truncate":
+                path.write_bytes(data[: where % max(len(data), 1)])
+            elif how == "flip" and data:
+                at = where % len(data)
+                path.write_bytes(data[:at] + bytes([data[at] ^ 0x5A]) + data[at + 1 :])
+            elif how == "garbage":
+                path.write_bytes(where.to_bytes(4, "little") * 10)
+            elif how == "swap":
+                path.write_bytes(runs[(which + 1) % len(runs)].read_bytes())
+            elif how == "delete":
+                path.unlink()
+            elif how == "empty":
+                path.write_bytes(b"")
+        if owner == "other":
+            recorded = json.loads((folder / "o" / "provenance.json").read_text())
+            (folder / "o" / "provenance.json").write_text(json.dumps({**recorded, "scenario": "x"}))
+        elif owner == "study":
+            (folder / "o" / "provenance.json").write_text(
+                json.dumps({"kind": "sensitivity", "scenario": "syscall_bench"})
+            )
+        before = {p: p.read_bytes() for p in (folder / "o").rglob("*") if p.is_file()}
+        result = l4sim(*FOLDER_RUN, *(["--overwrite"] if overwrite else []), cwd=folder)
+        assert "Traceback" not in result.stderr
+        if owner is not None and not overwrite:
+            lines = result.stderr.strip().splitlines()
+            assert result.returncode == 2 and len(lines) == 1, result.stderr
+            assert "holds the results of" in lines[0]
+            after = {p: p.read_bytes() for p in (folder / "o").rglob("*") if p.is_file()}
+            assert after == before, "a refused run changed the folder"
+            return
+        assert result.returncode == 0, result.stderr
+        assert all(line.startswith("l4sim: warning: ") for line in result.stderr.splitlines())
+        for name in TABLES:  # repaired: the same tables as a whole run's
+            assert (folder / "o" / name).read_bytes() == _reference[f"o/{name}"], name

@@ -39,3 +39,7 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure drawn"
     assert any((tmp_path / "results").rglob("summary.parquet"))
+    # everything it wrote is under results/notebooks/: the report's figures stay
+    written = [p for p in (tmp_path / "results").rglob("*") if p.is_file()]
+    outside = [p for p in written if (tmp_path / "results" / "notebooks") not in p.parents]
+    assert written and not outside, outside

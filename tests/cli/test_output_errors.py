@@ -65,12 +65,11 @@ def test_a_full_disk_in_an_existing_folder_keeps_the_previous_tables(scenario, m
         == 0
     )
     before = (scenario / "o" / "points.parquet").read_bytes()
-    import pandas as pd
 
-    def full(self, *args, **kwargs):
+    def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    monkeypatch.setattr(pq, "write_table", full)
     result = l4sim(
         "run",
         "ok.toml",
@@ -89,14 +88,14 @@ def test_a_full_disk_in_an_existing_folder_keeps_the_previous_tables(scenario, m
     assert not [p for p in (scenario / "o").rglob("*") if ".tmp" in p.name]
 
 
-def test_report_results_below_a_file(tmp_path):
+def test_report_out_below_a_file(tmp_path):
     (tmp_path / "file").write_text("")
-    result = l4sim("report", "--results", "file/r", cwd=tmp_path)
-    _one_line(result, "--results file/r", "is a file, not a folder")
+    result = l4sim("report", "--out", "file/r", cwd=tmp_path)
+    _one_line(result, "--out file/r", "is a file, not a folder")
 
 
 def test_report_without_its_scenarios(tmp_path):
-    result = l4sim("report", "--scenarios", "nowhere", "--results", "r", cwd=tmp_path)
+    result = l4sim("report", "--scenarios", "nowhere", "--out", "r", cwd=tmp_path)
     _one_line(result, "nowhere/syscall_bench.toml: file not found")
     assert list(tmp_path.iterdir()) == []
 

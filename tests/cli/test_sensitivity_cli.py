@@ -45,7 +45,7 @@ SMALL = [
             "too few for morris",
         ),
         (["--param", "hold_mean=300:700", "--method", "fast"], "unknown method"),
-        (["--param", "hold_mean=300:700", "--output", "speed"], "unknown metric"),
+        (["--param", "hold_mean=300:700", "--metric", "speed"], "unknown metric"),
         (["--param", "hold_mean=300:700", "--jobs", "0"], "--jobs 0"),
         (["--fix", "costs.nope"], "unknown parameter"),
         ([], "no parameter to vary"),

@@ -1,15 +1,19 @@
 """Same tables on one process, two processes and a Dask cluster; progress in a log."""
 
+import shlex
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from l4sim.sweep import backends
 from l4sim.sweep.backends import BackendError, connect
 from l4sim.sweep.execute import run_sweep
+from l4sim.sweep.provenance import of_table
 from l4sim.sweep.scenario import load_scenario
 
 pytestmark = pytest.mark.slow  # worker processes and a Dask cluster
@@ -59,8 +63,16 @@ def test_jobs_1_jobs_2_and_dask_give_bit_identical_tables(tmp_path):
     assert "16 computed" in command.stdout
     for name in ("points.parquet", "events.parquet", "summary.parquet"):
         reference = (tmp_path / "one" / name).read_bytes()
-        for other in ("two", "dask", "cli"):
+        for other in ("two", "dask"):
             assert (tmp_path / other / name).read_bytes() == reference, (other, name)
+        # the command line's: the same table, its provenance naming the command
+        table, made = pq.read_table(tmp_path / "one" / name), of_table(tmp_path / "one" / name)
+        assert pq.read_table(tmp_path / "cli" / name).equals(table)
+        assert made is not None and made.command.startswith("python ")
+        assert of_table(tmp_path / "cli" / name) == replace(
+            made,
+            command=shlex.join(["l4sim", "run", str(SCENARIO), *(f"--set={s}" for s in SMALL)]),
+        )
 
 
 def test_a_worker_running_other_code_is_refused(tmp_path, monkeypatch):

@@ -60,11 +60,13 @@ def test_cached_file_is_written_atomically(tmp_path, monkeypatch):
     """A write that dies half-way leaves no file under the final name."""
     store = ResultCache(tmp_path, model="m")
 
-    def crash(table, where):
-        Path(where).write_bytes(b"PAR1 half a file")
+    write = Path.write_bytes
+
+    def crash(path, data):
+        write(path, data[: len(data) // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cache_module.pq, "write_table", crash)
+    monkeypatch.setattr(cache_module.Path, "write_bytes", crash)
     record = {"rows": [], "measured_cycles": 1, "events": {"duration": [1, 2]}}
     with pytest.raises(KeyboardInterrupt):
         store.put("k", record)
