@@ -12,21 +12,9 @@ import pytest
 from l4sim.sweep.cache import ResultCache
 
 from ..cli.in_process import l4sim
+from .small import SCENARIO, small_sweep
 
-ROOT = Path(__file__).parents[2]
-SCENARIO = ROOT / "scenarios" / "syscall_bench.toml"
-SMALL = [
-    "--set",
-    "events=80",
-    "--set",
-    "warmup_events=5",
-    "--set",
-    "replications=2",
-    "--set",
-    "sweep.threads=[1,2]",
-    "--set",
-    "sweep.wait_factor=[10]",
-]
+SMALL = small_sweep(events=80, warmup_events=5)
 
 
 def _run(folder: Path, scenario: Path, *options: str):

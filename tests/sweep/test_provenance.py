@@ -17,21 +17,9 @@ from l4sim.sweep import provenance
 from l4sim.sweep.provenance import METADATA_KEY, Provenance, of_table, recorded_command
 
 from ..cli.in_process import l4sim
+from .small import SCENARIO, small_sweep
 
-ROOT = Path(__file__).parents[2]
-SCENARIO = ROOT / "scenarios" / "syscall_bench.toml"
-SMALL = [
-    "--set",
-    "events=120",
-    "--set",
-    "warmup_events=10",
-    "--set",
-    "replications=2",
-    "--set",
-    "sweep.threads=[1,2]",
-    "--set",
-    "sweep.wait_factor=[10]",
-]
+SMALL = small_sweep(events=120, warmup_events=10)
 FIELDS = {
     "program",
     "commit",
