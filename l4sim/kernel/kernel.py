@@ -19,7 +19,14 @@ from l4sim.kernel.ipc_slowpath import ipc_slowpath
 from l4sim.kernel.locks import Lock
 from l4sim.kernel.objects import ANY, WAITING_TO_RECEIVE, Message, Thread
 from l4sim.kernel.state import KernelState
-from l4sim.kernel.syscalls import Call, IpcOperation, Notify, RaiseException, ReplyWait
+from l4sim.kernel.syscalls import (
+    Call,
+    IpcOperation,
+    Notify,
+    RaiseException,
+    ReplyWait,
+    UnknownAction,
+)
 
 IRQ_DELIVERED = Outcome("slow", "irq_deliver")
 IRQ_PENDING = Outcome("slow", "irq_pending")
@@ -75,7 +82,7 @@ class Kernel(KernelState):
         """The kernel's C part of a trap (what :meth:`enter` wraps in the trap itself)."""
         decoded = LEARNED.get(type(action)) or decode(action)
         if decoded is None:
-            raise TypeError(f"thread {thread.name}: unknown action {action!r}")
+            raise UnknownAction(f"thread {thread.name}: unknown action {action!r}")
         # (decoded says which: a RaiseException, or an IPC operation)
         if decoded.entry == SYSCALL_EXCEPTION:
             return SYSCALL_EXCEPTION, self._syscall_exception(cpu, thread, action)  # type: ignore[arg-type]

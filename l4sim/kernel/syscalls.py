@@ -13,6 +13,13 @@ from typing import Any
 from l4sim.kernel.objects import Thread
 
 
+class UnknownAction(TypeError):
+    """A thread's program yielded something that is no action of the kernel or the CPU.
+
+    A mistake in the program, told in one line with its thread.
+    """
+
+
 @dataclass(slots=True)
 class Compute:
     """Run in user mode for ``cycles`` cycles."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from l4sim.kernel.config import KernelConfig
 from l4sim.kernel.costs import Costs
+from l4sim.kernel.syscalls import UnknownAction
 from l4sim.sim.invariants import Monitor, Recorder, deadlock_report
 from l4sim.sim.machine import Machine, NoMeasuredProgress, SimulationStalled
 from l4sim.sim.threads import ProgramError
@@ -89,6 +90,7 @@ def build_machine(
             recorder=recorder,
         ).attach(machine)
     machine.setup = setup  # type: ignore[attr-defined]  # (the setup it was built from)
+    machine.workload = point.workload  # type: ignore[attr-defined]  # (named in its errors)
     return machine
 
 
@@ -130,6 +132,8 @@ def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
         machine.run(max_cycles)
         if machine.monitor is not None and not machine.done.triggered:
             machine.monitor.on_stall(bounded=True)  # stopped by max_cycles
+    except (ProgramError, UnknownAction) as error:  # a program asked for the impossible
+        raise UserCodeError(f"{machine.workload}: {error}") from None  # type: ignore[attr-defined]
     except NoMeasuredProgress:
         raise  # time goes on: not a deadlock, and no thread need be blocked
     except SimulationStalled:
@@ -185,8 +189,6 @@ def simulate(
         machine.window.report_progress(progress, PROGRESS_EVERY)
     try:
         run_machine(machine)
-    except ProgramError as error:  # a program asked for the impossible: one line
-        raise UserCodeError(f"{point.workload}: {error}") from None
     except Exception as error:  # a user's program or check raised: one line, not a trace
         users = raised_in_user_code(error)
         if users is None:

@@ -66,6 +66,16 @@ CASES = {
         "w.py:",
         "thread w: Compute(-3): cycles must not be negative",
     ),
+    "program_yields_no_action": (
+        {
+            "w.py": RAISING.replace("BUILD", "pass").replace(
+                "yield Compute(100)", 'yield "nonsense"'
+            )
+        },
+        'workload = "./w.py"\n',
+        "w.py",
+        "thread w: unknown action 'nonsense'",
+    ),
     "build_raises": (
         {"w.py": RAISING.replace("BUILD", "kernel.create_thread('x', 9, 1, None)")},
         'workload = "./w.py"\n',
@@ -312,6 +322,7 @@ RUNTIME = {
     "program_raises",
     "program_fractional_cycles",
     "program_negative_cycles",
+    "program_yields_no_action",
     "build_raises",
     "build_returns_nothing",
 }  # name the user's file

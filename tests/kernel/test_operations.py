@@ -15,6 +15,7 @@ from l4sim.kernel.syscalls import (
     Reply,
     ReplyWait,
     Send,
+    UnknownAction,
     Wait,
 )
 from tests.kernel.sync_run import run_sync
@@ -103,5 +104,5 @@ def test_a_subclass_of_raise_exception_is_a_syscall_exception():
 
 def test_an_unknown_action_is_refused_by_name():
     kernel, client, _ = rig(fastpath_ipc=True)
-    with pytest.raises(TypeError, match="thread client: unknown action"):
+    with pytest.raises(UnknownAction, match="thread client: unknown action"):
         kernel.enter(0, client, "reboot")
