@@ -245,13 +245,7 @@ def _run_tasks(
                 todo[key] = (key, point, rep)
                 targets[key] = find_workload(point.workload).measured_entries(point)
             if unusable:
-                first = next(iter(unusable))
-                warn(
-                    f"{len(unusable)} cached run{'s' if len(unusable) > 1 else ''} in "
-                    f"{cache.folder} not usable ({cache.path(first).name}: "
-                    f"{unusable[first]}): computing {'them' if len(unusable) > 1 else 'it'} "
-                    "again"
-                )
+                warn(_unusable(cache, unusable))
             mode = Progress.choose(progress)
             resolutions = _resolve([point for _, point, _ in todo.values()], cache, label, mode)
             missing = [
@@ -276,7 +270,21 @@ def _run_tasks(
         if owned is not None:
             owned.close()
     distinct = len(set(keys))  # a run two tasks share is reused or computed once
-    return SweepRun(frame, out_dir, len(tasks), distinct - len(missing), len(missing))
+    computed = len(missing) + len(reader.recomputed - {key for key, *_ in missing})
+    return SweepRun(frame, out_dir, len(tasks), distinct - computed, computed)
+
+
+def _unusable(cache: ResultCache, unusable: dict[str, str], named: int = 3) -> str:
+    """The warning for cached runs that are not the runs they are for: each file and why."""
+    shown = [f"{cache.path(key).name}: {why}" for key, why in list(unusable.items())[:named]]
+    more = len(unusable) - len(shown)
+    many = len(unusable) > 1
+    return (
+        f"{len(unusable)} cached run{'s' if many else ''} in {cache.folder} not usable ("
+        + "; ".join(shown)
+        + (f"; and {more} more" if more > 0 else "")
+        + f"): computing {'them' if many else 'it'} again"
+    )
 
 
 def warn(message: str) -> None:
@@ -302,6 +310,7 @@ class CheckedReader:
     ):
         self.cache, self.configs = cache, configs
         self.resolutions, self.invariants = resolutions, invariants
+        self.recomputed: set[str] = set()  # the runs found damaged here and computed again
 
     def get(self, key: str, point: Point, replication: int) -> Record:
         try:
@@ -319,6 +328,7 @@ class CheckedReader:
 
     def _recompute(self, key: str, point: Point, replication: int, reason: str) -> None:
         warn(f"{reason.split('; ')[0]}: computing it again")
+        self.recomputed.add(key)
         self.cache.discard(key)
         resolution = self.resolutions.get(id(point))
         if resolution is None and needs_resolution(point):

@@ -115,4 +115,19 @@ def test_a_cached_run_damaged_past_its_metadata_is_recomputed_while_assembling(t
     again = _run(tmp_path, SCENARIO, "--out", "out")
     assert again.returncode == 0, again.stderr
     assert "computing it again" in again.stderr and len(again.stderr.splitlines()) == 1
+    assert "7 reused" in again.stdout and "1 computed" in again.stdout  # counted as computed
     assert (tmp_path / "out" / "events.parquet").read_bytes() == whole
+
+
+def test_every_unusable_cached_run_is_named(tmp_path):
+    """Several damaged files: the one warning names each (up to three, then how many more)."""
+    assert _run(tmp_path, SCENARIO, "--out", "out").returncode == 0
+    files = sorted((tmp_path / "out" / "cache").glob("*/*.parquet"))
+    for path in files[:4]:
+        path.write_bytes(b"PAR1 not a table")
+    again = _run(tmp_path, SCENARIO, "--out", "out")
+    assert again.returncode == 0, again.stderr
+    lines = again.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("l4sim: warning: 4 cached runs in ")
+    assert all(path.name in lines[0] for path in files[:3]) and "and 1 more" in lines[0]
+    assert "4 reused" in again.stdout and "4 computed" in again.stdout
