@@ -937,10 +937,16 @@ def _compare(args) -> int:
     jobs = _measurement_options(args)
     changes = _changes(args.changes)
     scenario = load_scenario(args.scenario)  # a bad scenario: before anything runs
-    writable_folder(args.out, "--out")
-    claim(args.out, "compare", COMPARED, args.overwrite)
+    workloads = sorted({point.workload for point in scenario.points()})
+    if workloads != ["sel4bench_smp"]:
+        raise UsageError(
+            f"--scenario {args.scenario}: workload {', '.join(workloads)}, not "
+            "sel4bench_smp (compare runs sel4bench's SMP benchmark with each run's profile)"
+        )
     try:
-        data = read(args.data)
+        data = read(args.data)  # bad data: before anything is written
+        writable_folder(args.out, "--out")
+        claim(args.out, "compare", COMPARED, args.overwrite)
         paths = compare(data, scenario, args.out, args.events, jobs, args.data, changes)
     except Sel4benchError as error:
         raise UsageError(str(error)) from None

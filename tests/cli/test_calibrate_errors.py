@@ -144,6 +144,19 @@ def test_compare_refuses_bad_data_before_writing_anything(case, tmp_path):
     assert not out.exists()
 
 
+def test_compare_refuses_a_scenario_of_another_workload_before_writing_anything(tmp_path):
+    data = good(tmp_path / "data")
+    out = tmp_path / "out"
+    other = Path(__file__).parents[2] / "scenarios" / "syscall_bench.toml"
+    done = l4sim("compare", "sel4bench", data, "--out", out, "--scenario", other, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert (
+        "--scenario" in done.stderr and "workload syscall_bench, not sel4bench_smp" in done.stderr
+    )
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "option, message",
     [
