@@ -95,7 +95,7 @@ class _Deprecated(argparse.Action):
         super().__init__(option_strings, dest, **kw)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(f"l4sim: warning: {option_string} is deprecated: use {self.new}", file=sys.stderr)
+        namespace.deprecated = (option_string, self.new)  # said (or refused) by main
         if isinstance(getattr(namespace, self.dest, None), list):
             getattr(namespace, self.dest).append(values)
         else:
@@ -455,6 +455,11 @@ def _terminate(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(arguments)
+    if getattr(args, "deprecated", None) is not None:
+        old, new = args.deprecated
+        if any(given == new or given.startswith(f"{new}=") for given in arguments):
+            return _refuse(f"{old} and {new} both given: give {new} alone")
+        print(f"l4sim: warning: {old} is deprecated: use {new}", file=sys.stderr)
     command = set_command(arguments)
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:

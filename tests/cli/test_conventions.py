@@ -56,6 +56,14 @@ def test_the_old_names_are_taken_with_a_deprecation_line(tmp_path):
     assert done.stderr.splitlines()[0] == "l4sim: warning: --output is deprecated: use --metric"
 
 
+@pytest.mark.parametrize("given", [["--out", "a", "--results", "b"], ["--results", "b", "--out=a"]])
+def test_an_old_name_and_its_new_one_together_are_refused(tmp_path, given):
+    done = l4sim("report", *given, "--scenarios", "nowhere", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "l4sim: error: --results and --out both given: give --out alone\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("args", "help_of"),
     [
