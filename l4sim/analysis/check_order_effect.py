@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from l4sim.sweep.provenance import read_table
 from l4sim.sweep.stats import mean_ci
 
 # the exit points of the slowpaths' own records; any other slow exit point is a
@@ -21,8 +22,8 @@ SLOWPATH_EXITS = ("slow_", "irq_")
 
 def compare(directory: Path) -> pd.DataFrame:
     """One row per (point, kind): fallback cycles and durations, paper vs optimized."""
-    points = pd.read_parquet(directory / "points.parquet")
-    events = pd.read_parquet(directory / "events.parquet")
+    points = read_table(directory / "points.parquet")
+    events = read_table(directory / "events.parquet")
     if "check_order" not in events.columns or set(events["check_order"]) != {"paper", "optimized"}:
         raise ValueError("the run does not sweep check_order over paper and optimized")
     swept = [

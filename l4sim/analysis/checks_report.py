@@ -29,7 +29,7 @@ from l4sim.kernel.fastpath_design import paper_design
 from l4sim.simulation.records import METRICS
 from l4sim.sweep.execute import point_from_row
 from l4sim.sweep.fastpath_designs import check_masks, resolve_order, verify_design
-from l4sim.sweep.provenance import of_folder, write_parquet
+from l4sim.sweep.provenance import of_folder, read_table, write_parquet
 from l4sim.sweep.stats import metric_columns
 
 METRIC_COLUMNS = {"replication", "kind", "measured_cycles", *METRICS}
@@ -37,8 +37,8 @@ METRIC_COLUMNS = {"replication", "kind", "measured_cycles", *METRICS}
 
 def point_groups(directory: Path):
     """(point, its key values, its events) for each scenario point of a run folder."""
-    points = pd.read_parquet(directory / "points.parquet")
-    events = pd.read_parquet(directory / "events.parquet")
+    points = read_table(directory / "points.parquet")
+    events = read_table(directory / "events.parquet")
     metrics = METRIC_COLUMNS | set(metric_columns(points))  # a workload's own too
     keys = [c for c in points.columns if c not in metrics]
     swept = [k for k in keys if k in events.columns]

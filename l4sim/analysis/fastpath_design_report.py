@@ -41,6 +41,7 @@ from l4sim.kernel.fastpath_design import (
 )
 from l4sim.sweep.cache import ResultCache
 from l4sim.sweep.fastpath_designs import design_proposals
+from l4sim.sweep.provenance import read_table
 from l4sim.sweep.stats import mean_ci
 
 DESIGNS = ("paper", "reordered", "optimized")
@@ -324,7 +325,7 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
         "least expected cycles per attempt from a profiling run, and each design is "
         "checked before it runs. See docs/background/fastpath-design.md."
     )
-    ipc_events = pd.read_parquet(
+    ipc_events = read_table(
         folders["fastpath_design"] / "events.parquet",
         columns=[
             "clients",
@@ -339,7 +340,7 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
         ],
     )
     ipc_events = ipc_events[ipc_events["kind"] == IPC]
-    bench = pd.read_parquet(folders["ipc_bench"] / "points.parquet")
+    bench = read_table(folders["ipc_bench"] / "points.parquet")
     slow = bench[(bench["kind"] == IPC) & ~bench["fastpath_ipc"]].set_index(
         ["clients", "wait_factor", "replication"]
     )["duration_mean"]
@@ -354,7 +355,7 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
     )
     _tables(document, tables, "wait factor")
     document.text(ratio_verdict(tables["ratio"]))
-    linux_events = pd.read_parquet(
+    linux_events = read_table(
         folders["fastpath_design_linux"] / "events.parquet",
         columns=[
             "fastpath_design",
@@ -371,7 +372,7 @@ def fastpath_design_section(document: Document, folders: dict[str, Path]) -> Non
     for table in linux.values():
         table["kernel entry"] = table["kernel entry"].map(lambda k: KINDS.get(k, k))
     _tables(document, linux, None)
-    points = pd.read_parquet(folders["fastpath_design"] / "points.parquet")
+    points = read_table(folders["fastpath_design"] / "points.parquet")
     optimized = points[points["fastpath_design"] == "optimized"]
     redone = claims_module.ipc_bench_claims(
         pd.concat([bench[~bench["fastpath_ipc"]], optimized], ignore_index=True)

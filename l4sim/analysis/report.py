@@ -30,7 +30,7 @@ from l4sim.analysis.style import KINDS, Drawn, number, words
 from l4sim.sweep.execute import SweepRun, run_sweep
 from l4sim.sweep.output_folder import claim
 from l4sim.sweep.progress import Progress
-from l4sim.sweep.provenance import Provenance, of_table, write_file
+from l4sim.sweep.provenance import Provenance, of_table, read_table, write_file
 from l4sim.sweep.scenario import Scenario, load_scenario
 from l4sim.sweep.stats import mean_ci
 
@@ -103,7 +103,7 @@ def build_report(
     with steps:
         figures = syscall_figures(points["syscall_bench"], folder["syscall_bench"], paper=True)
         steps.update()
-        linux_events = pd.read_parquet(
+        linux_events = read_table(
             folder["linux"] / "events.parquet",
             columns=["fastpath_syscall", "fastpath_ipc", "kind", "duration"],
         )
@@ -338,8 +338,8 @@ def _reordered_checks(document: Document, folders: dict[str, Path]) -> None:
 
 def _notifications(document: Document, folder: Path) -> None:
     """Notifications through the IPC fastpath: an interrupt's forwarding cost and latency."""
-    points = pd.read_parquet(folder / "points.parquet")
-    events = pd.read_parquet(
+    points = read_table(folder / "points.parquet")
+    events = read_table(
         folder / "events.parquet",
         columns=[
             "irq_forward",

@@ -37,6 +37,7 @@ from l4sim.kernel.fastpath_design import hoistable, split_design_key
 from l4sim.sweep.cache import ResultCache
 from l4sim.sweep.execute import point_from_row
 from l4sim.sweep.fastpath_designs import design_proposals
+from l4sim.sweep.provenance import read_table
 from l4sim.sweep.scenario import point_from_dict
 from l4sim.sweep.stats import mean_ci
 from l4sim.workloads.base import fastpaths_of
@@ -88,7 +89,7 @@ def sel4_checks_section(document: Document, results: Path) -> None:
     document.table(Table(check_table(), raw=True))
     _designs(document, results)
     rates = smp_rates(results)
-    band_points = pd.read_parquet(results / BAND / "points.parquet")
+    band_points = read_table(results / BAND / "points.parquet")
     band = calibration_band(band_points)
     handoffs = sorted(int(value) for value in band_points["costs.lock_handoff"].unique())
     _prediction(document, rates, band, handoffs)
@@ -157,16 +158,14 @@ def _designs(document: Document, results: Path) -> None:
     document.heading("The designs found", 3)
     lines, verdicts = [], []
     for folder, where in ((SMP, "delay_cycles"), (SMP_STATIC, "delay_cycles")):
-        points = pd.read_parquet(results / folder / "points.parquet")
+        points = read_table(results / folder / "points.parquet")
         found = _found(results / folder, points[points["cpus"] == CPUS], where)
         for (proof, key, steps), delays in found.items():
             name = OPERATION_NAMES.get(split_design_key(key)[1] or "", key)
             lines.append((proof, name, steps, delays))
         verdicts += _verdicts(results / folder, points)
     for folder in (IPC_BENCH, IPC_STATIC, BAND):
-        verdicts += _verdicts(
-            results / folder, pd.read_parquet(results / folder / "points.parquet")
-        )
+        verdicts += _verdicts(results / folder, read_table(results / folder / "points.parquet"))
     rejected = [v for v in verdicts if v is not None]
     document.text(
         f"Each optimized design was checked before it ran (the invariant checker under "
@@ -218,8 +217,8 @@ def _verdicts(folder: Path, points: pd.DataFrame) -> list[str | None]:
 def smp_rates(results: Path) -> pd.DataFrame:
     """Calls per second per (cpus, delay, replication), one column per kernel."""
     keys = ["cpus", "delay_cycles", "replication"]
-    runs = pd.read_parquet(results / SMP / "points.parquet")
-    static = pd.read_parquet(results / SMP_STATIC / "points.parquet")
+    runs = read_table(results / SMP / "points.parquet")
+    static = read_table(results / SMP_STATIC / "points.parquet")
     rate = "calls_per_second"
     frame = pd.DataFrame(
         {
@@ -341,8 +340,8 @@ def smp_table(rates: pd.DataFrame) -> pd.DataFrame:
 def ipc_durations(results: Path) -> pd.DataFrame:
     """Mean IPC duration per (wait factor, replication), one column per kernel."""
     keys = ["wait_factor", "replication"]
-    runs = pd.read_parquet(results / IPC_BENCH / "points.parquet")
-    static = pd.read_parquet(results / IPC_STATIC / "points.parquet")
+    runs = read_table(results / IPC_BENCH / "points.parquet")
+    static = read_table(results / IPC_STATIC / "points.parquet")
     runs, static = runs[runs["kind"] == "ipc"], static[static["kind"] == "ipc"]
     duration = "duration_mean"
     return pd.DataFrame(

@@ -15,6 +15,7 @@ import pandas as pd
 from l4sim.analysis.document import Document, Table
 from l4sim.analysis.sensitivity import influence_column, noise_floor
 from l4sim.analysis.style import Drawn
+from l4sim.sweep.provenance import read_table
 
 # the paper's studies, in the report's order: scenarios/<name>.toml -> <results>/<name>/
 STUDIES = ("sensitivity_linux", "sensitivity_syscall", "sensitivity_ipc", "sensitivity_scaling")
@@ -46,8 +47,8 @@ def sensitivity_section(document: Document, results: Path) -> None:
     )
     for folder in found:
         study = json.loads((folder / "study.json").read_text())
-        robustness = pd.read_parquet(folder / "robustness.parquet")
-        indices = pd.read_parquet(folder / "sensitivity.parquet")
+        robustness = read_table(folder / "robustness.parquet")
+        indices = read_table(folder / "sensitivity.parquet")
         column = influence_column(study["method"])
         document.heading(f"`{study['scenario']}`", 3)
         document.text(

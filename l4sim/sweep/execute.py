@@ -45,7 +45,7 @@ from l4sim.sweep.cache import (
 from l4sim.sweep.fastpath_designs import resolve_design
 from l4sim.sweep.output_folder import claim, remove_stale_figures
 from l4sim.sweep.progress import Progress
-from l4sim.sweep.provenance import Provenance, parquet_table, with_metadata, write_file
+from l4sim.sweep.provenance import Provenance, parquet_table, read_table, with_metadata, write_file
 from l4sim.sweep.scenario import Scenario, point_keys
 from l4sim.sweep.stats import METRICS_ATTR, record_metrics, write_summary
 from l4sim.workloads.base import COSTS_PREFIX, Point
@@ -506,7 +506,7 @@ def _temporary(out_dir: Path, stem: str) -> Path:
 
 def load_points(out_dir: Path) -> pd.DataFrame:
     """The ``points.parquet`` table of a run's folder: one row per point, replication and kind."""
-    return pd.read_parquet(Path(out_dir) / "points.parquet")
+    return read_table(Path(out_dir) / "points.parquet")
 
 
 def point_from_row(row: dict) -> Point:

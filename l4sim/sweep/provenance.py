@@ -23,7 +23,10 @@ The date is the one fact that differs between two runs of the same command on
 the same source, so it is kept apart: in ``provenance.json`` beside the tables
 (with the whole command line as typed and the Python that ran it). Tables and
 SVG figures hold no date, and the same inputs give byte-identical files; to
-compare two results, compare every file but ``provenance.json``.
+compare two results, compare every file but ``provenance.json``. That file
+also records each table's SHA-256, and :func:`read_table` reads a table only
+if its bytes still match: a damaged or edited table is refused, never read
+as results.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from l4sim.sweep.model_version import model_version
 METADATA_KEY = b"l4sim.provenance"
 # the file beside the tables with the date and the whole command line
 FILE = "provenance.json"
+DIGESTS = "sha256"  # provenance.json's record of each table's SHA-256, checked on reading
 UNKNOWN = "unknown"
 # how a figure's metadata names its creator: l4sim's version follows
 FIGURE_CREATOR = b"l4sim "
@@ -303,6 +307,7 @@ def write_parquet(frame: pd.DataFrame, path: Path, provenance: Provenance | None
     except BaseException:  # a full disk: no half-written file stays behind
         temporary.unlink(missing_ok=True)
         raise
+    _record_digest(path)
     return path
 
 
@@ -326,6 +331,10 @@ def write_file(out_dir: Path, provenance: Provenance, **more: Any) -> Path:
     The provenance, the date, the whole command line as typed, and ``more``.
     """
     path = Path(out_dir) / FILE
+    digests = dict(_digests(out_dir))  # a table written since, and not named now, keeps its own
+    for name in more.get("tables", ()):
+        if (Path(out_dir) / name).is_file():
+            digests[name] = file_sha256(Path(out_dir) / name)
     record = {
         **provenance.fields(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -333,7 +342,13 @@ def write_file(out_dir: Path, provenance: Provenance, **more: Any) -> Path:
         "python": platform.python_version(),
         "platform": platform.platform(),
         **more,
+        DIGESTS: digests,
     }
+    return _write_record(path, record)
+
+
+def _write_record(path: Path, record: dict[str, Any]) -> Path:
+    """Write a provenance file whole or not at all (a temporary file, then a rename)."""
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         temporary.write_text(json.dumps(record, indent=1) + "\n")
@@ -342,6 +357,51 @@ def write_file(out_dir: Path, provenance: Provenance, **more: Any) -> Path:
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def _digests(out_dir: Path) -> dict[str, str]:
+    """The SHA-256 of each table, as ``out_dir/provenance.json`` records them."""
+    found = (read_file(out_dir) or {}).get(DIGESTS)
+    if not isinstance(found, dict):
+        return {}
+    return {str(name): str(digest) for name, digest in found.items()}
+
+
+def _record_digest(path: Path) -> None:
+    """Record a table just rewritten in its folder's provenance file, if it has one."""
+    recorded = read_file(path.parent)
+    if recorded is None:
+        return
+    recorded[DIGESTS] = {**_digests(path.parent), path.name: file_sha256(path)}
+    _write_record(path.parent / FILE, recorded)
+
+
+class TableError(ValueError):
+    """A results table that is not what l4sim wrote: damaged, changed, or no table."""
+
+
+def read_table(path: Path, **options: Any) -> pd.DataFrame:
+    """A results table (``pandas.read_parquet``), read only if it is the one l4sim wrote.
+
+    Its bytes are checked against the SHA-256 its folder's ``provenance.json``
+    records, so a damaged or edited table is refused rather than read as
+    numbers that were never simulated (a flipped byte in a column's values
+    can still decode). A folder without the record is read as it is.
+    """
+    path = Path(path)
+    recorded = _digests(path.parent).get(path.name)
+    if recorded is not None and path.is_file() and file_sha256(path) != recorded:
+        raise TableError(
+            f"{path}: not the table l4sim wrote (its SHA-256 differs from the one "
+            f"{FILE} records): damaged or changed since; run the command that made it again"
+        )
+    try:
+        return pd.read_parquet(path, **options)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, pa.ArrowException) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise TableError(f"{path}: not a readable Parquet table ({first})") from None
 
 
 def read_file(out_dir: Path) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.special import stdtrit
 
 from l4sim.simulation.records import METRICS
-from l4sim.sweep.provenance import Provenance, of_table, write_parquet
+from l4sim.sweep.provenance import Provenance, of_table, read_table, write_parquet
 
 CONFIDENCE = 0.95  # of every interval l4sim reports, unless a caller asks otherwise
 SUMMARY_METRICS = (*METRICS, "measured_cycles")
@@ -120,7 +120,7 @@ def write_summary(
     """
     out_dir = Path(out_dir)
     if points is None:
-        points = pd.read_parquet(out_dir / "points.parquet")
+        points = read_table(out_dir / "points.parquet")
     if provenance is None:
         provenance = of_table(out_dir / "points.parquet")
     return write_parquet(summarize(points), out_dir / "summary.parquet", provenance)
