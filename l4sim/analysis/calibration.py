@@ -847,6 +847,17 @@ def profile_text(calibration: Calibration, command: str) -> str:
             subsequent_indent="# ",
         ),
         f"# As this run ran it: {settings}",
+        *(
+            textwrap.wrap(
+                f"SYNTHETIC DATA, not measurements: {run.synthetic}. This profile is an "
+                "example of the format; it describes no board.",
+                98,
+                initial_indent="# ",
+                subsequent_indent="# ",
+            )
+            if run.synthetic
+            else []
+        ),
         "",
         f'base = "{BASE_PROFILE}"',
         f'description = "sel4bench {data.name} run {run.run_id} ({run.date}, seL4 '
@@ -881,9 +892,17 @@ def residuals_markdown(calibration: Calibration | Calibrations) -> str:
         "no address-space switch (shown for reference).",
         "",
     ]
+    if run.synthetic:
+        lines = [
+            f"**Synthetic data, not measurements** ({run.synthetic}): the residuals "
+            "below show how a calibration reads; they validate nothing against hardware.",
+            "",
+            *lines,
+        ]
     if kind.anomalies:
         lines += [f"Anomaly (not fitted to): {'; '.join(kind.anomalies)}", ""]
-    lines += ["| figure | metric (build) | measured | model | error |", "|---|---|---|---|---|"]
+    seen = "synthetic" if run.synthetic else "measured"
+    lines += [f"| figure | metric (build) | {seen} | model | error |", "|---|---|---|---|---|"]
     for row in calibration.residuals:
         mark = " *" if row["used"] else ""
         lines.append(

@@ -239,6 +239,7 @@ def _row(result: calibration.Calibration, points: pd.DataFrame) -> dict:
         "regime": kind.regime,
         "delay_ratio": kind.delay_ratio,
         "anomaly": "; ".join(kind.anomalies),
+        "synthetic": run.synthetic,  # what made the run's figures, if they were not measured
         "clock_hz": result.costs.clock_hz,
         "clock_run": result.clock_run.run_id,
         "smp_bench_loop": result.costs.smp_bench_loop,
@@ -1105,7 +1106,7 @@ def hardware_section(document: Document, folder: Path) -> None:
     if not table_path.is_file():
         document.text(
             f"No comparison yet: `{table_path}` is absent. Run `l4sim compare "
-            "sel4bench DATA` (DATA: a board's folder of sel4bench-results, or the "
+            f"sel4bench DATA --out {folder}` (DATA: a board's folder of sel4bench-results, or the "
             "folder of all boards; see docs/how-to/calibration.md), then `l4sim report` "
             "again."
         )

@@ -10,6 +10,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from l4sim.analysis import calibration
@@ -360,6 +361,14 @@ def test_the_synthetic_example_is_never_presented_as_hardware_validation(tmp_pat
         "SYNTHETIC_32.jsonl",
         "SYNTHETIC_SMP_32.jsonl",
     ]
+    # the table on its own, and each run's profile and residuals, say so too
+    table = pd.read_csv(tmp_path / "out" / "compare.csv")
+    assert table["synthetic"].str.startswith("made up by").all()
+    for profile in (tmp_path / "out").glob("*/*/profiles/*.toml"):
+        assert "SYNTHETIC DATA, not measurements" in profile.read_text()
+        residuals = profile.with_name(profile.stem + ".residuals.md").read_text()
+        assert residuals.startswith("**Synthetic data, not measurements**")
+        assert "| measured |" not in residuals and "| synthetic |" in residuals
 
 
 def test_a_comparison_of_unrecorded_origin_is_not_called_a_validation(data_folder, tmp_path):
