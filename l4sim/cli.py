@@ -23,7 +23,7 @@ from l4sim.sweep.backends import BackendError
 from l4sim.sweep.cache import CacheError
 from l4sim.sweep.estimate import SizeError
 from l4sim.sweep.output_folder import claim
-from l4sim.sweep.provenance import Provenance, set_command
+from l4sim.sweep.provenance import Provenance, TableError, read_table, set_command
 from l4sim.sweep.scenario import ScenarioError, load_scenario
 from l4sim.workloads.user_files import UserCodeError
 
@@ -481,7 +481,14 @@ def _dispatch(args) -> int:
         except Exception as error:
             _raise_run_failure(error)
             raise
-    except (ScenarioError, UsageError, CacheError, BackendError, UserCodeError) as error:
+    except (
+        ScenarioError,
+        UsageError,
+        CacheError,
+        BackendError,
+        UserCodeError,
+        TableError,
+    ) as error:
         return _refuse(str(error))
     except SizeError as error:
         return _refuse(f"{getattr(args, 'scenario', 'the sweep')}: too large: {error}")
@@ -518,6 +525,8 @@ def writable_folder(path: Path, what: str) -> Path:
         raise UsageError(f"{what} {path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"{what} {path}: cannot write in {existing} (permission denied)")
+    if os.statvfs(existing).f_blocks == 0:  # /proc, /sys: a kernel's view, not a disk
+        raise UsageError(f"{what} {path}: {existing} holds no files (a virtual filesystem)")
     return path
 
 
@@ -594,6 +603,8 @@ def run_folder(folder: Path, *tables: str) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder}: a file, not a folder (give one written by 'l4sim run')")
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such folder (give one written by 'l4sim run')")
     for name in tables:
@@ -631,9 +642,7 @@ def _plot(args) -> int:
     elif workload == "ipc_bench" and points["wait_factor"].nunique() > 1:
         drawn = [ipc_bench_figure(points, args.dir)]
     elif workload == "linux" and (args.dir / "events.parquet").is_file():
-        import pandas as pd
-
-        events = pd.read_parquet(args.dir / "events.parquet")
+        events = read_table(args.dir / "events.parquet")
         for key in ("fastpath_syscall", "fastpath_ipc"):  # unswept keys: from the points
             if key not in events:
                 events[key] = points[key].iloc[0]

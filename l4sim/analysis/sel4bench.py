@@ -423,6 +423,18 @@ def _runs(files: dict[str, Path]) -> list[Run]:
     return [runs[run_id] for _, _, run_id in sorted(order)]
 
 
+def _impossible(value: list[float]) -> str:
+    """What no sample can be: a negative figure ('' if none).
+
+    Statistics out of their order are read as published: they occur in the
+    public series (a maximum with a digit missing, below its own minimum), in
+    figures calibration does not read, and refusing them would refuse a board.
+    """
+    if min(value) < 0:
+        return "a negative statistic (no count, time or rate is below 0)"
+    return ""
+
+
 def _records(path: Path):
     """(line number, record) of every non-blank line of a results file, each checked."""
     try:
@@ -467,6 +479,9 @@ def _records(path: Path):
                 raise Sel4benchError(
                     f"{where}: metric '{key}': not a list of 8 numbers [{', '.join(STATISTICS)}]"
                 )
+            problem = _impossible(value)
+            if problem:
+                raise Sel4benchError(f"{where}: metric '{key}': {problem}")
         count += 1
         yield number, record
     if not count:

@@ -86,7 +86,15 @@ def run_id_not_integer(folder):
     return [folder], rf"{files.SMP_FILE}:1: 'run_id' must be an integer"
 
 
+def negative_statistic(folder):
+    record = json.loads((folder / files.SMP_FILE).read_text().splitlines()[0])
+    record["ipc_call_intra"] = [-458, -458, *record["ipc_call_intra"][2:]]
+    line_of(folder / files.SMP_FILE, 1, json.dumps(record))
+    return [folder], rf"{files.SMP_FILE}:1: metric 'ipc_call_intra': a negative statistic"
+
+
 CASES = [
+    negative_statistic,
     not_json,
     not_an_object,
     bad_metric,

@@ -8,6 +8,7 @@ trace and timeline options out of range.
 
 import errno
 import os
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -45,6 +46,12 @@ def test_run_out_without_permission(scenario, monkeypatch):
     result = l4sim("run", "ok.toml", "--out", "o", *SMALL, cwd=scenario)
     _one_line(result, "--out o", "cannot write", "permission denied")
     assert sorted(p.name for p in scenario.iterdir()) == ["ok.toml"]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="no /proc here")
+def test_run_out_on_a_virtual_filesystem(scenario):
+    result = l4sim("run", "ok.toml", "--out", "/proc/nope", *SMALL, cwd=scenario)
+    _one_line(result, "--out /proc/nope", "/proc holds no files (a virtual filesystem)")
 
 
 def test_run_on_a_full_disk_removes_what_it_wrote(scenario, monkeypatch):
