@@ -885,7 +885,7 @@ def _caption(
 ) -> str:
     withheld = int(table[f"{rate_metric(CORES, DELAYS[0])}_measured"].isna().sum())
     points = (
-        f"Points: the synthetic data's {CORES}-core rate of each run (made up, not measured;"
+        f"Points: the synthetic data's {CORES}-core rate of each run (made up, not measured; "
         if synthetic
         else f"Points: sel4bench's measured {CORES}-core rate of each run ("
     )
