@@ -825,6 +825,8 @@ def _traced_run(args):
         raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
     if args.out.is_dir():
         raise UsageError(f"--out {args.out}: is a folder (give a file name)")
+    if args.command == "timeline" and args.out.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--out {args.out}: a timeline is a .png or .svg file")
     for option, value, low, high in (
         ("--events", args.events, 1, MAX_EVENTS),
         ("--replication", args.replication, 0, MAX_REPLICATION),

@@ -143,6 +143,12 @@ def test_trace_options_out_of_range(scenario, command, option, value, fragment):
     assert sorted(p.name for p in scenario.iterdir()) == ["file", "ok.toml", "sub"]
 
 
+def test_timeline_is_an_image_file(scenario):
+    result = l4sim("timeline", "ok.toml", "--events", "5", "--out", "t.txt", cwd=scenario)
+    _one_line(result, "--out t.txt: a timeline is a .png or .svg file")
+    assert sorted(p.name for p in scenario.iterdir()) == ["ok.toml"]
+
+
 @pytest.mark.parametrize(
     "option,value,fragment",
     [
