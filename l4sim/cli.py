@@ -11,6 +11,7 @@ kernel that breaks an invariant, deadlocks or stalls ends with exit status 3.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import signal
@@ -851,7 +852,10 @@ def _traced_run(args):
     except InvariantViolation as error:
         failure = error
     args.out.parent.mkdir(exist_ok=True)  # (results/, by default)
-    args.provenance = Provenance.of_points([point], args.command, scenario.name, scenario.source)
+    args.provenance = dataclasses.replace(  # one run: its seed and replication
+        Provenance.of_points([point], args.command, scenario.name, scenario.source),
+        seeds=f"{int(point.seed)} (replication {args.replication})",
+    )
     return timeline, machine, failure
 
 
