@@ -15,6 +15,27 @@ A free lock is granted without an event when no other CPU can act before
 the path has it: every other CPU's next action (``next_act``; NEVER while it
 spins, since it acts only once its lock's holder does), IPI and interrupt
 lie strictly later (``Lookahead.others_quiet``, inline in ``run_path``).
+
+The same rule settles two contended cases without letting the path's cycles
+elapse first. A lock another CPU holds, asked for at the path's local time
+while no other CPU can act until then: the holder cannot release it and
+nobody can join its queue before that time, so the path queues now exactly
+where it would queue then, and waits for its grant (the holder's release,
+which comes later still). A lock released at the local time while CPUs wait
+for it and no other CPU can act until then: the waiter its design picks is
+the one it would pick then (nobody joins or leaves the queue; test-and-set
+draws from the machine's generator, which nothing else draws from before
+then), so the lock is handed over now, its grant queued for that time. The
+release must cost cycles: the path's next wait then ends strictly later, and
+the waiter runs before it, as it would if the path had stopped to wait.
+
+An unlocked shared access (``Sync``) and an IPI (``Kick``) wait for the clock
+only if some event is due by the path's local time: with none, nothing at all
+happens before then (no other CPU, no interrupt, no timer), so the access
+reads what it would read then, and the IPI, stamped with the local time,
+takes the place in SimPy's queue it would take then (no event id is drawn
+in between). The invariant monitor reads the clock at each of them: while
+it watches, they always wait.
 """
 
 from __future__ import annotations
@@ -26,7 +47,14 @@ from typing import TYPE_CHECKING, Any
 from l4sim.kernel.effects import Acquire, Kick, Outcome, Release, Switch, Sync
 from l4sim.kernel.locks import Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
-from l4sim.sim.simpy_internals import Event, Waits, park, processed_event, schedule_rearmed
+from l4sim.sim.simpy_internals import (
+    Event,
+    Waits,
+    nothing_due_by,
+    park,
+    processed_event,
+    schedule_rearmed,
+)
 from l4sim.sim.spinlock import SpinState, handoff_cost
 from l4sim.sim.threads import ThreadRunner
 from l4sim.sim.trace import IDLE, TraceBuffer
@@ -46,15 +74,43 @@ except ImportError:  # no Cython: its declarations below mean nothing
 TRACE_CHUNK = TraceBuffer.CHUNK
 
 
-class PathInterpreter:
+class KernelWaits:
+    """Each CPU's waits in kernel mode: the clock catching up with the cycles it spent."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.env = machine.env
+        self.next_act = machine.next_act
+        self.waits = [processed_event(self.env) for _ in range(machine.cpus)]  # see wait()
+
+    def elapse(self, cpu: int, delay: int) -> Event:
+        """Let the clock catch up with ``delay`` cycles ``cpu`` spent: the wait (:meth:`wait`)."""
+        self.next_act[cpu] = self.env.now + delay
+        return self.wait(cpu, delay)
+
+    def wait(self, cpu: int, delay: int) -> Event:
+        """A wait of ``delay`` cycles in kernel mode (or at a trap) on ``cpu``.
+
+        A Timeout without building one: the CPU's one wait event, rearmed (the
+        same queue entry as a Timeout). Kernel mode is not interruptible and a
+        CPU runs one path at a time, so its last wait has been processed by then.
+        """
+        if delay < 0:
+            raise ValueError(f"cpu{cpu}: a wait of {delay} cycles")
+        wait = self.waits[cpu]
+        if wait.callbacks is not None:
+            raise RuntimeError(f"cpu{cpu} waits in kernel mode twice at once")
+        # (reachable: callbacks is None once processed, which SimPy's types omit)
+        return schedule_rearmed(self.env, wait, delay)  # type: ignore[unreachable]
+
+
+class PathInterpreter(KernelWaits):
     """Runs the kernel paths of one machine's CPUs (one at a time per CPU)."""
 
     def __init__(self, machine: Machine, rng: np.random.Generator) -> None:
-        self.env = machine.env
+        super().__init__(machine)
         costs = self.costs = machine.costs
         cpus = machine.cpus
         self.held = machine.held
-        self.next_act = machine.next_act
         interrupts = self.interrupts = machine.interrupts
         self.busy = interrupts.busy
         self.resched = interrupts.resched
@@ -79,7 +135,6 @@ class PathInterpreter:
         # the simulator happens to process different CPUs' events
         self.noise = [random.Random(int(seed)).random for seed in rng.integers(2**63, size=cpus)]
         self.jitter_span = costs.entry_jitter + 1
-        self.waits = [processed_event(self.env) for _ in range(cpus)]  # see wait()
 
     # compiled: cycles and CPU numbers as C integers, locks as structs (same values)
     @cython.locals(
@@ -120,8 +175,9 @@ class PathInterpreter:
         folds into its next delay.
         """
         env = self.env
-        if self.monitor is not None:  # the invariant monitor watches every effect
-            path = self.monitor.wrap(cpu, runner, kind, path)
+        monitor = self.monitor
+        if monitor is not None:  # the invariant monitor watches every effect
+            path = monitor.wrap(cpu, runner, kind, path)
         # the clock moves only while this path waits (at its yields): read it after each
         now = env.now
         entry = now + pending  # the record's entry cycle (written when it closes)
@@ -154,10 +210,15 @@ class PathInterpreter:
                 elif kind_of is Acquire:
                     for lock in effect.locks:
                         spin = lock.sim
-                        if lookahead and lock.holder is None and not spin.waiters:
+                        holder = lock.holder
+                        free = holder is None and not spin.waiters
+                        quiet = False
+                        if lookahead and (free or (holder is not None and holder != cpu)):
                             at = now + pending
                             free_at = spin.free_at
-                            until = at if free_at <= at else free_at
+                            # a free lock: ours from our local time or its release, the
+                            # later; another CPU's: we queue for it at our local time
+                            until = at if not free or free_at <= at else free_at
                             # others_quiet(cpu, until), inline: the hottest test of all
                             quiet = True
                             if others is None:  # many CPUs: their earliest action, in C
@@ -178,7 +239,7 @@ class PathInterpreter:
                                     if due and due[0] <= until:
                                         quiet = False
                                         break
-                            if quiet:
+                            if quiet and free:
                                 # nobody else can act before we have it: granted at our
                                 # local time, or, if its last holder released it later
                                 # (at its own local time), handed over to us then
@@ -207,13 +268,16 @@ class PathInterpreter:
                                 lock_wait += waited + cost
                                 pending += waited + cost
                                 continue
-                        if pending:  # time catches up: another CPU may grant it
+                        # time catches up: another CPU may grant it; unless (quiet) it is held
+                        # by a CPU acting only after our local time: we queue now, as then
+                        start = now + pending
+                        if pending and not quiet:
                             yield self.elapse(cpu, pending)
-                            now = env.now
-                            pending = 0
-                        start = now
                         cost = yield from self.locks.acquire(cpu, lock)
                         now = env.now
+                        if now < start:  # (cannot be: its holder acts after our local time)
+                            raise RuntimeError(f"cpu{cpu} granted {lock.name} before it asked")
+                        pending = 0  # elapsed by the grant
                         others_min = None  # other CPUs ran meanwhile
                         waited = now - start
                         if waited:
@@ -223,10 +287,19 @@ class PathInterpreter:
                     for lock in effect.locks:
                         spin = lock.sim
                         if spin.waiters:
-                            if pending:  # time catches up: the waiter takes it now
-                                yield self.elapse(cpu, pending)
-                                now = env.now
-                                pending = 0
+                            # a waiter takes it at our local time: time catches up, unless
+                            # nobody else can act before then (handed over now, for then)
+                            if pending:
+                                if (
+                                    release_cost
+                                    and lookahead
+                                    and self.lookahead.others_quiet(cpu, now + pending)
+                                ):
+                                    next_act[cpu] = now + pending  # (as the wait would set it)
+                                else:
+                                    yield self.elapse(cpu, pending)
+                                    now = env.now
+                                    pending = 0
                             pending += self.locks.release(cpu, lock, pending)
                             others_min = None  # other CPUs ran meanwhile; a waiter acts now
                             continue
@@ -287,14 +360,19 @@ class PathInterpreter:
                             base -= pending
                 elif kind_of is Sync or kind_of is Kick:
                     # time catches up first: before an unlocked shared access (Sync),
-                    # and before an IPI leaves (another CPU acts on it)
+                    # and before an IPI leaves (another CPU acts on it); unless no
+                    # event at all is due by our local time (then nothing can happen
+                    # before it: the access or the IPI happens now, at that time)
                     if pending:
-                        yield self.elapse(cpu, pending)
-                        now = env.now
-                        pending = 0
-                        others_min = None
+                        if lookahead and monitor is None and nothing_due_by(env, now + pending):
+                            next_act[cpu] = now + pending  # (as the wait would set it)
+                        else:
+                            yield self.elapse(cpu, pending)
+                            now = env.now
+                            pending = 0
+                            others_min = None
                     if kind_of is Kick:
-                        self.interrupts.kick(effect.cpu, cpu)
+                        self.interrupts.kick(effect.cpu, cpu, pending)
                 else:
                     raise TypeError(f"unknown effect {effect!r}")
                 effect = next(path)
@@ -325,23 +403,3 @@ class PathInterpreter:
                 yield self.elapse(cpu, pending)
                 pending = 0
             return stop.value, pending
-
-    def elapse(self, cpu: int, delay: int) -> Event:
-        """Let the clock catch up with ``delay`` cycles ``cpu`` spent: the wait (:meth:`wait`)."""
-        self.next_act[cpu] = self.env.now + delay
-        return self.wait(cpu, delay)
-
-    def wait(self, cpu: int, delay: int) -> Event:
-        """A wait of ``delay`` cycles in kernel mode (or at a trap) on ``cpu``.
-
-        A Timeout without building one: the CPU's one wait event, rearmed (the
-        same queue entry as a Timeout). Kernel mode is not interruptible and a
-        CPU runs one path at a time, so its last wait has been processed by then.
-        """
-        if delay < 0:
-            raise ValueError(f"cpu{cpu}: a wait of {delay} cycles")
-        wait = self.waits[cpu]
-        if wait.callbacks is not None:
-            raise RuntimeError(f"cpu{cpu} waits in kernel mode twice at once")
-        # (reachable: callbacks is None once processed, which SimPy's types omit)
-        return schedule_rearmed(self.env, wait, delay)  # type: ignore[unreachable]

@@ -8,6 +8,10 @@ delivered by the kernel as IPC (:meth:`l4sim.kernel.kernel.Kernel.deliver_irq`).
 
 For lookahead, the sources keep when each CPU's next IPI and interrupt are
 due (``ipi_due``, ``irq_due``) and the earliest of each over all CPUs.
+
+An IPI in flight is one timer event; when it lands and nothing else is due
+at that cycle, the target CPU takes it at once, as SimPy would next, without
+queueing its arrival as a second event.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from l4sim.sim.simpy_internals import (
     interrupt,
     new_event,
     succeed_if_pending,
+    succeed_next_if_pending,
     timeout,
 )
 
@@ -142,12 +147,25 @@ class InterruptSources:
         """An IPI reaches ``cpu`` now (or the CPU is kicked at boot, or while idle)."""
         succeed_if_pending(self.env, self.ipi[cpu])
 
-    def kick(self, target: int, source: int) -> None:
-        """``source`` sends an IPI to ``target``; it arrives ``ipi_latency`` cycles later."""
+    def kick(self, target: int, source: int, delay: int = 0) -> None:
+        """``source`` sends an IPI to ``target`` ``delay`` cycles from now.
+
+        It arrives ``ipi_latency`` cycles after it is sent. A delay: the
+        sender's local time, ahead of the clock, when nothing else is due
+        before it (the caller knows).
+        """
         if target == source:
             return
-        due = self.env.now + self.ipi_latency
+        due = self.env.now + delay + self.ipi_latency
         heapq.heappush(self.ipis[target], due)
         self.ipi_due[target] = self.ipis[target][0]
         self.ipi_next = min(self.ipi_next, due)
-        call_later(self.env, self.ipi_latency, lambda _event: self.ipi_arrive(target))
+        call_later(self.env, delay + self.ipi_latency, lambda _event: self.ipi_lands(target))
+
+    def ipi_lands(self, cpu: int) -> None:
+        """An IPI sent ``ipi_latency`` ago reaches ``cpu`` now: the last act of its timer.
+
+        As :meth:`ipi_arrive`, but the CPU takes it at once if nothing else
+        is due at this cycle (it would be the next event processed anyway).
+        """
+        succeed_next_if_pending(self.env, self.ipi[cpu])

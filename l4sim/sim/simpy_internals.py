@@ -46,6 +46,7 @@ __all__ = [
     "call_later",
     "interrupt",
     "new_event",
+    "nothing_due_by",
     "park",
     "processed_event",
     "run_now",
@@ -53,6 +54,8 @@ __all__ = [
     "schedule_rearmed",
     "succeed",
     "succeed_if_pending",
+    "succeed_next",
+    "succeed_next_if_pending",
     "timeout",
     "trigger_parked",
 ]
@@ -105,23 +108,55 @@ def call_later(env: simpy.Environment, delay: int, callback: Callable[[Event], N
     timeout(env, delay).callbacks.append(callback)
 
 
-def succeed(env: simpy.Environment, event: Event, value: object = None) -> None:
+def succeed(env: simpy.Environment, event: Event, value: object = None, delay: int = 0) -> None:
     """``event.succeed(value)``: the same queue entry (now, NORMAL), without SimPy's method.
 
     SimPy's method runs interpreted; this is a contended lock's grant, once
-    per handover.
+    per handover. ``delay``: queued that many cycles from now instead (what
+    ``env.schedule(event, NORMAL, delay)`` of a triggered event queues).
     """
     if event._value is not PENDING:
         raise RuntimeError(f"{event} has already been triggered")
     event._ok = True
     event._value = value
-    heappush(env._queue, (env._now, NORMAL, next(env._eid), event))
+    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), event))
 
 
 def succeed_if_pending(env: simpy.Environment, event: Event) -> None:
     """``event.succeed()`` unless ``event`` is triggered already: value None, queued now."""
     if event._value is PENDING:
         succeed(env, event)
+
+
+def succeed_next(env: simpy.Environment, event: Event, value: object = None) -> None:
+    """``event.succeed(value)`` as the last act of the callback of the event being processed.
+
+    SimPy queues the event for this cycle; if nothing else is queued for this
+    cycle or earlier, it is the very next event the loop pops, and the loop
+    runs its callbacks next: here they run at once instead, in the same order
+    and at the same time, and the queue never sees the event (one entry
+    fewer). Otherwise it is queued (:func:`succeed`). The caller must do
+    nothing after it, and its event must have no callback after the caller's:
+    the loop would have run those before this event's.
+    """
+    queue = env._queue
+    callbacks = event.callbacks
+    if (queue and queue[0][0] <= env._now) or StopSimulation.callback in callbacks:
+        succeed(env, event, value)
+        return
+    if event._value is not PENDING:
+        raise RuntimeError(f"{event} has already been triggered")
+    event._ok = True
+    event._value = value
+    event.callbacks = None  # type: ignore[assignment]  # processed (SimPy's mark)
+    for callback in callbacks:
+        callback(event)
+
+
+def succeed_next_if_pending(env: simpy.Environment, event: Event) -> None:
+    """:func:`succeed_next` (value None) unless ``event`` is triggered already."""
+    if event._value is PENDING:
+        succeed_next(env, event)
 
 
 def processed_event(env: simpy.Environment) -> Event:
@@ -138,6 +173,12 @@ def schedule_rearmed(env: simpy.Environment, event: Event, delay: int) -> Event:
     event._value = None
     heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), event))
     return event
+
+
+def nothing_due_by(env: simpy.Environment, time: int) -> bool:
+    """No event is queued for ``time`` or earlier: before ``time``, nothing but the caller runs."""
+    queue = env._queue
+    return not queue or queue[0][0] > time
 
 
 def park(event: Event) -> None:

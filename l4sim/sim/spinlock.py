@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from l4sim.kernel.locks import FIFO_DESIGNS, LOCK_DESIGNS, Lock, ensure_lock_order
 from l4sim.sim.lookahead import NEVER
-from l4sim.sim.simpy_internals import call_later, new_event, succeed
+from l4sim.sim.simpy_internals import call_later, new_event, succeed, succeed_next
 
 if TYPE_CHECKING:
     from array import array
@@ -142,7 +142,7 @@ class SpinLocks:
             if spin.free_at <= now:
                 return self.grant(cpu, lock)
             # released at the holder's local time, still ahead: it changes hands then
-            call_later(env, spin.free_at - now, lambda _event: self.hand_over(lock))
+            call_later(env, spin.free_at - now, lambda _event: self.hand_over(lock, 0, True))
         granted = new_event(env)
         spin.waiters.append((cpu, granted))
         # a waiter acts only once granted: after its lock's holder acts (or at free_at)
@@ -158,9 +158,17 @@ class SpinLocks:
             + costs.lock_spinner_drag * (contenders - 2)
         )
 
-    @cython.locals(spin=SpinState, now=cython.longlong, lock=Lock)
-    def hand_over(self, lock: Lock) -> None:
-        """Give a released lock to the waiter its design picks."""
+    @cython.locals(spin=SpinState, now=cython.longlong, lock=Lock, delay=cython.longlong)
+    def hand_over(self, lock: Lock, delay: int = 0, last: bool = False) -> None:
+        """Give a released lock to the waiter its design picks, ``delay`` cycles from now.
+
+        The waiter is granted it then (its event is queued for that cycle), and
+        acts from then on. A delay is exact only if no other CPU can act before
+        then (the caller knows): nobody can join the queue or see the lock.
+        ``last``: called as the last act of an event's callback (a release at
+        a holder's local time, applied when it comes): the waiter may run at
+        once (:func:`~l4sim.sim.simpy_internals.succeed_next`).
+        """
         spin: SpinState = lock.sim
         contenders = 1 + len(spin.waiters)  # holding or waiting, for the handoff cost
         if self.fifo:
@@ -169,16 +177,24 @@ class SpinLocks:
             pick = int(self.rng.integers(len(spin.waiters)))
             waiter_cpu, granted = spin.waiters[pick]
             del spin.waiters[pick]
-        now = self.env.now
+        now = self.env.now + delay
         if lock.holder is None:  # released lazily at free_at: a new run of holders
             spin.held_from = now
         lock.holder = waiter_cpu
         self.next_act[waiter_cpu] = now
-        succeed(self.env, granted, contenders)
+        if last:
+            succeed_next(self.env, granted, contenders)
+        else:
+            succeed(self.env, granted, contenders, delay)
 
     @cython.locals(cpu=cython.int, pending=cython.longlong, spin=SpinState, lock=Lock)
     def release(self, cpu: int, lock: Lock, pending: int) -> int:
-        """Release ``lock`` ``pending`` cycles from now; returns the cycles the release costs."""
+        """Release ``lock`` ``pending`` cycles from now; returns the cycles the release costs.
+
+        A waiter is handed the lock then (:meth:`hand_over`): with waiters, the
+        caller lets the pending cycles elapse first unless no other CPU can act
+        before they have.
+        """
         held = self.held[cpu]
         if (not held or held[-1] is not lock) and lock not in held:
             raise RuntimeError(f"cpu{cpu} releases {lock.name} it does not hold")
@@ -187,7 +203,7 @@ class SpinLocks:
         spin.last_cpu = cpu
         release = self.costs.lock_release
         if spin.waiters:
-            self.hand_over(lock)
+            self.hand_over(lock, pending)
         else:
             lock.holder = None
             spin.free_at = self.env.now + pending + release

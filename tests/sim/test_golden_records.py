@@ -69,6 +69,22 @@ POINTS = {
         {"workload": "syscall_bench", "threads_per_cpu": 1, "cpus": 16, "events": 600},
         False,
     ),
+    # contended hand-overs ahead of the clock: a waiter queued and a lock handed over
+    # at a CPU's local time while no other CPU can act (test-and-set draws its winner)
+    "syscall_64cpu_tas": (
+        {
+            "workload": "syscall_bench",
+            "threads_per_cpu": 1,
+            "cpus": 64,
+            "lock": "tas",
+            "events": 600,
+        },
+        False,
+    ),
+    "lock_microbench_tas_16cpu_checked": (
+        {"workload": "lock_microbench", "threads": 16, "cpus": 16, "lock": "tas", "events": 600},
+        True,
+    ),
     "syscall_stress_checked": (
         {"workload": "syscall_bench", "threads": 2, "stress_jitter": 200, "events": 300},
         True,
@@ -183,6 +199,8 @@ GOLDEN = {
     "syscall_optimized_profiled": "74d4ce44779486de6da8",  # 800 records
     "syscall_uniprocessor_1cpu_checked": "bb6ca232b3fd5c158812",  # 599 records
     "syscall_16cpu_ticket": "a776b145182a18ff0c76",  # 1208 records
+    "syscall_64cpu_tas": "c873a8ef153d390fdcc6",  # 1182 records
+    "lock_microbench_tas_16cpu_checked": "397722410710eae901dd",  # 600 records
     "syscall_stress_checked": "029922e58de9233e911b",  # 600 records
     "ipc_4clients_fast_checked": "76da8cbb2869f673d524",  # 400 records
     "ipc_1client_big_clh": "24596157ed684a652eda",  # 400 records
