@@ -1079,9 +1079,10 @@ def time_series_figure(
     figure.autofmt_xdate()
     title = figure_title(synthetic)
     figure.suptitle(title, fontsize=10.5, y=1 - 0.06 / height)
-    # the title and the legend's three rows above the panels: four title lines of room
+    # the title and the legend's rows above the panels: a title line of room for each
     caption = _caption(table, changes, synthetic)
-    return save(figure, out_dir, FIGURE, title, [caption], title_lines=4)
+    rows = -(-len(handles) // 3)
+    return save(figure, out_dir, FIGURE, title, [caption], title_lines=1 + rows)
 
 
 def hardware_section(document: Document, folder: Path) -> None:
