@@ -1081,8 +1081,8 @@ def time_series_figure(
     figure.suptitle(title, fontsize=10.5, y=1 - 0.06 / height)
     # the title and the legend's rows above the panels: a title line of room for each
     caption = _caption(table, changes, synthetic)
-    rows = -(-len(handles) // 3)
-    return save(figure, out_dir, FIGURE, title, [caption], title_lines=1 + rows)
+    legend_rows = -(-len(handles) // 3)
+    return save(figure, out_dir, FIGURE, title, [caption], title_lines=1 + legend_rows)
 
 
 def hardware_section(document: Document, folder: Path) -> None:
