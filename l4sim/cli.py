@@ -131,14 +131,7 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a scenario and print its size")
     validate.add_argument("scenario", help="scenario TOML file")
-    validate.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key, as for 'l4sim run'; repeatable",
-    )
+    _set_option(validate, "override a key, as for 'l4sim run'; repeatable")
     _report_parser(commands)
     checks = commands.add_parser(
         "checks",
@@ -164,6 +157,13 @@ def _parser() -> argparse.ArgumentParser:
         help='the shell: in ~/.bashrc, eval "$(l4sim completion bash)" (zsh: in ~/.zshrc)',
     )
     return parser
+
+
+def _set_option(command: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE``, repeatable: a scenario key overridden (into ``overrides``)."""
+    command.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
 
 
 def _overwrite_option(command: argparse.ArgumentParser) -> None:
@@ -194,13 +194,8 @@ def _run_parser(commands) -> None:
         "(e.g. tcp://host:8786) instead of local processes",
     )
     run.add_argument("--force", action="store_true", help="recompute every run, ignoring DIR/cache")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key, TOML value syntax (e.g. events=500, sweep.threads=[1,2]); repeatable",
+    _set_option(
+        run, "override a key, TOML value syntax (e.g. events=500, sweep.threads=[1,2]); repeatable"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _overwrite_option(run)
@@ -250,14 +245,7 @@ def _report_parser(commands) -> None:
         help="run on an existing Dask scheduler instead of local processes",
     )
     report.add_argument("--force", action="store_true", help="recompute every run")
-    report.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key in every scenario (e.g. replications=3 for a quick report)",
-    )
+    _set_option(report, "override a key in every scenario (e.g. replications=3 for a quick report)")
     report.add_argument("--quiet", action="store_true", help="no progress bars")
     _overwrite_option(report)
 
@@ -394,14 +382,7 @@ def _sensitivity_parser(commands) -> None:
         help="run on the Dask distributed scheduler at ADDRESS",
     )
     study.add_argument("--force", action="store_true", help="recompute every run")
-    study.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a scenario key (e.g. events=500)",
-    )
+    _set_option(study, "override a scenario key (e.g. events=500)")
     study.add_argument("--quiet", action="store_true", help="no progress bar")
     _overwrite_option(study)
 
@@ -414,13 +395,9 @@ def _trace_parsers(commands) -> None:
     ):
         command = commands.add_parser(name, help=what)
         command.add_argument("scenario", help="scenario TOML file (its first point is run)")
-        command.add_argument(
-            "--set",
-            dest="overrides",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a key, as for 'l4sim run' (pin a swept key to pick a point); repeatable",
+        _set_option(
+            command,
+            "override a key, as for 'l4sim run' (pin a swept key to pick a point); repeatable",
         )
         command.add_argument(
             "--out",
