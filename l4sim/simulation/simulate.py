@@ -133,7 +133,9 @@ def run_machine(machine: Machine, max_cycles: int | None = None) -> None:
         if machine.monitor is not None and not machine.done.triggered:
             machine.monitor.on_stall(bounded=True)  # stopped by max_cycles
     except (ProgramError, UnknownAction) as error:  # a program asked for the impossible
-        raise UserCodeError(f"{machine.workload}: {error}") from None  # type: ignore[attr-defined]
+        # (a machine built by build_machine names its workload; one built by hand does not)
+        named = getattr(machine, "workload", None)
+        raise UserCodeError(f"{named}: {error}" if named else str(error)) from None
     except NoMeasuredProgress:
         raise  # time goes on: not a deadlock, and no thread need be blocked
     except SimulationStalled:

@@ -199,3 +199,17 @@ def test_machine_priorities_a_higher_priority_worker_preempts_on_its_cpu():
     names = [m_[1] for m_ in m.observations["h"]]
     # lo only gets the CPU once hi has finished its 20 syscalls and computes for long
     assert names[:20] == ["hi"] * 20 and "lo" in names[20:]
+
+
+def test_a_program_that_yields_no_action_is_a_users_mistake_on_a_machine_built_by_hand():
+    """run_machine turns it into one line naming the thread, with or without a workload."""
+    from l4sim.workloads.user_files import UserCodeError
+
+    k = kernel()
+    thread = k.create_thread("t", 0, 100, k.create_space("s"))
+
+    def program():
+        yield "nonsense"
+
+    with pytest.raises(UserCodeError, match=r"^thread t: unknown action 'nonsense'$"):
+        run_machine(machine(k, {thread: program()}, 10, check=False))
