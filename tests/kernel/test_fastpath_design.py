@@ -135,17 +135,7 @@ def test_the_plan_catches_up_time_before_the_first_precheck():
 @pytest.fixture
 def rig():
     """A server on CPU 0 and a running client on CPU 0, with the design above."""
-    kernel = Kernel(
-        KernelConfig(cpus=2, fastpath_ipc=True, design={"ipc": DESIGN}, proven_immutable=PROVEN),
-        load_profile("vmxl4-pandaboard"),
-    )
-    server = kernel.create_thread("server", 0, 200, kernel.create_space("s"))
-    client = kernel.create_thread("client", 0, 100, kernel.create_space("c"))
-    remote = kernel.create_thread("remote", 1, 200, kernel.create_space("r"))
-    kernel.scheduler.pick_next(0)
-    server.state = ThreadState.WAITING_TO_RECEIVE
-    kernel.scheduler.pick_next(0)
-    return kernel, client, server, remote
+    return _rig({"ipc": DESIGN})
 
 
 def test_a_cross_cpu_call_falls_back_before_any_lock(rig):
